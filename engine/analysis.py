@@ -1,0 +1,422 @@
+"""Shape, cost and receptive-field propagation over the graph.
+
+:func:`analyze` runs once over a graph; :class:`Analyzer` keeps the result of a
+:class:`~engine.graph.GraphModel` current after every edit, recomputing only the edited
+node's descendants and stopping where a node's output did not change.
+"""
+from __future__ import annotations
+
+import heapq
+from typing import Iterable
+
+import networkx as nx
+
+from .graph import GraphEvent, GraphModel
+from .layers import INFER, INPUT_RF, NODE_TYPES, RECEPTIVE, Problem, fmt_shape
+
+BYTES_PER_VALUE = 4  # float32
+
+
+class NodeResult:
+    """What the analysis says of one node.
+
+    Attributes
+    ----------
+    shape : tuple or None
+        ``(C, H, W)`` or ``(F,)``; ``None`` when the node is in error or waiting.
+    weights, biases, other : int
+        Learnable parameters: conv/linear weight tensors, their biases, and the rest (BN).
+    macs : int
+        Multiply-accumulates of one forward pass (conv and linear).
+    activation_bytes : int
+        Size of the output tensor in float32.
+    rf : tuple or None
+        ``((size_h, jump_h, start_h), (size_w, jump_w, start_w))`` in input pixels.
+    error : str or None
+        Why this node has no output, naming the node and what to do.
+    waiting_on : str or None
+        The broken upstream node this node waits on.
+    depth : int
+        Longest path from an input, in nodes (inputs have depth 0).
+    """
+
+    __slots__ = ("shape", "weights", "biases", "other", "macs", "activation_bytes", "rf",
+                 "error", "waiting_on", "depth")
+
+    def __init__(self, shape=None, weights=0, biases=0, other=0, macs=0, activation_bytes=0,
+                 rf=None, error=None, waiting_on=None, depth=0):
+        self.shape = shape
+        self.weights = weights
+        self.biases = biases
+        self.other = other
+        self.macs = macs
+        self.activation_bytes = activation_bytes
+        self.rf = rf
+        self.error = error
+        self.waiting_on = waiting_on
+        self.depth = depth
+
+    @property
+    def params(self) -> int:
+        """All learnable parameters of the node, as torch counts them."""
+        return self.weights + self.biases + self.other
+
+    @property
+    def ok(self) -> bool:
+        """Whether the node has an output."""
+        return self.shape is not None
+
+    def same_output(self, other: "NodeResult") -> bool:
+        """Whether the parts that successors read (shape, rf, state, depth) are equal."""
+        return (self.shape == other.shape and self.rf == other.rf and self.error == other.error
+                and self.waiting_on == other.waiting_on and self.depth == other.depth)
+
+    def to_dict(self, node: str, type_name: str) -> dict:
+        """The JSON form used by ``main.py summary --json``."""
+        rf = None
+        if self.rf is not None:
+            (sh, jh, st_h), (sw, jw, st_w) = self.rf
+            rf = {"size": [sh, sw], "jump": [jh, jw], "start": [st_h, st_w]}
+        error = self.error
+        if error is None and self.waiting_on is not None:
+            error = f"waiting on '{self.waiting_on}'"
+        return {"id": node, "type": type_name,
+                "shape": list(self.shape) if self.shape is not None else None,
+                "params": self.params, "weights": self.weights, "biases": self.biases,
+                "macs": self.macs, "activation_bytes": self.activation_bytes, "rf": rf,
+                "error": error}
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        state = self.error or (f"waiting on {self.waiting_on}" if self.waiting_on else "ok")
+        return f"NodeResult({fmt_shape(self.shape)}, params={self.params}, {state})"
+
+
+class Totals:
+    """Whole-network sums over the nodes that have an output."""
+
+    __slots__ = ("params", "weights", "biases", "other", "macs", "activation_bytes",
+                 "peak_activation_bytes", "output_rf", "output")
+
+    def __init__(self) -> None:
+        self.params = self.weights = self.biases = self.other = 0
+        self.macs = self.activation_bytes = self.peak_activation_bytes = 0
+        self.output_rf = None
+        self.output: str | None = None
+
+    def to_dict(self) -> dict:
+        """The JSON form used by ``main.py summary --json``."""
+        return {"params": self.params, "weights": self.weights, "biases": self.biases,
+                "macs": self.macs, "activation_bytes": self.activation_bytes,
+                "peak_activation_bytes": self.peak_activation_bytes}
+
+
+def _graph_of(graph) -> nx.MultiDiGraph:
+    return graph.graph if isinstance(graph, GraphModel) else graph
+
+
+def _ordered_inputs(pred: dict, node: str) -> list[str]:
+    adj = pred[node]
+    if not adj:
+        return []
+    if len(adj) == 1:
+        (u, keys), = adj.items()
+        if len(keys) == 1:
+            return [u]
+    return [u for _, u in sorted((k, u) for u, ks in adj.items() for k in ks)]
+
+
+def _order(g: nx.MultiDiGraph) -> tuple[list[str], set[str]]:
+    """Kahn's topological order (stable: insertion order breaks ties) and nodes on cycles."""
+    pred, succ = g._pred, g._succ  # direct dict access: this is the hot path
+    indeg = {n: len(pred[n]) for n in pred}
+    ready = [n for n, d in indeg.items() if d == 0]
+    order: list[str] = []
+    i = 0
+    while i < len(ready):
+        n = ready[i]
+        i += 1
+        order.append(n)
+        for v in succ[n]:
+            indeg[v] -= 1
+            if indeg[v] == 0:
+                ready.append(v)
+    if len(order) == len(indeg):
+        return order, set()
+    on_cycle: set[str] = set()
+    for comp in nx.strongly_connected_components(g):
+        if len(comp) > 1:
+            on_cycle |= comp
+        else:
+            (n,) = comp
+            if n in succ[n]:
+                on_cycle.add(n)
+    # Nodes downstream of a cycle keep a place after it, in insertion order.
+    placed = set(order)
+    order.extend(n for n in pred if n not in placed)
+    return order, on_cycle
+
+
+class Analysis:
+    """The analysis of a whole graph.
+
+    Attributes
+    ----------
+    nodes : dict[str, NodeResult]
+        One result per node.
+    order : list[str]
+        A topological order (nodes on cycles last).
+    """
+
+    def __init__(self, graph) -> None:
+        self.graph: nx.MultiDiGraph = _graph_of(graph)
+        self.nodes: dict[str, NodeResult] = {}
+        self.order: list[str] = []
+        self.index: dict[str, int] = {}
+        self.inputs: dict[str, list[str]] = {}
+        self.on_cycle: set[str] = set()
+        self._totals: Totals | None = None
+        self.recomputed = 0  # nodes recomputed by the last update (for tests and benches)
+        self.rebuild()
+
+    # ------------------------------------------------------------------ core
+    def _compute(self, n: str) -> NodeResult:
+        data = self.graph._node[n]
+        t = data["type"]
+        c = data["compiled"]
+        if t == "input":
+            return NodeResult(c, 0, 0, 0, 0, c[0] * c[1] * c[2] * BYTES_PER_VALUE, INPUT_RF)
+        ins = self.inputs[n]
+        if n in self.on_cycle:
+            return NodeResult(error=f"{t} '{n}' is part of a cycle; remove one of its edges")
+        ntype = NODE_TYPES[t]
+        if len(ins) < ntype.min_inputs:
+            if not ins:
+                return NodeResult(error=f"{t} '{n}' has no input; connect a node to it")
+            return NodeResult(error=f"{t} '{n}' needs at least {ntype.min_inputs} inputs, has "
+                                    f"{len(ins)}; connect another")
+        nodes = self.nodes
+        if len(ins) == 1:
+            r = nodes[ins[0]]
+            if r.shape is None:
+                return NodeResult(waiting_on=r.waiting_on or ins[0], depth=r.depth + 1)
+            shapes = [r.shape]
+            rfs = [r.rf]
+            depth = r.depth + 1
+        else:
+            shapes, rfs, depth = [], [], 0
+            for u in ins:
+                r = nodes[u]
+                if r.shape is None:
+                    return NodeResult(waiting_on=r.waiting_on or u, depth=r.depth + 1)
+                shapes.append(r.shape)
+                rfs.append(r.rf)
+                if r.depth >= depth:
+                    depth = r.depth + 1
+        try:
+            shape, w, b, o, macs = INFER[t](c, shapes, ins)
+        except Problem as exc:
+            return NodeResult(error=f"{t} '{n}' {exc}", depth=depth)
+        size = 1
+        for d in shape:
+            size *= d
+        if size <= 0:
+            return NodeResult(error=f"{t} '{n}' would output {fmt_shape(shape)}: sizes must be "
+                                    f"positive", depth=depth)
+        return NodeResult(shape, w, b, o, macs, size * BYTES_PER_VALUE,
+                          RECEPTIVE[t](c, rfs, shapes), None, None, depth)
+
+    def rebuild(self) -> None:
+        """Recompute order, inputs and every node."""
+        g = self.graph
+        self.order, self.on_cycle = _order(g)
+        self.index = {n: i for i, n in enumerate(self.order)}
+        pred = g._pred
+        self.inputs = {n: _ordered_inputs(pred, n) for n in self.order}
+        nodes = self.nodes = {}
+        compute = self._compute
+        for n in self.order:
+            nodes[n] = compute(n)
+        self.recomputed = len(self.order)
+        self._totals = None
+
+    def update(self, changed: Iterable[str], structural: bool = False) -> set[str]:
+        """Recompute ``changed`` and, where their output changed, their descendants.
+
+        Parameters
+        ----------
+        changed : iterable of str
+            Nodes whose parameters or inputs changed (unknown ids are ignored).
+        structural : bool
+            Whether nodes or edges were added or removed (recomputes the order first).
+
+        Returns
+        -------
+        set of str
+            The nodes whose result changed in any way.
+        """
+        g = self.graph
+        if structural:
+            self.order, self.on_cycle = _order(g)
+            self.index = {n: i for i, n in enumerate(self.order)}
+            pred = g._pred
+            self.inputs = {n: _ordered_inputs(pred, n) for n in self.order}
+            for n in list(self.nodes):
+                if n not in self.index:
+                    del self.nodes[n]
+            if self.on_cycle:
+                changed = list(changed) + list(self.on_cycle)
+        index = self.index
+        heap = [(index[n], n) for n in set(changed) if n in index]
+        heapq.heapify(heap)
+        queued = {n for _, n in heap}
+        succ = g._succ
+        nodes = self.nodes
+        touched: set[str] = set()
+        count = 0
+        while heap:
+            _, n = heapq.heappop(heap)
+            new = self._compute(n)
+            count += 1
+            old = nodes.get(n)
+            nodes[n] = new
+            if old is not None and new.same_output(old):
+                if (old.weights, old.biases, old.other, old.macs) != \
+                        (new.weights, new.biases, new.other, new.macs):
+                    touched.add(n)
+                continue
+            touched.add(n)
+            for v in succ[n]:
+                if v not in queued:
+                    queued.add(v)
+                    heapq.heappush(heap, (index[v], v))
+        self.recomputed = count
+        if touched or structural:
+            self._totals = None
+        return touched
+
+    # ------------------------------------------------------------------ results
+    @property
+    def totals(self) -> Totals:
+        """Sums, peak activation memory (topological order) and the output's receptive field."""
+        if self._totals is None:
+            self._totals = self._make_totals()
+        return self._totals
+
+    def _make_totals(self) -> Totals:
+        t = Totals()
+        nodes = self.nodes
+        order = self.order
+        index = self.index
+        succ = self.graph._succ
+        last_use: dict[str, int] = {}
+        for i, n in enumerate(order):
+            r = nodes[n]
+            if r.shape is None:
+                continue
+            t.weights += r.weights
+            t.biases += r.biases
+            t.other += r.other
+            t.macs += r.macs
+            t.activation_bytes += r.activation_bytes
+            outs = succ[n]
+            last_use[n] = max((index[v] for v in outs), default=len(order))
+            if not outs:
+                t.output = n
+        t.params = t.weights + t.biases + t.other
+        if t.output is not None:
+            t.output_rf = nodes[t.output].rf
+        # Peak memory: walk the order, holding each output until its last consumer ran.
+        live = 0
+        peak = 0
+        frees: dict[int, int] = {}
+        for i, n in enumerate(order):
+            r = nodes[n]
+            if r.shape is not None:
+                live += r.activation_bytes
+                if live > peak:
+                    peak = live
+                end = last_use[n]
+                frees[end] = frees.get(end, 0) + r.activation_bytes
+            live -= frees.pop(i, 0)
+        t.peak_activation_bytes = peak
+        return t
+
+    @property
+    def errors(self) -> list[tuple[str, str]]:
+        """``(node, message)`` for every node in error, in topological order."""
+        return [(n, self.nodes[n].error) for n in self.order if self.nodes[n].error]
+
+    @property
+    def ok(self) -> bool:
+        """Whether every node has an output."""
+        return all(r.shape is not None for r in self.nodes.values())
+
+    def __getitem__(self, node: str) -> NodeResult:
+        return self.nodes[node]
+
+    def to_dict(self) -> dict:
+        """The JSON form printed by ``main.py summary --json``."""
+        g = self.graph
+        return {"nodes": [self.nodes[n].to_dict(n, g.nodes[n]["type"]) for n in self.order],
+                "totals": self.totals.to_dict(),
+                "errors": [{"node": n, "message": m} for n, m in self.errors]}
+
+
+def analyze(graph) -> Analysis:
+    """Analyse a whole graph.
+
+    Parameters
+    ----------
+    graph : GraphModel or networkx.MultiDiGraph
+        The network.
+
+    Returns
+    -------
+    Analysis
+        Per-node results, totals and errors.
+    """
+    return Analysis(graph)
+
+
+def receptive_field(graph) -> dict[str, tuple | None]:
+    """The receptive field of every node: ``((size_h, jump_h, start_h), (size_w, ...))``."""
+    a = analyze(graph)
+    return {n: a.nodes[n].rf for n in a.order}
+
+
+class Analyzer:
+    """Keeps an :class:`Analysis` of a :class:`GraphModel` current after every edit.
+
+    Listeners added with :meth:`subscribe` are called with ``(analysis, changed_nodes)``
+    after each update (the engine's ``analysis_changed`` notification).
+    """
+
+    def __init__(self, model: GraphModel) -> None:
+        self.model = model
+        self.analysis = Analysis(model)
+        self._listeners: list = []
+        model.subscribe(self._on_event)
+
+    def subscribe(self, callback) -> None:
+        """Call ``callback(analysis, changed)`` after every update."""
+        self._listeners.append(callback)
+
+    def close(self) -> None:
+        """Stop following the model."""
+        self.model.unsubscribe(self._on_event)
+
+    def _on_event(self, event: GraphEvent) -> None:
+        kind = event.kind
+        if kind in ("node_moved", "name_changed"):
+            return
+        a = self.analysis
+        if kind == "graph_reset":
+            a.graph = self.model.graph
+            a.rebuild()
+            changed = set(a.order)
+        else:
+            changed = a.update(event.nodes, structural=event.structural)
+            if kind == "node_removed":
+                changed.add(event.nodes[0])
+        for cb in list(self._listeners):
+            cb(a, changed)
