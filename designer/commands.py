@@ -1,0 +1,223 @@
+"""Undo commands: one class per gesture. Every edit of a design goes through one of these.
+
+A command checks its edit against the engine before it is pushed (``Document.push``
+helpers raise the engine's typed error instead of pushing a command that would fail),
+so ``redo`` never fails on a fresh push.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from PySide6.QtGui import QUndoCommand
+
+from engine import fileformat
+from engine.graph import GraphModel
+
+from .document import Document
+
+PARAM_MERGE_ID = 1001
+MOVE_MERGE_ID = 1002
+
+
+class AddNodeCommand(QUndoCommand):
+    """Add one node (from the palette, quick-add or a double-click)."""
+
+    def __init__(self, doc: Document, type_name: str, params: dict | None = None,
+                 pos: tuple[float, float] | None = None, node_id: str | None = None) -> None:
+        super().__init__()
+        self.doc = doc
+        self.type_name = type_name
+        self.params = copy.deepcopy(params)
+        self.pos = pos
+        self.node_id = node_id or doc.model.unique_id(type_name)
+        self.setText(f"Add {type_name} '{self.node_id}'")
+
+    def redo(self) -> None:
+        self.doc.model.add_node(self.type_name, self.params, self.node_id, self.pos)
+
+    def undo(self) -> None:
+        self.doc.model.remove_node(self.node_id)
+
+
+class RemoveNodesCommand(QUndoCommand):
+    """Delete nodes with their edges; undo puts them back with the same ids and ports."""
+
+    def __init__(self, doc: Document, nodes: list[str]) -> None:
+        super().__init__()
+        self.doc = doc
+        self.nodes = [n for n in doc.model.nodes if n in set(nodes)]
+        self.records: list[dict] = []
+        what = f"'{self.nodes[0]}'" if len(self.nodes) == 1 else f"{len(self.nodes)} nodes"
+        self.setText(f"Delete {what}")
+
+    def redo(self) -> None:
+        self.records = [self.doc.model.remove_node(n) for n in reversed(self.nodes)]
+
+    def undo(self) -> None:
+        model = self.doc.model
+        for rec in reversed(self.records):
+            # Edges to nodes not restored yet are re-added when those come back.
+            rec = dict(rec)
+            rec["in"] = [(u, k) for u, k in rec["in"] if u in model]
+            rec["out"] = [(v, k) for v, k in rec["out"] if v in model]
+            model.restore_node(rec)
+        self.records = []
+
+
+class ConnectCommand(QUndoCommand):
+    """Wire ``src`` into ``dst`` at ``port`` (the next free one if ``None``)."""
+
+    def __init__(self, doc: Document, src: str, dst: str, port: int | None = None) -> None:
+        super().__init__()
+        self.doc = doc
+        self.src, self.dst = src, dst
+        self.port = doc.model.check_connect(src, dst, port)  # raises if refused
+        self.setText(f"Connect '{src}' → '{dst}'")
+
+    def redo(self) -> None:
+        self.doc.model.connect(self.src, self.dst, self.port)
+
+    def undo(self) -> None:
+        self.doc.model.disconnect(self.dst, self.port)
+
+
+class DisconnectCommand(QUndoCommand):
+    """Remove the edge into ``dst`` at ``port``."""
+
+    def __init__(self, doc: Document, dst: str, port: int) -> None:
+        super().__init__()
+        self.doc = doc
+        self.dst, self.port = dst, port
+        ports = dict(doc.model.ports(dst))
+        if port not in ports:
+            from engine.errors import PortError
+            raise PortError(f"'{dst}' has no input at port {port}", dst)
+        self.src = ports[port]
+        self.setText(f"Disconnect '{self.src}' → '{dst}'")
+
+    def redo(self) -> None:
+        self.doc.model.disconnect(self.dst, self.port)
+
+    def undo(self) -> None:
+        self.doc.model.connect(self.src, self.dst, self.port)
+
+
+class MoveNodesCommand(QUndoCommand):
+    """Move nodes (one command per drag: push it when the drag ends)."""
+
+    def __init__(self, doc: Document, old: dict[str, tuple], new: dict[str, tuple]) -> None:
+        super().__init__()
+        self.doc = doc
+        self.old, self.new = dict(old), dict(new)
+        what = f"'{next(iter(new))}'" if len(new) == 1 else f"{len(new)} nodes"
+        self.setText(f"Move {what}")
+
+    def redo(self) -> None:
+        self.doc.model.set_positions(self.new)
+
+    def undo(self) -> None:
+        self.doc.model.set_positions(self.old)
+
+
+class SetParamCommand(QUndoCommand):
+    """Change one parameter; successive changes of the same field coalesce into one."""
+
+    def __init__(self, doc: Document, node: str, name: str, value: Any) -> None:
+        super().__init__()
+        self.doc = doc
+        self.node, self.name = node, name
+        self.old = copy.deepcopy(doc.model.params(node)[name])
+        self.value = copy.deepcopy(value)
+        # Check now so that an impossible value is refused before it is pushed.
+        trial = doc.model.params(node)
+        trial[name] = value
+        from engine.layers import normalize_params
+        normalize_params(doc.model.node_type(node), trial, node)
+        self.setText(f"Set {name} of '{node}'")
+
+    def id(self) -> int:  # noqa: A003 - Qt's name
+        return PARAM_MERGE_ID
+
+    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt's name
+        if not isinstance(other, SetParamCommand) or (other.node, other.name) != (self.node, self.name):
+            return False
+        self.value = other.value
+        return True
+
+    def redo(self) -> None:
+        self.doc.model.set_param(self.node, self.name, self.value)
+
+    def undo(self) -> None:
+        self.doc.model.set_param(self.node, self.name, self.old)
+
+
+class PasteCommand(QUndoCommand):
+    """Insert the nodes and edges of a graph document (paste, duplicate), with fresh ids.
+
+    Edges whose source is not part of the pasted nodes are dropped. ``offset`` shifts
+    the positions so that the copy does not hide the original.
+    """
+
+    def __init__(self, doc: Document, source: GraphModel, offset: tuple[float, float] = (40, 40),
+                 text: str = "Paste") -> None:
+        super().__init__()
+        self.doc = doc
+        taken = set(doc.model.nodes)
+        self.mapping: dict[str, str] = {}
+        scratch = GraphModel()
+        for n in taken:
+            scratch.graph.add_node(n)
+        for n in source.nodes:
+            new = scratch.unique_id(n)
+            scratch.graph.add_node(new)
+            self.mapping[n] = new
+        self.nodes = []
+        for n in source.nodes:
+            pos = source.pos(n)
+            if pos is not None:
+                pos = (pos[0] + offset[0], pos[1] + offset[1])
+            self.nodes.append((self.mapping[n], source.node_type(n), source.params(n), pos))
+        self.edges = [(self.mapping[u], self.mapping[v], k) for u, v, k in source.edges()]
+        count = len(self.nodes)
+        self.setText(f"{text} {count} node{'s' if count != 1 else ''}")
+
+    @property
+    def new_ids(self) -> list[str]:
+        """The ids the pasted nodes got, in order."""
+        return [n for n, *_ in self.nodes]
+
+    def redo(self) -> None:
+        model = self.doc.model
+        for n, t, p, pos in self.nodes:
+            model.add_node(t, p, n, pos)
+        for u, v, k in self.edges:
+            model.connect(u, v, k)
+
+    def undo(self) -> None:
+        for n, *_ in reversed(self.nodes):
+            self.doc.model.remove_node(n)
+
+
+def paste_from_text(doc: Document, text: str, offset: tuple[float, float] = (40, 40)) -> PasteCommand:
+    """A :class:`PasteCommand` for clipboard text in the graph JSON format.
+
+    Raises
+    ------
+    engine.errors.FormatError
+        If the text is not a graph document.
+    """
+    return PasteCommand(doc, fileformat.loads(text), offset)
+
+
+def copy_to_text(doc: Document, nodes: list[str]) -> str:
+    """The graph JSON of ``nodes`` and the edges among them (for the clipboard)."""
+    keep = set(nodes)
+    part = GraphModel(doc.model.name)
+    for n in doc.model.nodes:
+        if n in keep:
+            part.add_node(doc.model.node_type(n), doc.model.params(n), n, doc.model.pos(n))
+    for u, v, k in doc.model.edges():
+        if u in keep and v in keep:
+            part.graph.add_edge(u, v, key=k)
+    return fileformat.dumps(part)

@@ -1,0 +1,79 @@
+"""Guards on the environment and on the package boundaries."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib.metadata import version
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _major_minor(text: str) -> tuple[int, int]:
+    parts = text.split(".")
+    return int(parts[0]), int(parts[1])
+
+
+def test_pyside6_below_6_12():
+    """PySide6 6.12.0 aborts on Python 3.11 (none_dealloc); the pin must keep us below it."""
+    assert (6, 8) <= _major_minor(version("PySide6-Essentials")) < (6, 12)
+
+
+def test_pyproject_pins_pyside6_below_6_12():
+    """pyproject.toml keeps the upper bound that avoids the 6.12 abort."""
+    text = (ROOT / "pyproject.toml").read_text()
+    assert '"PySide6-Essentials>=6.8,<6.12"' in text
+
+
+def test_pyqtgraph_updates_do_not_abort():
+    """Many void Qt calls through pyqtgraph in a fresh process exit cleanly (6.12 aborted)."""
+    code = (
+        "import os; os.environ['QT_QPA_PLATFORM']='offscreen'\n"
+        "import numpy as np, pyqtgraph as pg\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "w = pg.PlotWidget(); c = w.plot(); img = pg.ImageItem(); w.addItem(img)\n"
+        "for i in range(3000):\n"
+        "    c.setData(np.random.rand(50)); img.setImage(np.random.rand(8, 8)); w.update()\n"
+        "    app.processEvents()\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "ok"
+
+
+def _imports_of(path: Path) -> set[str]:
+    import ast
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_engine_imports_no_qt():
+    """No module under engine/ imports PySide6, pyqtgraph, designer or widgets."""
+    bad = {}
+    for path in sorted((ROOT / "engine").rglob("*.py")):
+        hit = _imports_of(path) & {"PySide6", "pyqtgraph", "designer", "widgets", "shiboken6"}
+        if hit:
+            bad[str(path.relative_to(ROOT))] = sorted(hit)
+    assert bad == {}
+
+
+def test_import_engine_loads_no_torch_or_qt():
+    """`import engine` and a full analysis load neither torch nor Qt."""
+    code = (
+        "import sys, engine\n"
+        "from engine import GraphModel, analyze\n"
+        "m = GraphModel(); m.add_node('input', {}, 'x'); analyze(m)\n"
+        "print(sorted(k for k in ('torch', 'PySide6', 'pyqtgraph') if k in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,1 @@
+"""Panels around the canvas: palette, inspector, totals bar, layer table, feature views."""
