@@ -150,9 +150,23 @@ def _order(g: nx.MultiDiGraph) -> tuple[list[str], set[str]]:
             (n,) = comp
             if n in succ[n]:
                 on_cycle.add(n)
-    # Nodes downstream of a cycle keep a place after it, in insertion order.
+    # Nodes on cycles come next (insertion order); then the nodes downstream of them, in a
+    # topological order of their own: without the cycle nodes, the rest is acyclic.
     placed = set(order)
-    order.extend(n for n in pred if n not in placed)
+    order.extend(n for n in pred if n in on_cycle)
+    rest = [n for n in pred if n not in placed and n not in on_cycle]
+    indeg = {n: sum(1 for u in pred[n] if u not in placed and u not in on_cycle) for n in rest}
+    ready = [n for n in rest if indeg[n] == 0]
+    i = 0
+    while i < len(ready):
+        n = ready[i]
+        i += 1
+        order.append(n)
+        for v in succ[n]:
+            if v in indeg:
+                indeg[v] -= 1
+                if indeg[v] == 0:
+                    ready.append(v)
     return order, on_cycle
 
 
