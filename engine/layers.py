@@ -337,15 +337,18 @@ def _pool_out(size: int, k: int, s: int, p: int, ceil: bool, axis: str) -> int:
         raise Problem(f"padding {p} is more than half the kernel {k} along {axis} (torch "
                       f"refuses it); lower padding")
     span = size + 2 * p
-    if k > span:
+    if ceil:
+        # torch: ceil((span - k) / s) + 1, minus the last window if it starts in the
+        # right padding or beyond; one window may then hang over the padded input.
+        out = (span - k + s - 1) // s + 1
+        if out > 1 and (out - 1) * s >= size + p:
+            out -= 1
+    else:
+        out = (span - k) // s + 1
+    if out < 1:
         raise Problem(f"kernel {k} is larger than its padded input {span} along {axis}; "
                       f"lower kernel_size or add padding")
-    if ceil:
-        out = -((k - span) // s) + 1  # ceil((span - k) / s) + 1
-        if (out - 1) * s >= size + p:
-            out -= 1
-        return out
-    return (span - k) // s + 1
+    return out
 
 
 def _infer_pool(c: tuple, shapes: list, srcs: list) -> tuple:
@@ -453,14 +456,36 @@ def _rf_same(c: tuple, rfs: list, shapes: list) -> RF:
 
 
 def _rf_merge(c: tuple, rfs: list, shapes: list) -> RF:
-    """Smallest window covering every path, for output pixel 0; jump of the coarsest path."""
+    """Smallest window of the coarsest jump that covers every path at every output pixel.
+
+    With equal jumps this is the union of the paths' windows. Where jumps differ, path
+    ``p``'s window of pixel ``i`` starts at ``start_p + i*jump_p``, which drifts by
+    ``i*(jump_p - J)`` against ``start + i*J``; the drift is extreme at the first or last pixel.
+    """
+    first = rfs[0]
     if len(rfs) == 1:
-        return rfs[0]
+        return first
+    same = True
+    for r in rfs:
+        if r != first:
+            same = False
+            break
+    if same:
+        return first
+    s = shapes[0]
     axes = []
     for a in (0, 1):
-        start = min(r[a][2] for r in rfs)
-        end = max(r[a][2] + r[a][0] for r in rfs)
+        last = s[a + 1] - 1 if len(s) == 3 else 0
         jump = max(r[a][1] for r in rfs)
+        start = end = None
+        for size_p, jump_p, start_p in (r[a] for r in rfs):
+            drift = last * (jump_p - jump)
+            lo = start_p + min(0, drift)
+            hi = start_p + size_p + max(0, drift)
+            if start is None or lo < start:
+                start = lo
+            if end is None or hi > end:
+                end = hi
         axes.append((end - start, jump, start))
     return (axes[0], axes[1])
 
