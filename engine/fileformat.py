@@ -6,6 +6,7 @@ Loading checks everything and never executes anything from the file; saving is a
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -77,7 +78,7 @@ def from_dict(doc: Any) -> GraphModel:
         if nid in model:
             raise _fail(f"node '{nid}' appears twice: ids must be unique", nid, "id")
         ntype = nd.get("type")
-        if ntype not in NODE_TYPES:
+        if not isinstance(ntype, str) or ntype not in NODE_TYPES:
             raise _fail(f"node '{nid}': unknown type {ntype!r} (known: "
                         f"{', '.join(NODE_TYPES)})", nid, "type")
         params = nd.get("params", {})
@@ -86,7 +87,8 @@ def from_dict(doc: Any) -> GraphModel:
         pos = nd.get("pos")
         if pos is not None:
             if (not isinstance(pos, list) or len(pos) != 2 or
-                    not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pos)):
+                    not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                            and math.isfinite(v) for v in pos)):
                 raise _fail(f"node '{nid}': 'pos' must be [x, y] numbers, got {pos!r}", nid, "pos")
         try:
             model.add_node(ntype, params, nid, pos)
@@ -148,6 +150,10 @@ def dumps(model: GraphModel) -> str:
     return json.dumps(to_dict(model), indent=1, ensure_ascii=False) + "\n"
 
 
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def loads(text: str | bytes) -> GraphModel:
     """Parse JSON text into a model.
 
@@ -157,7 +163,7 @@ def loads(text: str | bytes) -> GraphModel:
         If the text is not JSON or not a valid graph.
     """
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise _fail(f"not a JSON file: {exc}") from None
     except RecursionError:
@@ -188,12 +194,23 @@ def load(path: str | os.PathLike) -> GraphModel:
         raise FormatError(f"{path.name}: {exc.message}", exc.node, exc.field, str(path)) from None
 
 
+def _file_mode(path: Path) -> int:
+    """The permissions the saved file should have: the old file's, or the umask's default."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        mask = os.umask(0o022)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
 def save(model: GraphModel, path: str | os.PathLike) -> None:
     """Write a graph file atomically: a temporary file in the same folder, then rename."""
     path = Path(path)
     text = dumps(model)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
+        os.chmod(tmp, _file_mode(path))
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
