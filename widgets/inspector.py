@@ -1,0 +1,257 @@
+"""The inspector: edit the selected node's parameters and read what they cost.
+
+Edits go through :class:`designer.commands.SetParamCommand` (successive edits of one
+field coalesce into one undo step). A value the engine refuses is shown inline under
+the form and never pushed.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QFormLayout, QFrame, QLabel, QScrollArea, QSizePolicy,
+                               QVBoxLayout, QWidget)
+
+from designer.commands import SetParamCommand
+from designer.document import Document
+from engine.errors import EngineError
+from engine.layers import NODE_TYPES, fmt_shape, pair
+
+from .formatting import fmt_bytes, fmt_compact, fmt_int, fmt_rf
+from .param_editors import ParamEditor, make_editor
+
+ERROR_STYLE = "color: #c62828;"
+
+
+def weight_formula(doc: Document, node: str) -> str:
+    """The weight count with its factors, e.g. ``3·3·96·128 = 110,592``; ``0`` if none."""
+    a = doc.analysis
+    r = a.nodes.get(node)
+    if r is None or r.shape is None:
+        return "?"
+    t = doc.model.node_type(node)
+    ins = a.inputs.get(node, [])
+    in_shape = a.nodes[ins[0]].shape if ins and ins[0] in a.nodes else None
+    p = doc.model.params(node)
+    if t in ("conv", "conv1x1") and in_shape is not None:
+        kh, kw = pair(p["kernel_size"]) if t == "conv" else (1, 1)
+        g = p["groups"]
+        cin = in_shape[0] // g
+        cin_text = f"({in_shape[0]}/{g})" if g != 1 else f"{cin}"
+        return f"{kh}·{kw}·{cin_text}·{p['out_channels']} = {fmt_int(r.weights)}"
+    if t == "linear" and in_shape is not None:
+        return f"{in_shape[0]}·{p['out_features']} = {fmt_int(r.weights)}"
+    return fmt_int(r.weights)
+
+
+def macs_formula(doc: Document, node: str) -> str:
+    """MACs with their factors for conv (weights · H · W) and linear."""
+    r = doc.analysis.nodes.get(node)
+    if r is None or r.shape is None:
+        return "?"
+    t = doc.model.node_type(node)
+    if t in ("conv", "conv1x1") and r.macs:
+        _, h, w = r.shape
+        return f"{fmt_int(r.weights)}·{h}·{w} = {fmt_int(r.macs)} ({fmt_compact(r.macs)})"
+    if r.macs:
+        return f"{fmt_int(r.macs)} ({fmt_compact(r.macs)})"
+    return "0"
+
+
+class Inspector(QWidget):
+    """Parameters and readouts of one node (``set_node(None)`` shows a hint)."""
+
+    def __init__(self, doc: Document, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.doc = doc
+        self.node: str | None = None
+        self.editors: dict[str, ParamEditor] = {}
+
+        self.title = QLabel(self)
+        font = self.title.font()
+        font.setBold(True)
+        font.setPointSizeF(font.pointSizeF() * 1.15)
+        self.title.setFont(font)
+        self.title.setWordWrap(True)
+        self.subtitle = QLabel(self)
+        self.subtitle.setWordWrap(True)
+        self.subtitle.setEnabled(False)
+
+        self.form_host = QWidget(self)
+        self.form = QFormLayout(self.form_host)
+        self.form.setContentsMargins(0, 0, 0, 0)
+        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+
+        self.param_error = QLabel(self)
+        self.param_error.setWordWrap(True)
+        self.param_error.setStyleSheet(ERROR_STYLE)
+        self.param_error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.param_error.hide()
+
+        line = QFrame(self)
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
+        self.separator = line
+
+        self.readout_host = QWidget(self)
+        ro = QFormLayout(self.readout_host)
+        ro.setContentsMargins(0, 0, 0, 0)
+        self.readouts: dict[str, QLabel] = {}
+        for key, label in (("shape", "Output"), ("weights", "Weights"), ("bias", "Bias"),
+                           ("other", "Other params"), ("macs", "MACs"),
+                           ("activation", "Activation"), ("rf", "Receptive field")):
+            value = QLabel(self.readout_host)
+            value.setWordWrap(True)
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            value.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            ro.addRow(label + ":", value)
+            self.readouts[key] = value
+        self._readout_form = ro
+
+        self.node_error = QLabel(self)
+        self.node_error.setWordWrap(True)
+        self.node_error.setStyleSheet(ERROR_STYLE)
+        self.node_error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.node_error.hide()
+
+        body = QWidget()
+        lay = QVBoxLayout(body)
+        lay.setContentsMargins(8, 8, 8, 8)
+        lay.setSpacing(6)
+        for w in (self.title, self.subtitle, self.form_host, self.param_error, self.separator,
+                  self.readout_host, self.node_error):
+            lay.addWidget(w)
+        lay.addStretch(1)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(body)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+
+        doc.params_changed.connect(self._on_params_changed)
+        doc.analysis_changed.connect(self._on_analysis_changed)
+        doc.node_removed.connect(self._on_node_removed)
+        doc.graph_reset.connect(lambda: self.set_node(None))
+        self.set_node(None)
+
+    # ------------------------------------------------------------------ selection
+    def set_selection(self, nodes: list) -> None:
+        """Follow the canvas selection: one node is inspected, several show a count."""
+        nodes = list(nodes)
+        if len(nodes) == 1:
+            self.set_node(nodes[0])
+        else:
+            self.set_node(None, count=len(nodes))
+
+    def set_node(self, node: str | None, count: int = 0) -> None:
+        """Inspect ``node`` (``None``: nothing selected)."""
+        if node is not None and node not in self.doc.model:
+            node = None
+        self.node = node
+        self._clear_form()
+        self.param_error.hide()
+        has = node is not None
+        for w in (self.separator, self.readout_host):
+            w.setVisible(has)
+        if not has:
+            self.title.setText("Nothing selected" if count < 2 else f"{count} nodes selected")
+            self.subtitle.setText("Select one node on the canvas or in the layer table "
+                                  "to see and edit its parameters.")
+            self.node_error.hide()
+            return
+        t = self.doc.model.node_type(node)
+        ntype = NODE_TYPES[t]
+        self.title.setText(f"{node}")
+        self.subtitle.setText(f"{ntype.label} — {ntype.doc}")
+        params = self.doc.model.params(node)
+        for spec in ntype.params:
+            editor = make_editor(t, spec, self.form_host)
+            editor.set_value(params[spec.name])
+            editor.edited.connect(lambda name=spec.name: self._on_edited(name))
+            self.form.addRow(spec.name.replace("_", " ") + ":", editor)
+            self.editors[spec.name] = editor
+        if not ntype.params:
+            self.form.addRow(QLabel("No parameters.", self.form_host))
+        self.refresh_readouts()
+
+    def _clear_form(self) -> None:
+        self.editors.clear()
+        while self.form.rowCount():
+            self.form.removeRow(0)
+
+    # ------------------------------------------------------------------ edits
+    def _on_edited(self, name: str) -> None:
+        node = self.node
+        if node is None:
+            return
+        value = self.editors[name].value()
+        if self.doc.model.params(node)[name] == value:
+            self.param_error.hide()
+            return
+        try:
+            cmd = SetParamCommand(self.doc, node, name, value)
+        except EngineError as exc:
+            self.param_error.setText(f"Not applied: {exc.message}")
+            self.param_error.show()
+            return
+        self.param_error.hide()
+        self.doc.undo_stack.push(cmd)
+
+    def _on_params_changed(self, node: str) -> None:
+        if node != self.node:
+            return
+        params = self.doc.model.params(node)
+        for name, editor in self.editors.items():
+            if editor.value() != params[name]:
+                editor.set_value(params[name])
+        self.param_error.hide()
+
+    def _on_analysis_changed(self, changed) -> None:
+        if self.node is not None and (self.node in changed or not changed):
+            self.refresh_readouts()
+
+    def _on_node_removed(self, node: str) -> None:
+        if node == self.node:
+            self.set_node(None)
+
+    # ------------------------------------------------------------------ readouts
+    def refresh_readouts(self) -> None:
+        """Show the current analysis of the inspected node."""
+        node = self.node
+        if node is None:
+            return
+        r = self.doc.analysis.nodes.get(node)
+        ro = self.readouts
+        if r is None:
+            return
+        t = self.doc.model.node_type(node)
+        ok = r.shape is not None
+        ro["shape"].setText(fmt_shape(r.shape) if ok else "—")
+        ro["weights"].setText(weight_formula(self.doc, node) if ok else "—")
+        if not ok:
+            ro["bias"].setText("—")
+        elif t in ("conv", "conv1x1", "linear"):
+            ro["bias"].setText(fmt_int(r.biases) if self.doc.model.params(node)["bias"]
+                               else "0 (bias off)")
+        else:
+            ro["bias"].setText(fmt_int(r.biases))
+        ro["other"].setText((f"{fmt_int(r.other)} (γ, β: 2·{r.shape[0]})" if r.other
+                             else "0") if ok else "—")
+        self._readout_form.setRowVisible(ro["other"], t == "batchnorm")
+        ro["macs"].setText(macs_formula(self.doc, node) if ok else "—")
+        ro["activation"].setText(
+            f"{fmt_shape(r.shape)} · 4 B = {fmt_bytes(r.activation_bytes)}" if ok else "—")
+        ro["rf"].setText(fmt_rf(r.rf) if ok else "—")
+        if r.error:
+            self.node_error.setText(r.error)
+            self.node_error.show()
+        elif r.waiting_on:
+            self.node_error.setText(f"No output: waiting on '{r.waiting_on}', which has an "
+                                    f"error.")
+            self.node_error.show()
+        else:
+            self.node_error.hide()
+
+    def readout(self, key: str) -> str:
+        """The text of one readout (``shape``, ``weights``, ``bias``, ``macs``, …)."""
+        return self.readouts[key].text()

@@ -1,0 +1,242 @@
+"""One editor widget per parameter kind of :class:`engine.layers.ParamSpec`.
+
+Every editor has ``value()`` (the JSON-like value the engine takes), ``set_value(v)``
+(without emitting) and the signal ``edited`` (the user changed the value).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSpinBox,
+                               QWidget)
+
+from engine.layers import ParamSpec, pair
+
+INT_MAX = 2_147_483_647
+
+
+def _spin(spec: ParamSpec, parent: QWidget) -> QSpinBox:
+    box = QSpinBox(parent)
+    lo = int(spec.minimum) if spec.minimum is not None else -INT_MAX
+    hi = int(spec.maximum) if spec.maximum is not None else INT_MAX
+    box.setRange(lo, min(hi, INT_MAX))
+    box.setKeyboardTracking(True)
+    box.setAccelerated(True)
+    return box
+
+
+class ParamEditor(QWidget):
+    """Base class: a row widget editing one parameter."""
+
+    edited = Signal()
+
+    def __init__(self, spec: ParamSpec, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.spec = spec
+        self._quiet = False
+        self.layout_ = QHBoxLayout(self)
+        self.layout_.setContentsMargins(0, 0, 0, 0)
+        self.layout_.setSpacing(6)
+        if spec.doc:
+            self.setToolTip(spec.doc)
+
+    def value(self) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def set_value(self, value: Any) -> None:
+        """Show ``value`` without emitting :attr:`edited`."""
+        self._quiet = True
+        try:
+            self._show(value)
+        finally:
+            self._quiet = False
+
+    def _show(self, value: Any) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _emit(self, *_args) -> None:
+        if not self._quiet:
+            self.edited.emit()
+
+
+class IntEditor(ParamEditor):
+    """A bounded spin box."""
+
+    def __init__(self, spec: ParamSpec, parent: QWidget | None = None) -> None:
+        super().__init__(spec, parent)
+        self.spin = _spin(spec, self)
+        self.layout_.addWidget(self.spin, 1)
+        self.spin.valueChanged.connect(self._emit)
+
+    def value(self) -> int:
+        return self.spin.value()
+
+    def _show(self, value: Any) -> None:
+        self.spin.setValue(int(value))
+
+
+class PairEditor(ParamEditor):
+    """Two spin boxes (h, w) with a "square" link: linked, the value is one int."""
+
+    def __init__(self, spec: ParamSpec, parent: QWidget | None = None) -> None:
+        super().__init__(spec, parent)
+        self.h = _spin(spec, self)
+        self.w = _spin(spec, self)
+        self.h.setToolTip(f"{spec.name}: height")
+        self.w.setToolTip(f"{spec.name}: width")
+        self.times = QLabel("×", self)
+        self.square = QCheckBox("square", self)
+        self.square.setToolTip("keep height and width equal")
+        self.square.setChecked(True)
+        self.layout_.addWidget(self.h, 1)
+        self.layout_.addWidget(self.times)
+        self.layout_.addWidget(self.w, 1)
+        self.layout_.addWidget(self.square)
+        self.w.setEnabled(False)
+        self.h.valueChanged.connect(self._on_h)
+        self.w.valueChanged.connect(self._emit)
+        self.square.toggled.connect(self._on_square)
+
+    def value(self) -> int | list[int]:
+        if self.square.isChecked():
+            return self.h.value()
+        return [self.h.value(), self.w.value()]
+
+    def _show(self, value: Any) -> None:
+        h, w = pair(value)
+        self.square.setChecked(not isinstance(value, (list, tuple)) or h == w)
+        self.h.setValue(h)
+        self.w.setValue(w)
+        self.w.setEnabled(not self.square.isChecked())
+
+    def _on_h(self, v: int) -> None:
+        if self.square.isChecked():
+            quiet, self._quiet = self._quiet, True
+            self.w.setValue(v)
+            self._quiet = quiet
+        self._emit()
+
+    def _on_square(self, on: bool) -> None:
+        self.w.setEnabled(not on)
+        if on and self.w.value() != self.h.value():
+            quiet, self._quiet = self._quiet, True
+            self.w.setValue(self.h.value())
+            self._quiet = quiet
+            self._emit()
+
+    def set_pair_enabled(self, on: bool) -> None:
+        """Enable or disable the spin boxes (for "same" / "= kernel")."""
+        self.h.setEnabled(on)
+        self.w.setEnabled(on and not self.square.isChecked())
+        self.square.setEnabled(on)
+
+
+class PaddingEditor(PairEditor):
+    """A pair editor; for convolutions it also offers "same" padding."""
+
+    def __init__(self, spec: ParamSpec, parent: QWidget | None = None,
+                 allow_same: bool = True) -> None:
+        super().__init__(spec, parent)
+        self.same = QCheckBox("same", self) if allow_same else None
+        if self.same is not None:
+            self.same.setToolTip("pad so that the output keeps the input's H×W (stride 1 only)")
+            self.layout_.addWidget(self.same)
+            self.same.toggled.connect(self._on_same)
+
+    def value(self) -> Any:
+        if self.same is not None and self.same.isChecked():
+            return "same"
+        return super().value()
+
+    def _show(self, value: Any) -> None:
+        is_same = value == "same"
+        if self.same is not None:
+            self.same.setChecked(is_same)
+        super()._show(0 if is_same else value)
+        self.set_pair_enabled(not is_same)
+
+    def _on_same(self, on: bool) -> None:
+        self.set_pair_enabled(not on)
+        self._emit()
+
+
+class OptionalPairEditor(PairEditor):
+    """A pair that may be unset (pool stride: "= kernel" when unset)."""
+
+    def __init__(self, spec: ParamSpec, parent: QWidget | None = None) -> None:
+        super().__init__(spec, parent)
+        self.auto = QCheckBox("= kernel", self)
+        self.auto.setToolTip("unset: the stride equals the kernel size (torch's default)")
+        self.layout_.addWidget(self.auto)
+        self.auto.toggled.connect(self._on_auto)
+
+    def value(self) -> Any:
+        if self.auto.isChecked():
+            return None
+        return super().value()
+
+    def _show(self, value: Any) -> None:
+        self.auto.setChecked(value is None)
+        super()._show(1 if value is None else value)
+        self.set_pair_enabled(value is not None)
+
+    def _on_auto(self, on: bool) -> None:
+        self.set_pair_enabled(not on)
+        self._emit()
+
+
+class BoolEditor(ParamEditor):
+    """A check box."""
+
+    def __init__(self, spec: ParamSpec, parent: QWidget | None = None) -> None:
+        super().__init__(spec, parent)
+        self.check = QCheckBox(self)
+        self.layout_.addWidget(self.check)
+        self.layout_.addStretch(1)
+        self.check.toggled.connect(self._emit)
+
+    def value(self) -> bool:
+        return self.check.isChecked()
+
+    def _show(self, value: Any) -> None:
+        self.check.setChecked(bool(value))
+
+
+class FloatEditor(ParamEditor):
+    """A bounded float spin box; small defaults (eps) get more decimals."""
+
+    def __init__(self, spec: ParamSpec, parent: QWidget | None = None) -> None:
+        super().__init__(spec, parent)
+        self.spin = QDoubleSpinBox(self)
+        small = spec.default is not None and 0 < float(spec.default) < 0.01
+        self.spin.setDecimals(6 if small else 3)
+        self.spin.setSingleStep(float(spec.default) / 10 if small else 0.05)
+        self.spin.setRange(spec.minimum if spec.minimum is not None else -1e9,
+                           spec.maximum if spec.maximum is not None else 1e9)
+        self.layout_.addWidget(self.spin, 1)
+        self.spin.valueChanged.connect(self._emit)
+
+    def value(self) -> float:
+        return float(self.spin.value())
+
+    def _show(self, value: Any) -> None:
+        self.spin.setValue(float(value))
+
+
+def make_editor(type_name: str, spec: ParamSpec, parent: QWidget | None = None) -> ParamEditor:
+    """The editor for ``spec`` of node type ``type_name``."""
+    kind = spec.kind
+    if kind == "int":
+        return IntEditor(spec, parent)
+    if kind == "pair":
+        return PairEditor(spec, parent)
+    if kind == "padding":
+        return PaddingEditor(spec, parent, allow_same=type_name == "conv")
+    if kind == "optional_pair":
+        return OptionalPairEditor(spec, parent)
+    if kind == "bool":
+        return BoolEditor(spec, parent)
+    if kind == "float":
+        return FloatEditor(spec, parent)
+    raise ValueError(f"no editor for parameter kind {kind!r}")  # pragma: no cover

@@ -1,0 +1,181 @@
+"""The totals bar: whole-network sums, and the change against a pinned baseline."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
+
+from designer.document import Document
+
+from .formatting import (fmt_bytes, fmt_compact, fmt_int, fmt_percent, fmt_rf, fmt_rf_size,
+                         fmt_signed)
+
+GOOD = "#2e7d32"
+BAD = "#c62828"
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The totals of a design pinned for comparison."""
+
+    name: str
+    weights: int
+    biases: int
+    params: int
+    macs: int
+    peak_bytes: int
+
+
+class _Field(QWidget):
+    """A caption over a value, e.g. ``Params`` / ``157,184``."""
+
+    def __init__(self, caption: str, parent: QWidget) -> None:
+        super().__init__(parent)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(4)
+        self.caption = QLabel(caption + ":", self)
+        self.caption.setEnabled(False)
+        self.value = QLabel(self)
+        font = self.value.font()
+        font.setBold(True)
+        self.value.setFont(font)
+        self.value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay.addWidget(self.caption)
+        lay.addWidget(self.value)
+
+
+class TotalsBar(QFrame):
+    """Params, MACs, peak activation memory, output receptive field, baseline diff, errors.
+
+    Signals
+    -------
+    error_clicked(str)
+        The error count was clicked: the id of the first node in error.
+    """
+
+    error_clicked = Signal(str)
+
+    def __init__(self, doc: Document, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.doc = doc
+        self.baseline: Baseline | None = None
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        lay = QHBoxLayout(self)
+        lay.setContentsMargins(8, 4, 8, 4)
+        lay.setSpacing(16)
+        self.params = _Field("Params", self)
+        self.weights = _Field("Weights", self)
+        self.macs = _Field("MACs", self)
+        self.peak = _Field("Peak memory", self)
+        self.rf = _Field("Output RF", self)
+        for f in (self.params, self.weights, self.macs, self.peak, self.rf):
+            lay.addWidget(f)
+        lay.addStretch(1)
+        self.diff = QLabel(self)
+        self.diff.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay.addWidget(self.diff)
+        self.pin_button = QPushButton("Pin baseline", self)
+        self.pin_button.setToolTip("Remember the current totals; later designs show the change "
+                                   "against them")
+        self.pin_button.clicked.connect(self.pin)
+        lay.addWidget(self.pin_button)
+        self.unpin_button = QToolButton(self)
+        self.unpin_button.setText("✕")
+        self.unpin_button.setToolTip("Forget the baseline")
+        self.unpin_button.setAutoRaise(True)
+        self.unpin_button.clicked.connect(self.unpin)
+        self.unpin_button.hide()
+        lay.addWidget(self.unpin_button)
+        self.errors = QPushButton(self)
+        self.errors.setFlat(True)
+        self.errors.setStyleSheet(f"color: {BAD}; font-weight: bold;")
+        self.errors.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.errors.clicked.connect(self._on_errors_clicked)
+        self.errors.hide()
+        lay.addWidget(self.errors)
+        doc.analysis_changed.connect(self.refresh)
+        self.refresh()
+
+    # ------------------------------------------------------------------ baseline
+    def pin(self) -> None:
+        """Pin the current design's totals as the baseline."""
+        t = self.doc.analysis.totals
+        self.baseline = Baseline(self.doc.model.name, t.weights, t.biases, t.params, t.macs,
+                                 t.peak_activation_bytes)
+        self.pin_button.setText("Re-pin")
+        self.unpin_button.show()
+        self.refresh()
+
+    def unpin(self) -> None:
+        """Forget the baseline."""
+        self.baseline = None
+        self.pin_button.setText("Pin baseline")
+        self.unpin_button.hide()
+        self.refresh()
+
+    # ------------------------------------------------------------------ display
+    def refresh(self, _changed=None) -> None:
+        """Show the current totals."""
+        a = self.doc.analysis
+        t = a.totals
+        self.params.value.setText(fmt_int(t.params))
+        self.params.setToolTip(f"{fmt_int(t.weights)} weights + {fmt_int(t.biases)} biases"
+                               + (f" + {fmt_int(t.other)} other (BatchNorm)" if t.other else ""))
+        self.weights.value.setText(fmt_int(t.weights))
+        self.macs.value.setText(fmt_compact(t.macs))
+        self.macs.setToolTip(f"{fmt_int(t.macs)} multiply-accumulates per image")
+        self.peak.value.setText(fmt_bytes(t.peak_activation_bytes))
+        self.peak.setToolTip(f"{fmt_int(t.peak_activation_bytes)} bytes of float32 activations "
+                             f"alive at once (batch 1)")
+        self.rf.value.setText(fmt_rf_size(t.output_rf))
+        self.rf.setToolTip(f"receptive field of '{t.output}': {fmt_rf(t.output_rf)}"
+                           if t.output else "no output yet")
+        self._show_diff(t)
+        errors = a.errors
+        if errors:
+            n = len(errors)
+            self.errors.setText(f"⚠ {n} error{'s' if n != 1 else ''}")
+            self.errors.setToolTip("\n".join(m for _, m in errors[:10]))
+            self.errors.show()
+        else:
+            self.errors.hide()
+
+    def _show_diff(self, t) -> None:
+        b = self.baseline
+        if b is None:
+            self.diff.setText("")
+            self.diff.setToolTip("")
+            self.diff.hide()
+            return
+        dw = t.weights - b.weights
+        dm = t.macs - b.macs
+        color = GOOD if dw < 0 else BAD if dw > 0 else "palette(text)"
+        text = f"{fmt_signed(dw)} weights"
+        pct = fmt_percent(dw, b.weights)
+        if pct:
+            text += f" ({pct})"
+        self.diff.setText(f"vs baseline: <span style='color:{color}; font-weight:bold'>"
+                          f"{text}</span>")
+        self.diff.setToolTip(
+            f"baseline '{b.name}': {fmt_int(b.weights)} weights, {fmt_int(b.params)} params, "
+            f"{fmt_compact(b.macs)} MACs\n"
+            f"now: {fmt_int(t.weights)} weights ({fmt_signed(dw)}), {fmt_int(t.params)} params "
+            f"({fmt_signed(t.params - b.params)}), MACs {fmt_signed(dm)} "
+            f"{fmt_percent(dm, b.macs)}")
+        self.diff.show()
+
+    def diff_text(self) -> str:
+        """The baseline change as plain text, e.g. ``−229,888 weights (−59.4%)``."""
+        if self.baseline is None:
+            return ""
+        t = self.doc.analysis.totals
+        dw = t.weights - self.baseline.weights
+        pct = fmt_percent(dw, self.baseline.weights)
+        return f"{fmt_signed(dw)} weights" + (f" ({pct})" if pct else "")
+
+    def _on_errors_clicked(self) -> None:
+        errors = self.doc.analysis.errors
+        if errors:
+            self.error_clicked.emit(errors[0][0])
