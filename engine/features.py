@@ -1,0 +1,366 @@
+"""Run an image through a graph, keep every node's output, compute statistics and localise.
+
+:class:`FeatureRunner` checks a graph once (analysis errors, one input node, activation
+memory), builds its torch module once in capture mode and can then run any number of
+images; :func:`run_features` is the one-shot form. :func:`rf_box` maps any feature pixel
+back onto the original image through the receptive field and the preprocessing.
+
+Memory between runs
+-------------------
+Keeping every map of ResNet-50 at 224×224 holds ~90 MB in ~170 blocks of 0.2–3 MB.
+glibc serves blocks above its mmap threshold with ``mmap`` and gives them back with
+``munmap`` when they are freed, so every new run page-faults all of that memory in
+again (the kernel zero-fills each 4 KB page): measured +30–60 % per forward. glibc's
+dynamic threshold only partly helps, since freed memory at the top of the heap is still
+trimmed back to the OS. :func:`tune_allocator` (called by :class:`FeatureRunner`, i.e. in
+the process that runs inference) fixes both with ``mallopt``: ``M_MMAP_THRESHOLD`` = 32 MB
+(glibc's maximum) so feature maps come from the heap, and ``M_TRIM_THRESHOLD`` = 1 GB so
+freed maps stay mapped and the next run reuses the same, already-faulted pages. We chose
+this over keeping the previous run's tensors alive (that only alternates between two
+sets of fresh pages, and doubles what is held) and over preallocated outputs (it would
+need every layer to write into given buffers, which ``torch.nn`` layers do not). The
+memory held after a run is only the maps themselves: :attr:`FeatureResult.maps` are
+numpy views of the output tensors (``tensor.numpy()``), not copies. See
+``bench/bench_features.py`` for the measured effect.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import sys
+import time
+
+import numpy as np
+
+from .analysis import Analysis, analyze
+from .errors import EngineError
+from .feature_types import Box, FeatureResult, NodeStats, Preprocess
+from .images import ImageError, input_to_original, load_image, preprocess
+
+DEFAULT_MEMORY_LIMIT = 2 * 1024 ** 3
+DEFAULT_NEAR_ZERO = 1e-3
+
+__all__ = ["FeatureError", "FeatureRunner", "ImageError", "node_stats", "rf_box",
+           "run_features", "tune_allocator", "localisation_node"]
+
+
+class FeatureError(EngineError):
+    """A feature run is refused: invalid graph, no single input, or too much memory."""
+
+
+# --------------------------------------------------------------------------- allocator
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+_MMAP_THRESHOLD = 32 * 1024 * 1024      # glibc's largest allowed value on 64-bit
+_TRIM_THRESHOLD = 1024 * 1024 * 1024
+_tuned: bool | None = None
+
+
+def tune_allocator() -> bool:
+    """Make glibc keep freed feature maps for reuse (see the module docstring).
+
+    Idempotent; does nothing (and returns ``False``) where glibc's ``mallopt`` is missing.
+
+    Returns
+    -------
+    bool
+        Whether both thresholds were set.
+    """
+    global _tuned
+    if _tuned is not None:
+        return _tuned
+    _tuned = False
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    ok = mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD) == 1
+    ok = mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD) == 1 and ok
+    _tuned = ok
+    return ok
+
+
+# --------------------------------------------------------------------------- statistics
+def node_stats(values, near_zero: float = DEFAULT_NEAR_ZERO) -> NodeStats:
+    """Statistics of one output (batch dimension removed).
+
+    Parameters
+    ----------
+    values : torch.Tensor or numpy.ndarray
+        ``(C, H, W)`` or ``(F,)`` values.
+    near_zero : float
+        ``near_zero`` counts values with ``|v| < near_zero``.
+
+    Returns
+    -------
+    NodeStats
+        Sparsity (exact zeros), near-zero fraction, mean, population std (ddof 0), max,
+        min and the index of the (first) maximum.
+    """
+    import torch
+    t = values if isinstance(values, torch.Tensor) else torch.from_numpy(np.asarray(values))
+    shape = tuple(t.shape)
+    flat = t.reshape(-1)
+    n = flat.numel()
+    if n == 0:
+        raise FeatureError("cannot compute statistics of an empty tensor")
+    zeros = int(torch.count_nonzero(flat == 0))
+    small = int(torch.count_nonzero(flat.abs() < near_zero))
+    std, mean = torch.std_mean(flat, correction=0)
+    lo, hi = torch.aminmax(flat)
+    arg = int(torch.argmax(flat))
+    index = tuple(int(i) for i in np.unravel_index(arg, shape))
+    return NodeStats(sparsity=zeros / n, near_zero=small / n, mean=float(mean), std=float(std),
+                     max=float(hi), min=float(lo), argmax=index)
+
+
+# --------------------------------------------------------------------------- localisation
+def rf_box(analysis: Analysis, node: str, y: int, x: int, preprocess: Preprocess,
+           channel: int = 0, value: float = 0.0) -> Box:
+    """The receptive field of feature pixel ``(y, x)`` of ``node`` on the original image.
+
+    Parameters
+    ----------
+    analysis : Analysis
+        The graph's analysis (its receptive fields ``(size, jump, start)`` per axis).
+    node : str
+        The node whose map holds the pixel.
+    y, x : int
+        The feature pixel (``0, 0`` for a vector output, whose field is the whole input).
+    preprocess : Preprocess
+        How the original image became the input.
+    channel, value : int, float
+        Stored in the box (the channel and activation it belongs to).
+
+    Returns
+    -------
+    Box
+        Input pixels ``[start + i*jump, start + i*jump + size)`` per axis, clipped to the
+        network input, then mapped to every original pixel they cover, clipped to the image.
+    """
+    if node not in analysis.nodes:
+        raise FeatureError(f"there is no node '{node}'", node)
+    r = analysis.nodes[node]
+    if r.rf is None:
+        raise FeatureError(f"node '{node}' has no receptive field (it has no output)", node)
+    (size_h, jump_h, start_h), (size_w, jump_w, start_w) = r.rf
+    in_h, in_w = preprocess.input_size
+    iy0 = min(max(start_h + y * jump_h, 0), in_h)
+    iy1 = min(max(start_h + y * jump_h + size_h, 0), in_h)
+    ix0 = min(max(start_w + x * jump_w, 0), in_w)
+    ix1 = min(max(start_w + x * jump_w + size_w, 0), in_w)
+    x0, y0, x1, y1 = input_to_original(preprocess, iy0, ix0, iy1, ix1)
+    return Box(node=node, channel=int(channel), y=int(y), x=int(x), value=float(value),
+               x0=x0, y0=y0, x1=x1, y1=y1)
+
+
+def localisation_node(analysis: Analysis) -> str | None:
+    """The last node (topological order) with a spatial map larger than 1×1.
+
+    Falls back to the last C×H×W node, then to ``None`` when no node has one.
+    """
+    last3 = None
+    for n in reversed(analysis.order):
+        s = analysis.nodes[n].shape
+        if s is not None and len(s) == 3:
+            if s[1] * s[2] > 1:
+                return n
+            if last3 is None:
+                last3 = n
+    return last3
+
+
+def _strongest(arr: np.ndarray, channel: int | None) -> tuple[int, int, int, float]:
+    """``(channel, y, x, value)`` of the largest activation (in ``channel`` if given)."""
+    if arr.ndim == 1:
+        if channel is not None:
+            return channel, 0, 0, float(arr[channel])
+        i = int(np.argmax(arr))
+        return i, 0, 0, float(arr[i])
+    if channel is not None:
+        plane = arr[channel]
+        y, x = np.unravel_index(int(np.argmax(plane)), plane.shape)
+        return channel, int(y), int(x), float(plane[y, x])
+    c, y, x = np.unravel_index(int(np.argmax(arr)), arr.shape)
+    return int(c), int(y), int(x), float(arr[c, y, x])
+
+
+# --------------------------------------------------------------------------- runner
+def _input_node(model_graph, analysis: Analysis) -> str:
+    inputs = [n for n in analysis.order if analysis.graph.nodes[n]["type"] == "input"]
+    if len(inputs) != 1:
+        found = ", ".join(f"'{n}'" for n in inputs) or "none"
+        raise FeatureError(f"running an image needs exactly one input node; the graph has "
+                           f"{len(inputs)} ({found})")
+    return inputs[0]
+
+
+def _fmt_bytes(n: int) -> str:
+    return f"{n / 1024 ** 2:,.1f} MB" if n < 1024 ** 3 else f"{n / 1024 ** 3:,.2f} GB"
+
+
+def check_graph(graph, memory_limit: int = DEFAULT_MEMORY_LIMIT) -> Analysis:
+    """Analyse ``graph`` and refuse it if a feature run cannot or should not start.
+
+    Raises
+    ------
+    FeatureError
+        When the graph is empty, has analysis errors (each listed with its node), has
+        other than one input node, or its maps together exceed ``memory_limit`` bytes.
+    """
+    analysis = analyze(graph)
+    if not analysis.order:
+        raise FeatureError("the graph is empty; add an input node and some layers")
+    errors = analysis.errors
+    if errors:
+        lines = "\n".join(f"  - {m}" for _, m in errors)
+        raise FeatureError(f"the graph has {len(errors)} error(s); fix them before running an "
+                           f"image:\n{lines}", errors[0][0])
+    _input_node(graph, analysis)
+    need = analysis.totals.activation_bytes
+    if need > memory_limit:
+        raise FeatureError(f"keeping every feature map needs {_fmt_bytes(need)}, over the limit "
+                           f"of {_fmt_bytes(memory_limit)}; use a smaller input size or fewer/"
+                           f"narrower layers")
+    return analysis
+
+
+class FeatureRunner:
+    """A graph checked and built once, ready to run image after image.
+
+    Parameters
+    ----------
+    graph : GraphModel or networkx.MultiDiGraph
+        The network (analysed and refused here if it cannot run).
+    seed : int
+        Seed of the random weights (the same seed gives the same weights).
+    memory_limit : int
+        Refuse graphs whose maps together need more bytes than this.
+    tune_memory : bool
+        Call :func:`tune_allocator` (keeps freed maps for reuse by the next run).
+
+    Attributes
+    ----------
+    analysis : Analysis
+    module : torch.nn.Module
+        Built with ``capture=True`` and in eval mode.
+    input_node : str
+    """
+
+    def __init__(self, graph, seed: int = 0, memory_limit: int = DEFAULT_MEMORY_LIMIT,
+                 tune_memory: bool = True) -> None:
+        self.graph = graph
+        self.seed = seed
+        self.analysis = check_graph(graph, memory_limit)
+        self.input_node = _input_node(graph, self.analysis)
+        c, h, w = self.analysis.nodes[self.input_node].shape
+        self.channels, self.size = c, (h, w)
+        if c not in (1, 3):
+            raise FeatureError(f"input '{self.input_node}' takes {c} channels, but an image gives "
+                               f"1 (grayscale) or 3 (RGB); set its channels to 1 or 3",
+                               self.input_node, "channels")
+        if tune_memory:
+            tune_allocator()
+        from .torch_build import build_module
+        self.module = build_module(graph, seed=seed, capture=True)
+        self.module.eval()
+
+    def forward(self, x: np.ndarray) -> tuple[dict, float]:
+        """One capture forward of a float32 ``(C, H, W)`` input: ``({node: tensor}, seconds)``."""
+        import torch
+        t = torch.from_numpy(x).unsqueeze(0)
+        with torch.inference_mode():
+            start = time.perf_counter()
+            out = self.module(t)
+            seconds = time.perf_counter() - start
+        return out, seconds
+
+    def run(self, image, *, mode: str = "resize", normalize: str = "imagenet",
+            node: str | None = None, channel: int | None = None,
+            near_zero: float = DEFAULT_NEAR_ZERO) -> FeatureResult:
+        """Run one image; see :func:`run_features` for the parameters."""
+        a = self.analysis
+        if node is not None:
+            if node not in a.nodes:
+                raise FeatureError(f"there is no node '{node}' to localise", node)
+            shape = a.nodes[node].shape
+            if channel is not None and not 0 <= channel < shape[0]:
+                raise FeatureError(f"node '{node}' has {shape[0]} channels; channel {channel} "
+                                   f"is out of range 0–{shape[0] - 1}", node, "channel")
+        picked = node if node is not None else localisation_node(a)
+        if node is None and channel is not None and picked is not None:
+            n_ch = a.nodes[picked].shape[0]
+            if not 0 <= channel < n_ch:
+                raise FeatureError(f"node '{picked}' has {n_ch} channels; channel {channel} is "
+                                   f"out of range 0–{n_ch - 1}", picked, "channel")
+        original = load_image(image)
+        x, pre = preprocess(original if not isinstance(image, np.ndarray) else image,
+                            self.channels, self.size, mode=mode, normalize=normalize)
+        out, seconds = self.forward(x)
+        maps: dict[str, np.ndarray] = {}
+        stats: dict[str, NodeStats] = {}
+        for n in a.order:
+            t = out[n][0]
+            stats[n] = node_stats(t, near_zero)
+            maps[n] = t.numpy()
+        box = None
+        if picked is not None:
+            c, y, xx, v = _strongest(maps[picked], channel)
+            box = rf_box(a, picked, y, xx, pre, channel=c, value=v)
+        g = a.graph
+        return FeatureResult(order=list(a.order),
+                             types={n: g.nodes[n]["type"] for n in a.order},
+                             depth={n: a.nodes[n].depth for n in a.order},
+                             maps=maps, stats=stats, image=original, input=x, preprocess=pre,
+                             box=box, seconds=seconds)
+
+
+def run_features(graph_or_module, image, *, mode: str = "resize", normalize: str = "imagenet",
+                 node: str | None = None, channel: int | None = None,
+                 memory_limit: int = DEFAULT_MEMORY_LIMIT, near_zero: float = DEFAULT_NEAR_ZERO,
+                 seed: int = 0) -> FeatureResult:
+    """Run one image through a graph, keeping every node's output.
+
+    Parameters
+    ----------
+    graph_or_module : GraphModel, networkx.MultiDiGraph or FeatureRunner
+        The network, or a runner already built from one (then ``memory_limit`` and
+        ``seed`` are the runner's).
+    image : str, os.PathLike or numpy.ndarray
+        See :func:`engine.images.load_image`.
+    mode, normalize : str
+        See :func:`engine.images.preprocess`.
+    node, channel : str or None, int or None
+        What to localise: the strongest activation of ``node`` (default: the last node with
+        a spatial map), within ``channel`` if given (default: over all channels).
+    memory_limit : int
+        Refuse graphs whose maps together exceed this many bytes (before building).
+    near_zero : float
+        Threshold of :attr:`NodeStats.near_zero`.
+    seed : int
+        Seed of the random weights.
+
+    Returns
+    -------
+    FeatureResult
+        Maps (numpy views of the outputs), statistics, the preprocessed input and its
+        geometry, the localisation box and the forward time.
+
+    Raises
+    ------
+    FeatureError
+        Invalid graph (each analysis error listed), not exactly one input node, activation
+        memory over the limit, unknown node or channel out of range.
+    ImageError
+        The image cannot be loaded or does not suit the input.
+    """
+    runner = graph_or_module if isinstance(graph_or_module, FeatureRunner) else \
+        FeatureRunner(graph_or_module, seed=seed, memory_limit=memory_limit)
+    return runner.run(image, mode=mode, normalize=normalize, node=node, channel=channel,
+                      near_zero=near_zero)
+
