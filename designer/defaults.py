@@ -1,0 +1,27 @@
+"""Starting parameters of a node added from the palette or the quick-add popup."""
+from __future__ import annotations
+
+import copy
+
+from engine.layers import NODE_TYPES
+
+_STARTERS: dict[str, dict] = {
+    "conv": {"out_channels": 64, "kernel_size": 3, "padding": 1},
+    "conv1x1": {"out_channels": 64},
+    "maxpool": {"kernel_size": 2},
+    "avgpool": {"kernel_size": 2},
+    "linear": {"out_features": 10},
+}
+
+
+def starter_params(type_name: str) -> dict:
+    """Parameters a new ``type_name`` node starts with (its required ones filled in).
+
+    Raises
+    ------
+    KeyError
+        If ``type_name`` is not a node type.
+    """
+    if type_name not in NODE_TYPES:
+        raise KeyError(f"unknown node type {type_name!r} (known: {', '.join(NODE_TYPES)})")
+    return copy.deepcopy(_STARTERS.get(type_name, {}))
