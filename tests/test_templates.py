@@ -1,15 +1,20 @@
 """Templates: the lesson's acceptance numbers, torchvision parameter counts, ids and shapes."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from engine import analyze
-from engine.fileformat import load, save, to_dict
+from engine.fileformat import load, loads, save, to_dict
+from engine.layers import NODE_TYPES
 from engine.layout import layered_layout
 from engine.templates import (DEFAULT_TEMPLATE, TEMPLATES, build, deep_resnet, googlenet,
                               inception3a_googlenet, inception3a_naive, inception3a_reduced,
                               resnet18, resnet50, resnet_basic_64, resnet_basic_256,
                               resnet_bottleneck, vgg16)
+
+FORMAT_DOC = Path(__file__).resolve().parent.parent / "docs" / "format.md"
 
 TEACHING_WEIGHTS = [
     (inception3a_naive, 387_072),
@@ -205,3 +210,25 @@ def test_template_round_trips_through_file(tmp_path, key):
     again = load(path)
     assert to_dict(again) == to_dict(m)
     assert analyze(again).to_dict() == analyze(m).to_dict()
+
+
+def test_format_doc_example_loads():
+    """The example in docs/format.md loads and is the resnet_basic_64 template (73,728 weights)."""
+    text = FORMAT_DOC.read_text("utf-8")
+    example = text.split("## Example", 1)[1].split("```json", 1)[1].split("```", 1)[0]
+    m = loads(example)
+    assert analyze(m).totals.weights == 73_728
+    strip = lambda d: [{k: v for k, v in n.items() if k != "pos"} for n in d["nodes"]]  # noqa: E731
+    assert strip(to_dict(m)) == strip(to_dict(resnet_basic_64()))
+    assert to_dict(m)["edges"] == to_dict(resnet_basic_64())["edges"]
+
+
+def test_format_doc_lists_every_node_type_and_param():
+    """docs/format.md documents every node type and each of its parameters."""
+    text = FORMAT_DOC.read_text("utf-8")
+    for name, ntype in NODE_TYPES.items():
+        section = text.split(f"**`{name}`**", 1)
+        assert len(section) == 2, name
+        body = section[1].split("\n**`", 1)[0]
+        for p in ntype.params:
+            assert f"| `{p.name}` |" in body, (name, p.name)
