@@ -74,7 +74,7 @@ def _isotonic(desired: list[float], weights: list[float], offsets: list[float]) 
 
 
 def layered_layout(graph: Any, x_gap: float = 260.0, y_gap: float = 150.0,
-                   lane_gap: float = 90.0, sweeps: int = 4) -> dict[str, Position]:
+                   lane_gap: float = 150.0, sweeps: int = 4) -> dict[str, Position]:
     """Positions for every node, flowing left to right.
 
     Parameters
@@ -154,7 +154,7 @@ def layered_layout(graph: Any, x_gap: float = 260.0, y_gap: float = 150.0,
 
     # Coordinates: start stacked, then pull towards neighbours.
     half = [y_gap / 2 if r else lane_gap - y_gap / 2 for r in real]
-    weight = [1.0 if r else 0.2 for r in real]
+    weight = [1.0] * len(real)
     offsets: list[list[float]] = []
     y = [0.0] * len(layer_of)
     for col in columns:
