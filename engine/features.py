@@ -359,6 +359,8 @@ def run_features(graph_or_module, image, *, mode: str = "resize", normalize: str
     ImageError
         The image cannot be loaded or does not suit the input.
     """
+    if not isinstance(image, np.ndarray):
+        image = load_image(image)  # refuse a bad image before building anything
     runner = graph_or_module if isinstance(graph_or_module, FeatureRunner) else \
         FeatureRunner(graph_or_module, seed=seed, memory_limit=memory_limit)
     return runner.run(image, mode=mode, normalize=normalize, node=node, channel=channel,
