@@ -7,6 +7,7 @@ the form and never pushed.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (QFormLayout, QFrame, QLabel, QScrollArea, QSizePolicy,
                                QVBoxLayout, QWidget)
 
@@ -73,7 +74,7 @@ class Inspector(QWidget):
         self.title.setWordWrap(True)
         self.subtitle = QLabel(self)
         self.subtitle.setWordWrap(True)
-        self.subtitle.setEnabled(False)
+        self.subtitle.setForegroundRole(QPalette.ColorRole.PlaceholderText)
 
         self.form_host = QWidget(self)
         self.form = QFormLayout(self.form_host)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
 
 from designer.document import Document
@@ -36,7 +37,13 @@ class _Field(QWidget):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(4)
         self.caption = QLabel(caption + ":", self)
-        self.caption.setEnabled(False)
+        pal = self.caption.palette()
+        text = pal.color(QPalette.ColorRole.WindowText)
+        window = pal.color(QPalette.ColorRole.Window)
+        mid = QColor((text.red() * 2 + window.red()) // 3, (text.green() * 2 + window.green()) // 3,
+                     (text.blue() * 2 + window.blue()) // 3)
+        pal.setColor(QPalette.ColorRole.WindowText, mid)
+        self.caption.setPalette(pal)
         self.value = QLabel(self)
         font = self.value.font()
         font.setBold(True)

@@ -1,0 +1,38 @@
+"""Application start-up: ``run_app(argv)`` opens the editor on a file or the default template."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def create_window(argv: list[str]):
+    """The main window on ``argv[0]`` if given, else on the Inception 3a template.
+
+    A file that cannot be opened is reported and the template is shown instead, so
+    the window is never empty.
+    """
+    from engine.templates import DEFAULT_TEMPLATE, build
+
+    from .main_window import MainWindow
+
+    win = MainWindow()
+    win.set_model(build(DEFAULT_TEMPLATE))
+    files_given = [a for a in argv if not a.startswith("-")]
+    if files_given:
+        win.open_file(Path(files_given[0]))
+    else:
+        win.offer_recovery()
+    return win
+
+
+def run_app(argv: list[str]) -> int:
+    """Run the editor; ``argv`` holds the optional file to open. Returns the exit status."""
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "convcanvas"])
+    app.setApplicationName("ConvCanvas")
+    app.setOrganizationName("ConvCanvas")
+    app.setStyle("Fusion")
+    win = create_window(list(argv))
+    win.show()
+    return app.exec()

@@ -1,0 +1,437 @@
+"""The main window: canvas in the middle, palette left, inspector right, layer table below.
+
+Every dialog the window opens goes through a method or attribute that tests replace
+(``ask_save_changes``, ``ask_open_path``, ``ask_save_path``, ``ask_restore``,
+``show_error``), so no test ever blocks on a modal box.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMenu, QTabWidget,
+                               QToolBar, QVBoxLayout, QWidget)
+
+from designer.document import Document
+from engine import fileformat
+from engine.errors import EngineError, FormatError
+from engine.graph import GraphModel
+
+from . import files
+from .export_dialog import ExportDialog, default_file_name, generate_code
+from .inspector import Inspector
+from .layer_table import LayerTable
+from .palette import Palette
+from .totals_bar import TotalsBar
+
+APP_NAME = "ConvCanvas"
+
+
+def canvas_classes():
+    """``(GraphScene, GraphView, CanvasActions)`` from ``designer`` (or the stand-in)."""
+    try:
+        from designer.scene import GraphScene
+        from designer.view import GraphView
+        from designer.actions import CanvasActions
+    except ImportError:
+        from .canvas_fallback import CanvasActions, GraphScene, GraphView
+    return GraphScene, GraphView, CanvasActions
+
+
+def _canvas_actions(actions, names: tuple[str, ...]) -> list[QAction]:
+    """The QActions of ``actions`` named ``names`` (``x`` or ``x_action``), skipping absent ones."""
+    found = []
+    for name in names:
+        for attr in (name, f"{name}_action", f"act_{name}"):
+            act = getattr(actions, attr, None)
+            if isinstance(act, QAction):
+                found.append(act)
+                break
+    return found
+
+
+EDIT_ACTIONS = ("cut", "copy", "paste", "duplicate", "delete", None, "select_all")
+VIEW_ACTIONS = ("zoom_in", "zoom_out", "zoom_reset", "fit", "layout")
+
+
+class MainWindow(QMainWindow):
+    """One design with its panels, menus and files."""
+
+    def __init__(self, doc: Document | None = None, autosave: bool = True) -> None:
+        super().__init__()
+        self.doc = doc or Document(parent=self)
+        self.ask_save_changes = files.ask_save_changes
+        self.ask_restore = files.ask_restore
+        self.show_error = files.show_error
+        self.recent = files.RecentFiles(self)
+        self.export_dialog: ExportDialog | None = None
+        self.setObjectName("MainWindow")
+        self.setDockNestingEnabled(True)
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+
+        GraphScene, GraphView, CanvasActions = canvas_classes()
+        self.scene = GraphScene(self.doc)
+        self.view = GraphView(self.scene)
+        self.canvas_actions = CanvasActions(self.doc, self.scene, self.view, self)
+        self.totals_bar = TotalsBar(self.doc, self)
+        central = QWidget(self)
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self.view, 1)
+        lay.addWidget(self.totals_bar)
+        self.setCentralWidget(central)
+
+        self.palette_panel = Palette(self)
+        self.inspector = Inspector(self.doc, self)
+        self.layer_table = LayerTable(self.doc, self)
+        self.palette_dock = self._dock("Nodes", self.palette_panel,
+                                       Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.inspector_dock = self._dock("Inspector", self.inspector,
+                                         Qt.DockWidgetArea.RightDockWidgetArea)
+        self.table_dock = self._dock("Layers", self.layer_table,
+                                     Qt.DockWidgetArea.BottomDockWidgetArea)
+        # ---- Place for the "inside the network" views (feature maps, statistics) ----
+        # Others add tabs with add_inside_view(widget, title); the dock stays hidden
+        # until the first one arrives.
+        self.inside_tabs = QTabWidget(self)
+        self.inside_tabs.setDocumentMode(True)
+        self.inside_dock = self._dock("Inside", self.inside_tabs,
+                                      Qt.DockWidgetArea.RightDockWidgetArea)
+        self.inside_dock.hide()
+        self.resizeDocks([self.palette_dock, self.inspector_dock], [190, 380],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([self.table_dock], [210], Qt.Orientation.Vertical)
+
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+        self._connect()
+        self.autosaver = files.Autosaver(self.doc, self) if autosave else None
+        self.resize(1440, 900)
+        self._update_title()
+
+    # ------------------------------------------------------------------ construction
+    def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{title.lower()}")
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        act = QAction(text, self)
+        if shortcut is not None:
+            act.setShortcut(QKeySequence(shortcut))
+        if tip:
+            act.setStatusTip(tip)
+            act.setToolTip(tip)
+        act.triggered.connect(lambda _checked=False: slot())
+        return act
+
+    def _build_actions(self) -> None:
+        K = QKeySequence.StandardKey
+        self.new_action = self._action("&New", self.new_design, K.New, "Start a new design")
+        self.open_action = self._action("&Open…", self.open_file, K.Open, "Open a graph file")
+        self.save_action = self._action("&Save", self.save, K.Save, "Save the design")
+        self.save_as_action = self._action("Save &As…", self.save_as, K.SaveAs,
+                                           "Save the design under a new name")
+        self.export_action = self._action("&Export PyTorch code…", self.export_code, "Ctrl+E",
+                                          "Show the design as a runnable PyTorch file")
+        self.quit_action = self._action("&Quit", self.close, K.Quit, "Quit ConvCanvas")
+        self.undo_action = self.doc.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcuts([QKeySequence(K.Undo)])
+        self.redo_action = self.doc.undo_stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.pin_action = self._action("&Pin baseline", self.totals_bar.pin, "Ctrl+B",
+                                       "Pin the current totals to compare later designs with")
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        fm = bar.addMenu("&File")
+        fm.addActions([self.new_action, self.open_action])
+        self.recent_menu = fm.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        self._fill_recent()
+        self.templates_menu = fm.addMenu("&Templates")
+        self._fill_templates(self.templates_menu)
+        fm.addSeparator()
+        fm.addActions([self.save_action, self.save_as_action])
+        fm.addSeparator()
+        fm.addAction(self.export_action)
+        fm.addSeparator()
+        fm.addAction(self.quit_action)
+
+        em = bar.addMenu("&Edit")
+        em.addActions([self.undo_action, self.redo_action])
+        em.addSeparator()
+        for name in EDIT_ACTIONS:
+            if name is None:
+                em.addSeparator()
+            else:
+                em.addActions(_canvas_actions(self.canvas_actions, (name,)))
+        self.edit_menu = em
+
+        vm = bar.addMenu("&View")
+        for act in _canvas_actions(self.canvas_actions, VIEW_ACTIONS):
+            vm.addAction(act)
+        vm.addSeparator()
+        vm.addAction(self.pin_action)
+        vm.addSeparator()
+        panels = vm.addMenu("&Panels")
+        for dock in (self.palette_dock, self.inspector_dock, self.table_dock, self.inside_dock):
+            panels.addAction(dock.toggleViewAction())
+        self.view_menu = vm
+
+    def _fill_templates(self, menu: QMenu) -> None:
+        from engine.templates import TEMPLATES
+        groups: dict[str, QMenu | None] = {}
+        for key, tpl in TEMPLATES.items():
+            if tpl.category not in groups:
+                if groups:
+                    menu.addSeparator()
+                groups[tpl.category] = None
+                head = menu.addAction(tpl.category)
+                head.setEnabled(False)
+            act = menu.addAction(tpl.title)
+            act.setToolTip(tpl.description)
+            act.setStatusTip(tpl.description)
+            act.setData(key)
+            act.triggered.connect(lambda _c=False, k=key: self.load_template(k))
+        menu.setToolTipsVisible(True)
+
+    def _fill_recent(self) -> None:
+        menu = self.recent_menu
+        menu.clear()
+        paths = self.recent.paths()
+        for i, path in enumerate(paths):
+            act = menu.addAction(f"&{i + 1}  {path.name}")
+            act.setToolTip(str(path))
+            act.setStatusTip(str(path))
+            act.triggered.connect(lambda _c=False, p=path: self.open_file(p))
+        if paths:
+            menu.addSeparator()
+            menu.addAction("Clear list", self.recent.clear)
+        else:
+            menu.addAction("No recent files").setEnabled(False)
+
+    def _build_toolbar(self) -> None:
+        tb = QToolBar("Main", self)
+        tb.setObjectName("toolbar_main")
+        tb.setIconSize(QSize(18, 18))
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        tb.addActions([self.new_action, self.open_action, self.save_action])
+        tb.addSeparator()
+        tb.addActions([self.undo_action, self.redo_action])
+        view_acts = _canvas_actions(self.canvas_actions, ("fit", "layout"))
+        if view_acts:
+            tb.addSeparator()
+            tb.addActions(view_acts)
+        tb.addSeparator()
+        tb.addAction(self.export_action)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, tb)
+        self.toolbar = tb
+
+    def _connect(self) -> None:
+        d = self.doc
+        d.modified_changed.connect(lambda _m: self._update_title())
+        d.path_changed.connect(lambda _p: self._update_title())
+        d.name_changed.connect(lambda _n: self._update_title())
+        d.graph_reset.connect(self._update_title)
+        self.palette_panel.type_activated.connect(self.add_node)
+        self.scene.selection_changed_nodes.connect(self._on_canvas_selection)
+        self.layer_table.nodes_selected.connect(self._on_table_selection)
+        self.layer_table.node_activated.connect(self._focus_node)
+        self.totals_bar.error_clicked.connect(self._focus_node)
+        if hasattr(self.scene, "node_activated"):
+            self.scene.node_activated.connect(self._focus_node)
+
+    # ------------------------------------------------------------------ inside views
+    def add_inside_view(self, widget: QWidget, title: str) -> int:
+        """Add a tab to the "Inside" dock (feature maps, statistics); return its index."""
+        index = self.inside_tabs.addTab(widget, title)
+        self.inside_dock.show()
+        return index
+
+    # ------------------------------------------------------------------ selection
+    def _on_canvas_selection(self, nodes: list) -> None:
+        self.inspector.set_selection(nodes)
+        self.layer_table.select_nodes(nodes)
+
+    def _on_table_selection(self, nodes: list) -> None:
+        self.scene.select_nodes(nodes)
+        self.inspector.set_selection(nodes)
+
+    def _focus_node(self, node: str) -> None:
+        self.scene.select_nodes([node])
+        self.inspector.set_node(node)
+        self.inspector_dock.show()
+        self.inspector_dock.raise_()
+
+    def add_node(self, type_name: str) -> str | None:
+        """Add a ``type_name`` node at the centre of the view (palette double-click)."""
+        return self.view.add_node_at_center(type_name)
+
+    # ------------------------------------------------------------------ title
+    def display_name(self) -> str:
+        """The file name, or the design's name if it was never saved."""
+        return self.doc.path.name if self.doc.path is not None else self.doc.model.name
+
+    def _update_title(self) -> None:
+        self.setWindowTitle(f"{self.display_name()}[*] — {APP_NAME}")
+        self.setWindowModified(self.doc.modified)
+
+    # ------------------------------------------------------------------ files
+    def ask_open_path(self) -> Path | None:
+        """Ask for a file to open (tests replace this)."""
+        start = str(self.doc.path.parent) if self.doc.path else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Open design", start, files.FILE_FILTER)
+        return Path(path) if path else None
+
+    def ask_save_path(self) -> Path | None:
+        """Ask where to save (tests replace this)."""
+        start = str(self.doc.path) if self.doc.path else f"{self.doc.model.name}.json"
+        path, _ = QFileDialog.getSaveFileName(self, "Save design", start, files.FILE_FILTER)
+        if not path:
+            return None
+        path = Path(path)
+        return path if path.suffix else path.with_suffix(".json")
+
+    def maybe_save(self) -> bool:
+        """Offer to save unsaved changes; return ``False`` if the user cancelled."""
+        if not self.doc.modified:
+            return True
+        answer = self.ask_save_changes(self, self.display_name())
+        if answer == files.SAVE:
+            return self.save()
+        return answer == files.DISCARD
+
+    def set_model(self, model: GraphModel, path: Path | None = None) -> None:
+        """Show ``model`` (no prompt: callers ask first)."""
+        self.doc.replace_model(model, path)
+        self.inspector.set_node(None)
+        self._fit_soon()
+
+    def _fit_soon(self) -> None:
+        for act in _canvas_actions(self.canvas_actions, ("fit",)):
+            from PySide6.QtCore import QTimer
+            QTimer.singleShot(0, act.trigger)
+
+    def new_design(self) -> bool:
+        """Start a new design holding one 3×224×224 input; return whether it happened."""
+        if not self.maybe_save():
+            return False
+        model = GraphModel("Untitled")
+        model.add_node("input", {"channels": 3, "height": 224, "width": 224}, "input", (0, 0))
+        self.set_model(model)
+        return True
+
+    def load_template(self, key: str) -> bool:
+        """Replace the design with the template ``key``; return whether it happened."""
+        from engine.templates import build
+        model = build(key)
+        if not self.maybe_save():
+            return False
+        self.set_model(model)
+        self.statusBar().showMessage(f"Template: {model.name}", 4000)
+        return True
+
+    def open_file(self, path: str | Path | None = None) -> bool:
+        """Open a graph file; on a bad file show why and keep the current design."""
+        if path is None:
+            path = self.ask_open_path()
+            if path is None:
+                return False
+        path = Path(path)
+        try:
+            model = fileformat.load(path)
+        except FormatError as exc:
+            self.show_error(self, "Cannot open design", exc.message)
+            return False
+        if not self.maybe_save():
+            return False
+        self.set_model(model, path)
+        self.recent.add(path)
+        self.statusBar().showMessage(f"Opened {path}", 4000)
+        return True
+
+    def save(self) -> bool:
+        """Save to the current file (or ask for one); return whether it saved."""
+        if self.doc.path is None:
+            return self.save_as()
+        return self._write(self.doc.path)
+
+    def save_as(self, path: str | Path | None = None) -> bool:
+        """Save under a new name; return whether it saved."""
+        if path is None:
+            path = self.ask_save_path()
+            if path is None:
+                return False
+        return self._write(Path(path))
+
+    def _write(self, path: Path) -> bool:
+        try:
+            fileformat.save(self.doc.model, path)
+        except OSError as exc:
+            self.show_error(self, "Cannot save design",
+                            f"{path}: cannot write: {exc.strerror or exc}")
+            return False
+        if self.doc.path != path:
+            self.doc.set_path(path)
+        self.doc.mark_saved()
+        self.recent.add(path)
+        files.remove_recovery()
+        self._update_title()
+        self.statusBar().showMessage(f"Saved {path}", 4000)
+        return True
+
+    def export_code(self) -> ExportDialog | None:
+        """Generate PyTorch code and show it in a preview dialog (non-blocking)."""
+        try:
+            code = generate_code(self.doc.model)
+        except EngineError as exc:
+            self.show_error(self, "Cannot export", f"The design has errors, so it cannot "
+                                                   f"become a model yet:\n{exc.message}")
+            return None
+        start = self.doc.path.parent if self.doc.path else None
+        dlg = ExportDialog(code, default_file_name(self.doc.model), self, start)
+        self.export_dialog = dlg
+        dlg.open()
+        return dlg
+
+    # ------------------------------------------------------------------ recovery
+    def offer_recovery(self, force: bool = False) -> bool:
+        """If an autosave of an earlier session exists, offer to restore it.
+
+        Skipped when ``$CONVCANVAS_NO_AUTOSAVE_PROMPT`` is set, unless ``force``.
+        Returns whether the recovered design is now shown.
+        """
+        if not force and os.environ.get("CONVCANVAS_NO_AUTOSAVE_PROMPT"):
+            return False
+        if not files.recovery_available():
+            return False
+        model = files.load_recovery()
+        if model is None or not self.ask_restore(self):
+            files.remove_recovery()
+            return False
+        origin = files.recovered_origin()
+        self.set_model(model, origin if origin and origin.exists() else None)
+        self.doc.undo_stack.resetClean()  # restored work is unsaved work
+        self._update_title()
+        self.statusBar().showMessage("Restored the autosaved design", 6000)
+        return True
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        if not self.maybe_save():
+            event.ignore()
+            return
+        if self.autosaver is not None:
+            self.autosaver.stop()
+            files.remove_recovery()
+        event.accept()
