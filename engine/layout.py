@@ -8,14 +8,14 @@
 3. Order within each column: barycenter sweeps, left to right then right to left.
 4. Rows: each column is placed as close as possible to the mean of its neighbours
    while keeping the order and the minimum gaps (weighted isotonic regression), over a
-   few alternating passes. Real nodes weigh more than dummies, so the main path stays
-   straight and skip lanes move aside.
+   few alternating passes. Lanes of long edges weigh as much as nodes, so a ResNet's
+   skip connection runs straight and its block bows aside, with no drift along the net.
 
 Everything is deterministic: ties are broken by insertion order.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import networkx as nx
 
@@ -74,7 +74,9 @@ def _isotonic(desired: list[float], weights: list[float], offsets: list[float]) 
 
 
 def layered_layout(graph: Any, x_gap: float = 260.0, y_gap: float = 150.0,
-                   lane_gap: float = 150.0, sweeps: int = 4) -> dict[str, Position]:
+                   lane_gap: float = 150.0, sweeps: int = 4,
+                   heights: Mapping[str, float] | None = None,
+                   default_height: float = 110.0) -> dict[str, Position]:
     """Positions for every node, flowing left to right.
 
     Parameters
@@ -89,11 +91,19 @@ def layered_layout(graph: Any, x_gap: float = 260.0, y_gap: float = 150.0,
         Minimum vertical distance between a node and a long edge passing its column.
     sweeps : int
         Number of ordering and placement passes.
+    heights : mapping of str to float, optional
+        Item heights of nodes taller than usual (a concat with many input slots); two
+        nodes of a column then keep ``max(y_gap, mean height + y_gap - default_height)``
+        apart.
+    default_height : float
+        The height of the other items.
 
     Returns
     -------
     dict[str, tuple[float, float]]
-        ``node → (x, y)``; the leftmost column is at x = 0 and the topmost node at y = 0.
+        ``node → (x, y)``, the top-left corner of the node's item; nodes of a column are
+        centred on their neighbours. The leftmost column is at x = 0, the highest item's
+        top at y = 0.
     """
     g = _graph_of(graph)
     nodes = list(g.nodes)
@@ -153,7 +163,11 @@ def layered_layout(graph: Any, x_gap: float = 260.0, y_gap: float = 150.0,
                 columns[c] = order_by(columns[c], down)
 
     # Coordinates: start stacked, then pull towards neighbours.
-    half = [y_gap / 2 if r else lane_gap - y_gap / 2 for r in real]
+    heights = heights or {}
+    height = [float(heights.get(n, default_height)) for n in nodes]
+    space = y_gap - default_height
+    half = [max(y_gap, h + space) / 2 for h in height]
+    half += [lane_gap - y_gap / 2] * (len(real) - len(nodes))
     weight = [1.0] * len(real)
     offsets: list[list[float]] = []
     y = [0.0] * len(layer_of)
@@ -192,5 +206,6 @@ def layered_layout(graph: Any, x_gap: float = 260.0, y_gap: float = 150.0,
     for c in range(n_layers):
         place(c, (up, down))
 
-    top = min(y[vid[n]] for n in nodes)
-    return {n: (float(depth[n] * x_gap), float(round(y[vid[n]] - top))) for n in nodes}
+    tops = [y[i] - height[i] / 2 for i in range(len(nodes))]
+    top = min(tops)
+    return {n: (float(depth[n] * x_gap), float(round(tops[i] - top))) for i, n in enumerate(nodes)}

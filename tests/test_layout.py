@@ -168,3 +168,15 @@ def test_random_dags(m):
     pos = layered_layout(m)
     assert overlapping(pos) == []
     assert all(pos[u][0] < pos[v][0] for u, v, _ in m.edges())
+
+
+def test_tall_items_keep_their_gap():
+    """With heights given, a tall item keeps y_gap - default_height clear of its neighbours."""
+    m = build("inception3a_naive")
+    heights = {"branch2_3x3": 300.0}
+    pos = layered_layout(m, heights=heights)
+    column = sorted((pos[n][1], n) for n in ("branch1_1x1", "branch2_3x3", "branch3_5x5",
+                                              "branch4_pool"))
+    gaps = [yb - (ya + heights.get(a, 110.0)) for (ya, a), (yb, _) in zip(column, column[1:])]
+    assert min(gaps) >= 39
+    assert [n for _, n in column].index("branch2_3x3") == 1
