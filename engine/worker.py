@@ -1,0 +1,612 @@
+"""Inference in a separate process, so that a busy window never slows the forward pass.
+
+A forward pass in the GUI process competes with the event loop for the GIL (measured
+about 10× slower for ResNet-50 while dragging). :class:`WorkerClient` starts one worker
+process (``multiprocessing`` *spawn* context: fork is unsafe with Qt and torch threads)
+and talks to it over a pipe:
+
+* requests are plain data: a request id, the graph document
+  (:func:`engine.fileformat.to_dict`), the image (a path or a uint8 array), the
+  preprocessing options and the selected node/channel;
+* the worker answers with :class:`Progress` messages, then :class:`Finished` (a
+  :class:`~engine.feature_types.FeatureResult`) or :class:`Failed`;
+* feature maps travel through one shared-memory file (``/dev/shm``) that the client
+  maps read-only and unlinks at once (no copy, no large pickle in the GUI thread);
+* a newer request supersedes an older one: the worker aborts the outdated forward pass
+  between two layers (a global forward pre-hook) and starts the newest; replies to
+  older requests are dropped by the client;
+* :meth:`WorkerClient.cancel` aborts the same way; when the worker does not acknowledge
+  within :attr:`WorkerClient.kill_after` seconds it is killed;
+* a crashed worker (e.g. ``kill -9``) is reported as :class:`Crashed`; the next request
+  starts a fresh one.
+
+This module imports neither Qt nor torch; torch is imported in the worker process only.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import mmap
+import multiprocessing as mp
+import os
+import queue
+import tempfile
+import threading
+import time
+import traceback
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .feature_types import FeatureResult
+
+_ALIGN = 64
+
+
+# --------------------------------------------------------------------------- events
+@dataclass(frozen=True)
+class Progress:
+    """The worker's progress on request ``id``: ``percent`` 0–100 and what it is doing."""
+
+    id: int
+    percent: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    """Request ``id`` succeeded. ``transfer`` is the seconds spent receiving the maps."""
+
+    id: int
+    result: FeatureResult
+    transfer: float = 0.0
+
+
+@dataclass(frozen=True)
+class Failed:
+    """Request ``id`` failed with a message for the user."""
+
+    id: int
+    message: str
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    """Request ``id`` was cancelled (by :meth:`WorkerClient.cancel`)."""
+
+    id: int
+
+
+@dataclass(frozen=True)
+class Crashed:
+    """The worker process died; ``id`` is the request it was running (or None)."""
+
+    id: int | None
+    message: str
+
+
+# --------------------------------------------------------------------------- shared maps
+def _shm_dir() -> str:
+    return "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+
+
+def pack_maps(maps: dict[str, np.ndarray], path: str) -> list[tuple[str, str, tuple, int]]:
+    """Write ``maps`` into one file; return ``(node, dtype, shape, offset)`` per map."""
+    layout = []
+    offset = 0
+    with open(path, "wb") as fh:
+        for node, arr in maps.items():
+            arr = np.ascontiguousarray(arr)
+            pad = (-offset) % _ALIGN
+            if pad:
+                fh.write(b"\0" * pad)
+                offset += pad
+            layout.append((node, arr.dtype.str, tuple(arr.shape), offset))
+            if arr.nbytes:
+                fh.write(memoryview(arr).cast("B"))
+            offset += arr.nbytes
+    return layout
+
+
+def unpack_maps(path: str, layout: list) -> dict[str, np.ndarray]:
+    """Map the file read-only, remove its name, and return views of the maps."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        mm = mmap.mmap(fd, size, access=mmap.ACCESS_READ) if size else b""
+    finally:
+        os.close(fd)
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+    maps = {}
+    for node, dtype, shape, offset in layout:
+        dt = np.dtype(dtype)
+        count = int(np.prod(shape, dtype=np.int64))
+        maps[node] = np.frombuffer(mm, dtype=dt, count=count, offset=offset).reshape(shape)
+    return maps
+
+
+# --------------------------------------------------------------------------- the job
+class Aborted(Exception):
+    """Raised inside the forward pass when a newer request or a cancel arrived."""
+
+
+def _graph_key(doc: dict) -> str:
+    """What decides the built module: node types, params and edges (not names or positions)."""
+    nodes = [(n["id"], n["type"], n.get("params", {})) for n in doc.get("nodes", [])]
+    edges = [(e["src"], e["dst"], e["port"]) for e in doc.get("edges", [])]
+    return json.dumps([nodes, edges], sort_keys=True)
+
+
+class FeatureJob:
+    """Runs :func:`engine.features.run_features` in the worker, keeping the built module.
+
+    The module is rebuilt only when the graph's nodes, params or edges changed.
+    """
+
+    HIST_BINS = 64
+
+    def __init__(self) -> None:
+        import torch  # noqa: F401  (load it before the first request: faster first run)
+
+        self._key: str | None = None
+        self._runner = None
+        self._model = None
+        self._hists = None
+        self.builds = 0
+
+    def run(self, request: dict, progress) -> FeatureResult:
+        """Run one request; ``progress(percent, text)`` may raise :class:`Aborted`."""
+        from engine import features
+        from engine.fileformat import from_dict
+
+        doc = request["graph"]
+        key = _graph_key(doc)
+        if key != self._key or self._runner is None:
+            progress(2, "building the model")
+            self._model = from_dict(doc)
+            self._runner = features.FeatureRunner(self._model, seed=request.get("seed", 0))
+            self._key = key
+            self._hists = None
+            self.builds += 1
+        image = request["image"]
+        progress(5, "running the network")
+        opts = {k: v for k, v in request.get("options", {}).items()
+                if k in ("mode", "normalize", "near_zero")}
+        result = self._runner.run(image, node=request.get("node"),
+                                  channel=request.get("channel"), **opts)
+        result.extra["builds"] = self.builds
+        if request.get("weights", True):
+            result.extra["weight_hist"] = self._weight_histograms()
+        return result
+
+    def _weight_histograms(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """``node → (counts, bin edges)`` of the weight tensor of every conv/linear node."""
+        if self._hists is not None:
+            return self._hists
+        from engine.naming import module_names
+
+        names = module_names(self._model.graph)
+        hists = {}
+        module = self._runner.module
+        for node, attr in names.items():
+            if self._model.node_type(node) not in ("conv", "conv1x1", "linear"):
+                continue
+            try:
+                w = module.get_submodule(attr).weight
+            except AttributeError:
+                continue
+            values = w.detach().numpy().ravel()
+            counts, edges = np.histogram(values, bins=self.HIST_BINS)
+            hists[node] = (counts.astype(np.int64), edges.astype(np.float64))
+        self._hists = hists
+        return hists
+
+
+def _resolve(spec: str):
+    mod, _, attr = spec.partition(":")
+    obj = importlib.import_module(mod)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+class _Inbox:
+    """The worker's reader thread: keeps only the newest run request, flags aborts."""
+
+    def __init__(self, conn) -> None:
+        self.conn = conn
+        self.cond = threading.Condition()
+        self.pending: dict | None = None
+        self.current: int | None = None
+        self.abort = threading.Event()
+        self.stopped = False
+        self.cancelled: list[int] = []
+        threading.Thread(target=self._loop, name="worker-inbox", daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                msg = self.conn.recv()
+            except (EOFError, OSError):
+                msg = {"kind": "stop"}
+            with self.cond:
+                kind = msg.get("kind")
+                if kind == "run":
+                    self.pending = msg
+                    if self.current is not None:
+                        self.abort.set()
+                elif kind == "cancel":
+                    rid = msg.get("id")
+                    if self.pending is not None and self.pending["id"] == rid:
+                        self.pending = None
+                        self.cancelled.append(rid)
+                    if self.current == rid:
+                        self.abort.set()
+                elif kind == "stop":
+                    self.stopped = True
+                    self.abort.set()
+                self.cond.notify_all()
+                if kind == "stop":
+                    return
+
+    def take(self) -> tuple[dict | None, list[int]]:
+        """Wait for the newest request; also return the ids cancelled while queued."""
+        with self.cond:
+            while self.pending is None and not self.stopped and not self.cancelled:
+                self.cond.wait()
+            cancelled, self.cancelled = self.cancelled, []
+            if self.stopped:
+                return None, cancelled
+            msg, self.pending = self.pending, None
+            self.current = msg["id"] if msg is not None else None
+            self.abort.clear()
+            return msg, cancelled
+
+    def done(self) -> None:
+        with self.cond:
+            self.current = None
+
+
+def _worker_main(conn, job_spec: str, num_threads: int) -> None:  # pragma: no cover - child
+    """Entry point of the worker process."""
+    send_lock = threading.Lock()
+
+    def send(msg: dict) -> None:
+        with send_lock:
+            conn.send(msg)
+
+    try:
+        import torch
+
+        if num_threads > 0:
+            torch.set_num_threads(num_threads)
+        job = _resolve(job_spec)()
+    except Exception as exc:  # report and stay alive to answer each request with it
+        job = None
+        start_error = f"the inference worker could not start: {exc}"
+    send({"kind": "ready", "pid": os.getpid()})
+    inbox = _Inbox(conn)
+
+    state = {"rid": None, "calls": 0, "total": 1, "last": 0.0}
+
+    def progress(percent: int, text: str) -> None:
+        if inbox.abort.is_set():
+            raise Aborted()
+        send({"kind": "progress", "id": state["rid"], "percent": int(percent), "text": text})
+
+    def hook(module, args):
+        if inbox.abort.is_set():
+            raise Aborted()
+        state["calls"] += 1
+        now = time.perf_counter()
+        if now - state["last"] > 0.05:
+            state["last"] = now
+            pct = 5 + min(90, 90 * state["calls"] // max(1, state["total"]))
+            send({"kind": "progress", "id": state["rid"], "percent": pct,
+                  "text": f"layer {state['calls']} of {state['total']}"})
+        return None
+
+    handle = None
+    if job is not None:
+        import torch
+        handle = torch.nn.modules.module.register_module_forward_pre_hook(hook)
+
+    while True:
+        req, cancelled = inbox.take()
+        for rid in cancelled:
+            send({"kind": "cancelled", "id": rid})
+        if req is None:
+            if inbox.stopped:
+                break
+            continue
+        rid = req["id"]
+        state.update(rid=rid, calls=0, total=max(1, len(req["graph"].get("nodes", []))),
+                     last=0.0)
+        try:
+            if job is None:
+                raise RuntimeError(start_error)
+            result = job.run(req, progress)
+            if inbox.abort.is_set():
+                raise Aborted()
+            t0 = time.perf_counter()
+            if req.get("transport", "shm") == "shm" and result.maps:
+                path = os.path.join(_shm_dir(), f"convcanvas-{os.getpid()}-{rid}.maps")
+                layout = pack_maps(result.maps, path)
+                result = replace(result, maps={})
+                send({"kind": "result", "id": rid, "result": result, "path": path,
+                      "layout": layout, "pack": time.perf_counter() - t0})
+            else:
+                send({"kind": "result", "id": rid, "result": result, "path": None,
+                      "layout": None, "pack": 0.0})
+        except Aborted:
+            send({"kind": "cancelled", "id": rid})
+        except Exception as exc:  # any failure goes back to the window as text
+            msg = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            send({"kind": "error", "id": rid, "message": msg,
+                  "trace": traceback.format_exc(limit=6)})
+        finally:
+            inbox.done()
+    if handle is not None:
+        handle.remove()
+
+
+# --------------------------------------------------------------------------- the client
+class WorkerClient:
+    """The GUI side of the worker process (Qt-free; poll it from a timer or notifier).
+
+    Parameters
+    ----------
+    job : str
+        ``"module:Class"`` of the job the worker runs (default :class:`FeatureJob`).
+    num_threads : int
+        Torch threads in the worker (0: torch's default).
+    kill_after : float
+        Seconds to wait for a cancelled run to stop before killing the worker.
+    """
+
+    def __init__(self, job: str = "engine.worker:FeatureJob", num_threads: int = 0,
+                 kill_after: float = 3.0) -> None:
+        self.job = job
+        self.num_threads = num_threads
+        self.kill_after = kill_after
+        self._ctx = mp.get_context("spawn")
+        self._proc = None
+        self._conn = None
+        self._next_id = 0
+        self.latest: int | None = None      # the newest request sent
+        self.running: int | None = None     # the request whose answer we wait for
+        self._cancel_at: float | None = None
+        self._events: list = []
+        self.starts = 0
+
+    # ------------------------------------------------------------------ process
+    @property
+    def pid(self) -> int | None:
+        """The worker's process id (None when not started)."""
+        return self._proc.pid if self._proc is not None else None
+
+    def alive(self) -> bool:
+        """Whether the worker process is running."""
+        return self._proc is not None and self._proc.is_alive()
+
+    def start(self) -> None:
+        """Start the worker if it is not running (it loads torch in the background)."""
+        if self.alive():
+            return
+        self._discard()
+        parent, child = self._ctx.Pipe(duplex=True)
+        proc = self._ctx.Process(target=_worker_main, args=(child, self.job, self.num_threads),
+                                 name="convcanvas-worker", daemon=True)
+        proc.start()
+        child.close()
+        self._proc, self._conn = proc, parent
+        self.starts += 1
+
+    def fileno(self) -> int | None:
+        """The pipe's file descriptor (readable when a message or EOF is waiting)."""
+        return self._conn.fileno() if self._conn is not None else None
+
+    def _discard(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except OSError:
+                pass
+        self._conn = None
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            if proc.is_alive():
+                proc.kill()
+            proc.join(2.0)
+            self._clean_files(proc.pid)
+            proc.close()
+
+    @staticmethod
+    def _clean_files(pid: int | None) -> None:
+        if pid is None:
+            return
+        for p in Path(_shm_dir()).glob(f"convcanvas-{pid}-*.maps"):
+            try:
+                p.unlink()
+            except OSError:
+                pass
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Stop the worker (politely, then by force) and drop pending requests."""
+        if self._conn is not None and self.alive():
+            try:
+                self._conn.send({"kind": "stop"})
+            except OSError:
+                pass
+            self._proc.join(timeout)
+        self._discard()
+        self.running = None
+        self._cancel_at = None
+
+    def kill(self) -> None:
+        """Kill the worker at once (its crash is then reported by :meth:`poll`)."""
+        if self._proc is not None and self._proc.is_alive():
+            self._proc.kill()
+
+    # ------------------------------------------------------------------ requests
+    def submit(self, graph: dict, image: Any, options: dict | None = None,
+               node: str | None = None, channel: int | None = None, *, seed: int = 0,
+               weights: bool = True, transport: str = "shm") -> int:
+        """Send a request; it supersedes any earlier one. Returns its id.
+
+        Parameters
+        ----------
+        graph : dict
+            The graph document (:func:`engine.fileformat.to_dict`).
+        image : str or numpy.ndarray
+            A path, or the uint8 image itself.
+        options : dict
+            Keyword arguments of the feature run (``mode``, ``normalize``, ``size`` …).
+        """
+        self.start()
+        self._next_id += 1
+        rid = self._next_id
+        if isinstance(image, Path):
+            image = str(image)
+        msg = {"kind": "run", "id": rid, "graph": graph, "image": image,
+               "options": dict(options or {}), "node": node, "channel": channel,
+               "seed": seed, "weights": weights, "transport": transport}
+        try:
+            self._conn.send(msg)
+        except OSError:
+            self._restart_after_crash()
+            self._conn.send(msg)
+        self.latest = self.running = rid
+        self._cancel_at = None
+        return rid
+
+    def _restart_after_crash(self) -> None:
+        self._discard()
+        self.start()
+
+    def cancel(self) -> int | None:
+        """Cancel the running request; a :class:`Cancelled` event follows. Returns its id."""
+        rid = self.running
+        if rid is None:
+            return None
+        if self._conn is not None:
+            try:
+                self._conn.send({"kind": "cancel", "id": rid})
+            except OSError:
+                pass
+        self._cancel_at = time.monotonic()
+        return rid
+
+    @property
+    def busy(self) -> bool:
+        """Whether a request is waiting for its answer."""
+        return self.running is not None
+
+    # ------------------------------------------------------------------ replies
+    def poll(self, budget: float = 0.004) -> list:
+        """Read what the worker sent without blocking; return the events for the newest request.
+
+        Spends at most about ``budget`` seconds; messages left over stay in the pipe and
+        keep its descriptor readable.
+        """
+        events = []
+        conn = self._conn
+        if conn is None:
+            return events
+        end = time.perf_counter() + budget
+        while True:
+            try:
+                if not conn.poll(0):
+                    break
+                msg = conn.recv()
+            except (EOFError, OSError):
+                events.extend(self._crashed())
+                return events
+            ev = self._event(msg)
+            if ev is not None:
+                events.append(ev)
+            if time.perf_counter() > end:
+                break
+        if self._proc is not None and not self._proc.is_alive() and self._conn is not None:
+            try:
+                pending = conn.poll(0)
+            except (EOFError, OSError):
+                pending = False
+            if not pending:
+                events.extend(self._crashed())
+        elif self._cancel_at is not None and self.running is not None and \
+                time.monotonic() - self._cancel_at > self.kill_after:
+            rid = self.running
+            self._discard()
+            self.running = None
+            self._cancel_at = None
+            events.append(Cancelled(rid))
+        return events
+
+    def _crashed(self) -> list:
+        proc = self._proc
+        code = None
+        if proc is not None:
+            proc.join(0.5)
+            code = proc.exitcode
+        rid = self.running
+        self._discard()
+        self.running = None
+        self._cancel_at = None
+        how = f"exit code {code}" if code is not None and code >= 0 else (
+            f"killed by signal {-code}" if code is not None else "no exit code")
+        return [Crashed(rid, f"The inference worker stopped unexpectedly ({how}); "
+                             f"the next run starts a new one.")]
+
+    def _event(self, msg: dict):
+        kind = msg.get("kind")
+        rid = msg.get("id")
+        if kind == "ready":
+            return None
+        if kind == "result" and msg.get("path"):
+            t0 = time.perf_counter()
+            maps = unpack_maps(msg["path"], msg["layout"])  # also removes the file
+            result = replace(msg["result"], maps=maps)
+            transfer = time.perf_counter() - t0
+        elif kind == "result":
+            result, transfer = msg["result"], 0.0
+        if rid != self.running:
+            return None  # an answer to a superseded request
+        if kind == "progress":
+            return Progress(rid, msg["percent"], msg["text"])
+        self.running = None
+        cancelling = self._cancel_at is not None
+        self._cancel_at = None
+        if kind == "result":
+            return Cancelled(rid) if cancelling else Finished(rid, result, transfer)
+        if kind == "cancelled":
+            return Cancelled(rid)
+        if kind == "error":
+            return Failed(rid, msg["message"])
+        return None
+
+    def wait(self, timeout: float = 60.0) -> list:
+        """Block until the newest request ends (for scripts, tests and benches only)."""
+        events = []
+        end = time.monotonic() + timeout
+        while self.running is not None and time.monotonic() < end:
+            if self._conn is not None:
+                try:
+                    self._conn.poll(0.05)
+                except (EOFError, OSError):
+                    pass
+            else:
+                time.sleep(0.01)
+            events.extend(self.poll(budget=1.0))
+        return events
+
+    def __del__(self) -> None:  # pragma: no cover - best effort
+        try:
+            self._discard()
+        except Exception:
+            pass

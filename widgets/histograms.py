@@ -1,0 +1,102 @@
+"""Histograms of the selected node's activations and of its weights.
+
+Activation histograms are computed here from the node's map; weight histograms come
+precomputed from the worker (``FeatureResult.extra["weight_hist"]``: counts and bin
+edges of every conv/linear node's weights), so no weight tensor crosses the pipe.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+BINS = 64
+ACT_BRUSH = QColor(31, 119, 180, 160)
+W_BRUSH = QColor(255, 127, 14, 160)
+
+
+def activation_histogram(values: np.ndarray, bins: int = BINS) -> tuple[np.ndarray, np.ndarray]:
+    """``(counts, edges)`` of ``values`` (a constant map gets one bin around its value)."""
+    v = np.asarray(values, dtype=np.float32).ravel()
+    lo, hi = float(v.min()), float(v.max())
+    if hi <= lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    return np.histogram(v, bins=bins, range=(lo, hi))
+
+
+def _plot(title: str, xlabel: str) -> pg.PlotWidget:
+    w = pg.PlotWidget()
+    w.setBackground("w")
+    w.setMenuEnabled(False)
+    pi = w.getPlotItem()
+    pi.setTitle(title, color="k", size="9pt")
+    pi.setLabel("bottom", xlabel)
+    pi.setLabel("left", "count")
+    pi.showGrid(x=True, y=True, alpha=0.2)
+    return w
+
+
+class Histograms(QWidget):
+    """Two histograms of the selected node: its output values and its weights."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.result = None
+        self.node: str | None = None
+        self.act_counts: np.ndarray | None = None
+        self.weight_counts: np.ndarray | None = None
+        self.act_plot = _plot("activations", "value")
+        self.weight_plot = _plot("weights", "weight")
+        self.act_curve = self.act_plot.plot([0, 1], [0], stepMode="center", fillLevel=0,
+                                            brush=ACT_BRUSH, pen=pg.mkPen((31, 119, 180)))
+        self.weight_curve = self.weight_plot.plot([0, 1], [0], stepMode="center", fillLevel=0,
+                                                  brush=W_BRUSH, pen=pg.mkPen((255, 127, 14)))
+        self.note = QLabel("Select a node after a run.")
+        self.note.setWordWrap(True)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addWidget(self.act_plot, 1)
+        lay.addWidget(self.weight_plot, 1)
+        lay.addWidget(self.note)
+
+    def set_result(self, result) -> None:
+        """Use a new result (keeps the node when it is still there)."""
+        self.result = result
+        node = self.node
+        if result is None or node not in result.maps:
+            node = result.box.node if result is not None and result.box is not None else (
+                result.order[-1] if result is not None and result.order else None)
+        self.set_node(node)
+
+    def set_node(self, node: str | None) -> None:
+        """Show the histograms of ``node``."""
+        self.node = node
+        r = self.result
+        if r is None or node not in r.maps:
+            self.act_curve.setData([0, 1], [0])
+            self.weight_curve.setData([0, 1], [0])
+            self.act_counts = self.weight_counts = None
+            return
+        counts, edges = activation_histogram(r.maps[node])
+        self.act_counts = counts
+        self.act_curve.setData(edges, counts)
+        s = r.stats[node]
+        self.act_plot.getPlotItem().setTitle(
+            f"activations of {node}: {counts.sum():,} values, {100 * s.sparsity:.1f}% zeros, "
+            f"mean {s.mean:.3g}", color="k", size="9pt")
+        hist = r.extra.get("weight_hist", {}).get(node)
+        if hist is None:
+            self.weight_counts = None
+            self.weight_curve.setData([0, 1], [0])
+            self.weight_plot.getPlotItem().setTitle(
+                f"{node} ({r.types.get(node, '')}) has no weights", color="k", size="9pt")
+            self.note.setText("Weights are random (seed 0): the network is untrained.")
+            return
+        wc, we = hist
+        self.weight_counts = np.asarray(wc)
+        self.weight_curve.setData(np.asarray(we), self.weight_counts)
+        self.weight_plot.getPlotItem().setTitle(
+            f"weights of {node}: {int(self.weight_counts.sum()):,} values in "
+            f"[{we[0]:.3g}, {we[-1]:.3g}]", color="k", size="9pt")
+        self.note.setText("Weights are random (seed 0): the network is untrained.")

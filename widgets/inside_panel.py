@@ -1,0 +1,320 @@
+""""See inside": the image, the run controls and every view of one forward pass, in one widget.
+
+The main window adds :class:`InsidePanel` as a dock and puts :attr:`InsidePanel.toolbar_actions`
+(Run, Live, Cancel, Open image) on its toolbar; :meth:`InsidePanel.install_drop_target`
+lets image files be dropped anywhere on the window, and :attr:`InsidePanel.status_message`
+goes to the status bar (failures, crashes, timings).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QKeySequence
+from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QHBoxLayout, QLabel,
+                               QProgressBar, QPushButton, QSplitter, QTabWidget, QVBoxLayout,
+                               QWidget)
+
+from designer.document import Document
+from widgets.feature_grid import FeatureGrid
+from widgets.histograms import Histograms
+from widgets.image_panel import ImagePanel, image_path_from_mime
+from widgets.rf_view import RFView
+from widgets.run_controller import SAMPLE_IMAGE, RunController
+from widgets.sparsity_plot import SparsityPlot
+
+TINT_NONE, TINT_SPARSITY, TINT_RF = "none", "sparsity", "rf"
+TINT_MAP = "viridis"
+
+
+def _colors(values: dict[str, float], lo: float, hi: float) -> dict[str, QColor]:
+    cmap = pg.colormap.get(TINT_MAP)
+    span = hi - lo if hi > lo else 1.0
+    keys = list(values)
+    if not keys:
+        return {}
+    pos = np.clip((np.array([values[k] for k in keys]) - lo) / span, 0.0, 1.0)
+    qcolors = cmap.mapToQColor(pos)
+    return {k: QColor(c) for k, c in zip(keys, qcolors)}
+
+
+def sparsity_tint(result) -> tuple[dict[str, QColor], str]:
+    """Node colours by the fraction of zeros in the output, and the legend text."""
+    values = {n: result.stats[n].sparsity for n in result.order if n in result.stats}
+    return _colors(values, 0.0, 1.0), "colour = zeros in the output: 0% (purple) → 100% (yellow)"
+
+
+def rf_tint(analysis) -> tuple[dict[str, QColor], str]:
+    """Node colours by receptive-field size (log scale, up to the input size)."""
+    sizes = {}
+    for n in analysis.order:
+        r = analysis.nodes[n]
+        if r.rf is not None:
+            sizes[n] = max(r.rf[0][0], r.rf[1][0])
+    if not sizes:
+        return {}, "no receptive fields"
+    top = max(sizes.values())
+    values = {n: math.log(s) for n, s in sizes.items()}
+    return (_colors(values, 0.0, math.log(top) if top > 1 else 1.0),
+            f"colour = receptive field: 1 px (purple) → {top} px (yellow), log scale")
+
+
+class _DropFilter(QObject):
+    """Accepts image files dropped on a window and hands them to the image panel."""
+
+    def __init__(self, panel: "InsidePanel") -> None:
+        super().__init__(panel)
+        self.panel = panel
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt API)
+        t = event.type()
+        if t in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
+            if image_path_from_mime(event.mimeData()) is not None:
+                event.acceptProposedAction()
+                return True
+        elif t == QEvent.Type.Drop:
+            path = image_path_from_mime(event.mimeData())
+            if path is not None:
+                self.panel.open_image(path)
+                event.acceptProposedAction()
+                return True
+        return False
+
+
+class InsidePanel(QWidget):
+    """Run the network on an image and look at what every node produced.
+
+    Signals
+    -------
+    status_message(str, int)   text and milliseconds, for the status bar
+    """
+
+    status_message = Signal(str, int)
+
+    def __init__(self, document: Document, scene=None, controller: RunController | None = None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.scene = scene
+        self.controller = controller if controller is not None else RunController(document, self)
+        self.result = None
+        self.node: str | None = None
+        self.tint: dict[str, QColor] | None = None
+
+        self.image_panel = ImagePanel()
+        self.image_panel.set_image(SAMPLE_IMAGE, emit=False)
+        self.run_button = QPushButton("Run")
+        self.live_box = QCheckBox("Live")
+        self.live_box.setToolTip("Rerun 300 ms after every edit")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.progress.setMaximumWidth(160)
+        self.progress.setTextVisible(True)
+        self.status = QLabel("Ready.")
+        self.tint_box = QComboBox()
+        self.tint_box.addItem("Canvas colour: normal", TINT_NONE)
+        self.tint_box.addItem("Canvas colour: sparsity", TINT_SPARSITY)
+        self.tint_box.addItem("Canvas colour: receptive field", TINT_RF)
+
+        self.grid = FeatureGrid()
+        self.sparsity = SparsityPlot(scene=scene)
+        self.rf = RFView()
+        self.hist = Histograms()
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.sparsity, "Sparsity by depth")
+        self.tabs.addTab(self.hist, "Histograms")
+        right = QSplitter(Qt.Orientation.Vertical)
+        right.addWidget(self.rf)
+        right.addWidget(self.tabs)
+        right.setSizes([300, 300])
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.grid)
+        self.splitter.addWidget(right)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+
+        row1 = QHBoxLayout()
+        row1.addWidget(self.image_panel)
+        row1.addStretch(1)
+        row1.addWidget(self.tint_box)
+        row2 = QHBoxLayout()
+        row2.addWidget(self.run_button)
+        row2.addWidget(self.live_box)
+        row2.addWidget(self.cancel_button)
+        row2.addWidget(self.progress)
+        row2.addWidget(self.status, 1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(row1)
+        lay.addLayout(row2)
+        lay.addWidget(self.splitter, 1)
+
+        self._make_actions()
+        self._connect()
+
+    # ------------------------------------------------------------------ wiring
+    def _make_actions(self) -> None:
+        self.run_action = QAction("Run", self)
+        self.run_action.setShortcut(QKeySequence("F5"))
+        self.run_action.setToolTip("Run the image through the network (F5)")
+        self.run_action.triggered.connect(self.run)
+        self.live_action = QAction("Live", self)
+        self.live_action.setCheckable(True)
+        self.live_action.setToolTip("Rerun 300 ms after every edit")
+        self.live_action.toggled.connect(self.controller.set_live)
+        self.cancel_action = QAction("Cancel", self)
+        self.cancel_action.setShortcut(QKeySequence("Shift+F5"))
+        self.cancel_action.setEnabled(False)
+        self.cancel_action.triggered.connect(self.controller.cancel)
+        self.open_image_action = QAction("Open image…", self)
+        self.open_image_action.setToolTip("Choose the photo to run")
+        self.open_image_action.triggered.connect(self.image_panel.choose)
+        self.toolbar_actions = [self.run_action, self.live_action, self.cancel_action,
+                        self.open_image_action]
+
+    def _connect(self) -> None:
+        c = self.controller
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button.clicked.connect(c.cancel)
+        self.live_box.toggled.connect(c.set_live)
+        c.live_changed.connect(self._on_live)
+        c.run_started.connect(self._on_started)
+        c.run_progressed.connect(self._on_progress)
+        c.run_finished.connect(self.show_result)
+        c.run_failed.connect(self._on_failed)
+        c.run_cancelled.connect(self._on_cancelled)
+        self.image_panel.image_changed.connect(self._on_image)
+        self.image_panel.options_changed.connect(lambda o: c.set_options(**o))
+        c.set_options(**self.image_panel.options())
+        self.grid.pixel_hovered.connect(self.rf.hover)
+        self.grid.channel_clicked.connect(self._on_channel)
+        self.sparsity.node_clicked.connect(self.select_node)
+        self.tint_box.currentIndexChanged.connect(self.apply_tint)
+        self.document.analysis_changed.connect(self._on_analysis)
+        if self.scene is not None and hasattr(self.scene, "selection_changed_nodes"):
+            self.scene.selection_changed_nodes.connect(self._on_scene_selection)
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(c.close)
+
+    def install_drop_target(self, widget: QWidget) -> None:
+        """Let image files dropped on ``widget`` (e.g. the main window) become the image."""
+        widget.setAcceptDrops(True)
+        self._drop_filter = _DropFilter(self)
+        widget.installEventFilter(self._drop_filter)
+
+    # ------------------------------------------------------------------ actions
+    def run(self) -> int | None:
+        """Run the current graph on the current image."""
+        return self.controller.run()
+
+    def open_image(self, path: str | Path) -> None:
+        """Use the image at ``path`` (and rerun when live)."""
+        self.image_panel.set_image(path)
+
+    def select_node(self, node: str | None) -> None:
+        """Show ``node`` in the grid, histograms, sparsity ring and localisation box."""
+        self.node = node
+        if node is None:
+            return
+        self.grid.set_node(node)
+        self.hist.set_node(node)
+        self.sparsity.select(node)
+        self.rf.show_node(node)
+
+    # ------------------------------------------------------------------ slots
+    def _on_scene_selection(self, nodes) -> None:
+        nodes = list(nodes)
+        if len(nodes) == 1:
+            self.select_node(nodes[0])
+
+    def _on_image(self, path: str) -> None:
+        self.controller.set_image(path)
+        self.status.setText(f"Image: {Path(path).name}. Press Run.")
+
+    def _on_live(self, on: bool) -> None:
+        for w in (self.live_box, self.live_action):
+            w.blockSignals(True)
+            w.setChecked(on)
+            w.blockSignals(False)
+
+    def _on_started(self, rid: int) -> None:
+        self.progress.setValue(0)
+        self.cancel_button.setEnabled(True)
+        self.cancel_action.setEnabled(True)
+        self.status.setText(f"Running (request {rid})…")
+
+    def _on_progress(self, percent: int, text: str) -> None:
+        self.progress.setValue(percent)
+        self.status.setText(text)
+
+    def _idle(self) -> None:
+        busy = self.controller.busy
+        self.cancel_button.setEnabled(busy)
+        self.cancel_action.setEnabled(busy)
+
+    def _on_failed(self, message: str) -> None:
+        self._idle()
+        self.progress.setValue(0)
+        self.status.setText(message.splitlines()[0])
+        self.status.setToolTip(message)
+        self.status_message.emit(message.splitlines()[0], 10000)
+
+    def _on_cancelled(self, rid: int) -> None:
+        self._idle()
+        self.progress.setValue(0)
+        self.status.setText("Cancelled.")
+        self.status_message.emit("Run cancelled.", 3000)
+
+    def _on_channel(self, node: str, channel: int) -> None:
+        self.rf.show_node(node, channel if channel >= 0 else None)
+
+    def _on_analysis(self, _changed) -> None:
+        if self.tint_box.currentData() == TINT_RF:
+            self.apply_tint()
+
+    def show_result(self, result) -> None:
+        """Show a finished run in every view."""
+        self._idle()
+        self.result = result
+        self.progress.setValue(100)
+        self.grid.set_result(result)
+        node = self.node if self.node in result.maps else self.grid.node
+        self.node = node
+        self.hist.set_result(result)
+        self.hist.set_node(node)
+        self.sparsity.set_result(result)
+        self.sparsity.select(node)
+        self.rf.set_result(result)
+        if node is not None and result.box is not None and node != result.box.node:
+            self.rf.show_node(node)
+        latency = result.extra.get("latency")
+        text = f"Forward pass {1000 * result.seconds:.0f} ms"
+        if latency is not None:
+            text += f", maps shown {1000 * latency:.0f} ms after Run"
+        self.status.setText(text + ".")
+        self.status_message.emit(text + ".", 5000)
+        if self.tint_box.currentData() == TINT_SPARSITY:
+            self.apply_tint()
+
+    def apply_tint(self, *_args) -> None:
+        """Colour the canvas nodes by the chosen measure (or clear the colours)."""
+        mode = self.tint_box.currentData()
+        if mode == TINT_SPARSITY and self.result is not None:
+            tint, legend = sparsity_tint(self.result)
+        elif mode == TINT_RF:
+            tint, legend = rf_tint(self.document.analysis)
+        else:
+            tint, legend = None, ""
+        self.tint = tint
+        if self.scene is not None and hasattr(self.scene, "set_node_tint"):
+            self.scene.set_node_tint(tint, legend)
+
+    def close_worker(self) -> None:
+        """Stop the worker process."""
+        self.controller.close()

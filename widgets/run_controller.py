@@ -1,0 +1,203 @@
+"""Runs the document's network on an image in the worker process, without blocking the window.
+
+:class:`RunController` owns one :class:`engine.worker.WorkerClient`. It sends the current
+graph, image and preprocessing options; it reads the worker's replies when the pipe
+becomes readable (a ``QSocketNotifier``) and every 100 ms while a run is in flight (to
+notice a dead worker and enforce the cancel timeout), never blocking for more than a few
+milliseconds. In live mode it reruns 300 ms after the last ``analysis_changed``.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal
+
+from designer.document import Document
+from engine.analysis import analyze
+from engine.fileformat import to_dict
+from engine.worker import Cancelled, Crashed, Failed, Finished, Progress, WorkerClient
+
+LIVE_DELAY_MS = 300
+SAMPLE_IMAGE = Path(__file__).resolve().parent.parent / "resources" / "sample.png"
+
+
+class RunController(QObject):
+    """Run / cancel / live mode for the feature views.
+
+    Signals
+    -------
+    run_started(int)            request id
+    run_progressed(int, str)    percent, what the worker is doing
+    run_finished(object)        the :class:`~engine.feature_types.FeatureResult`; its
+                                ``extra`` holds ``analysis`` (the graph's analysis when
+                                the run was sent), ``request`` and ``latency`` (seconds
+                                from :meth:`run` to the result arriving)
+    run_failed(str)             a message for the status bar (errors, crashes)
+    run_cancelled(int)          request id
+    live_changed(bool)
+    """
+
+    run_started = Signal(int)
+    run_progressed = Signal(int, str)
+    run_finished = Signal(object)
+    run_failed = Signal(str)
+    run_cancelled = Signal(int)
+    live_changed = Signal(bool)
+
+    def __init__(self, document: Document, parent: QObject | None = None,
+                 client: WorkerClient | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.client = client if client is not None else WorkerClient()
+        self.image: Any = str(SAMPLE_IMAGE)
+        self.options: dict = {"mode": "resize", "normalize": "imagenet"}
+        self.node: str | None = None
+        self.channel: int | None = None
+        self._live = False
+        self._notifier: QSocketNotifier | None = None
+        self._notifier_fd: int | None = None
+        self._sent: dict[int, tuple[float, Any]] = {}
+        self.last_result = None
+        self._poll_timer = QTimer(self)
+        self._poll_timer.setInterval(100)
+        self._poll_timer.timeout.connect(self._drain)
+        self._live_timer = QTimer(self)
+        self._live_timer.setSingleShot(True)
+        self._live_timer.setInterval(LIVE_DELAY_MS)
+        self._live_timer.timeout.connect(self._live_run)
+        document.analysis_changed.connect(self._on_changed)
+        document.graph_reset.connect(self._on_changed)
+
+    # ------------------------------------------------------------------ state
+    @property
+    def busy(self) -> bool:
+        """Whether a run is in flight."""
+        return self.client.busy
+
+    @property
+    def live(self) -> bool:
+        """Whether edits rerun the network (debounced)."""
+        return self._live
+
+    def set_live(self, on: bool) -> None:
+        """Turn live mode on or off (turning it on runs once)."""
+        on = bool(on)
+        if on == self._live:
+            return
+        self._live = on
+        self.live_changed.emit(on)
+        if on:
+            self._live_timer.start()
+        else:
+            self._live_timer.stop()
+
+    def set_image(self, image: Any) -> None:
+        """Use ``image`` (a path or a uint8 array) for the next runs."""
+        self.image = str(image) if isinstance(image, Path) else image
+        if self._live:
+            self._live_timer.start()
+
+    def set_options(self, **options) -> None:
+        """Change preprocessing options (``mode``, ``normalize``)."""
+        self.options.update(options)
+        if self._live:
+            self._live_timer.start()
+
+    def warm_up(self) -> None:
+        """Start the worker now so that it has loaded torch by the first run."""
+        self.client.start()
+        self._watch()
+
+    # ------------------------------------------------------------------ actions
+    def run(self) -> int | None:
+        """Send the current graph and image; supersedes a run in flight. Returns its id."""
+        self._live_timer.stop()
+        model = self.document.model
+        if len(model) == 0:
+            self.run_failed.emit("Nothing to run: the graph is empty.")
+            return None
+        doc = to_dict(model)
+        snapshot = analyze(model.copy())
+        t0 = time.perf_counter()
+        rid = self.client.submit(doc, self.image, self.options, node=self.node,
+                                 channel=self.channel)
+        self._sent = {rid: (t0, snapshot)}
+        self._watch()
+        self._poll_timer.start()
+        self.run_started.emit(rid)
+        return rid
+
+    def cancel(self) -> int | None:
+        """Cancel the run in flight (``run_cancelled`` follows)."""
+        rid = self.client.cancel()
+        if rid is not None:
+            self.run_progressed.emit(0, "cancelling…")
+        return rid
+
+    def close(self) -> None:
+        """Stop the worker process (call when the window closes)."""
+        self._live_timer.stop()
+        self._poll_timer.stop()
+        self._unwatch()
+        self.client.close()
+
+    # ------------------------------------------------------------------ internals
+    def _on_changed(self, *_args) -> None:
+        if self._live:
+            self._live_timer.start()  # restarts: 300 ms after the last change
+
+    def _live_run(self) -> None:
+        analysis = self.document.analysis
+        if not analysis.order or not analysis.ok:
+            return  # the status bar already shows the graph's errors
+        self.run()
+
+    def _watch(self) -> None:
+        fd = self.client.fileno()
+        if fd == self._notifier_fd:
+            return
+        self._unwatch()
+        if fd is None:
+            return
+        self._notifier = QSocketNotifier(fd, QSocketNotifier.Type.Read, self)
+        self._notifier.activated.connect(self._drain)
+        self._notifier_fd = fd
+
+    def _unwatch(self) -> None:
+        if self._notifier is not None:
+            self._notifier.setEnabled(False)
+            self._notifier.deleteLater()
+        self._notifier = None
+        self._notifier_fd = None
+
+    def _drain(self, *_args) -> None:
+        events = self.client.poll(budget=0.004)
+        if self.client.fileno() != self._notifier_fd:
+            self._unwatch()   # the worker died or was replaced: its pipe is gone
+            self._watch()
+        for ev in events:
+            if isinstance(ev, Progress):
+                self.run_progressed.emit(ev.percent, ev.text)
+            elif isinstance(ev, Finished):
+                t0, snapshot = self._sent.pop(ev.id, (None, None))
+                result = ev.result
+                result.extra["analysis"] = snapshot
+                result.extra["request"] = ev.id
+                result.extra["transfer"] = ev.transfer
+                if t0 is not None:
+                    result.extra["latency"] = time.perf_counter() - t0
+                self.last_result = result
+                self.run_finished.emit(result)
+            elif isinstance(ev, Failed):
+                self._sent.pop(ev.id, None)
+                self.run_failed.emit(f"Run failed: {ev.message}")
+            elif isinstance(ev, Cancelled):
+                self._sent.pop(ev.id, None)
+                self.run_cancelled.emit(ev.id)
+            elif isinstance(ev, Crashed):
+                self._sent.clear()
+                self.run_failed.emit(ev.message)
+        if not self.client.busy:
+            self._poll_timer.stop()

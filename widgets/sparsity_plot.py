@@ -1,0 +1,152 @@
+"""Sparsity by depth: one point per node, ReLU outputs highlighted, mean on a right axis.
+
+A trained network's maps get sparser with depth (more exact zeros after each ReLU);
+this plot shows the fraction of zeros of every node's output against its depth, and the
+mean activation as a second curve on the right axis. Clicking a point selects its node
+on the canvas (:meth:`GraphScene.select_nodes`) and emits :attr:`SparsityPlot.node_clicked`.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+RELU_BRUSH = QColor(214, 39, 40)
+OTHER_BRUSH = QColor(120, 120, 120, 170)
+MEAN_PEN = QColor(31, 119, 180)
+SELECTED_PEN = QColor(255, 160, 0)
+
+
+class SparsityPlot(QWidget):
+    """Sparsity (left axis, %) and mean activation (right axis) against depth.
+
+    Signals
+    -------
+    node_clicked(str)
+    """
+
+    node_clicked = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None, scene=None) -> None:
+        super().__init__(parent)
+        self.scene = scene
+        self.result = None
+        self._nodes: list[str] = []
+        self.plot = pg.PlotWidget()
+        self.plot.setBackground("w")
+        self.plot.setMenuEnabled(False)
+        pi = self.plot.getPlotItem()
+        pi.setLabel("bottom", "depth (layers from the input)")
+        pi.setLabel("left", "sparsity: zeros in the output (%)")
+        pi.showGrid(x=True, y=True, alpha=0.2)
+        pi.addLegend(offset=(8, 4), labelTextColor="k", colCount=3)
+        self.line = pi.plot([], [], pen=pg.mkPen((150, 150, 150), width=1))
+        self.scatter = pg.ScatterPlotItem(hoverable=True, tip=self._tip)
+        pi.addItem(self.scatter)
+        self.scatter.sigClicked.connect(self._on_clicked)
+        self.selected = pg.ScatterPlotItem(size=16, pen=pg.mkPen(SELECTED_PEN, width=3),
+                                           brush=None, symbol="o")
+        pi.addItem(self.selected)
+        # Right axis: mean activation in its own view box, kept aligned in x.
+        self.mean_view = pg.ViewBox()
+        pi.showAxis("right")
+        pi.scene().addItem(self.mean_view)
+        pi.getAxis("right").linkToView(self.mean_view)
+        pi.getAxis("right").setLabel("mean activation", color=MEAN_PEN.name())
+        self.mean_view.setXLink(pi)
+        self.mean_curve = pg.PlotDataItem([], [], pen=pg.mkPen(MEAN_PEN, width=2),
+                                          symbol="t", symbolSize=6, symbolBrush=MEAN_PEN,
+                                          symbolPen=None)
+        self.mean_view.addItem(self.mean_curve)
+        pi.vb.sigResized.connect(self._sync_views)
+        legend = pi.legend
+        legend.addItem(pg.ScatterPlotItem(brush=RELU_BRUSH, pen=None, size=10), "ReLU output")
+        legend.addItem(pg.ScatterPlotItem(brush=OTHER_BRUSH, pen=None, size=8), "other node")
+        legend.addItem(self.mean_curve, "mean (right axis)")
+        self.info = QLabel("Run the network to see how sparse each layer's output is.")
+        self.info.setWordWrap(True)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(2, 2, 2, 2)
+        lay.addWidget(self.plot, 1)
+        lay.addWidget(self.info)
+
+    def _sync_views(self) -> None:
+        self.mean_view.setGeometry(self.plot.getPlotItem().vb.sceneBoundingRect())
+        self.mean_view.linkedViewChanged(self.plot.getPlotItem().vb, self.mean_view.XAxis)
+
+    # ------------------------------------------------------------------ data
+    def points(self) -> list[tuple[str, int, float, float]]:
+        """``(node, depth, sparsity, mean)`` of every plotted point, in plotted order."""
+        if self.result is None:
+            return []
+        r = self.result
+        return [(n, r.depth[n], r.stats[n].sparsity, r.stats[n].mean) for n in self._nodes]
+
+    def set_result(self, result) -> None:
+        """Plot one point per node of ``result``."""
+        self.result = result
+        if result is None:
+            self._nodes = []
+            self.scatter.setData([])
+            self.line.setData([], [])
+            self.mean_curve.setData([], [])
+            self.selected.setData([])
+            return
+        nodes = [n for n in result.order if n in result.stats]
+        self._nodes = nodes
+        depth = np.array([result.depth[n] for n in nodes], dtype=float)
+        sparsity = np.array([100.0 * result.stats[n].sparsity for n in nodes])
+        mean = np.array([result.stats[n].mean for n in nodes])
+        spots = []
+        for i, n in enumerate(nodes):
+            relu = result.types.get(n) == "relu"
+            spots.append({"pos": (depth[i], sparsity[i]), "data": n,
+                          "size": 11 if relu else 8, "pen": None,
+                          "brush": RELU_BRUSH if relu else OTHER_BRUSH,
+                          "symbol": "o" if relu else "s"})
+        self.scatter.setData(spots)
+        by_depth = np.argsort(depth, kind="stable")
+        self.line.setData(depth[by_depth], sparsity[by_depth])
+        # Mean per depth level (nodes at one depth averaged) keeps the curve readable.
+        levels = np.unique(depth)
+        self.mean_curve.setData(levels, [mean[depth == d].mean() for d in levels])
+        self.plot.getPlotItem().setYRange(0, 112, padding=0.02)
+        self.plot.getPlotItem().enableAutoRange(axis="x")
+        self.mean_view.enableAutoRange(axis="y")
+        relus = [n for n in nodes if result.types.get(n) == "relu"]
+        avg_relu = np.mean([result.stats[n].sparsity for n in relus]) * 100 if relus else 0.0
+        self.info.setText(f"{len(nodes)} nodes; ReLU outputs are {avg_relu:.0f}% zeros on "
+                          f"average. Click a point to select its node.")
+        self._sync_views()
+
+    def select(self, node: str | None) -> None:
+        """Ring the point of ``node`` (the canvas selection)."""
+        if self.result is None or node not in self._nodes:
+            self.selected.setData([])
+            return
+        self.selected.setData([self.result.depth[node]],
+                              [100.0 * self.result.stats[node].sparsity])
+
+    # ------------------------------------------------------------------ events
+    def _tip(self, x, y, data):
+        if self.result is None:
+            return ""
+        s = self.result.stats[data]
+        return (f"{data} ({self.result.types.get(data, '')})\ndepth {int(x)}\n"
+                f"zeros {100 * s.sparsity:.1f}%\nmean {s.mean:.4g}")
+
+    def _on_clicked(self, _item, points, *_args) -> None:
+        if not len(points):
+            return
+        node = points[0].data()
+        self.click_node(node)
+
+    def click_node(self, node: str) -> None:
+        """What a click on ``node``'s point does: select it on the canvas and tell listeners."""
+        self.select(node)
+        if self.scene is not None and hasattr(self.scene, "select_nodes"):
+            self.scene.select_nodes([node])
+        self.node_clicked.emit(node)
+
