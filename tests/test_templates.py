@@ -230,3 +230,27 @@ def test_format_doc_lists_every_node_type_and_param():
         body = section[1].split("\n**`", 1)[0]
         for p in ntype.params:
             assert f"| `{p.name}` |" in body, (name, p.name)
+
+
+@pytest.mark.parametrize("key", [k for k in TEMPLATES if k != "vgg16"])  # VGG-16: 550 MB
+def test_torch_module_matches_analysis(key):
+    """The torch module built from a template has the analysis' parameter count."""
+    pytest.importorskip("torch")
+    from engine.torch_build import build_module
+    m = build(key)
+    module = build_module(m)
+    assert sum(p.numel() for p in module.parameters()) == analyze(m).totals.params
+
+
+@pytest.mark.parametrize("key", [k for k, t in TEMPLATES.items() if t.category == "Teaching"]
+                         + ["resnet18"])
+def test_torch_forward_shape_matches_analysis(key):
+    """A forward pass through the torch module gives the analysed output shape."""
+    torch = pytest.importorskip("torch")
+    from engine.torch_build import build_module
+    m = build(key)
+    a = analyze(m)
+    p = m.params("input")
+    with torch.no_grad():
+        out = build_module(m).eval()(torch.zeros(1, p["channels"], p["height"], p["width"]))
+    assert tuple(out.shape[1:]) == a.nodes[a.totals.output].shape
