@@ -1,0 +1,182 @@
+"""Files through the window: save/reopen, bad files, unsaved-changes prompts, autosave, recent."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from designer.commands import SetParamCommand
+from engine import fileformat
+from widgets import files
+from widgets.app import create_window
+from widgets.main_window import MainWindow
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    d = tmp_path / "data"
+    monkeypatch.setenv("CONVCANVAS_DATA_DIR", str(d))
+    return d
+
+
+@pytest.fixture
+def win(qtbot, data_dir):
+    w = create_window([])
+    w.ask_save_changes = lambda *a: "discard"
+    w.show_error = lambda parent, title, text: pytest.fail(f"unexpected error box: {text}")
+    qtbot.addWidget(w)
+    return w
+
+
+def _edit(win, node="branch1_1x1", value=32):
+    win.doc.undo_stack.push(SetParamCommand(win.doc, node, "out_channels", value))
+
+
+def test_save_as_then_reopen_round_trip(qtbot, win, tmp_path):
+    """Save As writes the design; opening the file in a new window gives the same graph."""
+    _edit(win)
+    target = tmp_path / "mine.json"
+    win.ask_save_path = lambda: target
+    assert win.save_action.trigger() is None and target.exists()
+    assert not win.isWindowModified()
+    assert win.windowTitle() == "mine.json[*] — ConvCanvas"
+    other = MainWindow(autosave=False)
+    qtbot.addWidget(other)
+    assert other.open_file(target)
+    assert fileformat.dumps(other.doc.model) == fileformat.dumps(win.doc.model)
+    assert other.doc.model.params("branch1_1x1")["out_channels"] == 32
+    assert other.totals_bar.weights.value.text() == win.totals_bar.weights.value.text()
+
+
+def test_save_goes_to_the_same_file(win, tmp_path):
+    """After a first Save As, Save writes the same file without asking."""
+    target = tmp_path / "a.json"
+    win.save_as(target)
+    win.ask_save_path = lambda: pytest.fail("Save asked for a path again")
+    _edit(win, value=40)
+    assert win.save()
+    assert fileformat.load(target).params("branch1_1x1")["out_channels"] == 40
+
+
+def test_corrupt_file_shows_error_and_keeps_work(win, tmp_path):
+    """Opening a broken file names the file and the problem and leaves the design alone."""
+    _edit(win)
+    bad = tmp_path / "broken.json"
+    bad.write_text('{"format": "convcanvas.graph", "version": 1, "nodes": [{"id": "c", '
+                   '"type": "conv", "params": {"out_channels": -3, "kernel_size": 3}}]}')
+    shown = []
+    win.show_error = lambda parent, title, text: shown.append(text)
+    before = fileformat.dumps(win.doc.model)
+    assert not win.open_file(bad)
+    assert len(shown) == 1
+    assert "broken.json" in shown[0] and "out_channels" in shown[0]
+    assert fileformat.dumps(win.doc.model) == before
+    assert win.isWindowModified() and win.doc.undo_stack.count() == 1
+
+
+def test_new_with_unsaved_changes_cancel_keeps_design(win):
+    """Cancel in the unsaved-changes prompt keeps the current design and its history."""
+    _edit(win)
+    asked = []
+    win.ask_save_changes = lambda parent, name: asked.append(name) or "cancel"
+    assert not win.new_design()
+    assert asked == ["Inception 3a (1×1 reductions)"]
+    assert len(win.doc.model) == 13 and win.doc.undo_stack.count() == 1
+
+
+def test_new_with_unsaved_changes_discard(win):
+    """Discard starts the new design: a single 3×224×224 input."""
+    _edit(win)
+    win.ask_save_changes = lambda parent, name: "discard"
+    assert win.new_design()
+    assert win.doc.model.nodes == ["input"]
+    assert win.totals_bar.weights.value.text() == "0"
+
+
+def test_template_load_prompt_save_writes_first(win, tmp_path):
+    """Save in the prompt before loading a template saves the current design first."""
+    target = tmp_path / "kept.json"
+    win.ask_save_path = lambda: target
+    _edit(win, value=48)
+    win.ask_save_changes = lambda parent, name: "save"
+    assert win.load_template("resnet_bottleneck")
+    assert fileformat.load(target).params("branch1_1x1")["out_channels"] == 48
+    assert win.totals_bar.weights.value.text() == "69,632"
+
+
+def test_close_with_unsaved_changes_can_be_cancelled(qtbot, win):
+    """Cancel on close keeps the window open."""
+    win.show()
+    _edit(win)
+    win.ask_save_changes = lambda parent, name: "cancel"
+    assert not win.close()
+    assert win.isVisible()
+    win.ask_save_changes = lambda parent, name: "discard"
+
+
+def test_autosave_only_when_modified(win, data_dir):
+    """The autosave writes the recovery file only while there are unsaved changes."""
+    assert not win.autosaver.autosave()
+    assert not files.recovery_path().exists()
+    _edit(win, value=24)
+    assert win.autosaver.autosave()
+    assert fileformat.load(files.recovery_path()).params("branch1_1x1")["out_channels"] == 24
+    assert win.autosaver.timer.interval() == 30_000 and win.autosaver.timer.isActive()
+
+
+def test_clean_exit_removes_recovery(qtbot, win):
+    """Closing the window (changes discarded) removes the recovery file."""
+    win.show()
+    _edit(win)
+    win.autosaver.autosave()
+    assert files.recovery_available()
+    assert win.close()
+    assert not files.recovery_available()
+
+
+def test_recovery_offered_and_restored(qtbot, win, data_dir):
+    """A recovery file left by a crash is offered at start and restores the unsaved design."""
+    _edit(win, value=8)
+    win.autosaver.autosave()
+    win.autosaver.stop()  # simulate a crash: no clean exit
+    fresh = create_window([])  # CONVCANVAS_NO_AUTOSAVE_PROMPT=1: not offered automatically
+    qtbot.addWidget(fresh)
+    fresh.ask_save_changes = lambda *a: "discard"
+    assert fresh.doc.model.params("branch1_1x1")["out_channels"] == 64
+    fresh.ask_restore = lambda parent: True
+    assert fresh.offer_recovery(force=True)
+    assert fresh.doc.model.params("branch1_1x1")["out_channels"] == 8
+    assert fresh.isWindowModified()
+
+
+def test_recovery_declined_is_deleted(qtbot, win):
+    """Declining the recovery offer deletes the recovery file."""
+    _edit(win)
+    win.autosaver.autosave()
+    win.ask_restore = lambda parent: False
+    assert not win.offer_recovery(force=True)
+    assert not files.recovery_available()
+
+
+def test_recent_files_menu(win, tmp_path):
+    """Saved files appear first in Open Recent, and its entries open them."""
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    win.save_as(a)
+    win.save_as(b)
+    assert [p.name for p in win.recent.paths()] == ["b.json", "a.json"]
+    win._fill_recent()
+    texts = [act.text() for act in win.recent_menu.actions()]
+    assert texts[:2] == ["&1  b.json", "&2  a.json"]
+    win.recent_menu.actions()[1].trigger()
+    assert win.doc.path == Path(a)
+
+
+def test_open_file_from_command_line(qtbot, data_dir, tmp_path):
+    """create_window([FILE]) opens FILE."""
+    from engine.templates import build
+    f = tmp_path / "bottleneck.json"
+    fileformat.save(build("resnet_bottleneck"), f)
+    w = create_window([str(f)])
+    qtbot.addWidget(w)
+    assert w.doc.path == f and w.windowTitle() == "bottleneck.json[*] — ConvCanvas"
+    assert w.totals_bar.weights.value.text() == "69,632"
