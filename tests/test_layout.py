@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import itertools
 
+import networkx as nx
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -180,3 +182,18 @@ def test_tall_items_keep_their_gap():
     gaps = [yb - (ya + heights.get(a, 110.0)) for (ya, a), (yb, _) in zip(column, column[1:])]
     assert min(gaps) >= 39
     assert [n for _, n in column].index("branch2_3x3") == 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 20).flatmap(lambda n: st.tuples(
+    st.just(n), st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=40))))
+def test_random_graphs_with_cycles(case):
+    """Any directed graph, cycles and self-loops included, gets a full non-overlapping layout."""
+    n, edges = case
+    g = nx.MultiDiGraph()
+    g.add_nodes_from(f"n{i}" for i in range(n))
+    for u, v in edges:
+        g.add_edge(f"n{u}", f"n{v}")
+    pos = layered_layout(g)
+    assert set(pos) == set(g.nodes)
+    assert overlapping(pos) == []
