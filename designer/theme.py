@@ -9,7 +9,7 @@ from __future__ import annotations
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QGuiApplication, QPalette
 
 # Node geometry (scene units).
-NODE_WIDTH = 212.0
+NODE_WIDTH = 184.0
 HEADER_HEIGHT = 22.0
 ROW_HEIGHT = 17.0
 NODE_PAD = 6.0

@@ -1,0 +1,131 @@
+"""The item that shows one edge: a cubic curve labelled with the tensor shape it carries.
+
+A lone edge carries its label at its middle; when a node feeds several nodes, only the
+first of its edges shows the (shared) label, just after the output port, so that fan-outs
+are not cluttered with copies.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QPainter, QPainterPath, QPainterPathStroker, QPen, QStaticText
+from PySide6.QtWidgets import QGraphicsItem, QStyle, QStyleOptionGraphicsItem
+
+from .theme import Theme
+
+LABEL_NONE, LABEL_MID, LABEL_SOURCE = 0, 1, 2
+
+
+def curve(p0: QPointF, p1: QPointF) -> QPainterPath:
+    """The S-curve from an output port at ``p0`` to an input port at ``p1``."""
+    dx = max(abs(p1.x() - p0.x()) * 0.5, 40.0)
+    path = QPainterPath(p0)
+    path.cubicTo(QPointF(p0.x() + dx, p0.y()), QPointF(p1.x() - dx, p1.y()), p1)
+    return path
+
+
+class EdgeItem(QGraphicsItem):
+    """Edge ``src → dst`` at input ``port``; lives in scene coordinates (pos is 0, 0)."""
+
+    def __init__(self, src_item, dst_item, port: int, theme: Theme) -> None:
+        super().__init__()
+        self.src_item = src_item
+        self.dst_item = dst_item
+        self.port = port
+        self.theme = theme
+        self.label = ""
+        self.label_mode = LABEL_MID
+        self._static = QStaticText()
+        self._label_w = 0.0
+        self._path = QPainterPath()
+        self._shape = QPainterPath()
+        self._bounds = QRectF()
+        self._label_rect = QRectF()
+        self.p0 = QPointF()
+        self.p1 = QPointF()
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setZValue(0.0)
+        self.setAcceptHoverEvents(False)
+
+    @property
+    def key(self) -> tuple[str, str, int]:
+        """``(src, dst, port)`` as in the model."""
+        return (self.src_item.node_id, self.dst_item.node_id, self.port)
+
+    def set_label(self, text: str, mode: int) -> None:
+        """Show ``text`` in the middle (LABEL_MID), after the source (LABEL_SOURCE) or not."""
+        if text == self.label and mode == self.label_mode:
+            return
+        self.label = text
+        self.label_mode = mode
+        self._static = QStaticText(text)
+        self._static.setTextFormat(Qt.TextFormat.PlainText)
+        self._label_w = self.theme.small_metrics.horizontalAdvance(text)
+        self.update_path()
+
+    def set_theme(self, theme: Theme) -> None:
+        """Repaint with another theme."""
+        self.theme = theme
+        self._label_w = theme.small_metrics.horizontalAdvance(self.label)
+        self.update_path()
+
+    def update_path(self) -> None:
+        """Re-route after an end moved."""
+        self.prepareGeometryChange()
+        self.p0 = self.src_item.output_anchor()
+        self.p1 = self.dst_item.input_anchor(self.port)
+        self._path = curve(self.p0, self.p1)
+        stroker = QPainterPathStroker()
+        stroker.setWidth(10.0)
+        self._shape = stroker.createStroke(self._path)
+        bounds = self._path.controlPointRect().adjusted(-3, -3, 3, 3)
+        self._label_rect = QRectF()
+        if self.label and self.label_mode != LABEL_NONE:
+            m = self.theme.small_metrics
+            w, h = self._label_w + 8, m.height() + 2
+            if self.label_mode == LABEL_MID:
+                c = self._path.pointAtPercent(0.5)
+                self._label_rect = QRectF(c.x() - w / 2, c.y() - h / 2, w, h)
+            else:
+                self._label_rect = QRectF(self.p0.x() + 12, self.p0.y() - h - 3, w, h)
+            bounds = bounds.united(self._label_rect.adjusted(-1, -1, 1, 1))
+        self._bounds = bounds
+        self.update()
+
+    def path(self) -> QPainterPath:
+        """The curve in scene coordinates."""
+        return self._path
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
+        return self._bounds
+
+    def shape(self) -> QPainterPath:
+        return self._shape
+
+    def near_input_end(self, pos: QPointF, radius: float = 26.0) -> bool:
+        """Whether ``pos`` (scene) is close to the input end, where a drag detaches it."""
+        d = pos - self.p1
+        return d.x() ** 2 + d.y() ** 2 <= radius * radius
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
+        t = self.theme
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        bad = self.dst_item.in_error or self.dst_item.waiting
+        pen = QPen(t.highlight if selected else t.edge, 2.6 if selected else 1.6)
+        if bad and not selected:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(self._path)
+        if self._label_rect.isNull():
+            return
+        lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
+        if lod < 0.55:
+            return
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(t.edge_label_bg)
+        painter.drawRoundedRect(self._label_rect, 4, 4)
+        painter.setPen(t.text_muted)
+        painter.setFont(t.small_font)
+        painter.drawStaticText(QPointF(self._label_rect.x() + 4, self._label_rect.y() + 1),
+                               self._static)

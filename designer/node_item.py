@@ -1,0 +1,396 @@
+"""The item that shows one node: id, type, key parameters, output shape, weights, ports.
+
+Ports: one output on the right; inputs on the left, one for single-input types, and
+for concat/add one slot per connected input (in port order) plus one free slot.
+The item only shows state; the scene's gestures turn clicks on ports into commands.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen, QStaticText
+from PySide6.QtWidgets import QGraphicsItem, QStyle, QStyleOptionGraphicsItem
+
+from engine.analysis import NodeResult
+from engine.layers import NODE_TYPES, fmt_shape, summary_text
+
+from . import theme as th
+from .theme import Theme
+
+OUT = "out"
+IN = "in"
+
+
+def _static(text: str) -> QStaticText:
+    st = QStaticText(text)
+    st.setTextFormat(Qt.TextFormat.PlainText)
+    return st
+
+
+def short_error(message: str, type_name: str, node: str) -> str:
+    """The engine's message without its leading ``"<type> '<id>' "`` (the node shows both)."""
+    prefix = f"{type_name} '{node}' "
+    return message[len(prefix):] if message.startswith(prefix) else message
+
+
+class NodeItem(QGraphicsItem):
+    """A node on the canvas. Positions are the item's top-left corner (the model's ``pos``)."""
+
+    def __init__(self, node_id: str, type_name: str, theme: Theme) -> None:
+        super().__init__()
+        self.node_id = node_id
+        self.type_name = type_name
+        self.ntype = NODE_TYPES[type_name]
+        self.theme = theme
+        self.params: dict = {}
+        self.result: NodeResult | None = None
+        self.tint: QColor | None = None
+        self.ports: list[int] = []          # connected input ports, sorted
+        self.in_edges: dict[int, object] = {}  # port -> EdgeItem
+        self.out_edges: list = []
+        self.hover_port: tuple | None = None
+        self.drop_state: str | None = None  # "ok" / "bad" while a connection is dragged here
+        self.texts: dict[str, str] = {}
+        self._static: dict[str, QStaticText] = {}
+        self._right: dict[str, float] = {}
+        self._height = th.NODE_MIN_HEIGHT
+        self._rect = QRectF()
+        self._bounds = QRectF()
+        self._body_path = QPainterPath()
+        self._header_path = QPainterPath()
+        self._shape = QPainterPath()
+        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable
+                      | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+                      | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
+        self.setAcceptHoverEvents(True)
+        self.setZValue(1.0)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self._relayout()
+
+    # ------------------------------------------------------------------ geometry
+    @property
+    def multi_input(self) -> bool:
+        """Whether inputs are ordered slots (concat, add)."""
+        return self.ntype.max_inputs is None
+
+    @property
+    def takes_input(self) -> bool:
+        """Whether the node has any input port."""
+        return self.ntype.max_inputs != 0
+
+    def slot_count(self) -> int:
+        """Input slots shown: connected ones plus one free slot (multi), or 1 / 0."""
+        if not self.takes_input:
+            return 0
+        if self.multi_input:
+            return len(self.ports) + 1
+        return 1
+
+    def _relayout(self) -> None:
+        slots = self.slot_count()
+        h = th.NODE_MIN_HEIGHT
+        if self.multi_input:
+            h = max(h, th.SLOT_FIRST + (slots - 1) * th.SLOT_STEP + 14.0)
+        if h != self._height or self._rect.isNull():
+            self.prepareGeometryChange()
+            self._height = h
+        w = th.NODE_WIDTH
+        self._rect = QRectF(0, 0, w, h)
+        r = th.PORT_HIT_RADIUS
+        self._bounds = self._rect.adjusted(-r, -3, r, 3)
+        body = QPainterPath()
+        body.addRoundedRect(self._rect, th.NODE_RADIUS, th.NODE_RADIUS)
+        self._body_path = body
+        head = QPainterPath()
+        head.addRect(QRectF(0, 0, w, th.HEADER_HEIGHT))
+        self._header_path = body.intersected(head)
+        shape = QPainterPath(body)
+        shape.addEllipse(self.output_pos(), r, r)
+        for i in range(slots):
+            shape.addEllipse(self.slot_pos(i), r, r)
+        self._shape = shape.simplified()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
+        return self._bounds
+
+    def shape(self) -> QPainterPath:
+        return self._shape
+
+    def rect(self) -> QRectF:
+        """The node's body in item coordinates."""
+        return self._rect
+
+    def output_pos(self) -> QPointF:
+        """The output port centre (item coordinates)."""
+        return QPointF(self._rect.width(), self._height / 2 if self.multi_input
+                       else th.HEADER_HEIGHT + (self._height - th.HEADER_HEIGHT) / 2)
+
+    def slot_pos(self, index: int) -> QPointF:
+        """Centre of input slot ``index`` (item coordinates)."""
+        if self.multi_input:
+            return QPointF(0.0, th.SLOT_FIRST + index * th.SLOT_STEP)
+        return QPointF(0.0, th.HEADER_HEIGHT + (self._height - th.HEADER_HEIGHT) / 2)
+
+    def slot_of_port(self, port: int) -> int:
+        """The slot index showing ``port``."""
+        if not self.multi_input:
+            return 0
+        return self.ports.index(port) if port in self.ports else len(self.ports)
+
+    def port_of_slot(self, index: int) -> int | None:
+        """The port a slot shows (``None`` for the free slot: the next free port)."""
+        if not self.multi_input:
+            return self.ports[0] if self.ports else None
+        return self.ports[index] if index < len(self.ports) else None
+
+    def output_anchor(self) -> QPointF:
+        """Scene position where outgoing edges start."""
+        return self.mapToScene(self.output_pos())
+
+    def input_anchor(self, port: int) -> QPointF:
+        """Scene position where the edge into ``port`` ends."""
+        return self.mapToScene(self.slot_pos(self.slot_of_port(port)))
+
+    def port_at(self, pos: QPointF) -> tuple | None:
+        """``("out", None)``, ``("in", slot)`` or ``None`` for a point in item coordinates."""
+        r2 = th.PORT_HIT_RADIUS ** 2
+        o = self.output_pos() - pos
+        if o.x() ** 2 + o.y() ** 2 <= r2:
+            return (OUT, None)
+        for i in range(self.slot_count()):
+            d = self.slot_pos(i) - pos
+            if d.x() ** 2 + d.y() ** 2 <= r2:
+                return (IN, i)
+        return None
+
+    # ------------------------------------------------------------------ state
+    def set_ports(self, ports: list[int]) -> None:
+        """The connected input ports changed: re-slot and move the attached edges."""
+        ports = sorted(ports)
+        if ports == self.ports:
+            return
+        self.ports = ports
+        self._relayout()
+        self.update()
+        self.update_edges()
+
+    def update_edges(self) -> None:
+        """Re-route every attached edge (after a move or a slot change)."""
+        for e in self.in_edges.values():
+            e.update_path()
+        for e in self.out_edges:
+            e.update_path()
+
+    def set_content(self, params: dict, result: NodeResult | None) -> None:
+        """Show new parameters and analysis result."""
+        self.params = params
+        self.result = result
+        self._make_texts()
+        self.setOpacity(0.45 if result is not None and result.waiting_on else 1.0)
+        self.update()
+
+    def set_theme(self, theme: Theme) -> None:
+        """Repaint with another theme (palette change)."""
+        self.theme = theme
+        self._make_texts()
+        self.update()
+
+    def set_tint(self, color: QColor | None) -> None:
+        """Colour the body by a metric (``None``: normal)."""
+        if color == self.tint:
+            return
+        self.tint = QColor(color) if color is not None else None
+        self.update()
+
+    def set_drop_state(self, state: str | None) -> None:
+        """Highlight as a connection target: ``"ok"``, ``"bad"`` or ``None``."""
+        if state != self.drop_state:
+            self.drop_state = state
+            self.update()
+
+    @property
+    def in_error(self) -> bool:
+        """Whether the analysis reports an error on this node."""
+        return self.result is not None and self.result.error is not None
+
+    @property
+    def waiting(self) -> bool:
+        """Whether the node waits on a broken upstream node."""
+        return self.result is not None and self.result.waiting_on is not None
+
+    def _make_texts(self) -> None:
+        t = self.theme
+        w = th.NODE_WIDTH - 2 * th.TEXT_MARGIN
+        r = self.result
+        title_w = w - (22 if self.in_error else 0)
+        texts = {"title": t.title_metrics.elidedText(self.node_id, Qt.TextElideMode.ElideRight,
+                                                     title_w)}
+        label = self.ntype.label
+        summary = summary_text(self.type_name, self.params) if self.params else ""
+        label_w = t.body_metrics.horizontalAdvance(label)
+        texts["label"] = label
+        texts["summary"] = t.body_metrics.elidedText(summary, Qt.TextElideMode.ElideRight,
+                                                     max(w - label_w - 10, 20))
+        weights = ""
+        if r is None:
+            status, shape = "", "…"
+        elif r.error:
+            shape = ""
+            status = t.body_metrics.elidedText(short_error(r.error, self.type_name, self.node_id),
+                                               Qt.TextElideMode.ElideRight, w)
+        elif r.waiting_on:
+            shape = ""
+            status = t.body_metrics.elidedText(f"waiting on '{r.waiting_on}'",
+                                               Qt.TextElideMode.ElideRight, w)
+        else:
+            status = ""
+            shape = fmt_shape(r.shape)
+            if r.weights:
+                weights = f"{r.weights:,} w"
+        texts["shape"] = shape
+        texts["weights"] = weights
+        texts["status"] = status
+        if texts != self.texts:
+            self.texts = texts
+            self._static = {k: _static(v) for k, v in texts.items() if v}
+            self._right = {"summary": t.body_metrics.horizontalAdvance(texts["summary"]),
+                           "weights": t.body_metrics.horizontalAdvance(weights)}
+        self.setToolTip(self._tooltip())
+
+    def _tooltip(self) -> str:
+        r = self.result
+        lines = [f"{self.node_id} — {self.ntype.label}"]
+        summary = summary_text(self.type_name, self.params) if self.params else ""
+        if summary:
+            lines.append(summary)
+        if r is not None:
+            if r.error:
+                lines.append(f"Error: {r.error}")
+            elif r.waiting_on:
+                lines.append(f"Waiting on '{r.waiting_on}', which is in error")
+            else:
+                lines.append(f"Output {fmt_shape(r.shape)}")
+                if r.params:
+                    lines.append(f"{r.weights:,} weights, {r.params:,} parameters")
+                if r.macs:
+                    lines.append(f"{r.macs:,} MACs")
+        return "\n".join(lines)
+
+    @property
+    def shown_text(self) -> str:
+        """Everything the node shows, one line per row (for tests and accessibility)."""
+        x = self.texts
+        rows = [x.get("title", ""), f"{x.get('label', '')} {x.get('summary', '')}".strip(),
+                x.get("status") or f"{x.get('shape', '')} {x.get('weights', '')}".strip()]
+        if self.in_error:
+            rows[0] += " (!)"
+        return "\n".join(rows)
+
+    # ------------------------------------------------------------------ Qt hooks
+    def itemChange(self, change, value):  # noqa: N802 - Qt's name
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+            self.update_edges()
+        return super().itemChange(change, value)
+
+    def hoverMoveEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        port = self.port_at(event.pos())
+        if port != self.hover_port:
+            self.hover_port = port
+            self.setCursor(Qt.CursorShape.CrossCursor if port else Qt.CursorShape.ArrowCursor)
+            self.update()
+        super().hoverMoveEvent(event)
+
+    def hoverLeaveEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if self.hover_port is not None:
+            self.hover_port = None
+            self.unsetCursor()
+            self.update()
+        super().hoverLeaveEvent(event)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
+        t = self.theme
+        cat = self.ntype.category
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        # Body and header.
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(t.tinted(self.tint) if self.tint is not None else t.node_body)
+        painter.drawPath(self._body_path)
+        painter.setBrush(t.header(cat))
+        painter.drawPath(self._header_path)
+        painter.fillRect(QRectF(0, th.HEADER_HEIGHT - 2, th.NODE_WIDTH, 2), t.accent(cat))
+        # Outline: drop target > error > selection > normal.
+        if self.drop_state is not None:
+            pen = QPen(t.ok if self.drop_state == "ok" else t.error, 2.5)
+        elif self.in_error:
+            pen = QPen(t.error, 2.0)
+        elif selected:
+            pen = QPen(t.highlight, 2.0)
+        else:
+            pen = QPen(t.node_border, 1.0)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(self._body_path)
+        if selected and (self.in_error or self.drop_state is not None):
+            painter.setPen(QPen(t.highlight, 1.0, Qt.PenStyle.DashLine))
+            painter.drawRoundedRect(self._rect.adjusted(-3, -3, 3, 3), th.NODE_RADIUS + 2,
+                                    th.NODE_RADIUS + 2)
+        lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
+        if lod >= 0.4:
+            self._paint_texts(painter, t)
+        self._paint_ports(painter, t)
+
+    def _paint_texts(self, painter: QPainter, t: Theme) -> None:
+        st = self._static
+        m = th.TEXT_MARGIN
+        w = th.NODE_WIDTH
+        painter.setPen(t.text)
+        painter.setFont(t.title_font)
+        y0 = (th.HEADER_HEIGHT - 2 - t.title_metrics.height()) / 2
+        if "title" in st:
+            painter.drawStaticText(QPointF(m, y0), st["title"])
+        row1 = th.HEADER_HEIGHT + th.NODE_PAD - 1
+        row2 = row1 + th.ROW_HEIGHT
+        painter.setFont(t.body_font)
+        painter.setPen(t.text_muted)
+        if "label" in st:
+            painter.drawStaticText(QPointF(m, row1), st["label"])
+        painter.setPen(t.text)
+        if "summary" in st:
+            painter.drawStaticText(QPointF(w - m - self._right["summary"], row1), st["summary"])
+        if "status" in st:
+            painter.setPen(t.error if self.in_error else t.text_muted)
+            painter.drawStaticText(QPointF(m, row2), st["status"])
+        else:
+            if "shape" in st:
+                painter.setFont(t.shape_font)
+                painter.drawStaticText(QPointF(m, row2), st["shape"])
+            if "weights" in st:
+                painter.setFont(t.body_font)
+                painter.setPen(t.text_muted)
+                painter.drawStaticText(QPointF(w - m - self._right["weights"], row2),
+                                       st["weights"])
+        if self.in_error:
+            c = QPointF(w - 13, (th.HEADER_HEIGHT - 2) / 2)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(t.error)
+            painter.drawEllipse(c, 7.5, 7.5)
+            painter.setPen(QColor("white"))
+            painter.setFont(t.badge_font)
+            painter.drawText(QRectF(c.x() - 7.5, c.y() - 7.5, 15, 15),
+                             Qt.AlignmentFlag.AlignCenter, "!")
+
+    def _paint_ports(self, painter: QPainter, t: Theme) -> None:
+        accent = t.accent(self.ntype.category)
+        rad = th.PORT_RADIUS
+        hover = self.hover_port
+        border = QPen(t.node_border if not t.dark else t.text_muted, 1.2)
+        for i in range(self.slot_count()):
+            connected = self.port_of_slot(i) is not None
+            r = rad + (1.5 if hover == (IN, i) else 0.0)
+            painter.setPen(border)
+            painter.setBrush(QBrush(t.edge if connected else t.port_fill))
+            painter.drawEllipse(self.slot_pos(i), r, r)
+        r = rad + (1.5 if hover == (OUT, None) else 0.0)
+        painter.setPen(border)
+        painter.setBrush(accent if self.out_edges else t.port_fill)
+        painter.drawEllipse(self.output_pos(), r, r)

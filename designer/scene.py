@@ -1,0 +1,395 @@
+"""The scene adapter: Document signals → node and edge items; canvas gestures → commands.
+
+:class:`GraphScene` listens to a :class:`~designer.document.Document`, creates, updates
+and removes :class:`NodeItem`/:class:`EdgeItem` s, and refreshes only the items whose
+analysis changed (an edge's label follows its source node). Mouse gestures on ports and
+edge ends become :mod:`designer.gestures`; a node drag becomes one ``MoveNodesCommand``
+when the mouse is released. Nothing here edits the model, except that nodes without
+positions get layout positions when a design is opened (no undo entry).
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QTransform
+from PySide6.QtWidgets import QGraphicsScene
+
+from engine.layers import fmt_shape
+from engine.layout import layered_layout
+
+from .commands import MoveNodesCommand
+from .document import Document
+from .edge_item import LABEL_MID, LABEL_NONE, LABEL_SOURCE, EdgeItem
+from .gestures import ConnectDrag, MessageItem, RewireDrag, show_tooltip
+from .node_item import IN, OUT, NodeItem
+from .theme import Theme
+
+SCENE_MARGIN = 4000.0
+
+
+class GraphScene(QGraphicsScene):
+    """The canvas content of one :class:`Document`."""
+
+    selection_changed_nodes = Signal(list)   # node ids, in model order
+    node_activated = Signal(str)             # double-click on a node
+    connection_refused = Signal(str)         # the engine's reason
+    tint_changed = Signal()
+
+    def __init__(self, doc: Document, parent=None) -> None:
+        super().__init__(parent)
+        self.doc = doc
+        self.theme = Theme.current()
+        self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
+        self.nodes: dict[str, NodeItem] = {}
+        self.edges: dict[tuple[str, str, int], EdgeItem] = {}
+        self.tint_legend = ""
+        self.last_message = ""
+        self._gesture = None
+        self._move_start: dict[str, QPointF] | None = None
+        self._batch_selection = False
+        self._reset_pending = False
+        self._params_dirty: set[str] = set()
+        self.message = MessageItem(self)
+        self.addItem(self.message)
+        doc.node_added.connect(self._on_node_added)
+        doc.node_removed.connect(self._on_node_removed)
+        doc.edge_added.connect(self._on_edge_added)
+        doc.edge_removed.connect(self._on_edge_removed)
+        doc.params_changed.connect(self._on_params_changed)
+        doc.nodes_moved.connect(self._on_nodes_moved)
+        doc.graph_reset.connect(self._on_graph_reset)
+        doc.analysis_changed.connect(self._on_analysis_changed)
+        self.selectionChanged.connect(self._on_selection_changed)
+        self._build()
+        self._finish_reset()
+
+    # ------------------------------------------------------------------ public API
+    def node_item(self, node_id: str) -> NodeItem | None:
+        """The item of ``node_id`` (``None`` if there is none)."""
+        return self.nodes.get(node_id)
+
+    def edge_item(self, src: str, dst: str, port: int) -> EdgeItem | None:
+        """The item of the edge ``src → dst`` at ``port``."""
+        return self.edges.get((src, dst, port))
+
+    def selected_nodes(self) -> list[str]:
+        """Ids of the selected nodes, in model order."""
+        return [n for n, item in self.nodes.items() if item.isSelected()]
+
+    def selected_edges(self) -> list[tuple[str, str, int]]:
+        """``(src, dst, port)`` of the selected edges."""
+        return [k for k, e in self.edges.items() if e.isSelected()]
+
+    def select_nodes(self, ids) -> None:
+        """Select exactly ``ids`` (unknown ids are ignored); emits one selection signal."""
+        self._batch_selection = True
+        try:
+            self.clearSelection()
+            for n in ids:
+                item = self.nodes.get(n)
+                if item is not None:
+                    item.setSelected(True)
+        finally:
+            self._batch_selection = False
+        self.selection_changed_nodes.emit(self.selected_nodes())
+
+    def set_node_tint(self, colors: dict[str, QColor] | None, legend: str = "") -> None:
+        """Colour nodes by a metric (``None``: normal colours); ``legend`` says what it is."""
+        colors = colors or {}
+        for n, item in self.nodes.items():
+            item.set_tint(colors.get(n))
+        self.tint_legend = legend if colors else ""
+        self.tint_changed.emit()
+
+    def items_bounding_rect(self) -> QRectF:
+        """The rectangle holding every node and edge (empty if there are none)."""
+        rect = QRectF()
+        for item in self.nodes.values():
+            rect = rect.united(item.sceneBoundingRect())
+        for item in self.edges.values():
+            rect = rect.united(item.sceneBoundingRect())
+        return rect
+
+    def show_message(self, text: str, pos: QPointF, screen: QPoint | None = None) -> None:
+        """Show a transient note (why something was refused) at ``pos``."""
+        self.last_message = text
+        self.message.show_text(text, pos)
+        show_tooltip(screen, text)
+        self.connection_refused.emit(text)
+
+    def refresh_theme(self) -> None:
+        """Rebuild colours and fonts from the application palette and repaint."""
+        self.theme = Theme.current()
+        for item in self.nodes.values():
+            item.set_theme(self.theme)
+        for e in self.edges.values():
+            e.set_theme(self.theme)
+        self.update()
+
+    def free_position(self, pos: tuple[float, float]) -> tuple[float, float]:
+        """``pos`` moved down-right until no node's top-left is within 20 units of it."""
+        x, y = pos
+        taken = [(i.pos().x(), i.pos().y()) for i in self.nodes.values()]
+        while any(abs(x - a) < 20 and abs(y - b) < 20 for a, b in taken):
+            x += 28
+            y += 28
+        return (x, y)
+
+    # ------------------------------------------------------------------ building
+    def _build(self) -> None:
+        for e in list(self.edges.values()):
+            self.removeItem(e)
+        for item in list(self.nodes.values()):
+            self.removeItem(item)
+        self.nodes.clear()
+        self.edges.clear()
+        model = self.doc.model
+        for n in model.nodes:
+            self._make_node(n)
+        for u, v, k in model.edges():
+            self._make_edge(u, v, k)
+
+    def _finish_reset(self) -> None:
+        model = self.doc.model
+        missing = [n for n in model.nodes if model.pos(n) is None]
+        if missing:
+            # Load time (file or template without positions): no undo entry.
+            layout = layered_layout(model)
+            model.set_positions({n: layout[n] for n in missing})
+        self._refresh(self.nodes)
+        self._update_rect(reset=True)
+
+    def _make_node(self, n: str) -> NodeItem:
+        model = self.doc.model
+        item = NodeItem(n, model.node_type(n), self.theme)
+        pos = model.pos(n)
+        if pos is None:
+            pos = self._spot_for_new()
+        item.setPos(QPointF(*pos))
+        item.set_content(model.params(n), None)
+        self.addItem(item)
+        self.nodes[n] = item
+        return item
+
+    def _spot_for_new(self) -> tuple[float, float]:
+        if not self.nodes:
+            return (0.0, 0.0)
+        right = max(i.pos().x() for i in self.nodes.values())
+        top = min(i.pos().y() for i in self.nodes.values())
+        return self.free_position((right + 260.0, top))
+
+    def _make_edge(self, u: str, v: str, k: int) -> EdgeItem:
+        src, dst = self.nodes[u], self.nodes[v]
+        e = EdgeItem(src, dst, k, self.theme)
+        self.edges[(u, v, k)] = e
+        dst.in_edges[k] = e
+        src.out_edges.append(e)
+        self.addItem(e)
+        dst.set_ports(list(dst.in_edges))
+        e.update_path()
+        src.update()
+        self._relabel(src)
+        return e
+
+    def _relabel(self, src: NodeItem) -> None:
+        """Put the source's output shape on its edges (once for a fan-out)."""
+        r = src.result
+        text = fmt_shape(r.shape) if r is not None and r.shape is not None else ""
+        out = src.out_edges
+        if len(out) == 1:
+            out[0].set_label(text, LABEL_MID)
+        else:
+            for i, e in enumerate(out):
+                e.set_label(text, LABEL_SOURCE if i == 0 else LABEL_NONE)
+
+    def _refresh(self, ids) -> None:
+        model = self.doc.model
+        results = self.doc.analysis.nodes
+        for n in ids:
+            item = self.nodes.get(n)
+            if item is None:
+                continue
+            item.set_content(model.params(n), results.get(n))
+            self._relabel(item)
+            for e in item.in_edges.values():
+                e.update()
+
+    def _update_rect(self, reset: bool = False) -> None:
+        rect = self.items_bounding_rect()
+        if rect.isNull():
+            rect = QRectF(-400, -300, 800, 600)
+        m = SCENE_MARGIN
+        rect = rect.adjusted(-m, -m, m, m)
+        self.setSceneRect(rect if reset else rect.united(self.sceneRect()))
+
+    # ------------------------------------------------------------------ Document signals
+    def _on_node_added(self, n: str) -> None:
+        if not self._reset_pending and n not in self.nodes:
+            self._make_node(n)
+            self._update_rect()
+
+    def _on_node_removed(self, n: str) -> None:
+        item = self.nodes.pop(n, None)
+        if item is None:
+            return
+        if self._gesture is not None:
+            self._cancel_gesture()
+        sources = set()
+        for e in list(item.in_edges.values()) + list(item.out_edges):
+            self._drop_edge(e)
+            sources.add(e.src_item)
+        sources.discard(item)
+        for s in sources:
+            self._relabel(s)
+        self.removeItem(item)
+
+    def _drop_edge(self, e: EdgeItem) -> None:
+        key = e.key
+        self.edges.pop(key, None)
+        src, dst = e.src_item, e.dst_item
+        if src.out_edges.count(e):
+            src.out_edges.remove(e)
+            src.update()
+        if dst.in_edges.get(key[2]) is e:
+            del dst.in_edges[key[2]]
+            dst.set_ports(list(dst.in_edges))
+        self.removeItem(e)
+
+    def _on_edge_added(self, u: str, v: str, k: int) -> None:
+        if not self._reset_pending and (u, v, k) not in self.edges \
+                and u in self.nodes and v in self.nodes:
+            self._make_edge(u, v, k)
+
+    def _on_edge_removed(self, u: str, v: str, k: int) -> None:
+        e = self.edges.get((u, v, k))
+        if e is not None:
+            if self._gesture is not None:
+                self._cancel_gesture()
+            self._drop_edge(e)
+            self._relabel(e.src_item)
+
+    def _on_params_changed(self, n: str) -> None:
+        self._params_dirty.add(n)
+
+    def _on_nodes_moved(self, ids: tuple) -> None:
+        model = self.doc.model
+        for n in ids:
+            item = self.nodes.get(n)
+            pos = model.pos(n) if n in model else None
+            if item is not None and pos is not None and (item.pos().x(), item.pos().y()) != pos:
+                item.setPos(QPointF(*pos))
+        self._update_rect()
+
+    def _on_graph_reset(self) -> None:
+        # The analysis is rebuilt right after this signal: fill the items in then.
+        if self._gesture is not None:
+            self._cancel_gesture()
+        self._reset_pending = True
+        self._build()
+
+    def _on_analysis_changed(self, changed) -> None:
+        if self._reset_pending:
+            self._reset_pending = False
+            self._params_dirty.clear()
+            self._finish_reset()
+            self.tint_legend = ""
+            self.tint_changed.emit()
+            self.selection_changed_nodes.emit(self.selected_nodes())
+            return
+        ids = set(changed) | self._params_dirty
+        self._params_dirty.clear()
+        self._refresh(ids)
+
+    def _on_selection_changed(self) -> None:
+        if not self._batch_selection:
+            self.selection_changed_nodes.emit(self.selected_nodes())
+
+    # ------------------------------------------------------------------ gestures
+    def _item_at(self, pos: QPointF, event):
+        widget = event.widget()
+        view = widget.parent() if widget is not None else None
+        transform = view.transform() if view is not None and hasattr(view, "transform") \
+            else QTransform()
+        return self.itemAt(pos, transform)
+
+    def _start_gesture(self, event) -> bool:
+        pos = event.scenePos()
+        item = self._item_at(pos, event)
+        if isinstance(item, NodeItem):
+            hit = item.port_at(item.mapFromScene(pos))
+            if hit is None:
+                return False
+            if hit[0] == OUT:
+                self._gesture = ConnectDrag(self, item)
+                return True
+            port = item.port_of_slot(hit[1])
+            if port is not None and port in item.in_edges:
+                self._gesture = RewireDrag(self, item.in_edges[port])
+            else:
+                self._gesture = ConnectDrag(self, item, hit[1])
+            return True
+        if isinstance(item, EdgeItem) and item.near_input_end(pos):
+            self._gesture = RewireDrag(self, item)
+            return True
+        return False
+
+    def _cancel_gesture(self) -> None:
+        g, self._gesture = self._gesture, None
+        if g is not None:
+            g.cancel()
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if event.button() == Qt.MouseButton.LeftButton and self._gesture is None:
+            if self._start_gesture(event):
+                event.accept()
+                return
+        super().mousePressEvent(event)
+        self._move_start = None
+        if event.button() == Qt.MouseButton.LeftButton and isinstance(self.mouseGrabberItem(),
+                                                                        NodeItem):
+            self._move_start = {n: QPointF(i.pos()) for n, i in self.nodes.items()
+                                if i.isSelected()}
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if self._gesture is not None:
+            self._gesture.move(event.scenePos())
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if self._gesture is not None:
+            if event.button() == Qt.MouseButton.LeftButton:
+                g, self._gesture = self._gesture, None
+                g.finish(event.scenePos(), event.screenPos())
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+        start, self._move_start = self._move_start, None
+        if start and event.button() == Qt.MouseButton.LeftButton:
+            self._push_move(start)
+
+    def _push_move(self, start: dict[str, QPointF]) -> None:
+        old, new = {}, {}
+        for n, p in start.items():
+            item = self.nodes.get(n)
+            if item is not None and item.pos() != p:
+                old[n] = (p.x(), p.y())
+                new[n] = (item.pos().x(), item.pos().y())
+        if new:
+            self.doc.undo_stack.push(MoveNodesCommand(self.doc, old, new))
+
+    def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        item = self._item_at(event.scenePos(), event)
+        if isinstance(item, NodeItem) and event.button() == Qt.MouseButton.LeftButton:
+            self.node_activated.emit(item.node_id)
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if event.key() == Qt.Key.Key_Escape and self._gesture is not None:
+            self._cancel_gesture()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+

@@ -1,0 +1,308 @@
+"""The canvas view: zoom, pan, grid, rubber-band selection, drops and quick-add.
+
+Zoom with the wheel (at the cursor), Ctrl+plus/minus or fit; pan with the middle button
+or space+drag; drop a palette entry (mime type :data:`NODE_MIME`) to add a node there;
+Tab or a right-click on empty canvas opens the quick-add popup.
+"""
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QEvent, QLineF, QPoint, QPointF, QRectF, Qt
+from PySide6.QtGui import QCursor, QPainter, QPen
+from PySide6.QtWidgets import QGraphicsView, QMenu
+
+from engine.layers import NODE_TYPES
+
+from . import theme as th
+from .commands import AddNodeCommand
+from .defaults import starter_params
+from .edge_item import EdgeItem
+from .node_item import NodeItem
+from .quick_add import QuickAddPopup
+from .scene import GraphScene
+
+NODE_MIME = "application/x-convcanvas-node-type"
+MIN_SCALE, MAX_SCALE = 0.1, 4.0
+GRID = 24.0
+
+
+class GraphView(QGraphicsView):
+    """The node editor's view of a :class:`GraphScene`."""
+
+    def __init__(self, scene: GraphScene, parent=None) -> None:
+        super().__init__(scene, parent)
+        self.graph_scene = scene
+        self.setRenderHints(QPainter.RenderHint.Antialiasing
+                            | QPainter.RenderHint.TextAntialiasing)
+        self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
+        self.setRubberBandSelectionMode(Qt.ItemSelectionMode.IntersectsItemShape)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setCacheMode(QGraphicsView.CacheModeFlag.CacheBackground)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setAcceptDrops(True)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMouseTracking(True)
+        self.quick_add = QuickAddPopup(self)
+        self.quick_add.chosen.connect(self._quick_add_chosen)
+        self._quick_add_pos = QPointF()
+        self._pan_from: QPoint | None = None
+        self._space = False
+        self.context_actions: list = []
+        scene.tint_changed.connect(self.viewport().update)
+        self.setMinimumSize(200, 150)
+
+    # ------------------------------------------------------------------ zoom
+    def zoom(self) -> float:
+        """The current scale (1 = 100 %)."""
+        return self.transform().m11()
+
+    def zoom_by(self, factor: float, anchor_under_mouse: bool = True) -> None:
+        """Scale by ``factor``, clamped to 10 %–400 %."""
+        current = self.zoom()
+        factor = min(max(factor, MIN_SCALE / current), MAX_SCALE / current)
+        if abs(factor - 1.0) < 1e-9:
+            return
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse
+                                     if anchor_under_mouse
+                                     else QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.scale(factor, factor)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+
+    def zoom_in(self) -> None:
+        """Zoom in around the view centre."""
+        self.zoom_by(1.25, anchor_under_mouse=False)
+
+    def zoom_out(self) -> None:
+        """Zoom out around the view centre."""
+        self.zoom_by(1 / 1.25, anchor_under_mouse=False)
+
+    def fit_to_view(self) -> None:
+        """Show every node (at most at 125 %)."""
+        rect = self.graph_scene.items_bounding_rect()
+        if rect.isNull():
+            self.resetTransform()
+            return
+        self.fitInView(rect.adjusted(-30, -30, 30, 30), Qt.AspectRatioMode.KeepAspectRatio)
+        if self.zoom() > 1.25:
+            self.zoom_by(1.25 / self.zoom(), anchor_under_mouse=False)
+        elif self.zoom() < MIN_SCALE:
+            self.zoom_by(MIN_SCALE / self.zoom(), anchor_under_mouse=False)
+        self.centerOn(rect.center())
+
+    def wheelEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        delta = event.angleDelta().y() or event.pixelDelta().y()
+        if delta:
+            self.zoom_by(math.pow(1.0015, delta))
+        event.accept()
+
+    # ------------------------------------------------------------------ adding nodes
+    def add_node_at(self, type_name: str, scene_pos: QPointF) -> str:
+        """Add a ``type_name`` node centred under ``scene_pos``; select it; return its id."""
+        doc = self.graph_scene.doc
+        pos = (scene_pos.x() - th.NODE_WIDTH / 2, scene_pos.y() - th.HEADER_HEIGHT / 2)
+        cmd = AddNodeCommand(doc, type_name, starter_params(type_name), pos)
+        doc.undo_stack.push(cmd)
+        self.graph_scene.select_nodes([cmd.node_id])
+        return cmd.node_id
+
+    def add_node_at_center(self, type_name: str) -> str:
+        """Add a node in the middle of the visible canvas (palette double-click)."""
+        c = self.mapToScene(self.viewport().rect().center())
+        x, y = self.graph_scene.free_position((c.x() - th.NODE_WIDTH / 2,
+                                               c.y() - th.HEADER_HEIGHT / 2))
+        return self.add_node_at(type_name, QPointF(x + th.NODE_WIDTH / 2,
+                                                   y + th.HEADER_HEIGHT / 2))
+
+    def cursor_scene_pos(self) -> QPointF | None:
+        """Where the mouse is on the canvas, or ``None`` when it is outside the view."""
+        p = self.viewport().mapFromGlobal(QCursor.pos())
+        return self.mapToScene(p) if self.viewport().rect().contains(p) else None
+
+    def open_quick_add(self, view_pos: QPoint | None = None) -> QuickAddPopup:
+        """Open the quick-add popup; the node goes where ``view_pos`` (viewport) points."""
+        if view_pos is None:
+            p = self.viewport().mapFromGlobal(QCursor.pos())
+            view_pos = p if self.viewport().rect().contains(p) else self.viewport().rect().center()
+        self._quick_add_pos = self.mapToScene(view_pos)
+        self.quick_add.open_at(self.viewport().mapToGlobal(view_pos))
+        return self.quick_add
+
+    def _quick_add_chosen(self, type_name: str) -> None:
+        self.add_node_at(type_name, self._quick_add_pos)
+        self.setFocus()
+
+    def show_message(self, text: str) -> None:
+        """A transient note in the middle of the view (e.g. nothing to paste)."""
+        c = self.mapToScene(self.viewport().rect().center())
+        self.graph_scene.show_message(text, c)
+
+    # ------------------------------------------------------------------ drag and drop
+    def _drop_type(self, event) -> str | None:
+        mime = event.mimeData()
+        if not mime.hasFormat(NODE_MIME):
+            return None
+        name = bytes(mime.data(NODE_MIME)).decode("utf-8", "replace").strip()
+        return name if name in NODE_TYPES else None
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if self._drop_type(event) is not None:
+            event.acceptProposedAction()
+        else:
+            super().dragEnterEvent(event)
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if self._drop_type(event) is not None:
+            event.acceptProposedAction()
+        else:
+            super().dragMoveEvent(event)
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        name = self._drop_type(event)
+        if name is None:
+            super().dropEvent(event)
+            return
+        self.add_node_at(name, self.mapToScene(event.position().toPoint()))
+        event.acceptProposedAction()
+        self.setFocus()
+
+    # ------------------------------------------------------------------ keys and mouse
+    def focusNextPrevChild(self, forward: bool) -> bool:  # noqa: N802 - Qt's name
+        return False  # Tab opens the quick-add popup instead of moving the focus
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        key = event.key()
+        if key == Qt.Key.Key_Tab and not event.modifiers():
+            self.open_quick_add()
+            event.accept()
+            return
+        if key == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = True
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def keyReleaseEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
+            self._space = False
+            if self._pan_from is None:
+                self.viewport().unsetCursor()
+            event.accept()
+            return
+        super().keyReleaseEvent(event)
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        b = event.button()
+        if b == Qt.MouseButton.MiddleButton or (b == Qt.MouseButton.LeftButton and self._space):
+            self._pan_from = event.position().toPoint()
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if self._pan_from is not None:
+            p = event.position().toPoint()
+            d = p - self._pan_from
+            self._pan_from = p
+            self.pan_by(d.x(), d.y())
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if self._pan_from is not None:
+            self._pan_from = None
+            if self._space:
+                self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            else:
+                self.viewport().unsetCursor()
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+
+    def pan_by(self, dx: float, dy: float) -> None:
+        """Move the content by ``(dx, dy)`` viewport pixels (as a hand drag does)."""
+        h, v = self.horizontalScrollBar(), self.verticalScrollBar()
+        h.setValue(h.value() - round(dx))
+        v.setValue(v.value() - round(dy))
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:  # noqa: N802 - Qt's name
+        super().scrollContentsBy(dx, dy)
+        if self.graph_scene.tint_legend:
+            self.viewport().update()  # the legend is pinned to the viewport
+
+    def contextMenuEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        item = self.itemAt(event.pos())
+        if not isinstance(item, (NodeItem, EdgeItem)):
+            self.open_quick_add(event.pos())
+            event.accept()
+            return
+        if isinstance(item, NodeItem) and not item.isSelected():
+            self.graph_scene.select_nodes([item.node_id])
+        if self.context_actions:
+            menu = QMenu(self)
+            menu.addActions(self.context_actions)
+            menu.exec(event.globalPos())
+        event.accept()
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange,
+                            QEvent.Type.StyleChange):
+            self.graph_scene.refresh_theme()
+            self.resetCachedContent()
+        super().changeEvent(event)
+
+    # ------------------------------------------------------------------ painting
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+        t = self.graph_scene.theme
+        painter.fillRect(rect, t.canvas)
+        step = GRID
+        scale = self.zoom()
+        while step * scale < 10:
+            step *= 5
+        major = step * 5
+        left = math.floor(rect.left() / step) * step
+        top = math.floor(rect.top() / step) * step
+        minor_lines, major_lines = [], []
+        x = left
+        while x <= rect.right():
+            (major_lines if abs(x / major - round(x / major)) < 1e-6 else minor_lines).append(
+                QLineF(x, rect.top(), x, rect.bottom()))
+            x += step
+        y = top
+        while y <= rect.bottom():
+            (major_lines if abs(y / major - round(y / major)) < 1e-6 else minor_lines).append(
+                QLineF(rect.left(), y, rect.right(), y))
+            y += step
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        pen = QPen(t.grid_minor, 0)
+        painter.setPen(pen)
+        painter.drawLines(minor_lines)
+        pen.setColor(t.grid_major)
+        painter.setPen(pen)
+        painter.drawLines(major_lines)
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+        legend = self.graph_scene.tint_legend
+        if not legend:
+            return
+        t = self.graph_scene.theme
+        painter.save()
+        painter.resetTransform()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setFont(t.body_font)
+        m = t.body_metrics
+        w = m.horizontalAdvance(legend) + 20
+        h = m.height() + 10
+        box = QRectF(10, self.viewport().height() - h - 10, w, h)
+        painter.setPen(QPen(t.node_border, 1))
+        painter.setBrush(t.node_body)
+        painter.drawRoundedRect(box, 5, 5)
+        painter.setPen(t.text)
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, legend)
+        painter.restore()
