@@ -1,0 +1,210 @@
+"""engine.torch_build: the live torch model of a graph (parameters, shapes, capture, seeds)."""
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from torch import nn
+
+from engine import GraphModel, analyze
+from engine.codegen import InvalidGraphError, make_plan, render
+from engine.naming import module_names
+from engine.templates import TEMPLATES, build, resnet50
+from engine.torch_build import build_module
+from random_graphs import graphs
+
+# Templates shrunk so that a forward pass is cheap; still valid at these sizes.
+SMALL_SIDE = {"googlenet": 64, "resnet18": 32, "resnet50": 32, "vgg16": 32}
+
+
+def small_template(key: str) -> GraphModel:
+    """Template ``key`` with its input shrunk (networks to 32–64 px, blocks to 8 px)."""
+    g = build(key)
+    inp = next(n for n in g.nodes if g.node_type(n) == "input")
+    side = SMALL_SIDE.get(key, 8)
+    g.set_params(inp, {"height": side, "width": side})
+    assert analyze(g).ok, key
+    return g
+
+
+def input_of(g: GraphModel) -> str:
+    return next(n for n in g.nodes if g.node_type(n) == "input")
+
+
+def count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+@pytest.mark.parametrize("key", list(TEMPLATES))
+def test_template_param_count_equals_analysis(key):
+    """Every template's torch parameter count is the analysis total, exactly."""
+    g = build(key) if key not in SMALL_SIDE else small_template(key)
+    assert count(build_module(g)) == analyze(g).totals.params
+
+
+@pytest.mark.parametrize("key", list(TEMPLATES))
+def test_template_node_shapes_equal_analysis(key):
+    """Every node's captured output has the analysis shape (templates at reduced size)."""
+    g = small_template(key)
+    a = analyze(g)
+    out = build_module(g, capture=True)(torch.randn(1, *a.nodes[input_of(g)].shape))
+    assert list(out) == a.order
+    assert {n: tuple(t.shape[1:]) for n, t in out.items()} == {n: a.nodes[n].shape for n in a.order}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graphs())
+def test_random_graph_params_and_shapes_equal_analysis(g):
+    """Random valid graphs: parameter count and every node's shape agree with the analysis."""
+    a = analyze(g)
+    m = build_module(g, capture=True)
+    assert count(m) == a.totals.params
+    out = m(torch.randn(2, *a.nodes["input"].shape))
+    assert {n: tuple(t.shape) for n, t in out.items()} == \
+        {n: (2,) + a.nodes[n].shape for n in a.order}
+
+
+def test_resnet50_full_size_forward():
+    """ResNet-50 at 3×224×224: 25,557,032 parameters and a 1×1000 output."""
+    m = build_module(resnet50())
+    assert count(m) == 25_557_032
+    with torch.inference_mode():
+        assert m(torch.randn(1, 3, 224, 224)).shape == (1, 1000)
+
+
+def test_submodule_names_follow_naming():
+    """Submodules are attributes named by engine.naming.module_names (plain ids as is)."""
+    g = small_template("resnet18")
+    names = module_names(g, reserved={make_plan(g).class_name})
+    m = build_module(g)
+    children = dict(m.named_children())
+    assert "conv1" in children and "layer1_0_conv1" in children
+    layer_nodes = [n for n in g.nodes if g.node_type(n) not in ("input", "add", "concat", "flatten")]
+    assert set(children) == {names[n] for n in layer_nodes}
+
+
+def _chain() -> GraphModel:
+    g = GraphModel("chain")
+    g.add_node("input", {"channels": 3, "height": 8, "width": 8}, "in")
+    g.add_node("conv", {"out_channels": 4, "kernel_size": 3}, "c")
+    g.add_node("batchnorm", {}, "bn")
+    g.add_node("global_avgpool", {}, "gap")
+    g.add_node("flatten", {}, "flat")
+    g.add_node("linear", {"out_features": 5}, "fc")
+    for a, b in (("in", "c"), ("c", "bn"), ("bn", "gap"), ("gap", "flat"), ("flat", "fc")):
+        g.connect(a, b)
+    return g
+
+
+def test_same_seed_same_weights_other_seed_other_weights():
+    """Initialisation is a function of the seed."""
+    sd = [build_module(_chain(), seed=s).state_dict() for s in (3, 3, 4)]
+    assert all(torch.equal(sd[0][k], sd[1][k]) for k in sd[0])
+    assert not torch.equal(sd[0]["c.weight"], sd[2]["c.weight"])
+
+
+def test_build_leaves_global_rng_alone():
+    """Building does not reseed torch's global generator."""
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    build_module(_chain(), seed=7)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_module_is_in_eval_mode():
+    """The built module is returned in eval mode (BatchNorm uses running stats)."""
+    m = build_module(_chain())
+    assert not m.training and not m.bn.training
+
+
+def test_several_sinks_give_a_tuple_in_topological_order():
+    """With two sinks forward returns both outputs, in topological order."""
+    g = GraphModel("two heads")
+    g.add_node("input", {"channels": 2, "height": 6, "width": 6}, "x")
+    g.add_node("relu", {}, "r")
+    g.add_node("maxpool", {"kernel_size": 2}, "p")
+    g.connect("x", "r")
+    g.connect("x", "p")
+    out = build_module(g)(torch.randn(1, 2, 6, 6))
+    assert isinstance(out, tuple) and [t.shape for t in out] == [(1, 2, 6, 6), (1, 2, 3, 3)]
+
+
+def test_capture_holds_every_node_and_matches_plain_forward():
+    """Capture mode returns each node's output (input included, same object) and the same result."""
+    g = small_template("inception3a_reduced")
+    x = torch.randn(1, *analyze(g).nodes[input_of(g)].shape)
+    plain = build_module(g, seed=1)
+    cap = build_module(g, seed=1, capture=True)
+    with torch.inference_mode():
+        out = cap(x)
+        y = plain(x)
+    assert set(out) == set(g.nodes)
+    assert out[input_of(g)] is x
+    assert torch.equal(out[analyze(g).totals.output], y)
+
+
+def test_concat_is_in_port_order():
+    """Concat stacks its inputs by port, not by insertion order."""
+    g = GraphModel("cat")
+    g.add_node("input", {"channels": 1, "height": 4, "width": 4}, "x")
+    g.add_node("maxpool", {"kernel_size": 1}, "a")
+    g.add_node("relu", {}, "b")
+    g.add_node("concat", {}, "cat")
+    g.connect("x", "a")
+    g.connect("x", "b")
+    g.connect("b", "cat", 0)
+    g.connect("a", "cat", 5)
+    x = -torch.ones(1, 1, 4, 4)
+    out = build_module(g)(x)
+    assert torch.equal(out[:, 0], torch.zeros(1, 4, 4)) and torch.equal(out[:, 1], x[:, 0])
+
+
+def test_uneven_same_padding_matches_torch_same():
+    """An even kernel with padding "same" gives torch's own "same" result, without a warning."""
+    g = GraphModel("same")
+    g.add_node("input", {"channels": 2, "height": 7, "width": 6}, "x")
+    g.add_node("conv", {"out_channels": 3, "kernel_size": [2, 4], "padding": "same"}, "c")
+    g.connect("x", "c")
+    m = build_module(g)
+    ref = nn.Conv2d(2, 3, (2, 4), padding="same")
+    ref.load_state_dict(m.c.state_dict())
+    x = torch.randn(1, 2, 7, 6)
+    with pytest.warns(UserWarning):
+        expected = ref(x)
+    assert torch.allclose(m(x), expected, atol=1e-6, rtol=0)
+
+
+def test_out_of_place_code():
+    """No in-place ops: no inplace=True module and no augmented assignment in forward."""
+    g = small_template("resnet50")
+    src = render(make_plan(g))
+    assert "+=" not in src and "inplace" not in src
+    assert not re.search(r"\.[a-z0-9]\w*[a-z0-9]_\(", src)  # no x.relu_(), x.add_() …
+    assert not any(getattr(mod, "inplace", False) for mod in build_module(g).modules())
+
+
+def test_invalid_graph_refused_listing_every_error():
+    """A graph with analysis errors is refused, each error in the message and on .errors."""
+    g = _chain()
+    g.add_node("conv", {"out_channels": 2, "kernel_size": 3}, "orphan")
+    g.set_param("c", "kernel_size", 20)
+    with pytest.raises(InvalidGraphError) as info:
+        build_module(g)
+    assert sorted(n for n, _ in info.value.errors) == ["c", "orphan"]
+    assert "conv 'c' kernel 20 is larger" in str(info.value)
+    assert "conv 'orphan' has no input" in str(info.value)
+
+
+def test_empty_graph_refused():
+    """An empty graph is refused with a message."""
+    with pytest.raises(InvalidGraphError, match="no nodes"):
+        build_module(GraphModel())
+
+
+def test_accepts_the_networkx_graph():
+    """build_module takes the GraphModel's networkx graph as well."""
+    g = _chain()
+    assert count(build_module(g.graph)) == analyze(g).totals.params
