@@ -148,6 +148,10 @@ class Inspector(QWidget):
         """Inspect ``node`` (``None``: nothing selected)."""
         if node is not None and node not in self.doc.model:
             node = None
+        if node is not None and node == self.node and self.editors_current():
+            self._on_params_changed(node)  # same node again: keep the editors (and focus)
+            self.refresh_readouts()
+            return
         self.node = node
         self._clear_form()
         self.param_error.hide()
@@ -174,6 +178,14 @@ class Inspector(QWidget):
         if not ntype.params:
             self.form.addRow(QLabel("No parameters.", self.form_host))
         self.refresh_readouts()
+
+    def editors_current(self) -> bool:
+        """Whether the editors shown are those of the inspected node's type."""
+        if self.node is None or self.node not in self.doc.model:
+            return False
+        ntype = NODE_TYPES[self.doc.model.node_type(self.node)]
+        return list(self.editors) == [p.name for p in ntype.params] and \
+            self.form.rowCount() > 0
 
     def _clear_form(self) -> None:
         self.editors.clear()

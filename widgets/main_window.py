@@ -42,7 +42,7 @@ def canvas_classes():
 
 def _canvas_actions(actions, names: tuple[str, ...]) -> list[QAction]:
     """The QActions of ``actions`` named ``names`` (``x`` or ``x_action``), skipping absent ones."""
-    found = []
+    found: list[QAction] = []
     for name in names:
         for attr in (name, f"{name}_action", f"act_{name}"):
             act = getattr(actions, attr, None)
@@ -53,7 +53,7 @@ def _canvas_actions(actions, names: tuple[str, ...]) -> list[QAction]:
 
 
 EDIT_ACTIONS = ("cut", "copy", "paste", "duplicate", "delete", None, "select_all")
-VIEW_ACTIONS = ("zoom_in", "zoom_out", "zoom_reset", "fit", "layout")
+VIEW_ACTIONS = ("zoom_in", "zoom_out", "zoom_fit", "auto_layout")
 
 
 class MainWindow(QMainWindow):
@@ -76,6 +76,8 @@ class MainWindow(QMainWindow):
         self.scene = GraphScene(self.doc)
         self.view = GraphView(self.scene)
         self.canvas_actions = CanvasActions(self.doc, self.scene, self.view, self)
+        # Owned by the window, destroyed after the actions that listen to it.
+        self.scene.setParent(self)
         self.totals_bar = TotalsBar(self.doc, self)
         central = QWidget(self)
         lay = QVBoxLayout(central)
@@ -229,7 +231,7 @@ class MainWindow(QMainWindow):
         tb.addActions([self.new_action, self.open_action, self.save_action])
         tb.addSeparator()
         tb.addActions([self.undo_action, self.redo_action])
-        view_acts = _canvas_actions(self.canvas_actions, ("fit", "layout"))
+        view_acts = _canvas_actions(self.canvas_actions, ("zoom_fit", "auto_layout"))
         if view_acts:
             tb.addSeparator()
             tb.addActions(view_acts)
@@ -319,7 +321,7 @@ class MainWindow(QMainWindow):
         self._fit_soon()
 
     def _fit_soon(self) -> None:
-        for act in _canvas_actions(self.canvas_actions, ("fit",)):
+        for act in _canvas_actions(self.canvas_actions, ("zoom_fit",)):
             from PySide6.QtCore import QTimer
             QTimer.singleShot(0, act.trigger)
 
