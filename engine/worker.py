@@ -437,8 +437,8 @@ class WorkerClient:
                 pass
 
     def close(self, timeout: float = 2.0) -> None:
-        """Stop the worker (politely, then by force) and drop pending requests."""
-        if self._conn is not None and self.alive():
+        """Stop the worker (politely when idle, else by force) and drop pending requests."""
+        if self._conn is not None and self.alive() and self.running is None:
             try:
                 self._conn.send({"kind": "stop"})
             except OSError:

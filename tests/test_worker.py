@@ -1,0 +1,260 @@
+"""The inference worker process: parity with the engine, caching, supersede, cancel, crash."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.fileformat import to_dict
+from engine.graph import GraphModel
+from engine.worker import (Cancelled, Crashed, Failed, FeatureJob, Finished, Progress,
+                           WorkerClient, pack_maps, unpack_maps)
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = str(ROOT / "resources" / "sample.png")
+
+
+def small_graph(width: int = 8) -> GraphModel:
+    """input 3×32×32 → conv → relu → maxpool → conv → relu → gap → flatten → linear."""
+    m = GraphModel("small")
+    m.add_node("input", {"channels": 3, "height": 32, "width": 32}, "input")
+    m.add_node("conv", {"out_channels": width, "kernel_size": 3, "padding": 1}, "c1")
+    m.add_node("relu", {}, "r1")
+    m.add_node("maxpool", {"kernel_size": 2}, "p1")
+    m.add_node("conv", {"out_channels": 16, "kernel_size": 3}, "c2")
+    m.add_node("relu", {}, "r2")
+    m.add_node("global_avgpool", {}, "gap")
+    m.add_node("flatten", {}, "flat")
+    m.add_node("linear", {"out_features": 10}, "fc")
+    chain = ["input", "c1", "r1", "p1", "c2", "r2", "gap", "flat", "fc"]
+    for a, b in zip(chain, chain[1:]):
+        m.connect(a, b)
+    return m
+
+
+class SlowJob(FeatureJob):
+    """A real feature job whose layers each sleep (so a run can be interrupted)."""
+
+    DELAY = 0.1
+
+    def run(self, request, progress):
+        """Run with a sleeping pre-hook on every layer of the built module."""
+        import torch
+
+        def sleepy(_m, _a):
+            time.sleep(self.DELAY)
+
+        handle = torch.nn.modules.module.register_module_forward_pre_hook(sleepy)
+        try:
+            return super().run(request, progress)
+        finally:
+            handle.remove()
+
+
+class StuckJob(FeatureJob):
+    """A job stuck in one long step that cannot be aborted between layers."""
+
+    def run(self, request, progress):
+        """Sleep far longer than any test waits."""
+        time.sleep(30)
+        return super().run(request, progress)
+
+
+@pytest.fixture(scope="module")
+def client():
+    """One shared worker (torch loads once for the module's tests)."""
+    c = WorkerClient()
+    c.start()
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def slow_client():
+    """A worker running :class:`SlowJob`, closed after the module's tests."""
+    c = WorkerClient(job="test_worker:SlowJob")
+    c.start()
+    yield c
+    c.close()
+
+
+def finished(events) -> list[Finished]:
+    return [e for e in events if isinstance(e, Finished)]
+
+
+def wait_mid_run(c: WorkerClient, timeout: float = 30.0) -> list:
+    """Poll until the worker reports progress inside the forward pass; return the events."""
+    events = []
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        events += c.poll()
+        if any(isinstance(e, Progress) and e.text.startswith("layer") for e in events):
+            return events
+        time.sleep(0.01)
+    raise AssertionError("the worker never reached the forward pass")
+
+
+def test_pack_unpack_roundtrip_removes_file(tmp_path):
+    """Maps written to one file come back equal (dtype, shape) and the file is unlinked."""
+    maps = {"a": np.arange(24, dtype=np.float32).reshape(2, 3, 4),
+            "b": np.array([1.5, -2.0], dtype=np.float32), "c": np.zeros((0,), np.float32)}
+    path = str(tmp_path / "m.maps")
+    layout = pack_maps(maps, path)
+    assert all(off % 64 == 0 for *_, off in layout)
+    out = unpack_maps(path, layout)
+    assert not os.path.exists(path)
+    for k, v in maps.items():
+        assert out[k].dtype == v.dtype and out[k].shape == v.shape
+        np.testing.assert_array_equal(out[k], v)
+
+
+def test_worker_result_equals_in_process_run(client):
+    """The worker's maps, stats and box equal run_features in this process, bit for bit."""
+    from engine.features import run_features
+    m = small_graph()
+    client.submit(to_dict(m), SAMPLE, {"mode": "crop", "normalize": "unit"})
+    events = client.wait(60)
+    (fin,) = finished(events)
+    ref = run_features(m, SAMPLE, mode="crop", normalize="unit")
+    r = fin.result
+    assert r.order == ref.order and r.stats == ref.stats and r.box == ref.box
+    assert r.preprocess == ref.preprocess
+    for n in ref.order:
+        np.testing.assert_array_equal(r.maps[n], ref.maps[n])
+    np.testing.assert_array_equal(r.image, ref.image)
+
+
+def test_shared_maps_file_is_removed(client):
+    """After the result is received no maps file of the worker is left in shared memory."""
+    client.submit(to_dict(small_graph()), SAMPLE)
+    assert finished(client.wait(60))
+    left = list(Path("/dev/shm" if os.path.isdir("/dev/shm") else "/tmp")
+                .glob(f"convcanvas-{client.pid}-*.maps"))
+    assert left == []
+
+
+def test_pipe_transport_gives_same_maps(client):
+    """Sending the maps through the pipe instead of shared memory gives equal maps."""
+    doc = to_dict(small_graph())
+    client.submit(doc, SAMPLE)
+    (a,) = finished(client.wait(60))
+    client.submit(doc, SAMPLE, transport="pipe")
+    (b,) = finished(client.wait(60))
+    for n in a.result.order:
+        np.testing.assert_array_equal(a.result.maps[n], b.result.maps[n])
+
+
+def test_module_rebuilt_only_when_graph_changes(client):
+    """Same graph (even moved nodes) reuses the module; a changed param rebuilds it."""
+    m = small_graph(width=5)
+    client.submit(to_dict(m), SAMPLE)
+    (first,) = finished(client.wait(60))
+    m.set_pos("c1", (100.0, 50.0))
+    client.submit(to_dict(m), SAMPLE)
+    (same,) = finished(client.wait(60))
+    assert same.result.extra["builds"] == first.result.extra["builds"]
+    m.set_param("c1", "out_channels", 6)
+    client.submit(to_dict(m), SAMPLE)
+    (changed,) = finished(client.wait(60))
+    assert changed.result.extra["builds"] == first.result.extra["builds"] + 1
+    assert changed.result.maps["c1"].shape == (6, 32, 32)
+
+
+def test_weight_histograms_for_conv_and_linear(client):
+    """The reply holds weight histograms of exactly the conv/linear nodes, counting every weight."""
+    client.submit(to_dict(small_graph()), SAMPLE)
+    (fin,) = finished(client.wait(60))
+    hist = fin.result.extra["weight_hist"]
+    assert set(hist) == {"c1", "c2", "fc"}
+    counts, edges = hist["c2"]
+    assert counts.sum() == 16 * 8 * 3 * 3 and len(edges) == len(counts) + 1
+
+
+def test_invalid_graph_fails_with_node_named(client):
+    """A graph with an analysis error fails with a message naming the node."""
+    m = small_graph()
+    m.set_param("c2", "kernel_size", 40)   # larger than the 16×16 map
+    client.submit(to_dict(m), SAMPLE)
+    events = client.wait(60)
+    (fail,) = [e for e in events if isinstance(e, Failed)]
+    assert "c2" in fail.message
+
+
+def test_progress_messages_precede_result(client):
+    """Progress events arrive before the result, with percentages between 0 and 100."""
+    client.submit(to_dict(small_graph()), SAMPLE)
+    events = client.wait(60)
+    assert isinstance(events[-1], Finished)
+    prog = [e for e in events if isinstance(e, Progress)]
+    assert prog and all(0 <= p.percent <= 100 for p in prog)
+
+
+def test_newer_request_supersedes_older(slow_client):
+    """Only the newest request is answered, and the older run is aborted, not finished."""
+    doc = to_dict(small_graph())
+    old = slow_client.submit(doc, SAMPLE)
+    wait_mid_run(slow_client)
+    t0 = time.perf_counter()
+    new = slow_client.submit(doc, SAMPLE, {"mode": "crop"})
+    events = slow_client.wait(60)
+    elapsed = time.perf_counter() - t0
+    assert [e.id for e in events if not isinstance(e, Progress)] == [new]
+    assert all(e.id == new for e in events) and old != new
+    (fin,) = finished(events)
+    assert fin.result.preprocess.mode == "crop"
+    # one run of ~10 sleeping layers: the old run did not finish first
+    assert elapsed < 2 * 10 * SlowJob.DELAY + 1.0
+
+
+def test_cancel_stops_run_and_worker_stays(slow_client):
+    """Cancel mid-run yields Cancelled quickly, keeps the worker, and the next run works."""
+    doc = to_dict(small_graph())
+    rid = slow_client.submit(doc, SAMPLE)
+    wait_mid_run(slow_client)
+    pid = slow_client.pid
+    t0 = time.perf_counter()
+    assert slow_client.cancel() == rid
+    events = slow_client.wait(10)
+    assert time.perf_counter() - t0 < 1.0
+    assert [type(e) for e in events if not isinstance(e, Progress)] == [Cancelled]
+    assert slow_client.pid == pid and slow_client.alive()
+    slow_client.submit(doc, SAMPLE)
+    assert finished(slow_client.wait(60))
+
+
+def test_crash_is_reported_and_next_run_starts_fresh_worker(slow_client):
+    """kill -9 of the worker mid-run gives Crashed; the next request gets a new process."""
+    doc = to_dict(small_graph())
+    rid = slow_client.submit(doc, SAMPLE)
+    wait_mid_run(slow_client)
+    old_pid = slow_client.pid
+    os.kill(old_pid, 9)
+    events = slow_client.wait(10)
+    crashes = [e for e in events if isinstance(e, Crashed)]
+    assert len(crashes) == 1 and crashes[0].id == rid and "signal 9" in crashes[0].message
+    assert not slow_client.busy
+    slow_client.submit(doc, SAMPLE)
+    assert finished(slow_client.wait(60))
+    assert slow_client.pid != old_pid
+
+
+def test_stuck_worker_is_killed_after_cancel_timeout():
+    """A run that cannot stop between layers is killed kill_after seconds after Cancel."""
+    c = WorkerClient(job="test_worker:StuckJob", kill_after=0.3)
+    try:
+        rid = c.submit(to_dict(small_graph()), SAMPLE)
+        time.sleep(0.2)
+        pid = c.pid
+        c.cancel()
+        t0 = time.perf_counter()
+        events = c.wait(10)
+        assert time.perf_counter() - t0 < 2.0
+        assert [e for e in events if not isinstance(e, Progress)] == [Cancelled(rid)]
+        assert not c.alive()
+        c.submit(to_dict(small_graph()), SAMPLE)   # starts a new StuckJob worker
+        assert c.pid != pid
+    finally:
+        c.close()
