@@ -43,7 +43,7 @@ class Document(QObject):
         self.undo_stack = QUndoStack(self)
         self.path: Path | None = None
         self.analyzer.subscribe(self._on_analysis)
-        self.undo_stack.cleanChanged.connect(lambda clean: self.modified_changed.emit(not clean))
+        self.undo_stack.cleanChanged.connect(self._on_clean_changed)
 
     # ------------------------------------------------------------------ state
     @property
@@ -72,6 +72,11 @@ class Document(QObject):
         self.set_path(path)
         self.undo_stack.setClean()
 
+    def _on_clean_changed(self, clean: bool) -> None:
+        # A method, not a lambda: Qt disconnects it when the document is destroyed
+        # (the stack emits cleanChanged while it is torn down with its parent).
+        self.modified_changed.emit(not clean)
+
     # ------------------------------------------------------------------ engine → Qt
     def _on_model_event(self, event: GraphEvent) -> None:
         kind = event.kind
@@ -91,6 +96,9 @@ class Document(QObject):
             self.name_changed.emit(self.model.name)
         elif kind == "graph_reset":
             self.graph_reset.emit()
+
+    def _on_clean_changed(self, clean: bool) -> None:
+        self.modified_changed.emit(not clean)
 
     def _on_analysis(self, analysis: Analysis, changed: set) -> None:
         self.analysis_changed.emit(changed)
