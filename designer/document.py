@@ -97,8 +97,5 @@ class Document(QObject):
         elif kind == "graph_reset":
             self.graph_reset.emit()
 
-    def _on_clean_changed(self, clean: bool) -> None:
-        self.modified_changed.emit(not clean)
-
     def _on_analysis(self, analysis: Analysis, changed: set) -> None:
         self.analysis_changed.emit(changed)
