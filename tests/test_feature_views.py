@@ -1,0 +1,287 @@
+"""Feature views on hand-built results: grid mosaic, sparsity points, RF boxes, histograms, tints."""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+import pytest
+from PySide6.QtCore import QPointF
+from PySide6.QtGui import QColor
+
+from designer.document import Document
+from designer.scene import GraphScene
+from engine.analysis import analyze
+from engine.feature_types import FeatureResult, NodeStats, Preprocess
+from engine.features import rf_box
+from engine.graph import GraphModel
+from widgets.feature_grid import GAP, PAGE_SIZE, FeatureGrid, grid_shape, mosaic
+from widgets.histograms import Histograms
+from widgets.inside_panel import TINT_MAP, rf_tint, sparsity_tint
+from widgets.rf_view import RFView, strongest_box
+from widgets.sparsity_plot import RELU_BRUSH, SparsityPlot
+
+
+def model() -> GraphModel:
+    """input 3×8×8 → conv 10 k3 → relu → flatten → linear 5."""
+    m = GraphModel("views")
+    m.add_node("input", {"channels": 3, "height": 8, "width": 8}, "input")
+    m.add_node("conv", {"out_channels": 10, "kernel_size": 3}, "c1")
+    m.add_node("relu", {}, "r1")
+    m.add_node("flatten", {}, "flat")
+    m.add_node("linear", {"out_features": 5}, "fc")
+    for a, b in [("input", "c1"), ("c1", "r1"), ("r1", "flat"), ("flat", "fc")]:
+        m.connect(a, b)
+    return m
+
+
+def stats_of(a: np.ndarray) -> NodeStats:
+    flat = a.ravel()
+    return NodeStats(sparsity=float(np.mean(flat == 0)), near_zero=float(np.mean(abs(flat) < 1e-3)),
+                     mean=float(flat.mean()), std=float(flat.std()), max=float(flat.max()),
+                     min=float(flat.min()), argmax=tuple(int(i) for i in
+                                                          np.unravel_index(flat.argmax(), a.shape)))
+
+
+@pytest.fixture
+def graph():
+    return model()
+
+
+@pytest.fixture
+def result(graph):
+    """A result built by hand (no torch): known values for every node."""
+    rng = np.random.default_rng(1)
+    maps = {"input": rng.normal(size=(3, 8, 8)).astype(np.float32),
+            "c1": rng.normal(size=(10, 6, 6)).astype(np.float32)}
+    maps["r1"] = np.maximum(maps["c1"], 0)
+    maps["flat"] = maps["r1"].reshape(-1)
+    maps["fc"] = rng.normal(size=(5,)).astype(np.float32)
+    a = analyze(graph)
+    pre = Preprocess(mode="resize", normalize="unit", original_size=(16, 24), input_size=(8, 8),
+                     channels=3, scale=(2.0, 3.0), offset=(0.0, 0.0))
+    c, y, x = np.unravel_index(int(np.argmax(maps["r1"])), maps["r1"].shape)
+    box = rf_box(a, "r1", int(y), int(x), pre, channel=int(c), value=float(maps["r1"][c, y, x]))
+    image = rng.integers(0, 255, size=(16, 24, 3), dtype=np.uint8)
+    r = FeatureResult(order=list(a.order), types={n: graph.node_type(n) for n in a.order},
+                      depth={n: a.nodes[n].depth for n in a.order}, maps=maps,
+                      stats={n: stats_of(v) for n, v in maps.items()}, image=image,
+                      input=maps["input"], preprocess=pre, box=box, seconds=0.01)
+    r.extra["analysis"] = a
+    return r
+
+
+# --------------------------------------------------------------------------- mosaic
+def test_mosaic_places_each_channel_at_its_tile():
+    """Channel k sits at row k//cols, column k%cols, with NaN gaps between tiles."""
+    maps = np.arange(5 * 2 * 3, dtype=np.float32).reshape(5, 2, 3)
+    img, rows, cols = mosaic(maps)
+    assert (rows, cols) == grid_shape(5, 2, 3)
+    assert img.shape == (rows * (2 + GAP) - GAP, cols * (3 + GAP) - GAP)
+    for k in range(5):
+        r, c = divmod(k, cols)
+        tile = img[r * (2 + GAP):r * (2 + GAP) + 2, c * (3 + GAP):c * (3 + GAP) + 3]
+        np.testing.assert_array_equal(tile, maps[k])
+    assert np.isnan(img[2, 0]) and np.isnan(img[0, 3])
+
+
+def test_mosaic_per_channel_scaling_spans_zero_to_one():
+    """Per-channel scaling maps every (non-constant) channel to exactly [0, 1]."""
+    maps = np.stack([np.linspace(-5, 3, 16).reshape(4, 4), np.linspace(10, 11, 16).reshape(4, 4)])
+    img, rows, cols = mosaic(maps.astype(np.float32), per_channel=True)
+    for k in range(2):
+        r, c = divmod(k, cols)
+        tile = img[r * 5:r * 5 + 4, c * 5:c * 5 + 4]
+        assert tile.min() == 0.0 and tile.max() == pytest.approx(1.0)
+
+
+# --------------------------------------------------------------------------- grid
+@pytest.fixture
+def grid(qtbot):
+    g = FeatureGrid()
+    qtbot.addWidget(g)
+    g.resize(600, 500)
+    g.show()
+    qtbot.waitExposed(g)
+    return g
+
+
+def test_grid_shows_localised_node_with_its_value_range(grid, result):
+    """A new result shows the box's node: all its channels, levels = its min and max."""
+    grid.set_result(result)
+    assert grid.node == "r1"
+    assert grid.channel_count == 10 and grid.shown_channels == 10
+    assert grid.levels == (float(result.maps["r1"].min()), float(result.maps["r1"].max()))
+
+
+def test_grid_per_channel_levels_are_unit(grid, result):
+    """With per-channel scaling the colour scale runs 0 to 1."""
+    grid.set_result(result)
+    grid.per_channel.setChecked(True)
+    assert grid.levels == (0.0, 1.0)
+
+
+def test_grid_pages_thousand_channels(grid, result):
+    """1,000 channels are shown PAGE_SIZE at a time; the last page holds the rest."""
+    result.maps["c1"] = np.ones((1000, 2, 2), np.float32)
+    grid.set_result(result)
+    grid.set_node("c1")
+    assert grid.channel_count == 1000 and grid.shown_channels == PAGE_SIZE
+    pages = -(-1000 // PAGE_SIZE)
+    assert grid.page_box.maximum() == pages
+    grid.page_box.setValue(pages)
+    assert grid.shown_channels == 1000 - (pages - 1) * PAGE_SIZE
+    assert grid.channel_at(0.5, 0.5)[0] == (pages - 1) * PAGE_SIZE
+
+
+def test_grid_channel_at_inverts_tile_origin(grid, result):
+    """The pixel (y, x) of channel c's tile maps back to (c, y, x); a gap maps to None."""
+    grid.set_result(result)
+    for c in (0, 3, 9):
+        ox, oy = grid.tile_origin(c)
+        assert grid.channel_at(ox + 4.5, oy + 2.2) == (c, 2, 4)
+    assert grid.channel_at(6.5, 0.5) is None   # the gap after tile 0's last column
+
+
+def test_grid_hover_reads_out_value_and_emits(grid, result, qtbot):
+    """Hovering a map pixel shows 'channel c, y, x = value' and emits the pixel."""
+    grid.set_result(result)
+    qtbot.wait(20)   # let the view take its final geometry
+    ox, oy = grid.tile_origin(7)
+    scene_pos = grid.image.mapToScene(QPointF(ox + 1.5, oy + 3.5))
+    with qtbot.waitSignal(grid.pixel_hovered, timeout=1000) as sig:
+        grid._on_move(scene_pos)
+    value = float(result.maps["r1"][7, 3, 1])
+    assert sig.args == ["r1", 7, 3, 1, pytest.approx(value)]
+    assert grid.readout.text() == f"channel 7, y 3, x 1 = {value:.4g}"
+
+
+def test_grid_enlarge_shows_one_channel_then_all(grid, result):
+    """Enlarging shows the channel alone at the origin; All channels restores the page."""
+    grid.set_result(result)
+    grid.enlarge(4)
+    assert grid.shown_channels == 1 and grid.channel_at(2.5, 1.5) == (4, 1, 2)
+    grid.show_all()
+    assert grid.shown_channels == 10
+
+
+def test_grid_vector_node_is_one_tile_per_feature(grid, result):
+    """A (F,) output is shown as F one-pixel tiles."""
+    grid.set_result(result)
+    grid.set_node("fc")
+    assert grid.channel_count == 5
+    assert grid.levels == (float(result.maps["fc"].min()), float(result.maps["fc"].max()))
+
+
+# --------------------------------------------------------------------------- sparsity
+@pytest.fixture
+def scene(qtbot, graph):
+    doc = Document(graph)
+    return GraphScene(doc)
+
+
+def test_sparsity_has_one_point_per_node_with_engine_numbers(qtbot, result):
+    """One point per node at (depth, 100 × sparsity); ReLU points are red."""
+    plot = SparsityPlot()
+    qtbot.addWidget(plot)
+    plot.set_result(result)
+    pts = plot.scatter.points()
+    assert len(pts) == len(result.order)
+    by_node = {p.data(): p for p in pts}
+    for n in result.order:
+        p = by_node[n]
+        assert p.pos().x() == result.depth[n]
+        assert p.pos().y() == pytest.approx(100 * result.stats[n].sparsity)
+    assert by_node["r1"].brush().color() == RELU_BRUSH
+    assert by_node["c1"].brush().color() != RELU_BRUSH
+    assert plot.points() == [(n, result.depth[n], result.stats[n].sparsity, result.stats[n].mean)
+                             for n in result.order]
+
+
+def test_sparsity_click_selects_node_on_canvas(qtbot, result, scene):
+    """Clicking a point selects its node on the canvas and emits node_clicked."""
+    plot = SparsityPlot(scene=scene)
+    qtbot.addWidget(plot)
+    plot.set_result(result)
+    point = [p for p in plot.scatter.points() if p.data() == "c1"]
+    with qtbot.waitSignal(plot.node_clicked, timeout=1000) as sig:
+        plot._on_clicked(plot.scatter, point)
+    assert sig.args == ["c1"]
+    assert scene.selected_nodes() == ["c1"]
+
+
+def test_sparsity_mean_curve_on_right_axis(qtbot, result):
+    """The mean curve holds the per-depth mean activation."""
+    plot = SparsityPlot()
+    qtbot.addWidget(plot)
+    plot.set_result(result)
+    xs, ys = plot.mean_curve.getData()
+    assert list(xs) == sorted(set(result.depth.values()))
+    assert ys[list(xs).index(result.depth["c1"])] == pytest.approx(result.stats["c1"].mean)
+
+
+# --------------------------------------------------------------------------- receptive field
+def test_rf_view_box_equals_result_box(qtbot, result):
+    """The solid box is the engine's box, in original-image pixels."""
+    view = RFView()
+    qtbot.addWidget(view)
+    view.set_result(result)
+    b = result.box
+    assert view.box_rect() == (b.x0, b.y0, b.x1, b.y1)
+    r = view.box_item.rect()
+    assert (r.x(), r.y(), r.width(), r.height()) == (b.x0, b.y0, b.x1 - b.x0, b.y1 - b.y0)
+
+
+def test_rf_view_hover_draws_rf_box_of_pixel(qtbot, result):
+    """Hovering pixel (y, x) of a node draws engine.features.rf_box of that pixel."""
+    view = RFView()
+    qtbot.addWidget(view)
+    view.set_result(result)
+    view.hover("c1", 2, 3, 1, 0.5)
+    expect = rf_box(result.extra["analysis"], "c1", 3, 1, result.preprocess, channel=2, value=0.5)
+    assert view.hover_box == expect
+    assert (expect.x0, expect.y0, expect.x1, expect.y1) == (3, 6, 12, 12)   # 3×3 px × (3, 2)
+    assert view.hover_item.isVisible()
+
+
+def test_rf_view_show_node_channel_boxes_its_strongest_pixel(qtbot, result):
+    """Picking a node and channel boxes the argmax of that channel."""
+    view = RFView()
+    qtbot.addWidget(view)
+    view.set_result(result)
+    view.show_node("c1", 2)
+    y, x = np.unravel_index(int(np.argmax(result.maps["c1"][2])), (6, 6))
+    assert view.box == rf_box(result.extra["analysis"], "c1", int(y), int(x), result.preprocess,
+                              channel=2, value=float(result.maps["c1"][2, y, x]))
+    assert strongest_box(result, result.extra["analysis"], "c1", 2) == view.box
+
+
+# --------------------------------------------------------------------------- histograms
+def test_histograms_count_every_value_and_weights(qtbot, result):
+    """The activation histogram counts every value; weights come from extra['weight_hist']."""
+    result.extra["weight_hist"] = {"c1": (np.array([1, 2, 3]), np.array([-1.0, 0.0, 1.0, 2.0]))}
+    h = Histograms()
+    qtbot.addWidget(h)
+    h.set_result(result)
+    h.set_node("c1")
+    assert h.act_counts.sum() == result.maps["c1"].size
+    np.testing.assert_array_equal(h.weight_counts, [1, 2, 3])
+    h.set_node("r1")
+    assert h.weight_counts is None
+    assert h.act_counts.sum() == 360
+
+
+# --------------------------------------------------------------------------- tints
+def test_sparsity_tint_colours_by_zero_fraction(result):
+    """A node with no zeros gets the colour map's start colour, the legend says sparsity."""
+    tint, legend = sparsity_tint(result)
+    assert set(tint) == set(result.order)
+    assert tint["c1"] == QColor(pg.colormap.get(TINT_MAP).mapToQColor([0.0])[0])
+    assert "zeros" in legend
+
+
+def test_rf_tint_colours_input_lowest_and_deepest_highest(graph):
+    """RF tint: the 1-pixel input is the start colour, the largest field the end colour."""
+    tint, legend = rf_tint(analyze(graph))
+    cmap = pg.colormap.get(TINT_MAP)
+    assert tint["input"] == QColor(cmap.mapToQColor([0.0])[0])
+    assert tint["fc"] == QColor(cmap.mapToQColor([1.0])[0])
+    assert "8 px" in legend
