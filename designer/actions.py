@@ -5,6 +5,7 @@ windows and into a text editor, and a graph file's text pastes into the canvas.
 """
 from __future__ import annotations
 
+import shiboken6
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication
@@ -65,6 +66,8 @@ class CanvasActions(QObject):
         return action
 
     def _update_enabled(self, *_args) -> None:
+        if not shiboken6.isValid(self.scene):  # the scene emits while it is deleted
+            return
         nodes = bool(self.scene.selected_nodes())
         for a in (self.duplicate, self.copy, self.cut):
             a.setEnabled(nodes)

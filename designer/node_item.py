@@ -26,6 +26,26 @@ def _static(text: str) -> QStaticText:
     return st
 
 
+def wrap_text(text: str, metrics, width: float, max_lines: int = 2) -> list[str]:
+    """Greedy word wrap of ``text`` into at most ``max_lines`` lines; the last is elided."""
+    words = text.split()
+    lines: list[str] = []
+    line = ""
+    for i, word in enumerate(words):
+        trial = f"{line} {word}" if line else word
+        if metrics.horizontalAdvance(trial) <= width or not line:
+            line = trial
+            continue
+        if len(lines) == max_lines - 1:
+            line = " ".join([line] + words[i:])
+            break
+        lines.append(line)
+        line = word
+    if line:
+        lines.append(metrics.elidedText(line, Qt.TextElideMode.ElideRight, width))
+    return lines
+
+
 def short_error(message: str, type_name: str, node: str) -> str:
     """The engine's message without its leading ``"<type> '<id>' "`` (the node shows both)."""
     prefix = f"{type_name} '{node}' "
@@ -53,6 +73,7 @@ class NodeItem(QGraphicsItem):
         self._static: dict[str, QStaticText] = {}
         self._right: dict[str, float] = {}
         self._height = th.NODE_MIN_HEIGHT
+        self._status_lines = 0
         self._rect = QRectF()
         self._bounds = QRectF()
         self._body_path = QPainterPath()
@@ -87,7 +108,7 @@ class NodeItem(QGraphicsItem):
 
     def _relayout(self) -> None:
         slots = self.slot_count()
-        h = th.NODE_MIN_HEIGHT
+        h = th.NODE_MIN_HEIGHT + (th.ROW_HEIGHT if self._status_lines > 1 else 0.0)
         if self.multi_input:
             h = max(h, th.SLOT_FIRST + (slots - 1) * th.SLOT_STEP + 14.0)
         if h != self._height or self._rect.isNull():
@@ -104,6 +125,7 @@ class NodeItem(QGraphicsItem):
         head.addRect(QRectF(0, 0, w, th.HEADER_HEIGHT))
         self._header_path = body.intersected(head)
         shape = QPainterPath(body)
+        shape.setFillRule(Qt.FillRule.WindingFill)  # union of body and port circles
         shape.addEllipse(self.output_pos(), r, r)
         for i in range(slots):
             shape.addEllipse(self.slot_pos(i), r, r)
@@ -231,24 +253,28 @@ class NodeItem(QGraphicsItem):
         texts["summary"] = t.body_metrics.elidedText(summary, Qt.TextElideMode.ElideRight,
                                                      max(w - label_w - 10, 20))
         weights = ""
+        status = ""
         if r is None:
-            status, shape = "", "…"
+            shape = "…"
         elif r.error:
             shape = ""
-            status = t.body_metrics.elidedText(short_error(r.error, self.type_name, self.node_id),
-                                               Qt.TextElideMode.ElideRight, w)
+            status = short_error(r.error, self.type_name, self.node_id)
         elif r.waiting_on:
             shape = ""
-            status = t.body_metrics.elidedText(f"waiting on '{r.waiting_on}'",
-                                               Qt.TextElideMode.ElideRight, w)
+            status = f"waiting on '{r.waiting_on}'"
         else:
-            status = ""
             shape = fmt_shape(r.shape)
             if r.weights:
                 weights = f"{r.weights:,} w"
         texts["shape"] = shape
         texts["weights"] = weights
-        texts["status"] = status
+        lines = wrap_text(status, t.body_metrics, w) if status else []
+        texts["status"] = lines[0] if lines else ""
+        texts["status2"] = lines[1] if len(lines) > 1 else ""
+        if len(lines) != self._status_lines:
+            self._status_lines = len(lines)
+            self._relayout()
+            self.update_edges()
         if texts != self.texts:
             self.texts = texts
             self._static = {k: _static(v) for k, v in texts.items() if v}
@@ -279,8 +305,9 @@ class NodeItem(QGraphicsItem):
     def shown_text(self) -> str:
         """Everything the node shows, one line per row (for tests and accessibility)."""
         x = self.texts
+        status = f"{x.get('status', '')} {x.get('status2', '')}".strip()
         rows = [x.get("title", ""), f"{x.get('label', '')} {x.get('summary', '')}".strip(),
-                x.get("status") or f"{x.get('shape', '')} {x.get('weights', '')}".strip()]
+                status or f"{x.get('shape', '')} {x.get('weights', '')}".strip()]
         if self.in_error:
             rows[0] += " (!)"
         return "\n".join(rows)
@@ -360,6 +387,8 @@ class NodeItem(QGraphicsItem):
         if "status" in st:
             painter.setPen(t.error if self.in_error else t.text_muted)
             painter.drawStaticText(QPointF(m, row2), st["status"])
+            if "status2" in st:
+                painter.drawStaticText(QPointF(m, row2 + th.ROW_HEIGHT), st["status2"])
         else:
             if "shape" in st:
                 painter.setFont(t.shape_font)

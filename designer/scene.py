@@ -9,6 +9,7 @@ positions get layout positions when a design is opened (no undo entry).
 """
 from __future__ import annotations
 
+import shiboken6
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QTransform
 from PySide6.QtWidgets import QGraphicsScene
@@ -73,11 +74,12 @@ class GraphScene(QGraphicsScene):
 
     def selected_nodes(self) -> list[str]:
         """Ids of the selected nodes, in model order."""
-        return [n for n, item in self.nodes.items() if item.isSelected()]
+        chosen = {i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)}
+        return [n for n in self.nodes if n in chosen] if chosen else []
 
     def selected_edges(self) -> list[tuple[str, str, int]]:
         """``(src, dst, port)`` of the selected edges."""
-        return [k for k, e in self.edges.items() if e.isSelected()]
+        return [i.key for i in self.selectedItems() if isinstance(i, EdgeItem)]
 
     def select_nodes(self, ids) -> None:
         """Select exactly ``ids`` (unknown ids are ignored); emits one selection signal."""
@@ -300,7 +302,7 @@ class GraphScene(QGraphicsScene):
         self._refresh(ids)
 
     def _on_selection_changed(self) -> None:
-        if not self._batch_selection:
+        if not self._batch_selection and shiboken6.isValid(self):  # not while being deleted
             self.selection_changed_nodes.emit(self.selected_nodes())
 
     # ------------------------------------------------------------------ gestures
