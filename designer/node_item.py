@@ -108,7 +108,7 @@ class NodeItem(QGraphicsItem):
 
     def _relayout(self) -> None:
         slots = self.slot_count()
-        h = th.NODE_MIN_HEIGHT + (th.ROW_HEIGHT if self._status_lines > 1 else 0.0)
+        h = th.NODE_MIN_HEIGHT + th.ROW_HEIGHT * max(self._status_lines - 1, 0)
         if self.multi_input:
             h = max(h, th.SLOT_FIRST + (slots - 1) * th.SLOT_STEP + 14.0)
         if h != self._height or self._rect.isNull():
@@ -268,9 +268,10 @@ class NodeItem(QGraphicsItem):
                 weights = f"{r.weights:,} w"
         texts["shape"] = shape
         texts["weights"] = weights
-        lines = wrap_text(status, t.body_metrics, w) if status else []
+        lines = wrap_text(status, t.body_metrics, w, 3) if status else []
         texts["status"] = lines[0] if lines else ""
         texts["status2"] = lines[1] if len(lines) > 1 else ""
+        texts["status3"] = lines[2] if len(lines) > 2 else ""
         if len(lines) != self._status_lines:
             self._status_lines = len(lines)
             self._relayout()
@@ -305,7 +306,7 @@ class NodeItem(QGraphicsItem):
     def shown_text(self) -> str:
         """Everything the node shows, one line per row (for tests and accessibility)."""
         x = self.texts
-        status = f"{x.get('status', '')} {x.get('status2', '')}".strip()
+        status = " ".join(x[k] for k in ("status", "status2", "status3") if x.get(k))
         rows = [x.get("title", ""), f"{x.get('label', '')} {x.get('summary', '')}".strip(),
                 status or f"{x.get('shape', '')} {x.get('weights', '')}".strip()]
         if self.in_error:
@@ -387,8 +388,9 @@ class NodeItem(QGraphicsItem):
         if "status" in st:
             painter.setPen(t.error if self.in_error else t.text_muted)
             painter.drawStaticText(QPointF(m, row2), st["status"])
-            if "status2" in st:
-                painter.drawStaticText(QPointF(m, row2 + th.ROW_HEIGHT), st["status2"])
+            for i, key in enumerate(("status2", "status3")):
+                if key in st:
+                    painter.drawStaticText(QPointF(m, row2 + (i + 1) * th.ROW_HEIGHT), st[key])
         else:
             if "shape" in st:
                 painter.setFont(t.shape_font)

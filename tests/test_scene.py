@@ -1,0 +1,224 @@
+"""The scene adapter: items follow the Document (add, remove, params, analysis, reset)."""
+from __future__ import annotations
+
+from PySide6.QtCore import QPointF
+from PySide6.QtGui import QColor
+
+from canvas_helpers import chain_model
+from designer.commands import (AddNodeCommand, ConnectCommand, RemoveNodesCommand,
+                               SetParamCommand)
+from designer.document import Document
+from designer.edge_item import LABEL_MID, LABEL_NONE, LABEL_SOURCE
+from designer.node_item import NodeItem
+from designer.scene import GraphScene
+from designer.theme import Theme
+from engine import templates
+from engine.graph import GraphModel
+
+
+def _inception() -> tuple[Document, GraphScene]:
+    doc = Document(templates.inception3a_reduced())
+    return doc, GraphScene(doc)
+
+
+def test_scene_has_one_item_per_node_and_edge(qtbot):
+    """Inception 3a: 13 node items and 15 edge items, keyed like the model."""
+    doc, scene = _inception()
+    assert list(scene.nodes) == doc.model.nodes
+    assert sorted(scene.edges) == sorted(doc.model.edges())
+    assert len(scene.nodes) == 13 and len(scene.edges) == 15
+
+
+def test_node_shows_id_type_params_shape_and_weights(qtbot):
+    """branch2_3x3 shows its id, 'Conv k×k 3×3 · 128 · s1 p1', 128×28×28 and 110,592 w."""
+    _, scene = _inception()
+    assert scene.node_item("branch2_3x3").shown_text.splitlines() == [
+        "branch2_3x3", "Conv k×k 3×3 · 128 · s1 p1", "128×28×28 110,592 w"]
+
+
+def test_node_item_position_is_model_position(qtbot):
+    """Items sit at the model's positions (their top-left corners)."""
+    doc, scene = _inception()
+    for n in doc.model.nodes:
+        p = scene.node_item(n).pos()
+        assert (p.x(), p.y()) == doc.model.pos(n)
+
+
+def test_template_nodes_do_not_overlap(qtbot):
+    """No two node bodies of Inception 3a overlap at the template's layout."""
+    _, scene = _inception()
+    rects = [i.mapRectToScene(i.rect()) for i in scene.nodes.values()]
+    for i, a in enumerate(rects):
+        for b in rects[i + 1:]:
+            assert not a.intersects(b)
+
+
+def test_param_edit_refreshes_only_changed_items(qtbot, monkeypatch):
+    """Changing branch2_3x3's channels refreshes it, its ReLU and the concat, nothing else."""
+    doc, scene = _inception()
+    refreshed = []
+    original = NodeItem.set_content
+    monkeypatch.setattr(NodeItem, "set_content",
+                        lambda self, p, r: (refreshed.append(self.node_id), original(self, p, r)))
+    doc.undo_stack.push(SetParamCommand(doc, "branch2_3x3", "out_channels", 64))
+    assert sorted(refreshed) == ["branch2_3x3", "branch2_relu", "concat"]
+    assert scene.node_item("branch2_3x3").shown_text.splitlines()[1:] == [
+        "Conv k×k 3×3 · 64 · s1 p1", "64×28×28 55,296 w"]
+    assert scene.node_item("concat").shown_text.splitlines()[2] == "352×28×28"
+    doc.undo_stack.undo()
+    assert scene.node_item("concat").shown_text.splitlines()[2] == "416×28×28"
+
+
+def test_param_edit_that_keeps_the_result_still_updates_the_summary(qtbot):
+    """BatchNorm eps does not change the analysis but the node's summary shows it."""
+    m = chain_model()
+    m.add_node("batchnorm", {}, "bn", (780, 0))
+    m.connect("relu", "bn")
+    doc = Document(m)
+    scene = GraphScene(doc)
+    doc.undo_stack.push(SetParamCommand(doc, "bn", "eps", 0.001))
+    assert scene.node_item("bn").shown_text.splitlines()[1] == "BatchNorm eps=0.001"
+
+
+def test_edge_label_is_source_shape_once_per_fan_out(qtbot):
+    """A lone edge carries its shape mid-way; a fan-out shows it once, at the source."""
+    _, scene = _inception()
+    lone = scene.edge_item("branch2_3x3", "branch2_relu", 0)
+    assert (lone.label, lone.label_mode) == ("128×28×28", LABEL_MID)
+    fan = [e for e in scene.edges.values() if e.src_item.node_id == "input"]
+    assert len(fan) == 4
+    assert {e.label for e in fan} == {"192×28×28"}
+    assert sorted(e.label_mode for e in fan) == [LABEL_NONE] * 3 + [LABEL_SOURCE]
+
+
+def test_error_node_gets_badge_and_waiting_nodes_are_dimmed(qtbot):
+    """A too-large kernel puts conv in error (badge, message on hover); relu waits, dimmed."""
+    doc = Document(chain_model())
+    scene = GraphScene(doc)
+    doc.undo_stack.push(SetParamCommand(doc, "conv", "kernel_size", 11))
+    conv, relu = scene.node_item("conv"), scene.node_item("relu")
+    message = doc.analysis.nodes["conv"].error
+    assert conv.in_error and conv.shown_text.splitlines()[0] == "conv (!)"
+    assert f"Error: {message}" in conv.toolTip()
+    shown = conv.shown_text.splitlines()[2]
+    assert shown.endswith("…")  # the long message is elided on the node, whole on hover
+    assert message.removeprefix("conv 'conv' ").startswith(shown[:-1])
+    assert len(shown) > 60
+    assert relu.waiting and relu.opacity() == 0.45
+    assert relu.shown_text.splitlines()[2] == "waiting on 'conv'"
+    assert scene.node_item("input").opacity() == 1.0
+    doc.undo_stack.undo()
+    assert not conv.in_error and relu.opacity() == 1.0
+    assert conv.shown_text.splitlines()[2] == "4×8×8 108 w"
+
+
+def test_multi_input_node_grows_a_slot_per_connection(qtbot):
+    """A concat shows connected slots in port order plus one free slot."""
+    m = chain_model()
+    m.add_node("concat", {}, "cat", (780, 0))
+    doc = Document(m)
+    scene = GraphScene(doc)
+    cat = scene.node_item("cat")
+    assert cat.slot_count() == 1
+    doc.undo_stack.push(ConnectCommand(doc, "relu", "cat"))
+    doc.undo_stack.push(ConnectCommand(doc, "conv", "cat"))
+    assert cat.slot_count() == 3
+    e0, e1 = scene.edge_item("relu", "cat", 0), scene.edge_item("conv", "cat", 1)
+    assert e0.p1.y() < e1.p1.y()
+    assert e1.p1 == cat.mapToScene(cat.slot_pos(1))
+    assert cat.shown_text.splitlines()[2] == "8×8×8"
+    doc.undo_stack.undo()
+    assert cat.slot_count() == 2 and scene.edge_item("conv", "cat", 1) is None
+
+
+def test_remove_and_undo_restore_items_and_edges(qtbot):
+    """Deleting a node removes its item and edges; undo brings back both, same text."""
+    doc, scene = _inception()
+    text = scene.node_item("concat").shown_text
+    doc.undo_stack.push(RemoveNodesCommand(doc, ["branch2_reduce", "branch2_3x3"]))
+    assert scene.node_item("branch2_3x3") is None
+    assert ("branch2_reduce", "branch2_reduce_relu", 0) not in scene.edges
+    assert scene.node_item("branch2_reduce_relu").shown_text.splitlines()[2] == \
+        "has no input; connect a node to it"
+    assert scene.node_item("concat").shown_text.splitlines()[2].startswith("waiting on")
+    doc.undo_stack.undo()
+    assert sorted(scene.edges) == sorted(doc.model.edges())
+    assert scene.node_item("concat").shown_text == text
+
+
+def test_nodes_without_positions_get_layout_positions_without_undo(qtbot):
+    """Opening a graph without positions lays it out; no undo entry is made."""
+    m = GraphModel()
+    m.add_node("input", {}, "a")
+    m.add_node("relu", {}, "b")
+    m.connect("a", "b")
+    doc = Document(m)
+    scene = GraphScene(doc)
+    assert doc.model.pos("a") == (0.0, 0.0) and doc.model.pos("b") == (260.0, 0.0)
+    assert doc.undo_stack.count() == 0
+    assert scene.node_item("b").pos() == QPointF(260, 0)
+
+
+def test_replace_model_rebuilds_items_and_lays_out(qtbot):
+    """Document.replace_model (open/new) rebuilds every item from the new model."""
+    doc = Document(chain_model())
+    scene = GraphScene(doc)
+    other = GraphModel()
+    other.add_node("input", {"channels": 1, "height": 4, "width": 4}, "x")
+    doc.replace_model(other)
+    assert list(scene.nodes) == ["x"] and scene.edges == {}
+    assert scene.node_item("x").shown_text.splitlines()[2] == "1×4×4"
+    assert doc.model.pos("x") == (0.0, 0.0)
+
+
+def test_node_added_without_position_is_placed_beside_the_others(qtbot):
+    """A node added with no position gets a free spot right of the existing nodes."""
+    doc = Document(chain_model())
+    scene = GraphScene(doc)
+    doc.undo_stack.push(AddNodeCommand(doc, "relu", None, None, "r2"))
+    r = scene.node_item("r2").sceneBoundingRect()
+    assert all(not r.intersects(scene.node_item(n).sceneBoundingRect())
+               for n in ("input", "conv", "relu"))
+
+
+def test_select_nodes_emits_once_with_ids(qtbot):
+    """select_nodes selects exactly the given nodes and emits one signal."""
+    doc, scene = _inception()
+    got = []
+    scene.selection_changed_nodes.connect(got.append)
+    scene.select_nodes(["concat", "input", "nope"])
+    assert got == [["input", "concat"]]
+    assert scene.selected_nodes() == ["input", "concat"]
+
+
+def test_tint_colours_nodes_and_none_restores(qtbot):
+    """set_node_tint colours the given nodes and sets the legend; None clears both."""
+    doc, scene = _inception()
+    red = QColor("#ff0000")
+    scene.set_node_tint({"branch1_relu": red}, "sparsity")
+    assert scene.node_item("branch1_relu").tint == red
+    assert scene.node_item("concat").tint is None
+    assert scene.tint_legend == "sparsity"
+    scene.set_node_tint(None)
+    assert scene.node_item("branch1_relu").tint is None and scene.tint_legend == ""
+
+
+def test_items_bounding_rect_holds_every_node(qtbot):
+    """items_bounding_rect contains every node body and is empty for an empty graph."""
+    doc, scene = _inception()
+    rect = scene.items_bounding_rect()
+    assert all(rect.contains(i.sceneBoundingRect()) for i in scene.nodes.values())
+    assert GraphScene(Document()).items_bounding_rect().isNull()
+
+
+def test_dark_palette_gives_light_text(qtbot):
+    """A dark window colour makes a dark canvas with light node text."""
+    from PySide6.QtGui import QFont, QPalette
+    pal = QPalette()
+    pal.setColor(QPalette.ColorRole.Window, QColor("#202020"))
+    dark = Theme(pal, QFont())
+    pal.setColor(QPalette.ColorRole.Window, QColor("#f0f0f0"))
+    light = Theme(pal, QFont())
+    assert dark.dark and not light.dark
+    assert dark.text.lightness() > 200 and light.text.lightness() < 60
+    assert dark.canvas.lightness() < 50 and light.canvas.lightness() > 200
