@@ -1,16 +1,16 @@
 """The lesson through the UI: build Inception 3a by hand, pin it, add 1×1 reductions, compare.
 
 Nodes come from palette double-clicks, parameters are typed into the inspector, bias is
-switched off with its check box; connections are the commands the canvas pushes when a
-wire is dragged (the canvas's own gesture tests drive the mouse).
+switched off with its check box, wires are dragged from port to port on the canvas.
 """
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
-from designer.commands import ConnectCommand, DisconnectCommand
+from designer.commands import DisconnectCommand
 from engine.graph import GraphModel
 from widgets.app import create_window
 
@@ -68,8 +68,35 @@ def conv(qtbot, win, src: str, out: int, k: int, pad: int) -> str:
     return node
 
 
-def connect(win, src: str, dst: str, port=None) -> None:
-    win.doc.undo_stack.push(ConnectCommand(win.doc, src, dst, port))
+def _mouse(win, kind, scene_pt, button, buttons) -> None:
+    vp = win.view.viewport()
+    local = win.view.mapFromScene(scene_pt)
+    ev = QMouseEvent(kind, QPointF(local), QPointF(vp.mapToGlobal(local)), button, buttons,
+                     Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(vp, ev)
+
+
+def connect(win, src: str, dst: str) -> None:
+    """Drag a wire from ``src``'s output port to ``dst``'s free input slot on the canvas.
+
+    Auto-Layout (Edit menu) first, so that no new node hides another's port.
+    """
+    win.canvas_actions.auto_layout.trigger()
+    win.view.fit_to_view()
+    QApplication.processEvents()
+    a = win.scene.node_item(src).output_anchor()
+    item = win.scene.node_item(dst)
+    # Aim a few pixels inside the node's edge, where the slot's hit area is.
+    b = item.mapToScene(item.slot_pos(item.slot_count() - 1) + QPointF(3, 0))
+    edges = len(win.doc.model.edges())
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    _mouse(win, QEvent.Type.MouseButtonPress, a, left, left)
+    for i in range(1, 7):
+        _mouse(win, QEvent.Type.MouseMove, a + (b - a) * (i / 6), none, left)
+    _mouse(win, QEvent.Type.MouseButtonRelease, b, left, none)
+    QApplication.processEvents()
+    assert len(win.doc.model.edges()) == edges + 1, f"wire {src} → {dst} was not connected"
+    assert src in win.doc.model.inputs(dst)
 
 
 def relu(qtbot, win, src: str) -> str:

@@ -14,7 +14,10 @@ from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMenu, QTabWidget,
                                QToolBar, QVBoxLayout, QWidget)
 
+from designer.actions import CanvasActions
 from designer.document import Document
+from designer.scene import GraphScene
+from designer.view import GraphView
 from engine import fileformat
 from engine.errors import EngineError, FormatError
 from engine.graph import GraphModel
@@ -27,17 +30,6 @@ from .palette import Palette
 from .totals_bar import TotalsBar
 
 APP_NAME = "ConvCanvas"
-
-
-def canvas_classes():
-    """``(GraphScene, GraphView, CanvasActions)`` from ``designer`` (or the stand-in)."""
-    try:
-        from designer.scene import GraphScene
-        from designer.view import GraphView
-        from designer.actions import CanvasActions
-    except ImportError:
-        from .canvas_fallback import CanvasActions, GraphScene, GraphView
-    return GraphScene, GraphView, CanvasActions
 
 
 def _canvas_actions(actions, names: tuple[str, ...]) -> list[QAction]:
@@ -72,7 +64,6 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
 
-        GraphScene, GraphView, CanvasActions = canvas_classes()
         self.scene = GraphScene(self.doc)
         self.view = GraphView(self.scene)
         self.canvas_actions = CanvasActions(self.doc, self.scene, self.view, self)
