@@ -218,7 +218,7 @@ def forward_expr(plan: Plan, n: str) -> str:
 
 def _where(plan: Plan, n: str) -> str:
     """A comment naming the node when its attribute name differs from its id."""
-    return "" if plan.names[n] == n else f"  node {comment_text(n)}"
+    return "" if plan.names[n] == n else f"node {comment_text(n)}"
 
 
 # --------------------------------------------------------------------------- source
@@ -265,7 +265,9 @@ def render(plan: Plan, capture: bool = False, main: bool = True) -> str:
     ]
     for n in plan.order:
         if plan.types[n] in MODULE_TYPES:
-            out.append(f"        self.{names[n]} = {layer_expr(plan, n)}{_where(plan, n)}")
+            where = _where(plan, n)
+            out.append(f"        self.{names[n]} = {layer_expr(plan, n)}"
+                       + (f"  # {where}" if where else ""))
     args = ", ".join(names[n] for n in plan.input_nodes)
     out += ["", f"    def forward(self, {args}):"]
     # Free each value after its last use (as hand-written code does by reassigning x):
@@ -282,10 +284,10 @@ def render(plan: Plan, capture: bool = False, main: bool = True) -> str:
                 frees.setdefault(n, []).append(names[u])
     for n in plan.order:
         if plan.types[n] == "input":
-            out.append(f"        # {names[n]}: {_shape(plan.shapes[n])}{_where(plan, n)}")
+            out.append(f"        # {names[n]}: {_shape(plan.shapes[n])}  {_where(plan, n)}".rstrip())
             continue
         out.append(f"        {names[n]} = {forward_expr(plan, n)}  # "
-                   f"{_shape(plan.shapes[n])}{_where(plan, n)}")
+                   f"{_shape(plan.shapes[n])}  {_where(plan, n)}".rstrip())
         if frees.get(n):
             out.append(f"        del {', '.join(frees[n])}")
     if capture:
