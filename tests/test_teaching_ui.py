@@ -11,7 +11,6 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
 from designer.commands import DisconnectCommand
-from engine.graph import GraphModel
 from widgets.app import create_window
 
 
@@ -166,20 +165,22 @@ def test_undo_all_and_redo_all(qtbot, win):
     assert win.totals_bar.weights.value.text() == "387,072"
 
 
-def test_delete_and_paste_through_commands(qtbot, win):
-    """Deleting a branch conv lowers the totals and errors the concat; undo restores both."""
-    from designer.commands import PasteCommand, RemoveNodesCommand, copy_to_text
-    from engine import fileformat
+def test_delete_copy_paste_through_edit_menu(qtbot, win):
+    """Delete lowers the totals and errors the concat; undo restores; copy/paste adds a copy."""
     n = build_naive(qtbot, win)
-    doc = win.doc
-    doc.undo_stack.push(RemoveNodesCommand(doc, [n["b2"]]))
-    assert win.totals_bar.weights.value.text() == "165,888"  # 387,072 − 221,184
-    assert not win.totals_bar.errors.isHidden()
+    win.scene.select_nodes([n["b2"]])
+    win.canvas_actions.delete.trigger()
+    assert n["b2"] not in win.doc.model
+    assert win.totals_bar.weights.value.text() == "165,888"  # 387,072 − 3·3·192·128
+    assert win.totals_bar.errors.text() == "⚠ 1 error"  # the 3×3 ReLU has no input
     win.undo_action.trigger()
     assert win.totals_bar.weights.value.text() == "387,072"
     assert win.totals_bar.errors.isHidden()
-    text = copy_to_text(doc, [n["b1"]])
-    doc.undo_stack.push(PasteCommand(doc, fileformat.loads(text)))
-    assert len(doc.model) == 10
-    assert isinstance(fileformat.loads(text), GraphModel)
-
+    win.scene.select_nodes([n["b1"]])
+    win.canvas_actions.copy.trigger()
+    before = set(win.doc.model.nodes)
+    win.canvas_actions.paste.trigger()
+    (copy,) = set(win.doc.model.nodes) - before
+    assert win.doc.model.node_type(copy) == "conv1x1"
+    assert win.doc.model.params(copy) == win.doc.model.params(n["b1"])
+    assert copy in win.layer_table.model.row_of

@@ -1,0 +1,140 @@
+"""Editor responsiveness: launch to a shown window, and a parameter edit to repainted readouts.
+
+Run with ``python -m bench.bench_ui`` (or ``python -m bench ui``), headless with
+``QT_QPA_PLATFORM=offscreen``. Targets: launch → window shown under 1.5 s (a fresh
+process, imports included); parameter edit in the inspector → analysis, inspector,
+totals bar, layer table and canvas repainted under 30 ms on a 501-node deep ResNet.
+References measured in the same run: a bare PySide6 window launch, and the engine's
+incremental analysis of the same edit (the part that is not UI).
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+_BARE = """
+import time; t0 = time.perf_counter()
+from PySide6.QtWidgets import QApplication, QMainWindow
+app = QApplication([]); app.setStyle("Fusion")
+w = QMainWindow(); w.resize(1440, 900); w.show(); app.processEvents()
+print(time.perf_counter() - t0)
+"""
+
+_EDITOR = """
+import time; t0 = time.perf_counter()
+from PySide6.QtWidgets import QApplication
+app = QApplication([]); app.setStyle("Fusion")
+from widgets.app import create_window
+w = create_window([]); w.show(); app.processEvents()
+import sys
+print(time.perf_counter() - t0, 'torch' in sys.modules)
+"""
+
+
+def _launch(code: str, runs: int) -> tuple[list[float], list[float], str]:
+    """Wall seconds of whole processes, the in-process part, and the last extra output."""
+    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"),
+               CONVCANVAS_NO_AUTOSAVE_PROMPT="1")
+    walls, inner, extra = [], [], ""
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
+                             capture_output=True, text=True, check=True)
+        walls.append(time.perf_counter() - t0)
+        parts = out.stdout.split()
+        inner.append(float(parts[0]))
+        extra = " ".join(parts[1:])
+    return walls, inner, extra
+
+
+def bench_launch(runs: int = 3) -> None:
+    """Launch → window shown, against a bare PySide6 window."""
+    bare_wall, bare_in, _ = _launch(_BARE, runs)
+    ed_wall, ed_in, torch_loaded = _launch(_EDITOR, runs)
+    bw, ew = statistics.median(bare_wall), statistics.median(ed_wall)
+    print(f"launch → window shown (process wall, median of {runs}): editor {ew * 1000:.0f} ms, "
+          f"bare PySide6 window {bw * 1000:.0f} ms, ratio {ew / bw:.2f}×  "
+          f"[target < 1500 ms: {'ok' if ew < 1.5 else 'MISSED'}]")
+    print(f"  in-process part: editor {statistics.median(ed_in) * 1000:.0f} ms, bare "
+          f"{statistics.median(bare_in) * 1000:.0f} ms; torch imported at start: {torch_loaded}")
+
+
+def bench_edit(blocks: int = 100, repeat: int = 30) -> None:
+    """Inspector edit → everything repainted, on a ``1 + 5·blocks``-node deep ResNet."""
+    from PySide6.QtWidgets import QApplication
+
+    from engine import Analyzer
+    from engine.templates import deep_resnet
+    from widgets.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    app.setStyle("Fusion")
+    win = MainWindow(autosave=False)
+    win.ask_save_changes = lambda *a: "discard"
+    model = deep_resnet(blocks)
+    win.set_model(model)
+    win.show()
+    app.processEvents()
+    node = f"block{blocks // 2}_conv1"
+    win.scene.select_nodes([node])
+    app.processEvents()
+    spin = win.inspector.editors["out_channels"].spin
+
+    def edit_ui(i: int) -> float:
+        t0 = time.perf_counter()
+        spin.setValue(24 if i % 2 == 0 else 16)
+        app.processEvents()  # repaints of inspector, totals bar, table and canvas
+        return time.perf_counter() - t0
+
+    for i in range(4):
+        edit_ui(i)
+    ui = [edit_ui(i) for i in range(repeat)]
+    ok_text = win.totals_bar.weights.value.text()
+
+    def edit_input(i: int) -> float:
+        """A change every node sees: the input size (all 501 rows and items refresh)."""
+        win.scene.select_nodes(["input"])
+        app.processEvents()
+        t0 = time.perf_counter()
+        win.inspector.editors["height"].spin.setValue(32 if i % 2 else 40)
+        app.processEvents()
+        return time.perf_counter() - t0
+
+    wide = [edit_input(i) for i in range(max(6, repeat // 3))]
+
+    # Reference: the engine's incremental analysis of the same one-node edit.
+    ref_model = deep_resnet(blocks)
+    analyzer = Analyzer(ref_model)
+    ref = []
+    for i in range(repeat + 4):
+        t0 = time.perf_counter()
+        ref_model.set_param(node, "out_channels", 24 if i % 2 == 0 else 16)
+        analyzer.analysis.totals
+        ref.append(time.perf_counter() - t0)
+    ref = ref[4:]
+    med_ui, med_ref = statistics.median(ui), statistics.median(ref)
+    print(f"inspector edit → repainted ({len(model)} nodes, median of {repeat}): "
+          f"{med_ui * 1000:.1f} ms (max {max(ui) * 1000:.1f}); engine update alone "
+          f"{med_ref * 1000:.3f} ms; ratio {med_ui / med_ref:.0f}×  "
+          f"[target < 30 ms: {'ok' if med_ui < 0.030 else 'MISSED'}]")
+    print(f"  input-size edit (every node changes shape): median "
+          f"{statistics.median(wide) * 1000:.1f} ms (max {max(wide) * 1000:.1f})")
+    print(f"  totals after the edits: {ok_text} weights; undo steps {win.doc.undo_stack.count()}")
+    win.close()
+
+
+def main() -> None:
+    """Run both measurements."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    bench_launch()
+    bench_edit()
+
+
+if __name__ == "__main__":
+    main()
