@@ -57,6 +57,15 @@ def test_stats_of_vector_and_first_argmax():
     assert s.argmax == (1,) and s.sparsity == 0.25 and s.mean == 2.75
 
 
+def test_std_exact_when_mean_dominates():
+    """A mean of 1000 with a spread of 0.01 keeps std and mean exact (no cancellation)."""
+    a = (1000 + 0.01 * np.random.default_rng(0).standard_normal(8192)).astype(np.float32)
+    s = node_stats(a.reshape(2, 64, 64))
+    ref = a.astype(np.float64)
+    assert s.std == pytest.approx(ref.std(), rel=1e-9)
+    assert s.mean == pytest.approx(ref.mean(), rel=1e-12)
+
+
 def test_relu_sparsity_near_half():
     """After conv (zero bias, random weights) → ReLU, about half the values are exact zeros."""
     r = run_features(CONV_RELU, photo(32, 32), seed=0)
