@@ -150,13 +150,15 @@ def load_weights(module: nn.Module, path: str | os.PathLike) -> None:
     path = str(path)
     state = read_state_dict(path)
     check_state_dict(module, state, path)
-    backup = {k: v.detach().clone() for k, v in module.state_dict().items()}
+    own = module.state_dict()  # detached views of the live tensors
+    backup = {k: v.clone() for k, v in own.items()}
     try:
         with torch.no_grad():
             module.load_state_dict(state, strict=False)
     except Exception as exc:
         with torch.no_grad():
-            module.load_state_dict(backup, strict=False)
+            for k, v in backup.items():
+                own[k].copy_(v)
         raise WeightsError(f"{Path(path).name}: cannot load weights: {exc}", path) from None
 
 
