@@ -15,6 +15,8 @@ from .graph import GraphEvent, GraphModel
 from .layers import INFER, INPUT_RF, NODE_TYPES, RECEPTIVE, Problem, fmt_shape
 
 BYTES_PER_VALUE = 4  # float32
+_MIN_INPUTS = {name: t.min_inputs for name, t in NODE_TYPES.items()}
+_NO_INPUTS: list[str] = []  # shared, never mutated
 
 
 class NodeResult:
@@ -114,32 +116,17 @@ def _graph_of(graph) -> nx.MultiDiGraph:
     return graph.graph if isinstance(graph, GraphModel) else graph
 
 
-def _ordered_inputs(pred: dict, node: str) -> list[str]:
-    adj = pred[node]
-    if not adj:
-        return []
-    if len(adj) == 1:
-        (u, keys), = adj.items()
-        if len(keys) == 1:
-            return [u]
-    return [u for _, u in sorted((k, u) for u, ks in adj.items() for k in ks)]
-
-
 def _order(g: nx.MultiDiGraph) -> tuple[list[str], set[str]]:
     """Kahn's topological order (stable: insertion order breaks ties) and nodes on cycles."""
     pred, succ = g._pred, g._succ  # direct dict access: this is the hot path
-    indeg = {n: len(pred[n]) for n in pred}
-    ready = [n for n, d in indeg.items() if d == 0]
-    order: list[str] = []
-    i = 0
-    while i < len(ready):
-        n = ready[i]
-        i += 1
-        order.append(n)
+    indeg = {n: len(adj) for n, adj in pred.items()}
+    order = [n for n, d in indeg.items() if not d]
+    for n in order:  # Kahn: the list grows while it is walked
         for v in succ[n]:
-            indeg[v] -= 1
-            if indeg[v] == 0:
-                ready.append(v)
+            d = indeg[v] - 1
+            indeg[v] = d
+            if not d:
+                order.append(v)
     if len(order) == len(indeg):
         return order, set()
     on_cycle: set[str] = set()
@@ -202,18 +189,19 @@ class Analysis:
         ins = self.inputs[n]
         if n in self.on_cycle:
             return NodeResult(error=f"{t} '{n}' is part of a cycle; remove one of its edges")
-        ntype = NODE_TYPES[t]
-        if len(ins) < ntype.min_inputs:
+        k = len(ins)
+        if k < _MIN_INPUTS[t]:
             if not ins:
                 return NodeResult(error=f"{t} '{n}' has no input; connect a node to it")
-            return NodeResult(error=f"{t} '{n}' needs at least {ntype.min_inputs} inputs, has "
-                                    f"{len(ins)}; connect another")
+            return NodeResult(error=f"{t} '{n}' needs at least {_MIN_INPUTS[t]} inputs, has "
+                                    f"{k}; connect another")
         nodes = self.nodes
-        if len(ins) == 1:
+        if k == 1:
             r = nodes[ins[0]]
-            if r.shape is None:
+            shape = r.shape
+            if shape is None:
                 return NodeResult(waiting_on=r.waiting_on or ins[0], depth=r.depth + 1)
-            shapes = [r.shape]
+            shapes = [shape]
             rfs = [r.rf]
             depth = r.depth + 1
         else:
@@ -230,22 +218,36 @@ class Analysis:
             shape, w, b, o, macs = INFER[t](c, shapes, ins)
         except Problem as exc:
             return NodeResult(error=f"{t} '{n}' {exc}", depth=depth)
-        size = 1
-        for d in shape:
-            size *= d
+        if len(shape) == 3:
+            size = shape[0] * shape[1] * shape[2]
+        else:
+            size = shape[0]
         if size <= 0:
             return NodeResult(error=f"{t} '{n}' would output {fmt_shape(shape)}: sizes must be "
                                     f"positive", depth=depth)
         return NodeResult(shape, w, b, o, macs, size * BYTES_PER_VALUE,
                           RECEPTIVE[t](c, rfs, shapes), None, None, depth)
 
-    def rebuild(self) -> None:
-        """Recompute order, inputs and every node."""
+    def _reorder(self) -> None:
+        """Recompute the order, the order's index and every node's ordered inputs."""
         g = self.graph
         self.order, self.on_cycle = _order(g)
-        self.index = {n: i for i, n in enumerate(self.order)}
-        pred = g._pred
-        self.inputs = {n: _ordered_inputs(pred, n) for n in self.order}
+        self.index = dict(zip(self.order, range(len(self.order))))
+        inputs = self.inputs = {}
+        for n, adj in g._pred.items():
+            k = len(adj)
+            if not k:
+                inputs[n] = _NO_INPUTS
+            elif k == 1:
+                (u,) = adj
+                keys = adj[u]
+                inputs[n] = [u] if len(keys) == 1 else [u] * len(keys)
+            else:
+                inputs[n] = [u for _, u in sorted((p, u) for u, ps in adj.items() for p in ps)]
+
+    def rebuild(self) -> None:
+        """Recompute order, inputs and every node."""
+        self._reorder()
         nodes = self.nodes = {}
         compute = self._compute
         for n in self.order:
@@ -270,10 +272,7 @@ class Analysis:
         """
         g = self.graph
         if structural:
-            self.order, self.on_cycle = _order(g)
-            self.index = {n: i for i, n in enumerate(self.order)}
-            pred = g._pred
-            self.inputs = {n: _ordered_inputs(pred, n) for n in self.order}
+            self._reorder()
             for n in list(self.nodes):
                 if n not in self.index:
                     del self.nodes[n]
@@ -319,39 +318,45 @@ class Analysis:
     def _make_totals(self) -> Totals:
         t = Totals()
         nodes = self.nodes
-        order = self.order
-        index = self.index
-        succ = self.graph._succ
-        last_use: dict[str, int] = {}
-        for i, n in enumerate(order):
-            r = nodes[n]
-            if r.shape is None:
-                continue
-            t.weights += r.weights
-            t.biases += r.biases
-            t.other += r.other
-            t.macs += r.macs
-            t.activation_bytes += r.activation_bytes
-            outs = succ[n]
-            last_use[n] = max((index[v] for v in outs), default=len(order))
-            if not outs:
-                t.output = n
-        t.params = t.weights + t.biases + t.other
-        if t.output is not None:
-            t.output_rf = nodes[t.output].rf
-        # Peak memory: walk the order, holding each output until its last consumer ran.
-        live = 0
-        peak = 0
-        frees: dict[int, int] = {}
-        for i, n in enumerate(order):
+        pred, succ = self.graph._pred, self.graph._succ
+        weights = biases = other = macs = acts = 0
+        output = None
+        # Peak memory of a forward pass in this order: each output is held from its node
+        # until its last consumer ran (outputs of the network until the end).
+        live = peak = 0
+        held: dict[str, int] = {}
+        uses: dict[str, int] = {}
+        for n in self.order:
             r = nodes[n]
             if r.shape is not None:
-                live += r.activation_bytes
+                weights += r.weights
+                biases += r.biases
+                other += r.other
+                macs += r.macs
+                b = r.activation_bytes
+                acts += b
+                live += b
                 if live > peak:
                     peak = live
-                end = last_use[n]
-                frees[end] = frees.get(end, 0) + r.activation_bytes
-            live -= frees.pop(i, 0)
+                k = len(succ[n])
+                if k:
+                    held[n] = b
+                    uses[n] = k
+                else:
+                    output = n
+            for u in pred[n]:  # distinct inputs: one use each
+                k = uses.get(u)
+                if k is not None:
+                    if k == 1:
+                        live -= held[u]
+                        del uses[u]
+                    else:
+                        uses[u] = k - 1
+        t.weights, t.biases, t.other, t.macs, t.activation_bytes = weights, biases, other, macs, acts
+        t.params = weights + biases + other
+        t.output = output
+        if output is not None:
+            t.output_rf = nodes[output].rf
         t.peak_activation_bytes = peak
         return t
 

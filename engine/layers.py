@@ -304,30 +304,34 @@ def _need_spatial(shapes: list, srcs: list, what: str) -> tuple:
     return s
 
 
-def _conv_out(size: int, k: int, s: int, lo: int, hi: int, d: int, axis: str) -> int:
-    span = size + lo + hi
-    keff = d * (k - 1) + 1
-    if keff > span:
-        raise Problem(f"kernel {keff} is larger than its padded input {span} along {axis}; "
-                      f"lower kernel_size or dilation, or add padding")
-    return (span - keff) // s + 1
+def _too_big(keff: int, span: int, axis: str) -> Problem:
+    return Problem(f"kernel {keff} is larger than its padded input {span} along {axis}; "
+                   f"lower kernel_size or dilation, or add padding")
 
 
 def _infer_conv(c: tuple, shapes: list, srcs: list) -> tuple:
-    cin, h, w = _need_spatial(shapes, srcs, "a convolution")
+    s = shapes[0]
+    if len(s) != 3:
+        _need_spatial(shapes, srcs, "a convolution")
+    cin, h, w = s
     out_c, kh, kw, sh, sw, (pt, pb, pl, pr), dh, dw, g, bias = c
-    if cin % g:
-        raise Problem(f"input channels {cin} are not divisible by groups {g}; "
-                      f"make groups divide {cin}")
-    if out_c % g:
-        raise Problem(f"out_channels {out_c} are not divisible by groups {g}; "
-                      f"make groups divide {out_c}")
-    if kh == kw == 1 and pt == pb == pl == pr == 0:
-        oh = (h - 1) // sh + 1
-        ow = (w - 1) // sw + 1
-    else:
-        oh = _conv_out(h, kh, sh, pt, pb, dh, "H")
-        ow = _conv_out(w, kw, sw, pl, pr, dw, "W")
+    if g != 1:
+        if cin % g:
+            raise Problem(f"input channels {cin} are not divisible by groups {g}; "
+                          f"make groups divide {cin}")
+        if out_c % g:
+            raise Problem(f"out_channels {out_c} are not divisible by groups {g}; "
+                          f"make groups divide {out_c}")
+    span = h + pt + pb
+    keff = dh * (kh - 1) + 1
+    if keff > span:
+        raise _too_big(keff, span, "H")
+    oh = (span - keff) // sh + 1
+    span = w + pl + pr
+    keff = dw * (kw - 1) + 1
+    if keff > span:
+        raise _too_big(keff, span, "W")
+    ow = (span - keff) // sw + 1
     weights = out_c * (cin // g) * kh * kw
     return (out_c, oh, ow), weights, out_c if bias else 0, 0, weights * oh * ow
 
@@ -352,7 +356,10 @@ def _pool_out(size: int, k: int, s: int, p: int, ceil: bool, axis: str) -> int:
 
 
 def _infer_pool(c: tuple, shapes: list, srcs: list) -> tuple:
-    cin, h, w = _need_spatial(shapes, srcs, "pooling")
+    s = shapes[0]
+    if len(s) != 3:
+        _need_spatial(shapes, srcs, "pooling")
+    cin, h, w = s
     kh, kw, sh, sw, ph, pw, ceil = c
     return (cin, _pool_out(h, kh, sh, ph, ceil, "H"), _pool_out(w, kw, sw, pw, ceil, "W")), 0, 0, 0, 0
 
@@ -422,24 +429,18 @@ INFER: dict[str, Callable] = {
 
 
 # --------------------------------------------------------------------------- receptive field
-def _rf_window(c: tuple, rfs: list, kind: str) -> RF:
-    (sh_, jh, st_h), (sw_, jw, st_w) = rfs[0]
-    if kind == "pool":
-        kh, kw, sh, sw, ph, pw, _ = c
-        dh = dw = 1
-        pt, pl = ph, pw
-    else:
-        _, kh, kw, sh, sw, (pt, _, pl, _), dh, dw, _, _ = c
-    return ((sh_ + dh * (kh - 1) * jh, jh * sh, st_h - pt * jh),
-            (sw_ + dw * (kw - 1) * jw, jw * sw, st_w - pl * jw))
-
-
 def _rf_conv(c: tuple, rfs: list, shapes: list) -> RF:
-    return _rf_window(c, rfs, "conv")
+    (size_h, jh, st_h), (size_w, jw, st_w) = rfs[0]
+    _, kh, kw, sh, sw, pads, dh, dw, _, _ = c
+    return ((size_h + dh * (kh - 1) * jh, jh * sh, st_h - pads[0] * jh),
+            (size_w + dw * (kw - 1) * jw, jw * sw, st_w - pads[2] * jw))
 
 
 def _rf_pool(c: tuple, rfs: list, shapes: list) -> RF:
-    return _rf_window(c, rfs, "pool")
+    (size_h, jh, st_h), (size_w, jw, st_w) = rfs[0]
+    kh, kw, sh, sw, ph, pw, _ = c
+    return ((size_h + (kh - 1) * jh, jh * sh, st_h - ph * jh),
+            (size_w + (kw - 1) * jw, jw * sw, st_w - pw * jw))
 
 
 def _rf_whole(c: tuple, rfs: list, shapes: list) -> RF:
@@ -463,16 +464,28 @@ def _rf_merge(c: tuple, rfs: list, shapes: list) -> RF:
     ``i*(jump_p - J)`` against ``start + i*J``; the drift is extreme at the first or last pixel.
     """
     first = rfs[0]
-    if len(rfs) == 1:
-        return first
-    same = True
+    (size_h, jh, lo_h), (size_w, jw, lo_w) = first
+    hi_h = lo_h + size_h
+    hi_w = lo_w + size_w
     for r in rfs:
-        if r != first:
-            same = False
-            break
-    if same:
-        return first
-    s = shapes[0]
+        if r is first:
+            continue
+        (sh_, jh_, th), (sw_, jw_, tw) = r
+        if jh_ != jh or jw_ != jw:
+            return _rf_merge_drift(rfs, shapes[0])
+        if th < lo_h:
+            lo_h = th
+        if th + sh_ > hi_h:
+            hi_h = th + sh_
+        if tw < lo_w:
+            lo_w = tw
+        if tw + sw_ > hi_w:
+            hi_w = tw + sw_
+    return ((hi_h - lo_h, jh, lo_h), (hi_w - lo_w, jw, lo_w))
+
+
+def _rf_merge_drift(rfs: list, s: tuple) -> RF:
+    """:func:`_rf_merge` for paths of unequal jumps."""
     axes = []
     for a in (0, 1):
         last = s[a + 1] - 1 if len(s) == 3 else 0
