@@ -1,0 +1,156 @@
+"""Analysis speed: ResNet-50 against torchinfo, a 2,000-node graph, one-node edits.
+
+Run with ``python -m bench.bench_analysis`` (or ``python -m bench analysis``). Targets:
+ResNet-50 full analysis under 1 ms and at least 100× faster than ``torchinfo.summary``
+on the same network; a 2,001-node graph under 5 ms; a one-node channel edit in it under
+0.1 ms (median, through :class:`engine.Analyzer`). torchinfo is optional (the ``bench``
+extra); without it the ratio is skipped.
+"""
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Callable
+
+from engine import Analyzer, analyze
+from engine.templates import deep_resnet, resnet50
+
+
+def timed(fn: Callable[[], object], repeat: int, warmup: int = 3) -> list[float]:
+    """Seconds of each of ``repeat`` calls of ``fn`` after ``warmup`` calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def full_analysis(model) -> Callable[[], object]:
+    """A fresh analysis with its totals (what opening a file costs)."""
+    def run():
+        a = analyze(model)
+        return a.totals
+    return run
+
+
+def torch_resnet50():
+    """ResNet-50 (v1.5, as torchvision's) built here from torch.nn, without torchvision."""
+    from torch import nn
+
+    class Bottleneck(nn.Module):
+        def __init__(self, cin: int, planes: int, stride: int):
+            super().__init__()
+            out = planes * 4
+            self.conv1 = nn.Conv2d(cin, planes, 1, bias=False)
+            self.bn1 = nn.BatchNorm2d(planes)
+            self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
+            self.bn2 = nn.BatchNorm2d(planes)
+            self.conv3 = nn.Conv2d(planes, out, 1, bias=False)
+            self.bn3 = nn.BatchNorm2d(out)
+            self.relu = nn.ReLU(inplace=True)
+            self.downsample = None
+            if stride != 1 or cin != out:
+                self.downsample = nn.Sequential(nn.Conv2d(cin, out, 1, stride, bias=False),
+                                                nn.BatchNorm2d(out))
+
+        def forward(self, x):
+            h = self.relu(self.bn1(self.conv1(x)))
+            h = self.relu(self.bn2(self.conv2(h)))
+            h = self.bn3(self.conv3(h))
+            return self.relu(h + (x if self.downsample is None else self.downsample(x)))
+
+    layers = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
+              nn.MaxPool2d(3, 2, 1)]
+    cin = 64
+    for planes, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
+        for i in range(blocks):
+            layers.append(Bottleneck(cin, planes, stride if i == 0 else 1))
+            cin = planes * 4
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2048, 1000)]
+    return nn.Sequential(*layers).eval()
+
+
+def bench_resnet50() -> dict:
+    """ResNet-50: engine full analysis vs torchinfo.summary."""
+    model = resnet50()
+    a = analyze(model)
+    t_engine = statistics.median(timed(full_analysis(model), 300))
+    out = {"nodes": len(model), "params": a.totals.params, "engine_ms": t_engine * 1e3}
+    try:
+        import torch
+        import torchinfo
+    except ImportError:
+        out["torchinfo_ms"] = None
+        return out
+    net = torch_resnet50()
+    torch_params = sum(p.numel() for p in net.parameters())
+    assert torch_params == a.totals.params, (torch_params, a.totals.params)
+    with torch.no_grad():
+        times = timed(lambda: torchinfo.summary(net, input_size=(1, 3, 224, 224), verbose=0),
+                      repeat=5, warmup=1)
+    out["torchinfo_ms"] = statistics.median(times) * 1e3
+    out["ratio"] = out["torchinfo_ms"] / out["engine_ms"]
+    return out
+
+
+def bench_large(blocks: int = 400, edits: int = 2000) -> dict:
+    """A 2,001-node residual stack: full analysis, and one-node channel edits via Analyzer."""
+    model = deep_resnet(blocks)
+    t_full = statistics.median(timed(full_analysis(model), 60))
+    analyzer = Analyzer(model)
+    analyzer.analysis.totals  # noqa: B018 - warm
+    targets = [f"block{i}_conv1" for i in range(0, blocks, 7)]
+    edit_times, totals_times, recomputed = [], [], []
+    for k in range(edits):
+        node = targets[k % len(targets)]
+        value = 24 if (k // len(targets)) % 2 == 0 else 16
+        t0 = time.perf_counter()
+        model.set_param(node, "out_channels", value)
+        t1 = time.perf_counter()
+        analyzer.analysis.totals  # noqa: B018 - what the totals bar reads after an edit
+        t2 = time.perf_counter()
+        edit_times.append(t1 - t0)
+        totals_times.append(t2 - t0)
+        recomputed.append(analyzer.analysis.recomputed)
+    t_update = []
+    a = analyzer.analysis
+    for k in range(edits):  # the analysis part alone, without the model's parameter checks
+        node = targets[k % len(targets)]
+        t0 = time.perf_counter()
+        a.update((node,))
+        t_update.append(time.perf_counter() - t0)
+    return {"nodes": len(model), "full_ms": t_full * 1e3,
+            "edit_ms": statistics.median(edit_times) * 1e3,
+            "edit_totals_ms": statistics.median(totals_times) * 1e3,
+            "update_ms": statistics.median(t_update) * 1e3,
+            "recomputed": statistics.median(recomputed)}
+
+
+def main() -> None:
+    """Print every number, its target and whether it is met."""
+    r = bench_resnet50()
+    print(f"ResNet-50 ({r['nodes']} nodes, {r['params']:,} params): full analysis "
+          f"{r['engine_ms']:.3f} ms (target < 1 ms: {'ok' if r['engine_ms'] < 1 else 'MISSED'})")
+    if r.get("torchinfo_ms") is None:
+        print("torchinfo not installed (pip install torchinfo, the 'bench' extra): ratio skipped")
+    else:
+        print(f"torchinfo.summary on the same network: {r['torchinfo_ms']:.1f} ms → engine is "
+              f"{r['ratio']:.0f}× faster (target ≥ 100×: {'ok' if r['ratio'] >= 100 else 'MISSED'})")
+    big = bench_large()
+    print(f"deep ResNet ({big['nodes']} nodes): full analysis {big['full_ms']:.3f} ms "
+          f"(target < 5 ms: {'ok' if big['full_ms'] < 5 else 'MISSED'})")
+    print(f"one-node channel edit (set_param → Analyzer, median, {big['recomputed']:.0f} nodes "
+          f"recomputed): {big['edit_ms'] * 1e3:.1f} µs (target < 100 µs: "
+          f"{'ok' if big['edit_ms'] < 0.1 else 'MISSED'}); with totals read: "
+          f"{big['edit_totals_ms'] * 1e3:.1f} µs; Analysis.update alone: "
+          f"{big['update_ms'] * 1e3:.1f} µs")
+    print(f"ratios: 2,001-node full / ResNet-50 full = {big['full_ms'] / r['engine_ms']:.1f}× "
+          f"for {big['nodes'] / r['nodes']:.1f}× the nodes; full / edit = "
+          f"{big['full_ms'] / big['edit_ms']:.0f}×")
+
+
+if __name__ == "__main__":
+    main()
