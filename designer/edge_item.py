@@ -23,6 +23,51 @@ def curve(p0: QPointF, p1: QPointF) -> QPainterPath:
     return path
 
 
+def _hits(path: QPainterPath, rects: list[QRectF], samples: int = 32) -> bool:
+    for i in range(1, samples):
+        p = path.pointAtPercent(i / samples)
+        if any(r.contains(p) for r in rects):
+            return True
+    return False
+
+
+def route(p0: QPointF, p1: QPointF, obstacles: list[QRectF]) -> QPainterPath:
+    """The S-curve, or, when it would pass behind other nodes, a path that bends into a
+    free horizontal lane right after the source and out of it just before the target."""
+    plain = curve(p0, p1)
+    span = p1.x() - p0.x()
+    if span < 160 or not obstacles:
+        return plain
+    pad = 10.0
+    boxes = [r.adjusted(-pad, -pad, pad, pad) for r in obstacles]
+    if not _hits(plain, boxes):
+        return plain
+    bend = min(64.0, span / 4)
+    xa, xb = p0.x() + bend, p1.x() - bend
+    lanes = {p0.y(), p1.y()}
+    for r in boxes:
+        lanes.add(r.top() - 4)
+        lanes.add(r.bottom() + 4)
+
+    def free(y: float) -> bool:
+        return not any(r.top() < y < r.bottom() and r.left() < xb and r.right() > xa
+                       for r in boxes)
+
+    best = None
+    for y in sorted(lanes, key=lambda y: (abs(y - p0.y()) + abs(y - p1.y()), abs(y - p0.y()), y)):
+        if free(y):
+            best = y
+            break
+    if best is None:
+        return plain
+    path = QPainterPath(p0)
+    h = bend / 2
+    path.cubicTo(QPointF(p0.x() + h, p0.y()), QPointF(xa - h, best), QPointF(xa, best))
+    path.lineTo(QPointF(xb, best))
+    path.cubicTo(QPointF(xb + h, best), QPointF(p1.x() - h, p1.y()), p1)
+    return path
+
+
 class EdgeItem(QGraphicsItem):
     """Edge ``src → dst`` at input ``port``; lives in scene coordinates (pos is 0, 0)."""
 
@@ -73,7 +118,7 @@ class EdgeItem(QGraphicsItem):
         self.prepareGeometryChange()
         self.p0 = self.src_item.output_anchor()
         self.p1 = self.dst_item.input_anchor(self.port)
-        self._path = curve(self.p0, self.p1)
+        self._path = route(self.p0, self.p1, self._obstacles())
         stroker = QPainterPathStroker()
         stroker.setWidth(10.0)
         self._shape = stroker.createStroke(self._path)
@@ -90,6 +135,18 @@ class EdgeItem(QGraphicsItem):
             bounds = bounds.united(self._label_rect.adjusted(-1, -1, 1, 1))
         self._bounds = bounds
         self.update()
+
+    def _obstacles(self) -> list[QRectF]:
+        scene = self.scene()
+        if scene is None or self.p1.x() - self.p0.x() < 160 or getattr(scene, "building", True):
+            return []
+        corridor = QRectF(self.p0, self.p1).normalized().adjusted(20, -400, -20, 400)
+        return scene.node_rects_in(corridor, (self.src_item, self.dst_item))
+
+    @property
+    def routed(self) -> bool:
+        """Whether the edge takes a lane around other nodes (not the plain S-curve)."""
+        return self._path.elementCount() > 4
 
     def path(self) -> QPainterPath:
         """The curve in scene coordinates."""

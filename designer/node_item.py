@@ -114,6 +114,9 @@ class NodeItem(QGraphicsItem):
         if h != self._height or self._rect.isNull():
             self.prepareGeometryChange()
             self._height = h
+            scene = self.scene()
+            if scene is not None and hasattr(scene, "invalidate_node_rects"):
+                scene.invalidate_node_rects()
         w = th.NODE_WIDTH
         self._rect = QRectF(0, 0, w, h)
         r = th.PORT_HIT_RADIUS
@@ -129,7 +132,7 @@ class NodeItem(QGraphicsItem):
         shape.addEllipse(self.output_pos(), r, r)
         for i in range(slots):
             shape.addEllipse(self.slot_pos(i), r, r)
-        self._shape = shape.simplified()
+        self._shape = shape
 
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
         return self._bounds
@@ -191,9 +194,10 @@ class NodeItem(QGraphicsItem):
         if ports == self.ports:
             return
         self.ports = ports
-        self._relayout()
+        if self.multi_input:  # slots follow the connections; a single input does not move
+            self._relayout()
+            self.update_edges()
         self.update()
-        self.update_edges()
 
     def update_edges(self) -> None:
         """Re-route every attached edge (after a move or a slot change)."""
@@ -316,6 +320,9 @@ class NodeItem(QGraphicsItem):
     # ------------------------------------------------------------------ Qt hooks
     def itemChange(self, change, value):  # noqa: N802 - Qt's name
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+            scene = self.scene()
+            if scene is not None and hasattr(scene, "invalidate_node_rects"):
+                scene.invalidate_node_rects()
             self.update_edges()
         return super().itemChange(change, value)
 

@@ -9,6 +9,8 @@ positions get layout positions when a design is opened (no undo entry).
 """
 from __future__ import annotations
 
+import bisect
+
 import shiboken6
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QTransform
@@ -17,6 +19,7 @@ from PySide6.QtWidgets import QGraphicsScene
 from engine.layers import fmt_shape
 from engine.layout import layered_layout
 
+from . import theme as th
 from .commands import MoveNodesCommand
 from .document import Document
 from .edge_item import LABEL_MID, LABEL_NONE, LABEL_SOURCE, EdgeItem
@@ -49,6 +52,8 @@ class GraphScene(QGraphicsScene):
         self._batch_selection = False
         self._reset_pending = False
         self._params_dirty: set[str] = set()
+        self.building = False  # no edge routing while items are added in bulk
+        self._rects: tuple[list, list] | None = None  # node rects sorted by left edge
         self.message = MessageItem(self)
         self.addItem(self.message)
         doc.node_added.connect(self._on_node_added)
@@ -127,6 +132,21 @@ class GraphScene(QGraphicsScene):
             e.set_theme(self.theme)
         self.update()
 
+    def invalidate_node_rects(self) -> None:
+        """A node moved, appeared, vanished or changed size (for :meth:`node_rects_in`)."""
+        self._rects = None
+
+    def node_rects_in(self, rect: QRectF, exclude=()) -> list[QRectF]:
+        """Scene rectangles of the node bodies meeting ``rect`` (edge routing obstacles)."""
+        if self._rects is None:
+            entries = sorted(((i.mapRectToScene(i.rect()), i) for i in self.nodes.values()),
+                             key=lambda e: e[0].left())
+            self._rects = ([r.left() for r, _ in entries], entries)
+        lefts, entries = self._rects
+        lo = bisect.bisect_left(lefts, rect.left() - th.NODE_WIDTH)
+        hi = bisect.bisect_right(lefts, rect.right())
+        return [r for r, i in entries[lo:hi] if i not in exclude and r.intersects(rect)]
+
     def free_position(self, pos: tuple[float, float]) -> tuple[float, float]:
         """``pos`` moved down-right until no node's top-left is within 20 units of it."""
         x, y = pos
@@ -145,10 +165,14 @@ class GraphScene(QGraphicsScene):
         self.nodes.clear()
         self.edges.clear()
         model = self.doc.model
-        for n in model.nodes:
-            self._make_node(n)
-        for u, v, k in model.edges():
-            self._make_edge(u, v, k)
+        self.building = True
+        try:
+            for n in model.nodes:
+                self._make_node(n)
+            for u, v, k in model.edges():
+                self._make_edge(u, v, k)
+        finally:
+            self.building = False
 
     def _finish_reset(self) -> None:
         model = self.doc.model
@@ -158,6 +182,7 @@ class GraphScene(QGraphicsScene):
             layout = layered_layout(model)
             model.set_positions({n: layout[n] for n in missing})
         self._refresh(self.nodes)
+        self._reroute_long_edges()
         self._update_rect(reset=True)
 
     def _make_node(self, n: str) -> NodeItem:
@@ -167,9 +192,11 @@ class GraphScene(QGraphicsScene):
         if pos is None:
             pos = self._spot_for_new()
         item.setPos(QPointF(*pos))
-        item.set_content(model.params(n), None)
+        if not self.building:  # a bulk build fills every item in from the analysis after
+            item.set_content(model.params(n), None)
         self.addItem(item)
         self.nodes[n] = item
+        self._rects = None
         return item
 
     def _spot_for_new(self) -> tuple[float, float]:
@@ -189,7 +216,8 @@ class GraphScene(QGraphicsScene):
         dst.set_ports(list(dst.in_edges))
         e.update_path()
         src.update()
-        self._relabel(src)
+        if not self.building:
+            self._relabel(src)
         return e
 
     def _relabel(self, src: NodeItem) -> None:
@@ -227,6 +255,7 @@ class GraphScene(QGraphicsScene):
     def _on_node_added(self, n: str) -> None:
         if not self._reset_pending and n not in self.nodes:
             self._make_node(n)
+            self._reroute_long_edges()
             self._update_rect()
 
     def _on_node_removed(self, n: str) -> None:
@@ -243,6 +272,7 @@ class GraphScene(QGraphicsScene):
         for s in sources:
             self._relabel(s)
         self.removeItem(item)
+        self._rects = None
 
     def _drop_edge(self, e: EdgeItem) -> None:
         key = e.key
@@ -279,7 +309,14 @@ class GraphScene(QGraphicsScene):
             pos = model.pos(n) if n in model else None
             if item is not None and pos is not None and (item.pos().x(), item.pos().y()) != pos:
                 item.setPos(QPointF(*pos))
+        self._reroute_long_edges()
         self._update_rect()
+
+    def _reroute_long_edges(self) -> None:
+        """Nodes moved: edges spanning several columns may need another lane."""
+        for e in self.edges.values():
+            if e.p1.x() - e.p0.x() >= 160:
+                e.update_path()
 
     def _on_graph_reset(self) -> None:
         # The analysis is rebuilt right after this signal: fill the items in then.
