@@ -178,6 +178,7 @@ class GraphModel:
         if node in self.graph:
             raise DuplicateIdError(f"there is already a node '{node}'", node, "id")
         full = normalize_params(record["type"], record["params"], node)
+        self._check_restore(record)
         items = list(self.graph.nodes(data=True))
         index = min(record.get("index", len(items)), len(items))
         if index < len(items):
@@ -197,6 +198,27 @@ class GraphModel:
             self.connect(src, node, port)
         for dst, port in record["out"]:
             self.connect(node, dst, port)
+
+    def _check_restore(self, record: dict) -> None:
+        """Refuse, before any change, a restore whose edges cannot all be put back."""
+        node = record["id"]
+        for src, _ in record["in"]:
+            if src not in self.graph:
+                raise UnknownNodeError(f"cannot restore '{node}': its input '{src}' is gone",
+                                       src)
+        for dst, port in record["out"]:
+            if dst not in self.graph:
+                raise UnknownNodeError(f"cannot restore '{node}': its consumer '{dst}' is "
+                                       f"gone", dst)
+            for u, _, k in self.graph.in_edges(dst, keys=True):
+                if k == port or NODE_TYPES[self.graph.nodes[dst]["type"]].max_inputs == 1:
+                    raise PortError(f"cannot restore '{node}': port {port} of '{dst}' is now "
+                                    f"taken by '{u}'", dst)
+        for dst, _ in record["out"]:
+            for src, _ in record["in"]:
+                if dst == src or nx.has_path(self.graph, dst, src):
+                    raise CycleError(f"cannot restore '{node}': '{dst}' now feeds '{src}', "
+                                     f"so its edges would make a cycle", node)
 
     def check_connect(self, src: str, dst: str, port: int | None = None) -> int:
         """Check that ``src → dst`` may be added; return the port it would take.
