@@ -70,3 +70,12 @@ def fmt_rf(rf) -> str:
     start = fmt_int(st_h) if st_h == st_w else f"{fmt_int(st_h)},{fmt_int(st_w)}"
     jump = f"{jh}" if jh == jw else f"{jh}×{jw}"
     return f"size {sh}×{sw} · jump {jump} · start {start}"
+
+
+def status_colors(palette) -> tuple[str, str, str]:
+    """``(good, bad, warn)`` text colours readable on ``palette``'s window colour."""
+    from PySide6.QtGui import QPalette  # local: this module is otherwise Qt-free
+    dark = palette.color(QPalette.ColorRole.Window).lightness() < 128
+    if dark:
+        return "#7bd88f", "#ff7b72", "#f0b35a"
+    return "#2e7d32", "#c62828", "#b26a00"

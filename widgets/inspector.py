@@ -16,10 +16,9 @@ from designer.document import Document
 from engine.errors import EngineError
 from engine.layers import NODE_TYPES, fmt_shape, pair
 
-from .formatting import fmt_bytes, fmt_compact, fmt_int, fmt_rf
+from .formatting import fmt_bytes, fmt_compact, fmt_int, fmt_rf, status_colors
 from .param_editors import ParamEditor, make_editor
 
-ERROR_STYLE = "color: #c62828;"
 
 
 def weight_formula(doc: Document, node: str) -> str:
@@ -64,6 +63,7 @@ class Inspector(QWidget):
         super().__init__(parent)
         self.doc = doc
         self.node: str | None = None
+        error_style = f"color: {status_colors(self.palette())[1]};"
         self.editors: dict[str, ParamEditor] = {}
 
         self.title = QLabel(self)
@@ -83,7 +83,7 @@ class Inspector(QWidget):
 
         self.param_error = QLabel(self)
         self.param_error.setWordWrap(True)
-        self.param_error.setStyleSheet(ERROR_STYLE)
+        self.param_error.setStyleSheet(error_style)
         self.param_error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.param_error.hide()
 
@@ -109,7 +109,7 @@ class Inspector(QWidget):
 
         self.node_error = QLabel(self)
         self.node_error.setWordWrap(True)
-        self.node_error.setStyleSheet(ERROR_STYLE)
+        self.node_error.setStyleSheet(error_style)
         self.node_error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.node_error.hide()
 
@@ -124,6 +124,7 @@ class Inspector(QWidget):
         scroll = QScrollArea(self)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(body)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)

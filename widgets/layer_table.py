@@ -8,12 +8,13 @@ from __future__ import annotations
 from PySide6.QtCore import (QAbstractTableModel, QItemSelection, QItemSelectionModel,
                             QModelIndex, QSortFilterProxyModel, Qt, Signal)
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (QAbstractItemView, QApplication, QHeaderView, QTableView,
+                               QVBoxLayout, QWidget)
 
 from designer.document import Document
 from engine.layers import NODE_TYPES, fmt_shape
 
-from .formatting import fmt_bytes, fmt_compact, fmt_int, fmt_rf, fmt_rf_size
+from .formatting import fmt_bytes, fmt_compact, fmt_int, fmt_rf, fmt_rf_size, status_colors
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 10
 NODE_ROLE = Qt.ItemDataRole.UserRole + 11
@@ -65,7 +66,8 @@ class LayerModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.TextAlignmentRole and col in NUMERIC:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ForegroundRole and col == 7 and r is not None and not r.ok:
-            return QBrush(QColor("#c62828") if r.error else QColor("#b26a00"))
+            _, bad, warn = status_colors(QApplication.palette())
+            return QBrush(QColor(bad if r.error else warn))
         if role == Qt.ItemDataRole.ToolTipRole:
             if r is not None and r.error:
                 return r.error

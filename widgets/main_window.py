@@ -221,7 +221,7 @@ class MainWindow(QMainWindow):
         tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         tb.addActions([self.new_action, self.open_action, self.save_action])
         tb.addSeparator()
-        tb.addActions([self.undo_action, self.redo_action])
+        tb.addActions(self._short_undo_redo())
         view_acts = _canvas_actions(self.canvas_actions, ("zoom_fit", "auto_layout"))
         if view_acts:
             tb.addSeparator()
@@ -230,6 +230,22 @@ class MainWindow(QMainWindow):
         tb.addAction(self.export_action)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, tb)
         self.toolbar = tb
+
+    def _short_undo_redo(self) -> list[QAction]:
+        """Toolbar Undo/Redo with fixed labels (the menu's carry the command names)."""
+        stack = self.doc.undo_stack
+        undo = QAction("Undo", self)
+        redo = QAction("Redo", self)
+        undo.triggered.connect(lambda _c=False: stack.undo())
+        redo.triggered.connect(lambda _c=False: stack.redo())
+        stack.canUndoChanged.connect(undo.setEnabled)
+        stack.canRedoChanged.connect(redo.setEnabled)
+        stack.undoTextChanged.connect(lambda t: undo.setToolTip(f"Undo {t}" if t else "Undo"))
+        stack.redoTextChanged.connect(lambda t: redo.setToolTip(f"Redo {t}" if t else "Redo"))
+        undo.setEnabled(stack.canUndo())
+        redo.setEnabled(stack.canRedo())
+        self.toolbar_undo, self.toolbar_redo = undo, redo
+        return [undo, redo]
 
     def _connect(self) -> None:
         d = self.doc
@@ -260,9 +276,16 @@ class MainWindow(QMainWindow):
     def _on_table_selection(self, nodes: list) -> None:
         self.scene.select_nodes(nodes)
         self.inspector.set_selection(nodes)
+        if len(nodes) == 1:
+            item = self.scene.node_item(nodes[0])
+            if item is not None:
+                self.view.ensureVisible(item, 40, 40)
 
     def _focus_node(self, node: str) -> None:
         self.scene.select_nodes([node])
+        item = self.scene.node_item(node)
+        if item is not None:
+            self.view.centerOn(item)
         self.inspector.set_node(node)
         self.inspector_dock.show()
         self.inspector_dock.raise_()

@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSpinBox,
-                               QWidget)
+from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSizePolicy,
+                               QSpinBox, QWidget)
 
 from engine.layers import ParamSpec, pair
 
@@ -22,6 +22,8 @@ def _spin(spec: ParamSpec, parent: QWidget) -> QSpinBox:
     hi = int(spec.maximum) if spec.maximum is not None else INT_MAX
     box.setRange(lo, min(hi, INT_MAX))
     box.setKeyboardTracking(True)
+    box.setMinimumWidth(56)
+    box.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
     box.setAccelerated(True)
     return box
 

@@ -10,10 +10,8 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolBut
 from designer.document import Document
 
 from .formatting import (fmt_bytes, fmt_compact, fmt_int, fmt_percent, fmt_rf, fmt_rf_size,
-                         fmt_signed)
+                         fmt_signed, status_colors)
 
-GOOD = "#2e7d32"
-BAD = "#c62828"
 
 
 @dataclass(frozen=True)
@@ -97,7 +95,6 @@ class TotalsBar(QFrame):
         lay.addWidget(self.unpin_button)
         self.errors = QPushButton(self)
         self.errors.setFlat(True)
-        self.errors.setStyleSheet(f"color: {BAD}; font-weight: bold;")
         self.errors.setCursor(Qt.CursorShape.PointingHandCursor)
         self.errors.clicked.connect(self._on_errors_clicked)
         self.errors.hide()
@@ -136,11 +133,13 @@ class TotalsBar(QFrame):
         self.peak.value.setText(fmt_bytes(t.peak_activation_bytes))
         self.peak.setToolTip(f"{fmt_int(t.peak_activation_bytes)} bytes of float32 activations "
                              f"alive at once (batch 1)")
-        self.rf.value.setText(fmt_rf_size(t.output_rf))
+        self.rf.value.setText(fmt_rf_size(t.output_rf) if t.output_rf is not None else "—")
         self.rf.setToolTip(f"receptive field of '{t.output}': {fmt_rf(t.output_rf)}"
                            if t.output else "no output yet")
         self._show_diff(t)
         errors = a.errors
+        self.errors.setStyleSheet(f"color: {status_colors(self.palette())[1]}; "
+                                  f"font-weight: bold;")
         if errors:
             n = len(errors)
             self.errors.setText(f"⚠ {n} error{'s' if n != 1 else ''}")
@@ -158,7 +157,8 @@ class TotalsBar(QFrame):
             return
         dw = t.weights - b.weights
         dm = t.macs - b.macs
-        color = GOOD if dw < 0 else BAD if dw > 0 else "palette(text)"
+        good, bad, _ = status_colors(self.palette())
+        color = good if dw < 0 else bad if dw > 0 else self.palette().windowText().color().name()
         text = f"{fmt_signed(dw)} weights"
         pct = fmt_percent(dw, b.weights)
         if pct:
