@@ -180,3 +180,14 @@ def test_open_file_from_command_line(qtbot, data_dir, tmp_path):
     qtbot.addWidget(w)
     assert w.doc.path == f and w.windowTitle() == "bottleneck.json[*] — ConvCanvas"
     assert w.totals_bar.weights.value.text() == "69,632"
+
+
+def test_open_with_unsaved_changes_cancel_keeps_design(win, tmp_path):
+    """Opening a file over unsaved work asks first; Cancel keeps the work."""
+    from engine.templates import build
+    f = tmp_path / "other.json"
+    fileformat.save(build("resnet_basic_64"), f)
+    _edit(win)
+    win.ask_save_changes = lambda parent, name: "cancel"
+    assert not win.open_file(f)
+    assert win.doc.path is None and win.doc.model.params("branch1_1x1")["out_channels"] == 32

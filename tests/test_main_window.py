@@ -140,3 +140,40 @@ def test_startup_does_not_import_torch():
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "13"]
+
+
+def test_palette_drag_drops_node_on_canvas(qtbot, win):
+    """The palette's drag data dropped on the canvas adds that node where it was dropped."""
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QDragEnterEvent, QDropEvent
+    from PySide6.QtWidgets import QApplication
+    mime = win.palette_panel.tree.mimeData([win.palette_panel.item_for("avgpool")])
+    vp = win.view.viewport()
+    spot = QPoint(vp.width() // 3, vp.height() // 4)
+    actions = Qt.DropAction.CopyAction
+    enter = QDragEnterEvent(spot, actions, mime, Qt.MouseButton.LeftButton,
+                            Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(vp, enter)
+    assert enter.isAccepted()
+    before = set(win.doc.model.nodes)
+    drop = QDropEvent(QPointF(spot), actions, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(vp, drop)
+    (node,) = set(win.doc.model.nodes) - before
+    assert win.doc.model.node_type(node) == "avgpool"
+    item_rect = win.scene.node_item(node).sceneBoundingRect()
+    assert item_rect.adjusted(-60, -60, 60, 60).contains(win.view.mapToScene(spot))
+
+
+def test_float_and_optional_pair_editors(qtbot, win):
+    """Dropout p is a float spin box; a pool's stride can be unset back to '= kernel'."""
+    drop = win.add_node("dropout")
+    win.scene.select_nodes([drop])
+    win.inspector.editors["p"].spin.setValue(0.25)
+    assert win.doc.model.params(drop)["p"] == 0.25
+    win.scene.select_nodes(["branch4_pool"])
+    stride = win.inspector.editors["stride"]
+    assert not stride.auto.isChecked() and stride.value() == 1
+    stride.auto.setChecked(True)
+    assert win.doc.model.params("branch4_pool")["stride"] is None
+    assert win.doc.analysis.nodes["branch4_pool"].shape == (192, 10, 10)  # (28+2−3)//3+1
