@@ -54,7 +54,7 @@ class QuickAddPopup(QFrame):
         lay.setSpacing(4)
         lay.addWidget(self.edit)
         lay.addWidget(self.list)
-        self.resize(280, 320)
+        self.resize(290, 300)
         self.edit.textChanged.connect(self.set_filter)
         self.edit.installEventFilter(self)
         self.list.itemActivated.connect(lambda _item: self.accept())

@@ -53,6 +53,7 @@ class GraphView(QGraphicsView):
         self._space = False
         self.context_actions: list = []
         scene.tint_changed.connect(self.viewport().update)
+        scene.connection_refused.connect(self._keep_message_visible)
         self.setMinimumSize(200, 150)
 
     # ------------------------------------------------------------------ zoom
@@ -139,6 +140,17 @@ class GraphView(QGraphicsView):
         """A transient note in the middle of the view (e.g. nothing to paste)."""
         c = self.mapToScene(self.viewport().rect().center())
         self.graph_scene.show_message(text, c)
+
+    def _keep_message_visible(self, _text: str = "") -> None:
+        """Shift the transient note so that it is inside the viewport."""
+        item = self.graph_scene.message
+        r = item.boundingRect()
+        p = self.mapFromScene(item.pos())
+        vp = self.viewport().rect()
+        x = min(max(p.x(), 8), max(vp.width() - r.width() - 8, 8))
+        y = min(max(p.y(), 8), max(vp.height() - r.height() - 8, 8))
+        if (x, y) != (p.x(), p.y()):
+            item.setPos(self.mapToScene(QPoint(round(x), round(y))))
 
     # ------------------------------------------------------------------ drag and drop
     def _drop_type(self, event) -> str | None:

@@ -102,6 +102,9 @@ def test_drag_output_port_to_input_port_connects(qtbot):
     assert c.model.edges() == []
     assert c.scene.edge_item("input", "conv", 0) is None
     assert c.item("conv").shown_text.splitlines()[2] == "has no input; connect a node to it"
+    c.doc.undo_stack.redo()
+    assert c.model.edges() == [("input", "conv", 0)]
+    assert c.item("conv").shown_text.splitlines()[2] == "4×8×8 108 w"
 
 
 def test_drag_output_port_onto_node_body_connects(qtbot):
@@ -171,6 +174,9 @@ def test_drag_edge_end_to_empty_canvas_disconnects(qtbot):
     c.doc.undo_stack.undo()
     assert ("conv", "relu", 0) in c.model.edges()
     assert c.item("relu").shown_text.splitlines()[2] == "4×8×8"
+    c.doc.undo_stack.redo()
+    assert c.model.edges() == [("input", "conv", 0)]
+    assert c.item("relu").shown_text.splitlines()[2] == "has no input; connect a node to it"
 
 
 def test_drag_connected_input_port_to_other_node_reconnects(qtbot):
@@ -214,6 +220,8 @@ def test_dragging_selected_nodes_is_one_move_command(qtbot):
     assert c.model.pos("conv") == (260.0, 0.0)
     assert (c.item("conv").pos().x(), c.item("conv").pos().y()) == (260.0, 0.0)
     assert edge.p0 == c.item("conv").output_anchor()
+    c.doc.undo_stack.redo()
+    assert c.item("relu").pos() == QPointF(570.0, 40.0) and c.model.pos("relu") == (570.0, 40.0)
 
 
 def test_click_without_moving_pushes_nothing(qtbot):
@@ -336,6 +344,9 @@ def test_duplicate_copies_nodes_and_inner_edges(qtbot):
     assert c.item("relu1").shown_text.splitlines()[2] == "waiting on 'conv1'"
     c.doc.undo_stack.undo()
     assert c.model.nodes == ["input", "conv", "relu"] and c.item("conv1") is None
+    c.doc.undo_stack.redo()
+    assert ("conv1", "relu1", 0) in c.model.edges()
+    assert c.item("relu1").shown_text.splitlines()[2] == "waiting on 'conv1'"
 
 
 def test_copy_puts_graph_json_on_clipboard(qtbot):
@@ -363,6 +374,9 @@ def test_paste_adds_copies_with_fresh_ids_and_undo_removes(qtbot):
     assert c.item("conv1").shown_text.splitlines()[2] == "4×8×8 108 w"
     c.doc.undo_stack.undo()
     assert c.model.nodes == ["input", "conv", "relu"]
+    assert c.item("conv1") is None
+    c.doc.undo_stack.redo()
+    assert c.item("conv1").shown_text.splitlines()[2] == "4×8×8 108 w"
 
 
 def test_cut_removes_and_paste_brings_back(qtbot):

@@ -222,3 +222,29 @@ def test_dark_palette_gives_light_text(qtbot):
     assert dark.dark and not light.dark
     assert dark.text.lightness() > 200 and light.text.lightness() < 60
     assert dark.canvas.lightness() < 50 and light.canvas.lightness() > 200
+
+
+def test_application_palette_change_rethemes_the_canvas(qtbot):
+    """Switching the application to a dark palette re-themes scene, nodes and edges."""
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QApplication
+
+    from designer.view import GraphView
+    app = QApplication.instance()
+    old = app.palette()
+    doc, scene = _inception()
+    view = GraphView(scene)
+    qtbot.addWidget(view)
+    assert not scene.theme.dark
+    try:
+        pal = QPalette(old)
+        pal.setColor(QPalette.ColorRole.Window, QColor("#202020"))
+        app.setPalette(pal)
+        QApplication.processEvents()
+        assert scene.theme.dark
+        assert scene.node_item("concat").theme is scene.theme
+        assert scene.edge_item("input", "branch1_1x1", 0).theme is scene.theme
+    finally:
+        app.setPalette(old)
+        QApplication.processEvents()
+    assert not scene.theme.dark
