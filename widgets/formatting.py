@@ -1,4 +1,4 @@
-"""Number formatting shared by every panel: ``157,184``, ``1.2 M``, ``3.1 MiB``, receptive fields."""
+"""Number formatting for every panel: ``157,184``, ``1.2 M``, ``3.1 MiB``, receptive fields."""
 from __future__ import annotations
 
 MINUS = "\u2212"  # a real minus sign, as typeset

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMenu, QTabWidget,
                                QToolBar, QVBoxLayout, QWidget)
@@ -336,7 +336,6 @@ class MainWindow(QMainWindow):
 
     def _fit_soon(self) -> None:
         for act in _canvas_actions(self.canvas_actions, ("zoom_fit",)):
-            from PySide6.QtCore import QTimer
             QTimer.singleShot(0, act.trigger)
 
     def new_design(self) -> bool:
