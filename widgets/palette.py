@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QMimeData, Qt, Signal
+from PySide6.QtGui import QDrag
 from PySide6.QtWidgets import (QAbstractItemView, QLineEdit, QTreeWidget, QTreeWidgetItem,
                                QVBoxLayout, QWidget)
 
@@ -13,6 +14,15 @@ TYPE_ROLE = Qt.ItemDataRole.UserRole + 1
 
 class _TypeTree(QTreeWidget):
     """A tree whose leaf items drag their node type name under :data:`NODE_MIME`."""
+
+    def startDrag(self, supported_actions) -> None:  # noqa: N802 - Qt's name
+        # Copy only: a drop must never remove the item from the palette (Qt's MoveAction).
+        items = self.selectedItems()
+        if not items or not items[0].data(0, TYPE_ROLE):
+            return
+        drag = QDrag(self)
+        drag.setMimeData(self.mimeData(items))
+        drag.exec(Qt.DropAction.CopyAction, Qt.DropAction.CopyAction)
 
     def mimeTypes(self) -> list[str]:  # noqa: N802 - Qt's name
         return [NODE_MIME]
