@@ -106,15 +106,25 @@ def make_plan(graph) -> Plan:
 
 # --------------------------------------------------------------------------- safe text
 def comment_text(text: str, limit: int = 60) -> str:
-    """User text for a ``#`` comment: an ASCII ``repr`` on one line, cut to ``limit``."""
+    """User text for a ``#`` comment: its ``repr``, cut to ``limit`` characters.
+
+    ``repr`` escapes every non-printable character (newlines, ``\\r``, NUL, Unicode line
+    and paragraph separators, format characters), so the result is one printable line.
+    """
     s = str(text)
     if len(s) > limit:
         s = s[:limit] + "..."
-    return ascii(s)
+    r = repr(s)
+    assert r.isprintable()
+    return r
 
 
 def doc_text(text: str, limit: int = 80) -> str:
-    """User text for a docstring: like :func:`comment_text`, with every ``"`` escaped."""
+    """User text for a docstring: like :func:`comment_text`, with every ``"`` escaped.
+
+    ``repr`` writes a backslash as ``\\\\``, so each ``"`` becomes ``\\"`` and no
+    ``\"\"\"`` can end the docstring.
+    """
     return comment_text(text, limit).replace('"', '\\"')
 
 
@@ -266,6 +276,9 @@ def render(plan: Plan, capture: bool = False, main: bool = True) -> str:
     for n in plan.order:
         if plan.types[n] in MODULE_TYPES:
             where = _where(plan, n)
+            if plan.types[n] == "conv" and plan.params[n]["padding"] == "same" \
+                    and _same_pads(plan.params[n]):
+                where = ("padding 'same' (uneven, done in forward)  " + where).rstrip()
             out.append(f"        self.{names[n]} = {layer_expr(plan, n)}"
                        + (f"  # {where}" if where else ""))
     args = ", ".join(names[n] for n in plan.input_nodes)

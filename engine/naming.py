@@ -66,10 +66,14 @@ def _ascii_words(text: str) -> str:
     for ch in unicodedata.normalize("NFKD", text):
         if ch.isascii():
             out.append(ch)
+        elif ch == "\u00d7":  # the multiplication sign of "3×3"
+            out.append("x")
         elif unicodedata.combining(ch):
             continue
-        else:
+        elif unicodedata.category(ch)[0] in "LN":
             out.append(f"_u{ord(ch):04x}_")
+        else:  # punctuation, symbols, spaces: a word break
+            out.append(" ")
     return "".join(out)
 
 

@@ -127,7 +127,7 @@ HOSTILE_IDS = [
     f"x\n# c\r\nopen('{MARKER}','w')\n",
     "class", "forward", "self", "torch", "nn", "input", "__init__", "_modules", "training",
     "conv-1", "conv_1", "conv 1", "卷积层", "ｆｏｒｗａｒｄ", "é", "1abc", "a\x00b", "\\", "a\\",
-    "'", "\\N{", "\u2028line\u2029sep", "ResNet",
+    "'", "\\N{", "\u2028line\u2029sep", "conv3×3", "ResNet",
 ]
 HOSTILE_NAME = f'"""\nimport os; os.system("touch {MARKER}")\n"""\\'
 
@@ -164,7 +164,8 @@ def test_hostile_ids_export_runs_harmlessly(tmp_path):
     prints the right shape and parameter count, and has no side effect."""
     g = hostile_graph()
     code = export_code(g)
-    assert code.isascii()
+    assert all(line.isprintable() for line in code.splitlines())
+    assert "'卷积层'" in code  # readable in its comment
     path = tmp_path / "model.py"
     path.write_text(code, encoding="utf-8")
     proc = subprocess.run([sys.executable, "-I", str(path)], cwd=tmp_path, capture_output=True,
@@ -210,6 +211,7 @@ def test_names_keep_plain_ids_and_sanitise_the_rest():
     assert names["卷积层"] == "u5377_u79ef_u5c42"
     assert names["1abc"] == "n1abc" and names["é"] == "e" and names["__init__"] == "init"
     assert names["_modules"] == "modules_" and names["training"] == "training_"
+    assert names["conv3×3"] == "conv3x3" and names["\u2028line\u2029sep"] == "line_sep"
     assert len(set(names.values())) == len(names)
 
 
@@ -251,6 +253,7 @@ def test_module_attrs_cover_installed_torch():
     ("", "ConvCanvasNet"), ("Untitled", "ConvCanvasNet"), ("3a block", "Net3aBlock"),
     ("none", "NoneNet"), ("Exception", "ExceptionNet"), ("卷积", "U5377U79ef"),
     ("!!!", "ConvCanvasNet"), ("café net", "CafeNet"),
+    ("Inception 3a (1×1 reductions)", "Inception3a1x1Reductions"), ("a→b", "AB"),
 ])
 def test_class_name(name, expected):
     """Class names are CamelCase identifiers from the design name, with a fallback."""
@@ -343,3 +346,22 @@ def test_input_named_in_forward_signature():
     """forward takes the input node's tensor under its sanitised name."""
     g = small_template("resnet_basic_64")
     assert f"def forward(self, {make_plan(g).names[input_of(g)]}):" in export_code(g)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(min_size=1, max_size=10), min_size=2, max_size=6, unique=True),
+       st.text(max_size=30))
+def test_any_ids_and_name_give_code_of_fixed_shape(ids, name):
+    """Arbitrary ids and design name: the code parses to the fixed layout with one line per node."""
+    g = GraphModel(name)
+    g.add_node("input", {"channels": 1, "height": 2, "width": 2}, ids[0])
+    for a, b in zip(ids, ids[1:]):
+        g.add_node("relu", {}, b)
+        g.connect(a, b)
+    tree = ast.parse(export_code(g))
+    assert [type(n).__name__ for n in tree.body] == ["Expr", "Import", "ImportFrom", "ClassDef",
+                                                     "If"]
+    init, forward = tree.body[3].body[1:]
+    assert len(init.body) == len(ids)  # super().__init__() + one per relu
+    assigns = [n for n in forward.body if isinstance(n, ast.Assign)]
+    assert len(assigns) == len(ids) - 1
