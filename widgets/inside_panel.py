@@ -261,9 +261,10 @@ class InsidePanel(QWidget):
     def _on_failed(self, message: str) -> None:
         self._idle()
         self.progress.setValue(0)
-        self.status.setText(message.splitlines()[0])
+        line = " ".join(part.strip(" -") for part in message.splitlines() if part.strip())
+        self.status.setText(line)
         self.status.setToolTip(message)
-        self.status_message.emit(message.splitlines()[0], 10000)
+        self.status_message.emit(line, 10000)
 
     def _on_cancelled(self, rid: int) -> None:
         self._idle()

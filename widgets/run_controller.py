@@ -136,12 +136,13 @@ class RunController(QObject):
             self.run_progressed.emit(0, "cancelling…")
         return rid
 
-    def close(self) -> None:
-        """Stop the worker process (call when the window closes)."""
+    def close(self, stop_worker: bool = True) -> None:
+        """Stop listening and (unless ``stop_worker`` is false) stop the worker process."""
         self._live_timer.stop()
         self._poll_timer.stop()
         self._unwatch()
-        self.client.close()
+        if stop_worker:
+            self.client.close()
 
     # ------------------------------------------------------------------ internals
     def _on_changed(self, *_args) -> None:

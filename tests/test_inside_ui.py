@@ -1,0 +1,268 @@
+"""The "see inside" panel end to end: real worker process, real canvas scene."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDropEvent
+from PySide6.QtWidgets import QWidget
+
+from designer.commands import SetParamCommand
+from designer.document import Document
+from designer.scene import GraphScene
+from engine.features import run_features
+from engine.templates import build
+from engine.worker import WorkerClient
+from test_worker import assert_same_stats, small_graph
+from widgets.inside_panel import InsidePanel
+from widgets.rf_view import strongest_box
+from widgets.run_controller import RunController
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = str(ROOT / "resources" / "sample.png")
+TIMEOUT = 60_000
+
+
+@pytest.fixture(scope="module")
+def fast_client():
+    """One worker shared by the module's tests that need no slow layers."""
+    c = WorkerClient()
+    c.start()
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def slow_client():
+    """A worker whose layers sleep (test_worker.SlowJob), to act mid-run."""
+    c = WorkerClient(job="test_worker:SlowJob")
+    c.start()
+    yield c
+    c.close()
+
+
+def make_panel(qtbot, client, model=None):
+    doc = Document(model if model is not None else small_graph())
+    scene = GraphScene(doc)
+    controller = RunController(doc, client=client)
+    panel = InsidePanel(doc, scene=scene, controller=controller)
+    qtbot.addWidget(panel)
+    panel.resize(1200, 800)
+    panel.show()
+    return panel, doc, scene
+
+
+@pytest.fixture
+def panel(qtbot, fast_client):
+    p, doc, scene = make_panel(qtbot, fast_client)
+    yield p
+    p.controller.close(stop_worker=False)
+
+
+@pytest.fixture
+def slow_panel(qtbot, slow_client):
+    p, doc, scene = make_panel(qtbot, slow_client)
+    yield p
+    p.controller.close(stop_worker=False)
+
+
+def run_and_wait(qtbot, panel):
+    with qtbot.waitSignal(panel.controller.run_finished, timeout=TIMEOUT) as sig:
+        panel.run()
+    return sig.args[0]
+
+
+def wait_mid_run(qtbot, panel):
+    """Wait for a progress message from inside the forward pass."""
+    seen = []
+    panel.controller.run_progressed.connect(lambda p, t: seen.append(t))
+    qtbot.waitUntil(lambda: any(t.startswith("layer") for t in seen), timeout=TIMEOUT)
+
+
+def test_run_shows_engine_numbers_in_every_view(qtbot, panel):
+    """After a run: grid, sparsity points and RF box hold the engine's numbers."""
+    result = run_and_wait(qtbot, panel)
+    ref = run_features(small_graph(), SAMPLE, mode="resize", normalize="imagenet")
+    node = ref.box.node
+    assert panel.grid.node == node == "r2"
+    assert panel.grid.channel_count == ref.maps[node].shape[0] == 16
+    assert panel.grid.levels == (float(ref.maps[node].min()), float(ref.maps[node].max()))
+    points = panel.sparsity.points()
+    assert [(n, d, s) for n, d, s, _ in points] == [(n, ref.depth[n], ref.stats[n].sparsity)
+                                                     for n in ref.order]
+    assert [m for *_, m in points] == pytest.approx([ref.stats[n].mean for n in ref.order],
+                                                    rel=1e-5, abs=1e-7)
+    assert len(panel.sparsity.scatter.points()) == len(ref.order) == 9
+    assert panel.rf.box == ref.box
+    assert panel.rf.box_rect() == (ref.box.x0, ref.box.y0, ref.box.x1, ref.box.y1)
+    assert result.extra["latency"] > 0
+
+
+def test_selecting_node_on_canvas_shows_its_maps(qtbot, panel):
+    """Selecting a node on the canvas shows its maps, histogram and strongest-pixel box."""
+    result = run_and_wait(qtbot, panel)
+    panel.scene.select_nodes(["c1"])
+    assert panel.grid.node == "c1" and panel.grid.channel_count == 8
+    assert panel.grid.levels == (float(result.maps["c1"].min()), float(result.maps["c1"].max()))
+    assert panel.hist.node == "c1" and panel.hist.act_counts.sum() == 8 * 32 * 32
+    assert panel.rf.box == strongest_box(result, result.extra["analysis"], "c1")
+
+
+def test_sparsity_click_selects_canvas_node(qtbot, panel):
+    """Clicking a sparsity point selects that node on the canvas and in the grid."""
+    run_and_wait(qtbot, panel)
+    panel.sparsity.click_node("p1")
+    assert panel.scene.selected_nodes() == ["p1"]
+    assert panel.grid.node == "p1"
+
+
+def test_sparsity_tint_reaches_canvas(qtbot, panel):
+    """'Canvas colour: sparsity' tints every node and sets the scene's legend."""
+    run_and_wait(qtbot, panel)
+    panel.tint_box.setCurrentIndex(panel.tint_box.findData("sparsity"))
+    assert set(panel.tint) == set(panel.scene.nodes)
+    assert "zeros" in panel.scene.tint_legend
+    panel.tint_box.setCurrentIndex(panel.tint_box.findData("none"))
+    assert panel.scene.tint_legend == ""
+
+
+def test_resnet18_small_input_runs(qtbot, fast_client):
+    """ResNet-18 at 64×64: 512 channels of the last ReLU, 70 sparsity points, engine's box."""
+    model = build("resnet18")
+    model.set_params("input", {"height": 64, "width": 64})
+    p, doc, scene = make_panel(qtbot, fast_client, model)
+    try:
+        result = run_and_wait(qtbot, p)
+        ref = run_features(model, SAMPLE)
+        assert p.grid.node == ref.box.node and p.grid.channel_count == 512
+        assert p.grid.shown_channels == 256
+        assert len(p.sparsity.scatter.points()) == len(ref.order) == 70
+        assert p.rf.box == ref.box
+        assert_same_stats(result.stats, ref.stats)
+    finally:
+        p.controller.close(stop_worker=False)
+
+
+def test_failed_run_reaches_status_bar(qtbot, panel):
+    """A graph the engine refuses emits a status message naming the node."""
+    panel.document.undo_stack.push(SetParamCommand(panel.document, "c2", "kernel_size", 40))
+    with qtbot.waitSignal(panel.status_message, timeout=TIMEOUT) as sig:
+        panel.run()
+    assert "c2" in sig.args[0]
+
+
+def test_open_image_is_used_by_next_run(qtbot, panel, tmp_path):
+    """Opening another image makes the next run use it (its size is the result's image)."""
+    from PIL import Image
+    path = tmp_path / "red.png"
+    Image.new("RGB", (40, 20), (255, 0, 0)).save(path)
+    panel.open_image(path)
+    result = run_and_wait(qtbot, panel)
+    assert result.image.shape == (20, 40, 3) and panel.rf.result is result
+
+
+def test_image_dropped_on_window_becomes_the_image(qtbot, panel, tmp_path):
+    """Dropping an image file on a window with the drop target sets the panel's image."""
+    from PIL import Image
+    path = tmp_path / "drop.png"
+    Image.new("RGB", (10, 10), (0, 0, 255)).save(path)
+    window = QWidget()
+    qtbot.addWidget(window)
+    panel.install_drop_target(window)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                       Qt.KeyboardModifier.NoModifier)
+    assert panel._drop_filter.eventFilter(window, event)
+    assert panel.controller.image == str(path)
+
+
+def test_killing_worker_mid_run_reports_and_next_run_succeeds(qtbot, slow_panel):
+    """kill -9 mid-run: a failure message, the editor keeps working, the next run succeeds."""
+    panel = slow_panel
+    with qtbot.waitSignal(panel.controller.run_failed, timeout=TIMEOUT) as failed:
+        panel.run()
+        wait_mid_run(qtbot, panel)
+        os.kill(panel.controller.client.pid, 9)
+    assert "stopped unexpectedly" in failed.args[0]
+    assert not panel.cancel_button.isEnabled()
+    doc = panel.document
+    with qtbot.waitSignal(doc.analysis_changed, timeout=1000):
+        doc.undo_stack.push(SetParamCommand(doc, "c1", "out_channels", 4))
+    assert doc.analysis.nodes["c1"].shape == (4, 32, 32)
+    result = run_and_wait(qtbot, panel)
+    assert result.maps["c1"].shape == (4, 32, 32)
+    assert panel.grid.result is result
+
+
+def test_newer_run_supersedes_older(qtbot, slow_panel):
+    """Two runs in a row: only the second one's result is shown."""
+    panel = slow_panel
+    finished = []
+    panel.controller.run_finished.connect(finished.append)
+    first = panel.run()
+    wait_mid_run(qtbot, panel)
+    panel.image_panel.mode.setCurrentIndex(panel.image_panel.mode.findData("crop"))
+    second = panel.run()
+    qtbot.waitUntil(lambda: bool(finished), timeout=TIMEOUT)
+    qtbot.wait(200)
+    assert [r.extra["request"] for r in finished] == [second] and first != second
+    assert panel.rf.result.preprocess.mode == "crop"
+
+
+def test_cancel_button_cancels_run(qtbot, slow_panel):
+    """Cancel mid-run emits run_cancelled, says so, and disables Cancel; nothing is shown."""
+    panel = slow_panel
+    shown = []
+    panel.controller.run_finished.connect(shown.append)
+    rid = panel.run()
+    assert panel.cancel_button.isEnabled()
+    wait_mid_run(qtbot, panel)
+    with qtbot.waitSignal(panel.controller.run_cancelled, timeout=5000) as sig:
+        panel.cancel_button.click()
+    assert sig.args == [rid]
+    assert panel.status.text() == "Cancelled." and not panel.cancel_button.isEnabled()
+    qtbot.wait(100)
+    assert shown == []
+
+
+def test_live_mode_reruns_after_edit(qtbot, panel):
+    """With Live on, an edit reruns the network (debounced) with the new graph."""
+    with qtbot.waitSignal(panel.controller.run_finished, timeout=TIMEOUT):
+        panel.live_box.setChecked(True)
+    assert panel.live_action.isChecked()
+    doc = panel.document
+    with qtbot.waitSignal(panel.controller.run_finished, timeout=TIMEOUT) as sig:
+        doc.undo_stack.push(SetParamCommand(doc, "c2", "out_channels", 6))
+    assert sig.args[0].maps["c2"].shape == (6, 14, 14)
+    panel.live_box.setChecked(False)
+
+
+def test_window_process_never_loads_torch():
+    """Running from the panel leaves torch out of the GUI process (it lives in the worker)."""
+    code = (
+        "import os, sys; os.environ['QT_QPA_PLATFORM'] = 'offscreen'\n"
+        f"sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'tests')!r}]\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "from designer.document import Document\n"
+        "from test_worker import assert_same_stats, small_graph\n"
+        "from widgets.inside_panel import InsidePanel\n"
+        "if __name__ == '__main__':\n"
+        "    app = QApplication([])\n"
+        "    p = InsidePanel(Document(small_graph()))\n"
+        "    done = []\n"
+        "    p.controller.run_finished.connect(done.append)\n"
+        "    p.run()\n"
+        "    import time; t = time.time()\n"
+        "    while not done and time.time() - t < 60: app.processEvents(); time.sleep(0.01)\n"
+        "    print(len(done), 'torch' in sys.modules)\n"
+        "    p.close_worker()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, cwd=str(ROOT))
+    assert out.stdout.split() == ["1", "False"], out.stderr[-2000:]
