@@ -175,6 +175,11 @@ class ConnectDrag(_Drag):
             self.scene.doc.undo_stack.push(ConnectCommand(self.scene.doc, src, dst, port))
         elif self.reason is not None:
             self._refuse(pos, screen)
+        elif self.target is None:
+            # Released on empty canvas: offer to add a node there, wired to this port.
+            port = None if self.slot is None else self.node.port_of_slot(self.slot)
+            self.scene.link_dropped.emit(self.node.node_id, self.slot is None,
+                                         -1 if port is None else port, pos)
 
     def cancel(self) -> None:
         self.line.remove()

@@ -37,6 +37,7 @@ class GraphScene(QGraphicsScene):
     node_activated = Signal(str)             # double-click on a node
     connection_refused = Signal(str)         # the engine's reason
     tint_changed = Signal()
+    link_dropped = Signal(str, bool, int, QPointF)  # node, from its output, port (-1: next), at
 
     def __init__(self, doc: Document, parent=None) -> None:
         super().__init__(parent)

@@ -12,10 +12,11 @@ from PySide6.QtCore import QEvent, QLineF, QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import QCursor, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsView, QMenu
 
+from engine.errors import EngineError
 from engine.layers import NODE_TYPES
 
 from . import theme as th
-from .commands import AddNodeCommand
+from .commands import AddNodeCommand, ConnectCommand
 from .defaults import starter_params
 from .edge_item import EdgeItem
 from .node_item import NodeItem
@@ -54,6 +55,8 @@ class GraphView(QGraphicsView):
         self.context_actions: list = []
         scene.tint_changed.connect(self.viewport().update)
         scene.connection_refused.connect(self._keep_message_visible)
+        scene.link_dropped.connect(self._on_link_dropped)
+        self._pending_link: tuple[str, bool, int] | None = None
         self.setMinimumSize(200, 150)
 
     # ------------------------------------------------------------------ zoom
@@ -123,8 +126,14 @@ class GraphView(QGraphicsView):
         p = self.viewport().mapFromGlobal(QCursor.pos())
         return self.mapToScene(p) if self.viewport().rect().contains(p) else None
 
-    def open_quick_add(self, view_pos: QPoint | None = None) -> QuickAddPopup:
-        """Open the quick-add popup; the node goes where ``view_pos`` (viewport) points."""
+    def open_quick_add(self, view_pos: QPoint | None = None,
+                       link: tuple[str, bool, int] | None = None) -> QuickAddPopup:
+        """Open the quick-add popup; the node goes where ``view_pos`` (viewport) points.
+
+        With ``link = (node, from_output, port)`` the new node is also wired to ``node``:
+        after its output, or into its input ``port`` (-1: the next free one).
+        """
+        self._pending_link = link
         if view_pos is None:
             p = self.viewport().mapFromGlobal(QCursor.pos())
             view_pos = p if self.viewport().rect().contains(p) else self.viewport().rect().center()
@@ -133,8 +142,40 @@ class GraphView(QGraphicsView):
         return self.quick_add
 
     def _quick_add_chosen(self, type_name: str) -> None:
-        self.add_node_at(type_name, self._quick_add_pos)
+        link, self._pending_link = self._pending_link, None
+        if link is None or link[0] not in self.graph_scene.doc.model:
+            self.add_node_at(type_name, self._quick_add_pos)
+        else:
+            self._add_linked(type_name, *link)
         self.setFocus()
+
+    def _on_link_dropped(self, node: str, from_output: bool, port: int, at: QPointF) -> None:
+        self.open_quick_add(self.mapFromScene(at), (node, from_output, port))
+
+    def _add_linked(self, type_name: str, node: str, from_output: bool, port: int) -> None:
+        """Add ``type_name`` at the quick-add point and wire it to ``node`` (one undo step)."""
+        doc = self.graph_scene.doc
+        at = self._quick_add_pos
+        port_y = th.HEADER_HEIGHT + (th.NODE_MIN_HEIGHT - th.HEADER_HEIGHT) / 2
+        if from_output:  # the new node's input port sits under the drop point
+            pos = (at.x(), at.y() - port_y)
+            what = f"Add {type_name} after '{node}'"
+        else:  # the new node's output port sits under the drop point
+            pos = (at.x() - th.NODE_WIDTH, at.y() - port_y)
+            what = f"Add {type_name} before '{node}'"
+        add = AddNodeCommand(doc, type_name, starter_params(type_name), pos)
+        stack = doc.undo_stack
+        stack.beginMacro(what)
+        try:
+            stack.push(add)
+            src, dst = (node, add.node_id) if from_output else (add.node_id, node)
+            try:
+                stack.push(ConnectCommand(doc, src, dst, None if port < 0 else port))
+            except EngineError as exc:
+                self.graph_scene.show_message(exc.message, at)
+        finally:
+            stack.endMacro()
+        self.graph_scene.select_nodes([add.node_id])
 
     def show_message(self, text: str) -> None:
         """A transient note in the middle of the view (e.g. nothing to paste)."""

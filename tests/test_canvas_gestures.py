@@ -161,6 +161,34 @@ def test_refused_upstream_cycle_through_multi_input(qtbot):
     assert "would make a cycle" in c.scene.last_message
 
 
+def test_link_dropped_on_empty_canvas_adds_a_wired_node(qtbot):
+    """Releasing a connection drag on empty canvas opens quick-add; the pick is wired in."""
+    c = Canvas(qtbot, chain_model())
+    c.drag(c.out_port("relu"), QPointF(760, 200))
+    popup = c.view.quick_add
+    assert popup.isVisible()
+    qtbot.keyClicks(popup.edit, "max")
+    qtbot.keyClick(popup.edit, Qt.Key.Key_Return)
+    assert ("relu", "maxpool", 0) in c.model.edges()
+    assert c.item("maxpool").shown_text.splitlines()[2] == "4×4×4"
+    assert c.item("maxpool").input_anchor(0) == QPointF(760, 200)
+    assert c.doc.undo_stack.count() == 1
+    assert c.doc.undo_stack.text(0) == "Add maxpool after 'relu'"
+    c.doc.undo_stack.undo()
+    assert "maxpool" not in c.model and c.model.edges() == [("input", "conv", 0),
+                                                           ("conv", "relu", 0)]
+
+
+def test_link_from_free_input_dropped_on_empty_canvas_adds_a_source(qtbot):
+    """From a free input slot, the node picked in quick-add becomes the input."""
+    c = Canvas(qtbot, _free_model())
+    c.drag(c.in_slot("conv"), QPointF(100, 300))
+    qtbot.keyClicks(c.view.quick_add.edit, "input")
+    qtbot.keyClick(c.view.quick_add.edit, Qt.Key.Key_Return)
+    assert ("input1", "conv", 0) in c.model.edges()
+    assert c.item("conv").shown_text.splitlines()[2] == "4×224×224 108 w"
+
+
 # --------------------------------------------------------------------------- disconnecting
 def test_drag_edge_end_to_empty_canvas_disconnects(qtbot):
     """Dragging the input end of an edge onto empty canvas removes the edge."""
