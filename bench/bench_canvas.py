@@ -17,6 +17,7 @@ import time
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from PySide6.QtCore import QPointF  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from designer.commands import SetParamCommand  # noqa: E402
@@ -93,6 +94,30 @@ def main(repeats: int = 40) -> None:
           f"max {max(edits) * 1000:.2f} ms)")
     print(f"ratio edit / empty processEvents   {m / e:8.1f}")
     print(f"ratio edit / full viewport repaint {m / f:8.2f}")
+
+    # Dragging a node: move it (its edges re-route) and paint, as one mouse move does.
+    drags = []
+    for i in range(repeats):
+        before = view.paints
+        s = time.perf_counter()
+        item.setPos(item.pos() + QPointF(3 if i % 2 == 0 else -3, 2 if i % 2 == 0 else -2))
+        _until_painted(app, view, before)
+        drags.append(time.perf_counter() - s)
+    d = statistics.median(drags) * 1000
+    print(f"node drag step → painted   {d:8.2f} ms (ratio to full repaint {d / f:.2f})")
+
+    # Zoom steps over the whole graph (fit) and back to 100 %.
+    zooms = []
+    view.fit_to_view()
+    _until_painted(app, view, view.paints - 1)
+    for i in range(repeats // 4):
+        before = view.paints
+        s = time.perf_counter()
+        view.zoom_by(1.1 if i % 2 == 0 else 1 / 1.1)
+        _until_painted(app, view, before)
+        zooms.append(time.perf_counter() - s)
+    z = statistics.median(zooms) * 1000
+    print(f"zoom step, whole graph     {z:8.2f} ms (at {view.zoom():.2f}×)")
 
 
 if __name__ == "__main__":
