@@ -20,8 +20,9 @@ import networkx as nx
 
 FALLBACK_CLASS = "ConvCanvasNet"
 
-# Names the generated code itself uses in ``forward`` and at module level.
-CODE_NAMES = frozenset({"self", "torch", "nn", "model", "x", "y", "main"})
+# Names that ``forward`` reads besides its locals (module-level names of the ``__main__``
+# block are globals, which the locals of ``forward`` cannot disturb).
+CODE_NAMES = frozenset({"self", "torch", "nn"})
 
 # Attributes of an ``nn.Module`` instance (torch 2.x, dunders excluded: every id starting
 # with ``__`` is sanitised anyway). tests/test_codegen.py checks this covers the

@@ -125,7 +125,8 @@ HOSTILE_IDS = [
     f"__import__('os').system('touch {MARKER}')",
     f'"""\nimport os\nopen("{MARKER}", "w")\n"""',
     f"x\n# c\r\nopen('{MARKER}','w')\n",
-    "class", "forward", "self", "torch", "nn", "input", "__init__", "_modules", "training",
+    "class", "forward", "self", "torch", "nn", "input", "__init__", "_modules", "training", "model",
+    "inputs", "result", "tensor", "p", "x",
     "conv-1", "conv_1", "conv 1", "卷积层", "ｆｏｒｗａｒｄ", "é", "1abc", "a\x00b", "\\", "a\\",
     "'", "\\N{", "\u2028line\u2029sep", "conv3×3", "ResNet",
 ]
@@ -238,7 +239,7 @@ def test_names_are_unique_safe_identifiers(ids):
         assert not name.startswith("__")
         if nid.isascii() and nid.isidentifier() and not keyword.iskeyword(nid) \
                 and not nid.startswith("__") and nid not in MODULE_ATTRS \
-                and nid not in {"self", "torch", "nn", "model", "x", "y", "main"} \
+                and nid not in {"self", "torch", "nn"} \
                 and nid not in dir(__import__("builtins")) and not keyword.issoftkeyword(nid):
             assert name == nid
 
