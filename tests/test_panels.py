@@ -118,6 +118,31 @@ def test_inspector_typing_coalesces_into_one_undo_step(qtbot, inspector, doc):
     assert inspector.readout("weights") == "3·3·96·128 = 110,592"
 
 
+def test_inspector_enter_ends_the_undo_step(qtbot, inspector, doc):
+    """Typing, Enter, typing again: two undo steps, undone one at a time."""
+    inspector.set_node("branch2_3x3")
+    spin = inspector.editors["out_channels"].spin
+    spin.selectAll()
+    qtbot.keyClicks(spin, "200")
+    qtbot.keyClick(spin, Qt.Key.Key_Return)
+    spin.selectAll()
+    qtbot.keyClicks(spin, "64")
+    assert doc.undo_stack.count() == 2
+    doc.undo_stack.undo()
+    assert doc.model.params("branch2_3x3")["out_channels"] == 200
+    doc.undo_stack.undo()
+    assert doc.model.params("branch2_3x3")["out_channels"] == 128
+
+
+def test_inspector_check_box_clicks_are_separate_steps(qtbot, inspector, doc):
+    """Two bias clicks are two undo steps (a click is a whole edit)."""
+    inspector.set_node("branch1_1x1")
+    box = inspector.editors["bias"].check
+    box.click()
+    box.click()
+    assert doc.undo_stack.count() == 2 and doc.model.params("branch1_1x1")["bias"] is False
+
+
 def test_inspector_refuses_impossible_value_inline(inspector, doc):
     """'same' padding with stride 2 is shown as an inline error and never pushed."""
     inspector.set_node("branch2_3x3")

@@ -21,6 +21,23 @@ from .param_editors import ParamEditor, make_editor
 
 
 
+class LiveParamCommand(SetParamCommand):
+    """A :class:`SetParamCommand` that merges only within one editing session.
+
+    Typing ``256`` is one undo step; pressing Enter (or leaving the field, or selecting
+    another node) ends the session, so the next change of the same field is a new step.
+    """
+
+    def __init__(self, doc: Document, node: str, name: str, value, session: int) -> None:
+        super().__init__(doc, node, name, value)
+        self.session = session
+
+    def mergeWith(self, other) -> bool:  # noqa: N802 - Qt's name
+        if getattr(other, "session", None) != self.session:
+            return False
+        return super().mergeWith(other)
+
+
 def weight_formula(doc: Document, node: str) -> str:
     """The weight count with its factors, e.g. ``3·3·96·128 = 110,592``; ``0`` if none."""
     a = doc.analysis
@@ -65,6 +82,7 @@ class Inspector(QWidget):
         self.node: str | None = None
         error_style = f"color: {status_colors(self.palette())[1]};"
         self.editors: dict[str, ParamEditor] = {}
+        self.session = 0  # edits merge into one undo step only within a session
 
         self.title = QLabel(self)
         font = self.title.font()
@@ -154,6 +172,7 @@ class Inspector(QWidget):
             self.refresh_readouts()
             return
         self.node = node
+        self.end_session()
         self._clear_form()
         self.param_error.hide()
         has = node is not None
@@ -174,6 +193,7 @@ class Inspector(QWidget):
             editor = make_editor(t, spec, self.form_host)
             editor.set_value(params[spec.name])
             editor.edited.connect(lambda name=spec.name: self._on_edited(name))
+            editor.finished.connect(self.end_session)
             self.form.addRow(spec.name.replace("_", " ") + ":", editor)
             self.editors[spec.name] = editor
         if not ntype.params:
@@ -203,13 +223,19 @@ class Inspector(QWidget):
             self.param_error.hide()
             return
         try:
-            cmd = SetParamCommand(self.doc, node, name, value)
+            cmd = LiveParamCommand(self.doc, node, name, value, self.session)
         except EngineError as exc:
             self.param_error.setText(f"Not applied: {exc.message}")
             self.param_error.show()
             return
         self.param_error.hide()
         self.doc.undo_stack.push(cmd)
+        if self.editors[name].discrete:
+            self.end_session()  # a click is a whole edit
+
+    def end_session(self) -> None:
+        """The current edit is complete: the next change is a new undo step."""
+        self.session += 1
 
     def _on_params_changed(self, node: str) -> None:
         if node != self.node:

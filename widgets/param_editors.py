@@ -32,6 +32,8 @@ class ParamEditor(QWidget):
     """Base class: a row widget editing one parameter."""
 
     edited = Signal()
+    finished = Signal()  # Enter pressed or focus left: the edit is complete
+    discrete = False     # True when every change is a whole edit (check boxes)
 
     def __init__(self, spec: ParamSpec, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -70,6 +72,7 @@ class IntEditor(ParamEditor):
         self.spin = _spin(spec, self)
         self.layout_.addWidget(self.spin, 1)
         self.spin.valueChanged.connect(self._emit)
+        self.spin.editingFinished.connect(self.finished)
 
     def value(self) -> int:
         return self.spin.value()
@@ -96,6 +99,8 @@ class PairEditor(ParamEditor):
         self.layout_.addWidget(self.w, 1)
         self.layout_.addWidget(self.square)
         self.w.setEnabled(False)
+        self.h.editingFinished.connect(self.finished)
+        self.w.editingFinished.connect(self.finished)
         self.h.valueChanged.connect(self._on_h)
         self.w.valueChanged.connect(self._emit)
         self.square.toggled.connect(self._on_square)
@@ -126,6 +131,7 @@ class PairEditor(ParamEditor):
             self.w.setValue(self.h.value())
             self._quiet = quiet
             self._emit()
+            self.finished.emit()
 
     def set_pair_enabled(self, on: bool) -> None:
         """Enable or disable the spin boxes (for "same" / "= kernel")."""
@@ -161,6 +167,7 @@ class PaddingEditor(PairEditor):
     def _on_same(self, on: bool) -> None:
         self.set_pair_enabled(not on)
         self._emit()
+        self.finished.emit()
 
 
 class OptionalPairEditor(PairEditor):
@@ -186,10 +193,13 @@ class OptionalPairEditor(PairEditor):
     def _on_auto(self, on: bool) -> None:
         self.set_pair_enabled(not on)
         self._emit()
+        self.finished.emit()
 
 
 class BoolEditor(ParamEditor):
     """A check box."""
+
+    discrete = True
 
     def __init__(self, spec: ParamSpec, parent: QWidget | None = None) -> None:
         super().__init__(spec, parent)
@@ -218,6 +228,7 @@ class FloatEditor(ParamEditor):
                            spec.maximum if spec.maximum is not None else 1e9)
         self.layout_.addWidget(self.spin, 1)
         self.spin.valueChanged.connect(self._emit)
+        self.spin.editingFinished.connect(self.finished)
 
     def value(self) -> float:
         return float(self.spin.value())
