@@ -1,8 +1,8 @@
 """The item that shows one edge: a cubic curve labelled with the tensor shape it carries.
 
-A lone edge carries its label at its middle; when a node feeds several nodes, only the
-first of its edges shows the (shared) label, just after the output port, so that fan-outs
-are not cluttered with copies.
+An edge carries its label at its middle; when a node feeds several nodes, only the
+flattest of its edges shows the (shared) label, so that fan-outs are not cluttered with
+copies. (``LABEL_SOURCE`` puts a label just after the output port instead.)
 """
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from engine.layout import layered_layout
 from . import theme as th
 from .commands import MoveNodesCommand
 from .document import Document
-from .edge_item import LABEL_MID, LABEL_NONE, LABEL_SOURCE, EdgeItem
+from .edge_item import LABEL_MID, LABEL_NONE, EdgeItem
 from .gestures import ConnectDrag, MessageItem, RewireDrag, show_tooltip
 from .node_item import IN, OUT, NodeItem
 from .theme import Theme
@@ -226,11 +226,12 @@ class GraphScene(QGraphicsScene):
         r = src.result
         text = fmt_shape(r.shape) if r is not None and r.shape is not None else ""
         out = src.out_edges
-        if len(out) == 1:
-            out[0].set_label(text, LABEL_MID)
-        else:
-            for i, e in enumerate(out):
-                e.set_label(text, LABEL_SOURCE if i == 0 else LABEL_NONE)
+        if not out:
+            return
+        # A fan-out carries one tensor: label only its flattest edge, mid-way.
+        owner = min(out, key=lambda e: abs(e.p1.y() - e.p0.y())) if len(out) > 1 else out[0]
+        for e in out:
+            e.set_label(text, LABEL_MID if e is owner else LABEL_NONE)
 
     def _refresh(self, ids) -> None:
         model = self.doc.model

@@ -8,7 +8,7 @@ from canvas_helpers import chain_model
 from designer.commands import (AddNodeCommand, ConnectCommand, RemoveNodesCommand,
                                SetParamCommand)
 from designer.document import Document
-from designer.edge_item import LABEL_MID, LABEL_NONE, LABEL_SOURCE
+from designer.edge_item import LABEL_MID, LABEL_NONE
 from designer.node_item import NodeItem
 from designer.scene import GraphScene
 from designer.theme import Theme
@@ -81,14 +81,16 @@ def test_param_edit_that_keeps_the_result_still_updates_the_summary(qtbot):
 
 
 def test_edge_label_is_source_shape_once_per_fan_out(qtbot):
-    """A lone edge carries its shape mid-way; a fan-out shows it once, at the source."""
+    """A lone edge carries its shape mid-way; a fan-out shows it once, on its flattest edge."""
     _, scene = _inception()
     lone = scene.edge_item("branch2_3x3", "branch2_relu", 0)
     assert (lone.label, lone.label_mode) == ("128×28×28", LABEL_MID)
     fan = [e for e in scene.edges.values() if e.src_item.node_id == "input"]
     assert len(fan) == 4
     assert {e.label for e in fan} == {"192×28×28"}
-    assert sorted(e.label_mode for e in fan) == [LABEL_NONE] * 3 + [LABEL_SOURCE]
+    assert sorted(e.label_mode for e in fan) == [LABEL_NONE] * 3 + [LABEL_MID]
+    shown = next(e for e in fan if e.label_mode == LABEL_MID)
+    assert abs(shown.p1.y() - shown.p0.y()) == min(abs(e.p1.y() - e.p0.y()) for e in fan)
 
 
 def test_error_node_gets_badge_and_waiting_nodes_are_dimmed(qtbot):
