@@ -129,7 +129,10 @@ class EdgeItem(QGraphicsItem):
             w, h = self._label_w + 8, m.height() + 2
             if self.label_mode == LABEL_MID:
                 c = self._path.pointAtPercent(0.5)
-                self._label_rect = QRectF(c.x() - w / 2, c.y() - h / 2, w, h)
+                cy = c.y() - h / 2
+                if self.p1.x() - self.p0.x() < w + 24 and abs(self.p1.y() - self.p0.y()) < 12:
+                    cy = c.y() - h - 1  # a short straight edge: above it, clear of the ports
+                self._label_rect = QRectF(c.x() - w / 2, cy, w, h)
             else:
                 self._label_rect = QRectF(self.p0.x() + 12, self.p0.y() - h - 3, w, h)
             bounds = bounds.united(self._label_rect.adjusted(-1, -1, 1, 1))
