@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QGraphicsItem, QStyle, QStyleOptionGraphicsItem
 from .theme import Theme
 
 LABEL_NONE, LABEL_MID, LABEL_SOURCE = 0, 1, 2
+PORT_CLEARANCE = 8.0  # room a label leaves to a port (radius 5) on either side
 
 
 def curve(p0: QPointF, p1: QPointF) -> QPainterPath:
@@ -130,9 +131,13 @@ class EdgeItem(QGraphicsItem):
             if self.label_mode == LABEL_MID:
                 c = self._path.pointAtPercent(0.5)
                 cy = c.y() - h / 2
-                if self.p1.x() - self.p0.x() < w + 24 and abs(self.p1.y() - self.p0.y()) < 12:
+                span = self.p1.x() - self.p0.x()
+                if span < w + 24 and abs(self.p1.y() - self.p0.y()) < 12:
                     cy = c.y() - h - 1  # a short straight edge: above it, clear of the ports
-                self._label_rect = QRectF(c.x() - w / 2, cy, w, h)
+                if 0 <= span < w + 2 * PORT_CLEARANCE and abs(self.p1.y() - self.p0.y()) < h:
+                    pass  # no room between the nodes: the source node shows the shape anyway
+                else:
+                    self._label_rect = QRectF(c.x() - w / 2, cy, w, h)
             else:
                 self._label_rect = QRectF(self.p0.x() + 12, self.p0.y() - h - 3, w, h)
             bounds = bounds.united(self._label_rect.adjusted(-1, -1, 1, 1))

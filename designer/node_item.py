@@ -248,7 +248,8 @@ class NodeItem(QGraphicsItem):
         w = th.NODE_WIDTH - 2 * th.TEXT_MARGIN
         r = self.result
         title_w = w - (22 if self.in_error else 0)
-        texts = {"title": t.title_metrics.elidedText(self.node_id, Qt.TextElideMode.ElideRight,
+        # Long ids keep their start and their end (inception3a…branch2_0_conv).
+        texts = {"title": t.title_metrics.elidedText(self.node_id, Qt.TextElideMode.ElideMiddle,
                                                      title_w)}
         label = self.ntype.label
         summary = summary_text(self.type_name, self.params) if self.params else ""

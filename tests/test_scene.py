@@ -250,3 +250,27 @@ def test_application_palette_change_rethemes_the_canvas(qtbot):
         app.setPalette(old)
         QApplication.processEvents()
     assert not scene.theme.dark
+
+
+def test_inception_texts_labels_and_edges_are_clear(qtbot):
+    """Inception 3a: no elided text, no edge label on a node, no edge behind another node."""
+    _, scene = _inception()
+    bodies = {n: i.mapRectToScene(i.rect()) for n, i in scene.nodes.items()}
+    assert not [n for n, i in scene.nodes.items() if "…" in i.shown_text]
+    for (u, v, _), e in scene.edges.items():
+        label = e._label_rect
+        assert label.isNull() or not any(label.intersects(b) for b in bodies.values())
+        others = [b.adjusted(2, 2, -2, -2) for n, b in bodies.items() if n not in (u, v)]
+        points = [e.path().pointAtPercent(i / 50) for i in range(1, 50)]
+        assert not any(b.contains(p) for b in others for p in points), (u, v)
+
+
+def test_long_ids_keep_start_and_end(qtbot):
+    """A long id is elided in the middle on the node and shown whole in the tooltip."""
+    m = GraphModel()
+    long_id = "inception4e_branch2_reduce_relu_extra_long"
+    m.add_node("input", {}, long_id, (0, 0))
+    scene = GraphScene(Document(m))
+    title = scene.node_item(long_id).shown_text.splitlines()[0]
+    assert title.startswith("incep") and title.endswith("long") and "…" in title
+    assert scene.node_item(long_id).toolTip().startswith(long_id)
