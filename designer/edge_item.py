@@ -90,7 +90,8 @@ class EdgeItem(QGraphicsItem):
         self.p1 = QPointF()
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setZValue(0.0)
-        self.setAcceptHoverEvents(False)
+        self.hovered = False
+        self.setAcceptHoverEvents(True)
 
     @property
     def key(self) -> tuple[str, str, int]:
@@ -171,12 +172,32 @@ class EdgeItem(QGraphicsItem):
         d = pos - self.p1
         return d.x() ** 2 + d.y() ** 2 <= radius * radius
 
+    def hoverEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self.hovered = True
+        self.update()
+        super().hoverEnterEvent(event)
+
+    def hoverMoveEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        # Near its input end an edge can be picked up and dragged off (or elsewhere).
+        if self.near_input_end(event.scenePos()):
+            self.setCursor(Qt.CursorShape.OpenHandCursor)
+        else:
+            self.unsetCursor()
+        super().hoverMoveEvent(event)
+
+    def hoverLeaveEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self.hovered = False
+        self.unsetCursor()
+        self.update()
+        super().hoverLeaveEvent(event)
+
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
         t = self.theme
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         bad = self.dst_item.in_error or self.dst_item.waiting
-        pen = QPen(t.highlight if selected else t.edge, 2.6 if selected else 1.6)
+        pen = QPen(t.highlight if selected else t.edge,
+                   2.6 if selected else (2.4 if self.hovered else 1.6))
         if bad and not selected:
             pen.setStyle(Qt.PenStyle.DashLine)
         painter.setPen(pen)
