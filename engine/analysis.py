@@ -6,6 +6,7 @@ node's descendants and stopping where a node's output did not change.
 """
 from __future__ import annotations
 
+import gc
 import heapq
 from typing import Iterable
 
@@ -116,11 +117,28 @@ def _graph_of(graph) -> nx.MultiDiGraph:
     return graph.graph if isinstance(graph, GraphModel) else graph
 
 
-def _order(g: nx.MultiDiGraph) -> tuple[list[str], set[str]]:
-    """Kahn's topological order (stable: insertion order breaks ties) and nodes on cycles."""
+def _order(g: nx.MultiDiGraph, inputs: dict | None = None) -> tuple[list[str], set[str]]:
+    """Kahn's topological order (stable: insertion order breaks ties) and nodes on cycles.
+
+    If ``inputs`` is given, it is filled with every node's inputs in port order on the way.
+    """
     pred, succ = g._pred, g._succ  # direct dict access: this is the hot path
-    indeg = {n: len(adj) for n, adj in pred.items()}
-    order = [n for n, d in indeg.items() if not d]
+    indeg: dict[str, int] = {}
+    order: list[str] = []
+    for n, adj in pred.items():
+        k = len(adj)
+        indeg[n] = k
+        if not k:
+            order.append(n)
+            if inputs is not None:
+                inputs[n] = _NO_INPUTS
+        elif inputs is not None:
+            if k == 1:
+                (u,) = adj
+                keys = adj[u]
+                inputs[n] = [u] if len(keys) == 1 else [u] * len(keys)
+            else:
+                inputs[n] = [u for _, u in sorted((p, u) for u, ps in adj.items() for p in ps)]
     for n in order:  # Kahn: the list grows while it is walked
         for v in succ[n]:
             d = indeg[v] - 1
@@ -230,28 +248,26 @@ class Analysis:
 
     def _reorder(self) -> None:
         """Recompute the order, the order's index and every node's ordered inputs."""
-        g = self.graph
-        self.order, self.on_cycle = _order(g)
+        self.inputs = {}
+        self.order, self.on_cycle = _order(self.graph, self.inputs)
         self.index = dict(zip(self.order, range(len(self.order))))
-        inputs = self.inputs = {}
-        for n, adj in g._pred.items():
-            k = len(adj)
-            if not k:
-                inputs[n] = _NO_INPUTS
-            elif k == 1:
-                (u,) = adj
-                keys = adj[u]
-                inputs[n] = [u] if len(keys) == 1 else [u] * len(keys)
-            else:
-                inputs[n] = [u for _, u in sorted((p, u) for u, ps in adj.items() for p in ps)]
 
     def rebuild(self) -> None:
         """Recompute order, inputs and every node."""
-        self._reorder()
-        nodes = self.nodes = {}
-        compute = self._compute
-        for n in self.order:
-            nodes[n] = compute(n)
+        # A big graph allocates tens of thousands of small acyclic objects here: pausing
+        # the cyclic garbage collector meanwhile avoids full collections mid-analysis.
+        paused = gc.isenabled()
+        if paused:
+            gc.disable()
+        try:
+            self._reorder()
+            nodes = self.nodes = {}
+            compute = self._compute
+            for n in self.order:
+                nodes[n] = compute(n)
+        finally:
+            if paused:
+                gc.enable()
         self.recomputed = len(self.order)
         self._totals = None
 
