@@ -107,13 +107,15 @@ class EdgeItem(QGraphicsItem):
         self._static = QStaticText(text)
         self._static.setTextFormat(Qt.TextFormat.PlainText)
         self._label_w = self.theme.small_metrics.horizontalAdvance(text)
-        self.update_path()
+        self.prepareGeometryChange()
+        self._place_label()
 
     def set_theme(self, theme: Theme) -> None:
         """Repaint with another theme."""
         self.theme = theme
         self._label_w = theme.small_metrics.horizontalAdvance(self.label)
-        self.update_path()
+        self.prepareGeometryChange()
+        self._place_label()
 
     def update_path(self) -> None:
         """Re-route after an end moved."""
@@ -124,6 +126,9 @@ class EdgeItem(QGraphicsItem):
         stroker = QPainterPathStroker()
         stroker.setWidth(10.0)
         self._shape = stroker.createStroke(self._path)
+        self._place_label()
+
+    def _place_label(self) -> None:
         bounds = self._path.controlPointRect().adjusted(-3, -3, 3, 3)
         self._label_rect = QRectF()
         if self.label and self.label_mode != LABEL_NONE:

@@ -190,8 +190,8 @@ class GraphScene(QGraphicsScene):
         model = self.doc.model
         item = NodeItem(n, model.node_type(n), self.theme)
         pos = model.pos(n)
-        if pos is None:
-            pos = self._spot_for_new()
+        if pos is None:  # a bulk build lays out every such node after
+            pos = (0.0, 0.0) if self.building else self._spot_for_new()
         item.setPos(QPointF(*pos))
         if not self.building:  # a bulk build fills every item in from the analysis after
             item.set_content(model.params(n), None)
@@ -306,11 +306,16 @@ class GraphScene(QGraphicsScene):
 
     def _on_nodes_moved(self, ids: tuple) -> None:
         model = self.doc.model
-        for n in ids:
-            item = self.nodes.get(n)
-            pos = model.pos(n) if n in model else None
-            if item is not None and pos is not None and (item.pos().x(), item.pos().y()) != pos:
-                item.setPos(QPointF(*pos))
+        self.building = len(ids) > 1  # route once after all moved, not after each node
+        try:
+            for n in ids:
+                item = self.nodes.get(n)
+                pos = model.pos(n) if n in model else None
+                if item is not None and pos is not None and \
+                        (item.pos().x(), item.pos().y()) != pos:
+                    item.setPos(QPointF(*pos))
+        finally:
+            self.building = False
         self._reroute_long_edges()
         self._update_rect()
 
