@@ -202,7 +202,12 @@ class RewireDrag(_Drag):
         return self.src, node.node_id, port
 
     def _same(self, node: NodeItem, hit) -> bool:
-        return node.node_id == self.dst
+        # Back onto its own node changes nothing, except onto a merge node's free slot:
+        # that moves this input to the end of the order (concat order matters).
+        if node.node_id != self.dst:
+            return False
+        return not (node.multi_input and hit is not None and hit[0] == IN
+                    and node.port_of_slot(hit[1]) is None)
 
     def move(self, pos: QPointF) -> None:
         self.line.follow(pos)
@@ -220,7 +225,8 @@ class RewireDrag(_Drag):
         elif self.plan is not None:
             src, dst, port = self.plan
             stack = doc.undo_stack
-            stack.beginMacro(f"Reconnect '{src}' → '{dst}'")
+            what = "Move input" if dst == self.dst else "Reconnect"
+            stack.beginMacro(f"{what} '{src}' → '{dst}'")
             try:
                 stack.push(DisconnectCommand(doc, self.dst, self.port))
                 stack.push(ConnectCommand(doc, src, dst, port))

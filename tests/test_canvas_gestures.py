@@ -220,6 +220,22 @@ def test_drag_connected_input_port_to_other_node_reconnects(qtbot):
     assert ("conv", "relu", 0) in c.model.edges() and ("conv", "relu_b", 0) not in c.model.edges()
 
 
+def test_dragging_a_concat_input_to_its_free_slot_moves_it_last(qtbot):
+    """On a concat, an input dragged onto the free slot moves to the end of the order."""
+    c = Canvas(qtbot, _free_model())
+    c.doc.model.add_node("conv1x1", {"out_channels": 5}, "c5", (0, 200))
+    c.doc.model.connect("input", "c5")
+    c.drag(c.out_port("input"), c.body("concat"))
+    c.drag(c.out_port("c5"), c.body("concat"))
+    assert c.model.ports("concat") == [(0, "input"), (1, "c5")]
+    c.drag(c.in_slot("concat", 0), c.in_slot("concat", 2))
+    assert c.model.ports("concat") == [(1, "c5"), (2, "input")]
+    assert c.doc.undo_stack.text(c.doc.undo_stack.count() - 1) == "Move input 'input' → 'concat'"
+    assert c.scene.edge_item("input", "concat", 2).p1 == c.in_slot("concat", 1)
+    c.doc.undo_stack.undo()
+    assert c.model.ports("concat") == [(0, "input"), (1, "c5")]
+
+
 def test_releasing_edge_end_on_its_own_node_changes_nothing(qtbot):
     """Picking up an edge end and dropping it back makes no command."""
     c = Canvas(qtbot, chain_model())
