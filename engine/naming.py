@@ -143,12 +143,15 @@ def module_names(graph, reserved: frozenset | set = frozenset()) -> dict[str, st
         if isinstance(n, str) and is_plain(n, reserved):
             names[n] = n
             taken.add(n)
-    for n in ids:
-        if n in names:
-            continue
-        name = _bump(sanitize(str(n), reserved), taken, reserved)
-        names[n] = name
-        taken.add(name)
+    bases = {n: sanitize(str(n), reserved) for n in ids if n not in names}
+    for n, base in bases.items():  # then sanitised names that are still free
+        if base not in taken:
+            names[n] = base
+            taken.add(base)
+    for n, base in bases.items():  # then the rest, numbered
+        if n not in names:
+            names[n] = _bump(base, taken, reserved)
+            taken.add(names[n])
     return {n: names[n] for n in ids}
 
 

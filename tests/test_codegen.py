@@ -216,6 +216,15 @@ def test_names_keep_plain_ids_and_sanitise_the_rest():
     assert len(set(names.values())) == len(names)
 
 
+def test_numbering_leaves_natural_names_alone():
+    """A numbered duplicate never takes the name another id sanitises to."""
+    g = GraphModel()
+    for nid in ("conv_1", "conv-1", "conv-2", "a b", "a-b"):
+        g.add_node("relu", {}, nid)
+    assert module_names(g) == {"conv_1": "conv_1", "conv-1": "conv_3", "conv-2": "conv_2",
+                               "a b": "a_b", "a-b": "a_b_1"}
+
+
 def test_name_never_shadows_the_class():
     """A node id equal to the generated class name is renamed."""
     g = GraphModel("Res Net")
