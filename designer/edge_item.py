@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QGraphicsItem, QStyle, QStyleOptionGraphicsItem
 from .theme import Theme
 
 LABEL_NONE, LABEL_MID, LABEL_SOURCE = 0, 1, 2
-PORT_CLEARANCE = 8.0  # room a label leaves to a port (radius 5) on either side
+PORT_CLEARANCE = 12.0  # room a label on the line leaves to a port (radius 5) on either side
 
 
 def curve(p0: QPointF, p1: QPointF) -> QPainterPath:
@@ -133,14 +133,15 @@ class EdgeItem(QGraphicsItem):
         self._label_rect = QRectF()
         if self.label and self.label_mode != LABEL_NONE:
             m = self.theme.small_metrics
-            w, h = self._label_w + 8, m.height() + 2
+            w, h = self._label_w + 6, m.height() + 2
             if self.label_mode == LABEL_MID:
                 c = self._path.pointAtPercent(0.5)
                 cy = c.y() - h / 2
                 span = self.p1.x() - self.p0.x()
-                if span < w + 24 and abs(self.p1.y() - self.p0.y()) < 12:
-                    cy = c.y() - h - 1  # a short straight edge: above it, clear of the ports
-                if 0 <= span < w + 2 * PORT_CLEARANCE and abs(self.p1.y() - self.p0.y()) < h:
+                short = span < w + 2 * PORT_CLEARANCE and abs(self.p1.y() - self.p0.y()) < 12
+                if short:
+                    cy = c.y() - h - 4  # a short straight edge: above it, clear of the ports
+                if short and 0 <= span < w + 2:
                     pass  # no room between the nodes: the source node shows the shape anyway
                 else:
                     self._label_rect = QRectF(c.x() - w / 2, cy, w, h)
@@ -218,5 +219,5 @@ class EdgeItem(QGraphicsItem):
         painter.drawRoundedRect(self._label_rect, 4, 4)
         painter.setPen(t.text_muted)
         painter.setFont(t.small_font)
-        painter.drawStaticText(QPointF(self._label_rect.x() + 4, self._label_rect.y() + 1),
+        painter.drawStaticText(QPointF(self._label_rect.x() + 3, self._label_rect.y() + 1),
                                self._static)
