@@ -22,7 +22,8 @@ test: $(STAMP)
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
-	QT_QPA_PLATFORM=offscreen $(PY) -m bench
+	$(PY) -m pip install --quiet -e '.[test,bench]'
+	QT_QPA_PLATFORM=offscreen $(PY) -m bench $(ARGS)
 
 clean:
 	rm -rf $(VENV)
