@@ -72,7 +72,8 @@ def slow_panel(qtbot, slow_client):
 
 
 def run_and_wait(qtbot, panel):
-    with qtbot.waitSignal(panel.controller.run_finished, timeout=TIMEOUT) as sig:
+    """Run and wait until every view shows the result."""
+    with qtbot.waitSignal(panel.result_shown, timeout=TIMEOUT) as sig:
         panel.run()
     return sig.args[0]
 

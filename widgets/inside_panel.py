@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QKeySequence
 from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QHBoxLayout, QLabel,
                                QProgressBar, QPushButton, QSplitter, QTabWidget, QVBoxLayout,
@@ -90,9 +90,11 @@ class InsidePanel(QWidget):
     Signals
     -------
     status_message(str, int)   text and milliseconds, for the status bar
+    result_shown(object)       every view shows this FeatureResult
     """
 
     status_message = Signal(str, int)
+    result_shown = Signal(object)
 
     def __init__(self, document: Document, scene=None, controller: RunController | None = None,
                  parent: QWidget | None = None) -> None:
@@ -280,28 +282,44 @@ class InsidePanel(QWidget):
             self.apply_tint()
 
     def show_result(self, result) -> None:
-        """Show a finished run in every view."""
+        """Show a finished run in every view.
+
+        The grid and the image come first; the sparsity plot, then the histograms and the
+        canvas tint follow in later turns of the event loop, so that no single step holds
+        the window for long (each view then paints on its own). ``result_shown`` follows.
+        """
         self._idle()
         self.result = result
         self.progress.setValue(100)
         self.grid.set_result(result)
         node = self.node if self.node in result.maps else self.grid.node
         self.node = node
-        self.hist.set_result(result)
-        self.hist.set_node(node)
-        self.sparsity.set_result(result)
-        self.sparsity.select(node)
         self.rf.set_result(result)
         if node is not None and result.box is not None and node != result.box.node:
             self.rf.show_node(node)
         latency = result.extra.get("latency")
         text = f"Forward pass {1000 * result.seconds:.0f} ms"
         if latency is not None:
-            text += f", maps shown {1000 * latency:.0f} ms after Run"
+            text += f", result here {1000 * latency:.0f} ms after Run"
         self.status.setText(text + ".")
         self.status_message.emit(text + ".", 5000)
+        QTimer.singleShot(0, lambda: self._show_sparsity(result))
+
+    def _show_sparsity(self, result) -> None:
+        if self.result is not result:
+            return   # a newer result took over
+        self.sparsity.set_result(result)
+        self.sparsity.select(self.node)
+        QTimer.singleShot(0, lambda: self._show_rest(result))
+
+    def _show_rest(self, result) -> None:
+        if self.result is not result:
+            return
+        self.hist.set_result(result)
+        self.hist.set_node(self.node)
         if self.tint_box.currentData() == TINT_SPARSITY:
             self.apply_tint()
+        self.result_shown.emit(result)
 
     def apply_tint(self, *_args) -> None:
         """Colour the canvas nodes by the chosen measure (or clear the colours)."""

@@ -1,0 +1,275 @@
+"""Inference in the worker process while the window is busy: run time, event-loop stalls.
+
+Run with ``python -m bench.bench_worker`` (headless: ``QT_QPA_PLATFORM=offscreen``).
+Everything is ResNet-18 at 224×224 on the sample photo, measured in this one run:
+
+1. idle UI: Run → result (round trip) and the worker's forward time, standalone reference;
+2. busy UI: a 4 ms timer drags canvas nodes (moves items, repaints the view) during the
+   runs; target: round trip ≤ 1.3× the idle one; event loop never stalls > 50 ms (max
+   gap between two timer ticks while runs are in flight);
+3. Run → maps shown (grid, sparsity, RF view and histograms updated and painted);
+4. transport of the maps: shared-memory file vs pickled through the pipe (time the GUI
+   thread spends receiving, and round trip);
+5. a newer request while the worker is busy with an outdated run: abort between layers
+   (what the worker does) vs finishing the old run first vs restarting the worker.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+RUNS = 8
+TICK_MS = 4
+
+
+def _median(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+class Dragger:
+    """Simulates dragging canvas nodes: every few ms move items and repaint the view."""
+
+    def __init__(self, scene, view) -> None:
+        from PySide6.QtCore import QTimer
+        self.scene, self.view = scene, view
+        self.items = list(scene.nodes.values())[:12]
+        self.ticks: list[float] = []
+        self.step = 0
+        self.timer = QTimer()
+        self.timer.setInterval(TICK_MS)
+        self.timer.timeout.connect(self.tick)
+
+    def tick(self) -> None:
+        self.ticks.append(time.perf_counter())
+        self.step += 1
+        dx = 3.0 if (self.step // 20) % 2 == 0 else -3.0
+        for item in self.items:
+            item.moveBy(dx, 0.0)
+        self.view.viewport().update()
+
+    def max_gap(self, windows) -> float:
+        """The longest time between two ticks that fall inside one of ``windows``."""
+        worst = 0.0
+        for a, b in windows:
+            inside = [t for t in self.ticks if a <= t <= b]
+            pts = [a] + inside + [b]
+            worst = max(worst, max(q - p for p, q in zip(pts, pts[1:])))
+        return worst
+
+
+def _wait(ms: int) -> None:
+    from PySide6.QtCore import QEventLoop, QTimer
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def _one_run(panel) -> tuple[float, float, float, float, float]:
+    """One run through the panel: (start, result arrived, maps shown and painted, forward, end)."""
+    from PySide6.QtCore import QEventLoop
+    loop = QEventLoop()
+    got = []
+
+    def arrived(_r):
+        got.append(time.perf_counter())
+
+    def shown(_r):
+        for w in (panel.grid.plot, panel.sparsity.plot, panel.rf.plot):
+            w.viewport().repaint()
+        got.append(time.perf_counter())
+        loop.quit()
+
+    def failed(msg):
+        print("FAILED", msg)
+        got.extend([float("nan")] * 2)
+        loop.quit()
+
+    c = panel.controller
+    c.run_finished.connect(arrived)
+    panel.result_shown.connect(shown)
+    c.run_failed.connect(failed)
+    t0 = time.perf_counter()
+    panel.run()
+    loop.exec()
+    c.run_finished.disconnect(arrived)
+    panel.result_shown.disconnect(shown)
+    c.run_failed.disconnect(failed)
+    return t0, got[0] - t0, got[1] - t0, panel.result.seconds, got[1]
+
+
+def _case(app, doc, scene, view, threads: int, runs: int) -> dict:
+    """Interleaved idle/busy runs with ``threads`` torch threads in the worker."""
+    from engine.worker import WorkerClient
+    from widgets.inside_panel import InsidePanel
+    from widgets.run_controller import RunController
+    ctrl = RunController(doc, client=WorkerClient(num_threads=threads))
+    panel = InsidePanel(doc, scene=scene, controller=ctrl)
+    panel.resize(1400, 900)
+    panel.show()
+    t0 = time.perf_counter()
+    _one_run(panel)
+    first = time.perf_counter() - t0
+    for _ in range(2):
+        _one_run(panel)   # warm
+    drag = Dragger(scene, view)
+    out = {"first": first, "idle": [], "busy": [], "windows": [], "quiet": []}
+    for _ in range(runs):
+        _wait(30)
+        out["idle"].append(_one_run(panel)[1:4])
+        drag.timer.start()
+        _wait(60)                          # the UI is busy before Run is pressed
+        q0 = time.perf_counter()
+        _wait(120)                         # busy UI, no run: the reference gap
+        out["quiet"].append((q0, time.perf_counter()))
+        start, trip, shown, fwd, end = _one_run(panel)
+        out["busy"].append((trip, shown, fwd))
+        out["windows"].append((start, end))
+        drag.timer.stop()
+    out["gap"] = drag.max_gap(out["windows"])
+    out["quiet_gap"] = drag.max_gap(out["quiet"])
+    out["ticks"] = len(drag.ticks)
+    panel.close_worker()
+    panel.deleteLater()
+    return out
+
+
+def _report(name: str, r: dict) -> tuple[float, float]:
+    idle = [list(x) for x in zip(*r["idle"])]
+    busy = [list(x) for x in zip(*r["busy"])]
+    ti, si, fi = (_median(x) for x in idle)
+    tb, sb, fb = (_median(x) for x in busy)
+    print(f"[{name}] first run (worker start, torch import, build) {r['first']:.2f} s")
+    print(f"  idle UI: run→result {1000 * ti:6.1f} ms, forward {1000 * fi:6.1f} ms, "
+          f"run→maps shown {1000 * si:6.1f} ms")
+    print(f"  busy UI: run→result {1000 * tb:6.1f} ms, forward {1000 * fb:6.1f} ms, "
+          f"run→maps shown {1000 * sb:6.1f} ms  ({r['ticks']} drag ticks)")
+    print(f"  ratio busy/idle: run→result {tb / ti:.2f}, forward {fb / fi:.2f}  (target ≤ 1.3)")
+    print(f"  longest event-loop gap: during runs {1000 * r['gap']:.1f} ms (target ≤ 50), "
+          f"busy UI without a run {1000 * r['quiet_gap']:.1f} ms; timer every {TICK_MS} ms")
+    return tb / ti, r["gap"]
+
+
+def _transport(doc, image, transport: str, n: int):
+    """Direct client runs: (round trips, longest GUI-side poll, median GUI receive)."""
+    from engine.worker import Finished, WorkerClient
+    c = WorkerClient()
+    try:
+        c.submit(doc, image, transport=transport)
+        c.wait(120)
+        trips, polls = [], []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            c.submit(doc, image, transport=transport)
+            longest = 0.0
+            fin = None
+            while fin is None:
+                c._conn.poll(0.05)
+                p0 = time.perf_counter()
+                events = c.poll(budget=1.0)
+                longest = max(longest, time.perf_counter() - p0)
+                fin = next((e for e in events if isinstance(e, Finished)), None)
+            trips.append(time.perf_counter() - t0)
+            polls.append(longest)
+        return trips, polls
+    finally:
+        c.close()
+
+
+def _supersede(doc, image, n: int):
+    """Seconds from the newer request to its result: abort, wait-for-old, restart."""
+    from engine.worker import Finished, WorkerClient
+
+    def finish(c):
+        return [e for e in c.wait(120) if isinstance(e, Finished)]
+
+    c = WorkerClient()
+    try:
+        c.submit(doc, image)
+        finish(c)
+        abort, waits = [], []
+        for _ in range(n):
+            c.submit(doc, image)
+            time.sleep(0.01)                 # the old run is in its forward pass
+            t0 = time.perf_counter()
+            c.submit(doc, image, {"mode": "crop"})
+            assert finish(c)
+            abort.append(time.perf_counter() - t0)
+            # waiting: let the old run finish, then send the new one
+            c.submit(doc, image)
+            time.sleep(0.01)
+            t0 = time.perf_counter()
+            finish(c)
+            c.submit(doc, image, {"mode": "crop"})
+            assert finish(c)
+            waits.append(time.perf_counter() - t0)
+        restart = []
+        for _ in range(2):
+            c.submit(doc, image)
+            time.sleep(0.01)
+            t0 = time.perf_counter()
+            c.close()
+            c.submit(doc, image, {"mode": "crop"})
+            assert finish(c)
+            restart.append(time.perf_counter() - t0)
+        return abort, waits, restart
+    finally:
+        c.close()
+
+
+def main() -> int:
+    """Run the benchmark and print the numbers and ratios."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtWidgets import QApplication
+
+    from designer.document import Document
+    from designer.scene import GraphScene
+    from designer.view import GraphView
+    from engine.fileformat import to_dict
+    from engine.templates import build
+    from widgets.run_controller import SAMPLE_IMAGE
+
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else RUNS
+    app = QApplication.instance() or QApplication([])
+    doc = Document(build("resnet18"))
+    scene = GraphScene(doc)
+    view = GraphView(scene)
+    view.resize(1200, 800)
+    view.show()
+    app.processEvents()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"ResNet-18 at 224×224 on the sample photo, {runs} idle/busy run pairs per case, "
+          f"{os.cpu_count()} cores, load average {load:.1f} at start")
+    ok = True
+    for name, threads in (("torch threads: all cores", 0),
+                          ("torch threads: cores - 1", max(1, (os.cpu_count() or 2) - 1))):
+        ratio, gap = _report(name, _case(app, doc, scene, view, threads, runs))
+        ok = ok and ratio <= 1.3 and gap <= 0.05
+
+    graph = to_dict(doc.model)
+    image = str(SAMPLE_IMAGE)
+    shm_trip, shm_poll = _transport(graph, image, "shm", runs)
+    pipe_trip, pipe_poll = _transport(graph, image, "pipe", runs)
+    print(f"maps transport (34 MB): shared memory: round trip {1000 * _median(shm_trip):.1f} ms, "
+          f"GUI thread blocked ≤ {1000 * max(shm_poll):.1f} ms; pipe: round trip "
+          f"{1000 * _median(pipe_trip):.1f} ms, GUI thread blocked ≤ {1000 * max(pipe_poll):.1f}"
+          f" ms  (ratio pipe/shm: round trip {_median(pipe_trip) / _median(shm_trip):.2f}, "
+          f"blocked {max(pipe_poll) / max(shm_poll):.1f})")
+
+    abort, waits, restart = _supersede(graph, image, max(3, runs // 2))
+    print(f"newer request while busy: abort the old run {1000 * _median(abort):.1f} ms, "
+          f"let it finish first {1000 * _median(waits):.1f} ms, restart the worker "
+          f"{1000 * _median(restart):.0f} ms  (ratios to abort: finish "
+          f"{_median(waits) / _median(abort):.2f}, restart {_median(restart) / _median(abort):.1f})")
+    print("PASS" if ok else "FAIL (see the load average: 2 shared cores)")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
