@@ -469,3 +469,37 @@ def test_edge_label_shows_shape_carried(qtbot):
     assert edge.label == "16×8×8"
     c.doc.undo_stack.undo()
     assert edge.label == "4×8×8"
+
+
+def _focused(qtbot, model) -> Canvas:
+    c = Canvas(qtbot, model)
+    c.view.activateWindow()
+    c.view.setFocus()
+    qtbot.waitActive(c.view)
+    return c
+
+
+def test_keyboard_shortcuts_delete_select_all_duplicate(qtbot):
+    """Delete, Ctrl+A and Ctrl+D typed on the canvas act on the selection."""
+    c = _focused(qtbot, chain_model())
+    c.scene.select_nodes(["relu"])
+    qtbot.keyClick(c.view, Qt.Key.Key_Delete)
+    assert c.model.nodes == ["input", "conv"]
+    qtbot.keyClick(c.view, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    assert c.scene.selected_nodes() == ["input", "conv"]
+    qtbot.keyClick(c.view, Qt.Key.Key_D, Qt.KeyboardModifier.ControlModifier)
+    assert c.model.nodes == ["input", "conv", "input1", "conv1"]
+    assert ("input1", "conv1", 0) in c.model.edges()
+
+
+def test_keyboard_copy_paste_between_documents(qtbot):
+    """Ctrl+C in one canvas and Ctrl+V in another copies nodes between windows."""
+    a = _focused(qtbot, chain_model())
+    a.scene.select_nodes(["conv", "relu"])
+    qtbot.keyClick(a.view, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier)
+    b = _focused(qtbot, GraphModel("other"))
+    qtbot.keyClick(b.view, Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier)
+    assert b.model.nodes == ["conv", "relu"]
+    assert b.model.edges() == [("conv", "relu", 0)]
+    assert b.item("relu").shown_text.splitlines()[2] == "waiting on 'conv'"
+    assert b.doc.undo_stack.text(0) == "Paste 2 nodes"
