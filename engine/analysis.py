@@ -18,6 +18,7 @@ from .layers import INFER, INPUT_RF, NODE_TYPES, RECEPTIVE, Problem, fmt_shape
 BYTES_PER_VALUE = 4  # float32
 _MIN_INPUTS = {name: t.min_inputs for name, t in NODE_TYPES.items()}
 _NO_INPUTS: list[str] = []  # shared, never mutated
+_SINGLE_INPUT = frozenset(name for name, t in NODE_TYPES.items() if t.min_inputs == 1)
 
 
 class NodeResult:
@@ -253,7 +254,7 @@ class Analysis:
         self.index = dict(zip(self.order, range(len(self.order))))
 
     def rebuild(self) -> None:
-        """Recompute order, inputs and every node."""
+        """Recompute order, inputs and every node, with the totals in the same pass."""
         # A big graph allocates tens of thousands of small acyclic objects here: pausing
         # the cyclic garbage collector meanwhile avoids full collections mid-analysis.
         paused = gc.isenabled()
@@ -261,15 +262,84 @@ class Analysis:
             gc.disable()
         try:
             self._reorder()
-            nodes = self.nodes = {}
-            compute = self._compute
-            for n in self.order:
-                nodes[n] = compute(n)
+            self._totals = self._compute_all()
         finally:
             if paused:
                 gc.enable()
         self.recomputed = len(self.order)
-        self._totals = None
+
+    def _compute_all(self) -> Totals:
+        """Compute every node in order and return the totals (the hot loop of a full analysis).
+
+        Single-input nodes whose input has an output take an inlined path; everything else
+        (and every error) goes through :meth:`_compute`. The totals are those of
+        :meth:`_make_totals`, gathered on the way.
+        """
+        nodes = self.nodes = {}
+        compute = self._compute
+        gnode = self.graph._node
+        succ = self.graph._succ
+        inputs = self.inputs
+        single = _SINGLE_INPUT if not self.on_cycle else ()
+        weights = biases = other = macs = acts = live = peak = 0
+        output = None
+        held: dict[str, int] = {}
+        uses: dict[str, int] = {}
+        for n in self.order:
+            ins = inputs[n]
+            r = None
+            if len(ins) == 1:
+                data = gnode[n]
+                t = data["type"]
+                src = nodes[ins[0]]
+                shape = src.shape
+                if shape is not None and t in single:
+                    c = data["compiled"]
+                    try:
+                        out, w, b, o, mac = INFER[t](c, [shape], ins)
+                    except Problem:
+                        pass
+                    else:
+                        size = out[0] * out[1] * out[2] if len(out) == 3 else out[0]
+                        if size > 0:
+                            r = NodeResult(out, w, b, o, mac, size * BYTES_PER_VALUE,
+                                           RECEPTIVE[t](c, [src.rf], [shape]), None, None,
+                                           src.depth + 1)
+            if r is None:
+                r = compute(n)
+            nodes[n] = r
+            if r.shape is not None:
+                weights += r.weights
+                biases += r.biases
+                other += r.other
+                macs += r.macs
+                b = r.activation_bytes
+                acts += b
+                live += b
+                if live > peak:
+                    peak = live
+                k = len(succ[n])
+                if k:
+                    held[n] = b
+                    uses[n] = k
+                else:
+                    output = n
+            for u in (ins if len(ins) < 2 else dict.fromkeys(ins)):  # one use per consumer
+                k = uses.get(u)
+                if k is not None:
+                    if k == 1:
+                        live -= held[u]
+                        del uses[u]
+                    else:
+                        uses[u] = k - 1
+        t = Totals()
+        t.weights, t.biases, t.other, t.macs, t.activation_bytes = weights, biases, other, macs, acts
+        t.params = weights + biases + other
+        t.output = output
+        if output is not None:
+            t.output_rf = nodes[output].rf
+        t.peak_activation_bytes = peak
+        return t
 
     def update(self, changed: Iterable[str], structural: bool = False) -> set[str]:
         """Recompute ``changed`` and, where their output changed, their descendants.

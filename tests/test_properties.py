@@ -228,6 +228,8 @@ def test_peak_memory_matches_simulation(model):
                 del live[u]
     assert a.totals.peak_activation_bytes == peak
     assert a.totals.activation_bytes == sum(a[n].activation_bytes for n in ok)
+    # The totals gathered during the full pass equal those recomputed after an edit.
+    assert _totals(a) == _totals_of(a._make_totals())
 
 
 # --------------------------------------------------------------------------- incremental
@@ -237,7 +239,10 @@ def _snapshot(a) -> dict:
 
 
 def _totals(a) -> tuple:
-    t = a.totals
+    return _totals_of(a.totals)
+
+
+def _totals_of(t) -> tuple:
     return (t.params, t.weights, t.biases, t.other, t.macs, t.activation_bytes,
             t.peak_activation_bytes, t.output_rf, t.output)
 
