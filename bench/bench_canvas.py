@@ -17,7 +17,7 @@ import time
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from PySide6.QtCore import QPointF  # noqa: E402
+from PySide6.QtCore import QPoint, QPointF  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from designer.commands import SetParamCommand  # noqa: E402
@@ -105,6 +105,35 @@ def main(repeats: int = 40) -> None:
         drags.append(time.perf_counter() - s)
     d = statistics.median(drags) * 1000
     print(f"node drag step → painted   {d:8.2f} ms (ratio to full repaint {d / f:.2f})")
+
+    # Dragging every node at once (select all, mouse moves on the viewport).
+    from PySide6.QtCore import QEvent, Qt
+    from PySide6.QtGui import QMouseEvent
+    scene.select_nodes(doc.model.nodes)
+    vp = view.viewport()
+    start = view.mapFromScene(item.sceneBoundingRect().center())
+
+    def send(kind, p, button, buttons):
+        QApplication.sendEvent(vp, QMouseEvent(kind, QPointF(p), QPointF(vp.mapToGlobal(p)),
+                                               button, buttons, Qt.KeyboardModifier.NoModifier))
+
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    send(QEvent.Type.MouseButtonPress, start, left, left)
+    moves = []
+    for i in range(1, repeats // 4 + 1):
+        p = start + QPoint(2 * i, i)
+        before = view.paints
+        s = time.perf_counter()
+        send(QEvent.Type.MouseMove, p, none, left)
+        _until_painted(app, view, before)
+        moves.append(time.perf_counter() - s)
+    s = time.perf_counter()
+    send(QEvent.Type.MouseButtonRelease, p, left, none)
+    release = time.perf_counter() - s
+    a = statistics.median(moves) * 1000
+    print(f"drag all {len(doc.model)} nodes, step  {a:8.2f} ms; release (one MoveNodesCommand) "
+          f"{release * 1000:.1f} ms")
+    assert doc.undo_stack.text(doc.undo_stack.count() - 1) == f"Move {len(doc.model)} nodes"
 
     # Zoom steps over the whole graph (fit) and back to 100 %.
     zooms = []

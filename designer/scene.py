@@ -28,6 +28,7 @@ from .node_item import IN, OUT, NodeItem
 from .theme import Theme
 
 SCENE_MARGIN = 4000.0
+BULK_DRAG = 24  # dragging more nodes than this skips edge lanes until the release
 
 
 class GraphScene(QGraphicsScene):
@@ -394,6 +395,8 @@ class GraphScene(QGraphicsScene):
                                                                         NodeItem):
             self._move_start = {n: QPointF(i.pos()) for n, i in self.nodes.items()
                                 if i.isSelected()}
+            # Dragging many nodes: plain curves while moving, lanes again on release.
+            self.building = len(self._move_start) > BULK_DRAG
 
     def mouseMoveEvent(self, event) -> None:  # noqa: N802 - Qt's name
         if self._gesture is not None:
@@ -411,6 +414,9 @@ class GraphScene(QGraphicsScene):
             return
         super().mouseReleaseEvent(event)
         start, self._move_start = self._move_start, None
+        if self.building:
+            self.building = False
+            self._reroute_long_edges()
         if start and event.button() == Qt.MouseButton.LeftButton:
             self._push_move(start)
 
