@@ -233,6 +233,8 @@ class GraphModel:
         ntype = NODE_TYPES[dst_data["type"]]
         if ntype.max_inputs == 0:
             raise PortError(f"{dst_data['type']} '{dst}' takes no inputs", dst)
+        if port is not None and (isinstance(port, bool) or not isinstance(port, int) or port < 0):
+            raise PortError(f"port of '{dst}' must be a non-negative integer, got {port!r}", dst)
         used = {k: u for u, _, k in self.graph.in_edges(dst, keys=True)}
         if ntype.max_inputs is not None:
             if port is None:
@@ -246,9 +248,6 @@ class GraphModel:
         else:
             if port is None:
                 port = max(used) + 1 if used else 0
-            if isinstance(port, bool) or not isinstance(port, int) or port < 0:
-                raise PortError(f"port of '{dst}' must be a non-negative integer, got {port!r}",
-                                dst)
             if port in used:
                 raise PortError(f"port {port} of '{dst}' is already taken by '{used[port]}'", dst)
         if src == dst or nx.has_path(self.graph, dst, src):

@@ -237,3 +237,12 @@ def test_copy_is_independent():
     c.set_param("c", "out_channels", 2)
     c.remove_node("r")
     assert m.params("c")["out_channels"] == 8 and "r" in m
+
+
+def test_port_must_be_an_integer():
+    """A bool port is refused (False would pass as 0 and save as false)."""
+    m = small()
+    m.disconnect("r", 0)
+    with pytest.raises(PortError, match="port of 'r' must be a non-negative integer, got False"):
+        m.connect("c", "r", False)
+    assert m.inputs("r") == []
