@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt, Signal
-from PySide6.QtWidgets import QFrame, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout
+from PySide6.QtWidgets import (QFrame, QLabel, QLineEdit, QListWidget, QListWidgetItem,
+                               QVBoxLayout)
 
 from engine.layers import CATEGORIES, NODE_TYPES
 
@@ -49,15 +50,20 @@ class QuickAddPopup(QFrame):
         self.edit.setClearButtonEnabled(True)
         self.list = QListWidget(self)
         self.list.setUniformItemSizes(True)
+        self.doc_label = QLabel(self)
+        self.doc_label.setWordWrap(True)
+        self.doc_label.setEnabled(False)  # muted, in every palette
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 6, 6, 6)
         lay.setSpacing(4)
         lay.addWidget(self.edit)
         lay.addWidget(self.list)
+        lay.addWidget(self.doc_label)
         self.resize(290, 300)
         self.edit.textChanged.connect(self.set_filter)
         self.edit.installEventFilter(self)
         self.list.itemActivated.connect(lambda _item: self.accept())
+        self.list.currentItemChanged.connect(self._show_doc)
         self.set_filter("")
 
     def set_filter(self, text: str) -> None:
@@ -71,6 +77,12 @@ class QuickAddPopup(QFrame):
             self.list.addItem(item)
         if self.list.count():
             self.list.setCurrentRow(0)
+        else:
+            self._show_doc(None)
+
+    def _show_doc(self, item, _previous=None) -> None:
+        name = item.data(Qt.ItemDataRole.UserRole) if item is not None else None
+        self.doc_label.setText(NODE_TYPES[name].doc if name else "No node type matches")
 
     def shown_types(self) -> list[str]:
         """The type names listed, in order."""

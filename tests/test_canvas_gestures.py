@@ -503,3 +503,17 @@ def test_keyboard_copy_paste_between_documents(qtbot):
     assert b.model.edges() == [("conv", "relu", 0)]
     assert b.item("relu").shown_text.splitlines()[2] == "waiting on 'conv'"
     assert b.doc.undo_stack.text(0) == "Paste 2 nodes"
+
+
+def test_quick_add_filter_ranks_and_refuses_no_match(qtbot):
+    """Filtering finds by name, label or category; no match adds nothing on Enter."""
+    from designer.quick_add import matching_types
+    assert matching_types("1x1")[0] == "conv1x1"
+    assert matching_types("merge") == ["concat", "add"]
+    assert matching_types("pool") == ["maxpool", "avgpool", "global_avgpool"]
+    c = Canvas(qtbot, chain_model())
+    popup = c.view.open_quick_add()
+    qtbot.keyClicks(popup.edit, "zzz")
+    assert popup.shown_types() == [] and popup.doc_label.text() == "No node type matches"
+    qtbot.keyClick(popup.edit, Qt.Key.Key_Return)
+    assert c.model.nodes == ["input", "conv", "relu"] and c.doc.undo_stack.count() == 0
