@@ -36,7 +36,7 @@ class MessageItem(QGraphicsItem):
         self.setZValue(100.0)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         self.hide()
-        self._timer = QTimer()
+        self._timer = QTimer(scene)  # dies with the scene, never fires on a deleted item
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self.hide)
 
