@@ -24,7 +24,7 @@ from .commands import MoveNodesCommand
 from .document import Document
 from .edge_item import LABEL_MID, LABEL_NONE, EdgeItem
 from .gestures import ConnectDrag, MessageItem, RewireDrag, show_tooltip
-from .node_item import IN, OUT, NodeItem
+from .node_item import OUT, NodeItem
 from .theme import Theme
 
 SCENE_MARGIN = 4000.0
