@@ -4,6 +4,7 @@ from __future__ import annotations
 import ast
 import json
 import keyword
+import os
 import subprocess
 import sys
 import textwrap
@@ -20,7 +21,7 @@ from engine.cli import main as cli_main
 from engine.codegen import export_code, make_plan
 from engine.fileformat import save
 from engine.naming import MODULE_ATTRS, class_name, module_names
-from engine.templates import TEMPLATES, resnet50
+from engine.templates import TEMPLATES, deep_resnet, resnet50
 from engine.torch_build import build_module
 from random_graphs import seeded_graph
 from test_torch_build import input_of, small_template
@@ -55,6 +56,15 @@ RUNNER = textwrap.dedent('''
 ''')
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Run these small models on one thread: on a shared 2-core machine that is steadier."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _randomise(module: nn.Module) -> dict:
     """A state dict of random values (positive running variances) for ``module``."""
     gen = torch.Generator().manual_seed(0)
@@ -70,7 +80,8 @@ def _randomise(module: nn.Module) -> dict:
 
 
 def _parity_graphs() -> list[GraphModel]:
-    return [small_template(k) for k in TEMPLATES] + [seeded_graph(s) for s in range(14)]
+    return [small_template(k) for k in TEMPLATES] + [deep_resnet(6, 4, 6)] + \
+        [seeded_graph(s) for s in range(14)]
 
 
 def test_exported_code_equals_built_model_in_fresh_interpreter(tmp_path):
@@ -108,7 +119,8 @@ def test_exported_code_equals_built_model_in_fresh_interpreter(tmp_path):
     (tmp_path / "runner.py").write_text(RUNNER)
     proc = subprocess.run([sys.executable, "-I", str(tmp_path / "runner.py"),
                            str(tmp_path / "jobs.json"), str(tmp_path / "out.json")],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=240)
+                          cwd=tmp_path, capture_output=True, text=True, timeout=240,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = json.loads((tmp_path / "out.json").read_text())
     assert len(results) == len(jobs)
@@ -170,7 +182,7 @@ def test_hostile_ids_export_runs_harmlessly(tmp_path):
     path = tmp_path / "model.py"
     path.write_text(code, encoding="utf-8")
     proc = subprocess.run([sys.executable, "-I", str(path)], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-2000:]
     params = analyze(g).totals.params
     assert proc.stdout.splitlines() == ["output shape: (1, 2, 6, 6)", f"parameters: {params}"]

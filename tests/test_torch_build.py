@@ -11,12 +11,21 @@ from torch import nn
 from engine import GraphModel, analyze
 from engine.codegen import InvalidGraphError, make_plan, render
 from engine.naming import module_names
-from engine.templates import TEMPLATES, build, resnet50
+from engine.templates import TEMPLATES, build, deep_resnet, resnet50
 from engine.torch_build import build_module
 from random_graphs import graphs
 
 # Templates shrunk so that a forward pass is cheap; still valid at these sizes.
 SMALL_SIDE = {"googlenet": 64, "resnet18": 32, "resnet50": 32, "vgg16": 32}
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Run these small models on one thread: on a shared 2-core machine that is steadier."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def small_template(key: str) -> GraphModel:
@@ -64,6 +73,17 @@ def test_random_graph_params_and_shapes_equal_analysis(g):
     out = m(torch.randn(2, *a.nodes["input"].shape))
     assert {n: tuple(t.shape) for n, t in out.items()} == \
         {n: (2,) + a.nodes[n].shape for n in a.order}
+
+
+def test_deep_resnet_params_and_shapes_equal_analysis():
+    """The 100-block deep ResNet (501 nodes, 8 px): parameters and every node's shape agree."""
+    g = deep_resnet(100, 8, 8)
+    a = analyze(g)
+    m = build_module(g, capture=True)
+    assert count(m) == a.totals.params == 100 * 2 * (8 * 8 * 9 + 8)
+    out = m(torch.randn(1, 8, 8, 8))
+    assert len(out) == 501
+    assert all(tuple(out[n].shape[1:]) == a.nodes[n].shape for n in a.order)
 
 
 def test_resnet50_full_size_forward():
