@@ -1,6 +1,6 @@
 """Forward time of the built ResNet-50 template against a hand-written plain-torch ResNet-50.
 
-    python -m bench.bench_build [--runs N] [--size S ...]
+    python -m bench.bench_build [--runs N] [--size S ...] [--threads T]
 
 Both models run in the same process, alternately (so load on the shared machine hits
 both alike), in eval mode under ``torch.inference_mode``; the ratio of medians is printed
@@ -118,7 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--size", type=int, nargs="+", default=[224, 64])
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's)")
     args = ap.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch 1, "
           f"{args.runs} alternating runs, medians")
     for size in args.size:
