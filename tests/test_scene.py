@@ -14,6 +14,7 @@ from designer.scene import GraphScene
 from designer.theme import Theme
 from engine import templates
 from engine.graph import GraphModel
+from engine.layers import fmt_shape
 
 
 def _inception() -> tuple[Document, GraphScene]:
@@ -274,3 +275,76 @@ def test_long_ids_keep_start_and_end(qtbot):
     title = scene.node_item(long_id).shown_text.splitlines()[0]
     assert title.startswith("incep") and title.endswith("long") and "…" in title
     assert scene.node_item(long_id).toolTip().startswith(long_id)
+
+
+def _assert_mirrors(doc: Document, scene: GraphScene) -> None:
+    model, results = doc.model, doc.analysis.nodes
+    assert list(scene.nodes) == model.nodes or set(scene.nodes) == set(model.nodes)
+    assert set(scene.edges) == set(model.edges())
+    for n, item in scene.nodes.items():
+        assert item.params == model.params(n)
+        r = results[n]  # recomputed results equal to the old ones are not re-sent
+        assert item.result.same_output(r) and (item.result.weights, item.result.macs) == \
+            (r.weights, r.macs)
+        assert item.ports == [k for k, _ in model.ports(n)]
+        pos = model.pos(n)
+        assert pos is None or (item.pos().x(), item.pos().y()) == pos
+    for (u, v, k), e in scene.edges.items():
+        assert e.p0 == scene.node_item(u).output_anchor()
+        assert e.p1 == scene.node_item(v).input_anchor(k)
+        r = results[u]
+        assert e.label == (fmt_shape(r.shape) if r.shape is not None else "")
+
+
+def test_random_edits_with_undo_redo_keep_items_mirroring_the_model(qtbot):
+    """Random commands, undos and redos: items, ports, edges and results follow the model."""
+    import random
+
+    from designer.commands import (DisconnectCommand, MoveNodesCommand, PasteCommand)
+    from engine.errors import EngineError
+    from engine.fileformat import loads
+    from designer.commands import copy_to_text
+    rng = random.Random(7)
+    doc, scene = _inception()
+    stack = doc.undo_stack
+    types = ["relu", "concat", "add", "conv1x1", "maxpool"]
+    params = {"conv1x1": {"out_channels": 8}, "maxpool": {"kernel_size": 2}}
+    for step in range(160):
+        nodes = doc.model.nodes
+        op = rng.choice(["add", "remove", "connect", "disconnect", "param", "paste", "move",
+                         "undo", "undo", "redo"])
+        try:
+            if op == "add":
+                t = rng.choice(types)
+                stack.push(AddNodeCommand(doc, t, params.get(t), (rng.uniform(0, 1500),
+                                                                  rng.uniform(0, 700))))
+            elif op == "remove" and nodes:
+                stack.push(RemoveNodesCommand(doc, rng.sample(nodes, min(2, len(nodes)))))
+            elif op == "connect" and nodes:
+                stack.push(ConnectCommand(doc, rng.choice(nodes), rng.choice(nodes)))
+            elif op == "disconnect" and doc.model.edges():
+                _, v, k = rng.choice(doc.model.edges())
+                stack.push(DisconnectCommand(doc, v, k))
+            elif op == "param":
+                convs = [n for n in nodes if doc.model.node_type(n) in ("conv", "conv1x1")]
+                if convs:
+                    stack.push(SetParamCommand(doc, rng.choice(convs), "out_channels",
+                                               rng.choice([4, 16, 64])))
+            elif op == "paste" and nodes:
+                part = loads(copy_to_text(doc, rng.sample(nodes, min(3, len(nodes)))))
+                stack.push(PasteCommand(doc, part, (30, 30)))
+            elif op == "move" and nodes:
+                n = rng.choice(nodes)
+                old = doc.model.pos(n) or (0.0, 0.0)
+                stack.push(MoveNodesCommand(doc, {n: old}, {n: (old[0] + 50, old[1] - 20)}))
+            elif op == "undo":
+                stack.undo()
+            elif op == "redo":
+                stack.redo()
+        except EngineError:
+            pass  # refused before it was pushed: nothing changed
+        _assert_mirrors(doc, scene)
+    while stack.canUndo():
+        stack.undo()
+    _assert_mirrors(doc, scene)
+    assert len(scene.nodes) == 13 and len(scene.edges) == 15
