@@ -255,6 +255,8 @@ def render(plan: Plan, capture: bool = False, main: bool = True) -> str:
         f'"""PyTorch model {title}, exported by ConvCanvas.',
         "",
         f"Run ``python <this file>`` to build {cls} and pass a random input through it.",
+        "Built after ``torch.manual_seed(s)``, the class starts from the same weights as",
+        "ConvCanvas's model with seed ``s``; a state dict saved by ConvCanvas loads into it.",
         '"""',
         "import torch",
         "from torch import nn",
