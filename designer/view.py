@@ -2,7 +2,8 @@
 
 Zoom with the wheel (at the cursor), Ctrl+plus/minus or fit; pan with the middle button
 or space+drag; drop a palette entry (mime type :data:`NODE_MIME`) to add a node there;
-Tab or a right-click on empty canvas opens the quick-add popup.
+Tab or a right-click on empty canvas opens the quick-add popup; the arrow keys nudge the
+selection (Shift: farther).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from .commands import AddNodeCommand, ConnectCommand
 from .defaults import starter_params
 from .edge_item import EdgeItem
 from .node_item import NodeItem
+from .nudge import NUDGE_BIG_STEP, NUDGE_STEP, nudge
 from .quick_add import QuickAddPopup
 from .scene import GraphScene
 
@@ -232,6 +234,20 @@ class GraphView(QGraphicsView):
             self.open_quick_add()
             event.accept()
             return
+        arrows = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0), Qt.Key.Key_Up: (0, -1),
+                  Qt.Key.Key_Down: (0, 1)}
+        mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        if key in arrows and mods in (Qt.KeyboardModifier.NoModifier,
+                                      Qt.KeyboardModifier.ShiftModifier):
+            selected = self.graph_scene.selected_nodes()
+            if selected:
+                step = NUDGE_BIG_STEP if mods & Qt.KeyboardModifier.ShiftModifier else NUDGE_STEP
+                items = [self.graph_scene.node_item(n) for n in selected]
+                nudge(self.graph_scene.doc, {i.node_id: (i.pos().x(), i.pos().y())
+                                             for i in items},
+                      arrows[key][0] * step, arrows[key][1] * step)
+                event.accept()
+                return
         if key == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space = True
             self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)

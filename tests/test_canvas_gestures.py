@@ -517,3 +517,17 @@ def test_quick_add_filter_ranks_and_refuses_no_match(qtbot):
     assert popup.shown_types() == [] and popup.doc_label.text() == "No node type matches"
     qtbot.keyClick(popup.edit, Qt.Key.Key_Return)
     assert c.model.nodes == ["input", "conv", "relu"] and c.doc.undo_stack.count() == 0
+
+
+def test_arrow_keys_nudge_selection_as_one_undo_step(qtbot):
+    """Arrow presses move the selected nodes; a burst of them is one undo step."""
+    c = _focused(qtbot, chain_model())
+    c.scene.select_nodes(["conv", "relu"])
+    qtbot.keyClick(c.view, Qt.Key.Key_Right)
+    qtbot.keyClick(c.view, Qt.Key.Key_Right)
+    qtbot.keyClick(c.view, Qt.Key.Key_Down, Qt.KeyboardModifier.ShiftModifier)
+    assert c.model.pos("conv") == (280.0, 50.0) and c.model.pos("relu") == (540.0, 50.0)
+    assert c.item("conv").pos() == QPointF(280.0, 50.0)
+    assert c.doc.undo_stack.count() == 1 and c.doc.undo_stack.text(0) == "Nudge 2 nodes"
+    c.doc.undo_stack.undo()
+    assert c.model.pos("conv") == (260.0, 0.0) and c.item("relu").pos() == QPointF(520.0, 0.0)
