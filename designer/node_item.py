@@ -70,6 +70,7 @@ class NodeItem(QGraphicsItem):
         self.hover_port: tuple | None = None
         self.drop_state: str | None = None  # "ok" / "bad" while a connection is dragged here
         self.texts: dict[str, str] = {}
+        self.node_tip = ""
         self._static: dict[str, QStaticText] = {}
         self._right: dict[str, float] = {}
         self._height = th.NODE_MIN_HEIGHT
@@ -286,7 +287,24 @@ class NodeItem(QGraphicsItem):
             self._static = {k: _static(v) for k, v in texts.items() if v}
             self._right = {"summary": t.body_metrics.horizontalAdvance(texts["summary"]),
                            "weights": t.body_metrics.horizontalAdvance(weights)}
-        self.setToolTip(self._tooltip())
+        self.node_tip = self._tooltip()
+        self.setToolTip(self.port_tip(self.hover_port) if self.hover_port else self.node_tip)
+
+    def port_tip(self, port: tuple) -> str:
+        """What hovering a port says: what it carries and what dragging it does."""
+        if port[0] == OUT:
+            r = self.result
+            shape = fmt_shape(r.shape) if r is not None and r.shape is not None else "nothing yet"
+            return f"Output of '{self.node_id}': {shape}\nDrag onto a node to connect it"
+        p = self.port_of_slot(port[1])
+        edge = self.in_edges.get(p) if p is not None else None
+        if edge is None:
+            return "Free input\nDrag onto a node to make it the input here"
+        r = edge.src_item.result
+        shape = fmt_shape(r.shape) if r is not None and r.shape is not None else "?"
+        which = f"Input {self.ports.index(p)}" if self.multi_input else "Input"
+        return (f"{which} from '{edge.src_item.node_id}': {shape}\n"
+                f"Drag away to disconnect, or onto another node to move the edge")
 
     def _tooltip(self) -> str:
         r = self.result
@@ -332,6 +350,7 @@ class NodeItem(QGraphicsItem):
         if port != self.hover_port:
             self.hover_port = port
             self.setCursor(Qt.CursorShape.CrossCursor if port else Qt.CursorShape.ArrowCursor)
+            self.setToolTip(self.port_tip(port) if port else self.node_tip)
             self.update()
         super().hoverMoveEvent(event)
 
@@ -339,6 +358,7 @@ class NodeItem(QGraphicsItem):
         if self.hover_port is not None:
             self.hover_port = None
             self.unsetCursor()
+            self.setToolTip(self.node_tip)
             self.update()
         super().hoverLeaveEvent(event)
 

@@ -348,3 +348,15 @@ def test_random_edits_with_undo_redo_keep_items_mirroring_the_model(qtbot):
         stack.undo()
     _assert_mirrors(doc, scene)
     assert len(scene.nodes) == 13 and len(scene.edges) == 15
+
+
+def test_port_tooltips_say_what_they_carry(qtbot):
+    """Ports explain themselves: output shape, input source and shape, free slot."""
+    _, scene = _inception()
+    cat = scene.node_item("concat")
+    assert cat.port_tip(("in", 1)).startswith("Input 1 from 'branch2_relu': 128×28×28")
+    assert cat.port_tip(("in", 4)).startswith("Free input")
+    assert scene.node_item("input").port_tip(("out", None)).startswith(
+        "Output of 'input': 192×28×28")
+    assert scene.node_item("branch2_relu").port_tip(("in", 0)).startswith(
+        "Input from 'branch2_3x3': 128×28×28")
