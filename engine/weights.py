@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
+import warnings
 from collections import defaultdict
 from pathlib import Path
 
@@ -87,23 +88,26 @@ def read_state_dict(path: str | os.PathLike) -> dict:
     path = str(path)
     name = Path(path).name
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # e.g. "pickle protocol 4": we report failures ourselves
+            warnings.simplefilter("ignore")
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise WeightsError(f"{name}: no such file", path) from None
     except OSError as exc:
         raise WeightsError(f"{name}: cannot read: {exc.strerror or exc}", path) from None
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
+        if "weights_only" in str(exc) or "Unsupported" in str(exc):
             why = ("it holds Python objects besides tensors (a whole pickled model?); save "
                    "model.state_dict() instead")
         else:
-            why = f"it is not a file written by torch.save ({first[:200]})"
+            why = "it is not a file written by torch.save, or it is damaged"
         raise WeightsError(f"{name}: cannot load weights: {why}", path) from None
     except (RuntimeError, ValueError, EOFError, AttributeError, ImportError, KeyError,
             IndexError, TypeError, UnicodeDecodeError) as exc:
+        detail = str(exc).strip().split(". ")[0][:160]
+        detail = f" ({detail})" if isinstance(exc, RuntimeError) and detail else ""
         raise WeightsError(f"{name}: cannot load weights: it is not a file written by "
-                           f"torch.save ({str(exc).strip()[:200]})", path) from None
+                           f"torch.save, or it is damaged{detail}", path) from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict) or not all(isinstance(k, str) for k in obj):

@@ -140,6 +140,24 @@ def test_garbage_file_is_refused(tmp_path, content):
         load_weights(build_module(_chain()), tmp_path / "junk.pt")
 
 
+def test_truncated_torch_file_is_refused(tmp_path):
+    """Half of a real weights file is reported as damaged, not as a traceback."""
+    save_weights(build_module(_chain()), tmp_path / "w.pt")
+    data = (tmp_path / "w.pt").read_bytes()
+    (tmp_path / "w.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(WeightsError, match="w.pt: cannot load weights: it is not a file written "
+                                           "by torch.save, or it is damaged"):
+        load_weights(build_module(_chain()), tmp_path / "w.pt")
+
+
+def test_plain_pickle_is_refused_without_warning(tmp_path):
+    """A plain pickle (protocol 4) is refused as needing more than tensors, with no warning."""
+    import pickle
+    (tmp_path / "p.pt").write_bytes(pickle.dumps({"a": 1}, protocol=4))
+    with pytest.raises(WeightsError, match="p.pt: cannot load weights: it holds Python objects"):
+        load_weights(build_module(_chain()), tmp_path / "p.pt")
+
+
 def test_not_a_dict_is_refused(tmp_path):
     """A torch file holding a list is not a state dict."""
     torch.save([torch.zeros(1)], tmp_path / "list.pt")
