@@ -39,8 +39,16 @@ def main(argv: list[str] | None = None) -> int:
             if entry is None:
                 print(f"{name}: no main(); skipped")
                 continue
-            entry()
-        except Exception as exc:  # keep going: one broken bench must not hide the others
+            saved_argv = sys.argv
+            sys.argv = [f"bench.{name}"]  # each module parses its own (empty) arguments
+            try:
+                code = entry()
+            finally:
+                sys.argv = saved_argv
+            if isinstance(code, int) and code != 0:
+                failed.append(name)
+                print(f"{name} exited with {code}", flush=True)
+        except (Exception, SystemExit) as exc:  # keep going: one broken bench must not hide others
             failed.append(name)
             print(f"{name} FAILED: {type(exc).__name__}: {exc}", flush=True)
         print(f"--- {name}: {time.perf_counter() - t0:.1f} s\n", flush=True)
