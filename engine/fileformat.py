@@ -129,7 +129,11 @@ def from_dict(doc: Any) -> GraphModel:
 
 
 def to_dict(model: GraphModel) -> dict:
-    """The document for a model, in node insertion order and edge insertion order."""
+    """The document for a model: nodes in insertion order, edges grouped by source node.
+
+    Edges follow networkx's adjacency order (source in node order, then destination, then
+    port), which a load reproduces, so save → load → save gives the same bytes.
+    """
     nodes = []
     for n, data in model.graph.nodes(data=True):
         entry: dict[str, Any] = {"id": n, "type": data["type"], "params": data["params"]}

@@ -444,7 +444,11 @@ def _rf_pool(c: tuple, rfs: list, shapes: list) -> RF:
 
 
 def _rf_whole(c: tuple, rfs: list, shapes: list) -> RF:
-    """The output sees every input position: cover all of them."""
+    """The window covering every input position (global pooling; flatten's features together).
+
+    One flattened feature sees one position only, but features have no pixel grid: the
+    window stands for all of them, which is exactly what a following linear layer sees.
+    """
     s = shapes[0]
     if len(s) != 3:
         return rfs[0]
