@@ -280,10 +280,6 @@ class FeatureRunner:
         self.input_node = _input_node(graph, self.analysis)
         c, h, w = self.analysis.nodes[self.input_node].shape
         self.channels, self.size = c, (h, w)
-        if c not in (1, 3):
-            raise FeatureError(f"input '{self.input_node}' takes {c} channels, but an image gives "
-                               f"1 (grayscale) or 3 (RGB); set its channels to 1 or 3",
-                               self.input_node, "channels")
         if tune_memory:
             tune_allocator()
         from .torch_build import build_module

@@ -13,9 +13,11 @@ guard (a warning above ~89 Mpx, which our pytest turns into an error, and an err
 
 Channels: a network input with 1 channel gets the grayscale image (ITU-R 601 luma, as
 Pillow's ``convert("L")``), one with 3 channels gets RGB (a grayscale image is repeated
-into 3 channels). Any other channel count is refused with an explanation rather than
-inventing channels: an image has no 2nd or 4th channel that means anything to a network.
-Alpha is dropped (not composited).
+into 3 channels). Any other count C repeats the RGB channels cyclically (channel ``i`` is
+R, G or B for ``i % 3`` = 0, 1, 2, each with its own normalisation): the teaching blocks
+(Inception 3a takes 192 channels, the ResNet blocks 64 or 256) can then be run on a real
+photograph, whose structure every channel carries, instead of being refused. Alpha is
+dropped (not composited).
 """
 from __future__ import annotations
 
@@ -220,7 +222,8 @@ def preprocess(image, channels: int, size, mode: str = "resize", normalize: str 
     image : str, os.PathLike or numpy.ndarray
         A file or an array (see :func:`load_image`; float arrays keep their precision).
     channels : int
-        The input node's channels: 1 (grayscale) or 3 (RGB).
+        The input node's channels: 1 (grayscale), 3 (RGB) or any other count (RGB repeated
+        cyclically: R, G, B, R, G, B, ...).
     size : int or (int, int)
         The input node's ``(H, W)``.
     mode : {"resize", "crop"}
@@ -243,16 +246,15 @@ def preprocess(image, channels: int, size, mode: str = "resize", normalize: str 
     Raises
     ------
     ImageError
-        For bad images, unknown options, or a channel count other than 1 or 3.
+        For bad images, unknown options or a channel count below 1.
     """
     if mode not in MODES:
         raise ImageError(f"preprocessing mode must be one of {', '.join(MODES)}, got {mode!r}")
     if normalize not in NORMALIZATIONS:
         raise ImageError(f"normalisation must be one of {', '.join(NORMALIZATIONS)}, "
                          f"got {normalize!r}")
-    if channels not in (1, 3):
-        raise ImageError(f"the network's input takes {channels} channels, but an image gives "
-                         f"1 (grayscale) or 3 (RGB); set the input node's channels to 1 or 3")
+    if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+        raise ImageError(f"the network's input must take at least 1 channel, got {channels!r}")
     out_h, out_w = _pair(size)
     arr = _source_array(image, max_pixels)
     h, w = arr.shape[:2]
@@ -261,12 +263,12 @@ def preprocess(image, channels: int, size, mode: str = "resize", normalize: str 
     if arr.dtype == np.uint8:
         if channels == 1 and arr.ndim == 3:
             pil = Image.fromarray(arr, "RGB").convert("L")
-        elif channels == 3 and arr.ndim == 2:
+        elif channels != 1 and arr.ndim == 2:
             pil = Image.fromarray(arr, "L").convert("RGB")
         else:
             pil = Image.fromarray(np.ascontiguousarray(arr), "RGB" if arr.ndim == 3 else "L")
         out = np.asarray(_resample(pil, out_h, out_w, scale, offset), dtype=np.float32)
-        out = out.reshape(out_h, out_w, -1).transpose(2, 0, 1) * np.float32(1 / 255)
+        out = out.reshape(out_h, out_w, -1).transpose(2, 0, 1) / np.float32(255)
     else:
         f = arr.astype(np.float32, copy=False)
         if channels == 1 and f.ndim == 3:
@@ -276,17 +278,18 @@ def preprocess(image, channels: int, size, mode: str = "resize", normalize: str 
                                              out_h, out_w, scale, offset), dtype=np.float32)
                         for p in planes])
         np.clip(out, 0.0, 1.0, out=out)
-        if channels == 3 and out.shape[0] == 1:
+        if channels != 1 and out.shape[0] == 1:
             out = np.repeat(out, 3, axis=0)
-    out = np.ascontiguousarray(out, dtype=np.float32)
     if normalize == "imagenet":
-        if channels == 3:
-            mean = np.array(IMAGENET_MEAN, np.float32)[:, None, None]
-            std = np.array(IMAGENET_STD, np.float32)[:, None, None]
+        if channels == 1:
+            out -= np.float32(IMAGENET_MEAN_GRAY)
+            out /= np.float32(IMAGENET_STD_GRAY)
         else:
-            mean, std = np.float32(IMAGENET_MEAN_GRAY), np.float32(IMAGENET_STD_GRAY)
-        out -= mean
-        out /= std
+            out -= np.array(IMAGENET_MEAN, np.float32)[:, None, None]
+            out /= np.array(IMAGENET_STD, np.float32)[:, None, None]
+    if channels not in (1, 3):
+        out = out[np.arange(channels) % 3]  # R, G, B, R, G, B, ...
+    out = np.ascontiguousarray(out, dtype=np.float32)
     pre = Preprocess(mode=mode, normalize=normalize, original_size=(h, w),
                      input_size=(out_h, out_w), channels=channels, scale=scale, offset=offset)
     return out, pre

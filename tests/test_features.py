@@ -1,6 +1,8 @@
 """Feature capture, statistics and receptive-field localisation (engine/features.py)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +13,8 @@ from engine.features import (FeatureError, FeatureRunner, localisation_node, nod
                              run_features, tune_allocator)
 from engine.graph import GraphModel
 from engine.images import ImageError, input_to_original, preprocess
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def chain(*layers, c: int = 3, h: int = 32, w: int = 32) -> GraphModel:
@@ -259,10 +263,13 @@ def test_empty_graph_refused():
         run_features(GraphModel(), photo())
 
 
-def test_four_channel_input_refused():
-    """An input node with 4 channels is refused with what to change."""
-    with pytest.raises(FeatureError, match="input 'input' takes 4 channels"):
-        run_features(chain(c=4, h=8, w=8), photo())
+def test_teaching_block_runs_on_photo():
+    """Inception 3a (192 input channels) runs on the sample photo: RGB repeated 64 times."""
+    from engine.templates import inception3a_reduced
+    r = run_features(inception3a_reduced(), ROOT / "resources" / "sample.png")
+    assert r.input.shape == (192, 28, 28)
+    np.testing.assert_array_equal(r.input[3:6], r.input[0:3])
+    assert r.box is not None and r.maps[r.box.node].shape[1:] == (28, 28)
 
 
 def test_bad_channel_and_node_refused():

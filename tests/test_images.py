@@ -231,12 +231,20 @@ def test_float_input_keeps_precision():
     np.testing.assert_allclose(x, arr.transpose(2, 0, 1), atol=1e-6)
 
 
-@pytest.mark.parametrize("channels", [2, 4])
-def test_other_channel_counts_refused(channels):
-    """Inputs with other than 1 or 3 channels are refused with what to change."""
-    with pytest.raises(ImageError, match=f"takes {channels} channels.*set the input node's "
-                                         f"channels to 1 or 3"):
-        preprocess(np.zeros((4, 4, 3), np.uint8), channels, 4)
+@pytest.mark.parametrize("channels", [2, 4, 192])
+def test_other_channel_counts_repeat_rgb(channels):
+    """Inputs with other channel counts get R, G, B repeated cyclically, each normalised."""
+    arr = np.full((4, 4, 3), (51, 102, 204), np.uint8)
+    rgb, _ = preprocess(arr, 3, 4)
+    x, pre = preprocess(arr, channels, 4)
+    assert x.shape == (channels, 4, 4) and pre.channels == channels
+    np.testing.assert_array_equal(x, rgb[np.arange(channels) % 3])
+
+
+def test_zero_channels_refused():
+    """A channel count below 1 is refused."""
+    with pytest.raises(ImageError, match="at least 1 channel, got 0"):
+        preprocess(np.zeros((4, 4, 3), np.uint8), 0, 4)
 
 
 def test_unknown_mode_refused():
