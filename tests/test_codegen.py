@@ -80,7 +80,7 @@ def _randomise(module: nn.Module) -> dict:
 
 
 def _parity_graphs() -> list[GraphModel]:
-    return [small_template(k) for k in TEMPLATES] + [deep_resnet(6, 4, 6)] + \
+    return [small_template(k) for k in TEMPLATES] + [deep_resnet(6, 4, 6), hostile_graph()] + \
         [seeded_graph(s) for s in range(14)]
 
 
@@ -122,6 +122,7 @@ def test_exported_code_equals_built_model_in_fresh_interpreter(tmp_path):
                           cwd=tmp_path, capture_output=True, text=True, timeout=240,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert not (tmp_path / MARKER).exists()
     results = json.loads((tmp_path / "out.json").read_text())
     assert len(results) == len(jobs)
     for job, res, (keys, n_out, has_init) in zip(jobs, results, expected):
