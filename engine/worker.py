@@ -363,15 +363,20 @@ class WorkerClient:
     ----------
     job : str
         ``"module:Class"`` of the job the worker runs (default :class:`FeatureJob`).
-    num_threads : int
-        Torch threads in the worker (0: torch's default).
+    num_threads : int or None
+        Torch threads in the worker; ``None``: one less than the CPU cores (at least 1),
+        which leaves a core to the window (measured in ``bench/bench_worker.py``: with
+        every core, OpenMP's threads stall whenever the window or another process takes
+        one of them); 0: torch's default (every core).
     kill_after : float
         Seconds to wait for a cancelled run to stop before killing the worker.
     """
 
-    def __init__(self, job: str = "engine.worker:FeatureJob", num_threads: int = 0,
+    def __init__(self, job: str = "engine.worker:FeatureJob", num_threads: int | None = None,
                  kill_after: float = 3.0) -> None:
         self.job = job
+        if num_threads is None:
+            num_threads = max(1, (os.cpu_count() or 2) - 1)
         self.num_threads = num_threads
         self.kill_after = kill_after
         self._ctx = mp.get_context("spawn")

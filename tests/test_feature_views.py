@@ -208,14 +208,17 @@ def test_sparsity_click_selects_node_on_canvas(qtbot, result, scene):
     assert scene.selected_nodes() == ["c1"]
 
 
-def test_sparsity_mean_curve_on_right_axis(qtbot, result):
-    """The mean curve holds the per-depth mean activation."""
+def test_sparsity_curves_follow_relu_outputs(qtbot, result):
+    """The line and the right-axis mean curve run through the ReLU outputs only."""
     plot = SparsityPlot()
     qtbot.addWidget(plot)
     plot.set_result(result)
     xs, ys = plot.mean_curve.getData()
-    assert list(xs) == sorted(set(result.depth.values()))
-    assert ys[list(xs).index(result.depth["c1"])] == pytest.approx(result.stats["c1"].mean)
+    assert list(xs) == [result.depth["r1"]]
+    assert ys[0] == pytest.approx(result.stats["r1"].mean)
+    lx, ly = plot.line.getData()
+    assert list(lx) == [result.depth["r1"]]
+    assert ly[0] == pytest.approx(100 * result.stats["r1"].sparsity)
 
 
 # --------------------------------------------------------------------------- receptive field
@@ -264,9 +267,29 @@ def test_histograms_count_every_value_and_weights(qtbot, result):
     h.set_node("c1")
     assert h.act_counts.sum() == result.maps["c1"].size
     np.testing.assert_array_equal(h.weight_counts, [1, 2, 3])
+    assert h.weight_node == "c1"
+
+
+def test_histograms_relu_shows_weights_of_conv_feeding_it(qtbot, result):
+    """A ReLU has no weights: the weight histogram is that of the conv feeding it."""
+    result.extra["weight_hist"] = {"c1": (np.array([4, 5]), np.array([0.0, 1.0, 2.0]))}
+    h = Histograms()
+    qtbot.addWidget(h)
+    h.set_result(result)
     h.set_node("r1")
-    assert h.weight_counts is None
-    assert h.act_counts.sum() == 360
+    assert h.weight_node == "c1" and h.act_counts.sum() == 360
+    h.set_node("input")
+    assert h.weight_node is None and h.weight_counts is None
+
+
+def test_rf_marker_sits_at_unclipped_field_centre(qtbot, result):
+    """The localisation marker is the centre of the activation's field, even when clipped."""
+    view = RFView()
+    qtbot.addWidget(view)
+    view.set_result(result)
+    b = result.box
+    # r1: field 3×3 px, jump 1, start 0; scale (y 2, x 3)
+    assert view.rf_center(b) == ((b.x + 1.5) * 3.0, (b.y + 1.5) * 2.0)
 
 
 # --------------------------------------------------------------------------- tints

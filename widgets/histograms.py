@@ -25,8 +25,26 @@ def activation_histogram(values: np.ndarray, bins: int = BINS) -> tuple[np.ndarr
     return np.histogram(v, bins=bins, range=(lo, hi))
 
 
+def weight_owner(result, node: str) -> str | None:
+    """``node`` if it has weights, else the nearest weighted node up its single-input chain.
+
+    A ReLU or BatchNorm right after a conv shows that conv's weights; merges stop the walk.
+    """
+    hists = result.extra.get("weight_hist", {})
+    analysis = result.extra.get("analysis")
+    seen = 0
+    while node is not None and seen < 8:
+        if node in hists:
+            return node
+        ins = analysis.inputs.get(node, []) if analysis is not None else []
+        node = ins[0] if len(ins) == 1 else None
+        seen += 1
+    return None
+
+
 def _plot(title: str, xlabel: str) -> pg.PlotWidget:
     w = pg.PlotWidget()
+    w.setMinimumHeight(120)
     w.setBackground("w")
     w.setMenuEnabled(False)
     pi = w.getPlotItem()
@@ -46,13 +64,14 @@ class Histograms(QWidget):
         self.node: str | None = None
         self.act_counts: np.ndarray | None = None
         self.weight_counts: np.ndarray | None = None
+        self.weight_node: str | None = None
         self.act_plot = _plot("activations", "value")
         self.weight_plot = _plot("weights", "weight")
         self.act_curve = self.act_plot.plot([0, 1], [0], stepMode="center", fillLevel=0,
                                             brush=ACT_BRUSH, pen=pg.mkPen((31, 119, 180)))
         self.weight_curve = self.weight_plot.plot([0, 1], [0], stepMode="center", fillLevel=0,
                                                   brush=W_BRUSH, pen=pg.mkPen((255, 127, 14)))
-        self.note = QLabel("Select a node after a run.")
+        self.note = QLabel("Weights are random (seed 0): the network is untrained.")
         self.note.setWordWrap(True)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
@@ -77,26 +96,29 @@ class Histograms(QWidget):
             self.act_curve.setData([0, 1], [0])
             self.weight_curve.setData([0, 1], [0])
             self.act_counts = self.weight_counts = None
+            self.weight_node = None
             return
         counts, edges = activation_histogram(r.maps[node])
         self.act_counts = counts
         self.act_curve.setData(edges, counts)
         s = r.stats[node]
         self.act_plot.getPlotItem().setTitle(
-            f"activations of {node}: {counts.sum():,} values, {100 * s.sparsity:.1f}% zeros, "
-            f"mean {s.mean:.3g}", color="k", size="9pt")
-        hist = r.extra.get("weight_hist", {}).get(node)
-        if hist is None:
+            f"{node}: {counts.sum():,} values, {100 * s.sparsity:.1f}% zeros, mean {s.mean:.3g}",
+            color="k", size="9pt")
+        hists = r.extra.get("weight_hist", {})
+        owner = weight_owner(r, node)
+        if owner is None:
             self.weight_counts = None
+            self.weight_node = None
             self.weight_curve.setData([0, 1], [0])
             self.weight_plot.getPlotItem().setTitle(
                 f"{node} ({r.types.get(node, '')}) has no weights", color="k", size="9pt")
-            self.note.setText("Weights are random (seed 0): the network is untrained.")
             return
-        wc, we = hist
+        wc, we = hists[owner]
+        self.weight_node = owner
         self.weight_counts = np.asarray(wc)
         self.weight_curve.setData(np.asarray(we), self.weight_counts)
+        via = "" if owner == node else f" (feeds {node})"
         self.weight_plot.getPlotItem().setTitle(
-            f"weights of {node}: {int(self.weight_counts.sum()):,} values in "
-            f"[{we[0]:.3g}, {we[-1]:.3g}]", color="k", size="9pt")
-        self.note.setText("Weights are random (seed 0): the network is untrained.")
+            f"weights of {owner}{via}: {int(self.weight_counts.sum()):,} values",
+            color="k", size="9pt")

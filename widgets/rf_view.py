@@ -116,6 +116,22 @@ class RFView(QWidget):
         self.view.autoRange(padding=0.02)
         self.set_box(result.box)
 
+    def rf_center(self, box: Box) -> tuple[float, float]:
+        """The centre of ``box``'s receptive field before clipping, in image pixels.
+
+        Deep layers see more than the image (their field is clipped to it); the centre
+        still says where the activation sits.
+        """
+        nodes = getattr(self.analysis, "nodes", {})
+        r = nodes.get(box.node)
+        if r is None or r.rf is None or self.result is None:
+            return (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
+        (sh, jh, st_h), (sw, jw, st_w) = r.rf
+        pre = self.result.preprocess
+        in_y = st_h + box.y * jh + sh / 2
+        in_x = st_w + box.x * jw + sw / 2
+        return pre.offset[1] + in_x * pre.scale[1], pre.offset[0] + in_y * pre.scale[0]
+
     def show_node(self, node: str, channel: int | None = None) -> None:
         """Box the strongest activation of ``node`` (within ``channel`` if given)."""
         if self.result is None or self.analysis is None or node not in self.result.maps:
@@ -137,7 +153,8 @@ class RFView(QWidget):
             return
         self.box_item.setRect(QRectF(box.x0, box.y0, box.x1 - box.x0, box.y1 - box.y0))
         self.box_item.setVisible(True)
-        self.marker.setData([(box.x0 + box.x1) / 2], [(box.y0 + box.y1) / 2])
+        cx, cy = self.rf_center(box)
+        self.marker.setData([cx], [cy])
         self.caption.setText(
             f"<span style='color:{BOX_COLOR.name()}'>■</span> strongest activation of "
             f"<b>{box.node}</b>: channel {box.channel}, y {box.y}, x {box.x} = {box.value:.4g}; "

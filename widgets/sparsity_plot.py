@@ -2,7 +2,7 @@
 
 A trained network's maps get sparser with depth (more exact zeros after each ReLU);
 this plot shows the fraction of zeros of every node's output against its depth, and the
-mean activation as a second curve on the right axis. Clicking a point selects its node
+mean activation of the ReLU outputs as a second curve on the right axis. Clicking a point selects its node
 on the canvas (:meth:`GraphScene.select_nodes`) and emits :attr:`SparsityPlot.node_clicked`.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ SELECTED_PEN = QColor(255, 160, 0)
 
 
 class SparsityPlot(QWidget):
-    """Sparsity (left axis, %) and mean activation (right axis) against depth.
+    """Sparsity (left axis, %) of every node and mean activation of the ReLU outputs (right axis).
 
     Signals
     -------
@@ -42,7 +42,7 @@ class SparsityPlot(QWidget):
         pi.setLabel("left", "sparsity: zeros in the output (%)")
         pi.showGrid(x=True, y=True, alpha=0.2)
         pi.addLegend(offset=(8, 4), labelTextColor="k", colCount=3)
-        self.line = pi.plot([], [], pen=pg.mkPen((150, 150, 150), width=1))
+        self.line = pi.plot([], [], pen=pg.mkPen((214, 39, 40, 110), width=1.5))
         self.scatter = pg.ScatterPlotItem(hoverable=True, tip=self._tip)
         pi.addItem(self.scatter)
         self.scatter.sigClicked.connect(self._on_clicked)
@@ -64,7 +64,7 @@ class SparsityPlot(QWidget):
         legend = pi.legend
         legend.addItem(pg.ScatterPlotItem(brush=RELU_BRUSH, pen=None, size=10), "ReLU output")
         legend.addItem(pg.ScatterPlotItem(brush=OTHER_BRUSH, pen=None, size=8), "other node")
-        legend.addItem(self.mean_curve, "mean (right axis)")
+        legend.addItem(self.mean_curve, "ReLU mean (right)")
         self.info = QLabel("Run the network to see how sparse each layer's output is.")
         self.info.setWordWrap(True)
         lay = QVBoxLayout(self)
@@ -107,14 +107,17 @@ class SparsityPlot(QWidget):
                           "brush": RELU_BRUSH if relu else OTHER_BRUSH,
                           "symbol": "o" if relu else "s"})
         self.scatter.setData(spots)
-        by_depth = np.argsort(depth, kind="stable")
-        self.line.setData(depth[by_depth], sparsity[by_depth])
-        # Mean per depth level (nodes at one depth averaged) keeps the curve readable.
-        levels = np.unique(depth)
-        self.mean_curve.setData(levels, [mean[depth == d].mean() for d in levels])
+        # The lines follow the ReLU outputs only (in between, conv and BN outputs have no
+        # zeros and a mean near 0: a line through every node would just zig-zag).
+        relu = np.array([result.types.get(n) == "relu" for n in nodes], dtype=bool)
+        line_idx = np.flatnonzero(relu) if relu.any() else np.arange(len(nodes))
+        line_idx = line_idx[np.argsort(depth[line_idx], kind="stable")]
+        self.line.setData(depth[line_idx], sparsity[line_idx])
+        self.mean_curve.setData(depth[line_idx], mean[line_idx])
         self.plot.getPlotItem().setYRange(0, 112, padding=0.02)
         self.plot.getPlotItem().enableAutoRange(axis="x")
-        self.mean_view.enableAutoRange(axis="y")
+        lo, hi = float(min(0.0, mean[line_idx].min())), float(mean[line_idx].max())
+        self.mean_view.setYRange(lo, hi + 0.15 * (hi - lo if hi > lo else 1.0), padding=0.02)
         relus = [n for n in nodes if result.types.get(n) == "relu"]
         avg_relu = np.mean([result.stats[n].sparsity for n in relus]) * 100 if relus else 0.0
         self.info.setText(f"{len(nodes)} nodes; ReLU outputs are {avg_relu:.0f}% zeros on "
