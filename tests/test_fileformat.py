@@ -1,11 +1,14 @@
 """The graph file format: exact round trips, refusals naming node and field, atomic saves."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine import FormatError, GraphModel, fileformat
 from engine.templates import googlenet
@@ -281,3 +284,51 @@ def test_new_file_gets_the_usual_permissions(tmp_path: Path):
     finally:
         os.umask(old)
     assert target.stat().st_mode & 0o777 == 0o644
+
+
+# --------------------------------------------------------------------------- fuzzing
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 1 << 40) | st.floats(allow_nan=False)
+    | st.text(max_size=6) | st.sampled_from(["conv", "x", "same", "input", "concat"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
+                                                                max_size=3),
+    max_leaves=6)
+
+
+def _paths(value, prefix=()):
+    """Every path (tuple of keys/indices) into a JSON value."""
+    yield prefix
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _paths(v, prefix + (k,))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _paths(v, prefix + (i,))
+
+
+@functools.cache
+def _small_doc_text() -> str:
+    """A valid document: GoogLeNet's first nodes and edges, and the concat with port gaps."""
+    base = fileformat.to_dict(placed_model())
+    base["nodes"] = base["nodes"][:6] + base["nodes"][-1:]
+    base["edges"] = base["edges"][:6] + base["edges"][-2:]
+    return json.dumps(base)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(data=st.data())
+def test_mutated_documents_load_or_raise_format_error(data):
+    """Replacing any part of a valid document with random JSON loads or raises FormatError."""
+    d = json.loads(_small_doc_text())
+    for _ in range(data.draw(st.integers(1, 3), label="mutations")):
+        path = data.draw(st.sampled_from(list(_paths(d))[1:]), label="path")
+        parent = d
+        for key in path[:-1]:
+            parent = parent[key]
+        parent[path[-1]] = data.draw(JSON_VALUES, label="value")
+    try:
+        m = fileformat.loads(json.dumps(d))
+    except FormatError as exc:
+        assert exc.message
+    else:
+        assert fileformat.dumps(fileformat.loads(fileformat.dumps(m))) == fileformat.dumps(m)
