@@ -224,3 +224,38 @@ def test_graph_reset_recomputes_everything():
     m.replace(small_net())
     assert an.analysis.recomputed == 7
     assert an.analysis.totals.params == 41450
+
+
+def test_depth_is_the_longest_path_from_the_input():
+    """Depth counts nodes on the longest path: a merge takes its deepest input + 1."""
+    m = GraphModel()
+    m.add_node("input", {"channels": 2, "height": 4, "width": 4}, "x")
+    m.add_node("relu", {}, "a")
+    m.add_node("relu", {}, "b")
+    m.add_node("concat", {}, "cat")
+    for src, dst in (("x", "a"), ("a", "b"), ("x", "cat"), ("b", "cat")):
+        m.connect(src, dst)
+    a = analyze(m)
+    assert [a[n].depth for n in ("x", "a", "b", "cat")] == [0, 1, 2, 3]
+
+
+def test_breaking_a_loaded_cycle_updates_like_a_fresh_analysis():
+    """A cycle from a file, then its closing edge removed: the Analyzer equals analyze()."""
+    from engine import fileformat
+    m = fileformat.from_dict({
+        "format": "convcanvas.graph", "version": 1,
+        "nodes": [{"id": "x", "type": "input", "params": {"height": 8, "width": 8}},
+                  {"id": "after", "type": "relu"}, {"id": "s", "type": "add"},
+                  {"id": "r", "type": "relu"}],
+        "edges": [{"src": "x", "dst": "s", "port": 0}, {"src": "r", "dst": "s", "port": 1},
+                  {"src": "s", "dst": "r"}, {"src": "r", "dst": "after"}]})
+    an = Analyzer(m)
+    assert an.analysis["after"].waiting_on == "r"
+    m.disconnect("s", 1)
+    fresh = analyze(m.copy())
+    for n in m.nodes:
+        assert (an.analysis[n].shape, an.analysis[n].error, an.analysis[n].waiting_on) == \
+            (fresh[n].shape, fresh[n].error, fresh[n].waiting_on), n
+    assert an.analysis["s"].error == "add 's' needs at least 2 inputs, has 1; connect another"
+    m.connect("x", "s")
+    assert an.analysis.ok and an.analysis["after"].shape == (3, 8, 8)
