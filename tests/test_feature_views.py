@@ -263,6 +263,7 @@ def test_histograms_count_every_value_and_weights(qtbot, result):
     result.extra["weight_hist"] = {"c1": (np.array([1, 2, 3]), np.array([-1.0, 0.0, 1.0, 2.0]))}
     h = Histograms()
     qtbot.addWidget(h)
+    h.show()
     h.set_result(result)
     h.set_node("c1")
     assert h.act_counts.sum() == result.maps["c1"].size
@@ -275,11 +276,23 @@ def test_histograms_relu_shows_weights_of_conv_feeding_it(qtbot, result):
     result.extra["weight_hist"] = {"c1": (np.array([4, 5]), np.array([0.0, 1.0, 2.0]))}
     h = Histograms()
     qtbot.addWidget(h)
+    h.show()
     h.set_result(result)
     h.set_node("r1")
     assert h.weight_node == "c1" and h.act_counts.sum() == 360
     h.set_node("input")
     assert h.weight_node is None and h.weight_counts is None
+
+
+def test_histograms_wait_until_visible(qtbot, result):
+    """A hidden histogram view computes nothing until it is shown."""
+    h = Histograms()
+    qtbot.addWidget(h)
+    h.set_result(result)
+    h.set_node("c1")
+    assert h.act_counts is None
+    h.show()
+    assert h.act_counts.sum() == result.maps["c1"].size
 
 
 def test_rf_marker_sits_at_unclipped_field_centre(qtbot, result):

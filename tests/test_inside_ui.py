@@ -107,6 +107,7 @@ def test_run_shows_engine_numbers_in_every_view(qtbot, panel):
 def test_selecting_node_on_canvas_shows_its_maps(qtbot, panel):
     """Selecting a node on the canvas shows its maps, histogram and strongest-pixel box."""
     result = run_and_wait(qtbot, panel)
+    panel.tabs.setCurrentWidget(panel.hist)
     panel.scene.select_nodes(["c1"])
     assert panel.grid.node == "c1" and panel.grid.channel_count == 8
     assert panel.grid.levels == (float(result.maps["c1"].min()), float(result.maps["c1"].max()))

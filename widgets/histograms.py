@@ -65,6 +65,7 @@ class Histograms(QWidget):
         self.act_counts: np.ndarray | None = None
         self.weight_counts: np.ndarray | None = None
         self.weight_node: str | None = None
+        self._pending = False
         self.act_plot = _plot("activations", "value")
         self.weight_plot = _plot("weights", "weight")
         self.act_curve = self.act_plot.plot([0, 1], [0], stepMode="center", fillLevel=0,
@@ -89,8 +90,21 @@ class Histograms(QWidget):
         self.set_node(node)
 
     def set_node(self, node: str | None) -> None:
-        """Show the histograms of ``node``."""
+        """Show the histograms of ``node`` (computed when the widget is visible)."""
         self.node = node
+        self._pending = True
+        if self.isVisible():
+            self.refresh()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt API)
+        super().showEvent(event)
+        if self._pending:
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Compute and draw the histograms of the current node now."""
+        self._pending = False
+        node = self.node
         r = self.result
         if r is None or node not in r.maps:
             self.act_curve.setData([0, 1], [0])

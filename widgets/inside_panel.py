@@ -337,3 +337,22 @@ class InsidePanel(QWidget):
     def close_worker(self) -> None:
         """Stop the worker process."""
         self.controller.close()
+
+
+def install_inside(window) -> InsidePanel:
+    """Add the panel to a main window: its "Inside" dock, toolbar, a Run menu, drops, status.
+
+    ``window`` provides ``doc``, ``scene``, ``toolbar``, ``add_inside_view`` and a status
+    bar (:class:`widgets.main_window.MainWindow`). The worker process starts on the first run.
+    """
+    panel = InsidePanel(window.doc, scene=window.scene, parent=window)
+    window.add_inside_view(panel, "Feature maps")
+    toolbar = getattr(window, "toolbar", None)
+    if toolbar is not None:
+        toolbar.addSeparator()
+        toolbar.addActions(panel.toolbar_actions)
+    menu = window.menuBar().addMenu("&Run")
+    menu.addActions(panel.toolbar_actions)
+    panel.install_drop_target(window)
+    panel.status_message.connect(window.statusBar().showMessage)
+    return panel

@@ -43,6 +43,8 @@ class SparsityPlot(QWidget):
         pi.showGrid(x=True, y=True, alpha=0.2)
         pi.addLegend(offset=(8, 4), labelTextColor="k", colCount=3)
         self.line = pi.plot([], [], pen=pg.mkPen((214, 39, 40, 110), width=1.5))
+        self._relu_brush = pg.mkBrush(RELU_BRUSH)
+        self._other_brush = pg.mkBrush(OTHER_BRUSH)
         self.scatter = pg.ScatterPlotItem(hoverable=True, tip=self._tip)
         pi.addItem(self.scatter)
         self.scatter.sigClicked.connect(self._on_clicked)
@@ -99,17 +101,13 @@ class SparsityPlot(QWidget):
         depth = np.array([result.depth[n] for n in nodes], dtype=float)
         sparsity = np.array([100.0 * result.stats[n].sparsity for n in nodes])
         mean = np.array([result.stats[n].mean for n in nodes])
-        spots = []
-        for i, n in enumerate(nodes):
-            relu = result.types.get(n) == "relu"
-            spots.append({"pos": (depth[i], sparsity[i]), "data": n,
-                          "size": 11 if relu else 8, "pen": None,
-                          "brush": RELU_BRUSH if relu else OTHER_BRUSH,
-                          "symbol": "o" if relu else "s"})
-        self.scatter.setData(spots)
+        relu = np.array([result.types.get(n) == "relu" for n in nodes], dtype=bool)
+        self.scatter.setData(x=depth, y=sparsity, data=np.array(nodes, dtype=object),
+                             size=np.where(relu, 11, 8), pen=None,
+                             brush=[self._relu_brush if r else self._other_brush for r in relu],
+                             symbol=["o" if r else "s" for r in relu])
         # The lines follow the ReLU outputs only (in between, conv and BN outputs have no
         # zeros and a mean near 0: a line through every node would just zig-zag).
-        relu = np.array([result.types.get(n) == "relu" for n in nodes], dtype=bool)
         line_idx = np.flatnonzero(relu) if relu.any() else np.arange(len(nodes))
         line_idx = line_idx[np.argsort(depth[line_idx], kind="stable")]
         self.line.setData(depth[line_idx], sparsity[line_idx])
