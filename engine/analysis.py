@@ -13,12 +13,12 @@ from typing import Iterable
 import networkx as nx
 
 from .graph import GraphEvent, GraphModel
-from .layers import INFER, INPUT_RF, NODE_TYPES, RECEPTIVE, Problem, fmt_shape
+from .layers import (INFER_MERGE, INFER_ONE, INPUT_RF, NODE_TYPES, RECEPTIVE_MERGE,
+                     RECEPTIVE_ONE, Problem, fmt_shape)
 
 BYTES_PER_VALUE = 4  # float32
 _MIN_INPUTS = {name: t.min_inputs for name, t in NODE_TYPES.items()}
 _NO_INPUTS: list[str] = []  # shared, never mutated
-_SINGLE_INPUT = frozenset(name for name, t in NODE_TYPES.items() if t.min_inputs == 1)
 
 
 class NodeResult:
@@ -215,14 +215,21 @@ class Analysis:
             return NodeResult(error=f"{t} '{n}' needs at least {_MIN_INPUTS[t]} inputs, has "
                                     f"{k}; connect another")
         nodes = self.nodes
-        if k == 1:
+        one = INFER_ONE.get(t)
+        if one is not None:
+            if k > 1:
+                return NodeResult(error=f"{t} '{n}' takes one input but has {k}; disconnect "
+                                        f"all but one")
             r = nodes[ins[0]]
             shape = r.shape
             if shape is None:
                 return NodeResult(waiting_on=r.waiting_on or ins[0], depth=r.depth + 1)
-            shapes = [shape]
-            rfs = [r.rf]
             depth = r.depth + 1
+            try:
+                out, w, b, o, macs = one(c, shape, ins[0])
+            except Problem as exc:
+                return NodeResult(error=f"{t} '{n}' {exc}", depth=depth)
+            rf = RECEPTIVE_ONE[t](c, r.rf, shape)
         else:
             shapes, rfs, depth = [], [], 0
             for u in ins:
@@ -233,19 +240,16 @@ class Analysis:
                 rfs.append(r.rf)
                 if r.depth >= depth:
                     depth = r.depth + 1
-        try:
-            shape, w, b, o, macs = INFER[t](c, shapes, ins)
-        except Problem as exc:
-            return NodeResult(error=f"{t} '{n}' {exc}", depth=depth)
-        if len(shape) == 3:
-            size = shape[0] * shape[1] * shape[2]
-        else:
-            size = shape[0]
+            try:
+                out, w, b, o, macs = INFER_MERGE[t](c, shapes, ins)
+            except Problem as exc:
+                return NodeResult(error=f"{t} '{n}' {exc}", depth=depth)
+            rf = RECEPTIVE_MERGE[t](c, rfs, shapes)
+        size = out[0] * out[1] * out[2] if len(out) == 3 else out[0]
         if size <= 0:
-            return NodeResult(error=f"{t} '{n}' would output {fmt_shape(shape)}: sizes must be "
+            return NodeResult(error=f"{t} '{n}' would output {fmt_shape(out)}: sizes must be "
                                     f"positive", depth=depth)
-        return NodeResult(shape, w, b, o, macs, size * BYTES_PER_VALUE,
-                          RECEPTIVE[t](c, rfs, shapes), None, None, depth)
+        return NodeResult(out, w, b, o, macs, size * BYTES_PER_VALUE, rf, None, None, depth)
 
     def _reorder(self) -> None:
         """Recompute the order, the order's index and every node's ordered inputs."""
@@ -280,7 +284,9 @@ class Analysis:
         gnode = self.graph._node
         succ = self.graph._succ
         inputs = self.inputs
-        single = _SINGLE_INPUT if not self.on_cycle else ()
+        fast = not self.on_cycle  # cycle nodes may read inputs that come later in the order
+        infer_one = INFER_ONE
+        receptive_one = RECEPTIVE_ONE
         weights = biases = other = macs = acts = live = peak = 0
         output = None
         held: dict[str, int] = {}
@@ -288,22 +294,23 @@ class Analysis:
         for n in self.order:
             ins = inputs[n]
             r = None
-            if len(ins) == 1:
+            if fast and len(ins) == 1:
                 data = gnode[n]
                 t = data["type"]
+                one = infer_one.get(t)
                 src = nodes[ins[0]]
                 shape = src.shape
-                if shape is not None and t in single:
+                if one is not None and shape is not None:
                     c = data["compiled"]
                     try:
-                        out, w, b, o, mac = INFER[t](c, [shape], ins)
+                        out, w, b, o, mac = one(c, shape, ins[0])
                     except Problem:
-                        pass
+                        pass  # _compute words the error
                     else:
                         size = out[0] * out[1] * out[2] if len(out) == 3 else out[0]
                         if size > 0:
                             r = NodeResult(out, w, b, o, mac, size * BYTES_PER_VALUE,
-                                           RECEPTIVE[t](c, [src.rf], [shape]), None, None,
+                                           receptive_one[t](c, src.rf, shape), None, None,
                                            src.depth + 1)
             if r is None:
                 r = compute(n)

@@ -293,15 +293,14 @@ def compile_params(type_name: str, p: dict) -> tuple:
 
 
 # --------------------------------------------------------------------------- inference
-# Each infer function: (compiled params, input shapes, input ids) ->
-#   (shape, weights, biases, other_params, macs); raises Problem with a message.
+# Single-input types: INFER_ONE[type](compiled, input shape, input id) and
+# RECEPTIVE_ONE[type](compiled, input rf, input shape). Merges (concat, add):
+# INFER_MERGE[type](compiled, shapes, ids) and RECEPTIVE_MERGE[type](compiled, rfs, shapes).
+# An infer function returns (shape, weights, biases, other_params, macs) or raises Problem.
 
-def _need_spatial(shapes: list, srcs: list, what: str) -> tuple:
-    s = shapes[0]
-    if len(s) != 3:
-        raise Problem(f"needs a C×H×W input but '{srcs[0]}' gives {fmt_shape(s)} features; "
-                      f"{what} cannot follow flatten or linear")
-    return s
+def _need_spatial(s: tuple, src: str, what: str) -> None:
+    raise Problem(f"needs a C×H×W input but '{src}' gives {fmt_shape(s)} features; "
+                  f"{what} cannot follow flatten or linear")
 
 
 def _too_big(keff: int, span: int, axis: str) -> Problem:
@@ -309,10 +308,9 @@ def _too_big(keff: int, span: int, axis: str) -> Problem:
                    f"lower kernel_size or dilation, or add padding")
 
 
-def _infer_conv(c: tuple, shapes: list, srcs: list) -> tuple:
-    s = shapes[0]
+def _infer_conv(c: tuple, s: tuple, src: str) -> tuple:
     if len(s) != 3:
-        _need_spatial(shapes, srcs, "a convolution")
+        _need_spatial(s, src, "a convolution")
     cin, h, w = s
     out_c, kh, kw, sh, sw, (pt, pb, pl, pr), dh, dw, g, bias = c
     if g != 1:
@@ -355,18 +353,43 @@ def _pool_out(size: int, k: int, s: int, p: int, ceil: bool, axis: str) -> int:
     return out
 
 
-def _infer_pool(c: tuple, shapes: list, srcs: list) -> tuple:
-    s = shapes[0]
+def _infer_pool(c: tuple, s: tuple, src: str) -> tuple:
     if len(s) != 3:
-        _need_spatial(shapes, srcs, "pooling")
+        _need_spatial(s, src, "pooling")
     cin, h, w = s
     kh, kw, sh, sw, ph, pw, ceil = c
     return (cin, _pool_out(h, kh, sh, ph, ceil, "H"), _pool_out(w, kw, sw, pw, ceil, "W")), 0, 0, 0, 0
 
 
-def _infer_gap(c: tuple, shapes: list, srcs: list) -> tuple:
-    cin, _, _ = _need_spatial(shapes, srcs, "global pooling")
-    return (cin, 1, 1), 0, 0, 0, 0
+def _infer_gap(c: tuple, s: tuple, src: str) -> tuple:
+    if len(s) != 3:
+        _need_spatial(s, src, "global pooling")
+    return (s[0], 1, 1), 0, 0, 0, 0
+
+
+def _infer_same(c: tuple, s: tuple, src: str) -> tuple:
+    return s, 0, 0, 0, 0
+
+
+def _infer_bn(c: tuple, s: tuple, src: str) -> tuple:
+    if len(s) != 3:
+        _need_spatial(s, src, "BatchNorm2d")
+    return s, 0, 0, (2 * s[0] if c[0] else 0), 0
+
+
+def _infer_flatten(c: tuple, s: tuple, src: str) -> tuple:
+    if len(s) == 3:
+        return (s[0] * s[1] * s[2],), 0, 0, 0, 0
+    return s, 0, 0, 0, 0
+
+
+def _infer_linear(c: tuple, s: tuple, src: str) -> tuple:
+    if len(s) != 1:
+        raise Problem(f"needs features but '{src}' gives a spatial {fmt_shape(s)} tensor; "
+                      f"put a flatten (or global avg pool + flatten) before it")
+    out_f, bias = c
+    weights = out_f * s[0]
+    return (out_f,), weights, out_f if bias else 0, 0, weights
 
 
 def _infer_concat(c: tuple, shapes: list, srcs: list) -> tuple:
@@ -393,71 +416,44 @@ def _infer_add(c: tuple, shapes: list, srcs: list) -> tuple:
     return first, 0, 0, 0, 0
 
 
-def _infer_same(c: tuple, shapes: list, srcs: list) -> tuple:
-    return shapes[0], 0, 0, 0, 0
-
-
-def _infer_bn(c: tuple, shapes: list, srcs: list) -> tuple:
-    s = _need_spatial(shapes, srcs, "BatchNorm2d")
-    return s, 0, 0, (2 * s[0] if c[0] else 0), 0
-
-
-def _infer_flatten(c: tuple, shapes: list, srcs: list) -> tuple:
-    n = 1
-    for d in shapes[0]:
-        n *= d
-    return (n,), 0, 0, 0, 0
-
-
-def _infer_linear(c: tuple, shapes: list, srcs: list) -> tuple:
-    s = shapes[0]
-    if len(s) != 1:
-        raise Problem(f"needs features but '{srcs[0]}' gives a spatial {fmt_shape(s)} tensor; "
-                      f"put a flatten (or global avg pool + flatten) before it")
-    out_f, bias = c
-    weights = out_f * s[0]
-    return (out_f,), weights, out_f if bias else 0, 0, weights
-
-
-INFER: dict[str, Callable] = {
+INFER_ONE: dict[str, Callable] = {
     "conv": _infer_conv, "conv1x1": _infer_conv,
     "maxpool": _infer_pool, "avgpool": _infer_pool, "global_avgpool": _infer_gap,
-    "concat": _infer_concat, "add": _infer_add,
     "relu": _infer_same, "dropout": _infer_same, "batchnorm": _infer_bn,
     "flatten": _infer_flatten, "linear": _infer_linear,
 }
+INFER_MERGE: dict[str, Callable] = {"concat": _infer_concat, "add": _infer_add}
 
 
 # --------------------------------------------------------------------------- receptive field
-def _rf_conv(c: tuple, rfs: list, shapes: list) -> RF:
-    (size_h, jh, st_h), (size_w, jw, st_w) = rfs[0]
+def _rf_conv(c: tuple, rf: RF, s: tuple) -> RF:
+    (size_h, jh, st_h), (size_w, jw, st_w) = rf
     _, kh, kw, sh, sw, pads, dh, dw, _, _ = c
     return ((size_h + dh * (kh - 1) * jh, jh * sh, st_h - pads[0] * jh),
             (size_w + dw * (kw - 1) * jw, jw * sw, st_w - pads[2] * jw))
 
 
-def _rf_pool(c: tuple, rfs: list, shapes: list) -> RF:
-    (size_h, jh, st_h), (size_w, jw, st_w) = rfs[0]
+def _rf_pool(c: tuple, rf: RF, s: tuple) -> RF:
+    (size_h, jh, st_h), (size_w, jw, st_w) = rf
     kh, kw, sh, sw, ph, pw, _ = c
     return ((size_h + (kh - 1) * jh, jh * sh, st_h - ph * jh),
             (size_w + (kw - 1) * jw, jw * sw, st_w - pw * jw))
 
 
-def _rf_whole(c: tuple, rfs: list, shapes: list) -> RF:
+def _rf_whole(c: tuple, rf: RF, s: tuple) -> RF:
     """The window covering every input position (global pooling; flatten's features together).
 
     One flattened feature sees one position only, but features have no pixel grid: the
     window stands for all of them, which is exactly what a following linear layer sees.
     """
-    s = shapes[0]
     if len(s) != 3:
-        return rfs[0]
-    (sh_, jh, st_h), (sw_, jw, st_w) = rfs[0]
+        return rf
+    (sh_, jh, st_h), (sw_, jw, st_w) = rf
     return ((sh_ + (s[1] - 1) * jh, jh * s[1], st_h), (sw_ + (s[2] - 1) * jw, jw * s[2], st_w))
 
 
-def _rf_same(c: tuple, rfs: list, shapes: list) -> RF:
-    return rfs[0]
+def _rf_same(c: tuple, rf: RF, s: tuple) -> RF:
+    return rf
 
 
 def _rf_merge(c: tuple, rfs: list, shapes: list) -> RF:
@@ -507,12 +503,12 @@ def _rf_merge_drift(rfs: list, s: tuple) -> RF:
     return (axes[0], axes[1])
 
 
-RECEPTIVE: dict[str, Callable] = {
+RECEPTIVE_ONE: dict[str, Callable] = {
     "conv": _rf_conv, "conv1x1": _rf_conv, "maxpool": _rf_pool, "avgpool": _rf_pool,
     "global_avgpool": _rf_whole, "flatten": _rf_whole, "linear": _rf_same,
-    "concat": _rf_merge, "add": _rf_merge,
     "relu": _rf_same, "dropout": _rf_same, "batchnorm": _rf_same,
 }
+RECEPTIVE_MERGE: dict[str, Callable] = {"concat": _rf_merge, "add": _rf_merge}
 
 
 # --------------------------------------------------------------------------- text

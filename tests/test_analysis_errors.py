@@ -160,3 +160,14 @@ def test_broken_node_stops_only_its_descendants():
     assert not a.ok
     rows = {row["id"]: row for row in a.to_dict()["nodes"]}
     assert rows["after2"]["error"] == "waiting on 'bad'"
+
+
+def test_cycle_of_single_input_nodes_is_reported():
+    """Two relus feeding each other (from a file) are both marked as a cycle."""
+    doc = {"format": "convcanvas.graph", "version": 1, "nodes": [
+        {"id": "x", "type": "input"}, {"id": "a", "type": "relu"}, {"id": "b", "type": "relu"}],
+        "edges": [{"src": "b", "dst": "a"}, {"src": "a", "dst": "b"}]}
+    a = analyze(fileformat.from_dict(doc))
+    assert [n for n, _ in a.errors] == ["a", "b"]
+    assert a["b"].error == "relu 'b' is part of a cycle; remove one of its edges"
+    assert a.totals.params == 0 and a.totals.output == "x"

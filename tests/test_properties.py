@@ -291,3 +291,49 @@ def test_incremental_equals_fresh_analysis(model, data):
         assert analyzer.analysis.order == fresh.order
         assert _totals(analyzer.analysis) == _totals(fresh)
     assert nx.is_directed_acyclic_graph(model.graph)
+
+
+# --------------------------------------------------------------------------- cycles
+@SETTINGS
+@given(model=random_graphs(max_ops=7), data=st.data())
+def test_cycles_from_files_mark_exactly_the_cycle_nodes(model, data):
+    """Random back edges (as a file may hold): cycle nodes get the cycle error, their
+    descendants wait, the rest equals the analysis without those edges; edits stay exact."""
+    g = model.graph
+    nodes = [n for n in model.nodes if model.node_type(n) != "input"]
+    for _ in range(data.draw(st.integers(1, 3), label="back edges")):
+        src, dst = data.draw(st.sampled_from(model.nodes)), data.draw(st.sampled_from(nodes))
+        if model.node_type(dst) in ("concat", "add"):
+            port = model.free_port(dst)
+        else:
+            port = 0
+            for u in model.inputs(dst):  # a single input is replaced by the back edge
+                g.remove_edge(u, dst, key=0)
+        g.add_edge(src, dst, key=port)
+    a = analyze(model)
+    on_cycle = {n for comp in nx.strongly_connected_components(g) if len(comp) > 1
+                for n in comp} | {n for n in g if g.has_edge(n, n)}
+    below = set().union(*(nx.descendants(g, n) for n in on_cycle)) - on_cycle
+    for n in model.nodes:
+        if n in on_cycle:
+            assert a[n].error.endswith("is part of a cycle; remove one of its edges"), n
+        elif n in below:
+            assert a[n].shape is None, n
+    assert sorted(a.order) == sorted(model.nodes)
+    # The rest is as if the nodes on cycles and below them were not there.
+    rest = model.copy()
+    for n in on_cycle | below:
+        rest.graph.remove_node(n)
+    clean = _snapshot(analyze(rest))
+    got = _snapshot(a)
+    for n in rest.nodes:
+        assert got[n] == clean[n], n
+    analyzer = Analyzer(model)
+    for _ in range(3):
+        edges = model.edges()
+        _, dst, port = data.draw(st.sampled_from(edges), label="removed edge")
+        model.disconnect(dst, port)
+        assert _snapshot(analyzer.analysis) == _snapshot(analyze(model.copy()))
+        assert _totals(analyzer.analysis) == _totals(analyze(model.copy()))
+        if not model.edges():
+            break
