@@ -103,6 +103,7 @@ class _Drag:
         self.target: NodeItem | None = None
         self.plan: tuple | None = None      # (src, dst, port) the engine accepted
         self.reason: str | None = None      # why the engine refuses the drop
+        self._hinted: str | None = None     # the reason already shown while hovering
 
     def _plan_for(self, node: NodeItem, hit) -> tuple[str, str, int | None]:
         raise NotImplementedError
@@ -126,6 +127,9 @@ class _Drag:
             self.plan = (src, dst, port)
             node.set_drop_state("ok")
         except EngineError as exc:
+            if exc.message != self._hinted:  # say why as soon as the target turns red
+                self.scene.message.show_text(exc.message, pos)
+                self._hinted = exc.message
             self.reason = exc.message
             node.set_drop_state("bad")
 

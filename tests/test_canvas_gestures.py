@@ -162,6 +162,20 @@ def test_refused_second_input_shows_reason(qtbot):
     assert c.item("relu").drop_state is None
 
 
+def test_hovering_a_refusing_target_shows_the_reason_before_release(qtbot):
+    """While dragging, a target the engine refuses turns red and the reason shows at once."""
+    c = Canvas(qtbot, chain_model())
+    c.doc.model.add_node("input", {}, "input2", (0, 300))
+    c.press(c.out_port("input2"))
+    c.move(c.body("relu") + QPointF(-20, 0))
+    c.move(c.body("relu"))
+    assert c.item("relu").drop_state == "bad"
+    assert c.scene.message.isVisible()
+    assert c.scene.message.text == "relu 'relu' already has its input from 'conv'; disconnect it first"
+    c.release(c.body("relu"))
+    assert c.item("relu").drop_state is None and c.doc.undo_stack.count() == 0
+
+
 def test_refused_upstream_cycle_through_multi_input(qtbot):
     """relu → concat is refused when concat already feeds relu (a longer cycle)."""
     c = Canvas(qtbot, _free_model())
