@@ -160,10 +160,14 @@ class GraphScene(QGraphicsScene):
 
     # ------------------------------------------------------------------ building
     def _build(self) -> None:
-        for e in list(self.edges.values()):
-            self.removeItem(e)
-        for item in list(self.nodes.values()):
-            self.removeItem(item)
+        self._batch_selection = True  # no selection signals naming nodes of the old graph
+        try:
+            for e in list(self.edges.values()):
+                self.removeItem(e)
+            for item in list(self.nodes.values()):
+                self.removeItem(item)
+        finally:
+            self._batch_selection = False
         self.nodes.clear()
         self.edges.clear()
         model = self.doc.model

@@ -174,6 +174,17 @@ def test_replace_model_rebuilds_items_and_lays_out(qtbot):
     assert doc.model.pos("x") == (0.0, 0.0)
 
 
+def test_replace_model_never_reports_a_selection_of_old_nodes(qtbot):
+    """Opening another design with nodes selected reports only an empty selection."""
+    doc = Document(chain_model())
+    scene = GraphScene(doc)
+    scene.select_nodes(["conv", "relu"])
+    got = []
+    scene.selection_changed_nodes.connect(got.append)
+    doc.replace_model(templates.inception3a_reduced())
+    assert got == [[]]
+
+
 def test_node_added_without_position_is_placed_beside_the_others(qtbot):
     """A node added with no position gets a free spot right of the existing nodes."""
     doc = Document(chain_model())
