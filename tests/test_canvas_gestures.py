@@ -152,13 +152,16 @@ def test_refused_cycle_shows_reason_and_changes_nothing(qtbot):
     assert c.scene.message.isVisible() and c.scene.message.text == refused[0]
 
 
+TAKEN = "relu 'relu' already has its input from 'conv'; disconnect it first"
+
+
 def test_refused_second_input_shows_reason(qtbot):
     """Dragging into a single input that is taken shows the engine's reason."""
     c = Canvas(qtbot, chain_model())
     c.doc.model.add_node("input", {}, "input2", (0, 300))
     c.drag(c.out_port("input2"), c.body("relu"))
     assert ("input2", "relu", 0) not in c.model.edges()
-    assert c.scene.last_message == "relu 'relu' already has its input from 'conv'; disconnect it first"
+    assert c.scene.last_message == TAKEN
     assert c.item("relu").drop_state is None
 
 
@@ -171,7 +174,7 @@ def test_hovering_a_refusing_target_shows_the_reason_before_release(qtbot):
     c.move(c.body("relu"))
     assert c.item("relu").drop_state == "bad"
     assert c.scene.message.isVisible()
-    assert c.scene.message.text == "relu 'relu' already has its input from 'conv'; disconnect it first"
+    assert c.scene.message.text == TAKEN
     c.release(c.body("relu"))
     assert c.item("relu").drop_state is None and c.doc.undo_stack.count() == 0
 
