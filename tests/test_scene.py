@@ -317,6 +317,8 @@ def test_random_edits_with_undo_redo_keep_items_mirroring_the_model(qtbot):
     from designer.commands import copy_to_text
     rng = random.Random(7)
     doc, scene = _inception()
+    m = doc.model
+    original = ([(n, m.node_type(n), m.params(n), m.pos(n)) for n in m.nodes], set(m.edges()))
     stack = doc.undo_stack
     types = ["relu", "concat", "add", "conv1x1", "maxpool"]
     params = {"conv1x1": {"out_channels": 8}, "maxpool": {"kernel_size": 2}}
@@ -359,6 +361,9 @@ def test_random_edits_with_undo_redo_keep_items_mirroring_the_model(qtbot):
         stack.undo()
     _assert_mirrors(doc, scene)
     assert len(scene.nodes) == 13 and len(scene.edges) == 15
+    # Undoing everything gives the template back (edge insertion order aside).
+    assert ([(n, m.node_type(n), m.params(n), m.pos(n)) for n in m.nodes], set(m.edges())) == \
+        original
 
 
 def test_port_tooltips_say_what_they_carry(qtbot):
