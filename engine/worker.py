@@ -408,6 +408,7 @@ class WorkerClient:
         if self.alive():
             return
         self._discard()
+        self.clean_stale_files()
         parent, child = self._ctx.Pipe(duplex=True)
         proc = self._ctx.Process(target=_worker_main, args=(child, self.job, self.num_threads),
                                  name="convcanvas-worker", daemon=True)
@@ -444,6 +445,20 @@ class WorkerClient:
                 p.unlink()
             except OSError:
                 pass
+
+    @staticmethod
+    def clean_stale_files() -> int:
+        """Remove maps files left by workers that no longer run (e.g. after a crash)."""
+        removed = 0
+        for p in Path(_shm_dir()).glob("convcanvas-*-*.maps"):
+            pid = p.name.split("-")[1]
+            if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+                try:
+                    p.unlink()
+                    removed += 1
+                except OSError:
+                    pass
+        return removed
 
     def close(self, timeout: float = 2.0) -> None:
         """Stop the worker (politely when idle, else by force) and drop pending requests."""

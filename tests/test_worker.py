@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -120,6 +122,20 @@ def test_pack_unpack_roundtrip_removes_file(tmp_path):
     for k, v in maps.items():
         assert out[k].dtype == v.dtype and out[k].shape == v.shape
         np.testing.assert_array_equal(out[k], v)
+
+
+def test_stale_maps_files_of_dead_workers_are_removed(tmp_path, monkeypatch):
+    """Files of a worker pid that no longer exists are removed; a live pid's file stays."""
+    import engine.worker as w
+    monkeypatch.setattr(w, "_shm_dir", lambda: str(tmp_path))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / f"convcanvas-{dead.pid}-3.maps"
+    live = tmp_path / f"convcanvas-{os.getpid()}-4.maps"
+    stale.write_bytes(b"x")
+    live.write_bytes(b"x")
+    assert WorkerClient.clean_stale_files() == 1
+    assert not stale.exists() and live.exists()
 
 
 def test_worker_result_equals_in_process_run(client):

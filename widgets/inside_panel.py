@@ -28,6 +28,7 @@ from widgets.sparsity_plot import SparsityPlot
 
 TINT_NONE, TINT_SPARSITY, TINT_RF = "none", "sparsity", "rf"
 TINT_MAP = "viridis"
+STAGE_MS = 2   # pause between the stages of showing a result
 
 
 def _colors(values: dict[str, float], lo: float, hi: float) -> dict[str, QColor]:
@@ -285,8 +286,9 @@ class InsidePanel(QWidget):
         """Show a finished run in every view.
 
         The grid and the image come first; the sparsity plot, then the histograms and the
-        canvas tint follow in later turns of the event loop, so that no single step holds
-        the window for long (each view then paints on its own). ``result_shown`` follows.
+        canvas tint follow on short timers (not zero-time posts, which Qt would run back to
+        back with the paints), so that input and other timers get a turn in between and
+        no single step holds the window for long. ``result_shown`` follows.
         """
         self._idle()
         self.result = result
@@ -303,14 +305,14 @@ class InsidePanel(QWidget):
             text += f", result here {1000 * latency:.0f} ms after Run"
         self.status.setText(text + ".")
         self.status_message.emit(text + ".", 5000)
-        QTimer.singleShot(0, lambda: self._show_sparsity(result))
+        QTimer.singleShot(STAGE_MS, lambda: self._show_sparsity(result))
 
     def _show_sparsity(self, result) -> None:
         if self.result is not result:
             return   # a newer result took over
         self.sparsity.set_result(result)
         self.sparsity.select(self.node)
-        QTimer.singleShot(0, lambda: self._show_rest(result))
+        QTimer.singleShot(STAGE_MS, lambda: self._show_rest(result))
 
     def _show_rest(self, result) -> None:
         if self.result is not result:
