@@ -18,6 +18,7 @@ from .theme import Theme
 
 OUT = "out"
 IN = "in"
+COMPACT_BELOW = 0.5  # zoomed out further: only the id and the shape, drawn larger
 
 
 def _static(text: str) -> QStaticText:
@@ -72,6 +73,7 @@ class NodeItem(QGraphicsItem):
         self.texts: dict[str, str] = {}
         self.node_tip = ""
         self._static: dict[str, QStaticText] = {}
+        self._compact: dict[float, tuple] = {}
         self._right: dict[str, float] = {}
         self._height = th.NODE_MIN_HEIGHT
         self._status_lines = 0
@@ -282,6 +284,7 @@ class NodeItem(QGraphicsItem):
             self._status_lines = len(lines)
             self._relayout()
             self.update_edges()
+        self._compact = {}
         if texts != self.texts:
             self.texts = texts
             self._static = {k: _static(v) for k, v in texts.items() if v}
@@ -391,9 +394,40 @@ class NodeItem(QGraphicsItem):
             painter.drawRoundedRect(self._rect.adjusted(-3, -3, 3, 3), th.NODE_RADIUS + 2,
                                     th.NODE_RADIUS + 2)
         lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
-        if lod >= 0.4:
+        if lod >= COMPACT_BELOW:
             self._paint_texts(painter, t)
+        elif lod >= 0.3:
+            self._paint_compact(painter, t, round(min(0.6 / lod, 1.8), 1))
         self._paint_ports(painter, t)
+
+    def _compact_texts(self, t: Theme, f: float) -> tuple:
+        """Title and one body line at ``f`` times the size, for a zoomed-out view."""
+        hit = self._compact.get(f)
+        if hit is None:
+            w = th.NODE_WIDTH - 2 * th.TEXT_MARGIN - (22 if self.in_error else 0)
+            tfont, tm = t.scaled("title", f)
+            sfont, sm = t.scaled("shape", f)
+            r = self.result
+            line = ("error" if self.in_error else "waiting" if self.waiting
+                    else fmt_shape(r.shape) if r is not None else "")
+            title = tm.elidedText(self.node_id, Qt.TextElideMode.ElideMiddle, w)
+            hit = self._compact[f] = (tfont, tm.height(), _static(title), sfont, sm.height(),
+                                      _static(line) if line else None)
+        return hit
+
+    def _paint_compact(self, painter: QPainter, t: Theme, f: float) -> None:
+        tfont, th_, title, sfont, sh, line = self._compact_texts(t, f)
+        m = th.TEXT_MARGIN
+        painter.setPen(t.text)
+        painter.setFont(tfont)
+        painter.drawStaticText(QPointF(m, (th.HEADER_HEIGHT - 2 - th_) / 2), title)
+        if line is not None:
+            painter.setFont(sfont)
+            painter.setPen(t.error if self.in_error else t.text_muted if self.waiting else t.text)
+            body = th.NODE_MIN_HEIGHT - th.HEADER_HEIGHT
+            painter.drawStaticText(QPointF(m, th.HEADER_HEIGHT + (body - sh) / 2), line)
+        if self.in_error:
+            self._paint_badge(painter, t)
 
     def _paint_texts(self, painter: QPainter, t: Theme) -> None:
         st = self._static
@@ -429,14 +463,17 @@ class NodeItem(QGraphicsItem):
                 painter.drawStaticText(QPointF(w - m - self._right["weights"], row2),
                                        st["weights"])
         if self.in_error:
-            c = QPointF(w - 13, (th.HEADER_HEIGHT - 2) / 2)
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(t.error)
-            painter.drawEllipse(c, 7.5, 7.5)
-            painter.setPen(QColor("white"))
-            painter.setFont(t.badge_font)
-            painter.drawText(QRectF(c.x() - 7.5, c.y() - 7.5, 15, 15),
-                             Qt.AlignmentFlag.AlignCenter, "!")
+            self._paint_badge(painter, t)
+
+    def _paint_badge(self, painter: QPainter, t: Theme) -> None:
+        c = QPointF(th.NODE_WIDTH - 13, (th.HEADER_HEIGHT - 2) / 2)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(t.error)
+        painter.drawEllipse(c, 7.5, 7.5)
+        painter.setPen(t.badge_text)
+        painter.setFont(t.badge_font)
+        painter.drawText(QRectF(c.x() - 7.5, c.y() - 7.5, 15, 15), Qt.AlignmentFlag.AlignCenter,
+                         "!")
 
     def _paint_ports(self, painter: QPainter, t: Theme) -> None:
         accent = t.accent(self.ntype.category)

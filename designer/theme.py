@@ -62,6 +62,7 @@ class Theme:
         if self.highlight.lightness() < 60 or self.highlight.saturation() < 40:
             self.highlight = QColor("#3d8bfd")
         self.error = QColor(ERROR_COLOR)
+        self.badge_text = QColor("white")
         self.ok = QColor(OK_COLOR)
         self.port_fill = QColor("#3a3f47") if dark else QColor("#ffffff")
         self.port_free = QColor("#5b616b") if dark else QColor("#b7bcc4")
@@ -89,6 +90,17 @@ class Theme:
         self.body_metrics = QFontMetricsF(self.body_font)
         self.shape_metrics = QFontMetricsF(self.shape_font)
         self.small_metrics = QFontMetricsF(self.small_font)
+        self._scaled: dict[tuple[str, float], tuple[QFont, QFontMetricsF]] = {}
+
+    def scaled(self, which: str, factor: float) -> tuple[QFont, QFontMetricsF]:
+        """``which`` font (``"title"`` or ``"shape"``) enlarged by ``factor``, cached."""
+        key = (which, factor)
+        hit = self._scaled.get(key)
+        if hit is None:
+            font = QFont(self.title_font if which == "title" else self.shape_font)
+            font.setPointSizeF(font.pointSizeF() * factor)
+            hit = self._scaled[key] = (font, QFontMetricsF(font))
+        return hit
 
     def accent(self, category: str) -> QColor:
         """The accent colour of a palette category."""
