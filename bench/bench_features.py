@@ -5,16 +5,18 @@ Prints, for ResNet-50 at 224×224 with random weights:
 1. capture ratio: a forward that returns every node's output (capture mode) against the
    plain forward, both in this process, interleaved, median of N runs (target ≤ 1.10);
    plus the whole :meth:`FeatureRunner.run` (preprocessing + statistics) against it;
-2. the re-run memory effect: the same capture forward repeated in two fresh processes,
-   one with glibc's default allocator settings and one after
-   :func:`engine.features.tune_allocator`, with the minor page faults per run and the
-   median time; the ratio default/tuned is the cost of allocating fresh pages each run;
+2. the re-run memory effect: the capture forward (and the whole run) repeated in fresh
+   processes, some with glibc's default allocator settings and some after
+   :func:`engine.features.tune_allocator`: minor page faults per run (fresh 4 KiB pages the
+   kernel must zero-fill), CPU and kernel time, RSS. glibc's defaults vary from process to
+   process (sometimes almost no faults, sometimes 10,000+ per run), hence ``--repeats``;
 3. the memory held: the maps' bytes against the analysis' activation total.
 
 The machine is shared (2 cores, other jobs running): torch runs on ``--threads`` threads
-(default 1, so a busy second core does not stall every parallel region) and each figure
-is given as wall-clock and CPU time (``time.process_time``, which includes the kernel's
-page-fault work but not the time other processes take).
+(default 1, so a busy second core does not stall every parallel region) for the ratio,
+and on as many threads as the worker uses for the re-run part. Figures are given as
+wall-clock and CPU time (``time.process_time``, which includes the kernel's page-fault
+work but not the time other processes take); page-fault counts do not depend on load.
 """
 from __future__ import annotations
 
@@ -59,16 +61,14 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
 
 
-def child(tuned: bool, runs: int, hold: bool, threads: int) -> dict:
-    """Repeat the capture forward; return times and page faults per run (JSON)."""
+def child(tuned: bool, runs: int, hold: bool, threads: int, full: bool) -> dict:
+    """Repeat the capture forward (or a whole FeatureRunner.run); times and page faults (JSON)."""
     import torch
     torch.set_num_threads(threads)
-    from engine.features import tune_allocator
-    from engine.torch_build import build_module
-    if tuned:
-        tune_allocator()
+    from engine.features import FeatureRunner
     g = _graph()
-    module = build_module(g, seed=0, capture=True)
+    runner = FeatureRunner(g, seed=0, tune_memory=tuned)
+    image = runner.run(SAMPLE, mode="crop").image
     x = torch.from_numpy(_input(g)).unsqueeze(0)
     times, cpu, faults, kernel = [], [], [], []
     kept = None
@@ -79,8 +79,11 @@ def child(tuned: bool, runs: int, hold: bool, threads: int) -> dict:
         s0 = _stime()
         c0 = time.process_time()
         t0 = time.perf_counter()
-        with torch.inference_mode():
-            out = module(x)
+        if full:
+            out = runner.run(image, mode="crop")
+        else:
+            with torch.inference_mode():
+                out = runner.module(x)
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
         faults.append(_minflt() - f0)
@@ -93,10 +96,10 @@ def child(tuned: bool, runs: int, hold: bool, threads: int) -> dict:
             "rss_mb": _rss_mb()}
 
 
-def _run_child(tuned: bool, runs: int, hold: bool, threads: int) -> dict:
+def _run_child(tuned: bool, runs: int, hold: bool, threads: int, full: bool = False) -> dict:
     cmd = [sys.executable, "-m", "bench.bench_features", "--child",
            "tuned" if tuned else "default", "--runs", str(runs), "--threads", str(threads)]
-    cmd += ["--hold"] if hold else []
+    cmd += (["--hold"] if hold else []) + (["--full"] if full else [])
     out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -153,30 +156,45 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--child", choices=("default", "tuned"))
     ap.add_argument("--hold", action="store_true")
+    ap.add_argument("--full", action="store_true", help="child: whole FeatureRunner.run")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads for the capture ratio (default 1)")
-    ap.add_argument("--rerun-threads", type=int, default=2,
-                    help="torch threads for the re-run measurement (default 2, as the worker: "
-                         "the fresh pages come from the intra-op threads' arenas)")
+    ap.add_argument("--rerun-threads", type=int, default=None,
+                    help="torch threads for the re-run measurement (default: as the worker, "
+                         "one less than the CPU cores, at least 1)")
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="fresh processes per setting in the re-run measurement")
     args = ap.parse_args(argv)
     if args.child:
-        print(json.dumps(child(args.child == "tuned", args.runs, args.hold, args.threads)))
+        print(json.dumps(child(args.child == "tuned", args.runs, args.hold, args.threads,
+                               args.full)))
         return 0
+    if args.rerun_threads is None:
+        args.rerun_threads = max(1, (os.cpu_count() or 2) - 1)
     capture_ratio(args.runs, args.threads)
-    print(f"Re-running the capture forward (fresh processes, torch threads {args.rerun_threads}, "
-          f"median per run):")
-    for hold in (False, True):
-        d = _run_child(False, args.runs, hold, args.rerun_threads)
-        t = _run_child(True, args.runs, hold, args.rerun_threads)
-        how = "previous result kept until the next run" if hold else \
-            "previous result dropped before the next run"
+    print(f"Re-running (fresh processes ×{args.repeats} per setting, torch threads "
+          f"{args.rerun_threads}, median of {args.runs} runs each):")
+    cases = ((False, False, "capture forward, previous result dropped before the next run"),
+             (False, True, "capture forward, previous result kept until the next run"),
+             (True, False, "whole FeatureRunner.run, previous result dropped"))
+    for full, hold, how in cases:
         print(f"  {how}:")
-        for name, r in (("glibc defaults", d), ("tune_allocator", t)):
-            print(f"    {name}  wall {r['median'] * 1000:7.1f} ms  CPU {r['cpu'] * 1000:7.1f} ms "
-                  f"(kernel {r['kernel'] * 1000:5.1f})  {r['faults']:6.0f} page faults/run "
-                  f"= {r['faults'] * 4 / 1024:5.1f} MiB  RSS {r['rss_mb']:.0f} MiB")
-        print(f"    defaults/tuned: wall {d['median'] / t['median']:.2f}×, CPU "
-              f"{d['cpu'] / t['cpu']:.2f}×, page faults {d['faults']:.0f} vs {t['faults']:.0f}")
+        got = {False: [], True: []}
+        for _ in range(args.repeats):  # glibc's default behaviour varies between processes
+            for tuned in (False, True):
+                got[tuned].append(_run_child(tuned, args.runs, hold, args.rerun_threads, full))
+        for tuned, name in ((False, "glibc defaults"), (True, "tune_allocator")):
+            rs = got[tuned]
+            faults = sorted(r["faults"] for r in rs)
+            cpu = statistics.median(r["cpu"] for r in rs)
+            kernel = statistics.median(r["kernel"] for r in rs)
+            rss = max(r["rss_mb"] for r in rs)
+            print(f"    {name}: page faults/run {' '.join(f'{f:.0f}' for f in faults)} "
+                  f"(≤ {faults[-1] * 4 / 1024:.1f} MiB fresh)  CPU {cpu * 1000:.1f} ms "
+                  f"(kernel {kernel * 1000:.1f})  RSS ≤ {rss:.0f} MiB")
+        d = statistics.median(r["cpu"] for r in got[False])
+        t = statistics.median(r["cpu"] for r in got[True])
+        print(f"    CPU time defaults/tuned: {d / t:.2f}×")
     return 0
 
 

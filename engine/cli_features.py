@@ -218,7 +218,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--channel", type=int, help="localise within this channel only")
     parser.add_argument("--mode", choices=MODES, default="resize",
                         help="resize the whole image, or scale and centre-crop it")
-    parser.add_argument("--normalize", choices=NORMALIZATIONS, default="imagenet")
+    parser.add_argument("--normalize", choices=NORMALIZATIONS, default="imagenet",
+                        help="subtract the ImageNet mean and divide by its std, or keep [0, 1]")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights")
 
 

@@ -286,6 +286,11 @@ class FeatureRunner:
         self.input_node = _input_node(graph, self.analysis)
         c, h, w = self.analysis.nodes[self.input_node].shape
         self.channels, self.size = c, (h, w)
+        # Snapshots, so that later edits of the graph cannot disagree with the built module.
+        g = self.analysis.graph
+        self.order = list(self.analysis.order)
+        self.types = {n: g.nodes[n]["type"] for n in self.order}
+        self.depth = {n: self.analysis.nodes[n].depth for n in self.order}
         if tune_memory:
             tune_allocator()
         from .torch_build import build_module
@@ -326,7 +331,7 @@ class FeatureRunner:
         out, seconds = self.forward(x)
         maps: dict[str, np.ndarray] = {}
         stats: dict[str, NodeStats] = {}
-        for n in a.order:
+        for n in self.order:
             t = out[n][0]
             maps[n] = t.numpy()
             stats[n] = node_stats(maps[n], near_zero)
@@ -334,10 +339,8 @@ class FeatureRunner:
         if picked is not None:
             c, y, xx, v = _strongest(maps[picked], channel)
             box = rf_box(a, picked, y, xx, pre, channel=c, value=v)
-        g = a.graph
-        return FeatureResult(order=list(a.order),
-                             types={n: g.nodes[n]["type"] for n in a.order},
-                             depth={n: a.nodes[n].depth for n in a.order},
+        return FeatureResult(order=list(self.order), types=dict(self.types),
+                             depth=dict(self.depth),
                              maps=maps, stats=stats, image=original, input=x, preprocess=pre,
                              box=box, seconds=seconds)
 
