@@ -376,3 +376,28 @@ def test_port_tooltips_say_what_they_carry(qtbot):
         "Output of 'input': 192×28×28")
     assert scene.node_item("branch2_relu").port_tip(("in", 0)).startswith(
         "Input from 'branch2_3x3': 128×28×28")
+
+
+def test_zoomed_out_nodes_show_id_and_shape_larger(qtbot):
+    """Below 50 % a node paints only its id and its shape (or its state), in larger fonts."""
+    from PySide6.QtGui import QImage, QPainter
+
+    from designer.view import GraphView
+    doc = Document(chain_model())
+    scene = GraphScene(doc)
+    doc.undo_stack.push(SetParamCommand(doc, "conv", "kernel_size", 11))
+    conv, relu, inp = (scene.node_item(n) for n in ("conv", "relu", "input"))
+    assert conv._compact_texts(scene.theme, 1.5)[5].text() == "error"
+    assert relu._compact_texts(scene.theme, 1.5)[5].text() == "waiting"
+    assert inp._compact_texts(scene.theme, 1.5)[5].text() == "3×8×8"
+    assert scene.theme.scaled("title", 1.5)[0].pointSizeF() == \
+        scene.theme.title_font.pointSizeF() * 1.5
+    view = GraphView(scene)
+    qtbot.addWidget(view)
+    view.resize(400, 200)
+    view.scale(0.4, 0.4)
+    image = QImage(400, 200, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    view.render(painter)
+    painter.end()
+    assert 1.5 in conv._compact  # the zoomed-out texts were used for painting
