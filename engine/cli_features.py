@@ -143,7 +143,8 @@ def render_node(result: FeatureResult, node: str) -> Image.Image:
     pad = 8
     bar_w, label_w = 16, 64
     header_h = 2 * 18 + pad
-    width = max(gw + bar_w + label_w + 3 * pad, 520)
+    text_w = max(int(font.getlength(t)) for t in lines) + 2 * pad
+    width = max(gw + bar_w + label_w + 3 * pad, 520, text_w)
     height = header_h + max(gh, 120) + 2 * pad
     img = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(img)

@@ -260,11 +260,11 @@ def preprocess(image, channels: int, size, mode: str = "resize", normalize: str 
     h, w = arr.shape[:2]
     scale, offset = _geometry(mode, h, w, out_h, out_w)
 
+    # Colour conversions that shrink the data happen before resampling, those that grow it
+    # (gray → RGB, a plain repeat that commutes with resampling) after.
     if arr.dtype == np.uint8:
         if channels == 1 and arr.ndim == 3:
             pil = Image.fromarray(arr, "RGB").convert("L")
-        elif channels != 1 and arr.ndim == 2:
-            pil = Image.fromarray(arr, "L").convert("RGB")
         else:
             pil = Image.fromarray(np.ascontiguousarray(arr), "RGB" if arr.ndim == 3 else "L")
         out = np.asarray(_resample(pil, out_h, out_w, scale, offset), dtype=np.float32)
@@ -278,8 +278,8 @@ def preprocess(image, channels: int, size, mode: str = "resize", normalize: str 
                                              out_h, out_w, scale, offset), dtype=np.float32)
                         for p in planes])
         np.clip(out, 0.0, 1.0, out=out)
-        if channels != 1 and out.shape[0] == 1:
-            out = np.repeat(out, 3, axis=0)
+    if channels != 1 and out.shape[0] == 1:
+        out = np.repeat(out, 3, axis=0)
     if normalize == "imagenet":
         if channels == 1:
             out -= np.float32(IMAGENET_MEAN_GRAY)
