@@ -110,8 +110,9 @@ def node_stats(values, near_zero: float = DEFAULT_NEAR_ZERO) -> NodeStats:
 
     Notes
     -----
-    Single-threaded numpy passes (about 2 ns per value here; torch's reductions were
-    slower and, with two threads on two busy cores, erratic): counts of ``v == 0``,
+    Single-threaded numpy passes (~25 ms for the 37.7 M values of ResNet-50 at 224×224;
+    torch's reductions were slower and, with two threads on two busy cores, erratic):
+    counts of ``v == 0``,
     ``v < t`` and ``v <= -t``, a pairwise float32 sum, a BLAS dot product for the second
     moment (the variance is recomputed from deviations when the mean dominates it and
     cancellation could lose digits), ``argmax`` and ``min``.
@@ -337,7 +338,12 @@ class FeatureRunner:
             stats[n] = node_stats(maps[n], near_zero)
         box = None
         if picked is not None:
-            c, y, xx, v = _strongest(maps[picked], channel)
+            if channel is None:  # the statistics already hold the strongest activation
+                st = stats[picked]
+                c, y, xx = (st.argmax[0], 0, 0) if len(st.argmax) == 1 else st.argmax
+                v = st.max
+            else:
+                c, y, xx, v = _strongest(maps[picked], channel)
             box = rf_box(a, picked, y, xx, pre, channel=c, value=v)
         return FeatureResult(order=list(self.order), types=dict(self.types),
                              depth=dict(self.depth),
