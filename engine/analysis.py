@@ -365,12 +365,14 @@ class Analysis:
         """
         g = self.graph
         if structural:
+            was_on_cycle = self.on_cycle
             self._reorder()
             for n in list(self.nodes):
                 if n not in self.index:
                     del self.nodes[n]
-            if self.on_cycle:
-                changed = list(changed) + list(self.on_cycle)
+            if self.on_cycle or was_on_cycle:
+                # Nodes that joined or left a cycle change even if their inputs did not.
+                changed = list(changed) + list(self.on_cycle ^ was_on_cycle)
         index = self.index
         heap = [(index[n], n) for n in set(changed) if n in index]
         heapq.heapify(heap)

@@ -259,3 +259,22 @@ def test_breaking_a_loaded_cycle_updates_like_a_fresh_analysis():
     assert an.analysis["s"].error == "add 's' needs at least 2 inputs, has 1; connect another"
     m.connect("x", "s")
     assert an.analysis.ok and an.analysis["after"].shape == (3, 8, 8)
+
+
+def test_node_leaving_a_cycle_is_recomputed():
+    """n1 is on two loops through n0; cutting n1 → n5 leaves it below the remaining cycle,
+    waiting on n0, although n0's own result did not change."""
+    from engine import fileformat
+    m = fileformat.from_dict({
+        "format": "convcanvas.graph", "version": 1,
+        "nodes": [{"id": "x", "type": "input", "params": {"height": 8, "width": 8}},
+                  {"id": "n0", "type": "relu"}, {"id": "n1", "type": "concat"},
+                  {"id": "n5", "type": "concat"}],
+        "edges": [{"src": "x", "dst": "n1", "port": 0}, {"src": "n0", "dst": "n1", "port": 1},
+                  {"src": "n0", "dst": "n5", "port": 0}, {"src": "n1", "dst": "n5", "port": 1},
+                  {"src": "n5", "dst": "n0", "port": 0}]})
+    an = Analyzer(m)
+    assert an.analysis["n1"].error == "concat 'n1' is part of a cycle; remove one of its edges"
+    m.disconnect("n5", 1)
+    assert an.analysis["n1"].error is None
+    assert an.analysis["n1"].waiting_on == "n0"
