@@ -222,6 +222,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--normalize", choices=NORMALIZATIONS, default="imagenet",
                         help="subtract the ImageNet mean and divide by its std, or keep [0, 1]")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random weights")
+    parser.add_argument("--memory-limit", type=float, default=2048, metavar="MB",
+                        help="refuse graphs whose feature maps together need more (default "
+                             "2048 MB)")
 
 
 def _load_graph(args: argparse.Namespace):
@@ -249,7 +252,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         model = _load_graph(args)
         result = run_features(model, args.image, mode=args.mode, normalize=args.normalize,
-                              node=args.node, channel=args.channel, seed=args.seed)
+                              node=args.node, channel=args.channel, seed=args.seed,
+                              memory_limit=int(args.memory_limit * 1024 ** 2))
     except EngineError as exc:
         print(f"features: {exc.message}", file=sys.stderr)
         return 1

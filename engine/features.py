@@ -228,6 +228,8 @@ def _input_node(model_graph, analysis: Analysis) -> str:
 
 
 def _fmt_bytes(n: int) -> str:
+    if n < 1024 ** 2:
+        return f"{n / 1024:,.1f} KB"
     return f"{n / 1024 ** 2:,.1f} MB" if n < 1024 ** 3 else f"{n / 1024 ** 3:,.2f} GB"
 
 

@@ -154,3 +154,12 @@ def test_channel_out_of_range_exits_1(ran, tmp_path, capsys):
                  str(tmp_path / "o"), "--node", "conv", "--channel", "8"])
     assert code == 1
     assert "node 'conv' has 8 channels; channel 8 is out of range 0–7" in capsys.readouterr().err
+
+
+def test_memory_limit_exits_1(ran, tmp_path, capsys):
+    """Feature maps over --memory-limit: exit 1 with the sizes."""
+    code = main(["features", str(ran / "g.json"), "--image", str(SAMPLE), "--out",
+                 str(tmp_path / "o"), "--memory-limit", "0.01"])
+    assert code == 1
+    assert ("features: keeping every feature map needs 51.8 KB, over the limit of 10.2 KB"
+            in capsys.readouterr().err)

@@ -241,7 +241,7 @@ def test_memory_limit_refused_before_building(monkeypatch):
     def boom(*a, **k):
         raise AssertionError("built anyway")
     monkeypatch.setattr(engine.torch_build, "build_module", boom)
-    with pytest.raises(FeatureError, match=r"needs 0\.5 MB, over the limit of 0\.1 MB"):
+    with pytest.raises(FeatureError, match=r"needs 524\.0 KB, over the limit of 100\.0 KB"):
         run_features(CONV_RELU, photo(), memory_limit=100 * 1024)
 
 
