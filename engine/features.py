@@ -46,8 +46,8 @@ from .images import ImageError, input_to_original, load_image, preprocess
 DEFAULT_MEMORY_LIMIT = 2 * 1024 ** 3
 DEFAULT_NEAR_ZERO = 1e-3
 
-__all__ = ["FeatureError", "FeatureRunner", "ImageError", "node_stats", "rf_box",
-           "run_features", "tune_allocator", "localisation_node"]
+__all__ = ["FeatureError", "FeatureRunner", "ImageError", "channel_rf", "localisation_node",
+           "node_stats", "rf_box", "run_features", "tune_allocator"]
 
 
 class FeatureError(EngineError):
@@ -147,6 +147,40 @@ def node_stats(values, near_zero: float = DEFAULT_NEAR_ZERO) -> NodeStats:
 
 
 # --------------------------------------------------------------------------- localisation
+_CHANNELWISE = ("relu", "batchnorm", "dropout")  # keep channels and receptive field
+
+
+def channel_rf(analysis: Analysis, node: str, channel: int) -> tuple:
+    """The receptive field of one channel of ``node``.
+
+    A concatenation's channels each come from one of its inputs, so a channel's field is
+    that input's field, not the union the analysis gives the whole node (for Inception's
+    concat, a channel of the 1×1 branch sees 1×1 of the block's input, not 5×5). Walks
+    back through channel-wise nodes (ReLU, BatchNorm, Dropout) and concatenations; any
+    other node's field is the analysis' field.
+    """
+    graph = analysis.graph
+    rf = analysis.nodes[node].rf
+    n, c = node, channel
+    while True:
+        t = graph.nodes[n]["type"]
+        ins = analysis.inputs.get(n, [])
+        if t in _CHANNELWISE and len(ins) == 1:
+            n = ins[0]
+        elif t == "concat":
+            for src in ins:
+                width = analysis.nodes[src].shape[0]
+                if c < width:
+                    n = src
+                    break
+                c -= width
+            else:
+                return rf  # channel out of range: keep the node's field
+            rf = analysis.nodes[n].rf
+        else:
+            return rf
+
+
 def rf_box(analysis: Analysis, node: str, y: int, x: int, preprocess: Preprocess,
            channel: int = 0, value: float = 0.0) -> Box:
     """The receptive field of feature pixel ``(y, x)`` of ``node`` on the original image.
@@ -161,8 +195,11 @@ def rf_box(analysis: Analysis, node: str, y: int, x: int, preprocess: Preprocess
         The feature pixel (``0, 0`` for a vector output, whose field is the whole input).
     preprocess : Preprocess
         How the original image became the input.
-    channel, value : int, float
-        Stored in the box (the channel and activation it belongs to).
+    channel : int
+        The channel (a concatenation's channel has its own input's field, see
+        :func:`channel_rf`); stored in the box.
+    value : float
+        The activation, stored in the box.
 
     Returns
     -------
@@ -175,7 +212,7 @@ def rf_box(analysis: Analysis, node: str, y: int, x: int, preprocess: Preprocess
     r = analysis.nodes[node]
     if r.rf is None:
         raise FeatureError(f"node '{node}' has no receptive field (it has no output)", node)
-    (size_h, jump_h, start_h), (size_w, jump_w, start_w) = r.rf
+    (size_h, jump_h, start_h), (size_w, jump_w, start_w) = channel_rf(analysis, node, channel)
     in_h, in_w = preprocess.input_size
     iy0 = min(max(start_h + y * jump_h, 0), in_h)
     iy1 = min(max(start_h + y * jump_h + size_h, 0), in_h)

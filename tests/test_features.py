@@ -184,6 +184,37 @@ def test_rf_box_equals_gradient_extent_anywhere(mode, node, y, x):
                                                       r.preprocess)
 
 
+def _inception_like() -> GraphModel:
+    """input → (1×1 conv → relu) and (5×5 conv → relu) → concat → relu."""
+    m = chain(h=20, w=20)
+    for nid, t, p, src in (("b1", "conv1x1", {"out_channels": 4}, "input"),
+                           ("b1r", "relu", {}, "b1"),
+                           ("b2", "conv", {"out_channels": 4, "kernel_size": 5, "padding": 2},
+                            "input"),
+                           ("b2r", "relu", {}, "b2"),
+                           ("cat", "concat", {}, None), ("out", "relu", {}, "cat")):
+        m.add_node(t, p, nid)
+        if src:
+            m.connect(src, nid)
+    m.connect("b1r", "cat")
+    m.connect("b2r", "cat")
+    return m
+
+
+@pytest.mark.parametrize("channel,size", [(1, 1), (5, 5)])
+def test_concat_channel_has_its_branch_field(channel, size):
+    """A concat channel's box is its own branch's field (1×1 or 5×5), as the gradient says."""
+    runner = FeatureRunner(_inception_like(), seed=0)
+    with torch.no_grad():
+        for p in runner.module.parameters():
+            p.abs_().add_(1e-3)
+    r = runner.run(photo(20, 20) // 2 + 60, normalize="unit")
+    b = rf_box(runner.analysis, "out", 10, 10, r.preprocess, channel=channel)
+    assert (b.x1 - b.x0, b.y1 - b.y0) == (size, size)
+    assert (b.x0, b.y0, b.x1, b.y1) == _gradient_box(runner, r.input, "out", channel, 10, 10,
+                                                      r.preprocess)
+
+
 def test_rf_box_through_resize_and_crop():
     """A 3×3 field at pixel (0, 0) maps to 9×6 px (resize 20×30) and 6×6 px from x=10 (crop)."""
     g = chain(("c", "conv", {"out_channels": 1, "kernel_size": 3}), c=1, h=10, w=10)
