@@ -120,18 +120,26 @@ class _Drag:
         if node is None or self._same(node, hit):
             if node is not None:
                 node.set_drop_state(None)
+            self._unhint()
             return
         src, dst, port = self._plan_for(node, hit)
         try:
             port = self.scene.doc.model.check_connect(src, dst, port)
             self.plan = (src, dst, port)
             node.set_drop_state("ok")
+            self._unhint()
         except EngineError as exc:
             if exc.message != self._hinted:  # say why as soon as the target turns red
                 self.scene.message.show_text(exc.message, pos)
                 self._hinted = exc.message
             self.reason = exc.message
             node.set_drop_state("bad")
+
+    def _unhint(self) -> None:
+        """The cursor left a refusing target: take its reason away."""
+        if self._hinted is not None:
+            self._hinted = None
+            self.scene.message.hide()
 
     def _clear(self) -> None:
         if self.target is not None:

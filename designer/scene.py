@@ -356,11 +356,16 @@ class GraphScene(QGraphicsScene):
 
     # ------------------------------------------------------------------ gestures
     def _item_at(self, pos: QPointF, event):
+        """The topmost node or edge at ``pos`` (notes and drag lines are see-through)."""
         widget = event.widget()
         view = widget.parent() if widget is not None else None
         transform = view.transform() if view is not None and hasattr(view, "transform") \
             else QTransform()
-        return self.itemAt(pos, transform)
+        for item in self.items(pos, Qt.ItemSelectionMode.IntersectsItemShape,
+                               Qt.SortOrder.DescendingOrder, transform):
+            if isinstance(item, (NodeItem, EdgeItem)):
+                return item
+        return None
 
     def _start_gesture(self, event) -> bool:
         pos = event.scenePos()

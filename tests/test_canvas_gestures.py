@@ -175,8 +175,20 @@ def test_hovering_a_refusing_target_shows_the_reason_before_release(qtbot):
     assert c.item("relu").drop_state == "bad"
     assert c.scene.message.isVisible()
     assert c.scene.message.text == TAKEN
-    c.release(c.body("relu"))
+    c.move(QPointF(300, 250))
+    assert not c.scene.message.isVisible()  # gone once the cursor leaves the target
+    c.release(QPointF(300, 250))
     assert c.item("relu").drop_state is None and c.doc.undo_stack.count() == 0
+
+
+def test_a_note_under_the_cursor_does_not_block_a_port(qtbot):
+    """A transient note lying over a port lets a connection drag start there."""
+    c = Canvas(qtbot, _free_model())
+    c.scene.message.show_text("a note", c.out_port("input") - QPointF(16, 16))
+    assert c.scene.message.isVisible()
+    c.drag(c.out_port("input"), c.in_slot("conv"))
+    assert c.model.edges() == [("input", "conv", 0)]
+    assert c.model.pos("input") == (0.0, 0.0)
 
 
 def test_refused_upstream_cycle_through_multi_input(qtbot):
