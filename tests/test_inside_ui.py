@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QMainWindow, QMenu, QTabWidget, QWidget
 
 from designer.commands import SetParamCommand
 from designer.document import Document
@@ -19,7 +19,7 @@ from engine.features import run_features
 from engine.templates import build
 from engine.worker import WorkerClient
 from test_worker import assert_same_stats, small_graph
-from widgets.inside_panel import InsidePanel
+from widgets.inside_panel import InsidePanel, install_inside
 from widgets.rf_view import strongest_box
 from widgets.run_controller import RunController
 
@@ -268,3 +268,72 @@ def test_window_process_never_loads_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, cwd=str(ROOT))
     assert out.stdout.split() == ["1", "False"], out.stderr[-2000:]
+
+
+class FakeWindow(QMainWindow):
+    """What install_inside needs of the main window: doc, scene, toolbar, a dock tab."""
+
+    def __init__(self, doc):
+        super().__init__()
+        self.doc = doc
+        self.scene = GraphScene(doc)
+        self.toolbar = self.addToolBar("Main")
+        self.tabs = QTabWidget()
+        self.setCentralWidget(self.tabs)
+
+    def add_inside_view(self, widget, title):
+        return self.tabs.addTab(widget, title)
+
+
+@pytest.fixture
+def hosted(qtbot, fast_client, monkeypatch):
+    """A window with the lazily built panel installed (the panel uses the shared worker)."""
+    import widgets.inside_panel as ip
+    real = ip.RunController
+    monkeypatch.setattr(ip, "RunController",
+                        lambda doc, parent=None: real(doc, parent, client=fast_client))
+    window = FakeWindow(Document(small_graph()))
+    qtbot.addWidget(window)
+    host = install_inside(window, delay_ms=-1)
+    yield window, host
+    if host.panel is not None:
+        host.panel.controller.close(stop_worker=False)
+
+
+def test_install_adds_actions_without_building_panel(hosted):
+    """Toolbar and Run menu get Run, Live, Cancel, Open image; the panel is not built yet."""
+    window, host = hosted
+    names = [a.text() for a in window.toolbar.actions() if not a.isSeparator()]
+    assert names == ["Run", "Live", "Cancel", "Open image…"]
+    menus = [m.title() for m in window.menuBar().findChildren(QMenu)]
+    assert "&Run" in menus
+    assert host.panel is None and window.tabs.count() == 1
+
+
+def test_run_action_builds_panel_and_runs_once(qtbot, hosted):
+    """Triggering Run before the panel exists builds it and runs exactly once."""
+    window, host = hosted
+    started = []
+    host.panel_built.connect(lambda p: p.controller.run_started.connect(started.append))
+    with qtbot.waitSignal(host.panel_built, timeout=5000):
+        host.actions_.run.trigger()
+    qtbot.waitUntil(lambda: host.panel.result is not None, timeout=TIMEOUT)
+    assert host.panel.grid.channel_count == 16
+    assert len(started) == 1                 # one trigger, one run (not one per connection)
+    host.actions_.run.trigger()
+    qtbot.wait(50)
+    assert len(started) == 2
+
+
+def test_image_dropped_on_main_window_builds_panel_and_sets_image(qtbot, hosted, tmp_path):
+    """An image file dropped on the window becomes the panel's image."""
+    from PIL import Image
+    window, host = hosted
+    path = tmp_path / "drop.png"
+    Image.new("RGB", (10, 10), (0, 255, 0)).save(path)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                       Qt.KeyboardModifier.NoModifier)
+    assert host._drop_filter.eventFilter(window, event)
+    assert host.panel is not None and host.panel.controller.image == str(path)

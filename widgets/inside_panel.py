@@ -11,7 +11,6 @@ import math
 from pathlib import Path
 
 import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QKeySequence
 from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QHBoxLayout, QLabel,
@@ -19,12 +18,11 @@ from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QHBoxLayout, 
                                QWidget)
 
 from designer.document import Document
-from widgets.feature_grid import FeatureGrid
-from widgets.histograms import Histograms
 from widgets.image_panel import ImagePanel, image_path_from_mime
-from widgets.rf_view import RFView
 from widgets.run_controller import SAMPLE_IMAGE, RunController
-from widgets.sparsity_plot import SparsityPlot
+
+# The views import pyqtgraph (~0.25 s): InsidePanel imports them when it is built, and
+# install_inside builds it after the window is shown, so start-up does not pay for it.
 
 TINT_NONE, TINT_SPARSITY, TINT_RF = "none", "sparsity", "rf"
 TINT_MAP = "viridis"
@@ -32,6 +30,7 @@ STAGE_MS = 2   # pause between the stages of showing a result
 
 
 def _colors(values: dict[str, float], lo: float, hi: float) -> dict[str, QColor]:
+    import pyqtgraph as pg
     cmap = pg.colormap.get(TINT_MAP)
     span = hi - lo if hi > lo else 1.0
     keys = list(values)
@@ -61,6 +60,26 @@ def rf_tint(analysis) -> tuple[dict[str, QColor], str]:
     values = {n: math.log(s) for n, s in sizes.items()}
     return (_colors(values, 0.0, math.log(top) if top > 1 else 1.0),
             f"colour = receptive field: 1 px (purple) → {top} px (yellow), log scale")
+
+
+class InsideActions(QObject):
+    """Run, Live, Cancel and Open image: plain actions, cheap to make before the panel exists."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.run = QAction("Run", self)
+        self.run.setShortcut(QKeySequence("F5"))
+        self.run.setToolTip("Run the image through the network (F5)")
+        self.live = QAction("Live", self)
+        self.live.setCheckable(True)
+        self.live.setToolTip("Rerun 300 ms after every edit")
+        self.cancel = QAction("Cancel", self)
+        self.cancel.setShortcut(QKeySequence("Shift+F5"))
+        self.cancel.setToolTip("Stop the run in progress (Shift+F5)")
+        self.cancel.setEnabled(False)
+        self.open_image = QAction("Open image…", self)
+        self.open_image.setToolTip("Choose the photo to run (or drop one on the window)")
+        self.all = [self.run, self.live, self.cancel, self.open_image]
 
 
 class _DropFilter(QObject):
@@ -98,7 +117,12 @@ class InsidePanel(QWidget):
     result_shown = Signal(object)
 
     def __init__(self, document: Document, scene=None, controller: RunController | None = None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, actions: "InsideActions | None" = None) -> None:
+        from widgets.feature_grid import FeatureGrid
+        from widgets.histograms import Histograms
+        from widgets.rf_view import RFView
+        from widgets.sparsity_plot import SparsityPlot
+
         super().__init__(parent)
         self.document = document
         self.scene = scene
@@ -157,28 +181,20 @@ class InsidePanel(QWidget):
         lay.addLayout(row2)
         lay.addWidget(self.splitter, 1)
 
-        self._make_actions()
+        self._make_actions(actions if actions is not None else InsideActions(self))
         self._connect()
 
     # ------------------------------------------------------------------ wiring
-    def _make_actions(self) -> None:
-        self.run_action = QAction("Run", self)
-        self.run_action.setShortcut(QKeySequence("F5"))
-        self.run_action.setToolTip("Run the image through the network (F5)")
+    def _make_actions(self, actions: "InsideActions") -> None:
+        self.run_action = actions.run
+        self.live_action = actions.live
+        self.cancel_action = actions.cancel
+        self.open_image_action = actions.open_image
+        self.toolbar_actions = actions.all
         self.run_action.triggered.connect(self.run)
-        self.live_action = QAction("Live", self)
-        self.live_action.setCheckable(True)
-        self.live_action.setToolTip("Rerun 300 ms after every edit")
         self.live_action.toggled.connect(self.controller.set_live)
-        self.cancel_action = QAction("Cancel", self)
-        self.cancel_action.setShortcut(QKeySequence("Shift+F5"))
-        self.cancel_action.setEnabled(False)
         self.cancel_action.triggered.connect(self.controller.cancel)
-        self.open_image_action = QAction("Open image…", self)
-        self.open_image_action.setToolTip("Choose the photo to run")
         self.open_image_action.triggered.connect(self.image_panel.choose)
-        self.toolbar_actions = [self.run_action, self.live_action, self.cancel_action,
-                        self.open_image_action]
 
     def _connect(self) -> None:
         c = self.controller
@@ -341,20 +357,90 @@ class InsidePanel(QWidget):
         self.controller.close()
 
 
-def install_inside(window) -> InsidePanel:
-    """Add the panel to a main window: its "Inside" dock, toolbar, a Run menu, drops, status.
+class InsideHost(QWidget):
+    """Holds the :class:`InsidePanel` in the main window and builds it on first need.
+
+    The actions exist at once (for the toolbar and menu); the panel, with pyqtgraph, is
+    built shortly after the window is shown, or when an action is used before that.
+    """
+
+    panel_built = Signal(object)
+
+    def __init__(self, window, delay_ms: int = 500) -> None:
+        super().__init__(window)
+        self.window_ = window
+        self.panel: InsidePanel | None = None
+        self.actions_ = InsideActions(self)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._placeholder = QLabel("Preparing the feature views…")
+        self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._layout.addWidget(self._placeholder)
+        a = self.actions_
+        a.run.triggered.connect(lambda _c=False: self._first(lambda p: p.run()))
+        a.live.toggled.connect(lambda on: self._first(lambda p: p.controller.set_live(on)))
+        a.open_image.triggered.connect(
+            lambda _c=False: self._first(lambda p: p.image_panel.choose()))
+        self._drop_filter = _HostDropFilter(self)
+        window.setAcceptDrops(True)
+        window.installEventFilter(self._drop_filter)
+        if delay_ms >= 0:
+            QTimer.singleShot(delay_ms, self.ensure_panel)
+
+    def _first(self, what) -> None:
+        """Before the panel exists, an action builds it and does its job once."""
+        if self.panel is None:
+            what(self.ensure_panel())
+
+    def ensure_panel(self) -> InsidePanel:
+        """The panel (built now if it was not yet)."""
+        if self.panel is None:
+            w = self.window_
+            panel = InsidePanel(w.doc, scene=w.scene, parent=self, actions=self.actions_)
+            self._layout.removeWidget(self._placeholder)
+            self._placeholder.deleteLater()
+            self._layout.addWidget(panel)
+            panel.status_message.connect(w.statusBar().showMessage)
+            self.panel = panel
+            self.panel_built.emit(panel)
+        return self.panel
+
+
+class _HostDropFilter(QObject):
+    """Image files dropped on the window go to the panel (built if need be)."""
+
+    def __init__(self, host: InsideHost) -> None:
+        super().__init__(host)
+        self.host = host
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt API)
+        t = event.type()
+        if t in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
+            if image_path_from_mime(event.mimeData()) is not None:
+                event.acceptProposedAction()
+                return True
+        elif t == QEvent.Type.Drop:
+            path = image_path_from_mime(event.mimeData())
+            if path is not None:
+                self.host.ensure_panel().open_image(path)
+                event.acceptProposedAction()
+                return True
+        return False
+
+
+def install_inside(window, delay_ms: int = 500) -> InsideHost:
+    """Add the feature views to a main window: dock tab, toolbar, Run menu, drops, status.
 
     ``window`` provides ``doc``, ``scene``, ``toolbar``, ``add_inside_view`` and a status
-    bar (:class:`widgets.main_window.MainWindow`). The worker process starts on the first run.
+    bar (:class:`widgets.main_window.MainWindow`). The panel is built ``delay_ms`` after
+    this call (or on first use); the worker process starts on the first run.
     """
-    panel = InsidePanel(window.doc, scene=window.scene, parent=window)
-    window.add_inside_view(panel, "Feature maps")
+    host = InsideHost(window, delay_ms)
+    window.add_inside_view(host, "Feature maps")
     toolbar = getattr(window, "toolbar", None)
     if toolbar is not None:
         toolbar.addSeparator()
-        toolbar.addActions(panel.toolbar_actions)
+        toolbar.addActions(host.actions_.all)
     menu = window.menuBar().addMenu("&Run")
-    menu.addActions(panel.toolbar_actions)
-    panel.install_drop_target(window)
-    panel.status_message.connect(window.statusBar().showMessage)
-    return panel
+    menu.addActions(host.actions_.all)
+    return host
