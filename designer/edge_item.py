@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QGraphicsItem, QStyle, QStyleOptionGraphicsItem
 from .theme import Theme
 
 LABEL_NONE, LABEL_MID, LABEL_SOURCE = 0, 1, 2
+_PLAIN = Qt.TextFormat.PlainText
 PORT_CLEARANCE = 12.0  # room a label on the line leaves to a port (radius 5) on either side
 
 
@@ -105,7 +106,7 @@ class EdgeItem(QGraphicsItem):
         self.label = text
         self.label_mode = mode
         self._static = QStaticText(text)
-        self._static.setTextFormat(Qt.TextFormat.PlainText)
+        self._static.setTextFormat(_PLAIN)
         self._label_w = self.theme.small_metrics.horizontalAdvance(text)
         self.prepareGeometryChange()
         self._place_label()

@@ -18,12 +18,17 @@ from .theme import Theme
 
 OUT = "out"
 IN = "in"
+# Enum members looked up once: attribute access on PySide enums is slow in hot paths.
+_PLAIN = Qt.TextFormat.PlainText
+_ELIDE_RIGHT = Qt.TextElideMode.ElideRight
+_ELIDE_MIDDLE = Qt.TextElideMode.ElideMiddle
+_POSITION_CHANGED = QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged
 COMPACT_BELOW = 0.5  # zoomed out further: only the id and the shape, drawn larger
 
 
 def _static(text: str) -> QStaticText:
     st = QStaticText(text)
-    st.setTextFormat(Qt.TextFormat.PlainText)
+    st.setTextFormat(_PLAIN)
     return st
 
 
@@ -43,7 +48,7 @@ def wrap_text(text: str, metrics, width: float, max_lines: int = 2) -> list[str]
         lines.append(line)
         line = word
     if line:
-        lines.append(metrics.elidedText(line, Qt.TextElideMode.ElideRight, width))
+        lines.append(metrics.elidedText(line, _ELIDE_RIGHT, width))
     return lines
 
 
@@ -214,12 +219,15 @@ class NodeItem(QGraphicsItem):
         self.params = params
         self.result = result
         self._make_texts()
-        self.setOpacity(0.45 if result is not None and result.waiting_on else 1.0)
+        opacity = 0.45 if result is not None and result.waiting_on else 1.0
+        if opacity != self.opacity():
+            self.setOpacity(opacity)
         self.update()
 
     def set_theme(self, theme: Theme) -> None:
         """Repaint with another theme (palette change)."""
         self.theme = theme
+        self.texts = {}  # fonts may differ: lay every row out again
         self._make_texts()
         self.update()
 
@@ -252,13 +260,13 @@ class NodeItem(QGraphicsItem):
         r = self.result
         title_w = w - (22 if self.in_error else 0)
         # Long ids keep their start and their end (inception3a…branch2_0_conv).
-        texts = {"title": t.title_metrics.elidedText(self.node_id, Qt.TextElideMode.ElideMiddle,
+        texts = {"title": t.title_metrics.elidedText(self.node_id, _ELIDE_MIDDLE,
                                                      title_w)}
         label = self.ntype.label
         summary = summary_text(self.type_name, self.params) if self.params else ""
         label_w = t.body_metrics.horizontalAdvance(label)
         texts["label"] = label
-        texts["summary"] = t.body_metrics.elidedText(summary, Qt.TextElideMode.ElideRight,
+        texts["summary"] = t.body_metrics.elidedText(summary, _ELIDE_RIGHT,
                                                      max(w - label_w - 10, 20))
         weights = ""
         status = ""
@@ -286,12 +294,16 @@ class NodeItem(QGraphicsItem):
             self.update_edges()
         self._compact = {}
         if texts != self.texts:
-            self.texts = texts
-            self._static = {k: _static(v) for k, v in texts.items() if v}
+            old, static = self.texts, self._static
+            self.texts = texts  # lay out again only the rows whose text changed
+            self._static = {k: static[k] if old.get(k) == v and k in static else _static(v)
+                            for k, v in texts.items() if v}
             self._right = {"summary": t.body_metrics.horizontalAdvance(texts["summary"]),
                            "weights": t.body_metrics.horizontalAdvance(weights)}
         self.node_tip = self._tooltip()
-        self.setToolTip(self.port_tip(self.hover_port) if self.hover_port else self.node_tip)
+        tip = self.port_tip(self.hover_port) if self.hover_port else self.node_tip
+        if tip != self.toolTip():
+            self.setToolTip(tip)
 
     def port_tip(self, port: tuple) -> str:
         """What hovering a port says: what it carries and what dragging it does."""
@@ -341,7 +353,7 @@ class NodeItem(QGraphicsItem):
 
     # ------------------------------------------------------------------ Qt hooks
     def itemChange(self, change, value):  # noqa: N802 - Qt's name
-        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+        if change == _POSITION_CHANGED:
             scene = self.scene()
             if scene is not None and hasattr(scene, "invalidate_node_rects"):
                 scene.invalidate_node_rects()
@@ -410,7 +422,7 @@ class NodeItem(QGraphicsItem):
             r = self.result
             line = ("error" if self.in_error else "waiting" if self.waiting
                     else fmt_shape(r.shape) if r is not None else "")
-            title = tm.elidedText(self.node_id, Qt.TextElideMode.ElideMiddle, w)
+            title = tm.elidedText(self.node_id, _ELIDE_MIDDLE, w)
             hit = self._compact[f] = (tfont, tm.height(), _static(title), sfont, sm.height(),
                                       _static(line) if line else None)
         return hit

@@ -239,13 +239,15 @@ class GraphScene(QGraphicsScene):
             e.set_label(text, LABEL_MID if e is owner else LABEL_NONE)
 
     def _refresh(self, ids) -> None:
-        model = self.doc.model
+        graph = self.doc.model.graph
         results = self.doc.analysis.nodes
         for n in ids:
             item = self.nodes.get(n)
             if item is None:
                 continue
-            item.set_content(model.params(n), results.get(n))
+            # Read-only use of the model's params dict (it is replaced, never mutated, on
+            # edits), which spares a deep copy per node when a whole network changes.
+            item.set_content(graph.nodes[n]["params"], results.get(n))
             self._relabel(item)
             for e in item.in_edges.values():
                 e.update()
