@@ -95,6 +95,17 @@ def main(repeats: int = 40) -> None:
     print(f"ratio edit / empty processEvents   {m / e:8.1f}")
     print(f"ratio edit / full viewport repaint {m / f:8.2f}")
 
+    # An edit that changes every node's shape (the input size), repainted.
+    wide = []
+    for i in range(repeats // 4):
+        before = view.paints
+        s = time.perf_counter()
+        doc.undo_stack.push(SetParamCommand(doc, "input", "height", 40 if i % 2 == 0 else 32))
+        _until_painted(app, view, before)
+        wide.append(time.perf_counter() - s)
+    w = statistics.median(wide) * 1000
+    print(f"input-size edit (all {len(doc.model)} nodes change) → painted {w:8.2f} ms")
+
     # Dragging a node: move it (its edges re-route) and paint, as one mouse move does.
     drags = []
     for i in range(repeats):
