@@ -31,7 +31,6 @@ import json
 import mmap
 import multiprocessing as mp
 import os
-import queue
 import tempfile
 import threading
 import time
@@ -167,7 +166,7 @@ class FeatureJob:
         from engine.fileformat import from_dict
 
         doc = request["graph"]
-        key = _graph_key(doc)
+        key = f"{request.get('seed', 0)}:{_graph_key(doc)}"
         if key != self._key or self._runner is None:
             progress(2, "building the model")
             self._model = from_dict(doc)
