@@ -132,6 +132,15 @@ def test_sparsity_tint_reaches_canvas(qtbot, panel):
     assert panel.scene.tint_legend == ""
 
 
+def test_sparsity_tint_cleared_when_another_design_opens(qtbot, panel):
+    """Opening another design removes the old run's sparsity colours from the canvas."""
+    run_and_wait(qtbot, panel)
+    panel.tint_box.setCurrentIndex(panel.tint_box.findData("sparsity"))
+    assert panel.scene.tint_legend
+    panel.document.replace_model(small_graph(width=3))
+    assert panel.tint is None and panel.scene.tint_legend == ""
+
+
 def test_resnet18_small_input_runs(qtbot, fast_client):
     """ResNet-18 at 64×64: 512 channels of the last ReLU, 70 sparsity points, engine's box."""
     model = build("resnet18")

@@ -215,6 +215,7 @@ class InsidePanel(QWidget):
         self.sparsity.node_clicked.connect(self.select_node)
         self.tint_box.currentIndexChanged.connect(self.apply_tint)
         self.document.analysis_changed.connect(self._on_analysis)
+        self.document.graph_reset.connect(self._on_reset)
         if self.scene is not None and hasattr(self.scene, "selection_changed_nodes"):
             self.scene.selection_changed_nodes.connect(self._on_scene_selection)
         app = QApplication.instance()
@@ -293,6 +294,13 @@ class InsidePanel(QWidget):
 
     def _on_channel(self, node: str, channel: int) -> None:
         self.rf.show_node(node, channel if channel >= 0 else None)
+
+    def _on_reset(self) -> None:
+        # Another design: the last run's sparsity belongs to the old one.
+        if self.tint_box.currentData() == TINT_SPARSITY and self.scene is not None \
+                and hasattr(self.scene, "set_node_tint"):
+            self.tint = None
+            self.scene.set_node_tint(None, "")
 
     def _on_analysis(self, _changed) -> None:
         if self.tint_box.currentData() == TINT_RF:
