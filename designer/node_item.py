@@ -76,6 +76,7 @@ class NodeItem(QGraphicsItem):
         self.hover_port: tuple | None = None
         self.drop_state: str | None = None  # "ok" / "bad" while a connection is dragged here
         self.texts: dict[str, str] = {}
+        self._texts_dirty = False
         self.node_tip = ""
         self._static: dict[str, QStaticText] = {}
         self._compact: dict[float, tuple] = {}
@@ -218,7 +219,14 @@ class NodeItem(QGraphicsItem):
         """Show new parameters and analysis result."""
         self.params = params
         self.result = result
-        self._make_texts()
+        if result is not None and result.shape is not None and self._status_lines == 0 \
+                and self.texts:
+            # Same height as now: lay the texts out when the node is next painted, so that
+            # an edit changing a whole network only pays for the nodes on screen.
+            self._texts_dirty = True
+            self._compact = {}
+        else:
+            self._make_texts()
         opacity = 0.45 if result is not None and result.waiting_on else 1.0
         if opacity != self.opacity():
             self.setOpacity(opacity)
@@ -255,6 +263,7 @@ class NodeItem(QGraphicsItem):
         return self.result is not None and self.result.waiting_on is not None
 
     def _make_texts(self) -> None:
+        self._texts_dirty = False
         t = self.theme
         w = th.NODE_WIDTH - 2 * th.TEXT_MARGIN
         r = self.result
@@ -340,9 +349,18 @@ class NodeItem(QGraphicsItem):
                     lines.append(f"{r.macs:,} MACs")
         return "\n".join(lines)
 
+    def _fresh(self) -> None:
+        if self._texts_dirty:
+            self._make_texts()
+
+    def toolTip(self) -> str:  # noqa: N802 - Qt's name
+        self._fresh()
+        return super().toolTip()
+
     @property
     def shown_text(self) -> str:
         """Everything the node shows, one line per row (for tests and accessibility)."""
+        self._fresh()
         x = self.texts
         status = " ".join(x[k] for k in ("status", "status2", "status3") if x.get(k))
         rows = [x.get("title", ""), f"{x.get('label', '')} {x.get('summary', '')}".strip(),
@@ -378,6 +396,7 @@ class NodeItem(QGraphicsItem):
         super().hoverLeaveEvent(event)
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
+        self._fresh()
         t = self.theme
         cat = self.ntype.category
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
