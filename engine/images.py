@@ -101,16 +101,20 @@ def _pil_to_array(im: Image.Image, path: Path) -> np.ndarray:
     """Decode fully and return uint8 ``(h, w, 3)`` or ``(h, w)``."""
     try:
         im.load()
-        im = ImageOps.exif_transpose(im)
+        ImageOps.exif_transpose(im, in_place=True)  # camera orientation, without a copy
         mode = im.mode
-        if mode in ("I;16", "I;16L", "I;16B", "I;16N"):
-            arr = np.asarray(im, dtype=np.float64)
-            return np.clip(np.rint(arr / 257.0), 0, 255).astype(np.uint8)
-        if mode in ("1", "L", "LA", "I", "F"):
-            return np.asarray(im.convert("L"), dtype=np.uint8).copy()
+        if mode.startswith("I"):  # 16/32-bit gray: 0..65535 → 0..255 when it goes above 255
+            wide = np.asarray(im).astype(np.uint32)
+            if wide.max() > 255:
+                wide = (wide.clip(0, 65535) * 255 + 32767) // 65535
+            return wide.astype(np.uint8)
+        if mode in ("1", "L", "LA", "F"):
+            return np.asarray(im.convert("L"), dtype=np.uint8)
         if mode == "P":
             im = im.convert("RGBA")
-        return np.asarray(im.convert("RGB"), dtype=np.uint8).copy()
+        if mode != "RGB":
+            im = im.convert("RGB")
+        return np.asarray(im, dtype=np.uint8)
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"cannot decode image {_name(path)} (truncated or damaged?): {exc}",
                          str(path)) from None
@@ -172,7 +176,8 @@ def load_image(source, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        uint8, ``(h, w, 3)`` for colour and ``(h, w)`` for grayscale images.
+        uint8, ``(h, w, 3)`` for colour and ``(h, w)`` for grayscale images; read-only when
+        decoded from a file (it shares Pillow's decoded buffer instead of copying it).
 
     Raises
     ------
@@ -182,7 +187,7 @@ def load_image(source, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     arr = _source_array(source, max_pixels)
     if arr.dtype != np.uint8:
         arr = np.rint(arr * 255.0).astype(np.uint8)
-    elif arr.base is not None or not arr.flags.c_contiguous:
+    elif not arr.flags.c_contiguous:  # e.g. the RGB of an RGBA array
         arr = np.ascontiguousarray(arr)
     return arr
 

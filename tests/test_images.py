@@ -64,6 +64,21 @@ def test_grayscale_file_loads_2d(tmp_path):
     np.testing.assert_array_equal(load_image(tmp_path / "g.png"), arr)
 
 
+def test_16_bit_gray_file_scales_to_8_bits(tmp_path):
+    """A 16-bit grayscale PNG loads as 8 bits: v·255/65535, rounded."""
+    arr = np.array([[0, 257 * 100, 65535], [128, 129, 32896]], np.uint16)
+    Image.fromarray(arr).save(tmp_path / "g16.png")
+    np.testing.assert_array_equal(load_image(tmp_path / "g16.png"), [[0, 100, 255], [0, 1, 128]])
+
+
+def test_exif_orientation_applied(tmp_path):
+    """A JPEG whose EXIF says "rotated 90°" loads upright (width and height swapped)."""
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90° clockwise to display
+    Image.fromarray(np.zeros((10, 30, 3), np.uint8)).save(tmp_path / "r.jpg", exif=exif)
+    assert load_image(tmp_path / "r.jpg").shape == (30, 10, 3)
+
+
 def test_rgba_file_drops_alpha(tmp_path):
     """An RGBA PNG loads as its RGB channels, alpha dropped (not composited)."""
     rgba = np.dstack([_rgb(), np.full((6, 5), 7, np.uint8)])
