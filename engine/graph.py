@@ -166,6 +166,11 @@ class GraphModel:
                   "pos": data["pos"], "index": list(self.graph.nodes).index(node),
                   "in": [(u, k) for u, _, k in self.graph.in_edges(node, keys=True)],
                   "out": [(v, k) for _, v, k in self.graph.out_edges(node, keys=True)]}
+        # Neighbours' adjacency order decides tie-breaks of the topological order and the
+        # edge order of saved files: keep it so that an undo restores the graph exactly.
+        g = self.graph
+        record["succ_order"] = {u: list(g._succ[u]) for u, _ in record["in"] if u != node}
+        record["pred_order"] = {v: list(g._pred[v]) for v, _ in record["out"] if v != node}
         neighbours = tuple(v for v, _ in record["out"])
         self.graph.remove_node(node)
         self._emit(GraphEvent("node_removed", (node,) + neighbours, structural=True,
@@ -198,6 +203,20 @@ class GraphModel:
             self.connect(src, node, port)
         for dst, port in record["out"]:
             self.connect(node, dst, port)
+        self._restore_adjacency_order(record)
+
+    def _restore_adjacency_order(self, record: dict) -> None:
+        """Put the neighbours' adjacency dicts back in their order before the removal."""
+        g = self.graph
+        for table, key in ((g._succ, "succ_order"), (g._pred, "pred_order")):
+            for u, order in record.get(key, {}).items():
+                if u not in table:
+                    continue
+                adj = table[u]
+                ordered = {v: adj[v] for v in order if v in adj}
+                ordered.update((v, d) for v, d in adj.items() if v not in ordered)
+                adj.clear()
+                adj.update(ordered)  # same dict object: networkx's views stay valid
 
     def _check_restore(self, record: dict) -> None:
         """Refuse, before any change, a restore whose edges cannot all be put back."""

@@ -246,3 +246,17 @@ def test_port_must_be_an_integer():
     with pytest.raises(PortError, match="port of 'r' must be a non-negative integer, got False"):
         m.connect("c", "r", False)
     assert m.inputs("r") == []
+
+
+def test_delete_and_undo_restores_file_and_order_exactly():
+    """Removing then restoring a node gives back the same document and topological order."""
+    from engine import analyze, fileformat
+    from engine.templates import inception3a_reduced
+
+    m = inception3a_reduced()
+    before_doc, before_order = fileformat.dumps(m), analyze(m).order
+    for node in list(m.nodes):
+        record = m.remove_node(node)
+        m.restore_node(record)
+        assert fileformat.dumps(m) == before_doc, node
+        assert analyze(m).order == before_order, node
