@@ -273,7 +273,8 @@ class _Inbox:
             self.current = None
 
 
-def _worker_main(conn, job_spec: str, num_threads: int) -> None:  # pragma: no cover - child
+def _worker_main(conn, job_spec: str, num_threads: int, nice: int = 0) -> None:  # pragma: no cover
+
     """Entry point of the worker process."""
     send_lock = threading.Lock()
 
@@ -284,6 +285,8 @@ def _worker_main(conn, job_spec: str, num_threads: int) -> None:  # pragma: no c
     try:
         import torch
 
+        if nice and hasattr(os, "nice"):
+            os.nice(nice)
         if num_threads > 0:
             torch.set_num_threads(num_threads)
         job = _resolve(job_spec)()
@@ -373,14 +376,17 @@ class WorkerClient:
         one of them); 0: torch's default (every core).
     kill_after : float
         Seconds to wait for a cancelled run to stop before killing the worker.
+    nice : int
+        Added to the worker's niceness (lower CPU priority than the window).
     """
 
     def __init__(self, job: str = "engine.worker:FeatureJob", num_threads: int | None = None,
-                 kill_after: float = 3.0) -> None:
+                 kill_after: float = 3.0, nice: int = 0) -> None:
         self.job = job
         if num_threads is None:
             num_threads = max(1, (os.cpu_count() or 2) - 1)
         self.num_threads = num_threads
+        self.nice = nice
         self.kill_after = kill_after
         self._ctx = mp.get_context("spawn")
         self._proc = None
@@ -409,7 +415,7 @@ class WorkerClient:
         self._discard()
         self.clean_stale_files()
         parent, child = self._ctx.Pipe(duplex=True)
-        proc = self._ctx.Process(target=_worker_main, args=(child, self.job, self.num_threads),
+        proc = self._ctx.Process(target=_worker_main, args=(child, self.job, self.num_threads, self.nice),
                                  name="convcanvas-worker", daemon=True)
         proc.start()
         child.close()
