@@ -16,7 +16,10 @@ and talks to it over a pipe:
   100–350 ms through the pipe, 1–20 ms this way);
 * a newer request supersedes an older one: the worker aborts the outdated forward pass
   between two layers (a global forward pre-hook) and starts the newest; replies to
-  older requests are dropped by the client;
+  older requests are dropped by the client. Measured for ResNet-18 at 224×224
+  (``bench/bench_worker.py``): the new result arrives ~60 ms after the request when the
+  old run is aborted, ~110 ms when it is let finish, ~1.3–3 s when the worker is
+  restarted (a new process imports torch again);
 * :meth:`WorkerClient.cancel` aborts the same way; when the worker does not acknowledge
   within :attr:`WorkerClient.kill_after` seconds it is killed;
 * a crashed worker (e.g. ``kill -9``) is reported as :class:`Crashed`; the next request

@@ -267,7 +267,7 @@ class FeatureGrid(QWidget):
         self.colorbar.setLevels((lo, hi))
         self.colorbar.axis.setLabel("per channel: min → max" if per else "activation")
         shape = "×".join(str(d) for d in self.result.maps[self.node].shape)
-        what = (f"channel {self.enlarged} (click it or press All channels to go back)"
+        what = (f"channel {self.enlarged} (click it to go back)"
                 if self.enlarged is not None else
                 f"channels {self._first}–{self._first + self._count - 1} of {n}")
         self.title.setText(f"<b>{self.node}</b> ({self.result.types.get(self.node, '')}, "
