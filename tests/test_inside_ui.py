@@ -158,12 +158,22 @@ def test_resnet18_small_input_runs(qtbot, fast_client):
         p.controller.close(stop_worker=False)
 
 
-def test_failed_run_reaches_status_bar(qtbot, panel):
-    """A graph the engine refuses emits a status message naming the node."""
+def test_graph_with_errors_is_refused_with_node_named(qtbot, panel):
+    """A graph with analysis errors is refused at once; the status message names the node."""
     panel.document.undo_stack.push(SetParamCommand(panel.document, "c2", "kernel_size", 40))
+    with qtbot.waitSignal(panel.status_message, timeout=1000) as sig:
+        assert panel.run() is None
+    assert "c2" in sig.args[0] and "Cannot run" in sig.args[0]
+
+
+def test_worker_failure_reaches_status_bar(qtbot, panel, tmp_path):
+    """An error inside the worker (an unreadable image) lands in the status message."""
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not an image")
+    panel.open_image(bad)
     with qtbot.waitSignal(panel.status_message, timeout=TIMEOUT) as sig:
         panel.run()
-    assert "c2" in sig.args[0]
+    assert sig.args[0].startswith("Run failed:") and "broken.png" in sig.args[0]
 
 
 def test_open_image_is_used_by_next_run(qtbot, panel, tmp_path):

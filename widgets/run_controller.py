@@ -118,8 +118,16 @@ class RunController(QObject):
         if len(model) == 0:
             self.run_failed.emit("Nothing to run: the graph is empty.")
             return None
+        errors = self.document.analysis.errors
+        if errors:   # refuse here: no need to wake the worker to hear the same
+            lines = "\n".join(f"  - {m}" for _, m in errors[:5])
+            more = f"\n  … and {len(errors) - 5} more" if len(errors) > 5 else ""
+            self.run_failed.emit(f"Cannot run: the graph has {len(errors)} error(s):\n"
+                                 f"{lines}{more}")
+            return None
         doc = to_dict(model)
         snapshot = analyze(model.copy())
+        starting = not self.client.alive()
         t0 = time.perf_counter()
         rid = self.client.submit(doc, self.image, self.options, node=self.node,
                                  channel=self.channel)
@@ -127,6 +135,8 @@ class RunController(QObject):
         self._watch()
         self._poll_timer.start()
         self.run_started.emit(rid)
+        if starting:
+            self.run_progressed.emit(1, "starting the inference worker (loading torch)…")
         return rid
 
     def cancel(self) -> int | None:
