@@ -14,7 +14,9 @@ the worker's default torch threads (cores - 1) and for all cores:
 4. transport of the maps: shared-memory file vs pickled through the pipe (time the GUI
    thread spends receiving, and round trip);
 5. a newer request while the worker is busy with an outdated run: abort between layers
-   (what the worker does) vs finishing the old run first vs restarting the worker.
+   (what the worker does) vs finishing the old run first vs restarting the worker;
+6. the worker's forward next to another process that is ~27% busy (as busy as the
+   dragging GUI) with pure computation, or with 4 MB memory copies like a repaint.
 """
 from __future__ import annotations
 
@@ -261,6 +263,47 @@ def _supersede(doc, image, n: int):
         c.close()
 
 
+_HOG = """
+import sys, time
+import numpy as np
+a = np.ones(1 << 20, np.float32)   # 4 MB, like a repaint's framebuffer
+b = np.empty_like(a)
+while True:
+    t = time.perf_counter()
+    while time.perf_counter() - t < 0.0011:
+        if sys.argv[1] == "memory":
+            np.copyto(b, a)
+    time.sleep(0.003)
+"""
+
+
+def _hogs(doc, image, n: int) -> dict:
+    """Forward time next to a ~27% busy process: pure compute vs memory copies."""
+    import subprocess
+
+    from engine.worker import Finished, WorkerClient
+    c = WorkerClient()
+
+    def run():
+        c.submit(doc, image)
+        return next(e for e in c.wait(120) if isinstance(e, Finished)).result.seconds
+    try:
+        for _ in range(2):
+            run()
+        out = {"idle": [], "compute": [], "memory": []}
+        for _ in range(n):
+            out["idle"].append(run())
+            for kind in ("compute", "memory"):
+                hog = subprocess.Popen([sys.executable, "-c", _HOG, kind])
+                time.sleep(0.2)
+                out[kind].append(run())
+                hog.kill()
+                hog.wait()
+        return {k: _median(v) for k, v in out.items()}
+    finally:
+        c.close()
+
+
 def main() -> int:
     """Run the benchmark and print the numbers and ratios."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -306,6 +349,11 @@ def main() -> int:
           f"let it finish first {1000 * _median(waits):.1f} ms, restart the worker "
           f"{1000 * _median(restart):.0f} ms  (ratios to abort: finish "
           f"{_median(waits) / _median(abort):.2f}, restart {_median(restart) / _median(abort):.1f})")
+    h = _hogs(graph, image, max(4, runs // 2))
+    print(f"worker forward next to another process busy ~27% of the time (no GUI): idle "
+          f"{1000 * h['idle']:.1f} ms, compute-only {1000 * h['compute']:.1f} ms "
+          f"(ratio {h['compute'] / h['idle']:.2f}), copying 4 MB buffers {1000 * h['memory']:.1f} ms "
+          f"(ratio {h['memory'] / h['idle']:.2f})")
     print("PASS" if ok else "FAIL (see the load average: 2 shared cores)")
     return 0 if ok else 1
 
