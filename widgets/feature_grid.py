@@ -166,6 +166,8 @@ class FeatureGrid(QWidget):
                 self._maps = None
                 self.image.clear()
                 self.title.setText("Run the network to see feature maps.")
+            elif node is not None:
+                self.readout.setText(f"'{node}' was not in the last run: press Run to see it.")
             return
         if node != self.node or not keep_page:
             self.page = 0
