@@ -198,12 +198,17 @@ class GraphModel:
         else:
             self.graph.add_node(node, type=record["type"], params=full,
                                 compiled=compile_params(record["type"], full), pos=record["pos"])
-        self._emit(GraphEvent("node_added", (node,), structural=True))
-        for src, port in record["in"]:
-            self.connect(src, node, port)
-        for dst, port in record["out"]:
-            self.connect(node, dst, port)
+        # Every edge was checked above: add them all and put the neighbours' adjacency order
+        # back before notifying, so that listeners (the Analyzer's topological order) see
+        # the restored graph exactly as it was.
+        edges = [(src, node, port) for src, port in record["in"]] + \
+                [(node, dst, port) for dst, port in record["out"]]
+        for src, dst, port in edges:
+            self.graph.add_edge(src, dst, key=port)
         self._restore_adjacency_order(record)
+        self._emit(GraphEvent("node_added", (node,), structural=True))
+        for src, dst, port in edges:
+            self._emit(GraphEvent("edge_added", (dst,), edge=(src, dst, port), structural=True))
 
     def _restore_adjacency_order(self, record: dict) -> None:
         """Put the neighbours' adjacency dicts back in their order before the removal."""
