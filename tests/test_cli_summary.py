@@ -78,6 +78,17 @@ def test_unreadable_file_subprocess(tmp_path):
     assert "missing.json" in proc.stderr and "cannot read" in proc.stderr
 
 
+def test_invalid_graph_subprocess(tmp_path):
+    """`main.py summary` on a graph with errors exits 1 and lists each error on stderr."""
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(BAD_GRAPH), encoding="utf-8")
+    proc = run_main("summary", str(path), "--json")
+    assert proc.returncode == 1
+    assert "bad.json: the graph has 1 error(s)" in proc.stderr
+    assert "  head: linear 'head' needs features" in proc.stderr
+    assert [e["node"] for e in json.loads(proc.stdout)["errors"]] == ["head"]
+
+
 def test_json_schema(saved, capsys):
     """--json prints exactly the documented keys for nodes, totals and errors."""
     assert cli_main(["summary", str(saved["resnet_bottleneck"]), "--json"]) == 0

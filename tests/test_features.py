@@ -254,8 +254,13 @@ def test_localisation_node_skips_one_by_one_maps():
 
 
 # --------------------------------------------------------------------------- refusals
-def test_invalid_graph_refused_with_errors_listed():
-    """A graph with analysis errors is refused, each error listed with its node."""
+def test_invalid_graph_refused_with_errors_listed(monkeypatch):
+    """A graph with analysis errors is refused before building, each error listed with its node."""
+    import engine.torch_build
+
+    def boom(*a, **k):
+        raise AssertionError("built anyway")
+    monkeypatch.setattr(engine.torch_build, "build_module", boom)
     g = chain(("c", "conv", {"out_channels": 2, "kernel_size": 9}), h=4, w=4)
     g.add_node("relu", {}, "lonely")
     with pytest.raises(FeatureError, match=r"2 error\(s\)") as info:
@@ -322,3 +327,26 @@ def test_bad_image_refused_before_building(tmp_path, monkeypatch):
     (tmp_path / "x.png").write_text("text")
     with pytest.raises(ImageError, match=r"x\.png' is not an image"):
         run_features(CONV_RELU, tmp_path / "x.png")
+
+
+def test_image_over_pixel_limit_refused_before_decoding_or_building(tmp_path, monkeypatch):
+    """A PNG header declaring 30000×30000 pixels is refused before decoding and building."""
+    import struct
+    import zlib
+
+    import engine.torch_build
+
+    def boom(*a, **k):
+        raise AssertionError("built anyway")
+    monkeypatch.setattr(engine.torch_build, "build_module", boom)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    path = tmp_path / "huge.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000,
+                                                                      8, 2, 0, 0, 0))
+                     + chunk(b"IEND", b""))
+    with pytest.raises(ImageError, match=r"huge\.png' is 30000×30000 = 900,000,000 pixels, "
+                                         r"over the limit"):
+        run_features(CONV_RELU, path)
