@@ -131,6 +131,29 @@ def test_pickled_model_is_refused_without_unpickling(tmp_path):
         load_weights(build_module(_chain()), tmp_path / "model.pt")
 
 
+class _Trap:
+    """Unpickling this calls ``os.makedirs(path)``: proof that the file was unpickled."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self):
+        return (os.makedirs, (self.path,))
+
+
+def test_hostile_pickle_is_never_executed(tmp_path):
+    """A torch file whose pickle would run code is refused and the code never runs."""
+    marker = tmp_path / "ran"
+    torch.save({"conv.weight": _Trap(str(marker))}, tmp_path / "evil.pt")
+    m = build_module(_chain())
+    before = snapshot(m)
+    with pytest.raises(WeightsError, match="evil.pt: cannot load weights: it holds Python "
+                                           "objects besides tensors"):
+        load_weights(m, tmp_path / "evil.pt")
+    assert not marker.exists()
+    assert same(m.state_dict(), before)
+
+
 @pytest.mark.parametrize("content", [b"hello, not a torch file", b""])
 def test_garbage_file_is_refused(tmp_path, content):
     """A file that torch.save did not write is refused, naming the file."""
