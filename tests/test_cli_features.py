@@ -91,6 +91,18 @@ def test_node_png_has_grid_and_scale_bar(ran):
     assert tuple(bar[0]) == tuple(LUT[255]) and tuple(bar[-1]) == tuple(LUT[0])
 
 
+def test_node_option_localises_that_node(ran, capsys):
+    """--node relu prints the box of relu's strongest activation, as run_features gives it."""
+    code = main(["features", str(ran / "g.json"), "--image", str(SAMPLE), "--out",
+                 str(ran / "node"), "--node", "relu"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    b = run_features(small_graph(), SAMPLE, node="relu").box
+    assert b.node == "relu"
+    assert (f"localisation: node 'relu' channel {b.channel} at (y={b.y}, x={b.x})" in printed
+            and f"box x {b.x0}..{b.x1}, y {b.y0}..{b.y1}" in printed)
+
+
 def test_tile_grid_layout_and_colours():
     """Four 2×2 channels tile 2×2, enlarged 12×; min gets the first colour, max the last."""
     a = np.zeros((4, 2, 2), np.float32)
