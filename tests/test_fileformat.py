@@ -63,6 +63,16 @@ def test_load_save_load_is_identical(tmp_path: Path):
     assert one.edges() == two.edges() and two.ports("tail") == [(0, "fc"), (4, "dropout")]
 
 
+def test_missing_position_loads_as_none_and_stays_missing():
+    """pos is optional: a node without it has no position and is saved without one."""
+    d = doc([INPUT, {"id": "r", "type": "relu", "pos": [1, 2]}], [{"src": "x", "dst": "r"}])
+    m = fileformat.from_dict(d)
+    assert (m.pos("x"), m.pos("r")) == (None, (1.0, 2.0))
+    nodes = json.loads(fileformat.dumps(m))["nodes"]
+    assert "pos" not in nodes[0] and nodes[1]["pos"] == [1, 2]
+    assert fileformat.dumps(fileformat.loads(fileformat.dumps(m))) == fileformat.dumps(m)
+
+
 def test_saved_positions_are_rounded_to_three_decimals():
     """Whole numbers are written as integers, others rounded to three decimals."""
     text = fileformat.dumps(placed_model())
