@@ -120,6 +120,19 @@ def test_runner_reruns_deterministically():
     assert r1.maps["relu"] is not r3.maps["relu"]  # the first result is not overwritten
 
 
+def test_runs_in_eval_and_inference_mode():
+    """Dropout passes its input through, BatchNorm uses its running statistics, and the
+    captured outputs are inference tensors (no autograd record)."""
+    g = chain(("conv", "conv", {"out_channels": 4, "kernel_size": 3, "padding": 1}),
+              ("drop", "dropout", {"p": 0.5}), ("bn", "batchnorm", {}), h=16, w=16)
+    runner = FeatureRunner(g)
+    r = runner.run(photo(16, 16))
+    np.testing.assert_array_equal(r.maps["drop"], r.maps["conv"])
+    np.testing.assert_allclose(r.maps["bn"], r.maps["conv"] / np.sqrt(1 + 1e-5), rtol=1e-6)
+    out, _ = runner.forward(r.input)
+    assert all(t.is_inference() for n, t in out.items() if n != "input")  # input: as given
+
+
 def test_seed_changes_weights():
     """Different seeds give different random weights, hence different maps."""
     a = run_features(CONV_RELU, photo(32, 32), seed=0).maps["conv"]
