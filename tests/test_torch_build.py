@@ -223,6 +223,27 @@ def test_out_of_place_code():
     assert not any(getattr(mod, "inplace", False) for mod in build_module(g).modules())
 
 
+def test_captured_maps_survive_later_nodes():
+    """c → relu, dropout, add(c, relu): the captured conv output still holds its negative
+    values and every map equals its own recomputation (nothing overwritten in place)."""
+    g = GraphModel("inplace")
+    g.add_node("input", {"channels": 2, "height": 6, "width": 6}, "x")
+    g.add_node("conv", {"out_channels": 3, "kernel_size": 3, "padding": 1}, "c")
+    g.add_node("relu", {}, "r")
+    g.add_node("dropout", {}, "d")
+    g.add_node("add", {}, "s")
+    for a, b in (("x", "c"), ("c", "r"), ("r", "d"), ("c", "s"), ("d", "s")):
+        g.connect(a, b)
+    m = build_module(g, capture=True)
+    x = torch.randn(1, 2, 6, 6, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        out = m(x)
+        conv = torch.nn.functional.conv2d(x, m.c.weight, m.c.bias, padding=1)
+    assert torch.equal(out["c"], conv) and bool((out["c"] < 0).any())
+    assert torch.equal(out["r"], conv.clamp(min=0)) and torch.equal(out["d"], out["r"])
+    assert torch.equal(out["s"], conv + conv.clamp(min=0))
+
+
 def test_invalid_graph_refused_listing_every_error():
     """A graph with analysis errors is refused, each error in the message and on .errors."""
     g = _chain()
