@@ -45,12 +45,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         model = load(args.file)
     except FormatError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
+        print(f"export: {exc.message}", file=sys.stderr)
         return 2
     try:
         code = export_code(model)
     except InvalidGraphError as exc:
-        print(f"error: {Path(args.file).name}: {exc.message}", file=sys.stderr)
+        print(f"export: {Path(args.file).name}: {exc.message}", file=sys.stderr)
         return 1
     if args.output == "-":
         sys.stdout.write(code)
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         _write_atomic(out, code)
     except OSError as exc:
-        print(f"error: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"export: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     print(f"wrote {out} ({code.count(chr(10))} lines)")
     return 0
