@@ -26,6 +26,23 @@ def test_conv_defaults_are_torchs():
                              "dilation": 1, "groups": 1, "bias": True}
 
 
+@pytest.mark.parametrize("type_name,given,expected", [
+    ("conv1x1", {"out_channels": 2}, {"out_channels": 2, "stride": 1, "groups": 1, "bias": True}),
+    ("avgpool", {"kernel_size": 2}, {"kernel_size": 2, "stride": None, "padding": 0,
+                                     "ceil_mode": False}),
+    ("batchnorm", {}, {"eps": 1e-5, "momentum": 0.1, "affine": True}),
+    ("linear", {"out_features": 3}, {"out_features": 3, "bias": True}),
+    ("dropout", {}, {"p": 0.5}),
+    ("relu", {}, {}), ("flatten", {}, {}), ("global_avgpool", {}, {}), ("concat", {}, {}),
+    ("add", {}, {}),
+])
+def test_other_defaults_are_torchs(type_name, given, expected):
+    """Every other type's omitted params get the issue's (torch's) defaults."""
+    m = GraphModel()
+    m.add_node(type_name, given, "n")
+    assert m.params("n") == expected
+
+
 def test_pool_stride_defaults_to_none_meaning_kernel():
     """A pool's stride defaults to None (torch: the kernel size)."""
     m = GraphModel()
