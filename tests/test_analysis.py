@@ -72,6 +72,28 @@ def test_peak_memory_holds_branch_inputs_until_the_merge():
     assert t.activation_bytes == 768 + 2048 + 2048 + 4096
 
 
+def test_peak_memory_follows_parameter_edits():
+    """After edits, the incrementally kept peak and sums equal the hand count and analyze()."""
+    m = GraphModel()
+    m.add_node("input", {"channels": 3, "height": 8, "width": 8}, "x")
+    m.add_node("conv1x1", {"out_channels": 8}, "a")
+    m.add_node("conv1x1", {"out_channels": 8}, "b")
+    m.add_node("concat", {}, "cat")
+    for src, dst in (("x", "a"), ("x", "b"), ("a", "cat"), ("b", "cat")):
+        m.connect(src, dst)
+    an = Analyzer(m)
+    m.set_param("a", "out_channels", 4)
+    # a 1024 + b 2048 (x freed) → cat 3072 joins them: 6144 (full pass, keeps the profile).
+    assert an.analysis.totals.peak_activation_bytes == 6144
+    m.set_param("b", "out_channels", 2)  # now with the kept memory profile
+    # x 768 + a 1024 + b 512 = 2304 → x freed → cat 1536 joins a and b: 3072.
+    t = an.analysis.totals
+    assert (t.peak_activation_bytes, t.activation_bytes) == (3072, 768 + 1024 + 512 + 1536)
+    fresh = analyze(m.copy()).totals
+    assert (t.params, t.macs, t.output, t.output_rf) == (fresh.params, fresh.macs, "cat",
+                                                         fresh.output_rf)
+
+
 def test_analyze_accepts_a_networkx_graph():
     """analyze() takes the model or its MultiDiGraph and gives the same result."""
     m = small_net()
