@@ -133,6 +133,44 @@ def test_exported_code_equals_built_model_in_fresh_interpreter(tmp_path):
             assert res["same_init"], job["cls"]
 
 
+META_RUNNER = textwrap.dedent('''
+    import importlib.util, json, sys
+    import torch
+    out = {}
+    for key, path, cls in json.load(open(sys.argv[1])):
+        spec = importlib.util.spec_from_file_location(key, path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        with torch.device("meta"):  # full-size networks: shapes only, no memory
+            model = getattr(mod, cls)()
+        out[key] = [[k, list(v.shape)] for k, v in model.state_dict().items()]
+    json.dump(out, open(sys.argv[2], "w"))
+    assert "engine" not in sys.modules
+''')
+
+
+def test_full_size_templates_export_build_module_keys_in_fresh_interpreter(tmp_path):
+    """Every template at its real input size: the exported class, built in a fresh
+    interpreter, has exactly build_module's state_dict keys and shapes (VGG-16's fc6 too)."""
+    jobs, expected = [], {}
+    for key in TEMPLATES:
+        g = TEMPLATES[key].builder()
+        with torch.device("meta"):
+            expected[key] = [[k, list(v.shape)] for k, v in build_module(g).state_dict().items()]
+        path = tmp_path / f"{key}.py"
+        path.write_text(export_code(g), encoding="utf-8")
+        jobs.append([key, str(path), make_plan(g).class_name])
+    (tmp_path / "jobs.json").write_text(json.dumps(jobs))
+    (tmp_path / "runner.py").write_text(META_RUNNER)
+    proc = subprocess.run([sys.executable, "-I", str(tmp_path / "runner.py"),
+                           str(tmp_path / "jobs.json"), str(tmp_path / "out.json")],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads((tmp_path / "out.json").read_text())
+    assert got == expected
+    assert [4096, 512 * 7 * 7] in [shape for _, shape in got["vgg16"]]  # the real-size fc6
+
+
 MARKER = "PWNED_MARKER"
 HOSTILE_IDS = [
     f"__import__('os').system('touch {MARKER}')",
