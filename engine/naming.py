@@ -6,7 +6,9 @@ sanitised (``'conv-1'`` → ``conv_1``, ``'3x3'`` → ``n3x3``, ``'class'`` → 
 ``'卷积'`` → ``u5377_u79ef``) and de-duplicated the way ``torch.fx`` names values
 (``_1``, ``_2``, … never taking a name another node uses as is). The same name serves
 as the submodule attribute and as the local variable in ``forward``, so it must avoid
-Python keywords, builtins, ``nn.Module``'s own attributes and the generated code's names.
+Python keywords, ``nn.Module``'s own attributes and the names the generated ``forward``
+reads (``self``, ``torch``, ``nn``, and the builtins ``dict`` and ``zip`` of capture mode).
+Other builtins are fine: a local ``input`` in ``forward`` shadows nothing it uses.
 No torch import here.
 """
 from __future__ import annotations
@@ -23,6 +25,8 @@ FALLBACK_CLASS = "ConvCanvasNet"
 # Names that ``forward`` reads besides its locals (module-level names of the ``__main__``
 # block are globals, which the locals of ``forward`` cannot disturb).
 CODE_NAMES = frozenset({"self", "torch", "nn"})
+# Builtins that the generated ``forward`` calls (capture mode returns ``dict(zip(...))``).
+FORWARD_BUILTINS = frozenset({"dict", "zip"})
 
 # Attributes of an ``nn.Module`` instance (torch 2.x, dunders excluded: every id starting
 # with ``__`` is sanitised anyway). tests/test_codegen.py checks this covers the
@@ -47,7 +51,7 @@ set_submodule share_memory state_dict to to_empty train training type xpu zero_g
 _is_hpu _version_counter
 """.split())
 
-RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins)) \
+RESERVED = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | FORWARD_BUILTINS \
     | MODULE_ATTRS | CODE_NAMES
 
 _ASCII_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -91,7 +95,7 @@ def sanitize(name: str, reserved: frozenset | set = frozenset()) -> str:
     Returns
     -------
     str
-        An ASCII identifier that is no keyword, builtin, ``nn.Module`` attribute or
+        An ASCII identifier that is no keyword, ``nn.Module`` attribute or
         reserved name, and does not start with ``__`` (no name mangling).
     """
     if is_plain(name, reserved):
@@ -164,6 +168,6 @@ def class_name(model_name: str | None) -> str:
         return FALLBACK_CLASS
     if name[0].isdigit():
         name = "Net" + name
-    if name in RESERVED or keyword.iskeyword(name):
+    if name in RESERVED or keyword.iskeyword(name) or hasattr(builtins, name):  # module level
         name += "Net"
     return name

@@ -20,7 +20,7 @@ from engine import GraphModel, analyze
 from engine.cli import main as cli_main
 from engine.codegen import export_code, make_plan
 from engine.fileformat import save
-from engine.naming import MODULE_ATTRS, class_name, module_names
+from engine.naming import CODE_NAMES, FORWARD_BUILTINS, MODULE_ATTRS, class_name, module_names
 from engine.templates import TEMPLATES, deep_resnet, resnet50
 from engine.torch_build import build_module
 from random_graphs import seeded_graph
@@ -287,7 +287,7 @@ def test_name_never_shadows_the_class():
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=12, unique=True))
 def test_names_are_unique_safe_identifiers(ids):
-    """Any ids: names are unique ASCII identifiers, never keywords, builtins or Module attributes."""
+    """Any ids: unique ASCII identifiers, never keywords, Module attributes or forward's names."""
     g = GraphModel()
     for nid in ids:
         g.add_node("relu", {}, nid)
@@ -295,12 +295,11 @@ def test_names_are_unique_safe_identifiers(ids):
     assert len(set(names.values())) == len(ids)
     for nid, name in names.items():
         assert name.isascii() and name.isidentifier() and not keyword.iskeyword(name)
-        assert name not in MODULE_ATTRS and name not in dir(__builtins__) or name == nid
+        assert name not in MODULE_ATTRS | FORWARD_BUILTINS | CODE_NAMES
         assert not name.startswith("__")
         if nid.isascii() and nid.isidentifier() and not keyword.iskeyword(nid) \
                 and not nid.startswith("__") and nid not in MODULE_ATTRS \
-                and nid not in {"self", "torch", "nn"} \
-                and nid not in dir(__import__("builtins")) and not keyword.issoftkeyword(nid):
+                and nid not in CODE_NAMES | FORWARD_BUILTINS and not keyword.issoftkeyword(nid):
             assert name == nid
 
 
@@ -426,3 +425,17 @@ def test_any_ids_and_name_give_code_of_fixed_shape(ids, name):
     assert len(init.body) == len(ids)  # super().__init__() + one per relu
     assigns = [n for n in forward.body if isinstance(n, ast.Assign)]
     assert len(assigns) == len(ids) - 1
+
+
+def test_builtin_named_ids_are_used_as_is():
+    """Valid non-keyword ids that name builtins (input, max) keep their names in state_dict keys."""
+    g = GraphModel("b")
+    g.add_node("input", {"channels": 1, "height": 4, "width": 4}, "input")
+    g.add_node("conv", {"out_channels": 2, "kernel_size": 3}, "max")
+    g.connect("input", "max")
+    assert module_names(g) == {"input": "input", "max": "max"}
+    src = export_code(g)
+    namespace: dict = {}
+    exec(compile(src, "<export>", "exec"), namespace)  # our own generated code
+    model = namespace[make_plan(g).class_name]()
+    assert sorted(model.state_dict()) == ["max.bias", "max.weight"]
