@@ -24,6 +24,7 @@ from engine.graph import GraphModel
 
 from . import files
 from .export_dialog import ExportDialog, default_file_name, generate_code
+from .inside_panel import install_inside
 from .inspector import Inspector
 from .layer_table import LayerTable
 from .palette import Palette
@@ -103,6 +104,8 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self._build_toolbar()
         self._connect()
+        # Feature maps etc.: Run/Live/Cancel/Open image, image drops (built after show).
+        self.inside_host = install_inside(self)
         self.autosaver = files.Autosaver(self.doc, self) if autosave else None
         self.resize(1440, 900)
         self._update_title()
