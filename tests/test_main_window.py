@@ -119,10 +119,10 @@ def test_export_refused_with_errors(win):
 
 
 def test_inside_views_dock(win):
-    """add_inside_view puts a tab in the hidden 'Inside' dock and shows it."""
-    assert win.inside_dock.isHidden()
-    index = win.add_inside_view(QLabel("feature maps"), "Feature maps")
-    assert index == 0 and win.inside_tabs.tabText(0) == "Feature maps"
+    """The 'Inside' dock holds the feature maps; add_inside_view adds another tab to it."""
+    assert win.inside_tabs.tabText(0) == "Feature maps"
+    index = win.add_inside_view(QLabel("statistics"), "Statistics")
+    assert index == 1 and win.inside_tabs.tabText(1) == "Statistics"
     assert not win.inside_dock.isHidden()
 
 
