@@ -355,3 +355,27 @@ def test_image_dropped_on_main_window_builds_panel_and_sets_image(qtbot, hosted,
                        Qt.KeyboardModifier.NoModifier)
     assert host._drop_filter.eventFilter(window, event)
     assert host.panel is not None and host.panel.controller.image == str(path)
+
+
+def test_main_window_has_inside_views_and_runs(qtbot, fast_client, monkeypatch):
+    """The main window gets Run/Live/Cancel/Open image, builds the panel after showing, runs."""
+    import widgets.inside_panel as ip
+    from widgets.main_window import MainWindow
+    real = ip.RunController
+    monkeypatch.setattr(ip, "RunController",
+                        lambda doc, parent=None: real(doc, parent, client=fast_client))
+    win = MainWindow(Document(small_graph()), autosave=False)
+    qtbot.addWidget(win)
+    win.show()
+    names = [a.text() for a in win.toolbar.actions()]
+    assert {"Run", "Live", "Cancel", "Open image…"} <= set(names)
+    host = win.inside_host
+    qtbot.waitUntil(lambda: host.panel is not None, timeout=5000)
+    assert win.inside_dock.isVisible()
+    try:
+        with qtbot.waitSignal(host.panel.result_shown, timeout=TIMEOUT):
+            host.actions_.run.trigger()
+        assert host.panel.grid.channel_count == 16
+        assert "Forward pass" in win.statusBar().currentMessage()
+    finally:
+        host.panel.controller.close(stop_worker=False)
