@@ -451,4 +451,7 @@ def install_inside(window, delay_ms: int = 500) -> InsideHost:
         toolbar.addActions(host.actions_.all)
     menu = window.menuBar().addMenu("&Run")
     menu.addActions(host.actions_.all)
+    docks = [getattr(window, n, None) for n in ("inspector_dock", "inside_dock")]
+    if all(d is not None for d in docks):   # the maps need room more than the inspector
+        window.resizeDocks(docks, [230, 670], Qt.Orientation.Vertical)
     return host
