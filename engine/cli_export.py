@@ -6,14 +6,12 @@ be read or the output cannot be written. No torch import (the code is plain text
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from .codegen import InvalidGraphError, export_code
 from .errors import FormatError
-from .fileformat import load
+from .fileformat import load, write_atomic
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,23 +19,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="a .convcanvas graph file")
     parser.add_argument("-o", "--output", default="-",
                         help="the Python file to write (default: print to standard output)")
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     out = Path(args.output)
     try:
-        _write_atomic(out, code)
+        write_atomic(out, lambda fh: fh.write(code), mode=0o644)
     except OSError as exc:
         print(f"export: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
         return 2

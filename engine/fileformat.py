@@ -10,7 +10,7 @@ import math
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, Callable
 
 from .errors import EngineError, FormatError
 from .graph import GraphModel
@@ -208,15 +208,34 @@ def _file_mode(path: Path) -> int:
         return 0o666 & ~mask
 
 
-def save(model: GraphModel, path: str | os.PathLike) -> None:
-    """Write a graph file atomically: a temporary file in the same folder, then rename."""
+def write_atomic(path: str | os.PathLike, write: Callable[[IO], Any], *, binary: bool = False,
+                 mode: int | None = None) -> None:
+    """Write a file atomically: a temporary file in the same folder, flushed, then renamed.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to (re)place.
+    write : callable
+        Called with the open temporary file; writes the content.
+    binary : bool
+        Open the temporary file in binary mode (text is UTF-8 otherwise).
+    mode : int, optional
+        Permissions given to the file; ``None`` keeps ``mkstemp``'s private 0o600.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be written; the old file is then untouched and no temporary
+        file is left behind.
+    """
     path = Path(path)
-    text = dumps(model)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
-        os.chmod(tmp, _file_mode(path))
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        if mode is not None:
+            os.chmod(tmp, mode)
+        with (os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8")) as fh:
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -226,3 +245,10 @@ def save(model: GraphModel, path: str | os.PathLike) -> None:
         except OSError:
             pass
         raise
+
+
+def save(model: GraphModel, path: str | os.PathLike) -> None:
+    """Write a graph file atomically: a temporary file in the same folder, then rename."""
+    path = Path(path)
+    text = dumps(model)
+    write_atomic(path, lambda fh: fh.write(text), mode=_file_mode(path))

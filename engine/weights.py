@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import tempfile
 import warnings
 from collections import defaultdict
 from pathlib import Path
@@ -17,6 +16,7 @@ import torch
 from torch import nn
 
 from .errors import EngineError
+from .fileformat import write_atomic
 
 # BatchNorm's counter: torch itself accepts files without it (older formats).
 _OPTIONAL_SUFFIX = ".num_batches_tracked"
@@ -168,17 +168,4 @@ def load_weights(module: nn.Module, path: str | os.PathLike) -> None:
 
 def save_weights(module: nn.Module, path: str | os.PathLike) -> None:
     """Write ``module.state_dict()`` to ``path`` atomically (temporary file, then rename)."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(module.state_dict(), fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(path, lambda fh: torch.save(module.state_dict(), fh), binary=True)
