@@ -7,6 +7,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .graph import GraphModel
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "summary": ("engine.cli_summary", "per-node table (shape, params, MACs, receptive field) and totals"),
@@ -27,3 +32,45 @@ def main(argv: list[str]) -> int:
             modules[name].add_arguments(p)
     args = parser.parse_args(argv)
     return int(modules[args.command].run(args) or 0)
+
+
+def tolerant_stdout() -> None:
+    """Let ``print`` write any node name: unencodable characters become escapes."""
+    try:
+        sys.stdout.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+    except (AttributeError, ValueError):  # pragma: no cover - unusual streams
+        pass
+
+
+def load_graph_arg(args: argparse.Namespace) -> tuple[GraphModel, str]:
+    """The graph a command names: ``args.file`` or ``args.template`` (exactly one).
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        With ``file`` and ``template`` (either may be ``None``).
+
+    Returns
+    -------
+    model : GraphModel
+    source : str
+        The file name, or ``template NAME``.
+
+    Raises
+    ------
+    FormatError
+        If neither or both are given, the template is unknown or the file is unreadable.
+    """
+    from .errors import FormatError
+    from .fileformat import load
+    if args.template is not None:
+        if args.file is not None:
+            raise FormatError("give either a FILE or --template, not both")
+        from .templates import TEMPLATES
+        if args.template not in TEMPLATES:
+            raise FormatError(f"unknown template {args.template!r} (known: "
+                              f"{', '.join(TEMPLATES)})")
+        return TEMPLATES[args.template].builder(), f"template {args.template}"
+    if args.file is None:
+        raise FormatError("give a graph FILE (or --template NAME)")
+    return load(args.file), args.file

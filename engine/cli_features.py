@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from .cli import load_graph_arg, tolerant_stdout
 from .errors import EngineError
 from .feature_types import FeatureResult
 from .images import MODES, NORMALIZATIONS
@@ -227,30 +228,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "2048 MB)")
 
 
-def _load_graph(args: argparse.Namespace):
-    from .fileformat import load
-    if args.template is not None:
-        if args.file is not None:
-            raise EngineError("give either a FILE or --template, not both")
-        from .templates import TEMPLATES
-        if args.template not in TEMPLATES:
-            raise EngineError(f"unknown template {args.template!r} (known: "
-                              f"{', '.join(TEMPLATES)})")
-        return TEMPLATES[args.template].builder()
-    if args.file is None:
-        raise EngineError("give a graph FILE (or --template NAME)")
-    return load(args.file)
-
-
 def run(args: argparse.Namespace) -> int:
     """Run the image, write the files; return 0, or 1 with the reason on stderr."""
-    try:
-        sys.stdout.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
-    except (AttributeError, ValueError):  # pragma: no cover - unusual streams
-        pass
+    tolerant_stdout()
     from .features import run_features
     try:
-        model = _load_graph(args)
+        model, _ = load_graph_arg(args)
         result = run_features(model, args.image, mode=args.mode, normalize=args.normalize,
                               node=args.node, channel=args.channel, seed=args.seed,
                               memory_limit=int(args.memory_limit * 1024 ** 2))

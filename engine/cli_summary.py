@@ -10,9 +10,8 @@ import json
 import sys
 
 from .analysis import Analysis, analyze
+from .cli import load_graph_arg, tolerant_stdout
 from .errors import FormatError
-from .fileformat import load
-from .graph import GraphModel
 
 COLUMNS = ("id", "type", "output", "params", "MACs", "receptive field", "error")
 RIGHT = {"params", "MACs"}
@@ -98,28 +97,11 @@ def totals_text(analysis: Analysis) -> str:
     return "Totals\n" + "\n".join(lines)
 
 
-def _load(args: argparse.Namespace) -> tuple[GraphModel, str]:
-    if args.template is not None:
-        if args.file is not None:
-            raise FormatError("give either a FILE or --template, not both")
-        from .templates import TEMPLATES
-        if args.template not in TEMPLATES:
-            raise FormatError(f"unknown template {args.template!r} (known: "
-                              f"{', '.join(TEMPLATES)})")
-        return TEMPLATES[args.template].builder(), f"template {args.template}"
-    if args.file is None:
-        raise FormatError("give a graph FILE (or --template NAME)")
-    return load(args.file), args.file
-
-
 def run(args: argparse.Namespace) -> int:
     """Print the summary; return the exit status (0 ok, 1 graph errors, 2 unreadable)."""
+    tolerant_stdout()
     try:
-        sys.stdout.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
-    except (AttributeError, ValueError):  # pragma: no cover - unusual streams
-        pass
-    try:
-        model, source = _load(args)
+        model, source = load_graph_arg(args)
     except FormatError as exc:
         print(f"summary: {exc.message}", file=sys.stderr)
         return 2
