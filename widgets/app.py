@@ -5,8 +5,11 @@ import sys
 from pathlib import Path
 
 
-def create_window(argv: list[str]):
+def create_window(argv: list[str], autorun: bool = True, live: bool = True):
     """The main window on ``argv[0]`` if given, else on the Inception 3a template.
+
+    With ``autorun`` the network runs on the sample image as soon as the feature views
+    are built (shortly after the window is shown); ``live`` is the initial Live state.
 
     A file that cannot be opened is reported and the template is shown instead, so
     the window is never empty.
@@ -22,6 +25,11 @@ def create_window(argv: list[str]):
         win.open_file(Path(files_given[0]))
     else:
         win.offer_recovery()
+    # The first impression: once the window is up, the sample photo runs through the
+    # design in the worker process and the maps of the last spatial node appear; later
+    # edits rerun it 300 ms after the last change (Live), in the background.
+    win.inside_host.autorun = autorun
+    win.inside_host.live = live
     return win
 
 

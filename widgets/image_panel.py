@@ -10,8 +10,10 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPus
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp);;All files (*)"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-MODES = (("resize", "Resize to the input size"), ("crop", "Scale short side, centre crop"))
-NORMALIZE = (("imagenet", "ImageNet mean/std"), ("unit", "Scale to [0, 1]"))
+MODES = (("resize", "Resize"), ("crop", "Centre crop"))
+MODE_TIPS = {"resize": "Resize the photo to the input size",
+             "crop": "Scale the short side to the input size, then crop the centre"}
+NORMALIZE = (("imagenet", "ImageNet mean/std"), ("unit", "Pixels in [0, 1]"))
 
 
 def image_path_from_mime(mime) -> Path | None:
@@ -47,14 +49,15 @@ class ImagePanel(QWidget):
         self.thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.thumb.setStyleSheet("border: 1px solid #999; background: #eee;")
         self.name = QLabel("no image")
-        self.name.setMinimumWidth(90)
+        self.name.setMinimumWidth(70)
         self.open_button = QPushButton("Open image…")
         self.open_button.setToolTip("Choose a photo to run (or drop one on the window)")
         self.open_button.clicked.connect(self.choose)
         self.mode = QComboBox()
         for key, text in MODES:
             self.mode.addItem(text, key)
-        self.mode.setToolTip("How the photo becomes the network's input size")
+        self.mode.setToolTip("How the photo becomes the network's input size:\n"
+                             + "\n".join(f"{t}: {MODE_TIPS[k]}" for k, t in MODES))
         self.normalize = QComboBox()
         for key, text in NORMALIZE:
             self.normalize.addItem(text, key)
@@ -63,8 +66,10 @@ class ImagePanel(QWidget):
         self.normalize.currentIndexChanged.connect(self._options)
         lay = QHBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(6)
         lay.addWidget(self.thumb)
         lay.addWidget(self.name)
+        self.name.hide()   # the thumbnail's tooltip and the status line name the file
         lay.addWidget(self.open_button)
         lay.addWidget(self.mode)
         lay.addWidget(self.normalize)
@@ -84,6 +89,7 @@ class ImagePanel(QWidget):
             self.thumb.clear()
         self.name.setText(self.path.name)
         self.name.setToolTip(str(self.path))
+        self.thumb.setToolTip(f"{self.path.name}\n{self.path}")
         if emit:
             self.image_changed.emit(str(self.path))
 

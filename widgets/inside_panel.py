@@ -140,45 +140,46 @@ class InsidePanel(QWidget):
         self.cancel_button.setEnabled(False)
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
-        self.progress.setMaximumWidth(160)
+        self.progress.setFixedWidth(110)
         self.progress.setTextVisible(True)
         self.status = QLabel("Ready.")
+        self.status.setMinimumWidth(60)
         self.tint_box = QComboBox()
-        self.tint_box.addItem("Canvas colour: normal", TINT_NONE)
-        self.tint_box.addItem("Canvas colour: sparsity", TINT_SPARSITY)
-        self.tint_box.addItem("Canvas colour: receptive field", TINT_RF)
+        self.tint_box.addItem("Nodes: plain", TINT_NONE)
+        self.tint_box.addItem("Nodes: sparsity", TINT_SPARSITY)
+        self.tint_box.addItem("Nodes: receptive field", TINT_RF)
+        self.tint_box.setToolTip("Colour the canvas nodes by their output's sparsity "
+                                 "or by their receptive-field size")
 
         self.grid = FeatureGrid()
         self.sparsity = SparsityPlot(scene=scene)
         self.rf = RFView()
         self.hist = Histograms()
         self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.sparsity, "Sparsity by depth")
         self.tabs.addTab(self.hist, "Histograms")
-        right = QSplitter(Qt.Orientation.Vertical)
-        right.addWidget(self.rf)
-        right.addWidget(self.tabs)
-        right.setSizes([300, 300])
+        # Side by side: the maps | where on the image | statistics by depth.
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.addWidget(self.grid)
-        self.splitter.addWidget(right)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setChildrenCollapsible(False)
+        for w, stretch in ((self.grid, 5), (self.rf, 3), (self.tabs, 4)):
+            self.splitter.addWidget(w)
+            self.splitter.setStretchFactor(self.splitter.count() - 1, stretch)
+        self.splitter.setSizes([500, 300, 400])
 
-        row1 = QHBoxLayout()
-        row1.addWidget(self.image_panel)
-        row1.addStretch(1)
-        row1.addWidget(self.tint_box)
-        row2 = QHBoxLayout()
-        row2.addWidget(self.run_button)
-        row2.addWidget(self.live_box)
-        row2.addWidget(self.cancel_button)
-        row2.addWidget(self.progress)
-        row2.addWidget(self.status, 1)
+        row = QHBoxLayout()
+        row.setSpacing(6)
+        row.addWidget(self.run_button)
+        row.addWidget(self.live_box)
+        row.addWidget(self.cancel_button)
+        row.addWidget(self.progress)
+        row.addWidget(self.status, 1)
+        row.addWidget(self.image_panel)
+        row.addWidget(self.tint_box)
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
-        lay.addLayout(row1)
-        lay.addLayout(row2)
+        lay.setContentsMargins(6, 4, 6, 4)
+        lay.setSpacing(4)
+        lay.addLayout(row)
         lay.addWidget(self.splitter, 1)
 
         self._make_actions(actions if actions is not None else InsideActions(self))
@@ -320,6 +321,7 @@ class InsidePanel(QWidget):
         self.grid.set_result(result)
         node = self.node if self.node in result.maps else self.grid.node
         self.node = node
+        self._select_default(node)
         self.rf.set_result(result)
         if node is not None and result.box is not None and node != result.box.node:
             self.rf.show_node(node)
@@ -327,9 +329,22 @@ class InsidePanel(QWidget):
         text = f"Forward pass {1000 * result.seconds:.0f} ms"
         if latency is not None:
             text += f", result here {1000 * latency:.0f} ms after Run"
-        self.status.setText(text + ".")
+        self.status.setText(f"Done: {1000 * result.seconds:.0f} ms")
+        self.status.setToolTip(text + ".")
         self.status_message.emit(text + ".", 5000)
         QTimer.singleShot(STAGE_MS, lambda: self._show_sparsity(result))
+
+    def _select_default(self, node: str | None) -> None:
+        """With nothing selected on the canvas, select the node the views show.
+
+        After the first run that is the last spatial node (the localisation box's), so
+        the inspector and the maps describe the same node from the start.
+        """
+        scene = self.scene
+        if node is None or scene is None or not hasattr(scene, "selected_nodes"):
+            return
+        if not scene.selected_nodes():
+            scene.select_nodes([node])
 
     def _show_sparsity(self, result) -> None:
         if self.result is not result:
@@ -378,6 +393,10 @@ class InsideHost(QWidget):
         super().__init__(window)
         self.window_ = window
         self.panel: InsidePanel | None = None
+        # What the panel does once built: run once (the app sets this so that a newcomer
+        # sees feature maps without looking for Run), and the initial Live state.
+        self.autorun = False
+        self.live = False
         self.actions_ = InsideActions(self)
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
@@ -411,6 +430,10 @@ class InsideHost(QWidget):
             panel.status_message.connect(w.statusBar().showMessage)
             self.panel = panel
             self.panel_built.emit(panel)
+            if self.live:
+                panel.controller.set_live(True)
+            if self.autorun:
+                panel.run()   # (stops the live timer: one run, not two)
         return self.panel
 
 
@@ -451,7 +474,4 @@ def install_inside(window, delay_ms: int = 500) -> InsideHost:
         toolbar.addActions(host.actions_.all)
     menu = window.menuBar().addMenu("&Run")
     menu.addActions(host.actions_.all)
-    docks = [getattr(window, n, None) for n in ("inspector_dock", "inside_dock")]
-    if all(d is not None for d in docks):   # the maps need room more than the inspector
-        window.resizeDocks(docks, [230, 670], Qt.Orientation.Vertical)
     return host

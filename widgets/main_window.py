@@ -31,6 +31,17 @@ from .palette import Palette
 from .totals_bar import TotalsBar
 
 APP_NAME = "ConvCanvas"
+PALETTE_WIDTH = 170      # wide enough for "Global Avg Pool"
+INSPECTOR_WIDTH = 330
+BOTTOM_SHARE = 0.38      # of the window height, for "Layers" | "Inside"
+
+
+def initial_size(screen) -> tuple[int, int]:
+    """1600×1000 at most, and never larger than the screen's free area."""
+    if screen is None:
+        return 1440, 900
+    avail = screen.availableGeometry()
+    return min(1600, avail.width()), min(1000, avail.height())
 
 
 def _canvas_actions(actions, names: tuple[str, ...]) -> list[QAction]:
@@ -89,16 +100,20 @@ class MainWindow(QMainWindow):
         self.table_dock = self._dock("Layers", self.layer_table,
                                      Qt.DockWidgetArea.BottomDockWidgetArea)
         # ---- Place for the "inside the network" views (feature maps, statistics) ----
-        # Others add tabs with add_inside_view(widget, title); the dock stays hidden
-        # until the first one arrives.
+        # Others add tabs with add_inside_view(widget, title). The dock shares the bottom
+        # area with the layer table, as a tab ("Layers" | "Inside").
         self.inside_tabs = QTabWidget(self)
         self.inside_tabs.setDocumentMode(True)
+        self.inside_tabs.tabBar().setAutoHide(True)   # one view: the dock tab says it all
         self.inside_dock = self._dock("Inside", self.inside_tabs,
-                                      Qt.DockWidgetArea.RightDockWidgetArea)
+                                      Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.setTabPosition(Qt.DockWidgetArea.BottomDockWidgetArea,
+                            QTabWidget.TabPosition.North)
+        self.tabifyDockWidget(self.table_dock, self.inside_dock)
+        for dock in (self.table_dock, self.inside_dock):
+            # The tab names the dock; a title bar under it would only repeat it.
+            dock.setTitleBarWidget(QWidget(dock))
         self.inside_dock.hide()
-        self.resizeDocks([self.palette_dock, self.inspector_dock], [190, 380],
-                         Qt.Orientation.Horizontal)
-        self.resizeDocks([self.table_dock], [210], Qt.Orientation.Vertical)
 
         self._build_actions()
         self._build_menus()
@@ -107,10 +122,32 @@ class MainWindow(QMainWindow):
         # Feature maps etc.: Run/Live/Cancel/Open image, image drops (built after show).
         self.inside_host = install_inside(self)
         self.autosaver = files.Autosaver(self.doc, self) if autosave else None
-        self.resize(1440, 900)
+        self._shown_once = False
+        self.resize(*initial_size(self.screen()))
+        self.arrange_docks()
         self._update_title()
 
     # ------------------------------------------------------------------ construction
+    def arrange_docks(self) -> None:
+        """Palette left, inspector right, "Layers" | "Inside" tabbed below the canvas.
+
+        Sizes scale with the window: the canvas keeps the largest area.
+        """
+        w, h = self.width(), self.height()
+        self.resizeDocks([self.palette_dock, self.inspector_dock],
+                         [PALETTE_WIDTH, min(INSPECTOR_WIDTH, max(260, w // 5))],
+                         Qt.Orientation.Horizontal)
+        bottom = self.inside_dock if self.inside_dock.isVisible() else self.table_dock
+        self.resizeDocks([bottom], [max(220, int(h * BOTTOM_SHARE))], Qt.Orientation.Vertical)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if not self._shown_once:
+            # Real sizes exist only now: lay the docks out, then fit the design to the canvas.
+            self._shown_once = True
+            self.arrange_docks()
+            self._fit_soon()
+
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock_{title.lower()}")
@@ -269,6 +306,7 @@ class MainWindow(QMainWindow):
         """Add a tab to the "Inside" dock (feature maps, statistics); return its index."""
         index = self.inside_tabs.addTab(widget, title)
         self.inside_dock.show()
+        self.inside_dock.raise_()
         return index
 
     # ------------------------------------------------------------------ selection

@@ -85,6 +85,11 @@ class Palette(QWidget):
                           | Qt.ItemFlag.ItemIsDragEnabled)
             self._items[ntype.name] = item
         self.tree.expandAll()
+        # Never narrower than the longest label ("Global Avg Pool"): no cut-off names.
+        fm = self.tree.fontMetrics()
+        widest = max(fm.horizontalAdvance(t.label) for t in NODE_TYPES.values())
+        widest = max(widest, max(fm.horizontalAdvance(c) for c in CATEGORIES) + 4)
+        self.setMinimumWidth(widest + 2 * self.tree.indentation() + 32)
 
         self.filter_edit.textChanged.connect(self.set_filter)
         self.tree.itemActivated.connect(self._on_activated)

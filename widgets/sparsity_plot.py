@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
@@ -41,7 +41,6 @@ class SparsityPlot(QWidget):
         pi.setLabel("bottom", "depth (layers from the input)")
         pi.setLabel("left", "sparsity: zeros in the output (%)")
         pi.showGrid(x=True, y=True, alpha=0.2)
-        pi.addLegend(offset=(8, 4), labelTextColor="k", colCount=3)
         self.line = pi.plot([], [], pen=pg.mkPen((214, 39, 40, 110), width=1.5))
         self._relu_brush = pg.mkBrush(RELU_BRUSH)
         self._other_brush = pg.mkBrush(OTHER_BRUSH)
@@ -63,14 +62,18 @@ class SparsityPlot(QWidget):
                                           symbolPen=None)
         self.mean_view.addItem(self.mean_curve)
         pi.vb.sigResized.connect(self._sync_views)
-        legend = pi.legend
-        legend.addItem(pg.ScatterPlotItem(brush=RELU_BRUSH, pen=None, size=10), "ReLU output")
-        legend.addItem(pg.ScatterPlotItem(brush=OTHER_BRUSH, pen=None, size=8), "other node")
-        legend.addItem(self.mean_curve, "ReLU mean (right)")
+        # The legend sits above the plot (a label, in the palette's text colour), so it
+        # never covers points and reads in light and dark palettes.
+        self.legend = QLabel(
+            f'<span style="color:{QColor(RELU_BRUSH).name()}">●</span> ReLU output &nbsp; '
+            f'<span style="color:{QColor(OTHER_BRUSH).name()}">■</span> other node &nbsp; '
+            f'<span style="color:{QColor(MEAN_PEN).name()}">▲—</span> ReLU mean (right axis)')
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.info = QLabel("Run the network to see how sparse each layer's output is.")
         self.info.setWordWrap(True)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
+        lay.addWidget(self.legend)
         lay.addWidget(self.plot, 1)
         lay.addWidget(self.info)
 
