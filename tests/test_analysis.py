@@ -57,8 +57,8 @@ def test_totals_of_small_net():
     assert t.activation_bytes == 4 * (3 * 1024 + 3 * 16 * 1024 + 16 * 256 + 4096 + 10)
 
 
-def test_peak_memory_holds_branch_inputs_until_the_merge():
-    """x → two 1×1 convs → concat: the peak (8 KiB) is when concat's output joins both inputs."""
+def branch_net() -> GraphModel:
+    """x (3×8×8) → two 1×1 convs ``a`` and ``b`` (8 channels each) → concat ``cat``."""
     m = GraphModel()
     m.add_node("input", {"channels": 3, "height": 8, "width": 8}, "x")
     m.add_node("conv1x1", {"out_channels": 8}, "a")
@@ -66,6 +66,12 @@ def test_peak_memory_holds_branch_inputs_until_the_merge():
     m.add_node("concat", {}, "cat")
     for src, dst in (("x", "a"), ("x", "b"), ("a", "cat"), ("b", "cat")):
         m.connect(src, dst)
+    return m
+
+
+def test_peak_memory_holds_branch_inputs_until_the_merge():
+    """x → two 1×1 convs → concat: the peak (8 KiB) is when concat's output joins both inputs."""
+    m = branch_net()
     t = analyze(m).totals
     # x 768 B + a 2048 + b 2048 → x freed (4096 live) → cat 4096 joins a and b: 8192.
     assert t.peak_activation_bytes == 8192
@@ -74,13 +80,7 @@ def test_peak_memory_holds_branch_inputs_until_the_merge():
 
 def test_peak_memory_follows_parameter_edits():
     """After edits, the incrementally kept peak and sums equal the hand count and analyze()."""
-    m = GraphModel()
-    m.add_node("input", {"channels": 3, "height": 8, "width": 8}, "x")
-    m.add_node("conv1x1", {"out_channels": 8}, "a")
-    m.add_node("conv1x1", {"out_channels": 8}, "b")
-    m.add_node("concat", {}, "cat")
-    for src, dst in (("x", "a"), ("x", "b"), ("a", "cat"), ("b", "cat")):
-        m.connect(src, dst)
+    m = branch_net()
     an = Analyzer(m)
     m.set_param("a", "out_channels", 4)
     # a 1024 + b 2048 (x freed) → cat 3072 joins them: 6144 (full pass, keeps the profile).

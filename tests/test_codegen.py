@@ -56,13 +56,7 @@ RUNNER = textwrap.dedent('''
 ''')
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Run these small models on one thread: on a shared 2-core machine that is steadier."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _randomise(module: nn.Module) -> dict:

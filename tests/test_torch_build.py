@@ -20,13 +20,7 @@ from random_graphs import graphs
 SMALL_SIDE = {"googlenet": 64, "resnet18": 32, "resnet50": 32, "vgg16": 32}
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Run these small models on one thread: on a shared 2-core machine that is steadier."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def small_template(key: str) -> GraphModel:

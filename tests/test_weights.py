@@ -12,13 +12,7 @@ from engine.torch_build import WeightsError, build_module, load_weights, save_we
 from test_torch_build import _chain
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Run these small models on one thread: on a shared 2-core machine that is steadier."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def snapshot(m: nn.Module) -> dict:
