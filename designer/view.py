@@ -26,6 +26,7 @@ from .quick_add import QuickAddPopup
 from .scene import GraphScene
 
 NODE_MIME = "application/x-convcanvas-node-type"
+FIT_MAX_SCALE = 1.2
 MIN_SCALE, MAX_SCALE = 0.1, 4.0
 GRID = 24.0
 
@@ -87,14 +88,14 @@ class GraphView(QGraphicsView):
         self.zoom_by(1 / 1.25, anchor_under_mouse=False)
 
     def fit_to_view(self) -> None:
-        """Show every node (at most at 125 %)."""
+        """Show every node, centred (at most at 120 %: a small design is not blown up)."""
         rect = self.graph_scene.items_bounding_rect()
         if rect.isNull():
             self.resetTransform()
             return
         self.fitInView(rect.adjusted(-30, -30, 30, 30), Qt.AspectRatioMode.KeepAspectRatio)
-        if self.zoom() > 1.25:
-            self.zoom_by(1.25 / self.zoom(), anchor_under_mouse=False)
+        if self.zoom() > FIT_MAX_SCALE:
+            self.zoom_by(FIT_MAX_SCALE / self.zoom(), anchor_under_mouse=False)
         elif self.zoom() < MIN_SCALE:
             self.zoom_by(MIN_SCALE / self.zoom(), anchor_under_mouse=False)
         self.centerOn(rect.center())

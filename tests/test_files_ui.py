@@ -21,7 +21,7 @@ def data_dir(tmp_path, monkeypatch):
 
 @pytest.fixture
 def win(qtbot, data_dir):
-    w = create_window([])
+    w = create_window([], autorun=False, live=False)
     w.ask_save_changes = lambda *a: "discard"
     w.show_error = lambda parent, title, text: pytest.fail(f"unexpected error box: {text}")
     qtbot.addWidget(w)
@@ -139,7 +139,7 @@ def test_recovery_offered_and_restored(qtbot, win, data_dir):
     _edit(win, value=8)
     win.autosaver.autosave()
     win.autosaver.stop()  # simulate a crash: no clean exit
-    fresh = create_window([])  # CONVCANVAS_NO_AUTOSAVE_PROMPT=1: not offered automatically
+    fresh = create_window([], autorun=False, live=False)  # CONVCANVAS_NO_AUTOSAVE_PROMPT=1: not offered automatically
     qtbot.addWidget(fresh)
     fresh.ask_save_changes = lambda *a: "discard"
     assert fresh.doc.model.params("branch1_1x1")["out_channels"] == 64
@@ -176,7 +176,7 @@ def test_open_file_from_command_line(qtbot, data_dir, tmp_path):
     from engine.templates import build
     f = tmp_path / "bottleneck.json"
     fileformat.save(build("resnet_bottleneck"), f)
-    w = create_window([str(f)])
+    w = create_window([str(f)], autorun=False, live=False)
     qtbot.addWidget(w)
     assert w.doc.path == f and w.windowTitle() == "bottleneck.json[*] — ConvCanvas"
     assert w.totals_bar.weights.value.text() == "69,632"

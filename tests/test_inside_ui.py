@@ -208,14 +208,18 @@ def test_killing_worker_mid_run_reports_and_next_run_succeeds(qtbot, slow_panel)
     with qtbot.waitSignal(panel.controller.run_failed, timeout=TIMEOUT) as failed:
         panel.run()
         wait_mid_run(qtbot, panel)
-        os.kill(panel.controller.client.pid, 9)
+        killed = panel.controller.client.pid
+        os.kill(killed, 9)
     assert "stopped unexpectedly" in failed.args[0]
+    assert not panel.controller.client.alive()   # the killed process is gone, not hidden
+    assert panel.controller.last_result is None or panel.grid.result is not None
     assert not panel.cancel_button.isEnabled()
     doc = panel.document
     with qtbot.waitSignal(doc.analysis_changed, timeout=1000):
         doc.undo_stack.push(SetParamCommand(doc, "c1", "out_channels", 4))
     assert doc.analysis.nodes["c1"].shape == (4, 32, 32)
     result = run_and_wait(qtbot, panel)
+    assert panel.controller.client.pid not in (None, killed)   # a fresh worker ran it
     assert result.maps["c1"].shape == (4, 32, 32)
     assert panel.grid.result is result
 
@@ -379,3 +383,33 @@ def test_main_window_has_inside_views_and_runs(qtbot, fast_client, monkeypatch):
         assert "Forward pass" in win.statusBar().currentMessage()
     finally:
         host.panel.controller.close(stop_worker=False)
+
+
+def test_app_runs_sample_at_start_and_selects_last_spatial_node(qtbot, fast_client, monkeypatch,
+                                                               tmp_path):
+    """python main.py: the sample photo runs by itself; its last spatial node is selected."""
+    import widgets.inside_panel as ip
+    from widgets.app import create_window
+    real = ip.RunController
+    monkeypatch.setattr(ip, "RunController",
+                        lambda doc, parent=None: real(doc, parent, client=fast_client))
+    monkeypatch.setenv("CONVCANVAS_DATA_DIR", str(tmp_path))
+    win = create_window([])
+    win.ask_save_changes = lambda *a: "discard"
+    qtbot.addWidget(win)
+    host = win.inside_host
+    with qtbot.waitSignal(host.panel_built, timeout=5000):
+        win.show()
+    panel = host.panel
+    try:
+        with qtbot.waitSignal(panel.result_shown, timeout=TIMEOUT) as shown:
+            pass
+        result = shown.args[0]
+        assert panel.controller.live and panel.live_box.isChecked()
+        assert panel.controller.image == SAMPLE
+        assert result.box is not None and result.box.node == "concat"
+        assert win.scene.selected_nodes() == ["concat"]
+        assert panel.grid.node == "concat" and panel.grid.channel_count == 416
+        assert win.inspector.node == "concat"
+    finally:
+        panel.controller.close(stop_worker=False)

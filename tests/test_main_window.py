@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def win(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("CONVCANVAS_DATA_DIR", str(tmp_path / "data"))
-    w = create_window([])
+    w = create_window([], autorun=False, live=False)
     w.ask_save_changes = lambda *a: "discard"
     qtbot.addWidget(w)
     w.show()
@@ -177,3 +177,49 @@ def test_float_and_optional_pair_editors(qtbot, win):
     stride.auto.setChecked(True)
     assert win.doc.model.params("branch4_pool")["stride"] is None
     assert win.doc.analysis.nodes["branch4_pool"].shape == (192, 10, 10)  # (28+2−3)//3+1
+
+
+def test_window_fits_a_1366x768_laptop(win):
+    """The window can shrink to 1366×768 minus title and task bars without clipping docks."""
+    hint = win.minimumSizeHint()
+    assert hint.width() <= 1366 and hint.height() <= 700
+    win.resize(1366, 700)
+    assert win.width() == 1366 and win.height() == 700
+
+
+def test_docks_palette_left_inspector_right_layers_and_inside_tabbed(win):
+    """Palette left, inspector right, 'Layers' | 'Inside' tabs below the canvas."""
+    from PySide6.QtCore import Qt
+    area = win.dockWidgetArea
+    assert area(win.palette_dock) == Qt.DockWidgetArea.LeftDockWidgetArea
+    assert area(win.inspector_dock) == Qt.DockWidgetArea.RightDockWidgetArea
+    assert area(win.table_dock) == area(win.inside_dock) == Qt.DockWidgetArea.BottomDockWidgetArea
+    assert win.tabifiedDockWidgets(win.table_dock) == [win.inside_dock]
+
+
+def test_palette_never_cuts_its_labels(win):
+    """The palette is at least as wide as its longest label ('Global Avg Pool')."""
+    from engine.layers import NODE_TYPES
+    fm = win.palette_panel.tree.fontMetrics()
+    widest = max(fm.horizontalAdvance(t.label) for t in NODE_TYPES.values())
+    assert win.palette_dock.width() >= widest + 20
+    assert win.palette_panel.minimumWidth() >= widest + 20
+
+
+def test_fit_to_view_caps_the_zoom_of_a_small_design(qtbot, win):
+    """Fit to view on a one-node design stops at 120 %, centred on the node."""
+    assert win.new_design()
+    win.view.fit_to_view()
+    assert win.view.zoom() == pytest.approx(1.2)
+
+
+def test_template_fills_the_canvas_after_show(qtbot, win):
+    """Shown, the Inception 3a template is fitted; at 1600×1000 it reads at 60 % or more."""
+    qtbot.waitUntil(lambda: win.view.zoom() != 1.0, timeout=2000)   # fitted after show
+    win.resize(1600, 1000)
+    win.arrange_docks()
+    qtbot.wait(50)
+    win.view.fit_to_view()
+    visible = win.view.mapToScene(win.view.viewport().rect()).boundingRect()
+    assert visible.contains(win.scene.items_bounding_rect())
+    assert 0.6 < win.view.zoom() <= 1.2

@@ -17,7 +17,7 @@ from widgets.app import create_window
 @pytest.fixture
 def win(qtbot, tmp_path, monkeypatch):
     monkeypatch.setenv("CONVCANVAS_DATA_DIR", str(tmp_path / "data"))
-    w = create_window([])
+    w = create_window([], autorun=False, live=False)
     w.ask_save_changes = lambda *a: "discard"
     qtbot.addWidget(w)
     w.show()
