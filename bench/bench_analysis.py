@@ -50,40 +50,13 @@ def full_analysis(model) -> Callable[[], object]:
 
 
 def torch_resnet50():
-    """ResNet-50 (v1.5, as torchvision's) built here from torch.nn, without torchvision."""
-    from torch import nn
+    """ResNet-50 (v1.5, as torchvision's) built from torch.nn, without torchvision.
 
-    class Bottleneck(nn.Module):
-        def __init__(self, cin: int, planes: int, stride: int):
-            super().__init__()
-            out = planes * 4
-            self.conv1 = nn.Conv2d(cin, planes, 1, bias=False)
-            self.bn1 = nn.BatchNorm2d(planes)
-            self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
-            self.bn2 = nn.BatchNorm2d(planes)
-            self.conv3 = nn.Conv2d(planes, out, 1, bias=False)
-            self.bn3 = nn.BatchNorm2d(out)
-            self.relu = nn.ReLU(inplace=True)
-            self.downsample = None
-            if stride != 1 or cin != out:
-                self.downsample = nn.Sequential(nn.Conv2d(cin, out, 1, stride, bias=False),
-                                                nn.BatchNorm2d(out))
-
-        def forward(self, x):
-            h = self.relu(self.bn1(self.conv1(x)))
-            h = self.relu(self.bn2(self.conv2(h)))
-            h = self.bn3(self.conv3(h))
-            return self.relu(h + (x if self.downsample is None else self.downsample(x)))
-
-    layers = [nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
-              nn.MaxPool2d(3, 2, 1)]
-    cin = 64
-    for planes, blocks, stride in ((64, 3, 1), (128, 4, 2), (256, 6, 2), (512, 3, 2)):
-        for i in range(blocks):
-            layers.append(Bottleneck(cin, planes, stride if i == 0 else 1))
-            cin = planes * 4
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2048, 1000)]
-    return nn.Sequential(*layers).eval()
+    The same hand-written reference as :mod:`bench.bench_build` (imported here, lazily,
+    so that torch loads only when torchinfo is there to compare with).
+    """
+    from bench.bench_build import ResNet50
+    return ResNet50().eval()
 
 
 def bench_resnet50() -> dict:
