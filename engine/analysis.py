@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import gc
 import heapq
-from typing import Iterable
+from typing import Callable, Iterable
 
 import networkx as nx
 
-from .graph import GraphEvent, GraphModel
+from .graph import GraphEvent, GraphLike, GraphModel
 from .layers import (INFER_MERGE, INFER_ONE, INPUT_RF, NODE_TYPES, RECEPTIVE_MERGE,
                      RECEPTIVE_ONE, Problem, fmt_shape)
 from .results import NodeResult, Totals
@@ -24,7 +24,7 @@ _MIN_INPUTS = {name: t.min_inputs for name, t in NODE_TYPES.items()}
 _NO_INPUTS: list[str] = []  # shared, never mutated
 
 
-def _graph_of(graph) -> nx.MultiDiGraph:
+def _graph_of(graph: GraphLike) -> nx.MultiDiGraph:
     return graph.graph if isinstance(graph, GraphModel) else graph
 
 
@@ -97,7 +97,7 @@ class Analysis:
         A topological order (nodes on cycles last).
     """
 
-    def __init__(self, graph) -> None:
+    def __init__(self, graph: GraphLike) -> None:
         self.graph: nx.MultiDiGraph = _graph_of(graph)
         self.nodes: dict[str, NodeResult] = {}
         self.order: list[str] = []
@@ -467,7 +467,7 @@ class _MemoryProfile:
         return t
 
 
-def analyze(graph) -> Analysis:
+def analyze(graph: GraphLike) -> Analysis:
     """Analyse a whole graph.
 
     Parameters
@@ -483,7 +483,7 @@ def analyze(graph) -> Analysis:
     return Analysis(graph)
 
 
-def receptive_field(graph) -> dict[str, tuple | None]:
+def receptive_field(graph: GraphLike) -> dict[str, tuple | None]:
     """The receptive field of every node: ``((size_h, jump_h, start_h), (size_w, ...))``."""
     a = analyze(graph)
     return {n: a.nodes[n].rf for n in a.order}
@@ -499,10 +499,10 @@ class Analyzer:
     def __init__(self, model: GraphModel) -> None:
         self.model = model
         self.analysis = Analysis(model)
-        self._listeners: list = []
+        self._listeners: list[Callable[[Analysis, set[str]], None]] = []
         model.subscribe(self._on_event)
 
-    def subscribe(self, callback) -> None:
+    def subscribe(self, callback: Callable[[Analysis, set[str]], None]) -> None:
         """Call ``callback(analysis, changed)`` after every update."""
         self._listeners.append(callback)
 

@@ -16,6 +16,7 @@ import networkx as nx
 
 from .analysis import Totals, analyze
 from .errors import EngineError
+from .graph import GraphLike
 from .layers import pair
 from .naming import class_name, module_names
 
@@ -55,13 +56,13 @@ class Plan:
     totals: Totals
 
 
-def _nx(graph) -> tuple[nx.MultiDiGraph, str]:
+def _nx(graph: GraphLike) -> tuple[nx.MultiDiGraph, str]:
     if isinstance(graph, nx.Graph):
         return graph, str(graph.graph.get("name", "") or "")
     return graph.graph, str(getattr(graph, "name", "") or "")
 
 
-def make_plan(graph) -> Plan:
+def make_plan(graph: GraphLike) -> Plan:
     """Analyse ``graph`` and name its nodes.
 
     Parameters
@@ -331,7 +332,7 @@ def render(plan: Plan, capture: bool = False, main: bool = True) -> str:
     return "\n".join(out) + "\n"
 
 
-def export_code(graph) -> str:
+def export_code(graph: GraphLike) -> str:
     """A standalone Python file (imports only torch) defining the graph as an ``nn.Module``.
 
     Parameters

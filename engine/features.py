@@ -33,15 +33,21 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .analysis import Analysis, analyze
 from .errors import EngineError
 from .feature_types import Box, FeatureResult, NodeStats, Preprocess
+from .graph import GraphLike
 from .images import ImageError, input_to_original, load_image, preprocess
+
+if TYPE_CHECKING:
+    import torch
 
 DEFAULT_MEMORY_LIMIT = 2 * 1024 ** 3
 DEFAULT_NEAR_ZERO = 1e-3
@@ -92,7 +98,7 @@ def tune_allocator() -> bool:
 
 
 # --------------------------------------------------------------------------- statistics
-def node_stats(values, near_zero: float = DEFAULT_NEAR_ZERO) -> NodeStats:
+def node_stats(values: torch.Tensor | np.ndarray, near_zero: float = DEFAULT_NEAR_ZERO) -> NodeStats:
     """Statistics of one output (batch dimension removed).
 
     Parameters
@@ -270,7 +276,7 @@ def _fmt_bytes(n: int) -> str:
     return f"{n / 1024 ** 2:,.1f} MB" if n < 1024 ** 3 else f"{n / 1024 ** 3:,.2f} GB"
 
 
-def check_graph(graph, memory_limit: int = DEFAULT_MEMORY_LIMIT) -> Analysis:
+def check_graph(graph: GraphLike, memory_limit: int = DEFAULT_MEMORY_LIMIT) -> Analysis:
     """Analyse ``graph`` and refuse it if a feature run cannot or should not start.
 
     Raises
@@ -318,7 +324,7 @@ class FeatureRunner:
     input_node : str
     """
 
-    def __init__(self, graph, seed: int = 0, memory_limit: int = DEFAULT_MEMORY_LIMIT,
+    def __init__(self, graph: GraphLike, seed: int = 0, memory_limit: int = DEFAULT_MEMORY_LIMIT,
                  tune_memory: bool = True) -> None:
         self.graph = graph
         self.seed = seed
@@ -347,7 +353,7 @@ class FeatureRunner:
             seconds = time.perf_counter() - start
         return out, seconds
 
-    def run(self, image, *, mode: str = "resize", normalize: str = "imagenet",
+    def run(self, image: str | os.PathLike | np.ndarray, *, mode: str = "resize", normalize: str = "imagenet",
             node: str | None = None, channel: int | None = None,
             near_zero: float = DEFAULT_NEAR_ZERO) -> FeatureResult:
         """Run one image; see :func:`run_features` for the parameters."""
@@ -390,7 +396,8 @@ class FeatureRunner:
                              box=box, seconds=seconds)
 
 
-def run_features(graph_or_module, image, *, mode: str = "resize", normalize: str = "imagenet",
+def run_features(graph_or_module: GraphLike | FeatureRunner,
+                 image: str | os.PathLike | np.ndarray, *, mode: str = "resize", normalize: str = "imagenet",
                  node: str | None = None, channel: int | None = None,
                  memory_limit: int = DEFAULT_MEMORY_LIMIT, near_zero: float = DEFAULT_NEAR_ZERO,
                  seed: int = 0) -> FeatureResult:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Union
 
 import networkx as nx
 
@@ -342,3 +342,8 @@ class GraphModel:
         m = GraphModel(self.name)
         m.graph = copy.deepcopy(self.graph)
         return m
+
+
+#: What the analysis, naming, code generation and torch build accept: a model, or its
+#: bare networkx graph.
+GraphLike = Union[GraphModel, nx.MultiDiGraph]

@@ -162,7 +162,7 @@ def _source_array(source, max_pixels: int) -> np.ndarray:
     return _check_array(source, max_pixels)
 
 
-def load_image(source, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def load_image(source: str | os.PathLike | np.ndarray, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Load an image as 8-bit RGB ``(h, w, 3)`` or grayscale ``(h, w)``.
 
     Parameters
@@ -218,7 +218,8 @@ def _resample(plane: Image.Image, out_h: int, out_w: int, scale, offset) -> Imag
     return plane.resize((out_w, out_h), Image.Resampling.BILINEAR, box=box)
 
 
-def preprocess(image, channels: int, size, mode: str = "resize", normalize: str = "imagenet",
+def preprocess(image: str | os.PathLike | np.ndarray, channels: int,
+               size: int | tuple[int, int], mode: str = "resize", normalize: str = "imagenet",
                max_pixels: int = MAX_PIXELS) -> tuple[np.ndarray, Preprocess]:
     """Turn an image into the float32 ``(C, H, W)`` network input.
 

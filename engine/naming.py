@@ -20,6 +20,8 @@ import unicodedata
 
 import networkx as nx
 
+from .graph import GraphLike
+
 FALLBACK_CLASS = "ConvCanvasNet"
 
 # Names that ``forward`` reads besides its locals (module-level names of the ``__main__``
@@ -124,7 +126,7 @@ def _bump(base: str, taken: set[str], reserved: frozenset | set) -> str:
             return cand
 
 
-def module_names(graph, reserved: frozenset | set = frozenset()) -> dict[str, str]:
+def module_names(graph: GraphLike, reserved: frozenset | set = frozenset()) -> dict[str, str]:
     """The attribute / local-variable name of every node.
 
     Parameters

@@ -30,8 +30,10 @@ class NodeResult:
     __slots__ = ("shape", "weights", "biases", "other", "macs", "activation_bytes", "rf",
                  "error", "waiting_on", "depth")
 
-    def __init__(self, shape=None, weights=0, biases=0, other=0, macs=0, activation_bytes=0,
-                 rf=None, error=None, waiting_on=None, depth=0):
+    def __init__(self, shape: tuple[int, ...] | None = None, weights: int = 0, biases: int = 0,
+                 other: int = 0, macs: int = 0, activation_bytes: int = 0,
+                 rf: tuple | None = None, error: str | None = None,
+                 waiting_on: str | None = None, depth: int = 0) -> None:
         self.shape = shape
         self.weights = weights
         self.biases = biases

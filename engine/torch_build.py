@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from .codegen import InvalidGraphError, Plan, make_plan, render
+from .graph import GraphLike
 from .weights import WeightsError, load_weights, save_weights
 
 __all__ = ["build_module", "build_with_plan", "InvalidGraphError", "WeightsError",
@@ -31,7 +32,7 @@ def _compile(plan: Plan, capture: bool) -> type:
     return namespace[plan.class_name]
 
 
-def build_with_plan(graph, seed: int = 0, capture: bool = False) -> tuple[nn.Module, Plan]:
+def build_with_plan(graph: GraphLike, seed: int = 0, capture: bool = False) -> tuple[nn.Module, Plan]:
     """Like :func:`build_module`, also returning the :class:`~engine.codegen.Plan` used."""
     plan = make_plan(graph)
     cls = _compile(plan, capture)
@@ -42,7 +43,7 @@ def build_with_plan(graph, seed: int = 0, capture: bool = False) -> tuple[nn.Mod
     return module, plan
 
 
-def build_module(graph, seed: int = 0, capture: bool = False) -> nn.Module:
+def build_module(graph: GraphLike, seed: int = 0, capture: bool = False) -> nn.Module:
     """Build the torch model of a graph.
 
     Parameters

@@ -11,6 +11,7 @@ import pickle
 import warnings
 from collections import defaultdict
 from pathlib import Path
+from typing import Iterable
 
 import torch
 from torch import nn
@@ -37,7 +38,8 @@ class WeightsError(EngineError):
         Keys whose tensor shapes differ (``file_shape`` is ``None`` for a non-tensor).
     """
 
-    def __init__(self, message: str, path: str = "", missing=(), unexpected=(), mismatched=()):
+    def __init__(self, message: str, path: str = "", missing: Iterable[str] = (),
+                 unexpected: Iterable[str] = (), mismatched: Iterable[tuple] = ()) -> None:
         super().__init__(message)
         self.path = path
         self.missing = list(missing)
