@@ -284,8 +284,7 @@ def test_breaking_a_loaded_cycle_updates_like_a_fresh_analysis():
 
 
 def test_node_leaving_a_cycle_is_recomputed():
-    """n1 is on two loops through n0; cutting n1 → n5 leaves it below the remaining cycle,
-    waiting on n0, although n0's own result did not change."""
+    """Cutting n1 → n5 (one of two loops) leaves n1 below the other cycle, waiting on n0."""
     from engine import fileformat
     m = fileformat.from_dict({
         "format": "convcanvas.graph", "version": 1,

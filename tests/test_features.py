@@ -121,8 +121,7 @@ def test_runner_reruns_deterministically():
 
 
 def test_runs_in_eval_and_inference_mode():
-    """Dropout passes its input through, BatchNorm uses its running statistics, and the
-    captured outputs are inference tensors (no autograd record)."""
+    """Dropout passes through, BatchNorm uses running stats, outputs are inference tensors."""
     g = chain(("conv", "conv", {"out_channels": 4, "kernel_size": 3, "padding": 1}),
               ("drop", "dropout", {"p": 0.5}), ("bn", "batchnorm", {}), h=16, w=16)
     runner = FeatureRunner(g)

@@ -305,8 +305,7 @@ def test_incremental_equals_fresh_analysis(model, data):
 @SETTINGS
 @given(model=random_graphs(max_ops=7), data=st.data())
 def test_cycles_from_files_mark_exactly_the_cycle_nodes(model, data):
-    """Random back edges (as a file may hold): cycle nodes get the cycle error, their
-    descendants wait, the rest equals the analysis without those edges; edits stay exact."""
+    """Back edges from a file: exactly the cycle nodes get the cycle error, descendants wait."""
     g = model.graph
     nodes = [n for n in model.nodes if model.node_type(n) != "input"]
     if not nodes:

@@ -200,8 +200,7 @@ def _window(rf_axis: tuple, px: tuple | None, axis: int) -> tuple[int, int]:
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(model=rf_graphs())
 def test_receptive_field_equals_gradient_extent(model):
-    """For first, middle and last output pixels: the gradient lies in the clipped window,
-    and reaches each side of the window that is not clipped by the image."""
+    """First, middle and last output pixels: the input gradient fills the clipped RF window."""
     a = analyze(model)
     p = model.params("x")
     limits = (p["height"], p["width"])

@@ -218,8 +218,7 @@ def test_out_of_place_code():
 
 
 def test_captured_maps_survive_later_nodes():
-    """c → relu, dropout, add(c, relu): the captured conv output still holds its negative
-    values and every map equals its own recomputation (nothing overwritten in place)."""
+    """c → relu, dropout, add(c, relu): captured maps are not overwritten in place."""
     g = GraphModel("inplace")
     g.add_node("input", {"channels": 2, "height": 6, "width": 6}, "x")
     g.add_node("conv", {"out_channels": 3, "kernel_size": 3, "padding": 1}, "c")
