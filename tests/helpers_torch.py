@@ -202,8 +202,10 @@ def gradient_extents(model, targets: list[tuple[str, tuple[int, int] | None]],
     """Rows and columns of the input that single output values depend on.
 
     Runs in float64 with positive weights and inputs (no gradient vanishes by chance),
-    backpropagates from channel 0 of ``node`` at ``pixel`` (feature 0 of a feature vector;
-    the sum of every output value if ``pixel`` is ``None``) for each ``(node, pixel)`` of ``targets``, and returns for each the extent
+    backpropagates from the sum over all channels of ``node`` at ``pixel`` (the receptive
+    field is the union over channels: after a concat, channel 0 sees one input only;
+    feature 0 of a feature vector; the sum of every output value if ``pixel`` is ``None``)
+    for each ``(node, pixel)`` of ``targets``, and returns for each the extent
     ``((top, bottom), (left, right))`` of the non-zero input gradient (inclusive), or
     ``None`` if it is all zero.
     """
@@ -218,7 +220,7 @@ def gradient_extents(model, targets: list[tuple[str, tuple[int, int] | None]],
         if pixel is None:
             target = out.sum()
         else:
-            target = out[0, 0, pixel[0], pixel[1]] if out.dim() == 4 else out[0, 0]
+            target = out[0, :, pixel[0], pixel[1]].sum() if out.dim() == 4 else out[0, 0]
         (grad,) = torch.autograd.grad(target, x, retain_graph=True)
         nz = grad[0].abs().sum(0) > 0
         rows = torch.nonzero(nz.any(1)).flatten()
