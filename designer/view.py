@@ -27,7 +27,7 @@ from .scene import GraphScene
 
 NODE_MIME = "application/x-convcanvas-node-type"
 FIT_MAX_SCALE = 1.2
-MIN_SCALE, MAX_SCALE = 0.1, 4.0
+MIN_SCALE, MAX_SCALE = 0.04, 4.0   # 4 %: fit to view shows all of GoogLeNet
 GRID = 24.0
 
 
@@ -68,7 +68,7 @@ class GraphView(QGraphicsView):
         return self.transform().m11()
 
     def zoom_by(self, factor: float, anchor_under_mouse: bool = True) -> None:
-        """Scale by ``factor``, clamped to 10 %–400 %."""
+        """Scale by ``factor``, clamped to 4 %–400 %."""
         current = self.zoom()
         factor = min(max(factor, MIN_SCALE / current), MAX_SCALE / current)
         if abs(factor - 1.0) < 1e-9:

@@ -17,6 +17,8 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QPushButton, QSpinBox,
                                QVBoxLayout, QWidget)
 
+from widgets.plot_theme import theme_plot
+
 PAGE_SIZE = 256
 GAP = 1
 COLORMAP = "viridis"
@@ -103,7 +105,7 @@ class FeatureGrid(QWidget):
         self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
         self.plot = pg.PlotWidget()
-        self.plot.setBackground("w")
+        theme_plot(self.plot)
         self.view: pg.ViewBox = self.plot.getViewBox()
         self.view.setAspectLocked(True)
         self.view.invertY(True)

@@ -11,6 +11,8 @@ import pyqtgraph as pg
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from widgets.plot_theme import theme_plot
+
 BINS = 64
 ACT_BRUSH = QColor(31, 119, 180, 160)
 W_BRUSH = QColor(255, 127, 14, 160)
@@ -45,10 +47,10 @@ def weight_owner(result, node: str) -> str | None:
 def _plot(title: str, xlabel: str) -> pg.PlotWidget:
     w = pg.PlotWidget()
     w.setMinimumHeight(120)
-    w.setBackground("w")
     w.setMenuEnabled(False)
     pi = w.getPlotItem()
-    pi.setTitle(title, color="k", size="9pt")
+    pi.setTitle(title, size="9pt")
+    theme_plot(w)
     pi.setLabel("bottom", xlabel)
     pi.setLabel("left", "count")
     pi.showGrid(x=True, y=True, alpha=0.2)

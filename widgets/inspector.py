@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import (QFormLayout, QFrame, QLabel, QScrollArea, QSizePolicy,
+from PySide6.QtWidgets import (QFormLayout, QFrame, QLabel, QScrollArea,
                                QVBoxLayout, QWidget)
 
 from designer.commands import SetParamCommand
@@ -98,6 +98,9 @@ class Inspector(QWidget):
         self.form = QFormLayout(self.form_host)
         self.form.setContentsMargins(0, 0, 0, 0)
         self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        # A narrow inspector puts a wide editor (padding: h × w, square, same) under its
+        # label instead of cutting it off.
+        self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
 
         self.param_error = QLabel(self)
         self.param_error.setWordWrap(True)
@@ -120,7 +123,7 @@ class Inspector(QWidget):
             value = QLabel(self.readout_host)
             value.setWordWrap(True)
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            value.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            value.setMinimumWidth(80)   # long formulas wrap instead of being cut
             ro.addRow(label + ":", value)
             self.readouts[key] = value
         self._readout_form = ro

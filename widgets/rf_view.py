@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QVBoxLayout, QWidget
 
 from engine.feature_types import Box
 from engine.features import FeatureError, rf_box
+from widgets.plot_theme import theme_plot
 
 BOX_COLOR = QColor(255, 40, 40)
 HOVER_COLOR = QColor(0, 220, 255)
@@ -59,7 +60,7 @@ class RFView(QWidget):
         self.box: Box | None = None
         self.hover_box: Box | None = None
         self.plot = pg.PlotWidget()
-        self.plot.setBackground("w")
+        theme_plot(self.plot)
         self.plot.setMenuEnabled(False)
         self.plot.hideAxis("left")
         self.plot.hideAxis("bottom")

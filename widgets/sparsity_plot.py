@@ -13,6 +13,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from widgets.plot_theme import theme_plot
+
 RELU_BRUSH = QColor(214, 39, 40)
 OTHER_BRUSH = QColor(120, 120, 120, 170)
 MEAN_PEN = QColor(31, 119, 180)
@@ -35,7 +37,7 @@ class SparsityPlot(QWidget):
         self.result = None
         self._nodes: list[str] = []
         self.plot = pg.PlotWidget()
-        self.plot.setBackground("w")
+        theme_plot(self.plot)
         self.plot.setMenuEnabled(False)
         pi = self.plot.getPlotItem()
         pi.setLabel("bottom", "depth (layers from the input)")

@@ -1,58 +1,180 @@
-"""Re-create the screenshots in this folder (run from the repository root under Xvfb):
+"""Re-create every screenshot in this folder (from the repository root, under Xvfb):
 
-    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python docs/screenshots/make_screenshots.py \
-        docs/screenshots/main_inception3a.png inception
-    ... error_concat_mismatch.png error; resnet50.png resnet50; dark_palette_error.png error --dark
+    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python docs/screenshots/make_screenshots.py
+
+or only some of them: ``... make_screenshots.py main_inception3a inside_grid``. Each shot
+opens a fresh main window at 1600×1000 exactly as ``python main.py`` does (the sample photo
+runs in the worker process at start), sets the scene up, waits for the run, and grabs.
 """
+from __future__ import annotations
+
 import os
 import sys
+import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parents[1]))
 os.environ["CONVCANVAS_NO_AUTOSAVE_PROMPT"] = "1"
 os.environ.setdefault("CONVCANVAS_DATA_DIR", "/tmp/ccshots")
-from PySide6.QtWidgets import QApplication
-from PySide6.QtGui import QPalette, QColor
-from PySide6.QtCore import Qt
-app = QApplication([]); app.setStyle("Fusion")
-dark = "--dark" in sys.argv
-if dark:
+
+DARK = {"Window": "#2b2b2b", "WindowText": "#e6e6e6", "Base": "#1f1f1f",
+        "AlternateBase": "#292929", "Text": "#e6e6e6", "Button": "#353535",
+        "ButtonText": "#e6e6e6", "Highlight": "#3d7ad6", "HighlightedText": "#ffffff",
+        "ToolTipBase": "#333333", "ToolTipText": "#e6e6e6", "PlaceholderText": "#9a9a9a"}
+
+
+def dark_palette():
+    """A dark Fusion palette (what a dark desktop theme gives the app)."""
+    from PySide6.QtGui import QColor, QPalette
     p = QPalette()
-    for role, c in ((QPalette.ColorRole.Window, "#2b2b2b"), (QPalette.ColorRole.WindowText, "#e6e6e6"),
-                    (QPalette.ColorRole.Base, "#1f1f1f"), (QPalette.ColorRole.AlternateBase, "#292929"),
-                    (QPalette.ColorRole.Text, "#e6e6e6"), (QPalette.ColorRole.Button, "#353535"),
-                    (QPalette.ColorRole.ButtonText, "#e6e6e6"), (QPalette.ColorRole.Highlight, "#3d7ad6"),
-                    (QPalette.ColorRole.HighlightedText, "#ffffff"), (QPalette.ColorRole.ToolTipBase, "#333333"),
-                    (QPalette.ColorRole.ToolTipText, "#e6e6e6"), (QPalette.ColorRole.PlaceholderText, "#9a9a9a")):
-        p.setColor(role, QColor(c))
-    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text, QColor("#777777"))
-    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText, QColor("#777777"))
-    p.setColor(QPalette.ColorGroup.Disabled, QPalette.ColorRole.ButtonText, QColor("#777777"))
-    app.setPalette(p)
-from widgets.app import create_window
-from designer.commands import SetParamCommand
-out = sys.argv[1]
-w = create_window([]); w.ask_save_changes = lambda *a: "discard"
-w.resize(1600, 1000); w.show()
-def settle():
-    for _ in range(5): app.processEvents()
-settle()
-what = sys.argv[2]
-if what == "inception":
-    w.load_template("inception3a_naive"); settle(); w.totals_bar.pin()
-    w.load_template("inception3a_reduced"); settle()
-    w.canvas_actions.zoom_fit.trigger(); settle()
-    w.scene.select_nodes(["branch2_3x3"])
-elif what == "error":
-    w.doc.undo_stack.push(SetParamCommand(w.doc, "branch4_pool", "padding", 0)); settle()
-    w.canvas_actions.zoom_fit.trigger(); settle()
-    w.scene.select_nodes(["concat"])
-elif what == "resnet50":
-    w.load_template("resnet50"); settle()
-    w.canvas_actions.zoom_fit.trigger(); settle()
-    w.layer_table.select_nodes(["layer3_2_conv2"]); w._on_table_selection(["layer3_2_conv2"]); settle()
-    w.view.zoom_by(0.5 / w.view.zoom(), anchor_under_mouse=False)
-    w.view.centerOn(w.scene.node_item("layer3_2_conv2"))
-settle()
-w.grab().save(out)
-print("saved", out, w.windowTitle())
+    for role, c in DARK.items():
+        p.setColor(getattr(QPalette.ColorRole, role), QColor(c))
+    for role in ("Text", "WindowText", "ButtonText"):
+        p.setColor(QPalette.ColorGroup.Disabled, getattr(QPalette.ColorRole, role),
+                   QColor("#777777"))
+    return p
+
+
+def settle(app, seconds: float = 0.3) -> None:
+    """Let timers and paints run for ``seconds``."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.01)
+
+
+def wait_result(app, win, timeout: float = 60.0):
+    """Wait until the window's feature views show a run started after this call."""
+    host = win.inside_host
+    panel = host.ensure_panel()
+    seen = []
+    panel.result_shown.connect(seen.append)
+    end = time.monotonic() + timeout
+    while not seen and time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.01)
+    if not seen:
+        raise RuntimeError("no result: " + panel.status.text())
+    settle(app, 0.4)
+    return panel
+
+
+def new_window(app, dark: bool = False):
+    from widgets.app import create_window
+    app.setPalette(dark_palette() if dark else app.style().standardPalette())
+    win = create_window([], autorun=True, live=True)
+    win.ask_save_changes = lambda *a: "discard"
+    win.resize(1600, 1000)
+    win.show()
+    panel = wait_result(app, win)   # the start-up run on the sample photo
+    return win, panel
+
+
+def rerun(app, win):
+    """Run the current design and wait for its maps."""
+    panel = win.inside_host.ensure_panel()
+    seen = []
+    panel.result_shown.connect(seen.append)
+    panel.run()
+    end = time.monotonic() + 60
+    while not seen and time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.01)
+    settle(app, 0.4)
+    return panel
+
+
+def shot_main(app, dark=False):
+    win, panel = new_window(app, dark)
+    win.load_template("inception3a_naive"); settle(app)
+    win.totals_bar.pin()
+    win.load_template("inception3a_reduced")
+    panel = rerun(app, win)
+    win.scene.select_nodes(["branch2_3x3"]); settle(app, 0.6)
+    return win
+
+
+def shot_error(app):
+    from designer.commands import SetParamCommand
+    win, panel = new_window(app)
+    win.doc.undo_stack.push(SetParamCommand(win.doc, "branch4_pool", "padding", 0))
+    settle(app, 0.5)
+    panel.run(); settle(app, 0.3)
+    win.table_dock.raise_()
+    win.scene.select_nodes(["concat"]); settle(app, 0.5)
+    return win
+
+
+def shot_big(app, template="googlenet", node="inception4a_branch2_1_conv", detail=False):
+    win, panel = new_window(app)
+    win.load_template(template)
+    panel = rerun(app, win)
+    win.inside_host.panel.tint_box.setCurrentIndex(1)   # nodes coloured by sparsity
+    win.scene.select_nodes([node]); settle(app, 0.3)
+    # Fit to view shows all of it as a thin strip; at 30 % the modules and their
+    # branches read as a network, at 90 % every label reads.
+    win.view.fit_to_view(); settle(app, 0.2)
+    win.view.zoom_by((0.9 if detail else 0.3) / win.view.zoom(), anchor_under_mouse=False)
+    win.view.centerOn(win.scene.node_item(node))
+    settle(app, 0.5)
+    return win
+
+
+def _resnet18(app):
+    win, panel = new_window(app)
+    win.load_template("resnet18")
+    panel = rerun(app, win)
+    win.scene.select_nodes(["layer1_0_relu"]); settle(app, 0.5)
+    return win, panel
+
+
+def shot_inside(app, which):
+    win, panel = _resnet18(app)
+    from PySide6.QtCore import Qt
+    win.resizeDocks([win.inside_dock], [640], Qt.Orientation.Vertical)
+    settle(app, 0.5)
+    if which == "grid":
+        return panel.grid
+    if which == "rf":
+        panel.rf.show_node("layer2_0_relu_1", None); settle(app, 0.3)
+        return panel.rf
+    if which == "sparsity":
+        panel.tabs.setCurrentWidget(panel.sparsity); settle(app, 0.3)
+        return panel.tabs
+    panel.tabs.setCurrentWidget(panel.hist); settle(app, 0.5)
+    return panel.tabs
+
+
+SHOTS = {
+    "main_inception3a": lambda app: shot_main(app),
+    "dark_palette": lambda app: shot_main(app, dark=True),
+    "error_concat_mismatch": shot_error,
+    "googlenet": lambda app: shot_big(app),
+    "resnet50_detail": lambda app: shot_big(app, "resnet50", "layer3_2_conv2", detail=True),
+    "inside_grid": lambda app: shot_inside(app, "grid"),
+    "inside_rf": lambda app: shot_inside(app, "rf"),
+    "inside_sparsity": lambda app: shot_inside(app, "sparsity"),
+    "inside_histograms": lambda app: shot_inside(app, "hist"),
+}
+
+
+def main(names: list[str]) -> int:
+    from PySide6.QtWidgets import QApplication
+    app = QApplication([sys.argv[0]])
+    app.setStyle("Fusion")
+    for name in names or list(SHOTS):
+        widget = SHOTS[name](app)
+        out = HERE / f"{name}.png"
+        widget.grab().save(str(out))
+        print("saved", out.relative_to(HERE.parents[1]), widget.width(), "×", widget.height())
+        win = widget.window()
+        win.inside_host.ensure_panel().controller.close()
+        win.close()
+        win.deleteLater()
+        settle(app, 0.1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
