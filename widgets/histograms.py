@@ -44,6 +44,13 @@ def weight_owner(result, node: str) -> str | None:
     return None
 
 
+def _text_color() -> str:
+    """The palette's text colour (titles read in light and dark palettes)."""
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QApplication
+    return QApplication.palette().color(QPalette.ColorRole.Text).name()
+
+
 def _plot(title: str, xlabel: str) -> pg.PlotWidget:
     w = pg.PlotWidget()
     w.setMinimumHeight(120)
@@ -119,8 +126,8 @@ class Histograms(QWidget):
         self.act_curve.setData(edges, counts)
         s = r.stats[node]
         self.act_plot.getPlotItem().setTitle(
-            f"{node}: {counts.sum():,} values, {100 * s.sparsity:.1f}% zeros, mean {s.mean:.3g}",
-            color="k", size="9pt")
+            f"{node}: {counts.sum():,} values<br>{100 * s.sparsity:.1f}% zeros, "
+            f"mean {s.mean:.3g}", color=_text_color(), size="9pt")
         hists = r.extra.get("weight_hist", {})
         owner = weight_owner(r, node)
         if owner is None:
@@ -128,7 +135,8 @@ class Histograms(QWidget):
             self.weight_node = None
             self.weight_curve.setData([0, 1], [0])
             self.weight_plot.getPlotItem().setTitle(
-                f"{node} ({r.types.get(node, '')}) has no weights", color="k", size="9pt")
+                f"{node} ({r.types.get(node, '')}) has no weights", color=_text_color(),
+                size="9pt")
             return
         wc, we = hists[owner]
         self.weight_node = owner
@@ -136,5 +144,5 @@ class Histograms(QWidget):
         self.weight_curve.setData(np.asarray(we), self.weight_counts)
         via = "" if owner == node else f" (feeds {node})"
         self.weight_plot.getPlotItem().setTitle(
-            f"weights of {owner}{via}: {int(self.weight_counts.sum()):,} values",
-            color="k", size="9pt")
+            f"weights of {owner}{via}<br>{int(self.weight_counts.sum()):,} values",
+            color=_text_color(), size="9pt")
