@@ -413,3 +413,38 @@ def test_app_runs_sample_at_start_and_selects_last_spatial_node(qtbot, fast_clie
         assert win.inspector.node == "concat"
     finally:
         panel.controller.close(stop_worker=False)
+
+
+def _grid_point(grid, channel, y, x):
+    """Viewport position of feature pixel ``(y, x)`` of ``channel`` in the grid."""
+    from PySide6.QtCore import QPointF as P
+    tx, ty = grid.tile_origin(channel)
+    scene = grid.image.mapToScene(P(tx + x + 0.5, ty + y + 0.5))
+    return grid.plot.mapFromScene(scene)
+
+
+def test_hovering_a_map_pixel_reads_it_out_and_boxes_its_field(qtbot, panel):
+    """Mouse over a grid pixel: the readout shows it and the image boxes its receptive field."""
+    from engine.features import rf_box
+    result = run_and_wait(qtbot, panel)
+    panel.scene.select_nodes(["c1"])
+    qtbot.wait(50)
+    pos = _grid_point(panel.grid, 2, 3, 5)
+    qtbot.mouseMove(panel.grid.plot.viewport(), pos)
+    value = float(result.maps["c1"][2, 3, 5])
+    qtbot.waitUntil(lambda: panel.rf.hover_box is not None, timeout=2000)
+    assert panel.grid.readout.text() == f"channel 2, y 3, x 5 = {value:.4g}"
+    assert panel.rf.hover_box == rf_box(result.extra["analysis"], "c1", 3, 5,
+                                        result.preprocess, channel=2, value=value)
+
+
+def test_clicking_a_channel_enlarges_it_and_boxes_its_strongest_pixel(qtbot, panel):
+    """A click on a channel's tile shows it alone; the image boxes that channel's maximum."""
+    result = run_and_wait(qtbot, panel)
+    panel.scene.select_nodes(["c1"])
+    qtbot.wait(50)
+    qtbot.mouseClick(panel.grid.plot.viewport(), Qt.MouseButton.LeftButton,
+                     pos=_grid_point(panel.grid, 6, 1, 1))
+    qtbot.waitUntil(lambda: panel.grid.enlarged == 6, timeout=2000)
+    assert panel.grid.shown_channels == 1
+    assert panel.rf.box == strongest_box(result, result.extra["analysis"], "c1", 6)

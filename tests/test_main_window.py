@@ -223,3 +223,12 @@ def test_template_fills_the_canvas_after_show(qtbot, win):
     visible = win.view.mapToScene(win.view.viewport().rect()).boundingRect()
     assert visible.contains(win.scene.items_bounding_rect())
     assert 0.6 < win.view.zoom() <= 1.2
+
+
+def test_quit_action_closes_the_window(qtbot, win):
+    """File → Quit closes the window (after the unsaved-changes question)."""
+    asked = []
+    win.ask_save_changes = lambda *a: asked.append(a) or "discard"
+    win.doc.undo_stack.push(SetParamCommand(win.doc, "branch2_3x3", "out_channels", 64))
+    win.quit_action.trigger()
+    assert asked and not win.isVisible()
