@@ -448,3 +448,17 @@ def test_clicking_a_channel_enlarges_it_and_boxes_its_strongest_pixel(qtbot, pan
     qtbot.waitUntil(lambda: panel.grid.enlarged == 6, timeout=2000)
     assert panel.grid.shown_channels == 1
     assert panel.rf.box == strongest_box(result, result.extra["analysis"], "c1", 6)
+
+
+def test_live_mode_reruns_after_an_edit_but_not_after_a_move(qtbot, panel):
+    """Live (on at start-up) schedules a run after a parameter edit, never after a move."""
+    from designer.commands import MoveNodesCommand
+    c = panel.controller
+    c.set_live(True)
+    c._live_timer.stop()
+    doc = panel.document
+    doc.undo_stack.push(MoveNodesCommand(doc, {"c1": (0, 0)}, {"c1": (40, 40)}))
+    assert not c._live_timer.isActive()
+    doc.undo_stack.push(SetParamCommand(doc, "c1", "out_channels", 6))
+    assert c._live_timer.isActive()
+    c.set_live(False)
