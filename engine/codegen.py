@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-from .analysis import Totals, analyze
+from .analysis import Analysis, Totals, analyze
 from .errors import EngineError
 from .graph import GraphLike
 from .layers import pair
@@ -62,13 +62,15 @@ def _nx(graph: GraphLike) -> tuple[nx.MultiDiGraph, str]:
     return graph.graph, str(getattr(graph, "name", "") or "")
 
 
-def make_plan(graph: GraphLike) -> Plan:
+def make_plan(graph: GraphLike, analysis: Analysis | None = None) -> Plan:
     """Analyse ``graph`` and name its nodes.
 
     Parameters
     ----------
     graph : GraphModel or networkx.MultiDiGraph
         The network.
+    analysis : Analysis, optional
+        A current analysis of ``graph`` to use instead of analysing it again.
 
     Returns
     -------
@@ -82,7 +84,7 @@ def make_plan(graph: GraphLike) -> Plan:
     g, model_name = _nx(graph)
     if g.number_of_nodes() == 0:
         raise InvalidGraphError("the graph has no nodes: add an input and some layers", [])
-    a = analyze(g)
+    a = analysis if analysis is not None else analyze(g)
     if not a.ok:
         errors = a.errors
         lines = [f"  - {msg}" for _, msg in errors] or [

@@ -98,7 +98,8 @@ def tune_allocator() -> bool:
 
 
 # --------------------------------------------------------------------------- statistics
-def node_stats(values: torch.Tensor | np.ndarray, near_zero: float = DEFAULT_NEAR_ZERO) -> NodeStats:
+def node_stats(values: torch.Tensor | np.ndarray,
+               near_zero: float = DEFAULT_NEAR_ZERO) -> NodeStats:
     """Statistics of one output (batch dimension removed).
 
     Parameters
@@ -340,7 +341,7 @@ class FeatureRunner:
         if tune_memory:
             tune_allocator()
         from .torch_build import build_module
-        self.module = build_module(graph, seed=seed, capture=True)
+        self.module = build_module(graph, seed=seed, capture=True, analysis=self.analysis)
         self.module.eval()
 
     def forward(self, x: np.ndarray) -> tuple[dict, float]:
@@ -353,7 +354,8 @@ class FeatureRunner:
             seconds = time.perf_counter() - start
         return out, seconds
 
-    def run(self, image: str | os.PathLike | np.ndarray, *, mode: str = "resize", normalize: str = "imagenet",
+    def run(self, image: str | os.PathLike | np.ndarray, *, mode: str = "resize",
+            normalize: str = "imagenet",
             node: str | None = None, channel: int | None = None,
             near_zero: float = DEFAULT_NEAR_ZERO) -> FeatureResult:
         """Run one image; see :func:`run_features` for the parameters."""
@@ -397,7 +399,8 @@ class FeatureRunner:
 
 
 def run_features(graph_or_module: GraphLike | FeatureRunner,
-                 image: str | os.PathLike | np.ndarray, *, mode: str = "resize", normalize: str = "imagenet",
+                 image: str | os.PathLike | np.ndarray, *, mode: str = "resize",
+                 normalize: str = "imagenet",
                  node: str | None = None, channel: int | None = None,
                  memory_limit: int = DEFAULT_MEMORY_LIMIT, near_zero: float = DEFAULT_NEAR_ZERO,
                  seed: int = 0) -> FeatureResult:

@@ -162,7 +162,8 @@ def _source_array(source, max_pixels: int) -> np.ndarray:
     return _check_array(source, max_pixels)
 
 
-def load_image(source: str | os.PathLike | np.ndarray, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def load_image(source: str | os.PathLike | np.ndarray,
+               max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Load an image as 8-bit RGB ``(h, w, 3)`` or grayscale ``(h, w)``.
 
     Parameters

@@ -13,6 +13,7 @@ import linecache
 import torch
 from torch import nn
 
+from .analysis import Analysis
 from .codegen import InvalidGraphError, Plan, make_plan, render
 from .graph import GraphLike
 from .weights import WeightsError, load_weights, save_weights
@@ -32,9 +33,10 @@ def _compile(plan: Plan, capture: bool) -> type:
     return namespace[plan.class_name]
 
 
-def build_with_plan(graph: GraphLike, seed: int = 0, capture: bool = False) -> tuple[nn.Module, Plan]:
+def build_with_plan(graph: GraphLike, seed: int = 0, capture: bool = False,
+                    analysis: Analysis | None = None) -> tuple[nn.Module, Plan]:
     """Like :func:`build_module`, also returning the :class:`~engine.codegen.Plan` used."""
-    plan = make_plan(graph)
+    plan = make_plan(graph, analysis)
     cls = _compile(plan, capture)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
@@ -43,7 +45,8 @@ def build_with_plan(graph: GraphLike, seed: int = 0, capture: bool = False) -> t
     return module, plan
 
 
-def build_module(graph: GraphLike, seed: int = 0, capture: bool = False) -> nn.Module:
+def build_module(graph: GraphLike, seed: int = 0, capture: bool = False,
+                 analysis: Analysis | None = None) -> nn.Module:
     """Build the torch model of a graph.
 
     Parameters
@@ -56,6 +59,8 @@ def build_module(graph: GraphLike, seed: int = 0, capture: bool = False) -> nn.M
     capture : bool
         If true, ``forward`` returns ``{node_id: tensor}`` with every node's output
         (inputs included) instead of the graph's output.
+    analysis : Analysis, optional
+        A current analysis of ``graph`` (saves analysing it again).
 
     Returns
     -------
@@ -70,4 +75,4 @@ def build_module(graph: GraphLike, seed: int = 0, capture: bool = False) -> nn.M
     InvalidGraphError
         If the graph is empty or has analysis errors (all listed in the message).
     """
-    return build_with_plan(graph, seed, capture)[0]
+    return build_with_plan(graph, seed, capture, analysis)[0]

@@ -120,6 +120,22 @@ def test_runner_reruns_deterministically():
     assert r1.maps["relu"] is not r3.maps["relu"]  # the first result is not overwritten
 
 
+def test_runner_analyses_the_graph_once(monkeypatch):
+    """FeatureRunner hands its checked analysis to the build instead of analysing again."""
+    from engine import analysis as analysis_mod
+    built = []
+    real_init = analysis_mod.Analysis.__init__
+
+    def counting_init(self, graph):
+        built.append(graph)
+        real_init(self, graph)
+
+    monkeypatch.setattr(analysis_mod.Analysis, "__init__", counting_init)
+    runner = FeatureRunner(CONV_RELU)
+    assert len(built) == 1
+    assert list(runner.module.state_dict()) == ["conv.weight"]
+
+
 def test_runs_in_eval_and_inference_mode():
     """Dropout passes through, BatchNorm uses running stats, outputs are inference tensors."""
     g = chain(("conv", "conv", {"out_channels": 4, "kernel_size": 3, "padding": 1}),
