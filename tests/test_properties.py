@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import Analyzer, GraphModel, ParamError, analyze
+from engine.analysis import _MemoryProfile
 from engine.errors import EngineError
 
 from helpers_torch import run_graph
@@ -237,7 +238,7 @@ def test_peak_memory_matches_simulation(model):
     assert a.totals.peak_activation_bytes == peak
     assert a.totals.activation_bytes == sum(a[n].activation_bytes for n in ok)
     # The totals gathered during the full pass equal those recomputed after an edit.
-    assert _totals(a) == _totals_of(a._make_totals())
+    assert _totals(a) == _totals_of(_MemoryProfile(a).totals(a.nodes))
 
 
 # --------------------------------------------------------------------------- incremental
