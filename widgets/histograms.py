@@ -53,7 +53,7 @@ def _text_color() -> str:
 
 def _plot(title: str, xlabel: str) -> pg.PlotWidget:
     w = pg.PlotWidget()
-    w.setMinimumHeight(120)
+    w.setMinimumHeight(70)
     w.setMenuEnabled(False)
     pi = w.getPlotItem()
     pi.setTitle(title, size="9pt")

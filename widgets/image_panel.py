@@ -74,6 +74,11 @@ class ImagePanel(QWidget):
         lay.addWidget(self.mode)
         lay.addWidget(self.normalize)
 
+    def set_compact(self, on: bool) -> None:
+        """Only the preprocessing choices (the window shows the photo and has Open image)."""
+        for w in (self.thumb, self.open_button):
+            w.setVisible(not on)
+
     def options(self) -> dict:
         """The preprocessing options for :func:`engine.features.run_features`."""
         return {"mode": self.mode.currentData(), "normalize": self.normalize.currentData()}

@@ -133,6 +133,7 @@ class InsidePanel(QWidget):
 
         self.image_panel = ImagePanel()
         self.image_panel.set_image(SAMPLE_IMAGE, emit=False)
+        self.image_panel.set_compact(True)   # the photo is in the RF view; Open image on the toolbar
         self.run_button = QPushButton("Run")
         self.live_box = QCheckBox("Live")
         self.live_box.setToolTip("Rerun 300 ms after every edit")
@@ -140,10 +141,10 @@ class InsidePanel(QWidget):
         self.cancel_button.setEnabled(False)
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
-        self.progress.setFixedWidth(110)
+        self.progress.setFixedWidth(90)
         self.progress.setTextVisible(True)
         self.status = QLabel("Ready.")
-        self.status.setMinimumWidth(60)
+        self.status.setMinimumWidth(80)
         self.tint_box = QComboBox()
         self.tint_box.addItem("Nodes: plain", TINT_NONE)
         self.tint_box.addItem("Nodes: sparsity", TINT_SPARSITY)

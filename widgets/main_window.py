@@ -123,6 +123,7 @@ class MainWindow(QMainWindow):
         self.inside_host = install_inside(self)
         self.autosaver = files.Autosaver(self.doc, self) if autosave else None
         self._shown_once = False
+        self._fitted = (1.0, 0, 0)   # zoom and scroll of the last automatic fit
         self.resize(*initial_size(self.screen()))
         self.arrange_docks()
         self._update_title()
@@ -147,6 +148,15 @@ class MainWindow(QMainWindow):
             self._shown_once = True
             self.arrange_docks()
             self._fit_soon()
+            # The feature views arrive ~0.5 s later and take their height from the canvas:
+            # fit again then, unless the user has zoomed or panned meanwhile.
+            self.inside_host.panel_built.connect(lambda _p: self._refit_if_untouched())
+
+    def _refit_if_untouched(self) -> None:
+        view = self.view
+        if abs(view.zoom() - self._fitted[0]) < 1e-9 and view.horizontalScrollBar().value() \
+                == self._fitted[1] and view.verticalScrollBar().value() == self._fitted[2]:
+            QTimer.singleShot(0, self._fit_now)
 
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -376,8 +386,12 @@ class MainWindow(QMainWindow):
         self._fit_soon()
 
     def _fit_soon(self) -> None:
-        for act in _canvas_actions(self.canvas_actions, ("zoom_fit",)):
-            QTimer.singleShot(0, act.trigger)
+        QTimer.singleShot(0, self._fit_now)
+
+    def _fit_now(self) -> None:
+        self.view.fit_to_view()
+        self._fitted = (self.view.zoom(), self.view.horizontalScrollBar().value(),
+                        self.view.verticalScrollBar().value())
 
     def new_design(self) -> bool:
         """Start a new design holding one 3×224×224 input; return whether it happened."""

@@ -41,7 +41,7 @@ class SparsityPlot(QWidget):
         self.plot.setMenuEnabled(False)
         pi = self.plot.getPlotItem()
         pi.setLabel("bottom", "depth (layers from the input)")
-        pi.setLabel("left", "sparsity: zeros in the output (%)")
+        pi.setLabel("left", "zeros in the output (%)")
         pi.showGrid(x=True, y=True, alpha=0.2)
         self.line = pi.plot([], [], pen=pg.mkPen((214, 39, 40, 110), width=1.5))
         self._relu_brush = pg.mkBrush(RELU_BRUSH)
@@ -57,7 +57,7 @@ class SparsityPlot(QWidget):
         pi.showAxis("right")
         pi.scene().addItem(self.mean_view)
         pi.getAxis("right").linkToView(self.mean_view)
-        pi.getAxis("right").setLabel("mean activation", color=MEAN_PEN.name())
+        pi.getAxis("right").setLabel("mean", color=MEAN_PEN.name())
         self.mean_view.setXLink(pi)
         self.mean_curve = pg.PlotDataItem([], [], pen=pg.mkPen(MEAN_PEN, width=2),
                                           symbol="t", symbolSize=6, symbolBrush=MEAN_PEN,
