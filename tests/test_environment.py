@@ -77,3 +77,19 @@ def test_import_engine_loads_no_torch_or_qt():
                          cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_torch_imported_at_module_level_only_where_models_are_built():
+    """Only torch_build.py, weights.py and features.py may import torch at module level."""
+    import ast
+    allowed = {"torch_build.py", "weights.py", "features.py"}
+    eager = set()
+    for path in sorted((ROOT / "engine").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:  # module level only; TYPE_CHECKING blocks are not imports
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import) else
+                     [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(n.split(".")[0] == "torch" for n in names):
+                eager.add(path.name)
+    assert eager - allowed == set()
+    assert {"torch_build.py", "weights.py"} <= eager  # the check sees real imports
