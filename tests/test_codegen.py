@@ -24,7 +24,7 @@ from engine.naming import CODE_NAMES, FORWARD_BUILTINS, MODULE_ATTRS, class_name
 from engine.templates import TEMPLATES, deep_resnet, resnet50
 from engine.torch_build import build_module
 from random_graphs import seeded_graph
-from test_torch_build import input_of, small_template
+from small_graphs import input_of, small_template
 
 RUNNER = textwrap.dedent('''
     import importlib.util, json, sys

@@ -15,26 +15,9 @@ from engine.naming import module_names
 from engine.templates import TEMPLATES, build, deep_resnet, resnet50
 from engine.torch_build import build_module
 from random_graphs import graphs
-
-# Templates shrunk so that a forward pass is cheap; still valid at these sizes.
-SMALL_SIDE = {"googlenet": 64, "resnet18": 32, "resnet50": 32, "vgg16": 32}
-
+from small_graphs import SMALL_SIDE, conv_chain, input_of, small_template
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
-def small_template(key: str) -> GraphModel:
-    """Template ``key`` with its input shrunk (networks to 32–64 px, blocks to 8 px)."""
-    g = build(key)
-    inp = next(n for n in g.nodes if g.node_type(n) == "input")
-    side = SMALL_SIDE.get(key, 8)
-    g.set_params(inp, {"height": side, "width": side})
-    assert analyze(g).ok, key
-    return g
-
-
-def input_of(g: GraphModel) -> str:
-    return next(n for n in g.nodes if g.node_type(n) == "input")
 
 
 def count(module: nn.Module) -> int:
@@ -114,22 +97,9 @@ def test_submodule_names_follow_naming():
     assert set(children) == {names[n] for n in layer_nodes}
 
 
-def _chain() -> GraphModel:
-    g = GraphModel("chain")
-    g.add_node("input", {"channels": 3, "height": 8, "width": 8}, "in")
-    g.add_node("conv", {"out_channels": 4, "kernel_size": 3}, "c")
-    g.add_node("batchnorm", {}, "bn")
-    g.add_node("global_avgpool", {}, "gap")
-    g.add_node("flatten", {}, "flat")
-    g.add_node("linear", {"out_features": 5}, "fc")
-    for a, b in (("in", "c"), ("c", "bn"), ("bn", "gap"), ("gap", "flat"), ("flat", "fc")):
-        g.connect(a, b)
-    return g
-
-
 def test_same_seed_same_weights_other_seed_other_weights():
     """Initialisation is a function of the seed."""
-    sd = [build_module(_chain(), seed=s).state_dict() for s in (3, 3, 4)]
+    sd = [build_module(conv_chain(), seed=s).state_dict() for s in (3, 3, 4)]
     assert all(torch.equal(sd[0][k], sd[1][k]) for k in sd[0])
     assert not torch.equal(sd[0]["c.weight"], sd[2]["c.weight"])
 
@@ -139,13 +109,13 @@ def test_build_leaves_global_rng_alone():
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    build_module(_chain(), seed=7)
+    build_module(conv_chain(), seed=7)
     assert torch.equal(torch.rand(3), expected)
 
 
 def test_module_is_in_eval_mode():
     """The built module is returned in eval mode (BatchNorm uses running stats)."""
-    m = build_module(_chain())
+    m = build_module(conv_chain())
     assert not m.training and not m.bn.training
 
 
@@ -239,7 +209,7 @@ def test_captured_maps_survive_later_nodes():
 
 def test_invalid_graph_refused_listing_every_error():
     """A graph with analysis errors is refused, each error in the message and on .errors."""
-    g = _chain()
+    g = conv_chain()
     g.add_node("conv", {"out_channels": 2, "kernel_size": 3}, "orphan")
     g.set_param("c", "kernel_size", 20)
     with pytest.raises(InvalidGraphError) as info:
@@ -257,5 +227,5 @@ def test_empty_graph_refused():
 
 def test_accepts_the_networkx_graph():
     """build_module takes the GraphModel's networkx graph as well."""
-    g = _chain()
+    g = conv_chain()
     assert count(build_module(g.graph)) == analyze(g).totals.params

@@ -9,7 +9,7 @@ from torch import nn
 
 from engine import weights as weights_mod
 from engine.torch_build import WeightsError, build_module, load_weights, save_weights
-from test_torch_build import _chain
+from small_graphs import conv_chain
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -25,10 +25,10 @@ def same(a: dict, b: dict) -> bool:
 
 def test_round_trip_restores_every_tensor(tmp_path):
     """save_weights then load_weights into a differently seeded model copies every tensor."""
-    src = build_module(_chain(), seed=1)
+    src = build_module(conv_chain(), seed=1)
     src.bn.running_mean.fill_(0.25)
     save_weights(src, tmp_path / "w.pt")
-    dst = build_module(_chain(), seed=2)
+    dst = build_module(conv_chain(), seed=2)
     load_weights(dst, tmp_path / "w.pt")
     assert same(dst.state_dict(), src.state_dict())
     assert [p.name for p in tmp_path.iterdir()] == ["w.pt"]
@@ -36,7 +36,7 @@ def test_round_trip_restores_every_tensor(tmp_path):
 
 def test_keys_follow_the_exported_attribute_names(tmp_path):
     """The file's keys are the attribute names of the exported code (node ids here)."""
-    m = build_module(_chain())
+    m = build_module(conv_chain())
     save_weights(m, tmp_path / "w.pth")
     keys = set(torch.load(tmp_path / "w.pth", weights_only=True))
     assert keys == {"c.weight", "c.bias", "bn.weight", "bn.bias", "bn.running_mean",
@@ -45,13 +45,13 @@ def test_keys_follow_the_exported_attribute_names(tmp_path):
 
 def test_mismatch_reported_per_layer_and_model_unchanged(tmp_path):
     """Missing, unexpected and wrong-shaped keys all appear in one WeightsError; nothing loads."""
-    donor = build_module(_chain(), seed=5)
+    donor = build_module(conv_chain(), seed=5)
     sd = donor.state_dict()
     del sd["fc.bias"]
     sd["extra.weight"] = torch.zeros(2)
     sd["c.weight"] = torch.zeros(4, 3, 5, 5)
     torch.save(sd, tmp_path / "w.pt")
-    m = build_module(_chain(), seed=9)
+    m = build_module(conv_chain(), seed=9)
     before = snapshot(m)
     with pytest.raises(WeightsError) as info:
         load_weights(m, tmp_path / "w.pt")
@@ -69,7 +69,7 @@ def test_mismatch_reported_per_layer_and_model_unchanged(tmp_path):
 
 def test_non_tensor_value_is_a_mismatch(tmp_path):
     """A key holding a number instead of a tensor is reported, the model unchanged."""
-    m = build_module(_chain())
+    m = build_module(conv_chain())
     sd = m.state_dict()
     sd["fc.bias"] = 3
     torch.save(sd, tmp_path / "w.pt")
@@ -81,8 +81,8 @@ def test_non_tensor_value_is_a_mismatch(tmp_path):
 
 def test_failure_inside_load_restores_the_model(tmp_path, monkeypatch):
     """If torch fails half-way through copying, the earlier tensors are put back."""
-    m = build_module(_chain(), seed=1)
-    save_weights(build_module(_chain(), seed=2), tmp_path / "w.pt")
+    m = build_module(conv_chain(), seed=1)
+    save_weights(build_module(conv_chain(), seed=2), tmp_path / "w.pt")
     before = snapshot(m)
     real = nn.Module.load_state_dict
 
@@ -99,20 +99,20 @@ def test_failure_inside_load_restores_the_model(tmp_path, monkeypatch):
 
 def test_missing_batchnorm_counter_is_accepted(tmp_path):
     """A file without num_batches_tracked (older torch) still loads."""
-    src = build_module(_chain(), seed=3)
+    src = build_module(conv_chain(), seed=3)
     sd = src.state_dict()
     del sd["bn.num_batches_tracked"]
     torch.save(sd, tmp_path / "w.pt")
-    m = build_module(_chain(), seed=4)
+    m = build_module(conv_chain(), seed=4)
     load_weights(m, tmp_path / "w.pt")
     assert torch.equal(m.c.weight, src.c.weight)
 
 
 def test_checkpoint_wrapper_is_unwrapped(tmp_path):
     """A {"state_dict": ...} checkpoint loads like the bare state dict."""
-    src = build_module(_chain(), seed=3)
+    src = build_module(conv_chain(), seed=3)
     torch.save({"state_dict": src.state_dict(), "epoch": 7}, tmp_path / "ckpt.pt")
-    m = build_module(_chain(), seed=4)
+    m = build_module(conv_chain(), seed=4)
     load_weights(m, tmp_path / "ckpt.pt")
     assert same(m.state_dict(), src.state_dict())
 
@@ -122,7 +122,7 @@ def test_pickled_model_is_refused_without_unpickling(tmp_path):
     torch.save(nn.Linear(2, 2), tmp_path / "model.pt")
     with pytest.raises(WeightsError, match="model.pt: cannot load weights: it holds Python "
                                            "objects besides tensors"):
-        load_weights(build_module(_chain()), tmp_path / "model.pt")
+        load_weights(build_module(conv_chain()), tmp_path / "model.pt")
 
 
 class _Trap:
@@ -139,7 +139,7 @@ def test_hostile_pickle_is_never_executed(tmp_path):
     """A torch file whose pickle would run code is refused and the code never runs."""
     marker = tmp_path / "ran"
     torch.save({"conv.weight": _Trap(str(marker))}, tmp_path / "evil.pt")
-    m = build_module(_chain())
+    m = build_module(conv_chain())
     before = snapshot(m)
     with pytest.raises(WeightsError, match="evil.pt: cannot load weights: it holds Python "
                                            "objects besides tensors"):
@@ -154,17 +154,17 @@ def test_garbage_file_is_refused(tmp_path, content):
     (tmp_path / "junk.pt").write_bytes(content)
     with pytest.raises(WeightsError, match="junk.pt: cannot load weights: it is not a file "
                                            "written by torch.save"):
-        load_weights(build_module(_chain()), tmp_path / "junk.pt")
+        load_weights(build_module(conv_chain()), tmp_path / "junk.pt")
 
 
 def test_truncated_torch_file_is_refused(tmp_path):
     """Half of a real weights file is reported as damaged, not as a traceback."""
-    save_weights(build_module(_chain()), tmp_path / "w.pt")
+    save_weights(build_module(conv_chain()), tmp_path / "w.pt")
     data = (tmp_path / "w.pt").read_bytes()
     (tmp_path / "w.pt").write_bytes(data[: len(data) // 2])
     with pytest.raises(WeightsError, match="w.pt: cannot load weights: it is not a file written "
                                            "by torch.save, or it is damaged"):
-        load_weights(build_module(_chain()), tmp_path / "w.pt")
+        load_weights(build_module(conv_chain()), tmp_path / "w.pt")
 
 
 def test_plain_pickle_is_refused_without_warning(tmp_path):
@@ -172,7 +172,7 @@ def test_plain_pickle_is_refused_without_warning(tmp_path):
     import pickle
     (tmp_path / "p.pt").write_bytes(pickle.dumps({"a": 1}, protocol=4))
     with pytest.raises(WeightsError, match="p.pt: cannot load weights: it holds Python objects"):
-        load_weights(build_module(_chain()), tmp_path / "p.pt")
+        load_weights(build_module(conv_chain()), tmp_path / "p.pt")
 
 
 def test_not_a_dict_is_refused(tmp_path):
@@ -180,18 +180,18 @@ def test_not_a_dict_is_refused(tmp_path):
     torch.save([torch.zeros(1)], tmp_path / "list.pt")
     with pytest.raises(WeightsError, match="list.pt: not a state dict: expected a dictionary "
                                            "of named tensors, found list"):
-        load_weights(build_module(_chain()), tmp_path / "list.pt")
+        load_weights(build_module(conv_chain()), tmp_path / "list.pt")
 
 
 def test_missing_file_is_refused(tmp_path):
     """A path that does not exist gives 'no such file'."""
     with pytest.raises(WeightsError, match="nothing.pt: no such file"):
-        load_weights(build_module(_chain()), tmp_path / "nothing.pt")
+        load_weights(build_module(conv_chain()), tmp_path / "nothing.pt")
 
 
 def test_save_failure_keeps_old_file(tmp_path, monkeypatch):
     """A save that fails half-way leaves the previous file intact and no temporary file."""
-    m = build_module(_chain(), seed=1)
+    m = build_module(conv_chain(), seed=1)
     save_weights(m, tmp_path / "w.pt")
     old = (tmp_path / "w.pt").read_bytes()
 
@@ -201,6 +201,6 @@ def test_save_failure_keeps_old_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr(weights_mod.torch, "save", broken)
     with pytest.raises(OSError, match="disk full"):
-        save_weights(build_module(_chain(), seed=2), tmp_path / "w.pt")
+        save_weights(build_module(conv_chain(), seed=2), tmp_path / "w.pt")
     assert (tmp_path / "w.pt").read_bytes() == old
     assert os.listdir(tmp_path) == ["w.pt"]
