@@ -23,3 +23,11 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+# Every hypothesis test draws the same examples on every run (CI must not flake); a test
+# may still ask for more examples or another deadline with its own @settings.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("convcanvas", derandomize=True, deadline=None,
+                                      print_blob=True)
+_hypothesis_settings.load_profile("convcanvas")
