@@ -329,3 +329,25 @@ def test_rf_tint_colours_input_lowest_and_deepest_highest(graph):
     assert tint["input"] == QColor(cmap.mapToQColor([0.0])[0])
     assert tint["fc"] == QColor(cmap.mapToQColor([1.0])[0])
     assert "8 px" in legend
+
+
+def test_plots_take_the_palette_colours(qtbot):
+    """In a dark palette the plots get its base colour and text-coloured axes (not white)."""
+    from PySide6.QtGui import QColor, QPalette
+    from PySide6.QtWidgets import QApplication
+
+    from widgets.sparsity_plot import SparsityPlot
+    app = QApplication.instance()
+    old = app.palette()
+    dark = QPalette(old)
+    dark.setColor(QPalette.ColorRole.Base, QColor("#1f1f1f"))
+    dark.setColor(QPalette.ColorRole.Text, QColor("#e6e6e6"))
+    app.setPalette(dark)
+    try:
+        plot = SparsityPlot()
+        qtbot.addWidget(plot)
+        assert plot.plot.backgroundBrush().color() == QColor("#1f1f1f")
+        axis = plot.plot.getPlotItem().getAxis("bottom")
+        assert axis.textPen().color() == QColor("#e6e6e6")
+    finally:
+        app.setPalette(old)
