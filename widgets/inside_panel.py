@@ -82,12 +82,12 @@ class InsideActions(QObject):
         self.all = [self.run, self.live, self.cancel, self.open_image]
 
 
-class _DropFilter(QObject):
-    """Accepts image files dropped on a window and hands them to the image panel."""
+class _ImageDropFilter(QObject):
+    """Accepts image files dropped on a widget and hands each path to ``open_image``."""
 
-    def __init__(self, panel: "InsidePanel") -> None:
-        super().__init__(panel)
-        self.panel = panel
+    def __init__(self, parent: QObject, open_image) -> None:
+        super().__init__(parent)
+        self.open_image = open_image
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt API)
         t = event.type()
@@ -98,7 +98,7 @@ class _DropFilter(QObject):
         elif t == QEvent.Type.Drop:
             path = image_path_from_mime(event.mimeData())
             if path is not None:
-                self.panel.open_image(path)
+                self.open_image(path)
                 event.acceptProposedAction()
                 return True
         return False
@@ -227,7 +227,7 @@ class InsidePanel(QWidget):
     def install_drop_target(self, widget: QWidget) -> None:
         """Let image files dropped on ``widget`` (e.g. the main window) become the image."""
         widget.setAcceptDrops(True)
-        self._drop_filter = _DropFilter(self)
+        self._drop_filter = _ImageDropFilter(self, self.open_image)
         widget.installEventFilter(self._drop_filter)
 
     # ------------------------------------------------------------------ actions
@@ -409,11 +409,15 @@ class InsideHost(QWidget):
         a.live.toggled.connect(lambda on: self._first(lambda p: p.controller.set_live(on)))
         a.open_image.triggered.connect(
             lambda _c=False: self._first(lambda p: p.image_panel.choose()))
-        self._drop_filter = _HostDropFilter(self)
+        self._drop_filter = _ImageDropFilter(self, self._open_dropped)
         window.setAcceptDrops(True)
         window.installEventFilter(self._drop_filter)
         if delay_ms >= 0:
             QTimer.singleShot(delay_ms, self.ensure_panel)
+
+    def _open_dropped(self, path: str) -> None:
+        """An image dropped on the window: open it in the panel (built if need be)."""
+        self.ensure_panel().open_image(path)
 
     def _first(self, what) -> None:
         """Before the panel exists, an action builds it and does its job once."""
@@ -436,28 +440,6 @@ class InsideHost(QWidget):
             if self.autorun:
                 panel.run()   # (stops the live timer: one run, not two)
         return self.panel
-
-
-class _HostDropFilter(QObject):
-    """Image files dropped on the window go to the panel (built if need be)."""
-
-    def __init__(self, host: InsideHost) -> None:
-        super().__init__(host)
-        self.host = host
-
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802 (Qt API)
-        t = event.type()
-        if t in (QEvent.Type.DragEnter, QEvent.Type.DragMove):
-            if image_path_from_mime(event.mimeData()) is not None:
-                event.acceptProposedAction()
-                return True
-        elif t == QEvent.Type.Drop:
-            path = image_path_from_mime(event.mimeData())
-            if path is not None:
-                self.host.ensure_panel().open_image(path)
-                event.acceptProposedAction()
-                return True
-        return False
 
 
 def install_inside(window, delay_ms: int = 500) -> InsideHost:
