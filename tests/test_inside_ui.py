@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QMainWindow, QMenu, QTabWidget, QWidget
+from worker_jobs import assert_same_stats, small_graph
 
 from designer.commands import SetParamCommand
 from designer.document import Document
@@ -17,7 +18,6 @@ from designer.scene import GraphScene
 from engine.features import run_features
 from engine.templates import build
 from engine.worker import WorkerClient
-from test_worker import assert_same_stats, small_graph
 from widgets.inside_panel import InsidePanel, install_inside
 from widgets.rf_view import strongest_box
 from widgets.run_controller import RunController
@@ -38,8 +38,8 @@ def fast_client():
 
 @pytest.fixture(scope="module")
 def slow_client():
-    """A worker whose layers sleep (test_worker.SlowJob), to act mid-run."""
-    c = WorkerClient(job="test_worker:SlowJob")
+    """A worker whose layers sleep (worker_jobs.SlowJob), to act mid-run."""
+    c = WorkerClient(job="worker_jobs:SlowJob")
     c.start()
     yield c
     c.close()
@@ -275,7 +275,7 @@ def test_window_process_never_loads_torch():
         f"sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'tests')!r}]\n"
         "from PySide6.QtWidgets import QApplication\n"
         "from designer.document import Document\n"
-        "from test_worker import assert_same_stats, small_graph\n"
+        "from worker_jobs import assert_same_stats, small_graph\n"
         "from widgets.inside_panel import InsidePanel\n"
         "if __name__ == '__main__':\n"
         "    app = QApplication([])\n"
