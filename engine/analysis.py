@@ -475,6 +475,11 @@ class Analyzer:
             a.graph = self.model.graph
             a.rebuild()
             changed = set(a.order)
+        elif kind == "node_renamed":
+            # Results are keyed by id and error texts name inputs by id: rebuild, and
+            # report the old id too (it has no result any more, like a removed node).
+            a.rebuild()
+            changed = set(a.order) | {event.extra["old"]}
         else:
             changed = a.update(event.nodes, structural=event.structural)
             if kind == "node_removed":

@@ -36,7 +36,10 @@ class GraphEvent:
 
 
 EVENT_KINDS = ("node_added", "node_removed", "edge_added", "edge_removed", "params_changed",
-               "node_moved", "name_changed", "graph_reset")
+               "node_moved", "name_changed", "graph_reset", "node_renamed")
+
+#: The longest node id :meth:`GraphModel.rename_node` accepts.
+MAX_ID_LENGTH = 200
 
 
 def inputs_of(graph: nx.MultiDiGraph, node: str) -> list[str]:
@@ -325,6 +328,57 @@ class GraphModel:
         for node, pos in positions.items():
             self._node(node)["pos"] = tuple(float(v) for v in pos)
         self._emit(GraphEvent("node_moved", tuple(positions)))
+
+    def check_rename(self, old: str, new: str) -> None:
+        """Check that ``old`` may be renamed to ``new``.
+
+        Raises
+        ------
+        UnknownNodeError, ParamError, DuplicateIdError
+            With a message saying why the new id is refused.
+        """
+        self._node(old)
+        if not isinstance(new, str):
+            raise ParamError(f"the id of '{old}' must be text, got {new!r}", old, "id")
+        if not new.strip():
+            raise ParamError(f"the id of '{old}' must not be empty", old, "id")
+        if len(new) > MAX_ID_LENGTH:
+            raise ParamError(f"the id of '{old}' must be at most {MAX_ID_LENGTH} characters, "
+                             f"got {len(new)}", old, "id")
+        if new != old and new in self.graph:
+            raise DuplicateIdError(f"cannot rename '{old}' to '{new}': there is already a "
+                                   f"node '{new}'", old, "id")
+
+    def rename_node(self, old: str, new: str) -> None:
+        """Give ``old`` the id ``new``, keeping its place in order, its edges and ports.
+
+        The neighbours' adjacency order is kept too, so that the saved document differs
+        only in the id. Renaming a node to its own id does nothing.
+        """
+        self.check_rename(old, new)
+        if new == old:
+            return
+        g = self.graph
+
+        def rekey(d: dict) -> None:
+            items = list(d.items())
+            d.clear()  # same dict object: networkx's views stay valid
+            d.update((new if k == old else k, v) for k, v in items)
+
+        for u in g._pred[old]:
+            rekey(g._succ[u])
+        for v in g._succ[old]:
+            rekey(g._pred[v])
+        rekey(g._node)
+        rekey(g._succ)
+        if g._pred is not g._succ:
+            rekey(g._pred)
+        cache = getattr(g, "__networkx_cache__", None)
+        if cache:
+            cache.clear()
+        neighbours = tuple(dict.fromkeys(list(g._pred[new]) + list(g._succ[new])))
+        self._emit(GraphEvent("node_renamed", (new,) + neighbours, structural=True,
+                              extra={"old": old, "new": new}))
 
     def set_name(self, name: str) -> None:
         """Rename the design."""

@@ -299,3 +299,22 @@ def test_node_leaving_a_cycle_is_recomputed():
     m.disconnect("n5", 1)
     assert an.analysis["n1"].error is None
     assert an.analysis["n1"].waiting_on == "n0"
+
+
+def test_rename_updates_like_a_fresh_analysis():
+    """After renaming a branch node the Analyzer's results equal analyze() on a copy."""
+    m = branch_net()
+    m.add_node("relu", {}, "orphan")  # an error naming its own id
+    an = Analyzer(m)
+    seen = []
+    an.subscribe(lambda a, changed: seen.append(set(changed)))
+    m.rename_node("a", "reduce_1x1")
+    m.rename_node("orphan", "lonely")
+    fresh = analyze(m.copy())
+    slots = type(fresh["x"]).__slots__
+    assert an.analysis.order == fresh.order
+    assert {n: tuple(getattr(r, s) for s in slots) for n, r in an.analysis.nodes.items()} == \
+        {n: tuple(getattr(r, s) for s in slots) for n, r in fresh.nodes.items()}
+    assert an.analysis.to_dict() == fresh.to_dict()
+    assert "a" not in an.analysis.nodes and "a" in seen[0]
+    assert an.analysis["lonely"].error == "relu 'lonely' has no input; connect a node to it"

@@ -277,3 +277,81 @@ def test_delete_and_undo_restores_file_and_order_exactly():
         m.restore_node(record)
         assert fileformat.dumps(m) == before_doc, node
         assert analyze(m).order == before_order, node
+
+
+def branchy() -> GraphModel:
+    """small() plus a concat fed by x (port 0) and c (port 3) and a second consumer of c."""
+    m = small()
+    m.add_node("concat", {}, "cat")
+    m.connect("x", "cat", 0)
+    m.connect("c", "cat", 3)
+    m.add_node("relu", {}, "r2")
+    m.connect("c", "r2")
+    return m
+
+
+def test_rename_changes_only_the_id_in_the_saved_file():
+    """Renaming a middle node keeps order, edges, ports and adjacency: the file differs only in the id."""
+    from engine import fileformat
+    m = branchy()
+    before = fileformat.dumps(m)
+    m.rename_node("c", "stem_conv")
+    assert fileformat.dumps(m) == before.replace('"c"', '"stem_conv"')
+    assert m.nodes == ["x", "stem_conv", "r", "cat", "r2"]
+    assert m.ports("cat") == [(0, "x"), (3, "stem_conv")]
+
+
+def test_rename_emits_one_structural_node_renamed_event():
+    """rename_node emits node_renamed with the old and new id."""
+    m = branchy()
+    events = []
+    m.subscribe(events.append)
+    v = m.structure_version
+    m.rename_node("x", "image")
+    assert [(e.kind, e.nodes[0], e.structural, e.extra) for e in events] == \
+        [("node_renamed", "image", True, {"old": "x", "new": "image"})]
+    assert m.structure_version == v + 1
+
+
+@pytest.mark.parametrize("new, error, match", [
+    ("r", DuplicateIdError, "there is already a node 'r'"),
+    ("", ParamError, "must not be empty"),
+    ("   ", ParamError, "must not be empty"),
+    (7, ParamError, "must be text, got 7"),
+    ("n" * 201, ParamError, "at most 200 characters, got 201"),
+])
+def test_refused_rename_changes_nothing(new, error, match):
+    """A taken, empty, blank, non-string or too long id is refused; nothing changes or is emitted."""
+    from engine import fileformat
+    m = branchy()
+    before = fileformat.dumps(m)
+    events = []
+    m.subscribe(events.append)
+    with pytest.raises(error, match=match):
+        m.rename_node("c", new)
+    assert fileformat.dumps(m) == before and events == []
+
+
+def test_rename_of_an_unknown_node_is_refused():
+    """Renaming an id the graph does not hold raises UnknownNodeError."""
+    with pytest.raises(UnknownNodeError, match="there is no node 'nope'"):
+        small().rename_node("nope", "x2")
+
+
+def test_rename_and_rename_back_gives_the_identical_document():
+    """Renaming every node and back restores the exact saved text."""
+    from engine import fileformat
+    m = branchy()
+    before = fileformat.dumps(m)
+    for n in list(m.nodes):
+        m.rename_node(n, f"{n}_renamed")
+    for n in list(m.nodes):
+        m.rename_node(n, n[:-len("_renamed")])
+    assert fileformat.dumps(m) == before
+
+
+def test_rename_keeps_a_200_character_id():
+    """An id of exactly 200 characters is accepted."""
+    m = small()
+    m.rename_node("r", "r" * 200)
+    assert m.nodes[-1] == "r" * 200 and m.inputs("r" * 200) == ["c"]
