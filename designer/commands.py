@@ -152,6 +152,23 @@ class SetParamCommand(QUndoCommand):
         self.doc.model.set_param(self.node, self.name, self.old)
 
 
+class RenameNodeCommand(QUndoCommand):
+    """Give a node another id (the attribute name in exported code); undo renames it back."""
+
+    def __init__(self, doc: Document, old: str, new: str) -> None:
+        super().__init__()
+        self.doc = doc
+        doc.model.check_rename(old, new)  # raises if refused
+        self.old, self.new = old, new
+        self.setText(f"Rename '{old}' to '{new}'")
+
+    def redo(self) -> None:
+        self.doc.model.rename_node(self.old, self.new)
+
+    def undo(self) -> None:
+        self.doc.model.rename_node(self.new, self.old)
+
+
 class PasteCommand(QUndoCommand):
     """Insert the nodes and edges of a graph document (paste, duplicate), with fresh ids.
 

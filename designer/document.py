@@ -28,6 +28,7 @@ class Document(QObject):
     params_changed = Signal(str)
     nodes_moved = Signal(tuple)             # node ids
     name_changed = Signal(str)
+    node_renamed = Signal(str, str)         # old id, new id
     graph_reset = Signal()
     analysis_changed = Signal(object)       # set of node ids whose result changed
     path_changed = Signal(object)           # Path or None
@@ -96,6 +97,8 @@ class Document(QObject):
             self.name_changed.emit(self.model.name)
         elif kind == "graph_reset":
             self.graph_reset.emit()
+        elif kind == "node_renamed":
+            self.node_renamed.emit(event.extra["old"], event.extra["new"])
 
     def _on_analysis(self, analysis: Analysis, changed: set) -> None:
         self.analysis_changed.emit(changed)

@@ -232,6 +232,12 @@ class NodeItem(QGraphicsItem):
             self.setOpacity(opacity)
         self.update()
 
+    def set_node_id(self, node_id: str) -> None:
+        """Show another id (the node was renamed)."""
+        self.node_id = node_id
+        self._make_texts()
+        self.update()
+
     def set_theme(self, theme: Theme) -> None:
         """Repaint with another theme (palette change)."""
         self.theme = theme

@@ -54,6 +54,7 @@ class GraphScene(QGraphicsScene):
         self._batch_selection = False
         self._reset_pending = False
         self._params_dirty: set[str] = set()
+        self._renamed_pending = False  # tell the selection again once the analysis followed
         self.building = False  # no edge routing while items are added in bulk
         self._rects: tuple[list, list] | None = None  # node rects sorted by left edge
         self.message = MessageItem(self)
@@ -65,6 +66,7 @@ class GraphScene(QGraphicsScene):
         doc.params_changed.connect(self._on_params_changed)
         doc.nodes_moved.connect(self._on_nodes_moved)
         doc.graph_reset.connect(self._on_graph_reset)
+        doc.node_renamed.connect(self._on_node_renamed)
         doc.analysis_changed.connect(self._on_analysis_changed)
         self.selectionChanged.connect(self._on_selection_changed)
         self._build()
@@ -308,6 +310,29 @@ class GraphScene(QGraphicsScene):
             self._drop_edge(e)
             self._relabel(e.src_item)
 
+    def _on_node_renamed(self, old: str, new: str) -> None:
+        item = self.nodes.get(old)
+        if item is None:
+            return
+        if self._gesture is not None:
+            self._cancel_gesture()
+
+        def rekey(n: str) -> str:
+            return new if n == old else n
+
+        # Same items, new keys, same order (selected_nodes follows the model's order).
+        self.nodes = {rekey(n): i for n, i in self.nodes.items()}
+        self.edges = {(rekey(u), rekey(v), k): e for (u, v, k), e in self.edges.items()}
+        if self._move_start is not None:
+            self._move_start = {rekey(n): p for n, p in self._move_start.items()}
+        self._params_dirty = {rekey(n) for n in self._params_dirty}
+        item.set_node_id(new)
+        for e in item.out_edges:
+            e.update()
+        # The analysis is rebuilt right after this signal: views asking for the selected
+        # node's result must wait for it (see _on_analysis_changed).
+        self._renamed_pending = item.isSelected()
+
     def _on_params_changed(self, n: str) -> None:
         self._params_dirty.add(n)
 
@@ -351,6 +376,9 @@ class GraphScene(QGraphicsScene):
         ids = set(changed) | self._params_dirty
         self._params_dirty.clear()
         self._refresh(ids)
+        if self._renamed_pending:
+            self._renamed_pending = False
+            self.selection_changed_nodes.emit(self.selected_nodes())
 
     def _on_selection_changed(self) -> None:
         if not self._batch_selection and shiboken6.isValid(self):  # not while being deleted

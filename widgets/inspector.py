@@ -2,16 +2,18 @@
 
 Edits go through :class:`designer.commands.SetParamCommand` (successive edits of one
 field coalesce into one undo step). A value the engine refuses is shown inline under
-the form and never pushed.
+the form and never pushed. The node's id (the attribute name in exported code) is an
+editable field at the top: Enter or leaving it renames through
+:class:`designer.commands.RenameNodeCommand`; a refused id is shown under it.
 """
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import (QFormLayout, QFrame, QLabel, QScrollArea,
+from PySide6.QtWidgets import (QFormLayout, QFrame, QLabel, QLineEdit, QScrollArea,
                                QVBoxLayout, QWidget)
 
-from designer.commands import SetParamCommand
+from designer.commands import RenameNodeCommand, SetParamCommand
 from designer.document import Document
 from engine.errors import EngineError
 from engine.layers import NODE_TYPES, fmt_shape, pair
@@ -90,6 +92,19 @@ class Inspector(QWidget):
         font.setPointSizeF(font.pointSizeF() * 1.15)
         self.title.setFont(font)
         self.title.setWordWrap(True)
+        self.id_edit = QLineEdit(self)
+        self.id_edit.setFont(font)
+        self.id_edit.setMaxLength(200)
+        self.id_edit.setPlaceholderText("node id")
+        self.id_edit.setToolTip("The node's id, also its attribute name in exported PyTorch "
+                                "code.\nType a new one and press Enter to rename the node.")
+        self.id_edit.setAccessibleName("Node id")
+        self.id_edit.editingFinished.connect(self.apply_id)
+        self.id_error = QLabel(self)
+        self.id_error.setWordWrap(True)
+        self.id_error.setStyleSheet(error_style)
+        self.id_error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.id_error.hide()
         self.subtitle = QLabel(self)
         self.subtitle.setWordWrap(True)
         self.subtitle.setForegroundRole(QPalette.ColorRole.PlaceholderText)
@@ -138,7 +153,7 @@ class Inspector(QWidget):
         lay = QVBoxLayout(body)
         lay.setContentsMargins(8, 8, 8, 8)
         lay.setSpacing(6)
-        for w in (self.title, self.subtitle, self.form_host, self.param_error, self.separator,
+        for w in (self.title, self.id_edit, self.id_error, self.subtitle, self.form_host, self.param_error, self.separator,
                   self.readout_host, self.node_error):
             lay.addWidget(w)
         lay.addStretch(1)
@@ -154,6 +169,7 @@ class Inspector(QWidget):
         doc.params_changed.connect(self._on_params_changed)
         doc.analysis_changed.connect(self._on_analysis_changed)
         doc.node_removed.connect(self._on_node_removed)
+        doc.node_renamed.connect(self._on_node_renamed)
         doc.graph_reset.connect(lambda: self.set_node(None))
         self.set_node(None)
 
@@ -178,9 +194,11 @@ class Inspector(QWidget):
         self.end_session()
         self._clear_form()
         self.param_error.hide()
+        self.id_error.hide()
         has = node is not None
-        for w in (self.separator, self.readout_host):
+        for w in (self.separator, self.readout_host, self.id_edit):
             w.setVisible(has)
+        self.title.setVisible(not has)
         if not has:
             self.title.setText("Nothing selected" if count < 2 else f"{count} nodes selected")
             self.subtitle.setText("Select one node on the canvas or in the layer table "
@@ -189,7 +207,8 @@ class Inspector(QWidget):
             return
         t = self.doc.model.node_type(node)
         ntype = NODE_TYPES[t]
-        self.title.setText(f"{node}")
+        self.id_edit.setText(node)
+        self.id_edit.setCursorPosition(0)
         self.subtitle.setText(f"{ntype.label} — {ntype.doc}")
         params = self.doc.model.params(node)
         for spec in ntype.params:
@@ -252,6 +271,35 @@ class Inspector(QWidget):
     def _on_analysis_changed(self, changed) -> None:
         if self.node is not None and (self.node in changed or not changed):
             self.refresh_readouts()
+
+    def apply_id(self) -> None:
+        """Rename the inspected node to the id typed in :attr:`id_edit` (Enter, focus-out).
+
+        A refused id (empty, too long, taken) is shown under the field and not pushed.
+        """
+        node = self.node
+        if node is None:
+            return
+        new = self.id_edit.text().strip()
+        if new == node:
+            self.id_edit.setText(node)
+            self.id_error.hide()
+            return
+        try:
+            cmd = RenameNodeCommand(self.doc, node, new)
+        except EngineError as exc:
+            self.id_error.setText(f"Not renamed: {exc.message}")
+            self.id_error.show()
+            return
+        self.id_error.hide()
+        self.doc.undo_stack.push(cmd)
+
+    def _on_node_renamed(self, old: str, new: str) -> None:
+        if old == self.node:
+            self.node = new  # same node, same editors: only the id changes
+            self.id_edit.setText(new)
+            self.id_edit.setCursorPosition(0)
+            self.id_error.hide()
 
     def _on_node_removed(self, node: str) -> None:
         if node == self.node:

@@ -34,6 +34,7 @@ class LayerModel(QAbstractTableModel):
         doc.node_added.connect(self._on_added)
         doc.node_removed.connect(self._on_removed)
         doc.graph_reset.connect(self._on_reset)
+        doc.node_renamed.connect(self._on_renamed)
         doc.analysis_changed.connect(self._on_analysis)
 
     # ------------------------------------------------------------------ Qt model
@@ -143,6 +144,14 @@ class LayerModel(QAbstractTableModel):
         del self.ids[row]
         self.row_of = {n: i for i, n in enumerate(self.ids)}
         self.endRemoveRows()
+
+    def _on_renamed(self, old: str, new: str) -> None:
+        row = self.row_of.get(old)
+        if row is None:
+            return
+        self.ids[row] = new  # same row: the view keeps its selection
+        self.row_of = {n: i for i, n in enumerate(self.ids)}
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
     def _on_reset(self) -> None:
         self.beginResetModel()
