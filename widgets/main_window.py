@@ -156,7 +156,7 @@ class MainWindow(QMainWindow):
         view = self.view
         if abs(view.zoom() - self._fitted[0]) < 1e-9 and view.horizontalScrollBar().value() \
                 == self._fitted[1] and view.verticalScrollBar().value() == self._fitted[2]:
-            QTimer.singleShot(0, self._fit_now)
+            QTimer.singleShot(0, self, self._fit_now)  # dropped if the window is deleted first
 
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -386,7 +386,7 @@ class MainWindow(QMainWindow):
         self._fit_soon()
 
     def _fit_soon(self) -> None:
-        QTimer.singleShot(0, self._fit_now)
+        QTimer.singleShot(0, self, self._fit_now)  # dropped if the window is deleted first
 
     def _fit_now(self) -> None:
         self.view.fit_to_view()
