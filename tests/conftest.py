@@ -31,3 +31,38 @@ from hypothesis import settings as _hypothesis_settings  # noqa: E402
 _hypothesis_settings.register_profile("convcanvas", derandomize=True, deadline=None,
                                       print_blob=True)
 _hypothesis_settings.load_profile("convcanvas")
+
+
+@pytest.fixture
+def win(qtbot, tmp_path, monkeypatch):
+    """The main window on the default template: no worker run, recovery files in tmp_path."""
+    from widgets.app import create_window
+
+    monkeypatch.setenv("CONVCANVAS_DATA_DIR", str(tmp_path / "data"))
+    w = create_window([], autorun=False, live=False)
+    w.ask_save_changes = lambda *a: "discard"
+    qtbot.addWidget(w)
+    w.show()
+    return w
+
+
+@pytest.fixture(scope="module")
+def client():
+    """One inference worker shared by a module's tests (torch loads once per module)."""
+    from engine.worker import WorkerClient
+
+    c = WorkerClient()
+    c.start()
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def slow_client():
+    """A worker whose layers sleep (worker_jobs.SlowJob), to act mid-run."""
+    from engine.worker import WorkerClient
+
+    c = WorkerClient(job="worker_jobs:SlowJob")
+    c.start()
+    yield c
+    c.close()

@@ -17,7 +17,6 @@ from designer.document import Document
 from designer.scene import GraphScene
 from engine.features import run_features
 from engine.templates import build
-from engine.worker import WorkerClient
 from widgets.inside_panel import InsidePanel, install_inside
 from widgets.rf_view import strongest_box
 from widgets.run_controller import RunController
@@ -25,24 +24,6 @@ from widgets.run_controller import RunController
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = str(ROOT / "resources" / "sample.png")
 TIMEOUT = 60_000
-
-
-@pytest.fixture(scope="module")
-def fast_client():
-    """One worker shared by the module's tests that need no slow layers."""
-    c = WorkerClient()
-    c.start()
-    yield c
-    c.close()
-
-
-@pytest.fixture(scope="module")
-def slow_client():
-    """A worker whose layers sleep (worker_jobs.SlowJob), to act mid-run."""
-    c = WorkerClient(job="worker_jobs:SlowJob")
-    c.start()
-    yield c
-    c.close()
 
 
 def make_panel(qtbot, client, model=None):
@@ -57,8 +38,8 @@ def make_panel(qtbot, client, model=None):
 
 
 @pytest.fixture
-def panel(qtbot, fast_client):
-    p, doc, scene = make_panel(qtbot, fast_client)
+def panel(qtbot, client):
+    p, doc, scene = make_panel(qtbot, client)
     yield p
     p.controller.close(stop_worker=False)
 
@@ -141,11 +122,11 @@ def test_sparsity_tint_cleared_when_another_design_opens(qtbot, panel):
     assert panel.tint is None and panel.scene.tint_legend == ""
 
 
-def test_resnet18_small_input_runs(qtbot, fast_client):
+def test_resnet18_small_input_runs(qtbot, client):
     """ResNet-18 at 64×64: 512 channels of the last ReLU, 70 sparsity points, engine's box."""
     model = build("resnet18")
     model.set_params("input", {"height": 64, "width": 64})
-    p, doc, scene = make_panel(qtbot, fast_client, model)
+    p, doc, scene = make_panel(qtbot, client, model)
     try:
         result = run_and_wait(qtbot, p)
         ref = run_features(model, SAMPLE)
@@ -309,12 +290,12 @@ class FakeWindow(QMainWindow):
 
 
 @pytest.fixture
-def hosted(qtbot, fast_client, monkeypatch):
+def hosted(qtbot, client, monkeypatch):
     """A window with the lazily built panel installed (the panel uses the shared worker)."""
     import widgets.inside_panel as ip
     real = ip.RunController
     monkeypatch.setattr(ip, "RunController",
-                        lambda doc, parent=None: real(doc, parent, client=fast_client))
+                        lambda doc, parent=None: real(doc, parent, client=client))
     window = FakeWindow(Document(small_graph()))
     qtbot.addWidget(window)
     host = install_inside(window, delay_ms=-1)
@@ -362,13 +343,13 @@ def test_image_dropped_on_main_window_builds_panel_and_sets_image(qtbot, hosted,
     assert host.panel is not None and host.panel.controller.image == str(path)
 
 
-def test_main_window_has_inside_views_and_runs(qtbot, fast_client, monkeypatch):
+def test_main_window_has_inside_views_and_runs(qtbot, client, monkeypatch):
     """The main window gets Run/Live/Cancel/Open image, builds the panel after showing, runs."""
     import widgets.inside_panel as ip
     from widgets.main_window import MainWindow
     real = ip.RunController
     monkeypatch.setattr(ip, "RunController",
-                        lambda doc, parent=None: real(doc, parent, client=fast_client))
+                        lambda doc, parent=None: real(doc, parent, client=client))
     win = MainWindow(Document(small_graph()), autosave=False)
     qtbot.addWidget(win)
     win.show()
@@ -386,14 +367,14 @@ def test_main_window_has_inside_views_and_runs(qtbot, fast_client, monkeypatch):
         host.panel.controller.close(stop_worker=False)
 
 
-def test_app_runs_sample_at_start_and_selects_last_spatial_node(qtbot, fast_client, monkeypatch,
+def test_app_runs_sample_at_start_and_selects_last_spatial_node(qtbot, client, monkeypatch,
                                                                tmp_path):
     """python main.py: the sample photo runs by itself; its last spatial node is selected."""
     import widgets.inside_panel as ip
     from widgets.app import create_window
     real = ip.RunController
     monkeypatch.setattr(ip, "RunController",
-                        lambda doc, parent=None: real(doc, parent, client=fast_client))
+                        lambda doc, parent=None: real(doc, parent, client=client))
     monkeypatch.setenv("CONVCANVAS_DATA_DIR", str(tmp_path))
     win = create_window([])
     win.ask_save_changes = lambda *a: "discard"

@@ -11,19 +11,8 @@ from PySide6.QtWidgets import QLabel
 
 from designer.commands import SetParamCommand
 from engine.templates import TEMPLATES
-from widgets.app import create_window
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def win(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("CONVCANVAS_DATA_DIR", str(tmp_path / "data"))
-    w = create_window([], autorun=False, live=False)
-    w.ask_save_changes = lambda *a: "discard"
-    qtbot.addWidget(w)
-    w.show()
-    return w
 
 
 def test_starts_on_inception_template(win):

@@ -14,22 +14,11 @@ from engine import fileformat
 from engine.analysis import analyze
 from engine.errors import DuplicateIdError
 from engine.worker import WorkerClient
-from widgets.app import create_window
 from widgets.inside_panel import InsidePanel
 from widgets.run_controller import RunController
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = str(ROOT / "resources" / "sample.png")
-
-
-@pytest.fixture
-def win(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("CONVCANVAS_DATA_DIR", str(tmp_path / "data"))
-    w = create_window([], autorun=False, live=False)
-    w.ask_save_changes = lambda *a: "discard"
-    qtbot.addWidget(w)
-    w.show()
-    return w
 
 
 def type_id(qtbot, win, node: str, text: str) -> None:

@@ -11,18 +11,13 @@ from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
 from designer.commands import DisconnectCommand
-from widgets.app import create_window
 
 
 @pytest.fixture
-def win(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setenv("CONVCANVAS_DATA_DIR", str(tmp_path / "data"))
-    w = create_window([], autorun=False, live=False)
-    w.ask_save_changes = lambda *a: "discard"
-    qtbot.addWidget(w)
-    w.show()
-    assert w.new_design()
-    return w
+def win(win):
+    """The main window (tests/conftest.py) on a new, empty design."""
+    assert win.new_design()
+    return win
 
 
 def add(qtbot, win, type_name: str) -> str:

@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 from worker_jobs import SlowJob, assert_same_stats, small_graph
 
 from engine.fileformat import to_dict
@@ -25,24 +24,6 @@ from engine.worker import (
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = str(ROOT / "resources" / "sample.png")
-
-
-@pytest.fixture(scope="module")
-def client():
-    """One shared worker (torch loads once for the module's tests)."""
-    c = WorkerClient()
-    c.start()
-    yield c
-    c.close()
-
-
-@pytest.fixture(scope="module")
-def slow_client():
-    """A worker running :class:`SlowJob`, closed after the module's tests."""
-    c = WorkerClient(job="worker_jobs:SlowJob")
-    c.start()
-    yield c
-    c.close()
 
 
 def finished(events) -> list[Finished]:
