@@ -93,3 +93,10 @@ def test_torch_imported_at_module_level_only_where_models_are_built():
                 eager.add(path.name)
     assert eager - allowed == set()
     assert {"torch_build.py", "weights.py"} <= eager  # the check sees real imports
+
+
+def test_pyproject_bounds_torch_to_the_cpu_build():
+    """torch is asked for as >=2.2,<2.14: an open range would pull a multi-GB CUDA build."""
+    text = (ROOT / "pyproject.toml").read_text()
+    assert '"torch>=2.2,<2.14"' in text
+    assert (2, 2) <= _major_minor(version("torch")) < (2, 14)
