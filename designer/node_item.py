@@ -14,6 +14,7 @@ from engine.analysis import NodeResult
 from engine.layers import NODE_TYPES, fmt_shape, summary_text
 
 from . import theme as th
+from .node_label import LABEL_FROM, ZoomedLabel, layout_label, short_labels, short_shapes
 from .theme import Theme
 
 OUT = "out"
@@ -23,7 +24,7 @@ _PLAIN = Qt.TextFormat.PlainText
 _ELIDE_RIGHT = Qt.TextElideMode.ElideRight
 _ELIDE_MIDDLE = Qt.TextElideMode.ElideMiddle
 _POSITION_CHANGED = QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged
-COMPACT_BELOW = 0.5  # zoomed out further: only the id and the shape, drawn larger
+COMPACT_BELOW = 0.6  # zoomed out further: a short label at a constant screen size
 
 
 def _static(text: str) -> QStaticText:
@@ -79,7 +80,7 @@ class NodeItem(QGraphicsItem):
         self._texts_dirty = False
         self.node_tip = ""
         self._static: dict[str, QStaticText] = {}
-        self._compact: dict[float, tuple] = {}
+        self._compact: dict[tuple[int, int], ZoomedLabel | None] = {}
         self._right: dict[str, float] = {}
         self._height = th.NODE_MIN_HEIGHT
         self._status_lines = 0
@@ -411,9 +412,19 @@ class NodeItem(QGraphicsItem):
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(t.tinted(self.tint) if self.tint is not None else t.node_body)
         painter.drawPath(self._body_path)
-        painter.setBrush(t.header(cat))
-        painter.drawPath(self._header_path)
-        painter.fillRect(QRectF(0, th.HEADER_HEIGHT - 2, th.NODE_WIDTH, 2), t.accent(cat))
+        lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
+        label = None
+        if LABEL_FROM <= lod < COMPACT_BELOW:
+            label = self.zoomed_label(lod)
+        if label is not None:  # a thin category strip leaves the body free for the label
+            s = label.strip / lod
+            if s > 0:
+                inset = th.NODE_RADIUS * 0.6
+                painter.fillRect(QRectF(inset, 0, th.NODE_WIDTH - 2 * inset, s), t.accent(cat))
+        else:
+            painter.setBrush(t.header(cat))
+            painter.drawPath(self._header_path)
+            painter.fillRect(QRectF(0, th.HEADER_HEIGHT - 2, th.NODE_WIDTH, 2), t.accent(cat))
         # Outline: drop target > error > selection > normal.
         if self.drop_state is not None:
             pen = QPen(t.ok if self.drop_state == "ok" else t.error, 2.5)
@@ -430,41 +441,39 @@ class NodeItem(QGraphicsItem):
             painter.setPen(QPen(t.highlight, 1.0, Qt.PenStyle.DashLine))
             painter.drawRoundedRect(self._rect.adjusted(-3, -3, 3, 3), th.NODE_RADIUS + 2,
                                     th.NODE_RADIUS + 2)
-        lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
         if lod >= COMPACT_BELOW:
             self._paint_texts(painter, t)
-        elif lod >= 0.3:
-            self._paint_compact(painter, t, round(min(0.6 / lod, 1.8), 1))
+        elif label is not None:
+            self._paint_label(painter, t, label, lod)
         self._paint_ports(painter, t)
 
-    def _compact_texts(self, t: Theme, f: float) -> tuple:
-        """Title and one body line at ``f`` times the size, for a zoomed-out view."""
-        hit = self._compact.get(f)
-        if hit is None:
-            w = th.NODE_WIDTH - 2 * th.TEXT_MARGIN - (22 if self.in_error else 0)
-            tfont, tm = t.scaled("title", f)
-            sfont, sm = t.scaled("shape", f)
-            r = self.result
-            line = ("error" if self.in_error else "waiting" if self.waiting
-                    else fmt_shape(r.shape) if r is not None else "")
-            title = tm.elidedText(self.node_id, _ELIDE_MIDDLE, w)
-            hit = self._compact[f] = (tfont, tm.height(), _static(title), sfont, sm.height(),
-                                      _static(line) if line else None)
+    def zoomed_label(self, lod: float) -> ZoomedLabel | None:
+        """The short label shown at zoom ``lod`` (screen-pixel layout), or ``None``: a block."""
+        self._fresh()
+        w, h = th.NODE_WIDTH * lod, self._height * lod
+        key = (int(w * 4), int(h * 4))  # quarter pixels: a zoom step lays out once
+        if key in self._compact:
+            return self._compact[key]
+        r = self.result
+        states = (("error",) if self.in_error else ("waiting",) if self.waiting
+                  else short_shapes(r.shape) if r is not None else ())
+        if len(self._compact) > 12:  # a long pinch zoom passes many sizes
+            self._compact = {}
+        hit = self._compact[key] = layout_label(
+            self.theme, short_labels(self.type_name, self.params), states, key[0] / 4,
+            key[1] / 4, state_first=self.in_error)
         return hit
 
-    def _paint_compact(self, painter: QPainter, t: Theme, f: float) -> None:
-        tfont, th_, title, sfont, sh, line = self._compact_texts(t, f)
-        m = th.TEXT_MARGIN
-        painter.setPen(t.text)
-        painter.setFont(tfont)
-        painter.drawStaticText(QPointF(m, (th.HEADER_HEIGHT - 2 - th_) / 2), title)
-        if line is not None:
-            painter.setFont(sfont)
-            painter.setPen(t.error if self.in_error else t.text_muted if self.waiting else t.text)
-            body = th.NODE_MIN_HEIGHT - th.HEADER_HEIGHT
-            painter.drawStaticText(QPointF(m, th.HEADER_HEIGHT + (body - sh) / 2), line)
-        if self.in_error:
-            self._paint_badge(painter, t)
+    def _paint_label(self, painter: QPainter, t: Theme, label: ZoomedLabel, lod: float) -> None:
+        painter.save()
+        painter.scale(1 / lod, 1 / lod)  # draw in screen pixels: the label keeps its size
+        painter.setFont(label.font)
+        for i, (st, rect) in enumerate(zip(label.statics, label.rects)):
+            state_row = i == 1 or len(label.statics) == 1 and self.in_error
+            painter.setPen(t.error if self.in_error and state_row
+                           else t.text_muted if self.waiting or i == 1 else t.text)
+            painter.drawStaticText(rect.topLeft(), st)
+        painter.restore()
 
     def _paint_texts(self, painter: QPainter, t: Theme) -> None:
         st = self._static

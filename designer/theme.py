@@ -90,16 +90,15 @@ class Theme:
         self.body_metrics = QFontMetricsF(self.body_font)
         self.shape_metrics = QFontMetricsF(self.shape_font)
         self.small_metrics = QFontMetricsF(self.small_font)
-        self._scaled: dict[tuple[str, float], tuple[QFont, QFontMetricsF]] = {}
+        self._labels: dict[int, tuple[QFont, QFontMetricsF]] = {}
 
-    def scaled(self, which: str, factor: float) -> tuple[QFont, QFontMetricsF]:
-        """``which`` font (``"title"`` or ``"shape"``) enlarged by ``factor``, cached."""
-        key = (which, factor)
-        hit = self._scaled.get(key)
+    def label_font(self, px: int) -> tuple[QFont, QFontMetricsF]:
+        """The zoomed-out label font at ``px`` screen pixels, cached."""
+        hit = self._labels.get(px)
         if hit is None:
-            font = QFont(self.title_font if which == "title" else self.shape_font)
-            font.setPointSizeF(font.pointSizeF() * factor)
-            hit = self._scaled[key] = (font, QFontMetricsF(font))
+            font = QFont(self.shape_font)
+            font.setPixelSize(px)
+            hit = self._labels[px] = (font, QFontMetricsF(font))
         return hit
 
     def accent(self, category: str) -> QColor:

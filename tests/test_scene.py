@@ -378,26 +378,51 @@ def test_port_tooltips_say_what_they_carry(qtbot):
         "Input from 'branch2_3x3': 128×28×28")
 
 
-def test_zoomed_out_nodes_show_id_and_shape_larger(qtbot):
-    """Below 50 % a node paints only its id and its shape (or its state), in larger fonts."""
-    from PySide6.QtGui import QImage, QPainter
+def test_zoomed_out_label_at_30_percent_is_readable_and_fits_the_node(qtbot):
+    """At 30 % a node's label is non-empty, ≥ 9 px and inside the node's on-screen rect."""
+    from PySide6.QtCore import QRectF
+    doc = Document(templates.googlenet())
+    scene = GraphScene(doc)
+    item = scene.node_item("inception4a_branch2_1_conv")
+    label = item.zoomed_label(0.3)
+    assert label.lines == ["3×3 conv"]
+    assert label.font.pixelSize() >= 9
+    fm = scene.theme.label_font(label.font.pixelSize())[1]
+    on_screen = QRectF(0, 0, item.rect().width() * 0.3, item.rect().height() * 0.3)
+    for line, rect in zip(label.lines, label.rects):
+        assert fm.horizontalAdvance(line) <= on_screen.width() - 6
+        assert on_screen.contains(rect)
 
+
+def test_zoomed_out_label_shortens_to_the_width_and_shows_the_shape_where_room(qtbot):
+    """Narrow: the short form ("cat 480"); taller: label over shape; tiny: a plain block."""
+    doc = Document(templates.googlenet())
+    scene = GraphScene(doc)
+    cat = scene.node_item("inception3a_concat")
+    conv = scene.node_item("inception4a_branch2_1_conv")
+    assert cat.zoomed_label(0.2).lines == ["cat", "256"]
+    assert cat.zoomed_label(0.3).lines == ["concat", "256×28²"]
+    assert conv.zoomed_label(0.5).lines == ["3×3 conv", "208×14×14"]
+    assert conv.zoomed_label(0.15) is None  # 8 px tall: no line fits
+
+
+def test_zoomed_out_label_shows_error_and_waiting_and_is_painted(qtbot):
+    """An error reads "error", a node behind it "waiting"; painting at 40 % uses the label."""
     from designer.view import GraphView
     doc = Document(chain_model())
     scene = GraphScene(doc)
     doc.undo_stack.push(SetParamCommand(doc, "conv", "kernel_size", 11))
     conv, relu, inp = (scene.node_item(n) for n in ("conv", "relu", "input"))
-    assert conv._compact_texts(scene.theme, 1.5)[5].text() == "error"
-    assert relu._compact_texts(scene.theme, 1.5)[5].text() == "waiting"
-    assert inp._compact_texts(scene.theme, 1.5)[5].text() == "3×8×8"
-    assert scene.theme.scaled("title", 1.5)[0].pointSizeF() == \
-        scene.theme.title_font.pointSizeF() * 1.5
+    assert conv.zoomed_label(0.3).lines == ["11×11", "error"]  # taller: its message
+    assert relu.zoomed_label(0.5).lines == ["ReLU", "waiting"]
+    assert inp.zoomed_label(0.5).lines == ["input", "3×8×8"]
+    conv._compact = {}
     view = GraphView(scene)
     qtbot.addWidget(view)
     view.resize(400, 200)
+    view.show()
+    qtbot.waitExposed(view)
     view.scale(0.4, 0.4)
-    image = QImage(400, 200, QImage.Format.Format_ARGB32)
-    painter = QPainter(image)
-    view.render(painter)
-    painter.end()
-    assert 1.5 in conv._compact  # the zoomed-out texts were used for painting
+    view.centerOn(conv)
+    view.viewport().grab()
+    assert list(conv._compact) == [(294, int(conv.rect().height() * 0.4 * 4))]
