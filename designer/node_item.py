@@ -130,7 +130,7 @@ class NodeItem(QGraphicsItem):
         w = th.NODE_WIDTH
         self._rect = QRectF(0, 0, w, h)
         r = th.PORT_HIT_RADIUS
-        self._bounds = self._rect.adjusted(-r, -3, r, 3)
+        self._bounds = self._rect.adjusted(-r, -6, r, 6)  # room for a 2 px outline at 19 %
         body = QPainterPath()
         body.addRoundedRect(self._rect, th.NODE_RADIUS, th.NODE_RADIUS)
         self._body_path = body
@@ -434,6 +434,8 @@ class NodeItem(QGraphicsItem):
             pen = QPen(t.highlight, 2.0)
         else:
             pen = QPen(t.node_border, 1.0)
+        if pen.widthF() > 1.0 and lod < COMPACT_BELOW:  # zoomed out: keep it visible
+            pen.setCosmetic(True)
         painter.setPen(pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self._body_path)
