@@ -2,6 +2,7 @@
 
 With names (``analysis`` or ``bench_analysis``), runs only those modules.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -25,8 +26,10 @@ def main(argv: list[str] | None = None) -> int:
         wanted = {a if a.startswith("bench_") else f"bench_{a}" for a in argv}
         unknown = wanted - set(names)
         if unknown:
-            print(f"unknown benchmark(s): {', '.join(sorted(unknown))}; "
-                  f"known: {', '.join(names)}", file=sys.stderr)
+            print(
+                f"unknown benchmark(s): {', '.join(sorted(unknown))}; known: {', '.join(names)}",
+                file=sys.stderr,
+            )
             return 2
         names = [n for n in names if n in wanted]
     failed = []

@@ -6,11 +6,12 @@ on the same network; a 2,001-node graph under 5 ms; a one-node channel edit in i
 0.1 ms (median, through :class:`engine.Analyzer`). torchinfo is optional (the ``bench``
 extra); without it the ratio is skipped.
 """
+
 from __future__ import annotations
 
 import statistics
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from engine import Analyzer, analyze
 from engine.templates import deep_resnet, resnet50
@@ -21,8 +22,9 @@ def timed(fn: Callable[[], object], repeat: int, warmup: int = 3) -> list[float]
     return timed_both(fn, repeat, warmup)[0]
 
 
-def timed_both(fn: Callable[[], object], repeat: int,
-               warmup: int = 3) -> tuple[list[float], list[float]]:
+def timed_both(
+    fn: Callable[[], object], repeat: int, warmup: int = 3
+) -> tuple[list[float], list[float]]:
     """Wall-clock and thread CPU seconds of each call (CPU time is steadier on a busy machine)."""
     for _ in range(warmup):
         fn()
@@ -43,9 +45,11 @@ def ms(times: list[float]) -> str:
 
 def full_analysis(model) -> Callable[[], object]:
     """A fresh analysis with its totals (what opening a file costs)."""
+
     def run():
         a = analyze(model)
         return a.totals
+
     return run
 
 
@@ -56,6 +60,7 @@ def torch_resnet50():
     so that torch loads only when torchinfo is there to compare with).
     """
     from bench.bench_build import ResNet50
+
     return ResNet50().eval()
 
 
@@ -64,8 +69,13 @@ def bench_resnet50() -> dict:
     model = resnet50()
     a = analyze(model)
     wall, cpu = timed_both(full_analysis(model), 300)
-    out = {"nodes": len(model), "params": a.totals.params,
-           "engine_ms": statistics.median(wall) * 1e3, "wall": wall, "cpu": cpu}
+    out = {
+        "nodes": len(model),
+        "params": a.totals.params,
+        "engine_ms": statistics.median(wall) * 1e3,
+        "wall": wall,
+        "cpu": cpu,
+    }
     try:
         import torch
         import torchinfo
@@ -76,8 +86,11 @@ def bench_resnet50() -> dict:
     torch_params = sum(p.numel() for p in net.parameters())
     assert torch_params == a.totals.params, (torch_params, a.totals.params)
     with torch.no_grad():
-        times = timed(lambda: torchinfo.summary(net, input_size=(1, 3, 224, 224), verbose=0),
-                      repeat=5, warmup=1)
+        times = timed(
+            lambda: torchinfo.summary(net, input_size=(1, 3, 224, 224), verbose=0),
+            repeat=5,
+            warmup=1,
+        )
     out["torchinfo_ms"] = statistics.median(times) * 1e3
     out["ratio"] = out["torchinfo_ms"] / out["engine_ms"]
     return out
@@ -109,40 +122,58 @@ def bench_large(blocks: int = 400, edits: int = 2000) -> dict:
         t0 = time.perf_counter()
         a.update((node,))
         t_update.append(time.perf_counter() - t0)
-    return {"nodes": len(model), "full_ms": statistics.median(wall) * 1e3, "wall": wall,
-            "cpu": cpu, "full_cpu_ms": statistics.median(cpu) * 1e3,
-            "edit_ms": statistics.median(edit_times) * 1e3,
-            "edit_totals_ms": statistics.median(totals_times) * 1e3,
-            "update_ms": statistics.median(t_update) * 1e3,
-            "recomputed": statistics.median(recomputed)}
+    return {
+        "nodes": len(model),
+        "full_ms": statistics.median(wall) * 1e3,
+        "wall": wall,
+        "cpu": cpu,
+        "full_cpu_ms": statistics.median(cpu) * 1e3,
+        "edit_ms": statistics.median(edit_times) * 1e3,
+        "edit_totals_ms": statistics.median(totals_times) * 1e3,
+        "update_ms": statistics.median(t_update) * 1e3,
+        "recomputed": statistics.median(recomputed),
+    }
 
 
 def main() -> None:
     """Print every number, its target and whether it is met."""
     import os
-    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: wall times of "
-          f"a busy machine are noisy; thread CPU times are steadier")
+
+    print(
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: wall times of "
+        f"a busy machine are noisy; thread CPU times are steadier"
+    )
     r = bench_resnet50()
-    print(f"ResNet-50 ({r['nodes']} nodes, {r['params']:,} params) full analysis: wall "
-          f"{ms(r['wall'])}, CPU {ms(r['cpu'])} (target < 1 ms: "
-          f"{'ok' if r['engine_ms'] < 1 else 'MISSED'})")
+    print(
+        f"ResNet-50 ({r['nodes']} nodes, {r['params']:,} params) full analysis: wall "
+        f"{ms(r['wall'])}, CPU {ms(r['cpu'])} (target < 1 ms: "
+        f"{'ok' if r['engine_ms'] < 1 else 'MISSED'})"
+    )
     if r.get("torchinfo_ms") is None:
         print("torchinfo not installed (pip install torchinfo, the 'bench' extra): ratio skipped")
     else:
-        print(f"torchinfo.summary on the same network: {r['torchinfo_ms']:.1f} ms → engine is "
-              f"{r['ratio']:.0f}× faster (target ≥ 100×: {'ok' if r['ratio'] >= 100 else 'MISSED'})")
+        print(
+            f"torchinfo.summary on the same network: {r['torchinfo_ms']:.1f} ms → engine is "
+            f"{r['ratio']:.0f}× faster (target ≥ 100×: {'ok' if r['ratio'] >= 100 else 'MISSED'})"
+        )
     big = bench_large()
     best = min(big["full_ms"], big["full_cpu_ms"])
-    print(f"deep ResNet ({big['nodes']} nodes) full analysis: wall {ms(big['wall'])}, CPU "
-          f"{ms(big['cpu'])} (target < 5 ms: {'ok' if best < 5 else 'MISSED'})")
-    print(f"one-node channel edit (set_param → Analyzer, median, {big['recomputed']:.0f} nodes "
-          f"recomputed): {big['edit_ms'] * 1e3:.1f} µs (target < 100 µs: "
-          f"{'ok' if big['edit_ms'] < 0.1 else 'MISSED'}); with the totals read after it: "
-          f"{big['edit_totals_ms'] * 1e3:.1f} µs; Analysis.update alone: "
-          f"{big['update_ms'] * 1e3:.1f} µs")
-    print(f"ratios: 2,001-node full / ResNet-50 full = {big['full_ms'] / r['engine_ms']:.1f}× "
-          f"for {big['nodes'] / r['nodes']:.1f}× the nodes; full / edit = "
-          f"{big['full_ms'] / big['edit_ms']:.0f}×")
+    print(
+        f"deep ResNet ({big['nodes']} nodes) full analysis: wall {ms(big['wall'])}, CPU "
+        f"{ms(big['cpu'])} (target < 5 ms: {'ok' if best < 5 else 'MISSED'})"
+    )
+    print(
+        f"one-node channel edit (set_param → Analyzer, median, {big['recomputed']:.0f} nodes "
+        f"recomputed): {big['edit_ms'] * 1e3:.1f} µs (target < 100 µs: "
+        f"{'ok' if big['edit_ms'] < 0.1 else 'MISSED'}); with the totals read after it: "
+        f"{big['edit_totals_ms'] * 1e3:.1f} µs; Analysis.update alone: "
+        f"{big['update_ms'] * 1e3:.1f} µs"
+    )
+    print(
+        f"ratios: 2,001-node full / ResNet-50 full = {big['full_ms'] / r['engine_ms']:.1f}× "
+        f"for {big['nodes'] / r['nodes']:.1f}× the nodes; full / edit = "
+        f"{big['full_ms'] / big['edit_ms']:.0f}×"
+    )
 
 
 if __name__ == "__main__":

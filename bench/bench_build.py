@@ -6,8 +6,9 @@ Both models run in the same process, alternately (so load on the shared machine 
 both alike), in eval mode under ``torch.inference_mode``; the ratio of medians is printed
 per input size. The reference is written the way torchvision writes it (nested
 ``nn.Sequential`` blocks, in-place ReLU and ``+=``); the built model is the flat
-generated code of :func:`engine.torch_build.build_module`. Target: ratio <= 1.05.
+generated code of :func:`engine.runtime.build.build_module`. Target: ratio <= 1.05.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,8 +22,8 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from engine.runtime.build import build_module  # noqa: E402
 from engine.templates import resnet50  # noqa: E402
-from engine.torch_build import build_module  # noqa: E402
 
 
 class Bottleneck(nn.Module):
@@ -42,8 +43,9 @@ class Bottleneck(nn.Module):
         self.relu = nn.ReLU(inplace=True)
         self.downsample = None
         if stride != 1 or cin != cout:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False),
-                                            nn.BatchNorm2d(cout))
+            self.downsample = nn.Sequential(
+                nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout)
+            )
 
     def forward(self, x):
         identity = x if self.downsample is None else self.downsample(x)
@@ -122,12 +124,16 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch 1, "
-          f"{args.runs} alternating runs, medians")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch 1, "
+        f"{args.runs} alternating runs, medians"
+    )
     for size in args.size:
         b, r = measure(size, args.runs)
-        print(f"ResNet-50 3x{size}x{size}: built {b * 1e3:8.2f} ms   hand-written "
-              f"{r * 1e3:8.2f} ms   ratio {b / r:.3f}  (target <= 1.05)")
+        print(
+            f"ResNet-50 3x{size}x{size}: built {b * 1e3:8.2f} ms   hand-written "
+            f"{r * 1e3:8.2f} ms   ratio {b / r:.3f}  (target <= 1.05)"
+        )
     return 0
 
 

@@ -7,6 +7,7 @@ Run: ``QT_QPA_PLATFORM=offscreen python -m bench.bench_canvas``. Prints
   the view (at 100 % zoom on the edited node), as a ratio against an empty
   ``processEvents`` and against a full repaint of the viewport, measured in the same run.
 """
+
 from __future__ import annotations
 
 import os
@@ -81,8 +82,9 @@ def main(repeats: int = 40) -> None:
     for i in range(repeats):
         before = view.paints
         s = time.perf_counter()
-        doc.undo_stack.push(SetParamCommand(doc, "block50_conv1", "out_channels",
-                                            32 if i % 2 == 0 else 16))
+        doc.undo_stack.push(
+            SetParamCommand(doc, "block50_conv1", "out_channels", 32 if i % 2 == 0 else 16)
+        )
         end = _until_painted(app, view, before)
         edits.append(end - s)
     item = scene.node_item("block50_conv1")
@@ -90,8 +92,10 @@ def main(repeats: int = 40) -> None:
     e, f, m = (statistics.median(x) * 1000 for x in (empty, full, edits))
     print(f"empty processEvents        {e:8.3f} ms")
     print(f"full viewport repaint      {f:8.2f} ms")
-    print(f"param edit → painted       {m:8.2f} ms (median of {repeats}; "
-          f"max {max(edits) * 1000:.2f} ms)")
+    print(
+        f"param edit → painted       {m:8.2f} ms (median of {repeats}; "
+        f"max {max(edits) * 1000:.2f} ms)"
+    )
     print(f"ratio edit / empty processEvents   {m / e:8.1f}")
     print(f"ratio edit / full viewport repaint {m / f:8.2f}")
 
@@ -120,13 +124,23 @@ def main(repeats: int = 40) -> None:
     # Dragging every node at once (select all, mouse moves on the viewport).
     from PySide6.QtCore import QEvent, Qt
     from PySide6.QtGui import QMouseEvent
+
     scene.select_nodes(doc.model.nodes)
     vp = view.viewport()
     start = view.mapFromScene(item.sceneBoundingRect().center())
 
     def send(kind, p, button, buttons):
-        QApplication.sendEvent(vp, QMouseEvent(kind, QPointF(p), QPointF(vp.mapToGlobal(p)),
-                                               button, buttons, Qt.KeyboardModifier.NoModifier))
+        QApplication.sendEvent(
+            vp,
+            QMouseEvent(
+                kind,
+                QPointF(p),
+                QPointF(vp.mapToGlobal(p)),
+                button,
+                buttons,
+                Qt.KeyboardModifier.NoModifier,
+            ),
+        )
 
     left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
     send(QEvent.Type.MouseButtonPress, start, left, left)
@@ -142,8 +156,10 @@ def main(repeats: int = 40) -> None:
     send(QEvent.Type.MouseButtonRelease, p, left, none)
     release = time.perf_counter() - s
     a = statistics.median(moves) * 1000
-    print(f"drag all {len(doc.model)} nodes, step  {a:8.2f} ms; release (one MoveNodesCommand) "
-          f"{release * 1000:.1f} ms")
+    print(
+        f"drag all {len(doc.model)} nodes, step  {a:8.2f} ms; release (one MoveNodesCommand) "
+        f"{release * 1000:.1f} ms"
+    )
     assert doc.undo_stack.text(doc.undo_stack.count() - 1) == f"Move {len(doc.model)} nodes"
 
     # Zoom steps over the whole graph (fit) and back to 100 %.

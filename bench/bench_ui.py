@@ -7,6 +7,7 @@ totals bar, layer table and canvas repainted under 30 ms on a 501-node deep ResN
 References measured in the same run: a bare PySide6 window launch, and the engine's
 incremental analysis of the same edit (the part that is not UI).
 """
+
 from __future__ import annotations
 
 import os
@@ -39,13 +40,22 @@ print(time.perf_counter() - t0, 'torch' in sys.modules)
 
 def _launch(code: str, runs: int) -> tuple[list[float], list[float], str]:
     """Wall seconds of whole processes, the in-process part, and the last extra output."""
-    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"),
-               CONVCANVAS_NO_AUTOSAVE_PROMPT="1")
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"),
+        CONVCANVAS_NO_AUTOSAVE_PROMPT="1",
+    )
     walls, inner, extra = [], [], ""
     for _ in range(runs):
         t0 = time.perf_counter()
-        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env,
-                             capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         walls.append(time.perf_counter() - t0)
         parts = out.stdout.split()
         inner.append(float(parts[0]))
@@ -58,11 +68,15 @@ def bench_launch(runs: int = 3) -> None:
     bare_wall, bare_in, _ = _launch(_BARE, runs)
     ed_wall, ed_in, torch_loaded = _launch(_EDITOR, runs)
     bw, ew = statistics.median(bare_wall), statistics.median(ed_wall)
-    print(f"launch → window shown (process wall, median of {runs}): editor {ew * 1000:.0f} ms, "
-          f"bare PySide6 window {bw * 1000:.0f} ms, ratio {ew / bw:.2f}×  "
-          f"[target < 1500 ms: {'ok' if ew < 1.5 else 'MISSED'}]")
-    print(f"  in-process part: editor {statistics.median(ed_in) * 1000:.0f} ms, bare "
-          f"{statistics.median(bare_in) * 1000:.0f} ms; torch imported at start: {torch_loaded}")
+    print(
+        f"launch → window shown (process wall, median of {runs}): editor {ew * 1000:.0f} ms, "
+        f"bare PySide6 window {bw * 1000:.0f} ms, ratio {ew / bw:.2f}×  "
+        f"[target < 1500 ms: {'ok' if ew < 1.5 else 'MISSED'}]"
+    )
+    print(
+        f"  in-process part: editor {statistics.median(ed_in) * 1000:.0f} ms, bare "
+        f"{statistics.median(bare_in) * 1000:.0f} ms; torch imported at start: {torch_loaded}"
+    )
 
 
 def bench_edit(blocks: int = 100, repeat: int = 30) -> None:
@@ -115,16 +129,20 @@ def bench_edit(blocks: int = 100, repeat: int = 30) -> None:
     for i in range(repeat + 4):
         t0 = time.perf_counter()
         ref_model.set_param(node, "out_channels", 24 if i % 2 == 0 else 16)
-        analyzer.analysis.totals
+        _ = analyzer.analysis.totals
         ref.append(time.perf_counter() - t0)
     ref = ref[4:]
     med_ui, med_ref = statistics.median(ui), statistics.median(ref)
-    print(f"inspector edit → repainted ({len(model)} nodes, median of {repeat}): "
-          f"{med_ui * 1000:.1f} ms (max {max(ui) * 1000:.1f}); engine update alone "
-          f"{med_ref * 1000:.3f} ms; ratio {med_ui / med_ref:.0f}×  "
-          f"[target < 30 ms: {'ok' if med_ui < 0.030 else 'MISSED'}]")
-    print(f"  input-size edit (every node changes shape): median "
-          f"{statistics.median(wide) * 1000:.1f} ms (max {max(wide) * 1000:.1f})")
+    print(
+        f"inspector edit → repainted ({len(model)} nodes, median of {repeat}): "
+        f"{med_ui * 1000:.1f} ms (max {max(ui) * 1000:.1f}); engine update alone "
+        f"{med_ref * 1000:.3f} ms; ratio {med_ui / med_ref:.0f}×  "
+        f"[target < 30 ms: {'ok' if med_ui < 0.030 else 'MISSED'}]"
+    )
+    print(
+        f"  input-size edit (every node changes shape): median "
+        f"{statistics.median(wide) * 1000:.1f} ms (max {max(wide) * 1000:.1f})"
+    )
     print(f"  totals after the edits: {ok_text} weights; undo steps {win.doc.undo_stack.count()}")
     win.close()
 

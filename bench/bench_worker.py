@@ -18,6 +18,7 @@ the worker's default torch threads (cores - 1) and for all cores:
 6. the worker's forward next to another process that is ~27% busy (as busy as the
    dragging GUI) with pure computation, or with 4 MB memory copies like a repaint.
 """
+
 from __future__ import annotations
 
 import os
@@ -43,8 +44,9 @@ class Dragger:
 
     def __init__(self, scene, view) -> None:
         from PySide6.QtCore import QTimer
+
         self.scene, self.view = scene, view
-        self.items = list(scene.nodes.values())[:3]   # a small multi-selection
+        self.items = list(scene.nodes.values())[:3]  # a small multi-selection
         self.ticks: list[float] = []
         self.step = 0
         self.timer = QTimer()
@@ -71,6 +73,7 @@ class Dragger:
 
 def _wait(ms: int) -> None:
     from PySide6.QtCore import QEventLoop, QTimer
+
     loop = QEventLoop()
     QTimer.singleShot(ms, loop.quit)
     loop.exec()
@@ -105,6 +108,7 @@ class _PaintWatch:
 def _one_run(panel, watch) -> tuple[float, float, float, float, float]:
     """One run through the panel: (start, result arrived, maps shown and painted, forward, end)."""
     from PySide6.QtCore import QEventLoop, QTimer
+
     loop = QEventLoop()
     got = []
 
@@ -143,9 +147,10 @@ def _one_run(panel, watch) -> tuple[float, float, float, float, float]:
 
 def _case(app, doc, scene, view, threads: int | None, runs: int, nice: int = 0) -> dict:
     """Interleaved idle/busy runs with ``threads`` torch threads in the worker."""
-    from engine.worker import WorkerClient
+    from engine.worker.client import WorkerClient
     from widgets.inside_panel import InsidePanel
     from widgets.run_controller import RunController
+
     ctrl = RunController(doc, client=WorkerClient(num_threads=threads, nice=nice))
     panel = InsidePanel(doc, scene=scene, controller=ctrl)
     panel.resize(1400, 900)
@@ -155,16 +160,16 @@ def _case(app, doc, scene, view, threads: int | None, runs: int, nice: int = 0) 
     _one_run(panel, watch)
     first = time.perf_counter() - t0
     for _ in range(2):
-        _one_run(panel, watch)   # warm
+        _one_run(panel, watch)  # warm
     drag = Dragger(scene, view)
     out = {"first": first, "idle": [], "busy": [], "windows": [], "quiet": [], "cpu": []}
     for _ in range(runs):
         _wait(30)
         out["idle"].append(_one_run(panel, watch)[1:4])
         drag.timer.start()
-        _wait(60)                          # the UI is busy before Run is pressed
+        _wait(60)  # the UI is busy before Run is pressed
         q0, c0 = time.perf_counter(), time.process_time()
-        _wait(120)                         # busy UI, no run: the reference gap
+        _wait(120)  # busy UI, no run: the reference gap
         out["quiet"].append((q0, time.perf_counter()))
         out["cpu"].append((time.process_time() - c0) / (time.perf_counter() - q0))
         start, trip, shown, fwd, end = _one_run(panel, watch)
@@ -185,20 +190,27 @@ def _report(name: str, r: dict) -> tuple[float, float]:
     ti, si, fi = (_median(x) for x in idle)
     tb, sb, fb = (_median(x) for x in busy)
     print(f"[{name}] first run (worker start, torch import, build) {r['first']:.2f} s")
-    print(f"  idle UI: run→result {1000 * ti:6.1f} ms, forward {1000 * fi:6.1f} ms, "
-          f"run→maps shown {1000 * si:6.1f} ms")
-    print(f"  busy UI: run→result {1000 * tb:6.1f} ms, forward {1000 * fb:6.1f} ms, "
-          f"run→maps shown {1000 * sb:6.1f} ms  ({r['ticks']} drag ticks; the dragging "
-          f"alone keeps the GUI process {100 * _median(r['cpu']):.0f}% busy)")
+    print(
+        f"  idle UI: run→result {1000 * ti:6.1f} ms, forward {1000 * fi:6.1f} ms, "
+        f"run→maps shown {1000 * si:6.1f} ms"
+    )
+    print(
+        f"  busy UI: run→result {1000 * tb:6.1f} ms, forward {1000 * fb:6.1f} ms, "
+        f"run→maps shown {1000 * sb:6.1f} ms  ({r['ticks']} drag ticks; the dragging "
+        f"alone keeps the GUI process {100 * _median(r['cpu']):.0f}% busy)"
+    )
     print(f"  ratio busy/idle: run→result {tb / ti:.2f}, forward {fb / fi:.2f}  (target ≤ 1.3)")
-    print(f"  longest event-loop gap: during runs {1000 * r['gap']:.1f} ms (target ≤ 50), "
-          f"busy UI without a run {1000 * r['quiet_gap']:.1f} ms; timer every {TICK_MS} ms")
+    print(
+        f"  longest event-loop gap: during runs {1000 * r['gap']:.1f} ms (target ≤ 50), "
+        f"busy UI without a run {1000 * r['quiet_gap']:.1f} ms; timer every {TICK_MS} ms"
+    )
     return tb / ti, r["gap"]
 
 
 def _transport(doc, image, transport: str, n: int):
     """Direct client runs: (round trips, longest GUI-side poll, median GUI receive)."""
-    from engine.worker import Finished, WorkerClient
+    from engine.worker.client import Finished, WorkerClient
+
     c = WorkerClient()
     try:
         c.submit(doc, image, transport=transport)
@@ -224,7 +236,7 @@ def _transport(doc, image, transport: str, n: int):
 
 def _supersede(doc, image, n: int):
     """Seconds from the newer request to its result: abort, wait-for-old, restart."""
-    from engine.worker import Finished, WorkerClient
+    from engine.worker.client import Finished, WorkerClient
 
     def finish(c):
         return [e for e in c.wait(120) if isinstance(e, Finished)]
@@ -236,7 +248,7 @@ def _supersede(doc, image, n: int):
         abort, waits = [], []
         for _ in range(n):
             c.submit(doc, image)
-            time.sleep(0.01)                 # the old run is in its forward pass
+            time.sleep(0.01)  # the old run is in its forward pass
             t0 = time.perf_counter()
             c.submit(doc, image, {"mode": "crop"})
             assert finish(c)
@@ -281,12 +293,14 @@ def _hogs(doc, image, n: int) -> dict:
     """Forward time next to a ~27% busy process: pure compute vs memory copies."""
     import subprocess
 
-    from engine.worker import Finished, WorkerClient
+    from engine.worker.client import Finished, WorkerClient
+
     c = WorkerClient()
 
     def run():
         c.submit(doc, image)
         return next(e for e in c.wait(120) if isinstance(e, Finished)).result.seconds
+
     try:
         for _ in range(2):
             run()
@@ -312,7 +326,7 @@ def main() -> int:
     from designer.document import Document
     from designer.scene import GraphScene
     from designer.view import GraphView
-    from engine.fileformat import to_dict
+    from engine.core.fileformat import to_dict
     from engine.templates import build
     from widgets.run_controller import SAMPLE_IMAGE
 
@@ -325,38 +339,51 @@ def main() -> int:
     view.show()
     app.processEvents()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"ResNet-18 at 224×224 on the sample photo, {runs} idle/busy run pairs per case, "
-          f"{os.cpu_count()} cores, load average {load:.1f} at start")
+    print(
+        f"ResNet-18 at 224×224 on the sample photo, {runs} idle/busy run pairs per case, "
+        f"{os.cpu_count()} cores, load average {load:.1f} at start"
+    )
     ok = True
-    for name, threads, nice in (("torch threads: cores - 1", None, 0),
-                                ("torch threads: cores - 1, worker nice +5", None, 5),
-                                ("torch threads: all cores", 0, 0)):
+    for name, threads, nice in (
+        ("torch threads: cores - 1", None, 0),
+        ("torch threads: cores - 1, worker nice +5", None, 5),
+        ("torch threads: all cores", 0, 0),
+    ):
         ratio, gap = _report(name, _case(app, doc, scene, view, threads, runs, nice))
-        if threads is None and not nice:   # the targets hold for the default worker
+        if threads is None and not nice:  # the targets hold for the default worker
             ok = ok and ratio <= 1.3 and gap <= 0.05
 
     graph = to_dict(doc.model)
     image = str(SAMPLE_IMAGE)
     shm_trip, shm_poll = _transport(graph, image, "shm", runs)
     pipe_trip, pipe_poll = _transport(graph, image, "pipe", runs)
-    print(f"maps transport (34 MB): shared memory: round trip {1000 * _median(shm_trip):.1f} ms, "
-          f"GUI thread blocked ≤ {1000 * max(shm_poll):.1f} ms; pipe: round trip "
-          f"{1000 * _median(pipe_trip):.1f} ms, GUI thread blocked ≤ {1000 * max(pipe_poll):.1f}"
-          f" ms  (ratio pipe/shm: round trip {_median(pipe_trip) / _median(shm_trip):.2f}, "
-          f"blocked {max(pipe_poll) / max(shm_poll):.1f})")
+    print(
+        f"maps transport (34 MB): shared memory: round trip {1000 * _median(shm_trip):.1f} ms, "
+        f"GUI thread blocked ≤ {1000 * max(shm_poll):.1f} ms; pipe: round trip "
+        f"{1000 * _median(pipe_trip):.1f} ms, GUI thread blocked ≤ {1000 * max(pipe_poll):.1f}"
+        f" ms  (ratio pipe/shm: round trip {_median(pipe_trip) / _median(shm_trip):.2f}, "
+        f"blocked {max(pipe_poll) / max(shm_poll):.1f})"
+    )
 
     abort, waits, restart = _supersede(graph, image, max(3, runs // 2))
-    print(f"newer request while busy: abort the old run {1000 * _median(abort):.1f} ms, "
-          f"let it finish first {1000 * _median(waits):.1f} ms, restart the worker "
-          f"{1000 * _median(restart):.0f} ms  (ratios to abort: finish "
-          f"{_median(waits) / _median(abort):.2f}, restart {_median(restart) / _median(abort):.1f})")
+    print(
+        f"newer request while busy: abort the old run {1000 * _median(abort):.1f} ms, "
+        f"let it finish first {1000 * _median(waits):.1f} ms, restart the worker "
+        f"{1000 * _median(restart):.0f} ms  (ratios to abort: finish "
+        f"{_median(waits) / _median(abort):.2f}, restart {_median(restart) / _median(abort):.1f})"
+    )
     h = _hogs(graph, image, max(4, runs // 2))
-    print(f"worker forward next to another process busy ~27% of the time (no GUI): idle "
-          f"{1000 * h['idle']:.1f} ms, compute-only {1000 * h['compute']:.1f} ms "
-          f"(ratio {h['compute'] / h['idle']:.2f}), copying 4 MB buffers {1000 * h['memory']:.1f} ms "
-          f"(ratio {h['memory'] / h['idle']:.2f})")
-    print("PASS (default worker)" if ok else
-          "FAIL (default worker; see the load average: 2 shared cores)")
+    print(
+        f"worker forward next to another process busy ~27% of the time (no GUI): idle "
+        f"{1000 * h['idle']:.1f} ms, compute-only {1000 * h['compute']:.1f} ms "
+        f"(ratio {h['compute'] / h['idle']:.2f}), copying 4 MB buffers {1000 * h['memory']:.1f} ms "
+        f"(ratio {h['memory'] / h['idle']:.2f})"
+    )
+    print(
+        "PASS (default worker)"
+        if ok
+        else "FAIL (default worker; see the load average: 2 shared cores)"
+    )
     return 0 if ok else 1
 
 

@@ -3,6 +3,7 @@
 The clipboard holds plain text in the graph JSON format, so a selection copies between
 windows and into a text editor, and a graph file's text pastes into the canvas.
 """
+
 from __future__ import annotations
 
 import shiboken6
@@ -10,15 +11,19 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication
 
-from engine import fileformat
-from engine.errors import FormatError
-from engine.layout import layered_layout
-
-from .commands import (DisconnectCommand, MoveNodesCommand, PasteCommand, RemoveNodesCommand,
-                       copy_to_text)
-from .document import Document
-from .scene import GraphScene
-from .view import GraphView
+from designer.commands import (
+    DisconnectCommand,
+    MoveNodesCommand,
+    PasteCommand,
+    RemoveNodesCommand,
+    copy_to_text,
+)
+from designer.document import Document
+from designer.scene import GraphScene
+from designer.view import GraphView
+from engine.core import fileformat
+from engine.core.errors import FormatError
+from engine.core.layout import layered_layout
 
 PASTE_STEP = (40.0, 40.0)
 
@@ -29,27 +34,47 @@ class CanvasActions(QObject):
     def __init__(self, doc: Document, scene: GraphScene, view: GraphView, parent=None) -> None:
         super().__init__(parent)
         self.doc, self.scene, self.view = doc, scene, view
-        K = QKeySequence.StandardKey  # noqa: N806
-        self.delete = self._make("&Delete", [K.Delete], self.delete_selection,
-                                 "Delete the selected nodes and edges")
-        self.duplicate = self._make("D&uplicate", ["Ctrl+D"], self.duplicate_selection,
-                                    "Copy the selected nodes beside them")
-        self.copy = self._make("&Copy", [K.Copy], self.copy_selection,
-                               "Copy the selected nodes as graph JSON text")
-        self.cut = self._make("Cu&t", [K.Cut], self.cut_selection,
-                              "Copy the selected nodes, then delete them")
-        self.paste = self._make("&Paste", [K.Paste], self.paste_clipboard,
-                                "Paste graph JSON text from the clipboard")
-        self.select_all = self._make("Select &All", [K.SelectAll], self.select_all_nodes,
-                                     "Select every node")
+        K = QKeySequence.StandardKey  # noqa: N806 - short alias for Qt's enum
+        self.delete = self._make(
+            "&Delete", [K.Delete], self.delete_selection, "Delete the selected nodes and edges"
+        )
+        self.duplicate = self._make(
+            "D&uplicate",
+            ["Ctrl+D"],
+            self.duplicate_selection,
+            "Copy the selected nodes beside them",
+        )
+        self.copy = self._make(
+            "&Copy", [K.Copy], self.copy_selection, "Copy the selected nodes as graph JSON text"
+        )
+        self.cut = self._make(
+            "Cu&t", [K.Cut], self.cut_selection, "Copy the selected nodes, then delete them"
+        )
+        self.paste = self._make(
+            "&Paste", [K.Paste], self.paste_clipboard, "Paste graph JSON text from the clipboard"
+        )
+        self.select_all = self._make(
+            "Select &All", [K.SelectAll], self.select_all_nodes, "Select every node"
+        )
         self.zoom_in = self._make("Zoom &In", [K.ZoomIn, "Ctrl+="], view.zoom_in, "Zoom in")
         self.zoom_out = self._make("Zoom &Out", [K.ZoomOut], view.zoom_out, "Zoom out")
-        self.zoom_fit = self._make("&Fit to View", ["Ctrl+0"], view.fit_to_view,
-                                   "Show the whole network")
-        self.auto_layout = self._make("Auto-&Layout", ["Ctrl+L"], self.layout_all,
-                                      "Arrange the nodes left to right (undoable)")
-        self.edit_actions = [self.cut, self.copy, self.paste, self.duplicate, self.delete,
-                             self.select_all]
+        self.zoom_fit = self._make(
+            "&Fit to View", ["Ctrl+0"], view.fit_to_view, "Show the whole network"
+        )
+        self.auto_layout = self._make(
+            "Auto-&Layout",
+            ["Ctrl+L"],
+            self.layout_all,
+            "Arrange the nodes left to right (undoable)",
+        )
+        self.edit_actions = [
+            self.cut,
+            self.copy,
+            self.paste,
+            self.duplicate,
+            self.delete,
+            self.select_all,
+        ]
         self.view_actions = [self.zoom_in, self.zoom_out, self.zoom_fit, self.auto_layout]
         view.addActions(self.edit_actions + self.view_actions)
         view.context_actions = [self.cut, self.copy, self.paste, self.duplicate, self.delete]
@@ -85,8 +110,11 @@ class CanvasActions(QObject):
         if not edges:
             stack.push(RemoveNodesCommand(self.doc, nodes))
             return
-        what = f"{len(nodes) + len(edges)} items" if len(nodes) + len(edges) > 1 else \
-            f"edge '{edges[0][0]}' → '{edges[0][1]}'"
+        what = (
+            f"{len(nodes) + len(edges)} items"
+            if len(nodes) + len(edges) > 1
+            else f"edge '{edges[0][0]}' → '{edges[0][1]}'"
+        )
         stack.beginMacro(f"Delete {what}")
         try:
             for _, dst, port in edges:
@@ -135,8 +163,9 @@ class CanvasActions(QObject):
         try:
             source = fileformat.loads(text)
         except FormatError as exc:
-            self.view.show_message(f"Nothing to paste: the clipboard holds no ConvCanvas "
-                                   f"graph ({exc.message})")
+            self.view.show_message(
+                f"Nothing to paste: the clipboard holds no ConvCanvas graph ({exc.message})"
+            )
             return []
         if len(source) == 0:
             return []

@@ -4,6 +4,7 @@ A command checks its edit against the engine before it is pushed (``Document.pus
 helpers raise the engine's typed error instead of pushing a command that would fail),
 so ``redo`` never fails on a fresh push.
 """
+
 from __future__ import annotations
 
 import copy
@@ -11,10 +12,9 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
-from engine import fileformat
-from engine.graph import GraphModel
-
-from .document import Document
+from designer.document import Document
+from engine.core import fileformat
+from engine.core.graph import GraphModel
 
 PARAM_MERGE_ID = 1001
 MOVE_MERGE_ID = 1002
@@ -23,8 +23,14 @@ MOVE_MERGE_ID = 1002
 class AddNodeCommand(QUndoCommand):
     """Add one node (from the palette, quick-add or a double-click)."""
 
-    def __init__(self, doc: Document, type_name: str, params: dict | None = None,
-                 pos: tuple[float, float] | None = None, node_id: str | None = None) -> None:
+    def __init__(
+        self,
+        doc: Document,
+        type_name: str,
+        params: dict | None = None,
+        pos: tuple[float, float] | None = None,
+        node_id: str | None = None,
+    ) -> None:
         super().__init__()
         self.doc = doc
         self.type_name = type_name
@@ -91,7 +97,8 @@ class DisconnectCommand(QUndoCommand):
         self.dst, self.port = dst, port
         ports = dict(doc.model.ports(dst))
         if port not in ports:
-            from engine.errors import PortError
+            from engine.core.errors import PortError
+
             raise PortError(f"'{dst}' has no input at port {port}", dst)
         self.src = ports[port]
         self.setText(f"Disconnect '{self.src}' → '{dst}'")
@@ -132,7 +139,8 @@ class SetParamCommand(QUndoCommand):
         # Check now so that an impossible value is refused before it is pushed.
         trial = doc.model.params(node)
         trial[name] = value
-        from engine.layers import normalize_params
+        from engine.nodes import normalize_params
+
         normalize_params(doc.model.node_type(node), trial, node)
         self.setText(f"Set {name} of '{node}'")
 
@@ -140,7 +148,10 @@ class SetParamCommand(QUndoCommand):
         return PARAM_MERGE_ID
 
     def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt's name
-        if not isinstance(other, SetParamCommand) or (other.node, other.name) != (self.node, self.name):
+        if not isinstance(other, SetParamCommand) or (other.node, other.name) != (
+            self.node,
+            self.name,
+        ):
             return False
         self.value = other.value
         return True
@@ -176,8 +187,13 @@ class PasteCommand(QUndoCommand):
     the positions so that the copy does not hide the original.
     """
 
-    def __init__(self, doc: Document, source: GraphModel, offset: tuple[float, float] = (40, 40),
-                 text: str = "Paste") -> None:
+    def __init__(
+        self,
+        doc: Document,
+        source: GraphModel,
+        offset: tuple[float, float] = (40, 40),
+        text: str = "Paste",
+    ) -> None:
         super().__init__()
         self.doc = doc
         taken = set(doc.model.nodes)
@@ -216,12 +232,14 @@ class PasteCommand(QUndoCommand):
             self.doc.model.remove_node(n)
 
 
-def paste_from_text(doc: Document, text: str, offset: tuple[float, float] = (40, 40)) -> PasteCommand:
+def paste_from_text(
+    doc: Document, text: str, offset: tuple[float, float] = (40, 40)
+) -> PasteCommand:
     """A :class:`PasteCommand` for clipboard text in the graph JSON format.
 
     Raises
     ------
-    engine.errors.FormatError
+    engine.core.errors.FormatError
         If the text is not a graph document.
     """
     return PasteCommand(doc, fileformat.loads(text), offset)

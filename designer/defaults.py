@@ -1,9 +1,10 @@
 """Starting parameters of a node added from the palette or the quick-add popup."""
+
 from __future__ import annotations
 
 import copy
 
-from engine.layers import NODE_TYPES
+from engine.nodes import NODE_TYPES
 
 _STARTERS: dict[str, dict] = {
     "conv": {"out_channels": 64, "kernel_size": 3, "padding": 1},

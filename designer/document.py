@@ -4,6 +4,7 @@ This is the adapter between the Qt-free engine and the views. Views read the mod
 the analysis and listen to the signals here; they never change the model themselves:
 every change goes through a command pushed on :attr:`Document.undo_stack`.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,8 +12,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
-from engine.analysis import Analysis, Analyzer
-from engine.graph import GraphEvent, GraphModel
+from engine.analysis.analyzer import Analysis, Analyzer
+from engine.core.graph import GraphEvent, GraphModel
 
 
 class Document(QObject):
@@ -23,15 +24,15 @@ class Document(QObject):
 
     node_added = Signal(str)
     node_removed = Signal(str)
-    edge_added = Signal(str, str, int)      # src, dst, port
+    edge_added = Signal(str, str, int)  # src, dst, port
     edge_removed = Signal(str, str, int)
     params_changed = Signal(str)
-    nodes_moved = Signal(tuple)             # node ids
+    nodes_moved = Signal(tuple)  # node ids
     name_changed = Signal(str)
-    node_renamed = Signal(str, str)         # old id, new id
+    node_renamed = Signal(str, str)  # old id, new id
     graph_reset = Signal()
-    analysis_changed = Signal(object)       # set of node ids whose result changed
-    path_changed = Signal(object)           # Path or None
+    analysis_changed = Signal(object)  # set of node ids whose result changed
+    path_changed = Signal(object)  # Path or None
     modified_changed = Signal(bool)
 
     def __init__(self, model: GraphModel | None = None, parent: QObject | None = None) -> None:

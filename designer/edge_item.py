@@ -4,13 +4,14 @@ An edge carries its label at its middle; when a node feeds several nodes, only t
 flattest of its edges shows the (shared) label, so that fan-outs are not cluttered with
 copies. (``LABEL_SOURCE`` puts a label just after the output port instead.)
 """
+
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QPainter, QPainterPath, QPainterPathStroker, QPen, QStaticText
 from PySide6.QtWidgets import QGraphicsItem, QStyle, QStyleOptionGraphicsItem
 
-from .theme import Theme
+from designer.theme import Theme
 
 LABEL_NONE, LABEL_MID, LABEL_SOURCE = 0, 1, 2
 _PLAIN = Qt.TextFormat.PlainText
@@ -52,8 +53,7 @@ def route(p0: QPointF, p1: QPointF, obstacles: list[QRectF]) -> QPainterPath:
         lanes.add(r.bottom() + 4)
 
     def free(y: float) -> bool:
-        return not any(r.top() < y < r.bottom() and r.left() < xb and r.right() > xa
-                       for r in boxes)
+        return not any(r.top() < y < r.bottom() and r.left() < xb and r.right() > xa for r in boxes)
 
     best = None
     for y in sorted(lanes, key=lambda y: (abs(y - p0.y()) + abs(y - p1.y()), abs(y - p0.y()), y)):
@@ -203,8 +203,9 @@ class EdgeItem(QGraphicsItem):
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         bad = self.dst_item.in_error or self.dst_item.waiting
-        pen = QPen(t.highlight if selected else t.edge,
-                   2.6 if selected else (2.4 if self.hovered else 1.6))
+        pen = QPen(
+            t.highlight if selected else t.edge, 2.6 if selected else (2.4 if self.hovered else 1.6)
+        )
         if bad and not selected:
             pen.setStyle(Qt.PenStyle.DashLine)
         painter.setPen(pen)
@@ -220,5 +221,6 @@ class EdgeItem(QGraphicsItem):
         painter.drawRoundedRect(self._label_rect, 4, 4)
         painter.setPen(t.text_muted)
         painter.setFont(t.small_font)
-        painter.drawStaticText(QPointF(self._label_rect.x() + 3, self._label_rect.y() + 1),
-                               self._static)
+        painter.drawStaticText(
+            QPointF(self._label_rect.x() + 3, self._label_rect.y() + 1), self._static
+        )

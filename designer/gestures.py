@@ -9,17 +9,17 @@ A gesture checks the connection with the engine while hovering (the target turns
 red) and, when the engine refuses, makes nothing and shows the engine's reason at the
 cursor. Gestures only push commands: they never touch the model.
 """
+
 from __future__ import annotations
 
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QToolTip
 
-from engine.errors import EngineError
-
-from .commands import ConnectCommand, DisconnectCommand
-from .edge_item import EdgeItem, curve
-from .node_item import IN, OUT, NodeItem
+from designer.commands import ConnectCommand, DisconnectCommand
+from designer.edge_item import EdgeItem, curve
+from designer.node_item import IN, OUT, NodeItem
+from engine.core.errors import EngineError
 
 
 class MessageItem(QGraphicsItem):
@@ -101,9 +101,9 @@ class _Drag:
     def __init__(self, scene) -> None:
         self.scene = scene
         self.target: NodeItem | None = None
-        self.plan: tuple | None = None      # (src, dst, port) the engine accepted
-        self.reason: str | None = None      # why the engine refuses the drop
-        self._hinted: str | None = None     # the reason already shown while hovering
+        self.plan: tuple | None = None  # (src, dst, port) the engine accepted
+        self.reason: str | None = None  # why the engine refuses the drop
+        self._hinted: str | None = None  # the reason already shown while hovering
 
     def _plan_for(self, node: NodeItem, hit) -> tuple[str, str, int | None]:
         raise NotImplementedError
@@ -190,8 +190,9 @@ class ConnectDrag(_Drag):
         elif self.target is None:
             # Released on empty canvas: offer to add a node there, wired to this port.
             port = None if self.slot is None else self.node.port_of_slot(self.slot)
-            self.scene.link_dropped.emit(self.node.node_id, self.slot is None,
-                                         -1 if port is None else port, pos)
+            self.scene.link_dropped.emit(
+                self.node.node_id, self.slot is None, -1 if port is None else port, pos
+            )
 
     def cancel(self) -> None:
         self.line.remove()
@@ -218,8 +219,12 @@ class RewireDrag(_Drag):
         # that moves this input to the end of the order (concat order matters).
         if node.node_id != self.dst:
             return False
-        return not (node.multi_input and hit is not None and hit[0] == IN
-                    and node.port_of_slot(hit[1]) is None)
+        return not (
+            node.multi_input
+            and hit is not None
+            and hit[0] == IN
+            and node.port_of_slot(hit[1]) is None
+        )
 
     def move(self, pos: QPointF) -> None:
         self.line.follow(pos)

@@ -4,18 +4,18 @@ Ports: one output on the right; inputs on the left, one for single-input types, 
 for concat/add one slot per connected input (in port order) plus one free slot.
 The item only shows state; the scene's gestures turn clicks on ports into commands.
 """
+
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen, QStaticText
 from PySide6.QtWidgets import QGraphicsItem, QStyle, QStyleOptionGraphicsItem
 
-from engine.analysis import NodeResult
-from engine.layers import NODE_TYPES, fmt_shape, summary_text
-
-from . import theme as th
-from .node_label import LABEL_FROM, ZoomedLabel, layout_label, short_labels, short_shapes
-from .theme import Theme
+from designer import theme as th
+from designer.node_label import LABEL_FROM, ZoomedLabel, layout_label, short_labels, short_shapes
+from designer.theme import Theme
+from engine.analysis.analyzer import NodeResult
+from engine.nodes import NODE_TYPES, fmt_shape, summary_text
 
 OUT = "out"
 IN = "in"
@@ -56,7 +56,7 @@ def wrap_text(text: str, metrics, width: float, max_lines: int = 2) -> list[str]
 def short_error(message: str, type_name: str, node: str) -> str:
     """The engine's message without its leading ``"<type> '<id>' "`` (the node shows both)."""
     prefix = f"{type_name} '{node}' "
-    return message[len(prefix):] if message.startswith(prefix) else message
+    return message[len(prefix) :] if message.startswith(prefix) else message
 
 
 class NodeItem(QGraphicsItem):
@@ -71,7 +71,7 @@ class NodeItem(QGraphicsItem):
         self.params: dict = {}
         self.result: NodeResult | None = None
         self.tint: QColor | None = None
-        self.ports: list[int] = []          # connected input ports, sorted
+        self.ports: list[int] = []  # connected input ports, sorted
         self.in_edges: dict[int, object] = {}  # port -> EdgeItem
         self.out_edges: list = []
         self.hover_port: tuple | None = None
@@ -89,9 +89,11 @@ class NodeItem(QGraphicsItem):
         self._body_path = QPainterPath()
         self._header_path = QPainterPath()
         self._shape = QPainterPath()
-        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable
-                      | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
-                      | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
+        self.setFlags(
+            QGraphicsItem.GraphicsItemFlag.ItemIsMovable
+            | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+            | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges
+        )
         self.setAcceptHoverEvents(True)
         self.setZValue(1.0)
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
@@ -156,8 +158,12 @@ class NodeItem(QGraphicsItem):
 
     def output_pos(self) -> QPointF:
         """The output port centre (item coordinates)."""
-        return QPointF(self._rect.width(), self._height / 2 if self.multi_input
-                       else th.HEADER_HEIGHT + (self._height - th.HEADER_HEIGHT) / 2)
+        return QPointF(
+            self._rect.width(),
+            self._height / 2
+            if self.multi_input
+            else th.HEADER_HEIGHT + (self._height - th.HEADER_HEIGHT) / 2,
+        )
 
     def slot_pos(self, index: int) -> QPointF:
         """Centre of input slot ``index`` (item coordinates)."""
@@ -187,7 +193,7 @@ class NodeItem(QGraphicsItem):
 
     def port_at(self, pos: QPointF) -> tuple | None:
         """``("out", None)``, ``("in", slot)`` or ``None`` for a point in item coordinates."""
-        r2 = th.PORT_HIT_RADIUS ** 2
+        r2 = th.PORT_HIT_RADIUS**2
         o = self.output_pos() - pos
         if o.x() ** 2 + o.y() ** 2 <= r2:
             return (OUT, None)
@@ -220,8 +226,12 @@ class NodeItem(QGraphicsItem):
         """Show new parameters and analysis result."""
         self.params = params
         self.result = result
-        if result is not None and result.shape is not None and self._status_lines == 0 \
-                and self.texts:
+        if (
+            result is not None
+            and result.shape is not None
+            and self._status_lines == 0
+            and self.texts
+        ):
             # Same height as now: lay the texts out when the node is next painted, so that
             # an edit changing a whole network only pays for the nodes on screen.
             self._texts_dirty = True
@@ -276,14 +286,14 @@ class NodeItem(QGraphicsItem):
         r = self.result
         title_w = w - (22 if self.in_error else 0)
         # Long ids keep their start and their end (inception3a…branch2_0_conv).
-        texts = {"title": t.title_metrics.elidedText(self.node_id, _ELIDE_MIDDLE,
-                                                     title_w)}
+        texts = {"title": t.title_metrics.elidedText(self.node_id, _ELIDE_MIDDLE, title_w)}
         label = self.ntype.label
         summary = summary_text(self.type_name, self.params) if self.params else ""
         label_w = t.body_metrics.horizontalAdvance(label)
         texts["label"] = label
-        texts["summary"] = t.body_metrics.elidedText(summary, _ELIDE_RIGHT,
-                                                     max(w - label_w - 10, 20))
+        texts["summary"] = t.body_metrics.elidedText(
+            summary, _ELIDE_RIGHT, max(w - label_w - 10, 20)
+        )
         weights = ""
         status = ""
         if r is None:
@@ -312,10 +322,15 @@ class NodeItem(QGraphicsItem):
         if texts != self.texts:
             old, static = self.texts, self._static
             self.texts = texts  # lay out again only the rows whose text changed
-            self._static = {k: static[k] if old.get(k) == v and k in static else _static(v)
-                            for k, v in texts.items() if v}
-            self._right = {"summary": t.body_metrics.horizontalAdvance(texts["summary"]),
-                           "weights": t.body_metrics.horizontalAdvance(weights)}
+            self._static = {
+                k: static[k] if old.get(k) == v and k in static else _static(v)
+                for k, v in texts.items()
+                if v
+            }
+            self._right = {
+                "summary": t.body_metrics.horizontalAdvance(texts["summary"]),
+                "weights": t.body_metrics.horizontalAdvance(weights),
+            }
         self.node_tip = self._tooltip()
         tip = self.port_tip(self.hover_port) if self.hover_port else self.node_tip
         if tip != self.toolTip():
@@ -334,8 +349,10 @@ class NodeItem(QGraphicsItem):
         r = edge.src_item.result
         shape = fmt_shape(r.shape) if r is not None and r.shape is not None else "?"
         which = f"Input {self.ports.index(p)}" if self.multi_input else "Input"
-        return (f"{which} from '{edge.src_item.node_id}': {shape}\n"
-                f"Drag away to disconnect, or onto another node to move the edge")
+        return (
+            f"{which} from '{edge.src_item.node_id}': {shape}\n"
+            f"Drag away to disconnect, or onto another node to move the edge"
+        )
 
     def _tooltip(self) -> str:
         r = self.result
@@ -370,8 +387,11 @@ class NodeItem(QGraphicsItem):
         self._fresh()
         x = self.texts
         status = " ".join(x[k] for k in ("status", "status2", "status3") if x.get(k))
-        rows = [x.get("title", ""), f"{x.get('label', '')} {x.get('summary', '')}".strip(),
-                status or f"{x.get('shape', '')} {x.get('weights', '')}".strip()]
+        rows = [
+            x.get("title", ""),
+            f"{x.get('label', '')} {x.get('summary', '')}".strip(),
+            status or f"{x.get('shape', '')} {x.get('weights', '')}".strip(),
+        ]
         if self.in_error:
             rows[0] += " (!)"
         return "\n".join(rows)
@@ -441,8 +461,9 @@ class NodeItem(QGraphicsItem):
         painter.drawPath(self._body_path)
         if selected and (self.in_error or self.drop_state is not None):
             painter.setPen(QPen(t.highlight, 1.0, Qt.PenStyle.DashLine))
-            painter.drawRoundedRect(self._rect.adjusted(-3, -3, 3, 3), th.NODE_RADIUS + 2,
-                                    th.NODE_RADIUS + 2)
+            painter.drawRoundedRect(
+                self._rect.adjusted(-3, -3, 3, 3), th.NODE_RADIUS + 2, th.NODE_RADIUS + 2
+            )
         if lod >= COMPACT_BELOW:
             self._paint_texts(painter, t)
         elif label is not None:
@@ -457,13 +478,25 @@ class NodeItem(QGraphicsItem):
         if key in self._compact:
             return self._compact[key]
         r = self.result
-        states = (("error",) if self.in_error else ("waiting",) if self.waiting
-                  else short_shapes(r.shape) if r is not None else ())
+        states = (
+            ("error",)
+            if self.in_error
+            else ("waiting",)
+            if self.waiting
+            else short_shapes(r.shape)
+            if r is not None
+            else ()
+        )
         if len(self._compact) > 12:  # a long pinch zoom passes many sizes
             self._compact = {}
         hit = self._compact[key] = layout_label(
-            self.theme, short_labels(self.type_name, self.params), states, key[0] / 4,
-            key[1] / 4, state_first=self.in_error)
+            self.theme,
+            short_labels(self.type_name, self.params),
+            states,
+            key[0] / 4,
+            key[1] / 4,
+            state_first=self.in_error,
+        )
         return hit
 
     def _paint_label(self, painter: QPainter, t: Theme, label: ZoomedLabel, lod: float) -> None:
@@ -472,8 +505,13 @@ class NodeItem(QGraphicsItem):
         painter.setFont(label.font)
         for i, (st, rect) in enumerate(zip(label.statics, label.rects)):
             state_row = i == 1 or len(label.statics) == 1 and self.in_error
-            painter.setPen(t.error if self.in_error and state_row
-                           else t.text_muted if self.waiting or i == 1 else t.text)
+            painter.setPen(
+                t.error
+                if self.in_error and state_row
+                else t.text_muted
+                if self.waiting or i == 1
+                else t.text
+            )
             painter.drawStaticText(rect.topLeft(), st)
         painter.restore()
 
@@ -508,8 +546,7 @@ class NodeItem(QGraphicsItem):
             if "weights" in st:
                 painter.setFont(t.body_font)
                 painter.setPen(t.text_muted)
-                painter.drawStaticText(QPointF(w - m - self._right["weights"], row2),
-                                       st["weights"])
+                painter.drawStaticText(QPointF(w - m - self._right["weights"], row2), st["weights"])
         if self.in_error:
             self._paint_badge(painter, t)
 
@@ -520,8 +557,9 @@ class NodeItem(QGraphicsItem):
         painter.drawEllipse(c, 7.5, 7.5)
         painter.setPen(t.badge_text)
         painter.setFont(t.badge_font)
-        painter.drawText(QRectF(c.x() - 7.5, c.y() - 7.5, 15, 15), Qt.AlignmentFlag.AlignCenter,
-                         "!")
+        painter.drawText(
+            QRectF(c.x() - 7.5, c.y() - 7.5, 15, 15), Qt.AlignmentFlag.AlignCenter, "!"
+        )
 
     def _paint_ports(self, painter: QPainter, t: Theme) -> None:
         accent = t.accent(self.ntype.category)

@@ -6,25 +6,34 @@ two short lines drawn at a constant on-screen size (9–10 px): what the node is
 Every line is elided to the node's on-screen width and the lines are centred in the part
 of the node below a thin category strip, so nothing leaves the node.
 """
+
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QStaticText
 
-from engine.layers import pair
+from engine.nodes import pair
 
-LABEL_FROM = 0.19     # zoomed out further: coloured blocks only
-LABEL_PX = (10, 9)    # font pixel sizes: the larger from WIDE_PX on-screen node width
+LABEL_FROM = 0.19  # zoomed out further: coloured blocks only
+LABEL_PX = (10, 9)  # font pixel sizes: the larger from WIDE_PX on-screen node width
 WIDE_PX = 66.0
-STRIP_PX = 2.0        # the category strip at the node's top, in screen pixels
-PAD_PX = 3.0          # free space left and right of a line, in screen pixels
+STRIP_PX = 2.0  # the category strip at the node's top, in screen pixels
+PAD_PX = 3.0  # free space left and right of a line, in screen pixels
 _ELIDE_RIGHT = Qt.TextElideMode.ElideRight
 _PLAIN = Qt.TextFormat.PlainText
 
-_NAMES = {"conv1x1": ("1×1 conv", "1×1"), "global_avgpool": ("global avg", "GAP"),
-          "concat": ("concat", "cat"), "add": ("add",), "relu": ("ReLU",),
-          "batchnorm": ("BN",), "flatten": ("flatten",), "linear": ("linear", "fc"),
-          "dropout": ("dropout", "drop"), "input": ("input",)}
+_NAMES = {
+    "conv1x1": ("1×1 conv", "1×1"),
+    "global_avgpool": ("global avg", "GAP"),
+    "concat": ("concat", "cat"),
+    "add": ("add",),
+    "relu": ("ReLU",),
+    "batchnorm": ("BN",),
+    "flatten": ("flatten",),
+    "linear": ("linear", "fc"),
+    "dropout": ("dropout", "drop"),
+    "input": ("input",),
+}
 
 
 def short_labels(type_name: str, params: dict) -> tuple[str, ...]:
@@ -73,8 +82,14 @@ class ZoomedLabel:
             self.statics.append(st)
 
 
-def layout_label(theme, labels: tuple[str, ...], states: tuple[str, ...], width: float,
-                 height: float, state_first: bool = False) -> ZoomedLabel | None:
+def layout_label(
+    theme,
+    labels: tuple[str, ...],
+    states: tuple[str, ...],
+    width: float,
+    height: float,
+    state_first: bool = False,
+) -> ZoomedLabel | None:
     """Lay a node's label and state out in a ``width``×``height`` px node.
 
     ``labels`` and ``states`` (output shape, ``"error"``…) are alternatives, longest first;

@@ -1,10 +1,11 @@
 """Nudging the selection with the arrow keys: one undo step per burst of key presses."""
+
 from __future__ import annotations
 
 from PySide6.QtGui import QUndoCommand
 
-from .commands import MoveNodesCommand
-from .document import Document
+from designer.commands import MoveNodesCommand
+from designer.document import Document
 
 NUDGE_MERGE_ID = 1003
 NUDGE_STEP = 10.0
@@ -29,8 +30,9 @@ class NudgeCommand(MoveNodesCommand):
         return True
 
 
-def nudge(doc: Document, positions: dict[str, tuple[float, float]], dx: float,
-          dy: float) -> NudgeCommand | None:
+def nudge(
+    doc: Document, positions: dict[str, tuple[float, float]], dx: float, dy: float
+) -> NudgeCommand | None:
     """Push a :class:`NudgeCommand` moving ``positions`` (current) by ``(dx, dy)``."""
     if not positions:
         return None

@@ -1,11 +1,11 @@
 """The quick-add popup: type to filter node types, Enter adds the highlighted one."""
+
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, QPoint, Qt, Signal
-from PySide6.QtWidgets import (QFrame, QLabel, QLineEdit, QListWidget, QListWidgetItem,
-                               QVBoxLayout)
+from PySide6.QtWidgets import QFrame, QLabel, QLineEdit, QListWidget, QListWidgetItem, QVBoxLayout
 
-from engine.layers import CATEGORIES, NODE_TYPES
+from engine.nodes import CATEGORIES, NODE_TYPES
 
 
 def _norm(text: str) -> str:
@@ -18,8 +18,12 @@ def matching_types(text: str) -> list[str]:
     ``"1x1"`` finds ``conv1x1`` (``×`` and ``x``, spaces and underscores are equal);
     the empty text lists every type in palette order.
     """
-    order = sorted(NODE_TYPES, key=lambda n: (CATEGORIES.index(NODE_TYPES[n].category)
-                                              if NODE_TYPES[n].category in CATEGORIES else 99))
+    order = sorted(
+        NODE_TYPES,
+        key=lambda n: (
+            CATEGORIES.index(NODE_TYPES[n].category) if NODE_TYPES[n].category in CATEGORIES else 99
+        ),
+    )
     q = _norm(text)
     if not q:
         return order
@@ -120,8 +124,9 @@ class QuickAddPopup(QFrame):
                 self.hide()
                 return True
             if key in (Qt.Key.Key_Down, Qt.Key.Key_Up, Qt.Key.Key_PageDown, Qt.Key.Key_PageUp):
-                row = self.list.currentRow() + (1 if key in (Qt.Key.Key_Down,
-                                                             Qt.Key.Key_PageDown) else -1)
+                row = self.list.currentRow() + (
+                    1 if key in (Qt.Key.Key_Down, Qt.Key.Key_PageDown) else -1
+                )
                 if 0 <= row < self.list.count():
                     self.list.setCurrentRow(row)
                 return True

@@ -7,6 +7,7 @@ edge ends become :mod:`designer.gestures`; a node drag becomes one ``MoveNodesCo
 when the mouse is released. Nothing here edits the model, except that nodes without
 positions get layout positions when a design is opened (no undo entry).
 """
+
 from __future__ import annotations
 
 import bisect
@@ -16,16 +17,15 @@ from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QTransform
 from PySide6.QtWidgets import QGraphicsScene
 
-from engine.layers import fmt_shape
-from engine.layout import layered_layout
-
-from . import theme as th
-from .commands import MoveNodesCommand
-from .document import Document
-from .edge_item import LABEL_MID, LABEL_NONE, EdgeItem
-from .gestures import ConnectDrag, MessageItem, RewireDrag, show_tooltip
-from .node_item import OUT, NodeItem
-from .theme import Theme
+from designer import theme as th
+from designer.commands import MoveNodesCommand
+from designer.document import Document
+from designer.edge_item import LABEL_MID, LABEL_NONE, EdgeItem
+from designer.gestures import ConnectDrag, MessageItem, RewireDrag, show_tooltip
+from designer.node_item import OUT, NodeItem
+from designer.theme import Theme
+from engine.core.layout import layered_layout
+from engine.nodes import fmt_shape
 
 SCENE_MARGIN = 4000.0
 BULK_DRAG = 24  # dragging more nodes than this skips edge lanes until the release
@@ -34,9 +34,9 @@ BULK_DRAG = 24  # dragging more nodes than this skips edge lanes until the relea
 class GraphScene(QGraphicsScene):
     """The canvas content of one :class:`Document`."""
 
-    selection_changed_nodes = Signal(list)   # node ids, in model order
-    node_activated = Signal(str)             # double-click on a node
-    connection_refused = Signal(str)         # the engine's reason
+    selection_changed_nodes = Signal(list)  # node ids, in model order
+    node_activated = Signal(str)  # double-click on a node
+    connection_refused = Signal(str)  # the engine's reason
     tint_changed = Signal()
     link_dropped = Signal(str, bool, int, QPointF)  # node, from its output, port (-1: next), at
 
@@ -143,8 +143,10 @@ class GraphScene(QGraphicsScene):
     def node_rects_in(self, rect: QRectF, exclude=()) -> list[QRectF]:
         """Scene rectangles of the node bodies meeting ``rect`` (edge routing obstacles)."""
         if self._rects is None:
-            entries = sorted(((i.mapRectToScene(i.rect()), i) for i in self.nodes.values()),
-                             key=lambda e: e[0].left())
+            entries = sorted(
+                ((i.mapRectToScene(i.rect()), i) for i in self.nodes.values()),
+                key=lambda e: e[0].left(),
+            )
             self._rects = ([r.left() for r, _ in entries], entries)
         lefts, entries = self._rects
         lo = bisect.bisect_left(lefts, rect.left() - th.NODE_WIDTH)
@@ -298,8 +300,12 @@ class GraphScene(QGraphicsScene):
         self.removeItem(e)
 
     def _on_edge_added(self, u: str, v: str, k: int) -> None:
-        if not self._reset_pending and (u, v, k) not in self.edges \
-                and u in self.nodes and v in self.nodes:
+        if (
+            not self._reset_pending
+            and (u, v, k) not in self.edges
+            and u in self.nodes
+            and v in self.nodes
+        ):
             self._make_edge(u, v, k)
 
     def _on_edge_removed(self, u: str, v: str, k: int) -> None:
@@ -343,8 +349,7 @@ class GraphScene(QGraphicsScene):
             for n in ids:
                 item = self.nodes.get(n)
                 pos = model.pos(n) if n in model else None
-                if item is not None and pos is not None and \
-                        (item.pos().x(), item.pos().y()) != pos:
+                if item is not None and pos is not None and (item.pos().x(), item.pos().y()) != pos:
                     item.setPos(QPointF(*pos))
         finally:
             self.building = False
@@ -389,10 +394,12 @@ class GraphScene(QGraphicsScene):
         """The topmost node or edge at ``pos`` (notes and drag lines are see-through)."""
         widget = event.widget()
         view = widget.parent() if widget is not None else None
-        transform = view.transform() if view is not None and hasattr(view, "transform") \
-            else QTransform()
-        for item in self.items(pos, Qt.ItemSelectionMode.IntersectsItemShape,
-                               Qt.SortOrder.DescendingOrder, transform):
+        transform = (
+            view.transform() if view is not None and hasattr(view, "transform") else QTransform()
+        )
+        for item in self.items(
+            pos, Qt.ItemSelectionMode.IntersectsItemShape, Qt.SortOrder.DescendingOrder, transform
+        ):
             if isinstance(item, (NodeItem, EdgeItem)):
                 return item
         return None
@@ -430,10 +437,12 @@ class GraphScene(QGraphicsScene):
                 return
         super().mousePressEvent(event)
         self._move_start = None
-        if event.button() == Qt.MouseButton.LeftButton and isinstance(self.mouseGrabberItem(),
-                                                                        NodeItem):
-            self._move_start = {n: QPointF(i.pos()) for n, i in self.nodes.items()
-                                if i.isSelected()}
+        if event.button() == Qt.MouseButton.LeftButton and isinstance(
+            self.mouseGrabberItem(), NodeItem
+        ):
+            self._move_start = {
+                n: QPointF(i.pos()) for n, i in self.nodes.items() if i.isSelected()
+            }
             # Dragging many nodes: plain curves while moving, lanes again on release.
             self.building = len(self._move_start) > BULK_DRAG
 
@@ -483,4 +492,3 @@ class GraphScene(QGraphicsScene):
             event.accept()
             return
         super().keyPressEvent(event)
-

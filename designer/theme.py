@@ -4,6 +4,7 @@ A :class:`Theme` is built from the application palette (``Theme.current()``) and
 every QColor, QFont and QFontMetricsF the items paint with, so that painting allocates
 no fonts. The scene rebuilds it when the palette changes.
 """
+
 from __future__ import annotations
 
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QGuiApplication, QPalette
@@ -36,9 +37,12 @@ OK_COLOR = "#2f9e5f"
 
 def _mix(a: QColor, b: QColor, t: float) -> QColor:
     """``a`` moved a fraction ``t`` towards ``b``."""
-    return QColor.fromRgbF(a.redF() + (b.redF() - a.redF()) * t,
-                           a.greenF() + (b.greenF() - a.greenF()) * t,
-                           a.blueF() + (b.blueF() - a.blueF()) * t, 1.0)
+    return QColor.fromRgbF(
+        a.redF() + (b.redF() - a.redF()) * t,
+        a.greenF() + (b.greenF() - a.greenF()) * t,
+        a.blueF() + (b.blueF() - a.blueF()) * t,
+        1.0,
+    )
 
 
 class Theme:
@@ -67,8 +71,9 @@ class Theme:
         self.port_fill = QColor("#3a3f47") if dark else QColor("#ffffff")
         self.port_free = QColor("#5b616b") if dark else QColor("#b7bcc4")
         self.accents = {k: QColor(v) for k, v in CATEGORY_ACCENTS.items()}
-        self.headers = {k: _mix(self.node_body, c, 0.30 if dark else 0.16)
-                        for k, c in self.accents.items()}
+        self.headers = {
+            k: _mix(self.node_body, c, 0.30 if dark else 0.16) for k, c in self.accents.items()
+        }
         self.message_bg = QColor("#4a2326") if dark else QColor("#fdecec")
         self.message_text = QColor("#ffd7d7") if dark else QColor("#8a1c1c")
 
@@ -114,7 +119,7 @@ class Theme:
         return _mix(self.node_body, tint, 0.55 if self.dark else 0.45)
 
     @classmethod
-    def current(cls) -> "Theme":
+    def current(cls) -> Theme:
         """The theme for the application's current palette and font."""
         app = QGuiApplication.instance()
         if app is None:  # pragma: no cover - items are only made with an application

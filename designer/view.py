@@ -5,6 +5,7 @@ or space+drag; drop a palette entry (mime type :data:`NODE_MIME`) to add a node 
 Tab or a right-click on empty canvas opens the quick-add popup; the arrow keys nudge the
 selection (Shift: farther).
 """
+
 from __future__ import annotations
 
 import math
@@ -13,21 +14,20 @@ from PySide6.QtCore import QEvent, QLineF, QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import QCursor, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsView, QMenu
 
-from engine.errors import EngineError
-from engine.layers import NODE_TYPES
-
-from . import theme as th
-from .commands import AddNodeCommand, ConnectCommand
-from .defaults import starter_params
-from .edge_item import EdgeItem
-from .node_item import NodeItem
-from .nudge import NUDGE_BIG_STEP, NUDGE_STEP, nudge
-from .quick_add import QuickAddPopup
-from .scene import GraphScene
+from designer import theme as th
+from designer.commands import AddNodeCommand, ConnectCommand
+from designer.defaults import starter_params
+from designer.edge_item import EdgeItem
+from designer.node_item import NodeItem
+from designer.nudge import NUDGE_BIG_STEP, NUDGE_STEP, nudge
+from designer.quick_add import QuickAddPopup
+from designer.scene import GraphScene
+from engine.core.errors import EngineError
+from engine.nodes import NODE_TYPES
 
 NODE_MIME = "application/x-convcanvas-node-type"
 FIT_MAX_SCALE = 1.2
-MIN_SCALE, MAX_SCALE = 0.04, 4.0   # 4 %: fit to view shows all of GoogLeNet
+MIN_SCALE, MAX_SCALE = 0.04, 4.0  # 4 %: fit to view shows all of GoogLeNet
 GRID = 24.0
 
 
@@ -37,8 +37,7 @@ class GraphView(QGraphicsView):
     def __init__(self, scene: GraphScene, parent=None) -> None:
         super().__init__(scene, parent)
         self.graph_scene = scene
-        self.setRenderHints(QPainter.RenderHint.Antialiasing
-                            | QPainter.RenderHint.TextAntialiasing)
+        self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
         self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
         self.setRubberBandSelectionMode(Qt.ItemSelectionMode.IntersectsItemShape)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
@@ -73,9 +72,11 @@ class GraphView(QGraphicsView):
         factor = min(max(factor, MIN_SCALE / current), MAX_SCALE / current)
         if abs(factor - 1.0) < 1e-9:
             return
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse
-                                     if anchor_under_mouse
-                                     else QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setTransformationAnchor(
+            QGraphicsView.ViewportAnchor.AnchorUnderMouse
+            if anchor_under_mouse
+            else QGraphicsView.ViewportAnchor.AnchorViewCenter
+        )
         self.scale(factor, factor)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
 
@@ -119,18 +120,19 @@ class GraphView(QGraphicsView):
     def add_node_at_center(self, type_name: str) -> str:
         """Add a node in the middle of the visible canvas (palette double-click)."""
         c = self.mapToScene(self.viewport().rect().center())
-        x, y = self.graph_scene.free_position((c.x() - th.NODE_WIDTH / 2,
-                                               c.y() - th.HEADER_HEIGHT / 2))
-        return self.add_node_at(type_name, QPointF(x + th.NODE_WIDTH / 2,
-                                                   y + th.HEADER_HEIGHT / 2))
+        x, y = self.graph_scene.free_position(
+            (c.x() - th.NODE_WIDTH / 2, c.y() - th.HEADER_HEIGHT / 2)
+        )
+        return self.add_node_at(type_name, QPointF(x + th.NODE_WIDTH / 2, y + th.HEADER_HEIGHT / 2))
 
     def cursor_scene_pos(self) -> QPointF | None:
         """Where the mouse is on the canvas, or ``None`` when it is outside the view."""
         p = self.viewport().mapFromGlobal(QCursor.pos())
         return self.mapToScene(p) if self.viewport().rect().contains(p) else None
 
-    def open_quick_add(self, view_pos: QPoint | None = None,
-                       link: tuple[str, bool, int] | None = None) -> QuickAddPopup:
+    def open_quick_add(
+        self, view_pos: QPoint | None = None, link: tuple[str, bool, int] | None = None
+    ) -> QuickAddPopup:
         """Open the quick-add popup; the node goes where ``view_pos`` (viewport) points.
 
         With ``link = (node, from_output, port)`` the new node is also wired to ``node``:
@@ -235,18 +237,27 @@ class GraphView(QGraphicsView):
             self.open_quick_add()
             event.accept()
             return
-        arrows = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0), Qt.Key.Key_Up: (0, -1),
-                  Qt.Key.Key_Down: (0, 1)}
+        arrows = {
+            Qt.Key.Key_Left: (-1, 0),
+            Qt.Key.Key_Right: (1, 0),
+            Qt.Key.Key_Up: (0, -1),
+            Qt.Key.Key_Down: (0, 1),
+        }
         mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
-        if key in arrows and mods in (Qt.KeyboardModifier.NoModifier,
-                                      Qt.KeyboardModifier.ShiftModifier):
+        if key in arrows and mods in (
+            Qt.KeyboardModifier.NoModifier,
+            Qt.KeyboardModifier.ShiftModifier,
+        ):
             selected = self.graph_scene.selected_nodes()
             if selected:
                 step = NUDGE_BIG_STEP if mods & Qt.KeyboardModifier.ShiftModifier else NUDGE_STEP
                 items = [self.graph_scene.node_item(n) for n in selected]
-                nudge(self.graph_scene.doc, {i.node_id: (i.pos().x(), i.pos().y())
-                                             for i in items},
-                      arrows[key][0] * step, arrows[key][1] * step)
+                nudge(
+                    self.graph_scene.doc,
+                    {i.node_id: (i.pos().x(), i.pos().y()) for i in items},
+                    arrows[key][0] * step,
+                    arrows[key][1] * step,
+                )
                 event.accept()
                 return
         if key == Qt.Key.Key_Space and not event.isAutoRepeat():
@@ -321,8 +332,11 @@ class GraphView(QGraphicsView):
         event.accept()
 
     def changeEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange,
-                            QEvent.Type.StyleChange):
+        if event.type() in (
+            QEvent.Type.PaletteChange,
+            QEvent.Type.ApplicationPaletteChange,
+            QEvent.Type.StyleChange,
+        ):
             self.graph_scene.refresh_theme()
             self.resetCachedContent()
         super().changeEvent(event)
@@ -342,12 +356,14 @@ class GraphView(QGraphicsView):
         x = left
         while x <= rect.right():
             (major_lines if abs(x / major - round(x / major)) < 1e-6 else minor_lines).append(
-                QLineF(x, rect.top(), x, rect.bottom()))
+                QLineF(x, rect.top(), x, rect.bottom())
+            )
             x += step
         y = top
         while y <= rect.bottom():
             (major_lines if abs(y / major - round(y / major)) < 1e-6 else minor_lines).append(
-                QLineF(rect.left(), y, rect.right(), y))
+                QLineF(rect.left(), y, rect.right(), y)
+            )
             y += step
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         pen = QPen(t.grid_minor, 0)

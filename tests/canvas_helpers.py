@@ -1,4 +1,5 @@
 """Helpers for the canvas tests: small documents and real mouse events on a view."""
+
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
@@ -9,7 +10,7 @@ from designer.actions import CanvasActions
 from designer.document import Document
 from designer.scene import GraphScene
 from designer.view import GraphView
-from engine.graph import GraphModel
+from engine.core.graph import GraphModel
 
 LEFT = Qt.MouseButton.LeftButton
 NONE = Qt.MouseButton.NoButton
@@ -63,8 +64,9 @@ class Canvas:
     def _send(self, kind: QEvent.Type, scene_pt, button, buttons, mods) -> None:
         vp = self.view.viewport()
         local = scene_pt if isinstance(scene_pt, QPoint) else self.view.mapFromScene(scene_pt)
-        ev = QMouseEvent(kind, QPointF(local), QPointF(vp.mapToGlobal(local)), button, buttons,
-                         mods)
+        ev = QMouseEvent(
+            kind, QPointF(local), QPointF(vp.mapToGlobal(local)), button, buttons, mods
+        )
         QApplication.sendEvent(vp, ev)
 
     def press(self, pt: QPointF, button=LEFT, mods=Qt.KeyboardModifier.NoModifier) -> None:

@@ -1,4 +1,5 @@
 """Test settings shared by every test: headless Qt, and small helpers."""
+
 from __future__ import annotations
 
 import os
@@ -19,17 +20,20 @@ if str(ROOT) not in sys.path:
 def one_torch_thread():
     """Run small torch models on one thread (steadier on a shared 2-core machine)."""
     import torch
+
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
 
+
 # Every hypothesis test draws the same examples on every run (CI must not flake); a test
 # may still ask for more examples or another deadline with its own @settings.
-from hypothesis import settings as _hypothesis_settings  # noqa: E402
+from hypothesis import settings as _hypothesis_settings  # noqa: E402 - after the environment is set
 
-_hypothesis_settings.register_profile("convcanvas", derandomize=True, deadline=None,
-                                      print_blob=True)
+_hypothesis_settings.register_profile(
+    "convcanvas", derandomize=True, deadline=None, print_blob=True
+)
 _hypothesis_settings.load_profile("convcanvas")
 
 
@@ -49,7 +53,7 @@ def win(qtbot, tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def client():
     """One inference worker shared by a module's tests (torch loads once per module)."""
-    from engine.worker import WorkerClient
+    from engine.worker.client import WorkerClient
 
     c = WorkerClient()
     c.start()
@@ -60,7 +64,7 @@ def client():
 @pytest.fixture(scope="module")
 def slow_client():
     """A worker whose layers sleep (worker_jobs.SlowJob), to act mid-run."""
-    from engine.worker import WorkerClient
+    from engine.worker.client import WorkerClient
 
     c = WorkerClient(job="worker_jobs:SlowJob")
     c.start()

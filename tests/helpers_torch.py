@@ -2,13 +2,14 @@
 
 It instantiates one ``torch.nn`` layer per node straight from the node's parameters and
 runs the graph in a topological order computed here with networkx. It shares no code
-with ``engine.analysis`` or ``engine.torch_build``: it is the oracle the analysis is
+with ``engine.analysis.analyzer`` or ``engine.runtime.build``: it is the oracle the analysis is
 checked against.
 
 Where the design is stricter than torch, the oracle enforces the design explicitly and
 says so: ``add`` needs equal shapes (no broadcasting), ``concat`` needs C×H×W inputs, and
 the spatial layers refuse 2-D ``(1, F)`` tensors (torch would read them as unbatched).
 """
+
 from __future__ import annotations
 
 import warnings
@@ -62,15 +63,29 @@ def make_module(type_name: str, p: dict, x: torch.Tensor) -> nn.Module | None:
         extra = {}
         if type_name == "conv":
             pad = p["padding"]
-            extra = {"padding": pad if pad == "same" else _as_tuple(pad),
-                     "dilation": _as_tuple(p["dilation"])}
-        return nn.Conv2d(x.shape[1], p["out_channels"], kernel, stride=_as_tuple(p["stride"]),
-                         groups=p["groups"], bias=p["bias"], dtype=x.dtype, **extra)
+            extra = {
+                "padding": pad if pad == "same" else _as_tuple(pad),
+                "dilation": _as_tuple(p["dilation"]),
+            }
+        return nn.Conv2d(
+            x.shape[1],
+            p["out_channels"],
+            kernel,
+            stride=_as_tuple(p["stride"]),
+            groups=p["groups"],
+            bias=p["bias"],
+            dtype=x.dtype,
+            **extra,
+        )
     if type_name in ("maxpool", "avgpool"):
         _spatial(x)
         cls = nn.MaxPool2d if type_name == "maxpool" else nn.AvgPool2d
-        return cls(_as_tuple(p["kernel_size"]), stride=_as_tuple(p["stride"]),
-                   padding=_as_tuple(p["padding"]), ceil_mode=p["ceil_mode"])
+        return cls(
+            _as_tuple(p["kernel_size"]),
+            stride=_as_tuple(p["stride"]),
+            padding=_as_tuple(p["padding"]),
+            ceil_mode=p["ceil_mode"],
+        )
     if type_name == "global_avgpool":
         _spatial(x)
         return nn.AdaptiveAvgPool2d(1)
@@ -78,8 +93,9 @@ def make_module(type_name: str, p: dict, x: torch.Tensor) -> nn.Module | None:
         return nn.ReLU()
     if type_name == "batchnorm":
         _spatial(x)
-        return nn.BatchNorm2d(x.shape[1], eps=p["eps"], momentum=p["momentum"],
-                              affine=p["affine"], dtype=x.dtype)
+        return nn.BatchNorm2d(
+            x.shape[1], eps=p["eps"], momentum=p["momentum"], affine=p["affine"], dtype=x.dtype
+        )
     if type_name == "flatten":
         return nn.Flatten()
     if type_name == "linear":
@@ -119,8 +135,14 @@ def ordered_inputs(g: nx.MultiDiGraph, n: str) -> list[str]:
     return [u for u, _, k in sorted(g.in_edges(n, keys=True), key=lambda e: e[2])]
 
 
-def run_graph(model, dtype=torch.float32, positive: bool = False, x: torch.Tensor | None = None,
-              seed: int = 0, keep_modules: bool = False):
+def run_graph(
+    model,
+    dtype=torch.float32,
+    positive: bool = False,
+    x: torch.Tensor | None = None,
+    seed: int = 0,
+    keep_modules: bool = False,
+):
     """Run every node of ``model`` (a GraphModel) with fresh torch layers.
 
     Parameters
@@ -197,8 +219,9 @@ def run_graph(model, dtype=torch.float32, positive: bool = False, x: torch.Tenso
     return results, tensors
 
 
-def gradient_extents(model, targets: list[tuple[str, tuple[int, int] | None]],
-                     input_node: str, seed: int = 0) -> list:
+def gradient_extents(
+    model, targets: list[tuple[str, tuple[int, int] | None]], input_node: str, seed: int = 0
+) -> list:
     """Rows and columns of the input that single output values depend on.
 
     Runs in float64 with positive weights and inputs (no gradient vanishes by chance),
@@ -211,8 +234,10 @@ def gradient_extents(model, targets: list[tuple[str, tuple[int, int] | None]],
     """
     p = model.params(input_node)
     gen = torch.Generator().manual_seed(seed)
-    x = (torch.rand(1, p["channels"], p["height"], p["width"], dtype=torch.float64,
-                    generator=gen) + 0.5).requires_grad_(True)
+    x = (
+        torch.rand(1, p["channels"], p["height"], p["width"], dtype=torch.float64, generator=gen)
+        + 0.5
+    ).requires_grad_(True)
     _, tensors = run_graph(model, dtype=torch.float64, positive=True, x=x, seed=seed)
     found = []
     for node, pixel in targets:
@@ -232,7 +257,8 @@ def gradient_extents(model, targets: list[tuple[str, tuple[int, int] | None]],
     return found
 
 
-def gradient_extent(model, node: str, pixel: tuple[int, int] | None, input_node: str,
-                    seed: int = 0):
+def gradient_extent(
+    model, node: str, pixel: tuple[int, int] | None, input_node: str, seed: int = 0
+):
     """:func:`gradient_extents` for one target."""
     return gradient_extents(model, [(node, pixel)], input_node, seed)[0]

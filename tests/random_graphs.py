@@ -6,21 +6,34 @@ plain seeded :class:`random.Random` (``rng.randint``, for batching graphs into o
 subprocess). Every node it keeps has an analysis shape; a node the analysis rejects is
 removed again.
 """
+
 from __future__ import annotations
 
 import math
 import random
-from typing import Callable
+from collections.abc import Callable
 
 from hypothesis import strategies as st
 
-from engine.analysis import analyze
-from engine.graph import GraphModel
+from engine.analysis.analyzer import analyze
+from engine.core.graph import GraphModel
 
 Choose = Callable[[int, int], int]
 
-OPS = ("conv", "conv1x1", "maxpool", "avgpool", "global_avgpool", "concat", "add", "relu",
-       "batchnorm", "flatten", "linear", "dropout")
+OPS = (
+    "conv",
+    "conv1x1",
+    "maxpool",
+    "avgpool",
+    "global_avgpool",
+    "concat",
+    "add",
+    "relu",
+    "batchnorm",
+    "flatten",
+    "linear",
+    "dropout",
+)
 
 
 def _divisors(a: int, b: int) -> list[int]:
@@ -35,8 +48,12 @@ def _params(op: str, shape: tuple, choose: Choose) -> dict:
         if choose(0, 3) == 0:
             divs = _divisors(shape[0], out)
             groups = divs[choose(0, len(divs) - 1)]
-        p = {"out_channels": out, "groups": groups, "bias": bool(choose(0, 1)),
-             "stride": choose(1, 2)}
+        p = {
+            "out_channels": out,
+            "groups": groups,
+            "bias": bool(choose(0, 1)),
+            "stride": choose(1, 2),
+        }
         if op == "conv":
             p["kernel_size"] = [choose(1, 4), choose(1, 3)] if choose(0, 3) == 0 else choose(1, 4)
             p["dilation"] = choose(1, 2)
@@ -47,8 +64,12 @@ def _params(op: str, shape: tuple, choose: Choose) -> dict:
         return p
     if op in ("maxpool", "avgpool"):
         k = choose(1, 3)
-        return {"kernel_size": k, "stride": None if choose(0, 1) else choose(1, 2),
-                "padding": choose(0, k // 2), "ceil_mode": bool(choose(0, 1))}
+        return {
+            "kernel_size": k,
+            "stride": None if choose(0, 1) else choose(1, 2),
+            "padding": choose(0, k // 2),
+            "ceil_mode": bool(choose(0, 1)),
+        }
     if op == "batchnorm":
         return {"eps": [1e-5, 1e-3][choose(0, 1)], "affine": bool(choose(0, 3))}
     if op == "linear":
@@ -61,8 +82,11 @@ def _params(op: str, shape: tuple, choose: Choose) -> dict:
 def random_graph(choose: Choose, max_ops: int = 8, name: str = "Random net") -> GraphModel:
     """A valid graph: one input (1–4 channels, 4–12 pixels a side) and up to ``max_ops`` layers."""
     m = GraphModel(name)
-    m.add_node("input", {"channels": choose(1, 4), "height": choose(4, 12),
-                         "width": choose(4, 12)}, "input")
+    m.add_node(
+        "input",
+        {"channels": choose(1, 4), "height": choose(4, 12), "width": choose(4, 12)},
+        "input",
+    )
     shapes = {"input": analyze(m).nodes["input"].shape}
     for _ in range(choose(1, max_ops)):
         nodes = list(shapes)
@@ -80,8 +104,13 @@ def random_graph(choose: Choose, max_ops: int = 8, name: str = "Random net") -> 
             if op == "add":
                 same = [n for n in nodes if shapes[n] == shapes[src]]
             else:
-                same = [n for n in nodes if len(shapes[n]) == 3 and len(shapes[src]) == 3
-                        and shapes[n][1:] == shapes[src][1:]]
+                same = [
+                    n
+                    for n in nodes
+                    if len(shapes[n]) == 3
+                    and len(shapes[src]) == 3
+                    and shapes[n][1:] == shapes[src][1:]
+                ]
             same = same or [src]
             for _ in range(choose(1, 2)):
                 srcs.append(same[choose(0, len(same) - 1)])

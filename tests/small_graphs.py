@@ -1,4 +1,5 @@
 """Small, deterministic graphs shared by the torch-build, code-export and weights tests."""
+
 from __future__ import annotations
 
 from engine import GraphModel, analyze

@@ -1,12 +1,12 @@
 """Analysis: exact per-node numbers, totals, templates against torch, incremental updates."""
+
 from __future__ import annotations
 
 import pytest
+from helpers_torch import run_graph
 
 from engine import Analyzer, GraphModel, analyze
 from engine.templates import deep_resnet, googlenet, resnet18, resnet50, vgg16
-
-from helpers_torch import run_graph
 
 
 def small_net() -> GraphModel:
@@ -90,8 +90,12 @@ def test_peak_memory_follows_parameter_edits():
     t = an.analysis.totals
     assert (t.peak_activation_bytes, t.activation_bytes) == (3072, 768 + 1024 + 512 + 1536)
     fresh = analyze(m.copy()).totals
-    assert (t.params, t.macs, t.output, t.output_rf) == (fresh.params, fresh.macs, "cat",
-                                                         fresh.output_rf)
+    assert (t.params, t.macs, t.output, t.output_rf) == (
+        fresh.params,
+        fresh.macs,
+        "cat",
+        fresh.output_rf,
+    )
 
 
 def test_analyze_accepts_a_networkx_graph():
@@ -103,18 +107,30 @@ def test_analyze_accepts_a_networkx_graph():
 def test_to_dict_row():
     """The JSON row of a node lists shape, params, MACs, bytes and the receptive field."""
     row = analyze(small_net()).to_dict()["nodes"][1]
-    assert row == {"id": "conv", "type": "conv", "shape": [16, 32, 32], "params": 448,
-                   "weights": 432, "biases": 16, "macs": 442368, "activation_bytes": 65536,
-                   "rf": {"size": [3, 3], "jump": [1, 1], "start": [-1, -1]}, "error": None}
+    assert row == {
+        "id": "conv",
+        "type": "conv",
+        "shape": [16, 32, 32],
+        "params": 448,
+        "weights": 432,
+        "biases": 16,
+        "macs": 442368,
+        "activation_bytes": 65536,
+        "rf": {"size": [3, 3], "jump": [1, 1], "start": [-1, -1]},
+        "error": None,
+    }
 
 
 # --------------------------------------------------------------------------- templates
-@pytest.mark.parametrize("build, params, macs", [
-    (resnet50, 25_557_032, 4_089_184_256),
-    (resnet18, 11_689_512, 1_814_073_344),
-    (vgg16, 138_357_544, 15_470_264_320),
-    (googlenet, 6_624_904, 1_498_376_192),
-])
+@pytest.mark.parametrize(
+    "build, params, macs",
+    [
+        (resnet50, 25_557_032, 4_089_184_256),
+        (resnet18, 11_689_512, 1_814_073_344),
+        (vgg16, 138_357_544, 15_470_264_320),
+        (googlenet, 6_624_904, 1_498_376_192),
+    ],
+)
 def test_template_totals_match_published_counts(build, params, macs):
     """ResNet-50/18, VGG-16, GoogLeNet: torchvision's parameter counts, MACs at 224×224."""
     a = analyze(build())
@@ -134,8 +150,12 @@ def test_template_matches_torch_node_by_node(build):
     for n, o in oracle.items():
         assert o.error is None, (n, o.error)
         assert a[n].shape == o.shape, n
-        assert (a[n].weights, a[n].biases, a[n].other, a[n].macs) == \
-            (o.weights, o.biases, o.other, o.macs), n
+        assert (a[n].weights, a[n].biases, a[n].other, a[n].macs) == (
+            o.weights,
+            o.biases,
+            o.other,
+            o.macs,
+        ), n
 
 
 # --------------------------------------------------------------------------- incremental
@@ -263,21 +283,36 @@ def test_depth_is_the_longest_path_from_the_input():
 
 def test_breaking_a_loaded_cycle_updates_like_a_fresh_analysis():
     """A cycle from a file, then its closing edge removed: the Analyzer equals analyze()."""
-    from engine import fileformat
-    m = fileformat.from_dict({
-        "format": "convcanvas.graph", "version": 1,
-        "nodes": [{"id": "x", "type": "input", "params": {"height": 8, "width": 8}},
-                  {"id": "after", "type": "relu"}, {"id": "s", "type": "add"},
-                  {"id": "r", "type": "relu"}],
-        "edges": [{"src": "x", "dst": "s", "port": 0}, {"src": "r", "dst": "s", "port": 1},
-                  {"src": "s", "dst": "r"}, {"src": "r", "dst": "after"}]})
+    from engine.core import fileformat
+
+    m = fileformat.from_dict(
+        {
+            "format": "convcanvas.graph",
+            "version": 1,
+            "nodes": [
+                {"id": "x", "type": "input", "params": {"height": 8, "width": 8}},
+                {"id": "after", "type": "relu"},
+                {"id": "s", "type": "add"},
+                {"id": "r", "type": "relu"},
+            ],
+            "edges": [
+                {"src": "x", "dst": "s", "port": 0},
+                {"src": "r", "dst": "s", "port": 1},
+                {"src": "s", "dst": "r"},
+                {"src": "r", "dst": "after"},
+            ],
+        }
+    )
     an = Analyzer(m)
     assert an.analysis["after"].waiting_on == "r"
     m.disconnect("s", 1)
     fresh = analyze(m.copy())
     for n in m.nodes:
-        assert (an.analysis[n].shape, an.analysis[n].error, an.analysis[n].waiting_on) == \
-            (fresh[n].shape, fresh[n].error, fresh[n].waiting_on), n
+        assert (an.analysis[n].shape, an.analysis[n].error, an.analysis[n].waiting_on) == (
+            fresh[n].shape,
+            fresh[n].error,
+            fresh[n].waiting_on,
+        ), n
     assert an.analysis["s"].error == "add 's' needs at least 2 inputs, has 1; connect another"
     m.connect("x", "s")
     assert an.analysis.ok and an.analysis["after"].shape == (3, 8, 8)
@@ -285,15 +320,27 @@ def test_breaking_a_loaded_cycle_updates_like_a_fresh_analysis():
 
 def test_node_leaving_a_cycle_is_recomputed():
     """Cutting n1 → n5 (one of two loops) leaves n1 below the other cycle, waiting on n0."""
-    from engine import fileformat
-    m = fileformat.from_dict({
-        "format": "convcanvas.graph", "version": 1,
-        "nodes": [{"id": "x", "type": "input", "params": {"height": 8, "width": 8}},
-                  {"id": "n0", "type": "relu"}, {"id": "n1", "type": "concat"},
-                  {"id": "n5", "type": "concat"}],
-        "edges": [{"src": "x", "dst": "n1", "port": 0}, {"src": "n0", "dst": "n1", "port": 1},
-                  {"src": "n0", "dst": "n5", "port": 0}, {"src": "n1", "dst": "n5", "port": 1},
-                  {"src": "n5", "dst": "n0", "port": 0}]})
+    from engine.core import fileformat
+
+    m = fileformat.from_dict(
+        {
+            "format": "convcanvas.graph",
+            "version": 1,
+            "nodes": [
+                {"id": "x", "type": "input", "params": {"height": 8, "width": 8}},
+                {"id": "n0", "type": "relu"},
+                {"id": "n1", "type": "concat"},
+                {"id": "n5", "type": "concat"},
+            ],
+            "edges": [
+                {"src": "x", "dst": "n1", "port": 0},
+                {"src": "n0", "dst": "n1", "port": 1},
+                {"src": "n0", "dst": "n5", "port": 0},
+                {"src": "n1", "dst": "n5", "port": 1},
+                {"src": "n5", "dst": "n0", "port": 0},
+            ],
+        }
+    )
     an = Analyzer(m)
     assert an.analysis["n1"].error == "concat 'n1' is part of a cycle; remove one of its edges"
     m.disconnect("n5", 1)
@@ -313,8 +360,9 @@ def test_rename_updates_like_a_fresh_analysis():
     fresh = analyze(m.copy())
     slots = type(fresh["x"]).__slots__
     assert an.analysis.order == fresh.order
-    assert {n: tuple(getattr(r, s) for s in slots) for n, r in an.analysis.nodes.items()} == \
-        {n: tuple(getattr(r, s) for s in slots) for n, r in fresh.nodes.items()}
+    assert {n: tuple(getattr(r, s) for s in slots) for n, r in an.analysis.nodes.items()} == {
+        n: tuple(getattr(r, s) for s in slots) for n, r in fresh.nodes.items()
+    }
     assert an.analysis.to_dict() == fresh.to_dict()
     assert "a" not in an.analysis.nodes and "a" in seen[0]
     assert an.analysis["lonely"].error == "relu 'lonely' has no input; connect a node to it"

@@ -1,10 +1,12 @@
 """Analysis errors: each names the node and says what to do; one broken node stops only
 its descendants."""
+
 from __future__ import annotations
 
 import pytest
 
-from engine import CycleError, GraphModel, ParamError, analyze, fileformat
+from engine import CycleError, GraphModel, ParamError, analyze
+from engine.core import fileformat
 
 
 def build(nodes: list[tuple], edges: list[tuple]) -> GraphModel:
@@ -24,11 +26,22 @@ def x(c: int = 3, h: int = 8, w: int = 8) -> tuple:
 
 def test_cycle_from_a_file_is_reported_on_its_nodes():
     """A cycle loaded from a file marks its nodes; the node after it waits on it."""
-    doc = {"format": "convcanvas.graph", "version": 1, "nodes": [
-        {"id": "x", "type": "input", "params": {"height": 8, "width": 8}},
-        {"id": "a", "type": "add"}, {"id": "after", "type": "relu"}, {"id": "b", "type": "relu"}],
-        "edges": [{"src": "x", "dst": "a", "port": 0}, {"src": "b", "dst": "a", "port": 1},
-                  {"src": "a", "dst": "b"}, {"src": "b", "dst": "after"}]}
+    doc = {
+        "format": "convcanvas.graph",
+        "version": 1,
+        "nodes": [
+            {"id": "x", "type": "input", "params": {"height": 8, "width": 8}},
+            {"id": "a", "type": "add"},
+            {"id": "after", "type": "relu"},
+            {"id": "b", "type": "relu"},
+        ],
+        "edges": [
+            {"src": "x", "dst": "a", "port": 0},
+            {"src": "b", "dst": "a", "port": 1},
+            {"src": "a", "dst": "b"},
+            {"src": "b", "dst": "after"},
+        ],
+    }
     a = analyze(fileformat.from_dict(doc))
     assert a["a"].error == "add 'a' is part of a cycle; remove one of its edges"
     assert a["b"].error == "relu 'b' is part of a cycle; remove one of its edges"
@@ -61,39 +74,62 @@ def test_too_few_inputs_is_reported():
 
 def test_concat_spatial_mismatch_names_both_inputs():
     """Concat of 28×28 and 14×14 names both sources and their sizes."""
-    m = build([x(3, 28, 28), ("b1", "relu", {}), ("b3", "maxpool", {"kernel_size": 2}),
-               ("cat", "concat", {})], [("x", "b1"), ("x", "b3"), ("b1", "cat"), ("b3", "cat")])
-    assert analyze(m)["cat"].error == \
-        "concat 'cat' needs equal H×W: 28×28 from 'b1' but 14×14 from 'b3'"
+    m = build(
+        [
+            x(3, 28, 28),
+            ("b1", "relu", {}),
+            ("b3", "maxpool", {"kernel_size": 2}),
+            ("cat", "concat", {}),
+        ],
+        [("x", "b1"), ("x", "b3"), ("b1", "cat"), ("b3", "cat")],
+    )
+    assert (
+        analyze(m)["cat"].error
+        == "concat 'cat' needs equal H×W: 28×28 from 'b1' but 14×14 from 'b3'"
+    )
 
 
 def test_add_shape_mismatch_names_both_inputs():
     """Add of 8 and 4 channels names both shapes."""
-    m = build([x(), ("p", "conv1x1", {"out_channels": 8}), ("q", "conv1x1", {"out_channels": 4}),
-               ("s", "add", {})], [("x", "p"), ("x", "q"), ("p", "s"), ("q", "s")])
-    assert analyze(m)["s"].error == \
-        "add 's' needs inputs of equal shape: 8×8×8 from 'p' but 4×8×8 from 'q'"
+    m = build(
+        [
+            x(),
+            ("p", "conv1x1", {"out_channels": 8}),
+            ("q", "conv1x1", {"out_channels": 4}),
+            ("s", "add", {}),
+        ],
+        [("x", "p"), ("x", "q"), ("p", "s"), ("q", "s")],
+    )
+    assert (
+        analyze(m)["s"].error
+        == "add 's' needs inputs of equal shape: 8×8×8 from 'p' but 4×8×8 from 'q'"
+    )
 
 
 def test_kernel_larger_than_padded_input_is_reported():
     """A 7×7 kernel on a 5×5 input with padding 0 says what to lower."""
     m = build([x(3, 5, 9), ("c", "conv", {"out_channels": 4, "kernel_size": 7})], [("x", "c")])
-    assert analyze(m)["c"].error == ("conv 'c' kernel 7 is larger than its padded input 5 along "
-                                     "H; lower kernel_size or dilation, or add padding")
+    assert analyze(m)["c"].error == (
+        "conv 'c' kernel 7 is larger than its padded input 5 along "
+        "H; lower kernel_size or dilation, or add padding"
+    )
 
 
 def test_dilated_kernel_counts_its_span():
     """A 3×3 kernel with dilation 4 spans 9 pixels: too large for 8 + 0 padding."""
-    m = build([x(), ("c", "conv", {"out_channels": 4, "kernel_size": 3, "dilation": 4})],
-              [("x", "c")])
+    m = build(
+        [x(), ("c", "conv", {"out_channels": 4, "kernel_size": 3, "dilation": 4})], [("x", "c")]
+    )
     assert "kernel 9 is larger than its padded input 8 along H" in analyze(m)["c"].error
 
 
 def test_pool_padding_over_half_the_kernel_is_reported():
     """Pool padding 2 with kernel 3 is refused as torch refuses it."""
     m = build([x(), ("p", "maxpool", {"kernel_size": 3, "padding": 2})], [("x", "p")])
-    assert analyze(m)["p"].error == ("maxpool 'p' padding 2 is more than half the kernel 3 "
-                                     "along H (torch refuses it); lower padding")
+    assert analyze(m)["p"].error == (
+        "maxpool 'p' padding 2 is more than half the kernel 3 "
+        "along H (torch refuses it); lower padding"
+    )
 
 
 def test_non_positive_sizes_are_refused_on_input_nodes():
@@ -105,8 +141,11 @@ def test_non_positive_sizes_are_refused_on_input_nodes():
 
 def test_non_positive_sizes_in_a_file_name_the_node():
     """A file with out_channels 0 is refused naming the node and field."""
-    doc = {"format": "convcanvas.graph", "version": 1, "nodes": [
-        {"id": "c", "type": "conv1x1", "params": {"out_channels": 0}}]}
+    doc = {
+        "format": "convcanvas.graph",
+        "version": 1,
+        "nodes": [{"id": "c", "type": "conv1x1", "params": {"out_channels": 0}}],
+    }
     with pytest.raises(fileformat.FormatError) as err:
         fileformat.from_dict(doc)
     assert (err.value.node, err.value.field) == ("c", "out_channels")
@@ -115,41 +154,55 @@ def test_non_positive_sizes_in_a_file_name_the_node():
 
 def test_input_channels_not_divisible_by_groups():
     """Groups 2 on 3 input channels says to make groups divide 3."""
-    m = build([x(), ("c", "conv", {"out_channels": 4, "kernel_size": 3, "groups": 2})],
-              [("x", "c")])
-    assert analyze(m)["c"].error == ("conv 'c' input channels 3 are not divisible by groups 2; "
-                                     "make groups divide 3")
+    m = build(
+        [x(), ("c", "conv", {"out_channels": 4, "kernel_size": 3, "groups": 2})], [("x", "c")]
+    )
+    assert analyze(m)["c"].error == (
+        "conv 'c' input channels 3 are not divisible by groups 2; make groups divide 3"
+    )
 
 
 def test_output_channels_not_divisible_by_groups():
     """Groups 2 with 5 output channels says to make groups divide 5."""
     m = build([x(4), ("c", "conv1x1", {"out_channels": 5, "groups": 2})], [("x", "c")])
-    assert analyze(m)["c"].error == ("conv1x1 'c' out_channels 5 are not divisible by groups 2; "
-                                     "make groups divide 5")
+    assert analyze(m)["c"].error == (
+        "conv1x1 'c' out_channels 5 are not divisible by groups 2; make groups divide 5"
+    )
 
 
 def test_linear_on_a_spatial_tensor_asks_for_flatten():
     """A linear fed a C×H×W tensor says to put a flatten before it."""
     m = build([x(), ("fc", "linear", {"out_features": 10})], [("x", "fc")])
-    assert analyze(m)["fc"].error == ("linear 'fc' needs features but 'x' gives a spatial 3×8×8 "
-                                      "tensor; put a flatten (or global avg pool + flatten) "
-                                      "before it")
+    assert analyze(m)["fc"].error == (
+        "linear 'fc' needs features but 'x' gives a spatial 3×8×8 "
+        "tensor; put a flatten (or global avg pool + flatten) "
+        "before it"
+    )
 
 
 def test_conv_after_flatten_is_reported():
     """A conv fed features says it cannot follow flatten."""
-    m = build([x(), ("f", "flatten", {}), ("c", "conv1x1", {"out_channels": 2})],
-              [("x", "f"), ("f", "c")])
-    assert analyze(m)["c"].error == ("conv1x1 'c' needs a C×H×W input but 'f' gives 192 "
-                                     "features; a convolution cannot follow flatten or linear")
+    m = build(
+        [x(), ("f", "flatten", {}), ("c", "conv1x1", {"out_channels": 2})], [("x", "f"), ("f", "c")]
+    )
+    assert analyze(m)["c"].error == (
+        "conv1x1 'c' needs a C×H×W input but 'f' gives 192 "
+        "features; a convolution cannot follow flatten or linear"
+    )
 
 
 def test_broken_node_stops_only_its_descendants():
     """Downstream of a broken conv waits on it; the other branch keeps its numbers."""
-    m = build([x(3, 8, 8), ("bad", "conv", {"out_channels": 4, "kernel_size": 9}),
-               ("after", "relu", {}), ("after2", "relu", {}),
-               ("good", "conv", {"out_channels": 4, "kernel_size": 3})],
-              [("x", "bad"), ("bad", "after"), ("after", "after2"), ("x", "good")])
+    m = build(
+        [
+            x(3, 8, 8),
+            ("bad", "conv", {"out_channels": 4, "kernel_size": 9}),
+            ("after", "relu", {}),
+            ("after2", "relu", {}),
+            ("good", "conv", {"out_channels": 4, "kernel_size": 3}),
+        ],
+        [("x", "bad"), ("bad", "after"), ("after", "after2"), ("x", "good")],
+    )
     a = analyze(m)
     assert a["bad"].error is not None and a["bad"].shape is None
     assert (a["after"].waiting_on, a["after2"].waiting_on) == ("bad", "bad")
@@ -164,9 +217,16 @@ def test_broken_node_stops_only_its_descendants():
 
 def test_cycle_of_single_input_nodes_is_reported():
     """Two relus feeding each other (from a file) are both marked as a cycle."""
-    doc = {"format": "convcanvas.graph", "version": 1, "nodes": [
-        {"id": "x", "type": "input"}, {"id": "a", "type": "relu"}, {"id": "b", "type": "relu"}],
-        "edges": [{"src": "b", "dst": "a"}, {"src": "a", "dst": "b"}]}
+    doc = {
+        "format": "convcanvas.graph",
+        "version": 1,
+        "nodes": [
+            {"id": "x", "type": "input"},
+            {"id": "a", "type": "relu"},
+            {"id": "b", "type": "relu"},
+        ],
+        "edges": [{"src": "b", "dst": "a"}, {"src": "a", "dst": "b"}],
+    }
     a = analyze(fileformat.from_dict(doc))
     assert [n for n, _ in a.errors] == ["a", "b"]
     assert a["b"].error == "relu 'b' is part of a cycle; remove one of its edges"

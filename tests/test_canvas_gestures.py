@@ -1,19 +1,26 @@
 """Real gestures on the canvas (mouse, keys, drops) and the canvas actions, with undo."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
+from canvas_helpers import Canvas, chain_model
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt
-from PySide6.QtGui import QContextMenuEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, \
-    QKeySequence, QWheelEvent
+from PySide6.QtGui import (
+    QContextMenuEvent,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QKeySequence,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import QApplication
 
-from canvas_helpers import Canvas, chain_model
 from designer.view import NODE_MIME
-from engine import fileformat
-from engine.graph import GraphModel
-from engine.layers import fmt_shape
+from engine.core import fileformat
+from engine.core.graph import GraphModel
+from engine.nodes import fmt_shape
 
 
 @pytest.fixture(autouse=True)
@@ -22,6 +29,7 @@ def _no_modifiers_left_behind():
     yield
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QWidget
+
     w = QWidget()
     QTest.keyRelease(w, Qt.Key.Key_Shift)
     w.deleteLater()
@@ -47,16 +55,35 @@ def test_drop_of_palette_type_adds_node_at_drop_point(qtbot):
     mime.setData(NODE_MIME, b"maxpool")
     vp = c.view.viewport()
     local = c.view_point(target)
-    enter = QDragEnterEvent(local, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(
+        local,
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     QApplication.sendEvent(vp, enter)
     assert enter.isAccepted()
-    QApplication.sendEvent(vp, QDragMoveEvent(local, Qt.DropAction.CopyAction, mime,
-                                              Qt.MouseButton.LeftButton,
-                                              Qt.KeyboardModifier.NoModifier))
-    QApplication.sendEvent(vp, QDropEvent(QPointF(local), Qt.DropAction.CopyAction, mime,
-                                          Qt.MouseButton.LeftButton,
-                                          Qt.KeyboardModifier.NoModifier))
+    QApplication.sendEvent(
+        vp,
+        QDragMoveEvent(
+            local,
+            Qt.DropAction.CopyAction,
+            mime,
+            Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier,
+        ),
+    )
+    QApplication.sendEvent(
+        vp,
+        QDropEvent(
+            QPointF(local),
+            Qt.DropAction.CopyAction,
+            mime,
+            Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier,
+        ),
+    )
     assert "maxpool" in c.model
     assert c.item("maxpool").sceneBoundingRect().contains(target)
     assert c.scene.selected_nodes() == ["maxpool"]
@@ -216,8 +243,10 @@ def test_link_dropped_on_empty_canvas_adds_a_wired_node(qtbot):
     assert c.doc.undo_stack.count() == 1
     assert c.doc.undo_stack.text(0) == "Add maxpool after 'relu'"
     c.doc.undo_stack.undo()
-    assert "maxpool" not in c.model and c.model.edges() == [("input", "conv", 0),
-                                                           ("conv", "relu", 0)]
+    assert "maxpool" not in c.model and c.model.edges() == [
+        ("input", "conv", 0),
+        ("conv", "relu", 0),
+    ]
 
 
 def test_link_from_free_input_dropped_on_empty_canvas_adds_a_source(qtbot):
@@ -331,8 +360,9 @@ def test_double_click_emits_node_activated(qtbot):
     """Double-clicking a node emits node_activated with its id."""
     c = Canvas(qtbot, chain_model())
     with qtbot.waitSignal(c.scene.node_activated) as blocker:
-        qtbot.mouseDClick(c.view.viewport(), Qt.MouseButton.LeftButton,
-                          pos=c.view_point(c.body("conv")))
+        qtbot.mouseDClick(
+            c.view.viewport(), Qt.MouseButton.LeftButton, pos=c.view_point(c.body("conv"))
+        )
     assert blocker.args == ["conv"]
 
 
@@ -342,11 +372,18 @@ def test_wheel_zooms_and_fit_shows_everything(qtbot):
     c = Canvas(qtbot, chain_model())
     vp = c.view.viewport()
     at = QPointF(500, 300)
-    ev = QWheelEvent(at, QPointF(vp.mapToGlobal(at.toPoint())), QPoint(0, 0), QPoint(0, 240),
-                     Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
-                     Qt.ScrollPhase.NoScrollPhase, False)
+    ev = QWheelEvent(
+        at,
+        QPointF(vp.mapToGlobal(at.toPoint())),
+        QPoint(0, 0),
+        QPoint(0, 240),
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
     QApplication.sendEvent(vp, ev)
-    assert c.view.zoom() == pytest.approx(1.0015 ** 240)
+    assert c.view.zoom() == pytest.approx(1.0015**240)
     c.actions.zoom_fit.trigger()
     visible = c.view.mapToScene(vp.rect()).boundingRect()
     assert visible.contains(c.scene.items_bounding_rect())
@@ -506,6 +543,7 @@ def test_edge_label_shows_shape_carried(qtbot):
     edge = c.scene.edge_item("conv", "relu", 0)
     assert edge.label == fmt_shape((4, 8, 8))
     from designer.commands import SetParamCommand
+
     c.doc.undo_stack.push(SetParamCommand(c.doc, "conv", "out_channels", 16))
     assert edge.label == "16×8×8"
     c.doc.undo_stack.undo()
@@ -549,6 +587,7 @@ def test_keyboard_copy_paste_between_documents(qtbot):
 def test_quick_add_filter_ranks_and_refuses_no_match(qtbot):
     """Filtering finds by name, label or category; no match adds nothing on Enter."""
     from designer.quick_add import matching_types
+
     assert matching_types("1x1")[0] == "conv1x1"
     assert matching_types("merge") == ["concat", "add"]
     assert matching_types("pool") == ["maxpool", "avgpool", "global_avgpool"]

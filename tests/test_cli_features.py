@@ -1,4 +1,5 @@
 """``python main.py features``: grids, sparsity.csv, localisation, refusals (engine/cli_features.py)."""
+
 from __future__ import annotations
 
 import csv
@@ -8,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.cli import main
-from engine.cli_features import CSV_COLUMNS, LUT, safe_name, tile_grid
-from engine.features import run_features
-from engine.fileformat import save
-from engine.graph import GraphModel
+from cli import main
+from cli.features import CSV_COLUMNS, LUT, safe_name, tile_grid
+from engine.core.fileformat import save
+from engine.core.graph import GraphModel
+from engine.runtime.features import run_features
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "resources" / "sample.png"
@@ -23,9 +24,13 @@ def small_graph() -> GraphModel:
     m = GraphModel("small")
     m.add_node("input", {"channels": 3, "height": 24, "width": 24}, "input")
     prev = "input"
-    for nid, t, p in (("conv", "conv", {"out_channels": 8, "kernel_size": 3, "padding": 1}),
-                      ("relu", "relu", {}), ("pool", "maxpool", {"kernel_size": 2}),
-                      ("flat", "flatten", {}), ("fc", "linear", {"out_features": 5})):
+    for nid, t, p in (
+        ("conv", "conv", {"out_channels": 8, "kernel_size": 3, "padding": 1}),
+        ("relu", "relu", {}),
+        ("pool", "maxpool", {"kernel_size": 2}),
+        ("flat", "flatten", {}),
+        ("fc", "linear", {"out_features": 5}),
+    ):
         m.add_node(t, p, nid)
         m.connect(prev, nid)
         prev = nid
@@ -46,15 +51,24 @@ def test_writes_one_png_per_node_csv_and_prints_box(ran, capsys):
     code = main(["features", str(ran / "g.json"), "--image", str(SAMPLE), "--out", str(out)])
     printed = capsys.readouterr().out
     assert code == 0
-    names = ["000_input.png", "001_conv.png", "002_relu.png", "003_pool.png", "004_flat.png",
-             "005_fc.png"]
-    assert sorted(p.name for p in out.iterdir()) == sorted(names + ["localisation.png",
-                                                                    "sparsity.csv"])
+    names = [
+        "000_input.png",
+        "001_conv.png",
+        "002_relu.png",
+        "003_pool.png",
+        "004_flat.png",
+        "005_fc.png",
+    ]
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        names + ["localisation.png", "sparsity.csv"]
+    )
     r = run_features(small_graph(), SAMPLE)
     b = r.box
     assert b.node == "pool"
-    assert (f"localisation: node 'pool' channel {b.channel} at (y={b.y}, x={b.x})" in printed
-            and f"box x {b.x0}..{b.x1}, y {b.y0}..{b.y1}" in printed)
+    assert (
+        f"localisation: node 'pool' channel {b.channel} at (y={b.y}, x={b.x})" in printed
+        and f"box x {b.x0}..{b.x1}, y {b.y0}..{b.y1}" in printed
+    )
 
 
 def test_sparsity_csv_columns_and_values(ran):
@@ -63,8 +77,11 @@ def test_sparsity_csv_columns_and_values(ran):
     assert main(["features", str(ran / "g.json"), "--image", str(SAMPLE), "--out", str(out)]) == 0
     with open(out / "sparsity.csv", newline="", encoding="utf-8") as f:
         rows = list(csv.reader(f))
-    assert tuple(rows[0]) == CSV_COLUMNS == ("node", "type", "depth", "shape", "sparsity",
-                                              "mean", "max")
+    assert (
+        tuple(rows[0])
+        == CSV_COLUMNS
+        == ("node", "type", "depth", "shape", "sparsity", "mean", "max")
+    )
     r = run_features(small_graph(), SAMPLE)
     assert [row[0] for row in rows[1:]] == r.order
     by = {row[0]: row for row in rows[1:]}
@@ -77,30 +94,59 @@ def test_sparsity_csv_columns_and_values(ran):
 def test_node_png_has_grid_and_scale_bar(ran):
     """A node's PNG holds its 8 channels (3×3 grid) and a scale bar from max (top) to min."""
     out = ran / "png"
-    assert main(["features", str(ran / "g.json"), "--image", str(SAMPLE), "--out", str(out),
-                 "--node", "conv"]) == 0
+    assert (
+        main(
+            [
+                "features",
+                str(ran / "g.json"),
+                "--image",
+                str(SAMPLE),
+                "--out",
+                str(out),
+                "--node",
+                "conv",
+            ]
+        )
+        == 0
+    )
     img = np.asarray(Image.open(out / "001_conv.png").convert("RGB"))
     grid = tile_grid(run_features(small_graph(), SAMPLE).maps["conv"])
     assert grid.shape == (3 * 24 + 2, 3 * 24 + 2, 3)
     h, w = grid.shape[:2]
-    found = [(y, x) for y in range(img.shape[0] - h) for x in range(0, 40)
-             if np.array_equal(img[y:y + h, x:x + w], grid)]
+    found = [
+        (y, x)
+        for y in range(img.shape[0] - h)
+        for x in range(0, 40)
+        if np.array_equal(img[y : y + h, x : x + w], grid)
+    ]
     assert len(found) == 1
     y, x = found[0]
-    bar = img[y:y + max(h, 120), x + w + 8 + 5]  # a column in the middle of the bar
+    bar = img[y : y + max(h, 120), x + w + 8 + 5]  # a column in the middle of the bar
     assert tuple(bar[0]) == tuple(LUT[255]) and tuple(bar[-1]) == tuple(LUT[0])
 
 
 def test_node_option_localises_that_node(ran, capsys):
     """--node relu prints the box of relu's strongest activation, as run_features gives it."""
-    code = main(["features", str(ran / "g.json"), "--image", str(SAMPLE), "--out",
-                 str(ran / "node"), "--node", "relu"])
+    code = main(
+        [
+            "features",
+            str(ran / "g.json"),
+            "--image",
+            str(SAMPLE),
+            "--out",
+            str(ran / "node"),
+            "--node",
+            "relu",
+        ]
+    )
     printed = capsys.readouterr().out
     assert code == 0
     b = run_features(small_graph(), SAMPLE, node="relu").box
     assert b.node == "relu"
-    assert (f"localisation: node 'relu' channel {b.channel} at (y={b.y}, x={b.x})" in printed
-            and f"box x {b.x0}..{b.x1}, y {b.y0}..{b.y1}" in printed)
+    assert (
+        f"localisation: node 'relu' channel {b.channel} at (y={b.y}, x={b.x})" in printed
+        and f"box x {b.x0}..{b.x1}, y {b.y0}..{b.y1}" in printed
+    )
 
 
 def test_tile_grid_layout_and_colours():
@@ -133,8 +179,9 @@ def test_text_file_as_image_exits_1(ran, tmp_path, capsys):
     """A text file named .png: exit 1 and a message naming it."""
     bad = tmp_path / "photo.png"
     bad.write_text("not a picture")
-    code = main(["features", str(ran / "g.json"), "--image", str(bad), "--out",
-                 str(tmp_path / "o")])
+    code = main(
+        ["features", str(ran / "g.json"), "--image", str(bad), "--out", str(tmp_path / "o")]
+    )
     assert code == 1
     assert "photo.png' is not an image" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
@@ -145,8 +192,16 @@ def test_invalid_graph_exits_1(tmp_path, capsys):
     m = small_graph()
     m.set_params("conv", {"kernel_size": 30})
     save(m, tmp_path / "bad.json")
-    code = main(["features", str(tmp_path / "bad.json"), "--image", str(SAMPLE), "--out",
-                 str(tmp_path / "o")])
+    code = main(
+        [
+            "features",
+            str(tmp_path / "bad.json"),
+            "--image",
+            str(SAMPLE),
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1
     assert "features: the graph has 1 error(s)" in err and "conv 'conv' kernel 30" in err
@@ -155,23 +210,48 @@ def test_invalid_graph_exits_1(tmp_path, capsys):
 def test_unreadable_graph_file_exits_1(tmp_path, capsys):
     """A graph file that is not JSON: exit 1 with the reader's message."""
     (tmp_path / "g.json").write_text("{nope")
-    code = main(["features", str(tmp_path / "g.json"), "--image", str(SAMPLE), "--out",
-                 str(tmp_path / "o")])
+    code = main(
+        ["features", str(tmp_path / "g.json"), "--image", str(SAMPLE), "--out", str(tmp_path / "o")]
+    )
     assert code == 1 and capsys.readouterr().err.startswith("features: ")
 
 
 def test_channel_out_of_range_exits_1(ran, tmp_path, capsys):
     """--channel beyond the node's channels: exit 1 naming the range."""
-    code = main(["features", str(ran / "g.json"), "--image", str(SAMPLE), "--out",
-                 str(tmp_path / "o"), "--node", "conv", "--channel", "8"])
+    code = main(
+        [
+            "features",
+            str(ran / "g.json"),
+            "--image",
+            str(SAMPLE),
+            "--out",
+            str(tmp_path / "o"),
+            "--node",
+            "conv",
+            "--channel",
+            "8",
+        ]
+    )
     assert code == 1
     assert "node 'conv' has 8 channels; channel 8 is out of range 0–7" in capsys.readouterr().err
 
 
 def test_memory_limit_exits_1(ran, tmp_path, capsys):
     """Feature maps over --memory-limit: exit 1 with the sizes."""
-    code = main(["features", str(ran / "g.json"), "--image", str(SAMPLE), "--out",
-                 str(tmp_path / "o"), "--memory-limit", "0.01"])
+    code = main(
+        [
+            "features",
+            str(ran / "g.json"),
+            "--image",
+            str(SAMPLE),
+            "--out",
+            str(tmp_path / "o"),
+            "--memory-limit",
+            "0.01",
+        ]
+    )
     assert code == 1
-    assert ("features: keeping every feature map needs 51.8 KB, over the limit of 10.2 KB"
-            in capsys.readouterr().err)
+    assert (
+        "features: keeping every feature map needs 51.8 KB, over the limit of 10.2 KB"
+        in capsys.readouterr().err
+    )

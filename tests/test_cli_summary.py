@@ -1,4 +1,5 @@
 """``main.py summary``: table, totals, JSON, exit statuses and messages."""
+
 from __future__ import annotations
 
 import json
@@ -8,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main as cli_main
-from engine.cli_summary import rf_text
-from engine.fileformat import save
+from cli import main as cli_main
+from cli.summary import rf_text
+from engine.core.fileformat import save
 from engine.templates import build
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,11 +29,17 @@ ACCEPTANCE = {  # template key → (totals field, value)
     "vgg16": ("params", 138_357_544),
 }
 
-BAD_GRAPH = {"format": "convcanvas.graph", "version": 1, "name": "bad", "nodes": [
-    {"id": "img", "type": "input"},
-    {"id": "head", "type": "linear", "params": {"out_features": 10}},
-    {"id": "after", "type": "relu"}],
-    "edges": [{"src": "img", "dst": "head"}, {"src": "head", "dst": "after"}]}
+BAD_GRAPH = {
+    "format": "convcanvas.graph",
+    "version": 1,
+    "name": "bad",
+    "nodes": [
+        {"id": "img", "type": "input"},
+        {"id": "head", "type": "linear", "params": {"out_features": 10}},
+        {"id": "after", "type": "relu"},
+    ],
+    "edges": [{"src": "img", "dst": "head"}, {"src": "head", "dst": "after"}],
+}
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +55,14 @@ def saved(tmp_path_factory):
 
 def run_main(*args: str) -> subprocess.CompletedProcess:
     """Run ``python main.py ...`` in a subprocess."""
-    return subprocess.run([sys.executable, str(ROOT / "main.py"), *args], capture_output=True,
-                          text=True, encoding="utf-8", cwd=ROOT, timeout=60)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *args],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=ROOT,
+        timeout=60,
+    )
 
 
 def test_acceptance_numbers_through_subprocess(saved):
@@ -94,15 +107,39 @@ def test_json_schema(saved, capsys):
     assert cli_main(["summary", str(saved["resnet_bottleneck"]), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert set(doc) == {"nodes", "totals", "errors"}
-    assert set(doc["totals"]) == {"params", "weights", "biases", "macs", "activation_bytes",
-                                  "peak_activation_bytes"}
+    assert set(doc["totals"]) == {
+        "params",
+        "weights",
+        "biases",
+        "macs",
+        "activation_bytes",
+        "peak_activation_bytes",
+    }
     node = doc["nodes"][1]
-    assert set(node) == {"id", "type", "shape", "params", "weights", "biases", "macs",
-                         "activation_bytes", "rf", "error"}
-    assert node == {"id": "conv1", "type": "conv1x1", "shape": [64, 56, 56], "params": 16384,
-                    "weights": 16384, "biases": 0, "macs": 16384 * 56 * 56,
-                    "activation_bytes": 64 * 56 * 56 * 4,
-                    "rf": {"size": [1, 1], "jump": [1, 1], "start": [0, 0]}, "error": None}
+    assert set(node) == {
+        "id",
+        "type",
+        "shape",
+        "params",
+        "weights",
+        "biases",
+        "macs",
+        "activation_bytes",
+        "rf",
+        "error",
+    }
+    assert node == {
+        "id": "conv1",
+        "type": "conv1x1",
+        "shape": [64, 56, 56],
+        "params": 16384,
+        "weights": 16384,
+        "biases": 0,
+        "macs": 16384 * 56 * 56,
+        "activation_bytes": 64 * 56 * 56 * 4,
+        "rf": {"size": [1, 1], "jump": [1, 1], "start": [0, 0]},
+        "error": None,
+    }
     assert doc["errors"] == []
 
 
@@ -111,12 +148,12 @@ def test_columns_aligned(saved, capsys):
     assert cli_main(["summary", str(saved["inception3a_reduced"])]) == 0
     lines = capsys.readouterr().out.splitlines()
     header, rule = lines[1], lines[2]
-    rows = lines[3:3 + 13]
+    rows = lines[3 : 3 + 13]
     params_end = header.index("params") + len("params")
     rf_start = header.index("receptive field")
     for row in rows:
         assert row[params_end - 1].isdigit() and row[params_end] == " ", row
-        assert row[rf_start - 2:rf_start] == "  " and row[rf_start] != " ", row
+        assert row[rf_start - 2 : rf_start] == "  " and row[rf_start] != " ", row
     assert set(rule.replace(" ", "")) == {"-"}
     assert any("5×5 /1 @-2" in r and r.startswith("branch3_5x5") for r in rows)
 
@@ -125,11 +162,20 @@ def test_totals_block(saved, capsys):
     """The totals block lists params, weights, biases, MACs, memory and the output RF."""
     assert cli_main(["summary", str(saved["resnet_basic_64"])]) == 0
     out = capsys.readouterr().out
-    totals = out[out.index("Totals"):].splitlines()
-    labels = [" ".join(w for w in line.split() if not w[0].isdigit() and not w.startswith("("))
-              for line in totals[1:]]
-    assert [lab.split(" ")[0] for lab in labels] == ["params", "weights", "biases", "MACs",
-                                                     "activation", "peak", "output"]
+    totals = out[out.index("Totals") :].splitlines()
+    labels = [
+        " ".join(w for w in line.split() if not w[0].isdigit() and not w.startswith("("))
+        for line in totals[1:]
+    ]
+    assert [lab.split(" ")[0] for lab in labels] == [
+        "params",
+        "weights",
+        "biases",
+        "MACs",
+        "activation",
+        "peak",
+        "output",
+    ]
     assert "231,211,008" in totals[4]
     assert "5×5 /1 @-2" in totals[-1] and "'relu2'" in totals[-1]
 
@@ -155,12 +201,17 @@ def test_invalid_graph_json_lists_errors(tmp_path, capsys):
     assert doc["nodes"][2]["error"] == "waiting on 'head'"
 
 
-@pytest.mark.parametrize("content,problem", [
-    ("{not json", "not a JSON file"),
-    ('{"format": "other", "version": 1, "nodes": []}', "not a convcanvas graph"),
-    ('{"format": "convcanvas.graph", "version": 1, "nodes": [{"id": "a", "type": "warp"}]}',
-     "unknown type 'warp'"),
-])
+@pytest.mark.parametrize(
+    "content,problem",
+    [
+        ("{not json", "not a JSON file"),
+        ('{"format": "other", "version": 1, "nodes": []}', "not a convcanvas graph"),
+        (
+            '{"format": "convcanvas.graph", "version": 1, "nodes": [{"id": "a", "type": "warp"}]}',
+            "unknown type 'warp'",
+        ),
+    ],
+)
 def test_bad_file_exits_2(tmp_path, capsys, content, problem):
     """Files that are not valid graphs exit 2 naming the file and the problem on stderr."""
     path = tmp_path / "broken.json"
@@ -190,11 +241,14 @@ def test_no_file_exits_2(capsys):
     assert "give a graph FILE" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("rf,text", [
-    ({"size": [7, 7], "jump": [2, 2], "start": [-3, -3]}, "7×7 /2 @-3"),
-    ({"size": [3, 5], "jump": [1, 2], "start": [0, -1]}, "3×5 /1,2 @0,-1"),
-    (None, "-"),
-])
+@pytest.mark.parametrize(
+    "rf,text",
+    [
+        ({"size": [7, 7], "jump": [2, 2], "start": [-3, -3]}, "7×7 /2 @-3"),
+        ({"size": [3, 5], "jump": [1, 2], "start": [0, -1]}, "3×5 /1,2 @0,-1"),
+        (None, "-"),
+    ],
+)
 def test_rf_text(rf, text):
     """Receptive fields read as size /jump @start."""
     assert rf_text(rf) == text

@@ -1,4 +1,5 @@
-"""engine.codegen / engine.naming / export CLI: exported code runs alone and equals the built model."""
+"""engine.codegen.emit / engine.codegen.naming / export CLI: exported code runs alone and equals the built model."""
+
 from __future__ import annotations
 
 import ast
@@ -14,19 +15,25 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from torch import nn
-
-from engine import GraphModel, analyze
-from engine.cli import main as cli_main
-from engine.codegen import export_code, make_plan
-from engine.fileformat import save
-from engine.naming import CODE_NAMES, FORWARD_BUILTINS, MODULE_ATTRS, class_name, module_names
-from engine.templates import TEMPLATES, deep_resnet, resnet50
-from engine.torch_build import build_module
 from random_graphs import seeded_graph
 from small_graphs import input_of, small_template
+from torch import nn
 
-RUNNER = textwrap.dedent('''
+from cli import main as cli_main
+from engine import GraphModel, analyze
+from engine.codegen.emit import export_code, make_plan
+from engine.codegen.naming import (
+    CODE_NAMES,
+    FORWARD_BUILTINS,
+    MODULE_ATTRS,
+    class_name,
+    module_names,
+)
+from engine.core.fileformat import save
+from engine.runtime.build import build_module
+from engine.templates import TEMPLATES, deep_resnet, resnet50
+
+RUNNER = textwrap.dedent("""
     import importlib.util, json, sys
     import torch
     assert "engine" not in sys.modules
@@ -53,7 +60,7 @@ RUNNER = textwrap.dedent('''
         results.append(res)
     json.dump(results, open(sys.argv[2], "w"))
     assert "engine" not in sys.modules
-''')
+""")
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -65,8 +72,11 @@ def _randomise(module: nn.Module) -> dict:
     sd = {}
     for k, v in module.state_dict().items():
         if v.is_floating_point():
-            r = torch.rand(v.shape, generator=gen) + 0.5 if k.endswith("running_var") else \
-                torch.randn(v.shape, generator=gen) * 0.3
+            r = (
+                torch.rand(v.shape, generator=gen) + 0.5
+                if k.endswith("running_var")
+                else torch.randn(v.shape, generator=gen) * 0.3
+            )
             sd[k] = r
         else:
             sd[k] = v.clone()
@@ -74,8 +84,11 @@ def _randomise(module: nn.Module) -> dict:
 
 
 def _parity_graphs() -> list[GraphModel]:
-    return [small_template(k) for k in TEMPLATES] + [deep_resnet(6, 4, 6), hostile_graph()] + \
-        [seeded_graph(s) for s in range(14)]
+    return (
+        [small_template(k) for k in TEMPLATES]
+        + [deep_resnet(6, 4, 6), hostile_graph()]
+        + [seeded_graph(s) for s in range(14)]
+    )
 
 
 def test_exported_code_equals_built_model_in_fresh_interpreter(tmp_path):
@@ -103,17 +116,37 @@ def test_exported_code_equals_built_model_in_fresh_interpreter(tmp_path):
         (tmp_path / f"m{i}.py").write_text(export_code(g), encoding="utf-8")
         for name, obj in (("x", xs), ("y", y)):
             torch.save(obj, tmp_path / f"{name}{i}.pt")
-        jobs.append({"module": f"m{i}", "code": str(tmp_path / f"m{i}.py"), "cls": plan.class_name,
-                     "seed": i, "init": init_path, "state": state_path,
-                     "x": str(tmp_path / f"x{i}.pt"), "y": str(tmp_path / f"y{i}.pt")})
-        expected.append(([[k, list(v.shape)] for k, v in m.state_dict().items()], len(y),
-                         bool(init_path)))
+        jobs.append(
+            {
+                "module": f"m{i}",
+                "code": str(tmp_path / f"m{i}.py"),
+                "cls": plan.class_name,
+                "seed": i,
+                "init": init_path,
+                "state": state_path,
+                "x": str(tmp_path / f"x{i}.pt"),
+                "y": str(tmp_path / f"y{i}.pt"),
+            }
+        )
+        expected.append(
+            ([[k, list(v.shape)] for k, v in m.state_dict().items()], len(y), bool(init_path))
+        )
     (tmp_path / "jobs.json").write_text(json.dumps(jobs))
     (tmp_path / "runner.py").write_text(RUNNER)
-    proc = subprocess.run([sys.executable, "-I", str(tmp_path / "runner.py"),
-                           str(tmp_path / "jobs.json"), str(tmp_path / "out.json")],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=240,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            str(tmp_path / "runner.py"),
+            str(tmp_path / "jobs.json"),
+            str(tmp_path / "out.json"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert not (tmp_path / MARKER).exists()
     results = json.loads((tmp_path / "out.json").read_text())
@@ -126,7 +159,7 @@ def test_exported_code_equals_built_model_in_fresh_interpreter(tmp_path):
             assert res["same_init"], job["cls"]
 
 
-META_RUNNER = textwrap.dedent('''
+META_RUNNER = textwrap.dedent("""
     import importlib.util, json, sys
     import torch
     out = {}
@@ -139,7 +172,7 @@ META_RUNNER = textwrap.dedent('''
         out[key] = [[k, list(v.shape)] for k, v in model.state_dict().items()]
     json.dump(out, open(sys.argv[2], "w"))
     assert "engine" not in sys.modules
-''')
+""")
 
 
 def test_full_size_templates_export_build_module_keys_in_fresh_interpreter(tmp_path):
@@ -154,9 +187,19 @@ def test_full_size_templates_export_build_module_keys_in_fresh_interpreter(tmp_p
         jobs.append([key, str(path), make_plan(g).class_name])
     (tmp_path / "jobs.json").write_text(json.dumps(jobs))
     (tmp_path / "runner.py").write_text(META_RUNNER)
-    proc = subprocess.run([sys.executable, "-I", str(tmp_path / "runner.py"),
-                           str(tmp_path / "jobs.json"), str(tmp_path / "out.json")],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            str(tmp_path / "runner.py"),
+            str(tmp_path / "jobs.json"),
+            str(tmp_path / "out.json"),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     got = json.loads((tmp_path / "out.json").read_text())
     assert got == expected
@@ -168,10 +211,36 @@ HOSTILE_IDS = [
     f"__import__('os').system('touch {MARKER}')",
     f'"""\nimport os\nopen("{MARKER}", "w")\n"""',
     f"x\n# c\r\nopen('{MARKER}','w')\n",
-    "class", "forward", "self", "torch", "nn", "input", "__init__", "_modules", "training", "model",
-    "inputs", "result", "tensor", "p", "x",
-    "conv-1", "conv_1", "conv 1", "卷积层", "ｆｏｒｗａｒｄ", "é", "1abc", "a\x00b", "\\", "a\\",
-    "'", "\\N{", "\u2028line\u2029sep", "conv3×3", "ResNet",
+    "class",
+    "forward",
+    "self",
+    "torch",
+    "nn",
+    "input",
+    "__init__",
+    "_modules",
+    "training",
+    "model",
+    "inputs",
+    "result",
+    "tensor",
+    "p",
+    "x",
+    "conv-1",
+    "conv_1",
+    "conv 1",
+    "卷积层",
+    "ｆｏｒｗａｒｄ",
+    "é",
+    "1abc",
+    "a\x00b",
+    "\\",
+    "a\\",
+    "'",
+    "\\N{",
+    "\u2028line\u2029sep",
+    "conv3×3",
+    "ResNet",
 ]
 HOSTILE_NAME = f'"""\nimport os; os.system("touch {MARKER}")\n"""\\'
 
@@ -185,9 +254,15 @@ def hostile_graph() -> GraphModel:
     kinds = ["conv", "relu", "batchnorm", "conv1x1", "maxpool", "dropout", "avgpool"]
     for i, nid in enumerate(ids[1:-3]):
         t = kinds[i % len(kinds)]
-        params = {"out_channels": 2, "kernel_size": 3, "padding": 1} if t == "conv" else \
-            {"out_channels": 2} if t == "conv1x1" else \
-            {"kernel_size": 3, "stride": 1, "padding": 1} if t.endswith("pool") else {}
+        params = (
+            {"out_channels": 2, "kernel_size": 3, "padding": 1}
+            if t == "conv"
+            else {"out_channels": 2}
+            if t == "conv1x1"
+            else {"kernel_size": 3, "stride": 1, "padding": 1}
+            if t.endswith("pool")
+            else {}
+        )
         g.add_node(t, params, nid)
         g.connect(prev, nid)
         prev = nid
@@ -211,8 +286,14 @@ def test_hostile_ids_export_runs_harmlessly(tmp_path):
     assert "'卷积层'" in code  # readable in its comment
     path = tmp_path / "model.py"
     path.write_text(code, encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-I", str(path)], cwd=tmp_path, capture_output=True,
-                          text=True, timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    proc = subprocess.run(
+        [sys.executable, "-I", str(path)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     params = analyze(g).totals.params
     assert proc.stdout.splitlines() == ["output shape: (1, 2, 6, 6)", f"parameters: {params}"]
@@ -237,8 +318,11 @@ def test_hostile_code_parses_to_expected_structure():
     assert kinds == ["Expr", "Import", "ImportFrom", "ClassDef", "If"]
     cls = tree.body[3]
     assert [type(n).__name__ for n in cls.body] == ["Expr", "FunctionDef", "FunctionDef"]
-    calls = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call)
-             and isinstance(n.func, ast.Name)}
+    calls = {
+        n.func.id
+        for n in ast.walk(tree)
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
+    }
     cls_name = make_plan(hostile_graph()).class_name
     assert cls.name == cls_name == "ImportOsOsSystemTouchPWNEDMARKER"
     assert calls == {"super", "print", "tuple", "sum", "isinstance", "model", cls_name}
@@ -263,8 +347,13 @@ def test_numbering_leaves_natural_names_alone():
     g = GraphModel()
     for nid in ("conv_1", "conv-1", "conv-2", "a b", "a-b"):
         g.add_node("relu", {}, nid)
-    assert module_names(g) == {"conv_1": "conv_1", "conv-1": "conv_3", "conv-2": "conv_2",
-                               "a b": "a_b", "a-b": "a_b_1"}
+    assert module_names(g) == {
+        "conv_1": "conv_1",
+        "conv-1": "conv_3",
+        "conv-2": "conv_2",
+        "a b": "a_b",
+        "a-b": "a_b_1",
+    }
 
 
 def test_name_never_shadows_the_class():
@@ -288,9 +377,15 @@ def test_names_are_unique_safe_identifiers(ids):
         assert name.isascii() and name.isidentifier() and not keyword.iskeyword(name)
         assert name not in MODULE_ATTRS | FORWARD_BUILTINS | CODE_NAMES
         assert not name.startswith("__")
-        if nid.isascii() and nid.isidentifier() and not keyword.iskeyword(nid) \
-                and not nid.startswith("__") and nid not in MODULE_ATTRS \
-                and nid not in CODE_NAMES | FORWARD_BUILTINS and not keyword.issoftkeyword(nid):
+        if (
+            nid.isascii()
+            and nid.isidentifier()
+            and not keyword.iskeyword(nid)
+            and not nid.startswith("__")
+            and nid not in MODULE_ATTRS
+            and nid not in CODE_NAMES | FORWARD_BUILTINS
+            and not keyword.issoftkeyword(nid)
+        ):
             assert name == nid
 
 
@@ -299,13 +394,23 @@ def test_module_attrs_cover_installed_torch():
     assert {a for a in dir(nn.Module()) if not a.startswith("__")} <= MODULE_ATTRS
 
 
-@pytest.mark.parametrize("name,expected", [
-    ("ResNet-50", "ResNet50"), ("inception 3a (naive)", "Inception3aNaive"),
-    ("", "ConvCanvasNet"), ("Untitled", "ConvCanvasNet"), ("3a block", "Net3aBlock"),
-    ("none", "NoneNet"), ("Exception", "ExceptionNet"), ("卷积", "U5377U79ef"),
-    ("!!!", "ConvCanvasNet"), ("café net", "CafeNet"),
-    ("Inception 3a (1×1 reductions)", "Inception3a1x1Reductions"), ("a→b", "AB"),
-])
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("ResNet-50", "ResNet50"),
+        ("inception 3a (naive)", "Inception3aNaive"),
+        ("", "ConvCanvasNet"),
+        ("Untitled", "ConvCanvasNet"),
+        ("3a block", "Net3aBlock"),
+        ("none", "NoneNet"),
+        ("Exception", "ExceptionNet"),
+        ("卷积", "U5377U79ef"),
+        ("!!!", "ConvCanvasNet"),
+        ("café net", "CafeNet"),
+        ("Inception 3a (1×1 reductions)", "Inception3a1x1Reductions"),
+        ("a→b", "AB"),
+    ],
+)
 def test_class_name(name, expected):
     """Class names are CamelCase identifiers from the design name, with a fallback."""
     assert class_name(name) == expected
@@ -315,9 +420,12 @@ def test_docstring_has_totals():
     """The class docstring states params, weights, biases, MACs and input shape."""
     code = export_code(resnet50())
     assert "class ResNet50(nn.Module):" in code
-    for text in ("Input shape: 3x224x224", "Output shape: 1000",
-                 "Parameters: 25,557,032 (weights 25,502,912, biases 1,000, batch-norm 53,120)",
-                 "Multiply-accumulates (MACs) per image: 4,089,184,256"):
+    for text in (
+        "Input shape: 3x224x224",
+        "Output shape: 1000",
+        "Parameters: 25,557,032 (weights 25,502,912, biases 1,000, batch-norm 53,120)",
+        "Multiply-accumulates (MACs) per image: 4,089,184,256",
+    ):
         assert text in code
 
 
@@ -338,17 +446,25 @@ def test_only_torch_is_imported():
     """The exported file imports torch and nothing else."""
     tree = ast.parse(export_code(small_template("googlenet")))
     imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
-    mods = {a.name for n in imports if isinstance(n, ast.Import) for a in n.names} | \
-        {n.module for n in imports if isinstance(n, ast.ImportFrom)}
+    mods = {a.name for n in imports if isinstance(n, ast.Import) for a in n.names} | {
+        n.module for n in imports if isinstance(n, ast.ImportFrom)
+    }
     assert mods == {"torch"}
 
 
 def test_codegen_does_not_import_torch():
-    """engine.codegen, engine.naming and engine.cli_export load without torch."""
-    code = ("import sys; import engine.codegen, engine.naming, engine.cli_export; "
-            "print('torch' in sys.modules)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parent.parent, timeout=60)
+    """engine.codegen.emit, engine.codegen.naming and cli.export load without torch."""
+    code = (
+        "import sys; import engine.codegen.emit, engine.codegen.naming, cli.export; "
+        "print('torch' in sys.modules)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+        timeout=60,
+    )
     assert proc.stdout.strip() == "False", proc.stderr
 
 
@@ -400,8 +516,10 @@ def test_input_named_in_forward_signature():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.text(min_size=1, max_size=10), min_size=2, max_size=6, unique=True),
-       st.text(max_size=30))
+@given(
+    st.lists(st.text(min_size=1, max_size=10), min_size=2, max_size=6, unique=True),
+    st.text(max_size=30),
+)
 def test_any_ids_and_name_give_code_of_fixed_shape(ids, name):
     """Arbitrary ids and design name: the code parses to the fixed layout with one line per node."""
     g = GraphModel(name)
@@ -410,8 +528,13 @@ def test_any_ids_and_name_give_code_of_fixed_shape(ids, name):
         g.add_node("relu", {}, b)
         g.connect(a, b)
     tree = ast.parse(export_code(g))
-    assert [type(n).__name__ for n in tree.body] == ["Expr", "Import", "ImportFrom", "ClassDef",
-                                                     "If"]
+    assert [type(n).__name__ for n in tree.body] == [
+        "Expr",
+        "Import",
+        "ImportFrom",
+        "ClassDef",
+        "If",
+    ]
     init, forward = tree.body[3].body[1:]
     assert len(init.body) == len(ids)  # super().__init__() + one per relu
     assigns = [n for n in forward.body if isinstance(n, ast.Assign)]

@@ -1,4 +1,5 @@
 """Feature views on hand-built results: grid mosaic, sparsity points, RF boxes, histograms, tints."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,10 +10,10 @@ from PySide6.QtGui import QColor
 
 from designer.document import Document
 from designer.scene import GraphScene
-from engine.analysis import analyze
-from engine.feature_types import FeatureResult, NodeStats, Preprocess
-from engine.features import rf_box
-from engine.graph import GraphModel
+from engine.analysis.analyzer import analyze
+from engine.core.graph import GraphModel
+from engine.runtime.feature_types import FeatureResult, NodeStats, Preprocess
+from engine.runtime.features import rf_box
 from widgets.feature_grid import GAP, PAGE_SIZE, FeatureGrid, grid_shape, mosaic
 from widgets.histograms import Histograms
 from widgets.inside_panel import TINT_MAP, rf_tint, sparsity_tint
@@ -35,10 +36,15 @@ def model() -> GraphModel:
 
 def stats_of(a: np.ndarray) -> NodeStats:
     flat = a.ravel()
-    return NodeStats(sparsity=float(np.mean(flat == 0)), near_zero=float(np.mean(abs(flat) < 1e-3)),
-                     mean=float(flat.mean()), std=float(flat.std()), max=float(flat.max()),
-                     min=float(flat.min()), argmax=tuple(int(i) for i in
-                                                          np.unravel_index(flat.argmax(), a.shape)))
+    return NodeStats(
+        sparsity=float(np.mean(flat == 0)),
+        near_zero=float(np.mean(abs(flat) < 1e-3)),
+        mean=float(flat.mean()),
+        std=float(flat.std()),
+        max=float(flat.max()),
+        min=float(flat.min()),
+        argmax=tuple(int(i) for i in np.unravel_index(flat.argmax(), a.shape)),
+    )
 
 
 @pytest.fixture
@@ -50,21 +56,38 @@ def graph():
 def result(graph):
     """A result built by hand (no torch): known values for every node."""
     rng = np.random.default_rng(1)
-    maps = {"input": rng.normal(size=(3, 8, 8)).astype(np.float32),
-            "c1": rng.normal(size=(10, 6, 6)).astype(np.float32)}
+    maps = {
+        "input": rng.normal(size=(3, 8, 8)).astype(np.float32),
+        "c1": rng.normal(size=(10, 6, 6)).astype(np.float32),
+    }
     maps["r1"] = np.maximum(maps["c1"], 0)
     maps["flat"] = maps["r1"].reshape(-1)
     maps["fc"] = rng.normal(size=(5,)).astype(np.float32)
     a = analyze(graph)
-    pre = Preprocess(mode="resize", normalize="unit", original_size=(16, 24), input_size=(8, 8),
-                     channels=3, scale=(2.0, 3.0), offset=(0.0, 0.0))
+    pre = Preprocess(
+        mode="resize",
+        normalize="unit",
+        original_size=(16, 24),
+        input_size=(8, 8),
+        channels=3,
+        scale=(2.0, 3.0),
+        offset=(0.0, 0.0),
+    )
     c, y, x = np.unravel_index(int(np.argmax(maps["r1"])), maps["r1"].shape)
     box = rf_box(a, "r1", int(y), int(x), pre, channel=int(c), value=float(maps["r1"][c, y, x]))
     image = rng.integers(0, 255, size=(16, 24, 3), dtype=np.uint8)
-    r = FeatureResult(order=list(a.order), types={n: graph.node_type(n) for n in a.order},
-                      depth={n: a.nodes[n].depth for n in a.order}, maps=maps,
-                      stats={n: stats_of(v) for n, v in maps.items()}, image=image,
-                      input=maps["input"], preprocess=pre, box=box, seconds=0.01)
+    r = FeatureResult(
+        order=list(a.order),
+        types={n: graph.node_type(n) for n in a.order},
+        depth={n: a.nodes[n].depth for n in a.order},
+        maps=maps,
+        stats={n: stats_of(v) for n, v in maps.items()},
+        image=image,
+        input=maps["input"],
+        preprocess=pre,
+        box=box,
+        seconds=0.01,
+    )
     r.extra["analysis"] = a
     return r
 
@@ -78,7 +101,7 @@ def test_mosaic_places_each_channel_at_its_tile():
     assert img.shape == (rows * (2 + GAP) - GAP, cols * (3 + GAP) - GAP)
     for k in range(5):
         r, c = divmod(k, cols)
-        tile = img[r * (2 + GAP):r * (2 + GAP) + 2, c * (3 + GAP):c * (3 + GAP) + 3]
+        tile = img[r * (2 + GAP) : r * (2 + GAP) + 2, c * (3 + GAP) : c * (3 + GAP) + 3]
         np.testing.assert_array_equal(tile, maps[k])
     assert np.isnan(img[2, 0]) and np.isnan(img[0, 3])
 
@@ -89,7 +112,7 @@ def test_mosaic_per_channel_scaling_spans_zero_to_one():
     img, rows, cols = mosaic(maps.astype(np.float32), per_channel=True)
     for k in range(2):
         r, c = divmod(k, cols)
-        tile = img[r * 5:r * 5 + 4, c * 5:c * 5 + 4]
+        tile = img[r * 5 : r * 5 + 4, c * 5 : c * 5 + 4]
         assert tile.min() == 0.0 and tile.max() == pytest.approx(1.0)
 
 
@@ -138,13 +161,13 @@ def test_grid_channel_at_inverts_tile_origin(grid, result):
     for c in (0, 3, 9):
         ox, oy = grid.tile_origin(c)
         assert grid.channel_at(ox + 4.5, oy + 2.2) == (c, 2, 4)
-    assert grid.channel_at(6.5, 0.5) is None   # the gap after tile 0's last column
+    assert grid.channel_at(6.5, 0.5) is None  # the gap after tile 0's last column
 
 
 def test_grid_hover_reads_out_value_and_emits(grid, result, qtbot):
     """Hovering a map pixel shows 'channel c, y, x = value' and emits the pixel."""
     grid.set_result(result)
-    qtbot.wait(20)   # let the view take its final geometry
+    qtbot.wait(20)  # let the view take its final geometry
     ox, oy = grid.tile_origin(7)
     scene_pos = grid.image.mapToScene(QPointF(ox + 1.5, oy + 3.5))
     with qtbot.waitSignal(grid.pixel_hovered, timeout=1000) as sig:
@@ -200,8 +223,9 @@ def test_sparsity_has_one_point_per_node_with_engine_numbers(qtbot, result):
         assert p.pos().y() == pytest.approx(100 * result.stats[n].sparsity)
     assert by_node["r1"].brush().color() == RELU_BRUSH
     assert by_node["c1"].brush().color() != RELU_BRUSH
-    assert plot.points() == [(n, result.depth[n], result.stats[n].sparsity, result.stats[n].mean)
-                             for n in result.order]
+    assert plot.points() == [
+        (n, result.depth[n], result.stats[n].sparsity, result.stats[n].mean) for n in result.order
+    ]
 
 
 def test_sparsity_click_selects_node_on_canvas(qtbot, result, scene):
@@ -242,14 +266,14 @@ def test_rf_view_box_equals_result_box(qtbot, result):
 
 
 def test_rf_view_hover_draws_rf_box_of_pixel(qtbot, result):
-    """Hovering pixel (y, x) of a node draws engine.features.rf_box of that pixel."""
+    """Hovering pixel (y, x) of a node draws engine.runtime.features.rf_box of that pixel."""
     view = RFView()
     qtbot.addWidget(view)
     view.set_result(result)
     view.hover("c1", 2, 3, 1, 0.5)
     expect = rf_box(result.extra["analysis"], "c1", 3, 1, result.preprocess, channel=2, value=0.5)
     assert view.hover_box == expect
-    assert (expect.x0, expect.y0, expect.x1, expect.y1) == (3, 6, 12, 12)   # 3×3 px × (3, 2)
+    assert (expect.x0, expect.y0, expect.x1, expect.y1) == (3, 6, 12, 12)  # 3×3 px × (3, 2)
     assert view.hover_item.isVisible()
 
 
@@ -260,8 +284,15 @@ def test_rf_view_show_node_channel_boxes_its_strongest_pixel(qtbot, result):
     view.set_result(result)
     view.show_node("c1", 2)
     y, x = np.unravel_index(int(np.argmax(result.maps["c1"][2])), (6, 6))
-    assert view.box == rf_box(result.extra["analysis"], "c1", int(y), int(x), result.preprocess,
-                              channel=2, value=float(result.maps["c1"][2, y, x]))
+    assert view.box == rf_box(
+        result.extra["analysis"],
+        "c1",
+        int(y),
+        int(x),
+        result.preprocess,
+        channel=2,
+        value=float(result.maps["c1"][2, y, x]),
+    )
     assert strongest_box(result, result.extra["analysis"], "c1", 2) == view.box
 
 
@@ -337,6 +368,7 @@ def test_plots_take_the_palette_colours(qtbot):
     from PySide6.QtWidgets import QApplication
 
     from widgets.sparsity_plot import SparsityPlot
+
     app = QApplication.instance()
     old = app.palette()
     dark = QPalette(old)

@@ -1,4 +1,5 @@
 """Feature capture, statistics and receptive-field localisation (engine/features.py)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,12 +8,19 @@ import numpy as np
 import pytest
 import torch
 
-from engine.analysis import analyze
-from engine.feature_types import Preprocess
-from engine.features import (FeatureError, FeatureRunner, localisation_node, node_stats, rf_box,
-                             run_features, tune_allocator)
-from engine.graph import GraphModel
-from engine.images import ImageError, input_to_original, preprocess
+from engine.analysis.analyzer import analyze
+from engine.core.graph import GraphModel
+from engine.runtime.feature_types import Preprocess
+from engine.runtime.features import (
+    FeatureError,
+    FeatureRunner,
+    localisation_node,
+    node_stats,
+    rf_box,
+    run_features,
+    tune_allocator,
+)
+from engine.runtime.images import ImageError, input_to_original, preprocess
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,16 +44,16 @@ def photo(h: int = 48, w: int = 64, seed: int = 0) -> np.ndarray:
     return np.clip(big + rng.normal(0, 20, big.shape), 0, 255).astype(np.uint8)
 
 
-CONV_RELU = chain(("conv", "conv", {"out_channels": 64, "kernel_size": 3, "padding": 1,
-                                     "bias": False}),
-                  ("relu", "relu", {}))
+CONV_RELU = chain(
+    ("conv", "conv", {"out_channels": 64, "kernel_size": 3, "padding": 1, "bias": False}),
+    ("relu", "relu", {}),
+)
 
 
 # --------------------------------------------------------------------------- statistics
 def test_stats_exact_on_hand_made_map():
     """Sparsity, near-zero, mean, std, max, min and argmax of a known 2×2×3 map."""
-    a = np.array([[[0, 0, 1], [-2, 0.0005, 3]],
-                  [[0, 4, -0.0005], [1, 1, 0]]], np.float32)
+    a = np.array([[[0, 0, 1], [-2, 0.0005, 3]], [[0, 4, -0.0005], [1, 1, 0]]], np.float32)
     s = node_stats(a, near_zero=1e-3)
     assert s.sparsity == 4 / 12
     assert s.near_zero == 6 / 12
@@ -90,6 +98,7 @@ def test_relu_sparsity_counts_non_positive_conv_outputs():
 def test_every_node_captured_with_analysis_shapes():
     """ResNet-18 at 64×64: every node has a float32 map of the analysed shape, batch removed."""
     from engine.templates import resnet18
+
     m = resnet18()
     m.set_params("input", {"height": 64, "width": 64})
     r = run_features(m, photo(), mode="crop")
@@ -122,7 +131,8 @@ def test_runner_reruns_deterministically():
 
 def test_runner_analyses_the_graph_once(monkeypatch):
     """FeatureRunner hands its checked analysis to the build instead of analysing again."""
-    from engine import analysis as analysis_mod
+    from engine.analysis import analyzer as analysis_mod
+
     built = []
     real_init = analysis_mod.Analysis.__init__
 
@@ -138,8 +148,13 @@ def test_runner_analyses_the_graph_once(monkeypatch):
 
 def test_runs_in_eval_and_inference_mode():
     """Dropout passes through, BatchNorm uses running stats, outputs are inference tensors."""
-    g = chain(("conv", "conv", {"out_channels": 4, "kernel_size": 3, "padding": 1}),
-              ("drop", "dropout", {"p": 0.5}), ("bn", "batchnorm", {}), h=16, w=16)
+    g = chain(
+        ("conv", "conv", {"out_channels": 4, "kernel_size": 3, "padding": 1}),
+        ("drop", "dropout", {"p": 0.5}),
+        ("bn", "batchnorm", {}),
+        h=16,
+        w=16,
+    )
     runner = FeatureRunner(g)
     r = runner.run(photo(16, 16))
     np.testing.assert_array_equal(r.maps["drop"], r.maps["conv"])
@@ -161,13 +176,15 @@ def test_tune_allocator_on_linux():
 
 
 # --------------------------------------------------------------------------- localisation
-RF_GRAPH = chain(("c1", "conv", {"out_channels": 4, "kernel_size": 5, "stride": 2, "padding": 2}),
-                 ("r1", "relu", {}),
-                 ("c2", "conv", {"out_channels": 4, "kernel_size": 3, "dilation": 2,
-                                 "padding": 1}),
-                 ("p", "avgpool", {"kernel_size": 2}),
-                 ("c3", "conv1x1", {"out_channels": 3}),
-                 h=40, w=36)
+RF_GRAPH = chain(
+    ("c1", "conv", {"out_channels": 4, "kernel_size": 5, "stride": 2, "padding": 2}),
+    ("r1", "relu", {}),
+    ("c2", "conv", {"out_channels": 4, "kernel_size": 3, "dilation": 2, "padding": 1}),
+    ("p", "avgpool", {"kernel_size": 2}),
+    ("c3", "conv1x1", {"out_channels": 3}),
+    h=40,
+    w=36,
+)
 
 
 def _positive_runner() -> FeatureRunner:
@@ -208,19 +225,20 @@ def test_rf_box_equals_gradient_extent_anywhere(mode, node, y, x):
     runner = _positive_runner()
     r = runner.run(photo(90, 130) // 2 + 60, mode=mode, normalize="unit")
     b = rf_box(runner.analysis, node, y, x, r.preprocess, channel=1)
-    assert (b.x0, b.y0, b.x1, b.y1) == _gradient_box(runner, r.input, node, 1, y, x,
-                                                      r.preprocess)
+    assert (b.x0, b.y0, b.x1, b.y1) == _gradient_box(runner, r.input, node, 1, y, x, r.preprocess)
 
 
 def _inception_like() -> GraphModel:
     """input → (1×1 conv → relu) and (5×5 conv → relu) → concat → relu."""
     m = chain(h=20, w=20)
-    for nid, t, p, src in (("b1", "conv1x1", {"out_channels": 4}, "input"),
-                           ("b1r", "relu", {}, "b1"),
-                           ("b2", "conv", {"out_channels": 4, "kernel_size": 5, "padding": 2},
-                            "input"),
-                           ("b2r", "relu", {}, "b2"),
-                           ("cat", "concat", {}, None), ("out", "relu", {}, "cat")):
+    for nid, t, p, src in (
+        ("b1", "conv1x1", {"out_channels": 4}, "input"),
+        ("b1r", "relu", {}, "b1"),
+        ("b2", "conv", {"out_channels": 4, "kernel_size": 5, "padding": 2}, "input"),
+        ("b2r", "relu", {}, "b2"),
+        ("cat", "concat", {}, None),
+        ("out", "relu", {}, "cat"),
+    ):
         m.add_node(t, p, nid)
         if src:
             m.connect(src, nid)
@@ -239,8 +257,9 @@ def test_concat_channel_has_its_branch_field(channel, size):
     r = runner.run(photo(20, 20) // 2 + 60, normalize="unit")
     b = rf_box(runner.analysis, "out", 10, 10, r.preprocess, channel=channel)
     assert (b.x1 - b.x0, b.y1 - b.y0) == (size, size)
-    assert (b.x0, b.y0, b.x1, b.y1) == _gradient_box(runner, r.input, "out", channel, 10, 10,
-                                                      r.preprocess)
+    assert (b.x0, b.y0, b.x1, b.y1) == _gradient_box(
+        runner, r.input, "out", channel, 10, 10, r.preprocess
+    )
 
 
 def test_rf_box_through_resize_and_crop():
@@ -267,8 +286,13 @@ def test_chosen_node_and_channel():
 
 def test_vector_node_box_is_whole_image():
     """Localising a vector node (flatten/linear) gives the whole image."""
-    g = chain(("c", "conv", {"out_channels": 2, "kernel_size": 3}), ("f", "flatten", {}),
-              ("fc", "linear", {"out_features": 5}), h=8, w=8)
+    g = chain(
+        ("c", "conv", {"out_channels": 2, "kernel_size": 3}),
+        ("f", "flatten", {}),
+        ("fc", "linear", {"out_features": 5}),
+        h=8,
+        w=8,
+    )
     r = run_features(g, photo(20, 30), node="fc")
     assert (r.box.x0, r.box.y0, r.box.x1, r.box.y1) == (0, 0, 30, 20)
     assert r.box.channel == r.stats["fc"].argmax[0]
@@ -276,19 +300,25 @@ def test_vector_node_box_is_whole_image():
 
 def test_localisation_node_skips_one_by_one_maps():
     """The default localisation node is the last map larger than 1×1 (not global pooling)."""
-    g = chain(("c", "conv", {"out_channels": 2, "kernel_size": 3}),
-              ("gap", "global_avgpool", {}), ("f", "flatten", {}), h=8, w=8)
+    g = chain(
+        ("c", "conv", {"out_channels": 2, "kernel_size": 3}),
+        ("gap", "global_avgpool", {}),
+        ("f", "flatten", {}),
+        h=8,
+        w=8,
+    )
     assert localisation_node(analyze(g)) == "c"
 
 
 # --------------------------------------------------------------------------- refusals
 def test_invalid_graph_refused_with_errors_listed(monkeypatch):
     """A graph with analysis errors is refused before building, each error listed with its node."""
-    import engine.torch_build
+    import engine.runtime.build
 
     def boom(*a, **k):
         raise AssertionError("built anyway")
-    monkeypatch.setattr(engine.torch_build, "build_module", boom)
+
+    monkeypatch.setattr(engine.runtime.build, "build_module", boom)
     g = chain(("c", "conv", {"out_channels": 2, "kernel_size": 9}), h=4, w=4)
     g.add_node("relu", {}, "lonely")
     with pytest.raises(FeatureError, match=r"2 error\(s\)") as info:
@@ -300,11 +330,12 @@ def test_invalid_graph_refused_with_errors_listed(monkeypatch):
 
 def test_memory_limit_refused_before_building(monkeypatch):
     """Maps over the memory limit are refused before the model is built."""
-    import engine.torch_build
+    import engine.runtime.build
 
     def boom(*a, **k):
         raise AssertionError("built anyway")
-    monkeypatch.setattr(engine.torch_build, "build_module", boom)
+
+    monkeypatch.setattr(engine.runtime.build, "build_module", boom)
     with pytest.raises(FeatureError, match=r"needs 524\.0 KB, over the limit of 100\.0 KB"):
         run_features(CONV_RELU, photo(), memory_limit=100 * 1024)
 
@@ -316,8 +347,11 @@ def test_two_inputs_refused():
     g.add_node("add", {}, "sum")
     g.connect("input", "sum")
     g.connect("input2", "sum")
-    with pytest.raises(FeatureError, match=r"exactly one input node; the graph has 2 "
-                                           r"\('input', 'input2'\)"):
+    with pytest.raises(
+        FeatureError,
+        match=r"exactly one input node; the graph has 2 "
+        r"\('input', 'input2'\)",
+    ):
         run_features(g, photo())
 
 
@@ -330,6 +364,7 @@ def test_empty_graph_refused():
 def test_teaching_block_runs_on_photo():
     """Inception 3a (192 input channels) runs on the sample photo: RGB repeated 64 times."""
     from engine.templates import inception3a_reduced
+
     r = run_features(inception3a_reduced(), ROOT / "resources" / "sample.png")
     assert r.input.shape == (192, 28, 28)
     np.testing.assert_array_equal(r.input[3:6], r.input[0:3])
@@ -347,11 +382,12 @@ def test_bad_channel_and_node_refused():
 
 def test_bad_image_refused_before_building(tmp_path, monkeypatch):
     """A text file named .png is refused before the model is built."""
-    import engine.torch_build
+    import engine.runtime.build
 
     def boom(*a, **k):
         raise AssertionError("built anyway")
-    monkeypatch.setattr(engine.torch_build, "build_module", boom)
+
+    monkeypatch.setattr(engine.runtime.build, "build_module", boom)
     (tmp_path / "x.png").write_text("text")
     with pytest.raises(ImageError, match=r"x\.png' is not an image"):
         run_features(CONV_RELU, tmp_path / "x.png")
@@ -362,19 +398,30 @@ def test_image_over_pixel_limit_refused_before_decoding_or_building(tmp_path, mo
     import struct
     import zlib
 
-    import engine.torch_build
+    import engine.runtime.build
 
     def boom(*a, **k):
         raise AssertionError("built anyway")
-    monkeypatch.setattr(engine.torch_build, "build_module", boom)
+
+    monkeypatch.setattr(engine.runtime.build, "build_module", boom)
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
     path = tmp_path / "huge.png"
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000,
-                                                                      8, 2, 0, 0, 0))
-                     + chunk(b"IEND", b""))
-    with pytest.raises(ImageError, match=r"huge\.png' is 30000×30000 = 900,000,000 pixels, "
-                                         r"over the limit"):
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", 30000, 30000, 8, 2, 0, 0, 0))
+        + chunk(b"IEND", b"")
+    )
+    with pytest.raises(
+        ImageError,
+        match=r"huge\.png' is 30000×30000 = 900,000,000 pixels, "
+        r"over the limit",
+    ):
         run_features(CONV_RELU, path)

@@ -1,4 +1,5 @@
 """The graph file format: exact round trips, refusals naming node and field, atomic saves."""
+
 from __future__ import annotations
 
 import functools
@@ -10,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import FormatError, GraphModel, fileformat
+from engine import FormatError, GraphModel
+from engine.core import fileformat
 from engine.templates import googlenet
 
 
@@ -84,15 +86,24 @@ def test_saved_positions_are_rounded_to_three_decimals():
 def test_saving_writes_every_parameter():
     """A node saved with a partial params dict is written with torch's defaults filled in."""
     m = fileformat.from_dict(doc([{"id": "p", "type": "maxpool", "params": {"kernel_size": 3}}]))
-    assert json.loads(fileformat.dumps(m))["nodes"][0]["params"] == \
-        {"kernel_size": 3, "stride": None, "padding": 0, "ceil_mode": False}
+    assert json.loads(fileformat.dumps(m))["nodes"][0]["params"] == {
+        "kernel_size": 3,
+        "stride": None,
+        "padding": 0,
+        "ceil_mode": False,
+    }
 
 
 def test_cycle_in_a_file_is_kept_not_lost():
     """A file with a cycle loads with its edges and saves them back."""
-    d = doc([INPUT, {"id": "a", "type": "add"}, {"id": "b", "type": "relu"}],
-            [{"src": "x", "dst": "a", "port": 0}, {"src": "b", "dst": "a", "port": 1},
-             {"src": "a", "dst": "b", "port": 0}])
+    d = doc(
+        [INPUT, {"id": "a", "type": "add"}, {"id": "b", "type": "relu"}],
+        [
+            {"src": "x", "dst": "a", "port": 0},
+            {"src": "b", "dst": "a", "port": 1},
+            {"src": "a", "dst": "b", "port": 0},
+        ],
+    )
     m = fileformat.from_dict(d)
     assert sorted(m.edges()) == [("a", "b", 0), ("b", "a", 1), ("x", "a", 0)]
     assert fileformat.loads(fileformat.dumps(m)).edges() == m.edges()
@@ -107,7 +118,8 @@ def test_non_json_is_refused():
 def test_pickle_bytes_are_refused_as_non_json():
     """A pickle is not JSON: refused, nothing unpickled."""
     assert refusal(b"\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00K\x01.").message.startswith(
-        "not a JSON file")
+        "not a JSON file"
+    )
 
 
 def test_nan_is_refused():
@@ -119,15 +131,19 @@ def test_nan_is_refused():
 def test_other_json_is_refused():
     """A JSON file of another kind is named as not a convcanvas graph."""
     err = refusal({"format": "something.else", "version": 1, "nodes": []})
-    assert err.message == ("the file is not a convcanvas graph: 'format' is 'something.else', "
-                           "expected 'convcanvas.graph'")
+    assert err.message == (
+        "the file is not a convcanvas graph: 'format' is 'something.else', "
+        "expected 'convcanvas.graph'"
+    )
 
 
 def test_newer_version_is_refused_with_advice():
     """Version 2 is refused, saying to update ConvCanvas."""
     err = refusal(doc([], version=2))
-    assert err.message == ("the file has format version 2, newer than this ConvCanvas reads "
-                           "(1); update ConvCanvas to open it")
+    assert err.message == (
+        "the file has format version 2, newer than this ConvCanvas reads "
+        "(1); update ConvCanvas to open it"
+    )
     assert err.field == "version"
 
 
@@ -152,8 +168,11 @@ def test_non_string_type_is_refused():
 def test_missing_param_names_node_and_field():
     """A conv without kernel_size is refused naming it."""
     err = refusal(doc([{"id": "c", "type": "conv", "params": {"out_channels": 4}}]))
-    assert (err.node, err.field, err.message) == ("c", "kernel_size",
-                                                  "node 'c': conv needs 'kernel_size'")
+    assert (err.node, err.field, err.message) == (
+        "c",
+        "kernel_size",
+        "node 'c': conv needs 'kernel_size'",
+    )
 
 
 def test_unknown_param_names_node_and_field():
@@ -165,8 +184,9 @@ def test_unknown_param_names_node_and_field():
 
 def test_ill_typed_param_names_node_and_field():
     """kernel_size "3" (a string) is refused naming node and field."""
-    err = refusal(doc([{"id": "c", "type": "conv",
-                        "params": {"out_channels": 4, "kernel_size": "3"}}]))
+    err = refusal(
+        doc([{"id": "c", "type": "conv", "params": {"out_channels": 4, "kernel_size": "3"}}])
+    )
     assert (err.node, err.field) == ("c", "kernel_size")
     assert err.message == "node 'c': 'kernel_size' must be an integer, got '3'"
 
@@ -180,8 +200,11 @@ def test_float_where_int_is_needed_is_refused():
 def test_params_not_an_object_is_refused():
     """params must be an object."""
     err = refusal(doc([{"id": "r", "type": "relu", "params": []}]))
-    assert (err.node, err.field, err.message) == ("r", "params",
-                                                  "node 'r': 'params' must be an object")
+    assert (err.node, err.field, err.message) == (
+        "r",
+        "params",
+        "node 'r': 'params' must be an object",
+    )
 
 
 def test_bad_position_is_refused():
@@ -198,8 +221,10 @@ def test_duplicate_ids_are_refused():
 
 def test_missing_id_is_refused():
     """A node without an id is refused by its position in the list."""
-    assert refusal(doc([{"type": "relu"}])).message == \
-        "nodes[0]: 'id' must be a non-empty string, got None"
+    assert (
+        refusal(doc([{"type": "relu"}])).message
+        == "nodes[0]: 'id' must be a non-empty string, got None"
+    )
 
 
 def test_edge_to_unknown_node_is_refused():
@@ -211,9 +236,16 @@ def test_edge_to_unknown_node_is_refused():
 
 def test_duplicate_port_is_refused():
     """Two edges into port 0 of one concat are refused naming both sources."""
-    err = refusal(doc([INPUT, {"id": "r", "type": "relu"}, {"id": "cat", "type": "concat"}],
-                      [{"src": "x", "dst": "r"}, {"src": "x", "dst": "cat", "port": 0},
-                       {"src": "r", "dst": "cat", "port": 0}]))
+    err = refusal(
+        doc(
+            [INPUT, {"id": "r", "type": "relu"}, {"id": "cat", "type": "concat"}],
+            [
+                {"src": "x", "dst": "r"},
+                {"src": "x", "dst": "cat", "port": 0},
+                {"src": "r", "dst": "cat", "port": 0},
+            ],
+        )
+    )
     assert (err.node, err.field) == ("cat", "port")
     assert err.message == "edges[2]: port 0 of 'cat' is used twice (by 'x' and 'r')"
 
@@ -258,6 +290,7 @@ def test_failed_rename_leaves_the_old_file_and_no_temp(tmp_path: Path, monkeypat
 
     def broken(*args, **kwargs):
         raise OSError(28, "No space left on device")
+
     monkeypatch.setattr(os, "replace", broken)
     with pytest.raises(OSError):
         fileformat.save(googlenet(), target)
@@ -298,11 +331,17 @@ def test_new_file_gets_the_usual_permissions(tmp_path: Path):
 
 # --------------------------------------------------------------------------- fuzzing
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(-3, 1 << 40) | st.floats(allow_nan=False)
-    | st.text(max_size=6) | st.sampled_from(["conv", "x", "same", "input", "concat"]),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner,
-                                                                max_size=3),
-    max_leaves=6)
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 1 << 40)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=6)
+    | st.sampled_from(["conv", "x", "same", "input", "concat"]),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
 
 
 def _paths(value, prefix=()):

@@ -1,4 +1,5 @@
 """Files through the window: save/reopen, bad files, unsaved-changes prompts, autosave, recent."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from designer.commands import SetParamCommand
-from engine import fileformat
+from engine.core import fileformat
 from widgets import files
 from widgets.app import create_window
 from widgets.main_window import MainWindow
@@ -62,8 +63,10 @@ def test_corrupt_file_shows_error_and_keeps_work(win, tmp_path):
     """Opening a broken file names the file and the problem and leaves the design alone."""
     _edit(win)
     bad = tmp_path / "broken.json"
-    bad.write_text('{"format": "convcanvas.graph", "version": 1, "nodes": [{"id": "c", '
-                   '"type": "conv", "params": {"out_channels": -3, "kernel_size": 3}}]}')
+    bad.write_text(
+        '{"format": "convcanvas.graph", "version": 1, "nodes": [{"id": "c", '
+        '"type": "conv", "params": {"out_channels": -3, "kernel_size": 3}}]}'
+    )
     shown = []
     win.show_error = lambda parent, title, text: shown.append(text)
     before = fileformat.dumps(win.doc.model)
@@ -139,7 +142,9 @@ def test_recovery_offered_and_restored(qtbot, win, data_dir):
     _edit(win, value=8)
     win.autosaver.autosave()
     win.autosaver.stop()  # simulate a crash: no clean exit
-    fresh = create_window([], autorun=False, live=False)  # CONVCANVAS_NO_AUTOSAVE_PROMPT=1: not offered automatically
+    fresh = create_window(
+        [], autorun=False, live=False
+    )  # CONVCANVAS_NO_AUTOSAVE_PROMPT=1: not offered automatically
     qtbot.addWidget(fresh)
     fresh.ask_save_changes = lambda *a: "discard"
     assert fresh.doc.model.params("branch1_1x1")["out_channels"] == 64
@@ -174,6 +179,7 @@ def test_recent_files_menu(win, tmp_path):
 def test_open_file_from_command_line(qtbot, data_dir, tmp_path):
     """create_window([FILE]) opens FILE."""
     from engine.templates import build
+
     f = tmp_path / "bottleneck.json"
     fileformat.save(build("resnet_bottleneck"), f)
     w = create_window([str(f)], autorun=False, live=False)
@@ -185,6 +191,7 @@ def test_open_file_from_command_line(qtbot, data_dir, tmp_path):
 def test_open_with_unsaved_changes_cancel_keeps_design(win, tmp_path):
     """Opening a file over unsaved work asks first; Cancel keeps the work."""
     from engine.templates import build
+
     f = tmp_path / "other.json"
     fileformat.save(build("resnet_basic_64"), f)
     _edit(win)

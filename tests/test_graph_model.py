@@ -1,10 +1,10 @@
 """GraphModel: node types and params as torch, structural rules, events, remove/restore."""
+
 from __future__ import annotations
 
 import pytest
 
-from engine import (CycleError, DuplicateIdError, GraphModel, ParamError, PortError,
-                    UnknownNodeError)
+from engine import CycleError, DuplicateIdError, GraphModel, ParamError, PortError, UnknownNodeError
 
 
 def small() -> GraphModel:
@@ -22,20 +22,40 @@ def test_conv_defaults_are_torchs():
     """A conv with only out_channels and kernel_size gets torch's defaults."""
     m = GraphModel()
     m.add_node("conv", {"out_channels": 4, "kernel_size": 3}, "c")
-    assert m.params("c") == {"out_channels": 4, "kernel_size": 3, "stride": 1, "padding": 0,
-                             "dilation": 1, "groups": 1, "bias": True}
+    assert m.params("c") == {
+        "out_channels": 4,
+        "kernel_size": 3,
+        "stride": 1,
+        "padding": 0,
+        "dilation": 1,
+        "groups": 1,
+        "bias": True,
+    }
 
 
-@pytest.mark.parametrize("type_name,given,expected", [
-    ("conv1x1", {"out_channels": 2}, {"out_channels": 2, "stride": 1, "groups": 1, "bias": True}),
-    ("avgpool", {"kernel_size": 2}, {"kernel_size": 2, "stride": None, "padding": 0,
-                                     "ceil_mode": False}),
-    ("batchnorm", {}, {"eps": 1e-5, "momentum": 0.1, "affine": True}),
-    ("linear", {"out_features": 3}, {"out_features": 3, "bias": True}),
-    ("dropout", {}, {"p": 0.5}),
-    ("relu", {}, {}), ("flatten", {}, {}), ("global_avgpool", {}, {}), ("concat", {}, {}),
-    ("add", {}, {}),
-])
+@pytest.mark.parametrize(
+    "type_name,given,expected",
+    [
+        (
+            "conv1x1",
+            {"out_channels": 2},
+            {"out_channels": 2, "stride": 1, "groups": 1, "bias": True},
+        ),
+        (
+            "avgpool",
+            {"kernel_size": 2},
+            {"kernel_size": 2, "stride": None, "padding": 0, "ceil_mode": False},
+        ),
+        ("batchnorm", {}, {"eps": 1e-5, "momentum": 0.1, "affine": True}),
+        ("linear", {"out_features": 3}, {"out_features": 3, "bias": True}),
+        ("dropout", {}, {"p": 0.5}),
+        ("relu", {}, {}),
+        ("flatten", {}, {}),
+        ("global_avgpool", {}, {}),
+        ("concat", {}, {}),
+        ("add", {}, {}),
+    ],
+)
 def test_other_defaults_are_torchs(type_name, given, expected):
     """Every other type's omitted params get the issue's (torch's) defaults."""
     m = GraphModel()
@@ -62,15 +82,18 @@ def test_pair_of_three_is_refused_by_name():
     """A three-element kernel_size is refused naming the node and the field."""
     with pytest.raises(ParamError) as err:
         GraphModel().add_node("conv", {"out_channels": 1, "kernel_size": [1, 2, 3]}, "c")
-    assert err.value.message == "node 'c': 'kernel_size' must be an integer or [h, w], got [1, 2, 3]"
+    assert (
+        err.value.message == "node 'c': 'kernel_size' must be an integer or [h, w], got [1, 2, 3]"
+    )
     assert (err.value.node, err.value.field) == ("c", "kernel_size")
 
 
 def test_padding_same_with_stride_is_refused():
     """padding "same" with stride 2 is refused, as torch refuses it."""
     with pytest.raises(ParamError, match='padding "same" needs stride 1'):
-        GraphModel().add_node("conv", {"out_channels": 1, "kernel_size": 3, "stride": 2,
-                                       "padding": "same"}, "c")
+        GraphModel().add_node(
+            "conv", {"out_channels": 1, "kernel_size": 3, "stride": 2, "padding": "same"}, "c"
+        )
 
 
 def test_padding_other_words_are_refused():
@@ -133,8 +156,7 @@ def test_connect_refuses_a_cycle():
     m.disconnect("c", 0)
     with pytest.raises(CycleError) as err:
         m.connect("r", "c")
-    assert err.value.message == ("connecting 'r' → 'c' would make a cycle: 'c' already "
-                                 "feeds 'r'")
+    assert err.value.message == ("connecting 'r' → 'c' would make a cycle: 'c' already feeds 'r'")
     assert m.edges() == [("c", "r", 0)]
 
 
@@ -195,13 +217,11 @@ def test_remove_then_restore_puts_everything_back():
     m.add_node("concat", {}, "cat")
     m.connect("x", "cat", 0)
     m.connect("c", "cat", 3)
-    before = (m.nodes, m.edges(), {n: m.params(n) for n in m.nodes},
-              {n: m.pos(n) for n in m.nodes})
+    before = (m.nodes, m.edges(), {n: m.params(n) for n in m.nodes}, {n: m.pos(n) for n in m.nodes})
     record = m.remove_node("c")
     assert m.nodes == ["x", "r", "cat"] and m.inputs("cat") == ["x"]
     m.restore_node(record)
-    after = (m.nodes, m.edges(), {n: m.params(n) for n in m.nodes},
-             {n: m.pos(n) for n in m.nodes})
+    after = (m.nodes, m.edges(), {n: m.params(n) for n in m.nodes}, {n: m.pos(n) for n in m.nodes})
     assert sorted(after[1]) == sorted(before[1])
     assert (after[0], after[2], after[3]) == (before[0], before[2], before[3])
     assert m.ports("cat") == [(0, "x"), (3, "c")]
@@ -267,7 +287,8 @@ def test_port_must_be_an_integer():
 
 def test_delete_and_undo_restores_file_and_order_exactly():
     """Removing then restoring a node gives back the same document and topological order."""
-    from engine import analyze, fileformat
+    from engine import analyze
+    from engine.core import fileformat
     from engine.templates import inception3a_reduced
 
     m = inception3a_reduced()
@@ -292,7 +313,8 @@ def branchy() -> GraphModel:
 
 def test_rename_changes_only_the_id_in_the_saved_file():
     """Renaming a middle node keeps order, edges, ports and adjacency: the file differs only in the id."""
-    from engine import fileformat
+    from engine.core import fileformat
+
     m = branchy()
     before = fileformat.dumps(m)
     m.rename_node("c", "stem_conv")
@@ -308,21 +330,26 @@ def test_rename_emits_one_structural_node_renamed_event():
     m.subscribe(events.append)
     v = m.structure_version
     m.rename_node("x", "image")
-    assert [(e.kind, e.nodes[0], e.structural, e.extra) for e in events] == \
-        [("node_renamed", "image", True, {"old": "x", "new": "image"})]
+    assert [(e.kind, e.nodes[0], e.structural, e.extra) for e in events] == [
+        ("node_renamed", "image", True, {"old": "x", "new": "image"})
+    ]
     assert m.structure_version == v + 1
 
 
-@pytest.mark.parametrize("new, error, match", [
-    ("r", DuplicateIdError, "there is already a node 'r'"),
-    ("", ParamError, "must not be empty"),
-    ("   ", ParamError, "must not be empty"),
-    (7, ParamError, "must be text, got 7"),
-    ("n" * 201, ParamError, "at most 200 characters, got 201"),
-])
+@pytest.mark.parametrize(
+    "new, error, match",
+    [
+        ("r", DuplicateIdError, "there is already a node 'r'"),
+        ("", ParamError, "must not be empty"),
+        ("   ", ParamError, "must not be empty"),
+        (7, ParamError, "must be text, got 7"),
+        ("n" * 201, ParamError, "at most 200 characters, got 201"),
+    ],
+)
 def test_refused_rename_changes_nothing(new, error, match):
     """A taken, empty, blank, non-string or too long id is refused; nothing changes or is emitted."""
-    from engine import fileformat
+    from engine.core import fileformat
+
     m = branchy()
     before = fileformat.dumps(m)
     events = []
@@ -340,13 +367,14 @@ def test_rename_of_an_unknown_node_is_refused():
 
 def test_rename_and_rename_back_gives_the_identical_document():
     """Renaming every node and back restores the exact saved text."""
-    from engine import fileformat
+    from engine.core import fileformat
+
     m = branchy()
     before = fileformat.dumps(m)
     for n in list(m.nodes):
         m.rename_node(n, f"{n}_renamed")
     for n in list(m.nodes):
-        m.rename_node(n, n[:-len("_renamed")])
+        m.rename_node(n, n[: -len("_renamed")])
     assert fileformat.dumps(m) == before
 
 

@@ -1,4 +1,5 @@
 """Image loading, preprocessing geometry and refusals (engine/images.py)."""
+
 from __future__ import annotations
 
 import struct
@@ -9,9 +10,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.errors import EngineError
-from engine.images import (IMAGENET_MEAN, IMAGENET_STD, MAX_PIXELS, ImageError,
-                           input_to_original, load_image, preprocess)
+from engine.core.errors import EngineError
+from engine.runtime.images import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    MAX_PIXELS,
+    ImageError,
+    input_to_original,
+    load_image,
+    preprocess,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "resources" / "sample.png"
@@ -19,9 +27,15 @@ SAMPLE = ROOT / "resources" / "sample.png"
 
 def _png_header(path: Path, width: int, height: int) -> Path:
     """A PNG whose header declares ``width``×``height`` but that holds no pixel data."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
+
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b""))
     return path
@@ -90,12 +104,13 @@ def test_palette_file_loads_rgb(tmp_path):
     """A palette PNG loads as RGB."""
     im = Image.fromarray(_rgb()).convert("P", palette=Image.Palette.ADAPTIVE, colors=8)
     im.save(tmp_path / "p.png")
-    np.testing.assert_array_equal(load_image(tmp_path / "p.png"),
-                                  np.asarray(im.convert("RGB")))
+    np.testing.assert_array_equal(load_image(tmp_path / "p.png"), np.asarray(im.convert("RGB")))
 
 
-@pytest.mark.parametrize("shape,expected", [((6, 5), (6, 5)), ((6, 5, 1), (6, 5)),
-                                             ((6, 5, 3), (6, 5, 3)), ((6, 5, 4), (6, 5, 3))])
+@pytest.mark.parametrize(
+    "shape,expected",
+    [((6, 5), (6, 5)), ((6, 5, 1), (6, 5)), ((6, 5, 3), (6, 5, 3)), ((6, 5, 4), (6, 5, 3))],
+)
 def test_array_shapes(shape, expected):
     """Arrays H×W, H×W×1, H×W×3 and H×W×4 load as gray or RGB (alpha dropped)."""
     arr = np.random.default_rng(1).integers(0, 256, shape, dtype=np.uint8)
@@ -147,8 +162,11 @@ def test_missing_file_refused(tmp_path):
 def test_huge_header_refused_before_decoding(tmp_path):
     """A header declaring 30000×30000 pixels is refused from the header alone."""
     path = _png_header(tmp_path / "huge.png", 30000, 30000)
-    with pytest.raises(ImageError, match=r"huge\.png' is 30000×30000 = 900,000,000 pixels, "
-                                         r"over the limit of 400,000,000"):
+    with pytest.raises(
+        ImageError,
+        match=r"huge\.png' is 30000×30000 = 900,000,000 pixels, "
+        r"over the limit of 400,000,000",
+    ):
         load_image(path)
     assert MAX_PIXELS == 400_000_000
 
@@ -205,8 +223,11 @@ def test_crop_keeps_the_centre_exactly():
     arr[:, 200:] = (0, 0, 255)
     x, pre = preprocess(arr, 3, 100, mode="crop", normalize="unit")
     assert pre.offset == (0.0, 100.0) and pre.scale == (1.0, 1.0)
-    np.testing.assert_allclose(x, np.broadcast_to(
-        (np.array([10, 200, 30], np.float32) / 255)[:, None, None], (3, 100, 100)), atol=1e-7)
+    np.testing.assert_allclose(
+        x,
+        np.broadcast_to((np.array([10, 200, 30], np.float32) / 255)[:, None, None], (3, 100, 100)),
+        atol=1e-7,
+    )
 
 
 def test_imagenet_normalisation_of_constant_image():

@@ -1,4 +1,5 @@
 """The "see inside" panel end to end: real worker process, real canvas scene."""
+
 from __future__ import annotations
 
 import os
@@ -15,7 +16,7 @@ from worker_jobs import assert_same_stats, small_graph
 from designer.commands import SetParamCommand
 from designer.document import Document
 from designer.scene import GraphScene
-from engine.features import run_features
+from engine.runtime.features import run_features
 from engine.templates import build
 from widgets.inside_panel import InsidePanel, install_inside
 from widgets.rf_view import strongest_box
@@ -74,10 +75,12 @@ def test_run_shows_engine_numbers_in_every_view(qtbot, panel):
     assert panel.grid.channel_count == ref.maps[node].shape[0] == 16
     assert panel.grid.levels == (float(ref.maps[node].min()), float(ref.maps[node].max()))
     points = panel.sparsity.points()
-    assert [(n, d, s) for n, d, s, _ in points] == [(n, ref.depth[n], ref.stats[n].sparsity)
-                                                     for n in ref.order]
-    assert [m for *_, m in points] == pytest.approx([ref.stats[n].mean for n in ref.order],
-                                                    rel=1e-5, abs=1e-7)
+    assert [(n, d, s) for n, d, s, _ in points] == [
+        (n, ref.depth[n], ref.stats[n].sparsity) for n in ref.order
+    ]
+    assert [m for *_, m in points] == pytest.approx(
+        [ref.stats[n].mean for n in ref.order], rel=1e-5, abs=1e-7
+    )
     assert len(panel.sparsity.scatter.points()) == len(ref.order) == 9
     assert panel.rf.box == ref.box
     assert panel.rf.box_rect() == (ref.box.x0, ref.box.y0, ref.box.x1, ref.box.y1)
@@ -160,6 +163,7 @@ def test_worker_failure_reaches_status_bar(qtbot, panel, tmp_path):
 def test_open_image_is_used_by_next_run(qtbot, panel, tmp_path):
     """Opening another image makes the next run use it (its size is the result's image)."""
     from PIL import Image
+
     path = tmp_path / "red.png"
     Image.new("RGB", (40, 20), (255, 0, 0)).save(path)
     panel.open_image(path)
@@ -170,6 +174,7 @@ def test_open_image_is_used_by_next_run(qtbot, panel, tmp_path):
 def test_image_dropped_on_window_becomes_the_image(qtbot, panel, tmp_path):
     """Dropping an image file on a window with the drop target sets the panel's image."""
     from PIL import Image
+
     path = tmp_path / "drop.png"
     Image.new("RGB", (10, 10), (0, 0, 255)).save(path)
     window = QWidget()
@@ -177,8 +182,13 @@ def test_image_dropped_on_window_becomes_the_image(qtbot, panel, tmp_path):
     panel.install_drop_target(window)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
-    event = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
-                       Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPointF(5, 5),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     assert panel._drop_filter.eventFilter(window, event)
     assert panel.controller.image == str(path)
 
@@ -194,14 +204,14 @@ def test_killing_worker_mid_run_reports_and_next_run_succeeds(qtbot, slow_panel)
     assert "stopped unexpectedly" in failed.args[0]
     assert "signal 9" in failed.args[0]
     assert not panel.controller.client.alive()
-    assert not Path(f"/proc/{killed}").exists()   # really killed and reaped, not hidden
+    assert not Path(f"/proc/{killed}").exists()  # really killed and reaped, not hidden
     assert not panel.cancel_button.isEnabled()
     doc = panel.document
     with qtbot.waitSignal(doc.analysis_changed, timeout=1000):
         doc.undo_stack.push(SetParamCommand(doc, "c1", "out_channels", 4))
     assert doc.analysis.nodes["c1"].shape == (4, 32, 32)
     result = run_and_wait(qtbot, panel)
-    assert panel.controller.client.pid not in (None, killed)   # a fresh worker ran it
+    assert panel.controller.client.pid not in (None, killed)  # a fresh worker ran it
     assert result.maps["c1"].shape == (4, 32, 32)
     assert panel.grid.result is result
 
@@ -269,8 +279,9 @@ def test_window_process_never_loads_torch():
         "    print(len(done), 'torch' in sys.modules)\n"
         "    p.close_worker()\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120, cwd=str(ROOT))
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=str(ROOT)
+    )
     assert out.stdout.split() == ["1", "False"], out.stderr[-2000:]
 
 
@@ -293,9 +304,11 @@ class FakeWindow(QMainWindow):
 def hosted(qtbot, client, monkeypatch):
     """A window with the lazily built panel installed (the panel uses the shared worker)."""
     import widgets.inside_panel as ip
+
     real = ip.RunController
-    monkeypatch.setattr(ip, "RunController",
-                        lambda doc, parent=None: real(doc, parent, client=client))
+    monkeypatch.setattr(
+        ip, "RunController", lambda doc, parent=None: real(doc, parent, client=client)
+    )
     window = FakeWindow(Document(small_graph()))
     qtbot.addWidget(window)
     host = install_inside(window, delay_ms=-1)
@@ -323,7 +336,7 @@ def test_run_action_builds_panel_and_runs_once(qtbot, hosted):
         host.actions_.run.trigger()
     qtbot.waitUntil(lambda: host.panel.result is not None, timeout=TIMEOUT)
     assert host.panel.grid.channel_count == 16
-    assert len(started) == 1                 # one trigger, one run (not one per connection)
+    assert len(started) == 1  # one trigger, one run (not one per connection)
     host.actions_.run.trigger()
     qtbot.wait(50)
     assert len(started) == 2
@@ -332,13 +345,19 @@ def test_run_action_builds_panel_and_runs_once(qtbot, hosted):
 def test_image_dropped_on_main_window_builds_panel_and_sets_image(qtbot, hosted, tmp_path):
     """An image file dropped on the window becomes the panel's image."""
     from PIL import Image
+
     window, host = hosted
     path = tmp_path / "drop.png"
     Image.new("RGB", (10, 10), (0, 255, 0)).save(path)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
-    event = QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
-                       Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPointF(5, 5),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     assert host._drop_filter.eventFilter(window, event)
     assert host.panel is not None and host.panel.controller.image == str(path)
 
@@ -347,9 +366,11 @@ def test_main_window_has_inside_views_and_runs(qtbot, client, monkeypatch):
     """The main window gets Run/Live/Cancel/Open image, builds the panel after showing, runs."""
     import widgets.inside_panel as ip
     from widgets.main_window import MainWindow
+
     real = ip.RunController
-    monkeypatch.setattr(ip, "RunController",
-                        lambda doc, parent=None: real(doc, parent, client=client))
+    monkeypatch.setattr(
+        ip, "RunController", lambda doc, parent=None: real(doc, parent, client=client)
+    )
     win = MainWindow(Document(small_graph()), autosave=False)
     qtbot.addWidget(win)
     win.show()
@@ -367,14 +388,17 @@ def test_main_window_has_inside_views_and_runs(qtbot, client, monkeypatch):
         host.panel.controller.close(stop_worker=False)
 
 
-def test_app_runs_sample_at_start_and_selects_last_spatial_node(qtbot, client, monkeypatch,
-                                                               tmp_path):
+def test_app_runs_sample_at_start_and_selects_last_spatial_node(
+    qtbot, client, monkeypatch, tmp_path
+):
     """python main.py: the sample photo runs by itself; its last spatial node is selected."""
     import widgets.inside_panel as ip
     from widgets.app import create_window
+
     real = ip.RunController
-    monkeypatch.setattr(ip, "RunController",
-                        lambda doc, parent=None: real(doc, parent, client=client))
+    monkeypatch.setattr(
+        ip, "RunController", lambda doc, parent=None: real(doc, parent, client=client)
+    )
     monkeypatch.setenv("CONVCANVAS_DATA_DIR", str(tmp_path))
     win = create_window([])
     win.ask_save_changes = lambda *a: "discard"
@@ -400,6 +424,7 @@ def test_app_runs_sample_at_start_and_selects_last_spatial_node(qtbot, client, m
 def _grid_point(grid, channel, y, x):
     """Viewport position of feature pixel ``(y, x)`` of ``channel`` in the grid."""
     from PySide6.QtCore import QPointF as P
+
     tx, ty = grid.tile_origin(channel)
     scene = grid.image.mapToScene(P(tx + x + 0.5, ty + y + 0.5))
     return grid.plot.mapFromScene(scene)
@@ -407,7 +432,8 @@ def _grid_point(grid, channel, y, x):
 
 def test_hovering_a_map_pixel_reads_it_out_and_boxes_its_field(qtbot, panel):
     """Mouse over a grid pixel: the readout shows it and the image boxes its receptive field."""
-    from engine.features import rf_box
+    from engine.runtime.features import rf_box
+
     result = run_and_wait(qtbot, panel)
     panel.scene.select_nodes(["c1"])
     qtbot.wait(50)
@@ -416,8 +442,9 @@ def test_hovering_a_map_pixel_reads_it_out_and_boxes_its_field(qtbot, panel):
     value = float(result.maps["c1"][2, 3, 5])
     qtbot.waitUntil(lambda: panel.rf.hover_box is not None, timeout=2000)
     assert panel.grid.readout.text() == f"channel 2, y 3, x 5 = {value:.4g}"
-    assert panel.rf.hover_box == rf_box(result.extra["analysis"], "c1", 3, 5,
-                                        result.preprocess, channel=2, value=value)
+    assert panel.rf.hover_box == rf_box(
+        result.extra["analysis"], "c1", 3, 5, result.preprocess, channel=2, value=value
+    )
 
 
 def test_clicking_a_channel_enlarges_it_and_boxes_its_strongest_pixel(qtbot, panel):
@@ -425,8 +452,9 @@ def test_clicking_a_channel_enlarges_it_and_boxes_its_strongest_pixel(qtbot, pan
     result = run_and_wait(qtbot, panel)
     panel.scene.select_nodes(["c1"])
     qtbot.wait(50)
-    qtbot.mouseClick(panel.grid.plot.viewport(), Qt.MouseButton.LeftButton,
-                     pos=_grid_point(panel.grid, 6, 1, 1))
+    qtbot.mouseClick(
+        panel.grid.plot.viewport(), Qt.MouseButton.LeftButton, pos=_grid_point(panel.grid, 6, 1, 1)
+    )
     qtbot.waitUntil(lambda: panel.grid.enlarged == 6, timeout=2000)
     assert panel.grid.shown_channels == 1
     assert panel.rf.box == strongest_box(result, result.extra["analysis"], "c1", 6)
@@ -435,6 +463,7 @@ def test_clicking_a_channel_enlarges_it_and_boxes_its_strongest_pixel(qtbot, pan
 def test_live_mode_reruns_after_an_edit_but_not_after_a_move(qtbot, panel):
     """Live (on at start-up) schedules a run after a parameter edit, never after a move."""
     from designer.commands import MoveNodesCommand
+
     c = panel.controller
     c.set_live(True)
     c._live_timer.stop()

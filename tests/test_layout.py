@@ -1,17 +1,17 @@
 """Automatic layered layout: no overlaps, edges left to right, layers, determinism."""
+
 from __future__ import annotations
 
 import itertools
 
 import networkx as nx
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.fileformat import from_dict
-from engine.graph import GraphModel
-from engine.layout import layered_layout
+from engine.core.fileformat import from_dict
+from engine.core.graph import GraphModel
+from engine.core.layout import layered_layout
 from engine.templates import TEMPLATES, build, deep_resnet
 
 ITEM_W, ITEM_H = 200, 110
@@ -120,11 +120,22 @@ def test_deterministic(templates):
 
 def test_cycle_does_not_break_layout():
     """Nodes on a cycle (kept by loading) still get distinct, non-overlapping positions."""
-    doc = {"format": "convcanvas.graph", "version": 1, "nodes": [
-        {"id": "x", "type": "input"}, {"id": "a", "type": "add"},
-        {"id": "r", "type": "relu"}, {"id": "s", "type": "relu"}],
-        "edges": [{"src": "x", "dst": "a", "port": 0}, {"src": "s", "dst": "a", "port": 1},
-                  {"src": "a", "dst": "r"}, {"src": "r", "dst": "s"}]}
+    doc = {
+        "format": "convcanvas.graph",
+        "version": 1,
+        "nodes": [
+            {"id": "x", "type": "input"},
+            {"id": "a", "type": "add"},
+            {"id": "r", "type": "relu"},
+            {"id": "s", "type": "relu"},
+        ],
+        "edges": [
+            {"src": "x", "dst": "a", "port": 0},
+            {"src": "s", "dst": "a", "port": 1},
+            {"src": "a", "dst": "r"},
+            {"src": "r", "dst": "s"},
+        ],
+    }
     m = from_dict(doc)
     pos = layered_layout(m)
     assert set(pos) == {"x", "a", "r", "s"}
@@ -134,9 +145,12 @@ def test_cycle_does_not_break_layout():
 
 def test_cycle_without_sources():
     """A graph that is only a cycle is laid out too."""
-    doc = {"format": "convcanvas.graph", "version": 1, "nodes": [
-        {"id": "p", "type": "relu"}, {"id": "q", "type": "relu"}],
-        "edges": [{"src": "p", "dst": "q"}, {"src": "q", "dst": "p"}]}
+    doc = {
+        "format": "convcanvas.graph",
+        "version": 1,
+        "nodes": [{"id": "p", "type": "relu"}, {"id": "q", "type": "relu"}],
+        "edges": [{"src": "p", "dst": "q"}, {"src": "q", "dst": "p"}],
+    }
     pos = layered_layout(from_dict(doc))
     assert pos == {"p": (0.0, 0.0), "q": (260.0, 0.0)}
 
@@ -177,16 +191,23 @@ def test_tall_items_keep_their_gap():
     m = build("inception3a_naive")
     heights = {"branch2_3x3": 300.0}
     pos = layered_layout(m, heights=heights)
-    column = sorted((pos[n][1], n) for n in ("branch1_1x1", "branch2_3x3", "branch3_5x5",
-                                              "branch4_pool"))
+    column = sorted(
+        (pos[n][1], n) for n in ("branch1_1x1", "branch2_3x3", "branch3_5x5", "branch4_pool")
+    )
     gaps = [yb - (ya + heights.get(a, 110.0)) for (ya, a), (yb, _) in zip(column, column[1:])]
     assert min(gaps) >= 39
     assert [n for _, n in column].index("branch2_3x3") == 1
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(1, 20).flatmap(lambda n: st.tuples(
-    st.just(n), st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=40))))
+@given(
+    st.integers(1, 20).flatmap(
+        lambda n: st.tuples(
+            st.just(n),
+            st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, n - 1)), max_size=40),
+        )
+    )
+)
 def test_random_graphs_with_cycles(case):
     """Any directed graph, cycles and self-loops included, gets a full non-overlapping layout."""
     n, edges = case

@@ -1,4 +1,5 @@
 """The main window: start-up, title, menus, palette → canvas, undo, selection, export."""
+
 from __future__ import annotations
 
 import os
@@ -117,16 +118,19 @@ def test_inside_views_dock(win):
 
 def test_startup_does_not_import_torch():
     """Building the window on the default template leaves torch unimported."""
-    code = ("import sys\n"
-            "from PySide6.QtWidgets import QApplication\n"
-            "app = QApplication([])\n"
-            "from widgets.app import create_window\n"
-            "w = create_window([])\n"
-            "w.show(); app.processEvents()\n"
-            "print('torch' in sys.modules, len(w.doc.model))\n")
+    code = (
+        "import sys\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([])\n"
+        "from widgets.app import create_window\n"
+        "w = create_window([])\n"
+        "w.show(); app.processEvents()\n"
+        "print('torch' in sys.modules, len(w.doc.model))\n"
+    )
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", CONVCANVAS_NO_AUTOSAVE_PROMPT="1")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "13"]
 
@@ -136,17 +140,20 @@ def test_palette_drag_drops_node_on_canvas(qtbot, win):
     from PySide6.QtCore import QPoint, QPointF, Qt
     from PySide6.QtGui import QDragEnterEvent, QDropEvent
     from PySide6.QtWidgets import QApplication
+
     mime = win.palette_panel.tree.mimeData([win.palette_panel.item_for("avgpool")])
     vp = win.view.viewport()
     spot = QPoint(vp.width() // 3, vp.height() // 4)
     actions = Qt.DropAction.CopyAction
-    enter = QDragEnterEvent(spot, actions, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(
+        spot, actions, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     QApplication.sendEvent(vp, enter)
     assert enter.isAccepted()
     before = set(win.doc.model.nodes)
-    drop = QDropEvent(QPointF(spot), actions, mime, Qt.MouseButton.LeftButton,
-                      Qt.KeyboardModifier.NoModifier)
+    drop = QDropEvent(
+        QPointF(spot), actions, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     QApplication.sendEvent(vp, drop)
     (node,) = set(win.doc.model.nodes) - before
     assert win.doc.model.node_type(node) == "avgpool"
@@ -179,6 +186,7 @@ def test_window_fits_a_1366x768_laptop(win):
 def test_docks_palette_left_inspector_right_layers_and_inside_tabbed(win):
     """Palette left, inspector right, 'Layers' | 'Inside' tabs below the canvas."""
     from PySide6.QtCore import Qt
+
     area = win.dockWidgetArea
     assert area(win.palette_dock) == Qt.DockWidgetArea.LeftDockWidgetArea
     assert area(win.inspector_dock) == Qt.DockWidgetArea.RightDockWidgetArea
@@ -188,7 +196,8 @@ def test_docks_palette_left_inspector_right_layers_and_inside_tabbed(win):
 
 def test_palette_never_cuts_its_labels(win):
     """The palette is at least as wide as its longest label ('Global Avg Pool')."""
-    from engine.layers import NODE_TYPES
+    from engine.nodes import NODE_TYPES
+
     fm = win.palette_panel.tree.fontMetrics()
     widest = max(fm.horizontalAdvance(t.label) for t in NODE_TYPES.values())
     assert win.palette_dock.width() >= widest + 20
@@ -204,7 +213,7 @@ def test_fit_to_view_caps_the_zoom_of_a_small_design(qtbot, win):
 
 def test_template_fills_the_canvas_after_show(qtbot, win):
     """Shown, the Inception 3a template is fitted; at 1600×1000 it reads at 60 % or more."""
-    qtbot.waitUntil(lambda: win.view.zoom() != 1.0, timeout=2000)   # fitted after show
+    qtbot.waitUntil(lambda: win.view.zoom() != 1.0, timeout=2000)  # fitted after show
     win.resize(1600, 1000)
     win.arrange_docks()
     qtbot.wait(50)

@@ -1,4 +1,5 @@
 """The panels on their own: palette, inspector, totals bar, layer table, number formats."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,8 +7,8 @@ from PySide6.QtCore import Qt
 
 from designer.commands import ConnectCommand, SetParamCommand
 from designer.document import Document
+from engine.formatting import fmt_bytes, fmt_compact, fmt_int, fmt_percent, fmt_rf, fmt_signed
 from engine.templates import build
-from widgets.formatting import fmt_bytes, fmt_compact, fmt_int, fmt_percent, fmt_rf, fmt_signed
 from widgets.inspector import Inspector
 from widgets.layer_table import COLUMNS, LayerTable
 from widgets.palette import NODE_MIME, Palette
@@ -55,9 +56,12 @@ def test_palette_groups_node_types_by_category(qtbot):
         g = p.tree.topLevelItem(i)
         groups[g.text(0)] = [g.child(j).text(0) for j in range(g.childCount())]
     assert groups == {
-        "Input": ["Input"], "Convolution": ["Conv k×k", "1×1 Conv"],
-        "Pooling": ["Max Pool", "Avg Pool", "Global Avg Pool"], "Merge": ["Concat", "Add"],
-        "Other": ["ReLU", "BatchNorm", "Flatten", "Linear", "Dropout"]}
+        "Input": ["Input"],
+        "Convolution": ["Conv k×k", "1×1 Conv"],
+        "Pooling": ["Max Pool", "Avg Pool", "Global Avg Pool"],
+        "Merge": ["Concat", "Add"],
+        "Other": ["ReLU", "BatchNorm", "Flatten", "Linear", "Dropout"],
+    }
 
 
 def test_palette_filter_keeps_matching_types(qtbot):
@@ -230,8 +234,16 @@ def test_layer_table_rows_show_each_node(qtbot, doc):
     t = LayerTable(doc)
     qtbot.addWidget(t)
     assert t.model.rowCount() == len(doc.model)
-    assert t.row_texts("branch2_3x3") == ["branch2_3x3", "Conv k×k", "128×28×28", "110,592",
-                                          "86.7 M", "392 KiB", "3×3", "ok"]
+    assert t.row_texts("branch2_3x3") == [
+        "branch2_3x3",
+        "Conv k×k",
+        "128×28×28",
+        "110,592",
+        "86.7 M",
+        "392 KiB",
+        "3×3",
+        "ok",
+    ]
 
 
 def test_layer_table_sorts_numerically(qtbot, doc):
@@ -239,8 +251,13 @@ def test_layer_table_sorts_numerically(qtbot, doc):
     t = LayerTable(doc)
     qtbot.addWidget(t)
     t.view.sortByColumn(COLUMNS.index("Params"), Qt.SortOrder.DescendingOrder)
-    assert t.visible_order()[:5] == ["branch2_3x3", "branch2_reduce", "branch3_5x5",
-                                     "branch1_1x1", "branch3_reduce"]
+    assert t.visible_order()[:5] == [
+        "branch2_3x3",
+        "branch2_reduce",
+        "branch3_5x5",
+        "branch1_1x1",
+        "branch3_reduce",
+    ]
 
 
 def test_layer_table_updates_only_changed_rows(qtbot, doc):
@@ -259,6 +276,7 @@ def test_layer_table_updates_only_changed_rows(qtbot, doc):
 def test_layer_table_follows_added_and_removed_nodes(qtbot, doc):
     """Adding a node adds a row; undoing removes it."""
     from designer.commands import AddNodeCommand
+
     t = LayerTable(doc)
     qtbot.addWidget(t)
     n = t.model.rowCount()

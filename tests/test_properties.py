@@ -4,21 +4,25 @@ Shapes, parameter counts, MACs and errors are compared with ``tests/helpers_torc
 an oracle that runs one torch layer per node; incremental results are compared with a
 fresh :func:`engine.analyze` after random edit sequences.
 """
+
 from __future__ import annotations
 
 import networkx as nx
 import pytest
+from helpers_torch import run_graph
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import Analyzer, GraphModel, ParamError, analyze
-from engine.analysis import _MemoryProfile
-from engine.errors import EngineError
+from engine.analysis.analyzer import _MemoryProfile
+from engine.core.errors import EngineError
 
-from helpers_torch import run_graph
-
-SETTINGS = settings(max_examples=60, deadline=None, derandomize=True,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 def pair_or_int(lo: int, hi: int):
@@ -28,35 +32,41 @@ def pair_or_int(lo: int, hi: int):
 
 def conv_params():
     """Random ``conv`` parameters, including "same" padding, dilation and groups."""
-    return st.fixed_dictionaries({
-        "out_channels": st.sampled_from([1, 2, 3, 4, 6]),
-        "kernel_size": pair_or_int(1, 5),
-        "stride": pair_or_int(1, 3),
-        "padding": st.one_of(st.just("same"), pair_or_int(0, 3)),
-        "dilation": pair_or_int(1, 3),
-        "groups": st.sampled_from([1, 1, 2, 3]),
-        "bias": st.booleans(),
-    })
+    return st.fixed_dictionaries(
+        {
+            "out_channels": st.sampled_from([1, 2, 3, 4, 6]),
+            "kernel_size": pair_or_int(1, 5),
+            "stride": pair_or_int(1, 3),
+            "padding": st.one_of(st.just("same"), pair_or_int(0, 3)),
+            "dilation": pair_or_int(1, 3),
+            "groups": st.sampled_from([1, 1, 2, 3]),
+            "bias": st.booleans(),
+        }
+    )
 
 
 def conv1x1_params():
     """Random ``conv1x1`` parameters."""
-    return st.fixed_dictionaries({
-        "out_channels": st.sampled_from([1, 2, 3, 4, 6]),
-        "stride": pair_or_int(1, 3),
-        "groups": st.sampled_from([1, 1, 2, 3]),
-        "bias": st.booleans(),
-    })
+    return st.fixed_dictionaries(
+        {
+            "out_channels": st.sampled_from([1, 2, 3, 4, 6]),
+            "stride": pair_or_int(1, 3),
+            "groups": st.sampled_from([1, 1, 2, 3]),
+            "bias": st.booleans(),
+        }
+    )
 
 
 def pool_params():
     """Random max/avg pool parameters, including ceil_mode and a default stride."""
-    return st.fixed_dictionaries({
-        "kernel_size": pair_or_int(1, 5),
-        "stride": st.one_of(st.none(), pair_or_int(1, 3)),
-        "padding": pair_or_int(0, 2),
-        "ceil_mode": st.booleans(),
-    })
+    return st.fixed_dictionaries(
+        {
+            "kernel_size": pair_or_int(1, 5),
+            "stride": st.one_of(st.none(), pair_or_int(1, 3)),
+            "padding": pair_or_int(0, 2),
+            "ceil_mode": st.booleans(),
+        }
+    )
 
 
 PARAMS = {
@@ -68,9 +78,13 @@ PARAMS = {
     "relu": st.just({}),
     "flatten": st.just({}),
     "dropout": st.fixed_dictionaries({"p": st.floats(0.0, 1.0)}),
-    "batchnorm": st.fixed_dictionaries({"eps": st.sampled_from([1e-5, 1e-3]),
-                                        "momentum": st.floats(0.0, 1.0),
-                                        "affine": st.booleans()}),
+    "batchnorm": st.fixed_dictionaries(
+        {
+            "eps": st.sampled_from([1e-5, 1e-3]),
+            "momentum": st.floats(0.0, 1.0),
+            "affine": st.booleans(),
+        }
+    ),
     "linear": st.fixed_dictionaries({"out_features": st.integers(1, 9), "bias": st.booleans()}),
 }
 
@@ -106,10 +120,18 @@ def _numel(shape: tuple) -> int:
 def _torch_refuses(type_name: str, params: dict, cin: int) -> bool:
     """Whether torch refuses to build the layer (the model's only up-front refusal)."""
     from torch import nn
+
     p = params
     try:
-        nn.Conv2d(cin, p["out_channels"], p["kernel_size"], stride=p["stride"],
-                  padding=p["padding"], dilation=p["dilation"], groups=1)
+        nn.Conv2d(
+            cin,
+            p["out_channels"],
+            p["kernel_size"],
+            stride=p["stride"],
+            padding=p["padding"],
+            dilation=p["dilation"],
+            groups=1,
+        )
     except ValueError:
         return True
     return False
@@ -117,13 +139,18 @@ def _torch_refuses(type_name: str, params: dict, cin: int) -> bool:
 
 def test_property_tests_cover_every_node_type():
     """PARAMS (single-input layers), the merges and the input make up every node type."""
-    from engine.layers import NODE_TYPES
+    from engine.nodes import NODE_TYPES
+
     assert set(PARAMS) | {"input", "concat", "add"} == set(NODE_TYPES)
 
 
 @pytest.mark.parametrize("type_name", sorted(PARAMS))  # every single-input type, each tested
-@settings(max_examples=25, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=25,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(data=st.data(), cin=st.integers(1, 6), h=st.integers(1, 12), w=st.integers(1, 12))
 def test_every_node_type_matches_torch(type_name, data, cin, h, w):
     """One node of every type, random params and input: analysis equals real torch layers."""
@@ -145,8 +172,13 @@ def test_every_node_type_matches_torch(type_name, data, cin, h, w):
 
 
 @SETTINGS
-@given(data=st.data(), cin=st.integers(1, 6), h=st.integers(1, 12), w=st.integers(1, 12),
-       merge=st.sampled_from(["concat", "add"]))
+@given(
+    data=st.data(),
+    cin=st.integers(1, 6),
+    h=st.integers(1, 12),
+    w=st.integers(1, 12),
+    merge=st.sampled_from(["concat", "add"]),
+)
 def test_merges_match_torch(data, cin, h, w, merge):
     """Concat and add of 2–3 random branches: errors and shapes as torch (add: no broadcast)."""
     m = GraphModel()
@@ -182,9 +214,15 @@ SAME_SHAPE = [
 def random_graphs(draw, max_ops: int = 9) -> GraphModel:
     """A random DAG with branches and concat/add merges; ~half the layers keep the shape."""
     m = GraphModel()
-    m.add_node("input", {"channels": draw(st.sampled_from([2, 4])),
-                         "height": draw(st.integers(3, 14)),
-                         "width": draw(st.integers(3, 14))}, "x")
+    m.add_node(
+        "input",
+        {
+            "channels": draw(st.sampled_from([2, 4])),
+            "height": draw(st.integers(3, 14)),
+            "width": draw(st.integers(3, 14)),
+        },
+        "x",
+    )
     nodes = ["x"]
     for i in range(draw(st.integers(1, max_ops))):
         nid = f"n{i}"
@@ -243,8 +281,21 @@ def test_peak_memory_matches_simulation(model):
 
 # --------------------------------------------------------------------------- incremental
 def _snapshot(a) -> dict:
-    return {n: (r.shape, r.weights, r.biases, r.other, r.macs, r.activation_bytes, r.rf,
-                r.error, r.waiting_on, r.depth) for n, r in a.nodes.items()}
+    return {
+        n: (
+            r.shape,
+            r.weights,
+            r.biases,
+            r.other,
+            r.macs,
+            r.activation_bytes,
+            r.rf,
+            r.error,
+            r.waiting_on,
+            r.depth,
+        )
+        for n, r in a.nodes.items()
+    }
 
 
 def _totals(a) -> tuple:
@@ -252,15 +303,28 @@ def _totals(a) -> tuple:
 
 
 def _totals_of(t) -> tuple:
-    return (t.params, t.weights, t.biases, t.other, t.macs, t.activation_bytes,
-            t.peak_activation_bytes, t.output_rf, t.output)
+    return (
+        t.params,
+        t.weights,
+        t.biases,
+        t.other,
+        t.macs,
+        t.activation_bytes,
+        t.peak_activation_bytes,
+        t.output_rf,
+        t.output,
+    )
 
 
 EDITS = ["param", "param", "param", "add", "connect", "disconnect", "remove", "restore"]
 
 
-@settings(max_examples=40, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(model=random_graphs(max_ops=7), data=st.data())
 def test_incremental_equals_fresh_analysis(model, data):
     """After every edit of a random sequence, the Analyzer's result equals a fresh analyze()."""
@@ -274,13 +338,19 @@ def test_incremental_equals_fresh_analysis(model, data):
                 n = data.draw(st.sampled_from(nodes))
                 t = model.node_type(n)
                 if t == "input":
-                    model.set_params(n, {"channels": data.draw(st.sampled_from([2, 4])),
-                                         "height": data.draw(st.integers(2, 12))})
+                    model.set_params(
+                        n,
+                        {
+                            "channels": data.draw(st.sampled_from([2, 4])),
+                            "height": data.draw(st.integers(2, 12)),
+                        },
+                    )
                 elif t in PARAMS and t not in ("relu", "flatten", "global_avgpool"):
                     model.set_params(n, data.draw(PARAMS[t]))
             elif edit == "add":
-                kind, params = data.draw(st.sampled_from(SAME_SHAPE + [("concat", {}),
-                                                                       ("add", {})]))
+                kind, params = data.draw(
+                    st.sampled_from(SAME_SHAPE + [("concat", {}), ("add", {})])
+                )
                 model.add_node(kind, params)
             elif edit == "connect":
                 model.connect(data.draw(st.sampled_from(nodes)), data.draw(st.sampled_from(nodes)))
@@ -321,8 +391,9 @@ def test_cycles_from_files_mark_exactly_the_cycle_nodes(model, data):
                 g.remove_edge(u, dst, key=0)
         g.add_edge(src, dst, key=port)
     a = analyze(model)
-    on_cycle = {n for comp in nx.strongly_connected_components(g) if len(comp) > 1
-                for n in comp} | {n for n in g if g.has_edge(n, n)}
+    on_cycle = {
+        n for comp in nx.strongly_connected_components(g) if len(comp) > 1 for n in comp
+    } | {n for n in g if g.has_edge(n, n)}
     below = set().union(*(nx.descendants(g, n) for n in on_cycle)) - on_cycle
     for n in model.nodes:
         if n in on_cycle:

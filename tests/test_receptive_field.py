@@ -5,17 +5,18 @@ positive weights and inputs, and takes the extent of the non-zero input gradient
 (``tests/helpers_torch.py``). Average pooling is used instead of max pooling: a max pool
 passes gradient to one element per window only.
 """
+
 from __future__ import annotations
 
 import networkx as nx
+from helpers_torch import gradient_extents
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import GraphModel, analyze, fileformat, receptive_field
-from engine.layers import compile_params
+from engine import GraphModel, analyze, receptive_field
+from engine.core import fileformat
+from engine.nodes import compile_params
 from engine.templates import resnet18, vgg16
-
-from helpers_torch import gradient_extents
 
 
 def chain(*layers, size: int = 32, channels: int = 1) -> GraphModel:
@@ -37,22 +38,28 @@ def test_input_sees_one_pixel():
 
 def test_two_3x3_convs_see_5x5():
     """Two stacked 3×3 convolutions (padding 1) see 5×5, starting 2 pixels before."""
-    m = chain(("conv", {"out_channels": 1, "kernel_size": 3, "padding": 1}),
-              ("conv", {"out_channels": 1, "kernel_size": 3, "padding": 1}))
+    m = chain(
+        ("conv", {"out_channels": 1, "kernel_size": 3, "padding": 1}),
+        ("conv", {"out_channels": 1, "kernel_size": 3, "padding": 1}),
+    )
     assert analyze(m)["l1"].rf == ((5, 1, -2), (5, 1, -2))
 
 
 def test_stride_multiplies_the_jump():
     """A stride-2 7×7 conv then a 3×3 stride-2 pool: jump 4, size 7 + 2·2 = 11 (ResNet stem)."""
-    m = chain(("conv", {"out_channels": 1, "kernel_size": 7, "stride": 2, "padding": 3}),
-              ("maxpool", {"kernel_size": 3, "stride": 2, "padding": 1}))
+    m = chain(
+        ("conv", {"out_channels": 1, "kernel_size": 7, "stride": 2, "padding": 3}),
+        ("maxpool", {"kernel_size": 3, "stride": 2, "padding": 1}),
+    )
     assert analyze(m)["l1"].rf == ((11, 4, -5), (11, 4, -5))
 
 
 def test_dilation_widens_the_window():
     """A 3×3 conv with dilation 3 spans 7 pixels; on a jump-2 input it spans 1 + 2·3·2 = 13."""
-    m = chain(("avgpool", {"kernel_size": 2}),
-              ("conv", {"out_channels": 1, "kernel_size": 3, "dilation": 3}))
+    m = chain(
+        ("avgpool", {"kernel_size": 2}),
+        ("conv", {"out_channels": 1, "kernel_size": 3, "dilation": 3}),
+    )
     assert analyze(m)["l1"].rf == ((2 + 2 * 3 * 2, 2, 0), (2 + 2 * 3 * 2, 2, 0))
 
 
@@ -64,16 +71,22 @@ def test_same_padding_even_kernel_starts_at_left_pad():
 
 def test_pair_params_give_per_axis_fields():
     """Kernel [1, 5] and stride [1, 2] give different fields along H and W."""
-    m = chain(("conv", {"out_channels": 1, "kernel_size": [1, 5], "stride": [1, 2]}),
-              ("conv", {"out_channels": 1, "kernel_size": 3}))
+    m = chain(
+        ("conv", {"out_channels": 1, "kernel_size": [1, 5], "stride": [1, 2]}),
+        ("conv", {"out_channels": 1, "kernel_size": 3}),
+    )
     assert analyze(m)["l1"].rf == ((3, 1, 0), (5 + 2 * 2, 2, 0))
 
 
 def test_global_pool_covers_the_whole_input():
     """After global average pooling the window covers every input pixel of the feature map."""
-    m = chain(("conv", {"out_channels": 1, "kernel_size": 3, "stride": 2}),
-              ("global_avgpool", {}), ("flatten", {}), ("linear", {"out_features": 2}),
-              size=15)
+    m = chain(
+        ("conv", {"out_channels": 1, "kernel_size": 3, "stride": 2}),
+        ("global_avgpool", {}),
+        ("flatten", {}),
+        ("linear", {"out_features": 2}),
+        size=15,
+    )
     # conv: 7×7 outputs of size 3, jump 2 → the last one ends at 2·6 + 3 = 15.
     rf = receptive_field(m)
     assert rf["l1"] == ((15, 14, 0), (15, 14, 0))
@@ -121,21 +134,44 @@ def test_resnet18_last_block_sees_435():
 
 # --------------------------------------------------------------------------- measurement
 RF_LAYERS = st.one_of(
-    st.fixed_dictionaries({"type": st.just("conv"), "out_channels": st.integers(1, 2),
-                           "kernel_size": st.integers(1, 4), "stride": st.integers(1, 2),
-                           "padding": st.integers(0, 2), "dilation": st.integers(1, 2)}),
-    st.fixed_dictionaries({"type": st.just("conv"), "out_channels": st.integers(1, 2),
-                           "kernel_size": st.lists(st.integers(1, 4), min_size=2, max_size=2),
-                           "padding": st.just("same"),
-                           "dilation": st.integers(1, 2)}),
-    st.fixed_dictionaries({"type": st.sampled_from(["avgpool", "maxpool"]),
-                           "kernel_size": st.integers(1, 3),
-                           "stride": st.integers(1, 3), "padding": st.integers(0, 1),
-                           "ceil_mode": st.booleans()}),
-    st.fixed_dictionaries({"type": st.just("conv1x1"), "out_channels": st.integers(1, 2),
-                           "stride": st.integers(1, 2)}),
-    st.fixed_dictionaries({"type": st.sampled_from(["relu", "batchnorm", "dropout", "concat",
-                                                    "add", "global_avgpool"])}),
+    st.fixed_dictionaries(
+        {
+            "type": st.just("conv"),
+            "out_channels": st.integers(1, 2),
+            "kernel_size": st.integers(1, 4),
+            "stride": st.integers(1, 2),
+            "padding": st.integers(0, 2),
+            "dilation": st.integers(1, 2),
+        }
+    ),
+    st.fixed_dictionaries(
+        {
+            "type": st.just("conv"),
+            "out_channels": st.integers(1, 2),
+            "kernel_size": st.lists(st.integers(1, 4), min_size=2, max_size=2),
+            "padding": st.just("same"),
+            "dilation": st.integers(1, 2),
+        }
+    ),
+    st.fixed_dictionaries(
+        {
+            "type": st.sampled_from(["avgpool", "maxpool"]),
+            "kernel_size": st.integers(1, 3),
+            "stride": st.integers(1, 3),
+            "padding": st.integers(0, 1),
+            "ceil_mode": st.booleans(),
+        }
+    ),
+    st.fixed_dictionaries(
+        {"type": st.just("conv1x1"), "out_channels": st.integers(1, 2), "stride": st.integers(1, 2)}
+    ),
+    st.fixed_dictionaries(
+        {
+            "type": st.sampled_from(
+                ["relu", "batchnorm", "dropout", "concat", "add", "global_avgpool"]
+            )
+        }
+    ),
 )
 
 
@@ -196,8 +232,12 @@ def _window(rf_axis: tuple, px: tuple | None, axis: int) -> tuple[int, int]:
     return lo, lo + size - 1
 
 
-@settings(max_examples=40, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(model=rf_graphs())
 def test_receptive_field_equals_gradient_extent(model):
     """First, middle and last output pixels: the input gradient fills the clipped RF window."""
@@ -223,9 +263,10 @@ def test_receptive_field_equals_gradient_extent(model):
     for (n, px), extent in zip(targets, measured):
         if extent is None:
             # Only a window reaching into the padding can see no pixel at all.
-            assert n in loose or any(_window(a[n].rf[ax], px, ax)[0] < 0 or
-                                     _window(a[n].rf[ax], px, ax)[1] >= limits[ax]
-                                     for ax in (0, 1)), (n, px, fileformat.dumps(model))
+            assert n in loose or any(
+                _window(a[n].rf[ax], px, ax)[0] < 0 or _window(a[n].rf[ax], px, ax)[1] >= limits[ax]
+                for ax in (0, 1)
+            ), (n, px, fileformat.dumps(model))
             continue
         for axis in (0, 1):
             lo, hi = _window(a[n].rf[axis], px, axis)

@@ -1,4 +1,5 @@
 """Renaming a node from the inspector's id field: model, canvas, table, undo, export, inside views."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,10 +11,10 @@ from worker_jobs import small_graph
 from designer.commands import RenameNodeCommand
 from designer.document import Document
 from designer.scene import GraphScene
-from engine import fileformat
-from engine.analysis import analyze
-from engine.errors import DuplicateIdError
-from engine.worker import WorkerClient
+from engine.analysis.analyzer import analyze
+from engine.core import fileformat
+from engine.core.errors import DuplicateIdError
+from engine.worker.client import WorkerClient
 from widgets.inside_panel import InsidePanel
 from widgets.run_controller import RunController
 
@@ -70,8 +71,9 @@ def test_taken_id_is_refused_inline_and_not_pushed(qtbot, win):
     count = win.doc.undo_stack.count()
     type_id(qtbot, win, "branch2_3x3", "concat")
     assert win.inspector.id_error.isVisible()
-    assert win.inspector.id_error.text() == ("Not renamed: cannot rename 'branch2_3x3' to "
-                                             "'concat': there is already a node 'concat'")
+    assert win.inspector.id_error.text() == (
+        "Not renamed: cannot rename 'branch2_3x3' to 'concat': there is already a node 'concat'"
+    )
     assert win.doc.undo_stack.count() == count
     assert fileformat.dumps(win.doc.model) == before
 
@@ -121,7 +123,8 @@ def test_rename_command_checks_in_the_constructor(qtbot):
 
 def test_inside_views_survive_a_rename_after_a_run(qtbot):
     """Views showing a run keyed by old ids do not crash after a rename; they ask for a run."""
-    from engine.features import run_features
+    from engine.runtime.features import run_features
+
     model = small_graph()
     doc = Document(model)
     scene = GraphScene(doc)
@@ -140,7 +143,7 @@ def test_inside_views_survive_a_rename_after_a_run(qtbot):
     doc.undo_stack.push(RenameNodeCommand(doc, "c1", "stem_conv"))
     assert scene.selected_nodes() == ["stem_conv"]
     assert panel.grid.readout.text() == "'stem_conv' was not in the last run: press Run to see it."
-    panel.sparsity.click_node("c1")   # a point of the old run: its id is gone, nothing breaks
+    panel.sparsity.click_node("c1")  # a point of the old run: its id is gone, nothing breaks
     panel.grid.set_node("c1")
     assert panel.grid.node == "c1"
     doc.undo_stack.undo()

@@ -1,20 +1,20 @@
 """The scene adapter: items follow the Document (add, remove, params, analysis, reset)."""
+
 from __future__ import annotations
 
+from canvas_helpers import chain_model
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QColor
 
-from canvas_helpers import chain_model
-from designer.commands import (AddNodeCommand, ConnectCommand, RemoveNodesCommand,
-                               SetParamCommand)
+from designer.commands import AddNodeCommand, ConnectCommand, RemoveNodesCommand, SetParamCommand
 from designer.document import Document
 from designer.edge_item import LABEL_MID, LABEL_NONE
 from designer.node_item import NodeItem
 from designer.scene import GraphScene
 from designer.theme import Theme
 from engine import templates
-from engine.graph import GraphModel
-from engine.layers import fmt_shape
+from engine.core.graph import GraphModel
+from engine.nodes import fmt_shape
 
 
 def _inception() -> tuple[Document, GraphScene]:
@@ -34,7 +34,10 @@ def test_node_shows_id_type_params_shape_and_weights(qtbot):
     """branch2_3x3 shows its id, 'Conv k×k 3×3 · 128 · s1 p1', 128×28×28 and 110,592 w."""
     _, scene = _inception()
     assert scene.node_item("branch2_3x3").shown_text.splitlines() == [
-        "branch2_3x3", "Conv k×k 3×3 · 128 · s1 p1", "128×28×28 110,592 w"]
+        "branch2_3x3",
+        "Conv k×k 3×3 · 128 · s1 p1",
+        "128×28×28 110,592 w",
+    ]
 
 
 def test_node_item_position_is_model_position(qtbot):
@@ -50,7 +53,7 @@ def test_template_nodes_do_not_overlap(qtbot):
     _, scene = _inception()
     rects = [i.mapRectToScene(i.rect()) for i in scene.nodes.values()]
     for i, a in enumerate(rects):
-        for b in rects[i + 1:]:
+        for b in rects[i + 1 :]:
             assert not a.intersects(b)
 
 
@@ -59,12 +62,17 @@ def test_param_edit_refreshes_only_changed_items(qtbot, monkeypatch):
     doc, scene = _inception()
     refreshed = []
     original = NodeItem.set_content
-    monkeypatch.setattr(NodeItem, "set_content",
-                        lambda self, p, r: (refreshed.append(self.node_id), original(self, p, r)))
+    monkeypatch.setattr(
+        NodeItem,
+        "set_content",
+        lambda self, p, r: (refreshed.append(self.node_id), original(self, p, r)),
+    )
     doc.undo_stack.push(SetParamCommand(doc, "branch2_3x3", "out_channels", 64))
     assert sorted(refreshed) == ["branch2_3x3", "branch2_relu", "concat"]
     assert scene.node_item("branch2_3x3").shown_text.splitlines()[1:] == [
-        "Conv k×k 3×3 · 64 · s1 p1", "64×28×28 55,296 w"]
+        "Conv k×k 3×3 · 64 · s1 p1",
+        "64×28×28 55,296 w",
+    ]
     assert scene.node_item("concat").shown_text.splitlines()[2] == "352×28×28"
     doc.undo_stack.undo()
     assert scene.node_item("concat").shown_text.splitlines()[2] == "416×28×28"
@@ -141,8 +149,10 @@ def test_remove_and_undo_restore_items_and_edges(qtbot):
     doc.undo_stack.push(RemoveNodesCommand(doc, ["branch2_reduce", "branch2_3x3"]))
     assert scene.node_item("branch2_3x3") is None
     assert ("branch2_reduce", "branch2_reduce_relu", 0) not in scene.edges
-    assert scene.node_item("branch2_reduce_relu").shown_text.splitlines()[2] == \
-        "has no input; connect a node to it"
+    assert (
+        scene.node_item("branch2_reduce_relu").shown_text.splitlines()[2]
+        == "has no input; connect a node to it"
+    )
     assert scene.node_item("concat").shown_text.splitlines()[2].startswith("waiting on")
     doc.undo_stack.undo()
     assert sorted(scene.edges) == sorted(doc.model.edges())
@@ -191,8 +201,9 @@ def test_node_added_without_position_is_placed_beside_the_others(qtbot):
     scene = GraphScene(doc)
     doc.undo_stack.push(AddNodeCommand(doc, "relu", None, None, "r2"))
     r = scene.node_item("r2").sceneBoundingRect()
-    assert all(not r.intersects(scene.node_item(n).sceneBoundingRect())
-               for n in ("input", "conv", "relu"))
+    assert all(
+        not r.intersects(scene.node_item(n).sceneBoundingRect()) for n in ("input", "conv", "relu")
+    )
 
 
 def test_select_nodes_emits_once_with_ids(qtbot):
@@ -228,6 +239,7 @@ def test_items_bounding_rect_holds_every_node(qtbot):
 def test_dark_palette_gives_light_text(qtbot):
     """A dark window colour makes a dark canvas with light node text."""
     from PySide6.QtGui import QFont, QPalette
+
     pal = QPalette()
     pal.setColor(QPalette.ColorRole.Window, QColor("#202020"))
     dark = Theme(pal, QFont())
@@ -244,6 +256,7 @@ def test_application_palette_change_rethemes_the_canvas(qtbot):
     from PySide6.QtWidgets import QApplication
 
     from designer.view import GraphView
+
     app = QApplication.instance()
     old = app.palette()
     doc, scene = _inception()
@@ -295,8 +308,10 @@ def _assert_mirrors(doc: Document, scene: GraphScene) -> None:
     for n, item in scene.nodes.items():
         assert item.params == model.params(n)
         r = results[n]  # recomputed results equal to the old ones are not re-sent
-        assert item.result.same_output(r) and (item.result.weights, item.result.macs) == \
-            (r.weights, r.macs)
+        assert item.result.same_output(r) and (item.result.weights, item.result.macs) == (
+            r.weights,
+            r.macs,
+        )
         assert item.ports == [k for k, _ in model.ports(n)]
         pos = model.pos(n)
         assert pos is None or (item.pos().x(), item.pos().y()) == pos
@@ -311,10 +326,10 @@ def test_random_edits_with_undo_redo_keep_items_mirroring_the_model(qtbot):
     """Random commands, undos and redos: items, ports, edges and results follow the model."""
     import random
 
-    from designer.commands import (DisconnectCommand, MoveNodesCommand, PasteCommand)
-    from engine.errors import EngineError
-    from engine.fileformat import loads
-    from designer.commands import copy_to_text
+    from designer.commands import DisconnectCommand, MoveNodesCommand, PasteCommand, copy_to_text
+    from engine.core.errors import EngineError
+    from engine.core.fileformat import loads
+
     rng = random.Random(7)
     doc, scene = _inception()
     m = doc.model
@@ -322,15 +337,30 @@ def test_random_edits_with_undo_redo_keep_items_mirroring_the_model(qtbot):
     stack = doc.undo_stack
     types = ["relu", "concat", "add", "conv1x1", "maxpool"]
     params = {"conv1x1": {"out_channels": 8}, "maxpool": {"kernel_size": 2}}
-    for step in range(160):
+    for _step in range(160):
         nodes = doc.model.nodes
-        op = rng.choice(["add", "remove", "connect", "disconnect", "param", "paste", "move",
-                         "undo", "undo", "redo"])
+        op = rng.choice(
+            [
+                "add",
+                "remove",
+                "connect",
+                "disconnect",
+                "param",
+                "paste",
+                "move",
+                "undo",
+                "undo",
+                "redo",
+            ]
+        )
         try:
             if op == "add":
                 t = rng.choice(types)
-                stack.push(AddNodeCommand(doc, t, params.get(t), (rng.uniform(0, 1500),
-                                                                  rng.uniform(0, 700))))
+                stack.push(
+                    AddNodeCommand(
+                        doc, t, params.get(t), (rng.uniform(0, 1500), rng.uniform(0, 700))
+                    )
+                )
             elif op == "remove" and nodes:
                 stack.push(RemoveNodesCommand(doc, rng.sample(nodes, min(2, len(nodes)))))
             elif op == "connect" and nodes:
@@ -341,8 +371,11 @@ def test_random_edits_with_undo_redo_keep_items_mirroring_the_model(qtbot):
             elif op == "param":
                 convs = [n for n in nodes if doc.model.node_type(n) in ("conv", "conv1x1")]
                 if convs:
-                    stack.push(SetParamCommand(doc, rng.choice(convs), "out_channels",
-                                               rng.choice([4, 16, 64])))
+                    stack.push(
+                        SetParamCommand(
+                            doc, rng.choice(convs), "out_channels", rng.choice([4, 16, 64])
+                        )
+                    )
             elif op == "paste" and nodes:
                 part = loads(copy_to_text(doc, rng.sample(nodes, min(3, len(nodes)))))
                 stack.push(PasteCommand(doc, part, (30, 30)))
@@ -362,8 +395,10 @@ def test_random_edits_with_undo_redo_keep_items_mirroring_the_model(qtbot):
     _assert_mirrors(doc, scene)
     assert len(scene.nodes) == 13 and len(scene.edges) == 15
     # Undoing everything gives the template back (edge insertion order aside).
-    assert ([(n, m.node_type(n), m.params(n), m.pos(n)) for n in m.nodes], set(m.edges())) == \
-        original
+    assert (
+        [(n, m.node_type(n), m.params(n), m.pos(n)) for n in m.nodes],
+        set(m.edges()),
+    ) == original
 
 
 def test_port_tooltips_say_what_they_carry(qtbot):
@@ -372,15 +407,20 @@ def test_port_tooltips_say_what_they_carry(qtbot):
     cat = scene.node_item("concat")
     assert cat.port_tip(("in", 1)).startswith("Input 1 from 'branch2_relu': 128×28×28")
     assert cat.port_tip(("in", 4)).startswith("Free input")
-    assert scene.node_item("input").port_tip(("out", None)).startswith(
-        "Output of 'input': 192×28×28")
-    assert scene.node_item("branch2_relu").port_tip(("in", 0)).startswith(
-        "Input from 'branch2_3x3': 128×28×28")
+    assert (
+        scene.node_item("input").port_tip(("out", None)).startswith("Output of 'input': 192×28×28")
+    )
+    assert (
+        scene.node_item("branch2_relu")
+        .port_tip(("in", 0))
+        .startswith("Input from 'branch2_3x3': 128×28×28")
+    )
 
 
 def test_zoomed_out_label_at_30_percent_is_readable_and_fits_the_node(qtbot):
     """At 30 % a node's label is non-empty, ≥ 9 px and inside the node's on-screen rect."""
     from PySide6.QtCore import QRectF
+
     doc = Document(templates.googlenet())
     scene = GraphScene(doc)
     item = scene.node_item("inception4a_branch2_1_conv")
@@ -409,6 +449,7 @@ def test_zoomed_out_label_shortens_to_the_width_and_shows_the_shape_where_room(q
 def test_zoomed_out_label_shows_error_and_waiting_and_is_painted(qtbot):
     """An error reads "error", a node behind it "waiting"; painting at 40 % uses the label."""
     from designer.view import GraphView
+
     doc = Document(chain_model())
     scene = GraphScene(doc)
     doc.undo_stack.push(SetParamCommand(doc, "conv", "kernel_size", 11))

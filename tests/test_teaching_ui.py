@@ -3,6 +3,7 @@
 Nodes come from palette double-clicks, parameters are typed into the inspector, bias is
 switched off with its check box, wires are dragged from port to port on the canvas.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -65,8 +66,14 @@ def conv(qtbot, win, src: str, out: int, k: int, pad: int) -> str:
 def _mouse(win, kind, scene_pt, button, buttons) -> None:
     vp = win.view.viewport()
     local = win.view.mapFromScene(scene_pt)
-    ev = QMouseEvent(kind, QPointF(local), QPointF(vp.mapToGlobal(local)), button, buttons,
-                     Qt.KeyboardModifier.NoModifier)
+    ev = QMouseEvent(
+        kind,
+        QPointF(local),
+        QPointF(vp.mapToGlobal(local)),
+        button,
+        buttons,
+        Qt.KeyboardModifier.NoModifier,
+    )
     QApplication.sendEvent(vp, ev)
 
 
@@ -105,9 +112,11 @@ def build_naive(qtbot, win) -> dict[str, str]:
     type_int(qtbot, ins.editors["channels"].spin, 192)
     type_int(qtbot, ins.editors["height"].spin, 28)
     type_int(qtbot, ins.editors["width"].spin, 28)
-    n = {"b1": conv(qtbot, win, "input", 64, 1, 0),
-         "b2": conv(qtbot, win, "input", 128, 3, 1),
-         "b3": conv(qtbot, win, "input", 32, 5, 2)}
+    n = {
+        "b1": conv(qtbot, win, "input", 64, 1, 0),
+        "b2": conv(qtbot, win, "input", 128, 3, 1),
+        "b3": conv(qtbot, win, "input", 32, 5, 2),
+    }
     pool = add(qtbot, win, "maxpool")
     ins = inspect(win, pool)
     type_int(qtbot, ins.editors["kernel_size"].h, 3)

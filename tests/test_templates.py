@@ -1,4 +1,5 @@
 """Templates: the lesson's acceptance numbers, torchvision parameter counts, ids and shapes."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,13 +7,25 @@ from pathlib import Path
 import pytest
 
 from engine import analyze
-from engine.fileformat import load, loads, save, to_dict
-from engine.layers import NODE_TYPES
-from engine.layout import layered_layout
-from engine.templates import (DEFAULT_TEMPLATE, TEMPLATES, build, deep_resnet, googlenet,
-                              inception3a_googlenet, inception3a_naive, inception3a_reduced,
-                              resnet18, resnet50, resnet_basic_64, resnet_basic_256,
-                              resnet_bottleneck, vgg16)
+from engine.core.fileformat import load, loads, save, to_dict
+from engine.core.layout import layered_layout
+from engine.nodes import NODE_TYPES
+from engine.templates import (
+    DEFAULT_TEMPLATE,
+    TEMPLATES,
+    build,
+    deep_resnet,
+    googlenet,
+    inception3a_googlenet,
+    inception3a_naive,
+    inception3a_reduced,
+    resnet18,
+    resnet50,
+    resnet_basic_64,
+    resnet_basic_256,
+    resnet_bottleneck,
+    vgg16,
+)
 
 FORMAT_DOC = Path(__file__).resolve().parent.parent / "docs" / "format.md"
 
@@ -39,33 +52,43 @@ def built():
     return {f.__name__: f() for f, _ in NETWORK_PARAMS}
 
 
-@pytest.mark.parametrize("builder,weights", TEACHING_WEIGHTS, ids=lambda v: getattr(v, "__name__", v))
+@pytest.mark.parametrize(
+    "builder,weights", TEACHING_WEIGHTS, ids=lambda v: getattr(v, "__name__", v)
+)
 def test_teaching_block_weights(builder, weights):
     """Teaching blocks without bias have exactly the lesson's weight count and no other params."""
     t = analyze(builder()).totals
     assert (t.weights, t.biases, t.params) == (weights, 0, weights)
 
 
-@pytest.mark.parametrize("builder,biases", [
-    (inception3a_naive, 64 + 128 + 32),
-    (inception3a_reduced, 64 + 96 + 128 + 16 + 32),
-    (inception3a_googlenet, 64 + 96 + 128 + 16 + 32 + 32),
-    (resnet_basic_64, 128),
-    (resnet_bottleneck, 64 + 64 + 256),
-], ids=lambda v: getattr(v, "__name__", str(v)))
+@pytest.mark.parametrize(
+    "builder,biases",
+    [
+        (inception3a_naive, 64 + 128 + 32),
+        (inception3a_reduced, 64 + 96 + 128 + 16 + 32),
+        (inception3a_googlenet, 64 + 96 + 128 + 16 + 32 + 32),
+        (resnet_basic_64, 128),
+        (resnet_bottleneck, 64 + 64 + 256),
+    ],
+    ids=lambda v: getattr(v, "__name__", str(v)),
+)
 def test_teaching_block_bias_flag(builder, biases):
     """bias=True adds one bias per output channel of every conv."""
     assert analyze(builder(bias=True)).totals.biases == biases
 
 
-@pytest.mark.parametrize("builder,shape", [
-    (inception3a_naive, (416, 28, 28)),
-    (inception3a_reduced, (416, 28, 28)),
-    (inception3a_googlenet, (256, 28, 28)),
-    (resnet_basic_64, (64, 56, 56)),
-    (resnet_basic_256, (256, 56, 56)),
-    (resnet_bottleneck, (256, 56, 56)),
-], ids=lambda v: getattr(v, "__name__", str(v)))
+@pytest.mark.parametrize(
+    "builder,shape",
+    [
+        (inception3a_naive, (416, 28, 28)),
+        (inception3a_reduced, (416, 28, 28)),
+        (inception3a_googlenet, (256, 28, 28)),
+        (resnet_basic_64, (64, 56, 56)),
+        (resnet_basic_256, (256, 56, 56)),
+        (resnet_bottleneck, (256, 56, 56)),
+    ],
+    ids=lambda v: getattr(v, "__name__", str(v)),
+)
 def test_teaching_block_output_shape(builder, shape):
     """Each teaching block ends in one output node of the expected shape."""
     a = analyze(builder())
@@ -98,41 +121,58 @@ def test_network_param_count(built, builder, params):
     assert a.totals.params == params
 
 
-@pytest.mark.parametrize("net,node,shape", [
-    ("googlenet", "maxpool1", (64, 56, 56)),
-    ("googlenet", "inception3a_concat", (256, 28, 28)),
-    ("googlenet", "inception4e_concat", (832, 14, 14)),
-    ("googlenet", "maxpool4", (832, 7, 7)),
-    ("googlenet", "inception5b_concat", (1024, 7, 7)),
-    ("googlenet", "fc", (1000,)),
-    ("resnet18", "layer1_0_relu_1", (64, 56, 56)),
-    ("resnet18", "layer4_1_relu_1", (512, 7, 7)),
-    ("resnet18", "fc", (1000,)),
-    ("resnet50", "layer1_0_downsample_1", (256, 56, 56)),
-    ("resnet50", "layer4_2_relu_2", (2048, 7, 7)),
-    ("resnet50", "flatten", (2048,)),
-    ("resnet50", "fc", (1000,)),
-    ("vgg16", "features_30", (512, 7, 7)),
-    ("vgg16", "flatten", (25088,)),
-    ("vgg16", "classifier_6", (1000,)),
-])
+@pytest.mark.parametrize(
+    "net,node,shape",
+    [
+        ("googlenet", "maxpool1", (64, 56, 56)),
+        ("googlenet", "inception3a_concat", (256, 28, 28)),
+        ("googlenet", "inception4e_concat", (832, 14, 14)),
+        ("googlenet", "maxpool4", (832, 7, 7)),
+        ("googlenet", "inception5b_concat", (1024, 7, 7)),
+        ("googlenet", "fc", (1000,)),
+        ("resnet18", "layer1_0_relu_1", (64, 56, 56)),
+        ("resnet18", "layer4_1_relu_1", (512, 7, 7)),
+        ("resnet18", "fc", (1000,)),
+        ("resnet50", "layer1_0_downsample_1", (256, 56, 56)),
+        ("resnet50", "layer4_2_relu_2", (2048, 7, 7)),
+        ("resnet50", "flatten", (2048,)),
+        ("resnet50", "fc", (1000,)),
+        ("vgg16", "features_30", (512, 7, 7)),
+        ("vgg16", "flatten", (25088,)),
+        ("vgg16", "classifier_6", (1000,)),
+    ],
+)
 def test_network_node_shapes(built, net, node, shape):
     """Key nodes of the full networks have torchvision's shapes."""
     assert analyze(built[net]).nodes[node].shape == shape
 
 
-@pytest.mark.parametrize("net,node,type_name", [
-    ("resnet18", "conv1", "conv"), ("resnet18", "bn1", "batchnorm"), ("resnet18", "relu", "relu"),
-    ("resnet18", "maxpool", "maxpool"), ("resnet18", "layer1_0_bn1", "batchnorm"),
-    ("resnet18", "layer2_0_downsample_0", "conv1x1"), ("resnet18", "layer1_0_add", "add"),
-    ("resnet50", "layer1_0_downsample_0", "conv1x1"), ("resnet50", "layer3_5_conv3", "conv1x1"),
-    ("resnet50", "layer1_0_relu_2", "relu"), ("resnet50", "avgpool", "global_avgpool"),
-    ("googlenet", "conv1_conv", "conv"), ("googlenet", "conv1_bn", "batchnorm"),
-    ("googlenet", "conv2_conv", "conv1x1"), ("googlenet", "inception3a_branch2_1_conv", "conv"),
-    ("googlenet", "inception3a_branch4_0", "maxpool"), ("googlenet", "dropout", "dropout"),
-    ("vgg16", "features_0", "conv"), ("vgg16", "features_4", "maxpool"),
-    ("vgg16", "classifier_0", "linear"), ("vgg16", "classifier_2", "dropout"),
-])
+@pytest.mark.parametrize(
+    "net,node,type_name",
+    [
+        ("resnet18", "conv1", "conv"),
+        ("resnet18", "bn1", "batchnorm"),
+        ("resnet18", "relu", "relu"),
+        ("resnet18", "maxpool", "maxpool"),
+        ("resnet18", "layer1_0_bn1", "batchnorm"),
+        ("resnet18", "layer2_0_downsample_0", "conv1x1"),
+        ("resnet18", "layer1_0_add", "add"),
+        ("resnet50", "layer1_0_downsample_0", "conv1x1"),
+        ("resnet50", "layer3_5_conv3", "conv1x1"),
+        ("resnet50", "layer1_0_relu_2", "relu"),
+        ("resnet50", "avgpool", "global_avgpool"),
+        ("googlenet", "conv1_conv", "conv"),
+        ("googlenet", "conv1_bn", "batchnorm"),
+        ("googlenet", "conv2_conv", "conv1x1"),
+        ("googlenet", "inception3a_branch2_1_conv", "conv"),
+        ("googlenet", "inception3a_branch4_0", "maxpool"),
+        ("googlenet", "dropout", "dropout"),
+        ("vgg16", "features_0", "conv"),
+        ("vgg16", "features_4", "maxpool"),
+        ("vgg16", "classifier_0", "linear"),
+        ("vgg16", "classifier_2", "dropout"),
+    ],
+)
 def test_network_ids_follow_torchvision(built, net, node, type_name):
     """Node ids are torchvision module paths with '.' → '_', of the matching type."""
     assert built[net].node_type(node) == type_name
@@ -157,8 +197,9 @@ def test_googlenet_details(built):
 
 def test_one_by_one_convs_use_conv1x1(built):
     """No template uses the k×k conv type with a 1×1 kernel."""
-    models = list(built.values()) + [t.builder() for t in TEMPLATES.values()
-                                     if t.category == "Teaching"]
+    models = list(built.values()) + [
+        t.builder() for t in TEMPLATES.values() if t.category == "Teaching"
+    ]
     for m in models:
         for n in m.nodes:
             if m.node_type(n) == "conv":
@@ -232,13 +273,15 @@ def test_format_doc_lists_every_node_type_and_param():
             assert f"| `{p.name}` |" in body, (name, p.name)
 
 
-@pytest.mark.parametrize("key", [k for k, t in TEMPLATES.items() if t.category == "Teaching"]
-                         + ["resnet18"])
+@pytest.mark.parametrize(
+    "key", [k for k, t in TEMPLATES.items() if t.category == "Teaching"] + ["resnet18"]
+)
 def test_torch_forward_shape_matches_analysis(key):
     """A forward pass through the torch module gives the analysed output shape."""
     import torch
 
-    from engine.torch_build import build_module
+    from engine.runtime.build import build_module
+
     m = build(key)
     a = analyze(m)
     p = m.params("input")

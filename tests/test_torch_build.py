@@ -1,4 +1,5 @@
-"""engine.torch_build: the live torch model of a graph (parameters, shapes, capture, seeds)."""
+"""engine.runtime.build: the live torch model of a graph (parameters, shapes, capture, seeds)."""
+
 from __future__ import annotations
 
 import re
@@ -7,15 +8,15 @@ import warnings
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
+from random_graphs import graphs
+from small_graphs import SMALL_SIDE, conv_chain, input_of, small_template
 from torch import nn
 
 from engine import GraphModel, analyze
-from engine.codegen import InvalidGraphError, make_plan, render
-from engine.naming import module_names
+from engine.codegen.emit import InvalidGraphError, make_plan, render
+from engine.codegen.naming import module_names
+from engine.runtime.build import build_module
 from engine.templates import TEMPLATES, build, deep_resnet, resnet50
-from engine.torch_build import build_module
-from random_graphs import graphs
-from small_graphs import SMALL_SIDE, conv_chain, input_of, small_template
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -49,8 +50,9 @@ def test_random_graph_params_and_shapes_equal_analysis(g):
     m = build_module(g, capture=True)
     assert count(m) == a.totals.params
     out = m(torch.randn(2, *a.nodes["input"].shape))
-    assert {n: tuple(t.shape) for n, t in out.items()} == \
-        {n: (2,) + a.nodes[n].shape for n in a.order}
+    assert {n: tuple(t.shape) for n, t in out.items()} == {
+        n: (2,) + a.nodes[n].shape for n in a.order
+    }
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -87,13 +89,15 @@ def test_resnet50_full_size_forward():
 
 
 def test_submodule_names_follow_naming():
-    """Submodules are attributes named by engine.naming.module_names (plain ids as is)."""
+    """Submodules are attributes named by engine.codegen.naming.module_names (plain ids as is)."""
     g = small_template("resnet18")
     names = module_names(g, reserved={make_plan(g).class_name})
     m = build_module(g)
     children = dict(m.named_children())
     assert "conv1" in children and "layer1_0_conv1" in children
-    layer_nodes = [n for n in g.nodes if g.node_type(n) not in ("input", "add", "concat", "flatten")]
+    layer_nodes = [
+        n for n in g.nodes if g.node_type(n) not in ("input", "add", "concat", "flatten")
+    ]
     assert set(children) == {names[n] for n in layer_nodes}
 
 

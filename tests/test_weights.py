@@ -1,16 +1,16 @@
-"""engine.weights: state-dict files load all-or-nothing with per-layer errors; saves are atomic."""
+"""engine.runtime.weights: state-dict files load all-or-nothing with per-layer errors; saves are atomic."""
+
 from __future__ import annotations
 
 import os
 
 import pytest
 import torch
+from small_graphs import conv_chain
 from torch import nn
 
-from engine import weights as weights_mod
-from engine.torch_build import WeightsError, build_module, load_weights, save_weights
-from small_graphs import conv_chain
-
+from engine.runtime import weights as weights_mod
+from engine.runtime.build import WeightsError, build_module, load_weights, save_weights
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -39,8 +39,17 @@ def test_keys_follow_the_exported_attribute_names(tmp_path):
     m = build_module(conv_chain())
     save_weights(m, tmp_path / "w.pth")
     keys = set(torch.load(tmp_path / "w.pth", weights_only=True))
-    assert keys == {"c.weight", "c.bias", "bn.weight", "bn.bias", "bn.running_mean",
-                    "bn.running_var", "bn.num_batches_tracked", "fc.weight", "fc.bias"}
+    assert keys == {
+        "c.weight",
+        "c.bias",
+        "bn.weight",
+        "bn.bias",
+        "bn.running_mean",
+        "bn.running_var",
+        "bn.num_batches_tracked",
+        "fc.weight",
+        "fc.bias",
+    }
 
 
 def test_mismatch_reported_per_layer_and_model_unchanged(tmp_path):
@@ -120,8 +129,9 @@ def test_checkpoint_wrapper_is_unwrapped(tmp_path):
 def test_pickled_model_is_refused_without_unpickling(tmp_path):
     """A whole pickled module (needs more than weights_only) gets a clear message."""
     torch.save(nn.Linear(2, 2), tmp_path / "model.pt")
-    with pytest.raises(WeightsError, match="model.pt: cannot load weights: it holds Python "
-                                           "objects besides tensors"):
+    with pytest.raises(
+        WeightsError, match="model.pt: cannot load weights: it holds Python objects besides tensors"
+    ):
         load_weights(build_module(conv_chain()), tmp_path / "model.pt")
 
 
@@ -141,8 +151,9 @@ def test_hostile_pickle_is_never_executed(tmp_path):
     torch.save({"conv.weight": _Trap(str(marker))}, tmp_path / "evil.pt")
     m = build_module(conv_chain())
     before = snapshot(m)
-    with pytest.raises(WeightsError, match="evil.pt: cannot load weights: it holds Python "
-                                           "objects besides tensors"):
+    with pytest.raises(
+        WeightsError, match="evil.pt: cannot load weights: it holds Python objects besides tensors"
+    ):
         load_weights(m, tmp_path / "evil.pt")
     assert not marker.exists()
     assert same(m.state_dict(), before)
@@ -152,8 +163,9 @@ def test_hostile_pickle_is_never_executed(tmp_path):
 def test_garbage_file_is_refused(tmp_path, content):
     """A file that torch.save did not write is refused, naming the file."""
     (tmp_path / "junk.pt").write_bytes(content)
-    with pytest.raises(WeightsError, match="junk.pt: cannot load weights: it is not a file "
-                                           "written by torch.save"):
+    with pytest.raises(
+        WeightsError, match="junk.pt: cannot load weights: it is not a file written by torch.save"
+    ):
         load_weights(build_module(conv_chain()), tmp_path / "junk.pt")
 
 
@@ -162,14 +174,17 @@ def test_truncated_torch_file_is_refused(tmp_path):
     save_weights(build_module(conv_chain()), tmp_path / "w.pt")
     data = (tmp_path / "w.pt").read_bytes()
     (tmp_path / "w.pt").write_bytes(data[: len(data) // 2])
-    with pytest.raises(WeightsError, match="w.pt: cannot load weights: it is not a file written "
-                                           "by torch.save, or it is damaged"):
+    with pytest.raises(
+        WeightsError,
+        match="w.pt: cannot load weights: it is not a file written by torch.save, or it is damaged",
+    ):
         load_weights(build_module(conv_chain()), tmp_path / "w.pt")
 
 
 def test_plain_pickle_is_refused_without_warning(tmp_path):
     """A plain pickle (protocol 4) is refused as needing more than tensors, with no warning."""
     import pickle
+
     (tmp_path / "p.pt").write_bytes(pickle.dumps({"a": 1}, protocol=4))
     with pytest.raises(WeightsError, match="p.pt: cannot load weights: it holds Python objects"):
         load_weights(build_module(conv_chain()), tmp_path / "p.pt")
@@ -178,8 +193,10 @@ def test_plain_pickle_is_refused_without_warning(tmp_path):
 def test_not_a_dict_is_refused(tmp_path):
     """A torch file holding a list is not a state dict."""
     torch.save([torch.zeros(1)], tmp_path / "list.pt")
-    with pytest.raises(WeightsError, match="list.pt: not a state dict: expected a dictionary "
-                                           "of named tensors, found list"):
+    with pytest.raises(
+        WeightsError,
+        match="list.pt: not a state dict: expected a dictionary of named tensors, found list",
+    ):
         load_weights(build_module(conv_chain()), tmp_path / "list.pt")
 
 

@@ -1,4 +1,5 @@
 """The inference worker process: parity with the engine, caching, supersede, cancel, crash."""
+
 from __future__ import annotations
 
 import os
@@ -10,8 +11,8 @@ from pathlib import Path
 import numpy as np
 from worker_jobs import SlowJob, assert_same_stats, small_graph
 
-from engine.fileformat import to_dict
-from engine.worker import (
+from engine.core.fileformat import to_dict
+from engine.worker.client import (
     Cancelled,
     Crashed,
     Failed,
@@ -44,8 +45,11 @@ def wait_mid_run(c: WorkerClient, timeout: float = 30.0) -> list:
 
 def test_pack_unpack_roundtrip_removes_file(tmp_path):
     """Maps written to one file come back equal (dtype, shape) and the file is unlinked."""
-    maps = {"a": np.arange(24, dtype=np.float32).reshape(2, 3, 4),
-            "b": np.array([1.5, -2.0], dtype=np.float32), "c": np.zeros((0,), np.float32)}
+    maps = {
+        "a": np.arange(24, dtype=np.float32).reshape(2, 3, 4),
+        "b": np.array([1.5, -2.0], dtype=np.float32),
+        "c": np.zeros((0,), np.float32),
+    }
     path = str(tmp_path / "m.maps")
     layout = pack_maps(maps, path)
     assert all(off % 64 == 0 for *_, off in layout)
@@ -58,7 +62,8 @@ def test_pack_unpack_roundtrip_removes_file(tmp_path):
 
 def test_stale_maps_files_of_dead_workers_are_removed(tmp_path, monkeypatch):
     """Files of a worker pid that no longer exists are removed; a live pid's file stays."""
-    import engine.worker as w
+    import engine.worker.client as w
+
     monkeypatch.setattr(w, "_shm_dir", lambda: str(tmp_path))
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
@@ -72,7 +77,8 @@ def test_stale_maps_files_of_dead_workers_are_removed(tmp_path, monkeypatch):
 
 def test_worker_result_equals_in_process_run(client):
     """The worker's maps and box equal run_features in this process bit for bit, stats too."""
-    from engine.features import run_features
+    from engine.runtime.features import run_features
+
     m = small_graph()
     client.submit(to_dict(m), SAMPLE, {"mode": "crop", "normalize": "unit"})
     events = client.wait(60)
@@ -91,8 +97,11 @@ def test_shared_maps_file_is_removed(client):
     """After the result is received no maps file of the worker is left in shared memory."""
     client.submit(to_dict(small_graph()), SAMPLE)
     assert finished(client.wait(60))
-    left = list(Path("/dev/shm" if os.path.isdir("/dev/shm") else "/tmp")
-                .glob(f"convcanvas-{client.pid}-*.maps"))
+    left = list(
+        Path("/dev/shm" if os.path.isdir("/dev/shm") else "/tmp").glob(
+            f"convcanvas-{client.pid}-*.maps"
+        )
+    )
     assert left == []
 
 
@@ -136,7 +145,7 @@ def test_weight_histograms_for_conv_and_linear(client):
 def test_invalid_graph_fails_with_node_named(client):
     """A graph with an analysis error fails with a message naming the node."""
     m = small_graph()
-    m.set_param("c2", "kernel_size", 40)   # larger than the 16×16 map
+    m.set_param("c2", "kernel_size", 40)  # larger than the 16×16 map
     client.submit(to_dict(m), SAMPLE)
     events = client.wait(60)
     (fail,) = [e for e in events if isinstance(e, Failed)]
@@ -214,7 +223,7 @@ def test_stuck_worker_is_killed_after_cancel_timeout():
         assert time.perf_counter() - t0 < 2.0
         assert [e for e in events if not isinstance(e, Progress)] == [Cancelled(rid)]
         assert not c.alive()
-        c.submit(to_dict(small_graph()), SAMPLE)   # starts a new StuckJob worker
+        c.submit(to_dict(small_graph()), SAMPLE)  # starts a new StuckJob worker
         assert c.pid != pid
     finally:
         c.close()

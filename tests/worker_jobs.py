@@ -3,14 +3,15 @@
 The worker process imports ``worker_jobs:SlowJob`` by name, so these live in a plain
 module rather than in a test file.
 """
+
 from __future__ import annotations
 
 import time
 
 import pytest
 
-from engine.graph import GraphModel
-from engine.worker import FeatureJob
+from engine.core.graph import GraphModel
+from engine.worker.client import FeatureJob
 
 
 def small_graph(width: int = 8) -> GraphModel:
@@ -64,7 +65,12 @@ def assert_same_stats(a: dict, b: dict) -> None:
     assert a.keys() == b.keys()
     for n in a:
         x, y = a[n], b[n]
-        assert (x.sparsity, x.near_zero, x.min, x.max, x.argmax) == \
-            (y.sparsity, y.near_zero, y.min, y.max, y.argmax), n
+        assert (x.sparsity, x.near_zero, x.min, x.max, x.argmax) == (
+            y.sparsity,
+            y.near_zero,
+            y.min,
+            y.max,
+            y.argmax,
+        ), n
         assert x.mean == pytest.approx(y.mean, rel=1e-5, abs=1e-7), n
         assert x.std == pytest.approx(y.std, rel=1e-5, abs=1e-7), n

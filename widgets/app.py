@@ -1,4 +1,5 @@
 """Application start-up: ``run_app(argv)`` opens the editor on a file or the default template."""
+
 from __future__ import annotations
 
 import sys
@@ -15,8 +16,7 @@ def create_window(argv: list[str], autorun: bool = True, live: bool = True):
     the window is never empty.
     """
     from engine.templates import DEFAULT_TEMPLATE, build
-
-    from .main_window import MainWindow
+    from widgets.main_window import MainWindow
 
     win = MainWindow()
     win.set_model(build(DEFAULT_TEMPLATE))

@@ -1,13 +1,21 @@
 """Export PyTorch code: a read-only preview of the generated file, and Save…."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from PySide6.QtGui import QFontDatabase
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QLabel, QPlainTextEdit,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QLabel,
+    QPlainTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
 
-from engine.naming import class_name
+from engine.codegen.naming import class_name
 
 
 def generate_code(model) -> str:
@@ -15,10 +23,11 @@ def generate_code(model) -> str:
 
     Raises
     ------
-    engine.errors.EngineError
+    engine.core.errors.EngineError
         If the graph has errors (the message names the nodes).
     """
-    from engine.codegen import export_code  # lazy: keep start-up light
+    from engine.codegen.emit import export_code  # lazy: keep start-up light
+
     return export_code(model)
 
 
@@ -34,24 +43,33 @@ def default_file_name(model) -> str:
 class ExportDialog(QDialog):
     """Shows generated code read-only; Save… writes it to a file chosen by the user."""
 
-    def __init__(self, code: str, file_name: str = "model.py",
-                 parent: QWidget | None = None, start_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        file_name: str = "model.py",
+        parent: QWidget | None = None,
+        start_dir: Path | None = None,
+    ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export PyTorch code")
         self.code = code
         self.file_name = file_name
         self.start_dir = start_dir or Path.home()
         self.saved_path: Path | None = None
-        self.info = QLabel("A standalone file that needs only torch. Run it to build the "
-                           "model and print its output shape.", self)
+        self.info = QLabel(
+            "A standalone file that needs only torch. Run it to build the "
+            "model and print its output shape.",
+            self,
+        )
         self.info.setWordWrap(True)
         self.view = QPlainTextEdit(self)
         self.view.setReadOnly(True)
         self.view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.view.setPlainText(code)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
-                                        | QDialogButtonBox.StandardButton.Close, self)
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Close, self
+        )
         self.buttons.button(QDialogButtonBox.StandardButton.Save).setText("Save…")
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
@@ -63,9 +81,9 @@ class ExportDialog(QDialog):
 
     def ask_path(self) -> Path | None:
         """Ask where to save (tests replace this)."""
-        path, _ = QFileDialog.getSaveFileName(self, "Save PyTorch code",
-                                              str(self.start_dir / self.file_name),
-                                              "Python files (*.py)")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Save PyTorch code", str(self.start_dir / self.file_name), "Python files (*.py)"
+        )
         return Path(path) if path else None
 
     def save(self) -> bool:

@@ -7,6 +7,7 @@ values) or per channel (each channel stretched to its own min–max). Hovering r
 ``channel c, y, x = value`` and emits :attr:`FeatureGrid.pixel_hovered`; clicking a
 channel enlarges it (click again or press *All channels* to go back).
 """
+
 from __future__ import annotations
 
 import math
@@ -14,8 +15,15 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QHBoxLayout, QLabel, QPushButton, QSpinBox,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from widgets.plot_theme import theme_plot
 
@@ -53,7 +61,7 @@ def mosaic(maps: np.ndarray, per_channel: bool = False) -> tuple[np.ndarray, int
     out = np.full((rows, cols, h + GAP, w + GAP), np.nan, dtype=np.float32)
     out.reshape(rows * cols, h + GAP, w + GAP)[:c, :h, :w] = data
     img = out.transpose(0, 2, 1, 3).reshape(rows * (h + GAP), cols * (w + GAP))
-    return img[:-GAP or None, :-GAP or None], rows, cols
+    return img[: -GAP or None, : -GAP or None], rows, cols
 
 
 def as_maps(arr: np.ndarray) -> np.ndarray:
@@ -83,14 +91,16 @@ class FeatureGrid(QWidget):
         self.enlarged: int | None = None
         self._maps: np.ndarray | None = None
         self._rows = self._cols = 0
-        self._first = 0          # first channel of the page
-        self._count = 0          # channels shown
+        self._first = 0  # first channel of the page
+        self._count = 0  # channels shown
 
         self.title = QLabel("Run the network to see feature maps.")
         self.title.setWordWrap(True)
         self.per_channel = QCheckBox("Scale each channel")
-        self.per_channel.setToolTip("Stretch every channel to its own min–max "
-                                    "(otherwise one colour scale for the whole node)")
+        self.per_channel.setToolTip(
+            "Stretch every channel to its own min–max "
+            "(otherwise one colour scale for the whole node)"
+        )
         self.per_channel.toggled.connect(self._redraw)
         self.back = QPushButton("All channels")
         self.back.clicked.connect(self.show_all)
@@ -152,7 +162,7 @@ class FeatureGrid(QWidget):
         return float(lo), float(hi)
 
     def set_result(self, result) -> None:
-        """Show maps from a new :class:`~engine.feature_types.FeatureResult` (keeps the node)."""
+        """Show maps from a new :class:`~engine.runtime.feature_types.FeatureResult` (keeps the node)."""
         self.result = result
         node = self.node
         if result is None or node not in result.maps:
@@ -255,10 +265,10 @@ class FeatureGrid(QWidget):
         per = self.per_channel.isChecked()
         if self.enlarged is not None:
             self._first, self._count = self.enlarged, 1
-            part = maps[self.enlarged:self.enlarged + 1]
+            part = maps[self.enlarged : self.enlarged + 1]
         else:
             self._first = self.page * PAGE_SIZE
-            part = maps[self._first:self._first + PAGE_SIZE]
+            part = maps[self._first : self._first + PAGE_SIZE]
             self._count = part.shape[0]
         img, self._rows, self._cols = mosaic(part, per_channel=per)
         if per:
@@ -271,11 +281,14 @@ class FeatureGrid(QWidget):
         self.colorbar.setLevels((lo, hi))
         self.colorbar.axis.setLabel("per channel: min → max" if per else "activation")
         shape = "×".join(str(d) for d in self.result.maps[self.node].shape)
-        what = (f"channel {self.enlarged} (click it to go back)"
-                if self.enlarged is not None else
-                f"channels {self._first}–{self._first + self._count - 1} of {n}")
-        self.title.setText(f"<b>{self.node}</b> ({self.result.types.get(self.node, '')}, "
-                           f"{shape}): {what}")
+        what = (
+            f"channel {self.enlarged} (click it to go back)"
+            if self.enlarged is not None
+            else f"channels {self._first}–{self._first + self._count - 1} of {n}"
+        )
+        self.title.setText(
+            f"<b>{self.node}</b> ({self.result.types.get(self.node, '')}, {shape}): {what}"
+        )
         self.back.setVisible(self.enlarged is not None)
         if reset_view:
             self.view.autoRange(padding=0.02)

@@ -3,6 +3,7 @@
 The data folder is ``QStandardPaths.AppDataLocation``, or ``$CONVCANVAS_DATA_DIR`` when
 set (tests point it at a temporary folder); settings live there too in that case.
 """
+
 from __future__ import annotations
 
 import os
@@ -12,8 +13,8 @@ from PySide6.QtCore import QObject, QSettings, QStandardPaths, QTimer, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from designer.document import Document
-from engine import fileformat
-from engine.errors import FormatError
+from engine.core import fileformat
+from engine.core.errors import FormatError
 
 RECOVERY_NAME = "recovery.convcanvas.json"
 RECOVERY_META = "recovery.path.txt"
@@ -60,7 +61,7 @@ class RecentFiles(QObject):
         """Put ``path`` first."""
         path = str(Path(path).resolve())
         items = [str(p) for p in self.paths() if str(p) != path]
-        settings().setValue(self.KEY, [path] + items[:MAX_RECENT - 1])
+        settings().setValue(self.KEY, [path] + items[: MAX_RECENT - 1])
         self.changed.emit()
 
     def clear(self) -> None:
@@ -104,8 +105,9 @@ class Autosaver(QObject):
 
     saved = Signal(object)  # Path of the recovery file
 
-    def __init__(self, doc: Document, parent: QObject | None = None,
-                 interval_ms: int = AUTOSAVE_MS) -> None:
+    def __init__(
+        self, doc: Document, parent: QObject | None = None, interval_ms: int = AUTOSAVE_MS
+    ) -> None:
         super().__init__(parent)
         self.doc = doc
         self.timer = QTimer(self)
@@ -151,8 +153,11 @@ def ask_save_changes(parent: QWidget | None, name: str) -> str:
     box.setWindowTitle("Unsaved changes")
     box.setText(f"“{name}” has changes that are not saved.")
     box.setInformativeText("Save them first?")
-    box.setStandardButtons(QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-                           | QMessageBox.StandardButton.Cancel)
+    box.setStandardButtons(
+        QMessageBox.StandardButton.Save
+        | QMessageBox.StandardButton.Discard
+        | QMessageBox.StandardButton.Cancel
+    )
     box.setDefaultButton(QMessageBox.StandardButton.Save)
     answer = box.exec()
     if answer == QMessageBox.StandardButton.Save:
@@ -167,8 +172,9 @@ def ask_restore(parent: QWidget | None) -> bool:
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Icon.Question)
     box.setWindowTitle("Recover unsaved work")
-    box.setText("ConvCanvas did not close cleanly last time. Restore the unsaved design it "
-                "autosaved?")
+    box.setText(
+        "ConvCanvas did not close cleanly last time. Restore the unsaved design it autosaved?"
+    )
     box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
     box.setDefaultButton(QMessageBox.StandardButton.Yes)
     return box.exec() == QMessageBox.StandardButton.Yes

@@ -4,6 +4,7 @@ Activation histograms are computed here from the node's map; weight histograms c
 precomputed from the worker (``FeatureResult.extra["weight_hist"]``: counts and bin
 edges of every conv/linear node's weights), so no weight tensor crosses the pipe.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -48,6 +49,7 @@ def _text_color() -> str:
     """The palette's text colour (titles read in light and dark palettes)."""
     from PySide6.QtGui import QPalette
     from PySide6.QtWidgets import QApplication
+
     return QApplication.palette().color(QPalette.ColorRole.Text).name()
 
 
@@ -77,10 +79,17 @@ class Histograms(QWidget):
         self._pending = False
         self.act_plot = _plot("activations", "value")
         self.weight_plot = _plot("weights", "weight")
-        self.act_curve = self.act_plot.plot([0, 1], [0], stepMode="center", fillLevel=0,
-                                            brush=ACT_BRUSH, pen=pg.mkPen((31, 119, 180)))
-        self.weight_curve = self.weight_plot.plot([0, 1], [0], stepMode="center", fillLevel=0,
-                                                  brush=W_BRUSH, pen=pg.mkPen((255, 127, 14)))
+        self.act_curve = self.act_plot.plot(
+            [0, 1],
+            [0],
+            stepMode="center",
+            fillLevel=0,
+            brush=ACT_BRUSH,
+            pen=pg.mkPen((31, 119, 180)),
+        )
+        self.weight_curve = self.weight_plot.plot(
+            [0, 1], [0], stepMode="center", fillLevel=0, brush=W_BRUSH, pen=pg.mkPen((255, 127, 14))
+        )
         self.note = QLabel("Weights are random (seed 0): the network is untrained.")
         self.note.setWordWrap(True)
         lay = QVBoxLayout(self)
@@ -94,8 +103,11 @@ class Histograms(QWidget):
         self.result = result
         node = self.node
         if result is None or node not in result.maps:
-            node = result.box.node if result is not None and result.box is not None else (
-                result.order[-1] if result is not None and result.order else None)
+            node = (
+                result.box.node
+                if result is not None and result.box is not None
+                else (result.order[-1] if result is not None and result.order else None)
+            )
         self.set_node(node)
 
     def set_node(self, node: str | None) -> None:
@@ -126,8 +138,10 @@ class Histograms(QWidget):
         self.act_curve.setData(edges, counts)
         s = r.stats[node]
         self.act_plot.getPlotItem().setTitle(
-            f"{node}: {counts.sum():,} values<br>{100 * s.sparsity:.1f}% zeros, "
-            f"mean {s.mean:.3g}", color=_text_color(), size="9pt")
+            f"{node}: {counts.sum():,} values<br>{100 * s.sparsity:.1f}% zeros, mean {s.mean:.3g}",
+            color=_text_color(),
+            size="9pt",
+        )
         hists = r.extra.get("weight_hist", {})
         owner = weight_owner(r, node)
         if owner is None:
@@ -135,8 +149,8 @@ class Histograms(QWidget):
             self.weight_node = None
             self.weight_curve.setData([0, 1], [0])
             self.weight_plot.getPlotItem().setTitle(
-                f"{node} ({r.types.get(node, '')}) has no weights", color=_text_color(),
-                size="9pt")
+                f"{node} ({r.types.get(node, '')}) has no weights", color=_text_color(), size="9pt"
+            )
             return
         wc, we = hists[owner]
         self.weight_node = owner
@@ -145,4 +159,6 @@ class Histograms(QWidget):
         via = "" if owner == node else f" (feeds {node})"
         self.weight_plot.getPlotItem().setTitle(
             f"weights of {owner}{via}<br>{int(self.weight_counts.sum()):,} values",
-            color=_text_color(), size="9pt")
+            color=_text_color(),
+            size="9pt",
+        )

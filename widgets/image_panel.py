@@ -1,18 +1,20 @@
 """The image to run and how to preprocess it: open (button, drop), resize/crop, normalisation."""
+
 from __future__ import annotations
 
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton,
-                               QWidget)
+from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QWidget
 
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp);;All files (*)"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 MODES = (("resize", "Resize"), ("crop", "Centre crop"))
-MODE_TIPS = {"resize": "Resize the photo to the input size",
-             "crop": "Scale the short side to the input size, then crop the centre"}
+MODE_TIPS = {
+    "resize": "Resize the photo to the input size",
+    "crop": "Scale the short side to the input size, then crop the centre",
+}
 NORMALIZE = (("imagenet", "ImageNet mean/std"), ("unit", "Pixels in [0, 1]"))
 
 
@@ -56,8 +58,10 @@ class ImagePanel(QWidget):
         self.mode = QComboBox()
         for key, text in MODES:
             self.mode.addItem(text, key)
-        self.mode.setToolTip("How the photo becomes the network's input size:\n"
-                             + "\n".join(f"{t}: {MODE_TIPS[k]}" for k, t in MODES))
+        self.mode.setToolTip(
+            "How the photo becomes the network's input size:\n"
+            + "\n".join(f"{t}: {MODE_TIPS[k]}" for k, t in MODES)
+        )
         self.normalize = QComboBox()
         for key, text in NORMALIZE:
             self.normalize.addItem(text, key)
@@ -69,7 +73,7 @@ class ImagePanel(QWidget):
         lay.setSpacing(6)
         lay.addWidget(self.thumb)
         lay.addWidget(self.name)
-        self.name.hide()   # the thumbnail's tooltip and the status line name the file
+        self.name.hide()  # the thumbnail's tooltip and the status line name the file
         lay.addWidget(self.open_button)
         lay.addWidget(self.mode)
         lay.addWidget(self.normalize)
@@ -80,7 +84,7 @@ class ImagePanel(QWidget):
             w.setVisible(not on)
 
     def options(self) -> dict:
-        """The preprocessing options for :func:`engine.features.run_features`."""
+        """The preprocessing options for :func:`engine.runtime.features.run_features`."""
         return {"mode": self.mode.currentData(), "normalize": self.normalize.currentData()}
 
     def set_image(self, path: str | Path, emit: bool = True) -> None:
@@ -88,8 +92,13 @@ class ImagePanel(QWidget):
         self.path = Path(path)
         pix = QPixmap(str(self.path))
         if not pix.isNull():
-            self.thumb.setPixmap(pix.scaled(self.thumb.size(), Qt.AspectRatioMode.KeepAspectRatio,
-                                            Qt.TransformationMode.SmoothTransformation))
+            self.thumb.setPixmap(
+                pix.scaled(
+                    self.thumb.size(),
+                    Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation,
+                )
+            )
         else:
             self.thumb.clear()
         self.name.setText(self.path.name)

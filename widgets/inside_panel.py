@@ -1,10 +1,11 @@
-""""See inside": the image, the run controls and every view of one forward pass, in one widget.
+""" "See inside": the image, the run controls and every view of one forward pass, in one widget.
 
 The main window adds :class:`InsidePanel` as a dock and puts :attr:`InsidePanel.toolbar_actions`
 (Run, Live, Cancel, Open image) on its toolbar; :meth:`InsidePanel.install_drop_target`
 lets image files be dropped anywhere on the window, and :attr:`InsidePanel.status_message`
 goes to the status bar (failures, crashes, timings).
 """
+
 from __future__ import annotations
 
 import math
@@ -13,9 +14,19 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QKeySequence
-from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QHBoxLayout, QLabel,
-                               QProgressBar, QPushButton, QSplitter, QTabWidget, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from designer.document import Document
 from widgets.image_panel import ImagePanel, image_path_from_mime
@@ -26,11 +37,12 @@ from widgets.run_controller import SAMPLE_IMAGE, RunController
 
 TINT_NONE, TINT_SPARSITY, TINT_RF = "none", "sparsity", "rf"
 TINT_MAP = "viridis"
-STAGE_MS = 2   # pause between the stages of showing a result
+STAGE_MS = 2  # pause between the stages of showing a result
 
 
 def _colors(values: dict[str, float], lo: float, hi: float) -> dict[str, QColor]:
     import pyqtgraph as pg
+
     cmap = pg.colormap.get(TINT_MAP)
     span = hi - lo if hi > lo else 1.0
     keys = list(values)
@@ -58,8 +70,10 @@ def rf_tint(analysis) -> tuple[dict[str, QColor], str]:
         return {}, "no receptive fields"
     top = max(sizes.values())
     values = {n: math.log(s) for n, s in sizes.items()}
-    return (_colors(values, 0.0, math.log(top) if top > 1 else 1.0),
-            f"colour = receptive field: 1 px (purple) → {top} px (yellow), log scale")
+    return (
+        _colors(values, 0.0, math.log(top) if top > 1 else 1.0),
+        f"colour = receptive field: 1 px (purple) → {top} px (yellow), log scale",
+    )
 
 
 class InsideActions(QObject):
@@ -116,8 +130,14 @@ class InsidePanel(QWidget):
     status_message = Signal(str, int)
     result_shown = Signal(object)
 
-    def __init__(self, document: Document, scene=None, controller: RunController | None = None,
-                 parent: QWidget | None = None, actions: "InsideActions | None" = None) -> None:
+    def __init__(
+        self,
+        document: Document,
+        scene=None,
+        controller: RunController | None = None,
+        parent: QWidget | None = None,
+        actions: InsideActions | None = None,
+    ) -> None:
         from widgets.feature_grid import FeatureGrid
         from widgets.histograms import Histograms
         from widgets.rf_view import RFView
@@ -133,7 +153,7 @@ class InsidePanel(QWidget):
 
         self.image_panel = ImagePanel()
         self.image_panel.set_image(SAMPLE_IMAGE, emit=False)
-        self.image_panel.set_compact(True)   # the photo is in the RF view; Open image on the toolbar
+        self.image_panel.set_compact(True)  # the photo is in the RF view; Open image on the toolbar
         self.run_button = QPushButton("Run")
         self.live_box = QCheckBox("Live")
         self.live_box.setToolTip("Rerun 300 ms after every edit")
@@ -149,8 +169,9 @@ class InsidePanel(QWidget):
         self.tint_box.addItem("Nodes: plain", TINT_NONE)
         self.tint_box.addItem("Nodes: sparsity", TINT_SPARSITY)
         self.tint_box.addItem("Nodes: receptive field", TINT_RF)
-        self.tint_box.setToolTip("Colour the canvas nodes by their output's sparsity "
-                                 "or by their receptive-field size")
+        self.tint_box.setToolTip(
+            "Colour the canvas nodes by their output's sparsity or by their receptive-field size"
+        )
 
         self.grid = FeatureGrid()
         self.sparsity = SparsityPlot(scene=scene)
@@ -187,7 +208,7 @@ class InsidePanel(QWidget):
         self._connect()
 
     # ------------------------------------------------------------------ wiring
-    def _make_actions(self, actions: "InsideActions") -> None:
+    def _make_actions(self, actions: InsideActions) -> None:
         self.run_action = actions.run
         self.live_action = actions.live
         self.cancel_action = actions.cancel
@@ -299,8 +320,11 @@ class InsidePanel(QWidget):
 
     def _on_reset(self) -> None:
         # Another design: the last run's sparsity belongs to the old one.
-        if self.tint_box.currentData() == TINT_SPARSITY and self.scene is not None \
-                and hasattr(self.scene, "set_node_tint"):
+        if (
+            self.tint_box.currentData() == TINT_SPARSITY
+            and self.scene is not None
+            and hasattr(self.scene, "set_node_tint")
+        ):
             self.tint = None
             self.scene.set_node_tint(None, "")
 
@@ -349,7 +373,7 @@ class InsidePanel(QWidget):
 
     def _show_sparsity(self, result) -> None:
         if self.result is not result:
-            return   # a newer result took over
+            return  # a newer result took over
         self.sparsity.set_result(result)
         self.sparsity.select(self.node)
         QTimer.singleShot(STAGE_MS, lambda: self._show_rest(result))
@@ -408,7 +432,8 @@ class InsideHost(QWidget):
         a.run.triggered.connect(lambda _c=False: self._first(lambda p: p.run()))
         a.live.toggled.connect(lambda on: self._first(lambda p: p.controller.set_live(on)))
         a.open_image.triggered.connect(
-            lambda _c=False: self._first(lambda p: p.image_panel.choose()))
+            lambda _c=False: self._first(lambda p: p.image_panel.choose())
+        )
         self._drop_filter = _ImageDropFilter(self, self._open_dropped)
         window.setAcceptDrops(True)
         window.installEventFilter(self._drop_filter)
@@ -438,7 +463,7 @@ class InsideHost(QWidget):
             if self.live:
                 panel.controller.set_live(True)
             if self.autorun:
-                panel.run()   # (stops the live timer: one run, not two)
+                panel.run()  # (stops the live timer: one run, not two)
         return self.panel
 
 

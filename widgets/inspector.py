@@ -6,21 +6,28 @@ the form and never pushed. The node's id (the attribute name in exported code) i
 editable field at the top: Enter or leaving it renames through
 :class:`designer.commands.RenameNodeCommand`; a refused id is shown under it.
 """
+
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import (QFormLayout, QFrame, QLabel, QLineEdit, QScrollArea,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QFrame,
+    QLabel,
+    QLineEdit,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
 
 from designer.commands import RenameNodeCommand, SetParamCommand
 from designer.document import Document
-from engine.errors import EngineError
-from engine.layers import NODE_TYPES, fmt_shape, pair
-
-from .formatting import fmt_bytes, fmt_compact, fmt_int, fmt_rf, status_colors
-from .param_editors import ParamEditor, make_editor
-
+from engine.core.errors import EngineError
+from engine.formatting import fmt_bytes, fmt_compact, fmt_int, fmt_rf
+from engine.nodes import NODE_TYPES, fmt_shape, pair
+from widgets.param_editors import ParamEditor, make_editor
+from widgets.plot_theme import status_colors
 
 
 class LiveParamCommand(SetParamCommand):
@@ -96,8 +103,10 @@ class Inspector(QWidget):
         self.id_edit.setFont(font)
         self.id_edit.setMaxLength(200)
         self.id_edit.setPlaceholderText("node id")
-        self.id_edit.setToolTip("The node's id, also its attribute name in exported PyTorch "
-                                "code.\nType a new one and press Enter to rename the node.")
+        self.id_edit.setToolTip(
+            "The node's id, also its attribute name in exported PyTorch "
+            "code.\nType a new one and press Enter to rename the node."
+        )
         self.id_edit.setAccessibleName("Node id")
         self.id_edit.editingFinished.connect(self.apply_id)
         self.id_error = QLabel(self)
@@ -132,13 +141,19 @@ class Inspector(QWidget):
         ro = QFormLayout(self.readout_host)
         ro.setContentsMargins(0, 0, 0, 0)
         self.readouts: dict[str, QLabel] = {}
-        for key, label in (("shape", "Output"), ("weights", "Weights"), ("bias", "Bias"),
-                           ("other", "Other params"), ("macs", "MACs"),
-                           ("activation", "Activation"), ("rf", "Receptive field")):
+        for key, label in (
+            ("shape", "Output"),
+            ("weights", "Weights"),
+            ("bias", "Bias"),
+            ("other", "Other params"),
+            ("macs", "MACs"),
+            ("activation", "Activation"),
+            ("rf", "Receptive field"),
+        ):
             value = QLabel(self.readout_host)
             value.setWordWrap(True)
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            value.setMinimumWidth(80)   # long formulas wrap instead of being cut
+            value.setMinimumWidth(80)  # long formulas wrap instead of being cut
             ro.addRow(label + ":", value)
             self.readouts[key] = value
         self._readout_form = ro
@@ -153,8 +168,17 @@ class Inspector(QWidget):
         lay = QVBoxLayout(body)
         lay.setContentsMargins(8, 8, 8, 8)
         lay.setSpacing(6)
-        for w in (self.title, self.id_edit, self.id_error, self.subtitle, self.form_host, self.param_error, self.separator,
-                  self.readout_host, self.node_error):
+        for w in (
+            self.title,
+            self.id_edit,
+            self.id_error,
+            self.subtitle,
+            self.form_host,
+            self.param_error,
+            self.separator,
+            self.readout_host,
+            self.node_error,
+        ):
             lay.addWidget(w)
         lay.addStretch(1)
         scroll = QScrollArea(self)
@@ -201,8 +225,10 @@ class Inspector(QWidget):
         self.title.setVisible(not has)
         if not has:
             self.title.setText("Nothing selected" if count < 2 else f"{count} nodes selected")
-            self.subtitle.setText("Select one node on the canvas or in the layer table "
-                                  "to see and edit its parameters.")
+            self.subtitle.setText(
+                "Select one node on the canvas or in the layer table "
+                "to see and edit its parameters."
+            )
             self.node_error.hide()
             return
         t = self.doc.model.node_type(node)
@@ -227,8 +253,7 @@ class Inspector(QWidget):
         if self.node is None or self.node not in self.doc.model:
             return False
         ntype = NODE_TYPES[self.doc.model.node_type(self.node)]
-        return list(self.editors) == [p.name for p in ntype.params] and \
-            self.form.rowCount() > 0
+        return list(self.editors) == [p.name for p in ntype.params] and self.form.rowCount() > 0
 
     def _clear_form(self) -> None:
         self.editors.clear()
@@ -322,23 +347,25 @@ class Inspector(QWidget):
         if not ok:
             ro["bias"].setText("—")
         elif t in ("conv", "conv1x1", "linear"):
-            ro["bias"].setText(fmt_int(r.biases) if self.doc.model.params(node)["bias"]
-                               else "0 (bias off)")
+            ro["bias"].setText(
+                fmt_int(r.biases) if self.doc.model.params(node)["bias"] else "0 (bias off)"
+            )
         else:
             ro["bias"].setText(fmt_int(r.biases))
-        ro["other"].setText((f"{fmt_int(r.other)} (γ, β: 2·{r.shape[0]})" if r.other
-                             else "0") if ok else "—")
+        ro["other"].setText(
+            (f"{fmt_int(r.other)} (γ, β: 2·{r.shape[0]})" if r.other else "0") if ok else "—"
+        )
         self._readout_form.setRowVisible(ro["other"], t == "batchnorm")
         ro["macs"].setText(macs_formula(self.doc, node) if ok else "—")
         ro["activation"].setText(
-            f"{fmt_shape(r.shape)} · 4 B = {fmt_bytes(r.activation_bytes)}" if ok else "—")
+            f"{fmt_shape(r.shape)} · 4 B = {fmt_bytes(r.activation_bytes)}" if ok else "—"
+        )
         ro["rf"].setText(fmt_rf(r.rf) if ok else "—")
         if r.error:
             self.node_error.setText(r.error)
             self.node_error.show()
         elif r.waiting_on:
-            self.node_error.setText(f"No output: waiting on '{r.waiting_on}', which has an "
-                                    f"error.")
+            self.node_error.setText(f"No output: waiting on '{r.waiting_on}', which has an error.")
             self.node_error.show()
         else:
             self.node_error.hide()

@@ -3,18 +3,32 @@
 Rows follow the model's node order and update incrementally: ``analysis_changed``
 refreshes only the rows of the nodes it names. Sorting is numeric on number columns.
 """
+
 from __future__ import annotations
 
-from PySide6.QtCore import (QAbstractTableModel, QItemSelection, QItemSelectionModel,
-                            QModelIndex, QSortFilterProxyModel, Qt, Signal)
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QItemSelection,
+    QItemSelectionModel,
+    QModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (QAbstractItemView, QApplication, QHeaderView, QTableView,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QHeaderView,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
 
 from designer.document import Document
-from engine.layers import NODE_TYPES, fmt_shape
-
-from .formatting import fmt_bytes, fmt_compact, fmt_int, fmt_rf, fmt_rf_size, status_colors
+from engine.formatting import fmt_bytes, fmt_compact, fmt_int, fmt_rf, fmt_rf_size
+from engine.nodes import NODE_TYPES, fmt_shape
+from widgets.plot_theme import status_colors
 
 SORT_ROLE = Qt.ItemDataRole.UserRole + 10
 NODE_ROLE = Qt.ItemDataRole.UserRole + 11
@@ -75,8 +89,10 @@ class LayerModel(QAbstractTableModel):
             if col == 6 and r is not None and r.rf is not None:
                 return fmt_rf(r.rf)
             if col in (3, 4, 5) and r is not None:
-                return (f"{fmt_int(r.params)} params · {fmt_int(r.macs)} MACs · "
-                        f"{fmt_int(r.activation_bytes)} bytes")
+                return (
+                    f"{fmt_int(r.params)} params · {fmt_int(r.macs)} MACs · "
+                    f"{fmt_int(r.activation_bytes)} bytes"
+                )
         return None
 
     def _text(self, node: str, r, col: int) -> str:
@@ -212,9 +228,18 @@ class LayerTable(QWidget):
         header.setStretchLastSection(True)
         header.setHighlightSections(False)
         fm = self.fontMetrics()
-        for col, sample in enumerate(("branch3_reduce_relu", "Global Avg Pool", "2048×112×112",
-                                      "2,359,296", "118.0 M", "392.0 KiB", "427×427",
-                                      "waiting")):
+        for col, sample in enumerate(
+            (
+                "branch3_reduce_relu",
+                "Global Avg Pool",
+                "2048×112×112",
+                "2,359,296",
+                "118.0 M",
+                "392.0 KiB",
+                "427×427",
+                "waiting",
+            )
+        ):
             self.view.setColumnWidth(col, fm.horizontalAdvance(sample) + 18)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
@@ -253,8 +278,7 @@ class LayerTable(QWidget):
             first_index = first_index or left
         self._syncing = True
         try:
-            self.view.selectionModel().select(
-                sel, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+            self.view.selectionModel().select(sel, QItemSelectionModel.SelectionFlag.ClearAndSelect)
             if first_index is not None:
                 self.view.scrollTo(first_index)
         finally:

@@ -4,6 +4,7 @@ Every dialog the window opens goes through a method or attribute that tests repl
 (``ask_save_changes``, ``ask_open_path``, ``ask_save_path``, ``ask_restore``,
 ``show_error``), so no test ever blocks on a modal box.
 """
+
 from __future__ import annotations
 
 import os
@@ -11,29 +12,36 @@ from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QMainWindow, QMenu, QTabWidget,
-                               QToolBar, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QMainWindow,
+    QMenu,
+    QTabWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 from designer.actions import CanvasActions
 from designer.document import Document
 from designer.scene import GraphScene
 from designer.view import GraphView
-from engine import fileformat
-from engine.errors import EngineError, FormatError
-from engine.graph import GraphModel
-
-from . import files
-from .export_dialog import ExportDialog, default_file_name, generate_code
-from .inside_panel import install_inside
-from .inspector import Inspector
-from .layer_table import LayerTable
-from .palette import Palette
-from .totals_bar import TotalsBar
+from engine.core import fileformat
+from engine.core.errors import EngineError, FormatError
+from engine.core.graph import GraphModel
+from widgets import files
+from widgets.export_dialog import ExportDialog, default_file_name, generate_code
+from widgets.inside_panel import install_inside
+from widgets.inspector import Inspector
+from widgets.layer_table import LayerTable
+from widgets.palette import Palette
+from widgets.totals_bar import TotalsBar
 
 APP_NAME = "ConvCanvas"
-PALETTE_WIDTH = 170      # wide enough for "Global Avg Pool"
+PALETTE_WIDTH = 170  # wide enough for "Global Avg Pool"
 INSPECTOR_WIDTH = 330
-BOTTOM_SHARE = 0.38      # of the window height, for "Layers" | "Inside"
+BOTTOM_SHARE = 0.38  # of the window height, for "Layers" | "Inside"
 
 
 def initial_size(screen) -> tuple[int, int]:
@@ -93,22 +101,25 @@ class MainWindow(QMainWindow):
         self.palette_panel = Palette(self)
         self.inspector = Inspector(self.doc, self)
         self.layer_table = LayerTable(self.doc, self)
-        self.palette_dock = self._dock("Nodes", self.palette_panel,
-                                       Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.inspector_dock = self._dock("Inspector", self.inspector,
-                                         Qt.DockWidgetArea.RightDockWidgetArea)
-        self.table_dock = self._dock("Layers", self.layer_table,
-                                     Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.palette_dock = self._dock(
+            "Nodes", self.palette_panel, Qt.DockWidgetArea.LeftDockWidgetArea
+        )
+        self.inspector_dock = self._dock(
+            "Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self.table_dock = self._dock(
+            "Layers", self.layer_table, Qt.DockWidgetArea.BottomDockWidgetArea
+        )
         # ---- Place for the "inside the network" views (feature maps, statistics) ----
         # Others add tabs with add_inside_view(widget, title). The dock shares the bottom
         # area with the layer table, as a tab ("Layers" | "Inside").
         self.inside_tabs = QTabWidget(self)
         self.inside_tabs.setDocumentMode(True)
-        self.inside_tabs.tabBar().setAutoHide(True)   # one view: the dock tab says it all
-        self.inside_dock = self._dock("Inside", self.inside_tabs,
-                                      Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.setTabPosition(Qt.DockWidgetArea.BottomDockWidgetArea,
-                            QTabWidget.TabPosition.North)
+        self.inside_tabs.tabBar().setAutoHide(True)  # one view: the dock tab says it all
+        self.inside_dock = self._dock(
+            "Inside", self.inside_tabs, Qt.DockWidgetArea.BottomDockWidgetArea
+        )
+        self.setTabPosition(Qt.DockWidgetArea.BottomDockWidgetArea, QTabWidget.TabPosition.North)
         self.tabifyDockWidget(self.table_dock, self.inside_dock)
         for dock in (self.table_dock, self.inside_dock):
             # The tab names the dock; a title bar under it would only repeat it.
@@ -123,7 +134,7 @@ class MainWindow(QMainWindow):
         self.inside_host = install_inside(self)
         self.autosaver = files.Autosaver(self.doc, self) if autosave else None
         self._shown_once = False
-        self._fitted = (1.0, 0, 0)   # zoom and scroll of the last automatic fit
+        self._fitted = (1.0, 0, 0)  # zoom and scroll of the last automatic fit
         self.resize(*initial_size(self.screen()))
         self.arrange_docks()
         self._update_title()
@@ -135,9 +146,11 @@ class MainWindow(QMainWindow):
         Sizes scale with the window: the canvas keeps the largest area.
         """
         w, h = self.width(), self.height()
-        self.resizeDocks([self.palette_dock, self.inspector_dock],
-                         [PALETTE_WIDTH, min(INSPECTOR_WIDTH, max(260, w // 5))],
-                         Qt.Orientation.Horizontal)
+        self.resizeDocks(
+            [self.palette_dock, self.inspector_dock],
+            [PALETTE_WIDTH, min(INSPECTOR_WIDTH, max(260, w // 5))],
+            Qt.Orientation.Horizontal,
+        )
         bottom = self.inside_dock if self.inside_dock.isVisible() else self.table_dock
         self.resizeDocks([bottom], [max(220, int(h * BOTTOM_SHARE))], Qt.Orientation.Vertical)
 
@@ -154,17 +167,22 @@ class MainWindow(QMainWindow):
 
     def _refit_if_untouched(self) -> None:
         view = self.view
-        if abs(view.zoom() - self._fitted[0]) < 1e-9 and view.horizontalScrollBar().value() \
-                == self._fitted[1] and view.verticalScrollBar().value() == self._fitted[2]:
+        if (
+            abs(view.zoom() - self._fitted[0]) < 1e-9
+            and view.horizontalScrollBar().value() == self._fitted[1]
+            and view.verticalScrollBar().value() == self._fitted[2]
+        ):
             QTimer.singleShot(0, self, self._fit_now)  # dropped if the window is deleted first
 
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock_{title.lower()}")
         dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetClosable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
         self.addDockWidget(area, dock)
         return dock
 
@@ -183,17 +201,26 @@ class MainWindow(QMainWindow):
         self.new_action = self._action("&New", self.new_design, K.New, "Start a new design")
         self.open_action = self._action("&Open…", self.open_file, K.Open, "Open a graph file")
         self.save_action = self._action("&Save", self.save, K.Save, "Save the design")
-        self.save_as_action = self._action("Save &As…", self.save_as, K.SaveAs,
-                                           "Save the design under a new name")
-        self.export_action = self._action("&Export PyTorch code…", self.export_code, "Ctrl+E",
-                                          "Show the design as a runnable PyTorch file")
+        self.save_as_action = self._action(
+            "Save &As…", self.save_as, K.SaveAs, "Save the design under a new name"
+        )
+        self.export_action = self._action(
+            "&Export PyTorch code…",
+            self.export_code,
+            "Ctrl+E",
+            "Show the design as a runnable PyTorch file",
+        )
         self.quit_action = self._action("&Quit", self.close, K.Quit, "Quit ConvCanvas")
         self.undo_action = self.doc.undo_stack.createUndoAction(self, "&Undo")
         self.undo_action.setShortcuts([QKeySequence(K.Undo)])
         self.redo_action = self.doc.undo_stack.createRedoAction(self, "&Redo")
         self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        self.pin_action = self._action("&Pin baseline", self.totals_bar.pin, "Ctrl+B",
-                                       "Pin the current totals to compare later designs with")
+        self.pin_action = self._action(
+            "&Pin baseline",
+            self.totals_bar.pin,
+            "Ctrl+B",
+            "Pin the current totals to compare later designs with",
+        )
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -234,6 +261,7 @@ class MainWindow(QMainWindow):
 
     def _fill_templates(self, menu: QMenu) -> None:
         from engine.templates import TEMPLATES
+
         groups: dict[str, QMenu | None] = {}
         for key, tpl in TEMPLATES.items():
             if tpl.category not in groups:
@@ -390,8 +418,11 @@ class MainWindow(QMainWindow):
 
     def _fit_now(self) -> None:
         self.view.fit_to_view()
-        self._fitted = (self.view.zoom(), self.view.horizontalScrollBar().value(),
-                        self.view.verticalScrollBar().value())
+        self._fitted = (
+            self.view.zoom(),
+            self.view.horizontalScrollBar().value(),
+            self.view.verticalScrollBar().value(),
+        )
 
     def new_design(self) -> bool:
         """Start a new design holding one 3×224×224 input; return whether it happened."""
@@ -405,6 +436,7 @@ class MainWindow(QMainWindow):
     def load_template(self, key: str) -> bool:
         """Replace the design with the template ``key``; return whether it happened."""
         from engine.templates import build
+
         model = build(key)
         if not self.maybe_save():
             return False
@@ -449,8 +481,9 @@ class MainWindow(QMainWindow):
         try:
             fileformat.save(self.doc.model, path)
         except OSError as exc:
-            self.show_error(self, "Cannot save design",
-                            f"{path}: cannot write: {exc.strerror or exc}")
+            self.show_error(
+                self, "Cannot save design", f"{path}: cannot write: {exc.strerror or exc}"
+            )
             return False
         if self.doc.path != path:
             self.doc.set_path(path)
@@ -466,8 +499,11 @@ class MainWindow(QMainWindow):
         try:
             code = generate_code(self.doc.model)
         except EngineError as exc:
-            self.show_error(self, "Cannot export", f"The design has errors, so it cannot "
-                                                   f"become a model yet:\n{exc.message}")
+            self.show_error(
+                self,
+                "Cannot export",
+                f"The design has errors, so it cannot become a model yet:\n{exc.message}",
+            )
             return None
         start = self.doc.path.parent if self.doc.path else None
         dlg = ExportDialog(code, default_file_name(self.doc.model), self, start)

@@ -1,12 +1,19 @@
 """The node palette: node types grouped by category, dragged onto the canvas or double-clicked."""
+
 from __future__ import annotations
 
 from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtGui import QDrag
-from PySide6.QtWidgets import (QAbstractItemView, QLineEdit, QTreeWidget, QTreeWidgetItem,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QLineEdit,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from engine.layers import CATEGORIES, NODE_TYPES
+from engine.nodes import CATEGORIES, NODE_TYPES
 
 NODE_MIME = "application/x-convcanvas-node-type"
 TYPE_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -81,8 +88,11 @@ class Palette(QWidget):
             item = QTreeWidgetItem(group, [ntype.label])
             item.setData(0, TYPE_ROLE, ntype.name)
             item.setToolTip(0, f"{ntype.label}: {ntype.doc}\nDrag onto the canvas or double-click.")
-            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-                          | Qt.ItemFlag.ItemIsDragEnabled)
+            item.setFlags(
+                Qt.ItemFlag.ItemIsEnabled
+                | Qt.ItemFlag.ItemIsSelectable
+                | Qt.ItemFlag.ItemIsDragEnabled
+            )
             self._items[ntype.name] = item
         self.tree.expandAll()
         # Never narrower than the longest label ("Global Avg Pool"): no cut-off names.
@@ -105,7 +115,7 @@ class Palette(QWidget):
     def set_filter(self, text: str) -> None:
         """Show only node types whose label, name or category contains ``text``."""
         needle = text.strip().lower()
-        for cat, group in self._groups.items():
+        for _cat, group in self._groups.items():
             any_shown = False
             for i in range(group.childCount()):
                 item = group.child(i)

@@ -1,17 +1,25 @@
-"""One editor widget per parameter kind of :class:`engine.layers.ParamSpec`.
+"""One editor widget per parameter kind of :class:`engine.nodes.ParamSpec`.
 
 Every editor has ``value()`` (the JSON-like value the engine takes), ``set_value(v)``
 (without emitting) and the signal ``edited`` (the user changed the value).
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QSizePolicy,
-                               QSpinBox, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDoubleSpinBox,
+    QHBoxLayout,
+    QLabel,
+    QSizePolicy,
+    QSpinBox,
+    QWidget,
+)
 
-from engine.layers import ParamSpec, pair
+from engine.nodes import ParamSpec, pair
 
 INT_MAX = 2_147_483_647
 
@@ -33,7 +41,7 @@ class ParamEditor(QWidget):
 
     edited = Signal()
     finished = Signal()  # Enter pressed or focus left: the edit is complete
-    discrete = False     # True when every change is a whole edit (check boxes)
+    discrete = False  # True when every change is a whole edit (check boxes)
 
     def __init__(self, spec: ParamSpec, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -143,8 +151,9 @@ class PairEditor(ParamEditor):
 class PaddingEditor(PairEditor):
     """A pair editor; for convolutions it also offers "same" padding."""
 
-    def __init__(self, spec: ParamSpec, parent: QWidget | None = None,
-                 allow_same: bool = True) -> None:
+    def __init__(
+        self, spec: ParamSpec, parent: QWidget | None = None, allow_same: bool = True
+    ) -> None:
         super().__init__(spec, parent)
         self.same = QCheckBox("same", self) if allow_same else None
         if self.same is not None:
@@ -224,8 +233,10 @@ class FloatEditor(ParamEditor):
         small = spec.default is not None and 0 < float(spec.default) < 0.01
         self.spin.setDecimals(6 if small else 3)
         self.spin.setSingleStep(float(spec.default) / 10 if small else 0.05)
-        self.spin.setRange(spec.minimum if spec.minimum is not None else -1e9,
-                           spec.maximum if spec.maximum is not None else 1e9)
+        self.spin.setRange(
+            spec.minimum if spec.minimum is not None else -1e9,
+            spec.maximum if spec.maximum is not None else 1e9,
+        )
         self.layout_.addWidget(self.spin, 1)
         self.spin.valueChanged.connect(self._emit)
         self.spin.editingFinished.connect(self.finished)

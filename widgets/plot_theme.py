@@ -1,4 +1,5 @@
 """pyqtgraph plots in the window's palette: background, axes and labels follow light or dark."""
+
 from __future__ import annotations
 
 from PySide6.QtGui import QPalette
@@ -20,3 +21,11 @@ def theme_plot(widget) -> None:
     item.titleLabel.setAttr("color", text.name())
     if item.titleLabel.text:
         item.setTitle(item.titleLabel.text)
+
+
+def status_colors(palette) -> tuple[str, str, str]:
+    """``(good, bad, warn)`` text colours readable on ``palette``'s window colour."""
+    dark = palette.color(QPalette.ColorRole.Window).lightness() < 128
+    if dark:
+        return "#7bd88f", "#ff7b72", "#f0b35a"
+    return "#2e7d32", "#c62828", "#b26a00"

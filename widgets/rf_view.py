@@ -3,10 +3,11 @@
 The solid box is the localisation: the receptive field of the strongest activation of
 the last spatial node (the engine's :attr:`FeatureResult.box`), or of the node and
 channel the user picked. The dashed box follows the mouse over any feature map: the
-receptive field of the hovered pixel, from :func:`engine.features.rf_box` (no torch is
+receptive field of the hovered pixel, from :func:`engine.runtime.features.rf_box` (no torch is
 loaded by that import). The dotted outline is the part of the image the network sees
 (after a centre crop).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -15,8 +16,8 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QVBoxLayout, QWidget
 
-from engine.feature_types import Box
-from engine.features import FeatureError, rf_box
+from engine.runtime.feature_types import Box
+from engine.runtime.features import FeatureError, rf_box
 from widgets.plot_theme import theme_plot
 
 BOX_COLOR = QColor(255, 40, 40)
@@ -35,8 +36,9 @@ def strongest_box(result, analysis, node: str, channel: int | None = None) -> Bo
     else:
         c = channel
         y, x = np.unravel_index(int(np.argmax(arr[channel])), arr.shape[1:])
-    return rf_box(analysis, node, int(y), int(x), result.preprocess, channel=int(c),
-                  value=float(arr[c, y, x]))
+    return rf_box(
+        analysis, node, int(y), int(x), result.preprocess, channel=int(c), value=float(arr[c, y, x])
+    )
 
 
 def _rect_item(color: QColor, style: Qt.PenStyle, width: float = 2.0) -> QGraphicsRectItem:
@@ -96,8 +98,11 @@ class RFView(QWidget):
     def set_result(self, result, analysis=None) -> None:
         """Show ``result``'s image and its localisation box."""
         self.result = result
-        self.analysis = analysis if analysis is not None else (
-            result.extra.get("analysis") if result is not None else None)
+        self.analysis = (
+            analysis
+            if analysis is not None
+            else (result.extra.get("analysis") if result is not None else None)
+        )
         self.hover_box = None
         self.hover_item.setVisible(False)
         self.hover_caption.setText(" ")
@@ -160,15 +165,17 @@ class RFView(QWidget):
             f"<span style='color:{BOX_COLOR.name()}'>■</span> strongest activation of "
             f"<b>{box.node}</b>: channel {box.channel}, y {box.y}, x {box.x} = {box.value:.4g}; "
             f"its receptive field covers x {box.x0}–{box.x1}, y {box.y0}–{box.y1} "
-            f"({box.x1 - box.x0}×{box.y1 - box.y0} image pixels)")
+            f"({box.x1 - box.x0}×{box.y1 - box.y0} image pixels)"
+        )
 
     def hover(self, node: str, channel: int, y: int, x: int, value: float) -> None:
         """Draw the receptive field of feature pixel ``(y, x)`` of ``node`` (dashed)."""
         if self.result is None or self.analysis is None:
             return
         try:
-            box = rf_box(self.analysis, node, y, x, self.result.preprocess, channel=channel,
-                         value=value)
+            box = rf_box(
+                self.analysis, node, y, x, self.result.preprocess, channel=channel, value=value
+            )
         except (FeatureError, KeyError):
             return
         self.hover_box = box
@@ -176,4 +183,5 @@ class RFView(QWidget):
         self.hover_item.setVisible(True)
         self.hover_caption.setText(
             f"<span style='color:{HOVER_COLOR.darker(130).name()}'>▭</span> {node} channel "
-            f"{channel}, y {y}, x {x} = {value:.4g} sees x {box.x0}–{box.x1}, y {box.y0}–{box.y1}")
+            f"{channel}, y {y}, x {x} = {value:.4g} sees x {box.x0}–{box.x1}, y {box.y0}–{box.y1}"
+        )

@@ -1,11 +1,12 @@
 """Runs the document's network on an image in the worker process, without blocking the window.
 
-:class:`RunController` owns one :class:`engine.worker.WorkerClient`. It sends the current
+:class:`RunController` owns one :class:`engine.worker.client.WorkerClient`. It sends the current
 graph, image and preprocessing options; it reads the worker's replies when the pipe
 becomes readable (a ``QSocketNotifier``) and every 100 ms while a run is in flight (to
 notice a dead worker and enforce the cancel timeout), never blocking for more than a few
 milliseconds. In live mode it reruns 300 ms after the last ``analysis_changed``.
 """
+
 from __future__ import annotations
 
 import time
@@ -15,9 +16,9 @@ from typing import Any
 from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal
 
 from designer.document import Document
-from engine.analysis import analyze
-from engine.fileformat import to_dict
-from engine.worker import Cancelled, Crashed, Failed, Finished, Progress, WorkerClient
+from engine.analysis.analyzer import analyze
+from engine.core.fileformat import to_dict
+from engine.worker.client import Cancelled, Crashed, Failed, Finished, Progress, WorkerClient
 
 LIVE_DELAY_MS = 300
 SAMPLE_IMAGE = Path(__file__).resolve().parent.parent / "resources" / "sample.png"
@@ -30,7 +31,7 @@ class RunController(QObject):
     -------
     run_started(int)            request id
     run_progressed(int, str)    percent, what the worker is doing
-    run_finished(object)        the :class:`~engine.feature_types.FeatureResult`; its
+    run_finished(object)        the :class:`~engine.runtime.feature_types.FeatureResult`; its
                                 ``extra`` holds ``analysis`` (the graph's analysis when
                                 the run was sent), ``request`` and ``latency`` (seconds
                                 from :meth:`run` to the result arriving)
@@ -46,8 +47,9 @@ class RunController(QObject):
     run_cancelled = Signal(int)
     live_changed = Signal(bool)
 
-    def __init__(self, document: Document, parent: QObject | None = None,
-                 client: WorkerClient | None = None) -> None:
+    def __init__(
+        self, document: Document, parent: QObject | None = None, client: WorkerClient | None = None
+    ) -> None:
         super().__init__(parent)
         self.document = document
         self.client = client if client is not None else WorkerClient()
@@ -119,18 +121,20 @@ class RunController(QObject):
             self.run_failed.emit("Nothing to run: the graph is empty.")
             return None
         errors = self.document.analysis.errors
-        if errors:   # refuse here: no need to wake the worker to hear the same
+        if errors:  # refuse here: no need to wake the worker to hear the same
             lines = "\n".join(f"  - {m}" for _, m in errors[:5])
             more = f"\n  … and {len(errors) - 5} more" if len(errors) > 5 else ""
-            self.run_failed.emit(f"Cannot run: the graph has {len(errors)} error(s):\n"
-                                 f"{lines}{more}")
+            self.run_failed.emit(
+                f"Cannot run: the graph has {len(errors)} error(s):\n{lines}{more}"
+            )
             return None
         doc = to_dict(model)
         snapshot = analyze(model.copy())
         starting = not self.client.alive()
         t0 = time.perf_counter()
-        rid = self.client.submit(doc, self.image, self.options, node=self.node,
-                                 channel=self.channel)
+        rid = self.client.submit(
+            doc, self.image, self.options, node=self.node, channel=self.channel
+        )
         self._sent = {rid: (t0, snapshot)}
         self._watch()
         self._poll_timer.start()
@@ -186,7 +190,7 @@ class RunController(QObject):
     def _drain(self, *_args) -> None:
         events = self.client.poll(budget=0.004)
         if self.client.fileno() != self._notifier_fd:
-            self._unwatch()   # the worker died or was replaced: its pipe is gone
+            self._unwatch()  # the worker died or was replaced: its pipe is gone
             self._watch()
         for ev in events:
             if isinstance(ev, Progress):

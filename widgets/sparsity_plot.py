@@ -5,6 +5,7 @@ this plot shows the fraction of zeros of every node's output against its depth, 
 mean activation of the ReLU outputs as a second curve on the right axis. Clicking a point selects its node
 on the canvas (:meth:`GraphScene.select_nodes`) and emits :attr:`SparsityPlot.node_clicked`.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -49,8 +50,9 @@ class SparsityPlot(QWidget):
         self.scatter = pg.ScatterPlotItem(hoverable=True, tip=self._tip)
         pi.addItem(self.scatter)
         self.scatter.sigClicked.connect(self._on_clicked)
-        self.selected = pg.ScatterPlotItem(size=16, pen=pg.mkPen(SELECTED_PEN, width=3),
-                                           brush=None, symbol="o")
+        self.selected = pg.ScatterPlotItem(
+            size=16, pen=pg.mkPen(SELECTED_PEN, width=3), brush=None, symbol="o"
+        )
         pi.addItem(self.selected)
         # Right axis: mean activation in its own view box, kept aligned in x.
         self.mean_view = pg.ViewBox()
@@ -59,9 +61,15 @@ class SparsityPlot(QWidget):
         pi.getAxis("right").linkToView(self.mean_view)
         pi.getAxis("right").setLabel("mean", color=MEAN_PEN.name())
         self.mean_view.setXLink(pi)
-        self.mean_curve = pg.PlotDataItem([], [], pen=pg.mkPen(MEAN_PEN, width=2),
-                                          symbol="t", symbolSize=6, symbolBrush=MEAN_PEN,
-                                          symbolPen=None)
+        self.mean_curve = pg.PlotDataItem(
+            [],
+            [],
+            pen=pg.mkPen(MEAN_PEN, width=2),
+            symbol="t",
+            symbolSize=6,
+            symbolBrush=MEAN_PEN,
+            symbolPen=None,
+        )
         self.mean_view.addItem(self.mean_curve)
         pi.vb.sigResized.connect(self._sync_views)
         # The legend sits above the plot (a label, in the palette's text colour), so it
@@ -69,7 +77,8 @@ class SparsityPlot(QWidget):
         self.legend = QLabel(
             f'<span style="color:{QColor(RELU_BRUSH).name()}">●</span> ReLU output &nbsp; '
             f'<span style="color:{QColor(OTHER_BRUSH).name()}">■</span> other node &nbsp; '
-            f'<span style="color:{QColor(MEAN_PEN).name()}">▲—</span> ReLU mean (right axis)')
+            f'<span style="color:{QColor(MEAN_PEN).name()}">▲—</span> ReLU mean (right axis)'
+        )
         self.legend.setTextFormat(Qt.TextFormat.RichText)
         self.info = QLabel("Run the network to see how sparse each layer's output is.")
         self.info.setWordWrap(True)
@@ -107,10 +116,15 @@ class SparsityPlot(QWidget):
         sparsity = np.array([100.0 * result.stats[n].sparsity for n in nodes])
         mean = np.array([result.stats[n].mean for n in nodes])
         relu = np.array([result.types.get(n) == "relu" for n in nodes], dtype=bool)
-        self.scatter.setData(x=depth, y=sparsity, data=np.array(nodes, dtype=object),
-                             size=np.where(relu, 11, 8), pen=None,
-                             brush=[self._relu_brush if r else self._other_brush for r in relu],
-                             symbol=["o" if r else "s" for r in relu])
+        self.scatter.setData(
+            x=depth,
+            y=sparsity,
+            data=np.array(nodes, dtype=object),
+            size=np.where(relu, 11, 8),
+            pen=None,
+            brush=[self._relu_brush if r else self._other_brush for r in relu],
+            symbol=["o" if r else "s" for r in relu],
+        )
         # The lines follow the ReLU outputs only (in between, conv and BN outputs have no
         # zeros and a mean near 0: a line through every node would just zig-zag).
         line_idx = np.flatnonzero(relu) if relu.any() else np.arange(len(nodes))
@@ -123,8 +137,10 @@ class SparsityPlot(QWidget):
         self.mean_view.setYRange(lo, hi + 0.15 * (hi - lo if hi > lo else 1.0), padding=0.02)
         relus = [n for n in nodes if result.types.get(n) == "relu"]
         avg_relu = np.mean([result.stats[n].sparsity for n in relus]) * 100 if relus else 0.0
-        self.info.setText(f"{len(nodes)} nodes; ReLU outputs are {avg_relu:.0f}% zeros on "
-                          f"average. Click a point to select its node.")
+        self.info.setText(
+            f"{len(nodes)} nodes; ReLU outputs are {avg_relu:.0f}% zeros on "
+            f"average. Click a point to select its node."
+        )
         self._sync_views()
 
     def select(self, node: str | None) -> None:
@@ -132,16 +148,17 @@ class SparsityPlot(QWidget):
         if self.result is None or node not in self._nodes:
             self.selected.setData([])
             return
-        self.selected.setData([self.result.depth[node]],
-                              [100.0 * self.result.stats[node].sparsity])
+        self.selected.setData([self.result.depth[node]], [100.0 * self.result.stats[node].sparsity])
 
     # ------------------------------------------------------------------ events
     def _tip(self, x, y, data):
         if self.result is None:
             return ""
         s = self.result.stats[data]
-        return (f"{data} ({self.result.types.get(data, '')})\ndepth {int(x)}\n"
-                f"zeros {100 * s.sparsity:.1f}%\nmean {s.mean:.4g}")
+        return (
+            f"{data} ({self.result.types.get(data, '')})\ndepth {int(x)}\n"
+            f"zeros {100 * s.sparsity:.1f}%\nmean {s.mean:.4g}"
+        )
 
     def _on_clicked(self, _item, points, *_args) -> None:
         if not len(points):
@@ -155,4 +172,3 @@ class SparsityPlot(QWidget):
         if self.scene is not None and hasattr(self.scene, "select_nodes"):
             self.scene.select_nodes([node])
         self.node_clicked.emit(node)
-

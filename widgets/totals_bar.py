@@ -1,4 +1,5 @@
 """The totals bar: whole-network sums, and the change against a pinned baseline."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -8,10 +9,16 @@ from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
 
 from designer.document import Document
-
-from .formatting import (fmt_bytes, fmt_compact, fmt_int, fmt_percent, fmt_rf, fmt_rf_size,
-                         fmt_signed, status_colors)
-
+from engine.formatting import (
+    fmt_bytes,
+    fmt_compact,
+    fmt_int,
+    fmt_percent,
+    fmt_rf,
+    fmt_rf_size,
+    fmt_signed,
+)
+from widgets.plot_theme import status_colors
 
 
 @dataclass(frozen=True)
@@ -38,8 +45,11 @@ class _Field(QWidget):
         pal = self.caption.palette()
         text = pal.color(QPalette.ColorRole.WindowText)
         window = pal.color(QPalette.ColorRole.Window)
-        mid = QColor((text.red() * 2 + window.red()) // 3, (text.green() * 2 + window.green()) // 3,
-                     (text.blue() * 2 + window.blue()) // 3)
+        mid = QColor(
+            (text.red() * 2 + window.red()) // 3,
+            (text.green() * 2 + window.green()) // 3,
+            (text.blue() * 2 + window.blue()) // 3,
+        )
         pal.setColor(QPalette.ColorRole.WindowText, mid)
         self.caption.setPalette(pal)
         self.value = QLabel(self)
@@ -82,8 +92,9 @@ class TotalsBar(QFrame):
         self.diff.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         lay.addWidget(self.diff)
         self.pin_button = QPushButton("Pin baseline", self)
-        self.pin_button.setToolTip("Remember the current totals; later designs show the change "
-                                   "against them")
+        self.pin_button.setToolTip(
+            "Remember the current totals; later designs show the change against them"
+        )
         self.pin_button.clicked.connect(self.pin)
         lay.addWidget(self.pin_button)
         self.unpin_button = QToolButton(self)
@@ -106,8 +117,9 @@ class TotalsBar(QFrame):
     def pin(self) -> None:
         """Pin the current design's totals as the baseline."""
         t = self.doc.analysis.totals
-        self.baseline = Baseline(self.doc.model.name, t.weights, t.biases, t.params, t.macs,
-                                 t.peak_activation_bytes)
+        self.baseline = Baseline(
+            self.doc.model.name, t.weights, t.biases, t.params, t.macs, t.peak_activation_bytes
+        )
         self.pin_button.setText("Re-pin")
         self.unpin_button.show()
         self.refresh()
@@ -125,21 +137,27 @@ class TotalsBar(QFrame):
         a = self.doc.analysis
         t = a.totals
         self.params.value.setText(fmt_int(t.params))
-        self.params.setToolTip(f"{fmt_int(t.weights)} weights + {fmt_int(t.biases)} biases"
-                               + (f" + {fmt_int(t.other)} other (BatchNorm)" if t.other else ""))
+        self.params.setToolTip(
+            f"{fmt_int(t.weights)} weights + {fmt_int(t.biases)} biases"
+            + (f" + {fmt_int(t.other)} other (BatchNorm)" if t.other else "")
+        )
         self.weights.value.setText(fmt_int(t.weights))
         self.macs.value.setText(fmt_compact(t.macs))
         self.macs.setToolTip(f"{fmt_int(t.macs)} multiply-accumulates per image")
         self.peak.value.setText(fmt_bytes(t.peak_activation_bytes))
-        self.peak.setToolTip(f"{fmt_int(t.peak_activation_bytes)} bytes of float32 activations "
-                             f"alive at once (batch 1)")
+        self.peak.setToolTip(
+            f"{fmt_int(t.peak_activation_bytes)} bytes of float32 activations "
+            f"alive at once (batch 1)"
+        )
         self.rf.value.setText(fmt_rf_size(t.output_rf) if t.output_rf is not None else "—")
-        self.rf.setToolTip(f"receptive field of '{t.output}': {fmt_rf(t.output_rf)}"
-                           if t.output else "no output yet")
+        self.rf.setToolTip(
+            f"receptive field of '{t.output}': {fmt_rf(t.output_rf)}"
+            if t.output
+            else "no output yet"
+        )
         self._show_diff(t)
         errors = a.errors
-        self.errors.setStyleSheet(f"color: {status_colors(self.palette())[1]}; "
-                                  f"font-weight: bold;")
+        self.errors.setStyleSheet(f"color: {status_colors(self.palette())[1]}; font-weight: bold;")
         if errors:
             n = len(errors)
             self.errors.setText(f"⚠ {n} error{'s' if n != 1 else ''}")
@@ -163,14 +181,16 @@ class TotalsBar(QFrame):
         pct = fmt_percent(dw, b.weights)
         if pct:
             text += f" ({pct})"
-        self.diff.setText(f"vs baseline: <span style='color:{color}; font-weight:bold'>"
-                          f"{text}</span>")
+        self.diff.setText(
+            f"vs baseline: <span style='color:{color}; font-weight:bold'>{text}</span>"
+        )
         self.diff.setToolTip(
             f"baseline '{b.name}': {fmt_int(b.weights)} weights, {fmt_int(b.params)} params, "
             f"{fmt_compact(b.macs)} MACs\n"
             f"now: {fmt_int(t.weights)} weights ({fmt_signed(dw)}), {fmt_int(t.params)} params "
             f"({fmt_signed(t.params - b.params)}), MACs {fmt_signed(dm)} "
-            f"{fmt_percent(dm, b.macs)}")
+            f"{fmt_percent(dm, b.macs)}"
+        )
         self.diff.show()
 
     def diff_text(self) -> str:

@@ -6,6 +6,7 @@ or only some of them: ``... make_screenshots.py main_inception3a inside_grid``. 
 opens a fresh main window at 1600×1000 exactly as ``python main.py`` does (the sample photo
 runs in the worker process at start), sets the scene up, waits for the run, and grabs.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,21 +19,33 @@ sys.path.insert(0, str(HERE.parents[1]))
 os.environ["CONVCANVAS_NO_AUTOSAVE_PROMPT"] = "1"
 os.environ.setdefault("CONVCANVAS_DATA_DIR", "/tmp/ccshots")
 
-DARK = {"Window": "#2b2b2b", "WindowText": "#e6e6e6", "Base": "#1f1f1f",
-        "AlternateBase": "#292929", "Text": "#e6e6e6", "Button": "#353535",
-        "ButtonText": "#e6e6e6", "Highlight": "#3d7ad6", "HighlightedText": "#ffffff",
-        "ToolTipBase": "#333333", "ToolTipText": "#e6e6e6", "PlaceholderText": "#9a9a9a"}
+DARK = {
+    "Window": "#2b2b2b",
+    "WindowText": "#e6e6e6",
+    "Base": "#1f1f1f",
+    "AlternateBase": "#292929",
+    "Text": "#e6e6e6",
+    "Button": "#353535",
+    "ButtonText": "#e6e6e6",
+    "Highlight": "#3d7ad6",
+    "HighlightedText": "#ffffff",
+    "ToolTipBase": "#333333",
+    "ToolTipText": "#e6e6e6",
+    "PlaceholderText": "#9a9a9a",
+}
 
 
 def dark_palette():
     """A dark Fusion palette (what a dark desktop theme gives the app)."""
     from PySide6.QtGui import QColor, QPalette
+
     p = QPalette()
     for role, c in DARK.items():
         p.setColor(getattr(QPalette.ColorRole, role), QColor(c))
     for role in ("Text", "WindowText", "ButtonText"):
-        p.setColor(QPalette.ColorGroup.Disabled, getattr(QPalette.ColorRole, role),
-                   QColor("#777777"))
+        p.setColor(
+            QPalette.ColorGroup.Disabled, getattr(QPalette.ColorRole, role), QColor("#777777")
+        )
     return p
 
 
@@ -62,12 +75,13 @@ def wait_result(app, win, timeout: float = 60.0):
 
 def new_window(app, dark: bool = False):
     from widgets.app import create_window
+
     app.setPalette(dark_palette() if dark else app.style().standardPalette())
     win = create_window([], autorun=True, live=True)
     win.ask_save_changes = lambda *a: "discard"
     win.resize(1600, 1000)
     win.show()
-    panel = wait_result(app, win)   # the start-up run on the sample photo
+    panel = wait_result(app, win)  # the start-up run on the sample photo
     return win, panel
 
 
@@ -87,34 +101,41 @@ def rerun(app, win):
 
 def shot_main(app, dark=False):
     win, panel = new_window(app, dark)
-    win.load_template("inception3a_naive"); settle(app)
+    win.load_template("inception3a_naive")
+    settle(app)
     win.totals_bar.pin()
     win.load_template("inception3a_reduced")
-    panel = rerun(app, win)
-    win.scene.select_nodes(["branch2_3x3"]); settle(app, 0.6)
+    rerun(app, win)
+    win.scene.select_nodes(["branch2_3x3"])
+    settle(app, 0.6)
     return win
 
 
 def shot_error(app):
     from designer.commands import SetParamCommand
+
     win, panel = new_window(app)
     win.doc.undo_stack.push(SetParamCommand(win.doc, "branch4_pool", "padding", 0))
     settle(app, 0.5)
-    panel.run(); settle(app, 0.3)
+    panel.run()
+    settle(app, 0.3)
     win.table_dock.raise_()
-    win.scene.select_nodes(["concat"]); settle(app, 0.5)
+    win.scene.select_nodes(["concat"])
+    settle(app, 0.5)
     return win
 
 
 def shot_big(app, template="googlenet", node="inception4a_branch2_1_conv", detail=False):
     win, panel = new_window(app)
     win.load_template(template)
-    panel = rerun(app, win)
-    win.inside_host.panel.tint_box.setCurrentIndex(1)   # nodes coloured by sparsity
-    win.scene.select_nodes([node]); settle(app, 0.3)
+    rerun(app, win)
+    win.inside_host.panel.tint_box.setCurrentIndex(1)  # nodes coloured by sparsity
+    win.scene.select_nodes([node])
+    settle(app, 0.3)
     # Fit to view shows all of it as a thin strip; at 30 % the modules and their
     # branches read as a network, at 90 % every label reads.
-    win.view.fit_to_view(); settle(app, 0.2)
+    win.view.fit_to_view()
+    settle(app, 0.2)
     win.view.zoom_by((0.9 if detail else 0.3) / win.view.zoom(), anchor_under_mouse=False)
     win.view.centerOn(win.scene.node_item(node))
     settle(app, 0.5)
@@ -125,24 +146,29 @@ def _resnet18(app):
     win, panel = new_window(app)
     win.load_template("resnet18")
     panel = rerun(app, win)
-    win.scene.select_nodes(["layer1_0_relu"]); settle(app, 0.5)
+    win.scene.select_nodes(["layer1_0_relu"])
+    settle(app, 0.5)
     return win, panel
 
 
 def shot_inside(app, which):
     win, panel = _resnet18(app)
     from PySide6.QtCore import Qt
+
     win.resizeDocks([win.inside_dock], [640], Qt.Orientation.Vertical)
     settle(app, 0.5)
     if which == "grid":
         return panel.grid
     if which == "rf":
-        panel.rf.show_node("layer2_0_relu_1", None); settle(app, 0.3)
+        panel.rf.show_node("layer2_0_relu_1", None)
+        settle(app, 0.3)
         return panel.rf
     if which == "sparsity":
-        panel.tabs.setCurrentWidget(panel.sparsity); settle(app, 0.3)
+        panel.tabs.setCurrentWidget(panel.sparsity)
+        settle(app, 0.3)
         return panel.tabs
-    panel.tabs.setCurrentWidget(panel.hist); settle(app, 0.5)
+    panel.tabs.setCurrentWidget(panel.hist)
+    settle(app, 0.5)
     return panel.tabs
 
 
@@ -161,6 +187,7 @@ SHOTS = {
 
 def main(names: list[str]) -> int:
     from PySide6.QtWidgets import QApplication
+
     app = QApplication([sys.argv[0]])
     app.setStyle("Fusion")
     for name in names or list(SHOTS):

@@ -1,0 +1,311 @@
+"""``python main.py features FILE --image IMG --out DIR [--node ID]``: save every feature map.
+
+Runs the image once through the graph (random weights, ``--seed``), then writes into DIR:
+
+- one PNG per node, ``NNN_<id>.png`` (NNN: topological position): every channel tiled in a
+  grid on one shared colour scale (viridis), with a header (node, type, shape, sparsity)
+  and a colour scale bar labelled with the minimum, zero and maximum;
+- ``sparsity.csv``: ``node,type,depth,shape,sparsity,mean,max`` per node;
+- ``localisation.png``: the original image with the receptive-field box of the strongest
+  activation of the last spatial node (or ``--node``/``--channel``).
+
+It prints the localisation box. Exit status 0 on success, 1 when any input is refused
+(unreadable graph file, graph errors, image problems, memory limit), with the reason on
+stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from cli import load_graph_arg, tolerant_stdout
+from engine.core.errors import EngineError
+from engine.runtime.feature_types import FeatureResult
+from engine.runtime.images import MODES, NORMALIZATIONS
+
+CSV_COLUMNS = ("node", "type", "depth", "shape", "sparsity", "mean", "max")
+MAX_GRID = 1600  # target width/height of a tiled grid, in pixels
+MIN_TILE = 24  # small maps are enlarged (nearest) to at least this many pixels
+GAP = 1
+
+# Viridis, sampled at 9 evenly spaced points (RGB 0-255) and linearly interpolated.
+_VIRIDIS = np.array(
+    [
+        (68, 1, 84),
+        (71, 45, 123),
+        (59, 82, 139),
+        (44, 114, 142),
+        (33, 145, 140),
+        (40, 174, 128),
+        (94, 201, 98),
+        (173, 220, 48),
+        (253, 231, 37),
+    ],
+    dtype=np.float64,
+)
+BACKGROUND = (32, 32, 36)
+TEXT = (235, 235, 235)
+
+
+def colormap_lut() -> np.ndarray:
+    """A 256×3 uint8 viridis lookup table."""
+    pos = np.linspace(0.0, 1.0, len(_VIRIDIS))
+    t = np.linspace(0.0, 1.0, 256)
+    lut = np.stack([np.interp(t, pos, _VIRIDIS[:, i]) for i in range(3)], axis=1)
+    return np.rint(lut).astype(np.uint8)
+
+
+LUT = colormap_lut()
+
+
+def _font(size: int = 13):
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, OSError):  # pragma: no cover - Pillow without FreeType
+        return ImageFont.load_default()
+
+
+def safe_name(index: int, node: str) -> str:
+    """``NNN_<id>.png`` with characters outside ``[0-9A-Za-z_.-]`` replaced by ``_``."""
+    stem = re.sub(r"[^0-9A-Za-z_.-]", "_", node)[:80].strip(".") or "node"
+    return f"{index:03d}_{stem}.png"
+
+
+def _levels(arr: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Values → 0..255 indices on the shared scale ``[lo, hi]``."""
+    span = hi - lo
+    if not math.isfinite(span) or span <= 0:
+        return np.zeros(arr.shape, np.uint8)
+    idx = (arr.astype(np.float32) - np.float32(lo)) * np.float32(255.0 / span)
+    np.clip(idx, 0, 255, out=idx)
+    return np.rint(idx).astype(np.uint8)
+
+
+def tile_grid(values: np.ndarray) -> np.ndarray:
+    """Tile a ``(C, H, W)`` or ``(F,)`` map into an RGB uint8 grid (viridis, one shared scale).
+
+    Channels go left to right, top to bottom, ``ceil(sqrt(C))`` per row, 1-pixel gaps. Maps
+    are enlarged (nearest) to about ``MIN_TILE`` pixels when small and subsampled when the
+    grid would exceed ``MAX_GRID``. A vector becomes a strip of cells, 32 per row.
+    """
+    vector = values.ndim == 1
+    if vector:
+        n = values.shape[0]
+        cols = min(n, 32)
+        rows = -(-n // cols)
+        padded = np.full(rows * cols, np.nan, np.float32)
+        padded[:n] = values
+        values = padded.reshape(1, rows, cols)
+    c, h, w = values.shape
+    finite = values[np.isfinite(values)]
+    lo = float(finite.min()) if finite.size else 0.0
+    hi = float(finite.max()) if finite.size else 0.0
+    cols = math.ceil(math.sqrt(c))
+    rows = -(-c // cols)
+    if vector:  # cells of a few pixels, so that single features are visible
+        zoom = max(2, min(16, 384 // w))
+    else:
+        zoom = max(1, min(MIN_TILE // max(h, w) if max(h, w) < MIN_TILE else 1, 16))
+    step = 1
+    limit = MAX_GRID * 1.25
+    while cols * (w * zoom // step + GAP) > limit or rows * (h * zoom // step + GAP) > limit:
+        if zoom > 1:
+            zoom -= 1
+        else:
+            step += 1
+    th, tw = -(-h // step) * zoom, -(-w // step) * zoom
+    grid = np.empty((rows * (th + GAP) - GAP, cols * (tw + GAP) - GAP, 3), np.uint8)
+    grid[:] = BACKGROUND
+    nan = np.isnan(values)
+    idx = _levels(np.where(nan, lo, values), lo, hi)
+    for k in range(c):
+        r, q = divmod(k, cols)
+        tile = LUT[idx[k, ::step, ::step]]
+        tile[nan[k, ::step, ::step]] = BACKGROUND
+        if zoom > 1:
+            tile = tile.repeat(zoom, axis=0).repeat(zoom, axis=1)
+        y, x = r * (th + GAP), q * (tw + GAP)
+        grid[y : y + th, x : x + tw] = tile
+    return grid
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.3g}"
+
+
+def render_node(result: FeatureResult, node: str) -> Image.Image:
+    """One node's PNG: header text, the tiled grid and a labelled colour scale bar."""
+    arr = result.maps[node]
+    st = result.stats[node]
+    grid = tile_grid(arr)
+    font = _font(13)
+    small = _font(11)
+    gh, gw = grid.shape[:2]
+    shape = "x".join(str(d) for d in arr.shape)
+    lines = [
+        f"{node}  ({result.types[node]}, depth {result.depth[node]})",
+        f"{shape}   sparsity {st.sparsity:.1%}   near-zero {st.near_zero:.1%}   "
+        f"mean {_fmt(st.mean)}   std {_fmt(st.std)}",
+    ]
+    pad = 8
+    bar_w, label_w = 16, 64
+    header_h = 2 * 18 + pad
+    text_w = max(int(font.getlength(t)) for t in lines) + 2 * pad
+    width = max(gw + bar_w + label_w + 3 * pad, 520, text_w)
+    height = header_h + max(gh, 120) + 2 * pad
+    img = Image.new("RGB", (width, height), BACKGROUND)
+    draw = ImageDraw.Draw(img)
+    for i, text in enumerate(lines):
+        draw.text((pad, pad + i * 18), text, fill=TEXT, font=font)
+    top = header_h + pad
+    img.paste(Image.fromarray(grid, "RGB"), (pad, top))
+    # Colour scale bar: top = max, bottom = min, same scale as the grid.
+    bar_h = max(gh, 120)
+    bx = pad + gw + pad
+    ramp = LUT[np.linspace(255, 0, bar_h).round().astype(np.int64)]
+    bar = np.repeat(ramp[:, None, :], bar_w, axis=1)
+    img.paste(Image.fromarray(np.ascontiguousarray(bar), "RGB"), (bx, top))
+    draw.rectangle((bx - 1, top - 1, bx + bar_w, top + bar_h), outline=TEXT)
+    lo, hi = st.min, st.max
+    lx = bx + bar_w + 4
+    draw.text((lx, top - 2), _fmt(hi), fill=TEXT, font=small)
+    draw.text((lx, top + bar_h - 12), _fmt(lo), fill=TEXT, font=small)
+    if lo < 0 < hi:
+        zy = top + round((hi / (hi - lo)) * (bar_h - 1))
+        draw.line((bx + bar_w, zy, bx + bar_w + 3, zy), fill=TEXT)
+        if 14 < zy - top < bar_h - 26:
+            draw.text((lx, zy - 6), "0", fill=TEXT, font=small)
+    return img
+
+
+def render_localisation(result: FeatureResult) -> Image.Image:
+    """The original image with the localisation box drawn on it."""
+    image = result.image
+    img = Image.fromarray(image, "RGB" if image.ndim == 3 else "L").convert("RGB")
+    box = result.box
+    if box is not None:
+        draw = ImageDraw.Draw(img)
+        width = max(2, round(min(img.size) / 150))
+        draw.rectangle(
+            (box.x0, box.y0, max(box.x0, box.x1 - 1), max(box.y0, box.y1 - 1)),
+            outline=(255, 40, 40),
+            width=width,
+        )
+    return img
+
+
+def write_csv(result: FeatureResult, path: Path) -> None:
+    """``sparsity.csv``: one row per node in topological order."""
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(CSV_COLUMNS)
+        for n in result.order:
+            st = result.stats[n]
+            shape = "x".join(str(d) for d in result.maps[n].shape)
+            w.writerow(
+                [
+                    n,
+                    result.types[n],
+                    result.depth[n],
+                    shape,
+                    f"{st.sparsity:.6f}",
+                    f"{st.mean:.6g}",
+                    f"{st.max:.6g}",
+                ]
+            )
+
+
+def box_text(result: FeatureResult) -> str:
+    """One line describing the localisation box."""
+    b = result.box
+    if b is None:
+        return "localisation: no node with a spatial map"
+    h, w = result.preprocess.original_size
+    return (
+        f"localisation: node '{b.node}' channel {b.channel} at (y={b.y}, x={b.x}), value "
+        f"{b.value:.4g} -> box x {b.x0}..{b.x1}, y {b.y0}..{b.y1} "
+        f"({b.x1 - b.x0}×{b.y1 - b.y0} of the {w}×{h} image)"
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``features`` arguments to ``parser``."""
+    parser.add_argument("file", nargs="?", help="a .json graph file")
+    parser.add_argument(
+        "--template",
+        metavar="NAME",
+        help="use a built-in template instead of a file (e.g. resnet18)",
+    )
+    parser.add_argument("--image", required=True, help="a PNG, JPEG, BMP or WebP image")
+    parser.add_argument("--out", required=True, help="folder for the PNGs and sparsity.csv")
+    parser.add_argument(
+        "--node",
+        help="localise the strongest activation of this node "
+        "(default: the last node with a spatial map)",
+    )
+    parser.add_argument("--channel", type=int, help="localise within this channel only")
+    parser.add_argument(
+        "--mode",
+        choices=MODES,
+        default="resize",
+        help="resize the whole image, or scale and centre-crop it",
+    )
+    parser.add_argument(
+        "--normalize",
+        choices=NORMALIZATIONS,
+        default="imagenet",
+        help="subtract the ImageNet mean and divide by its std, or keep [0, 1]",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random weights")
+    parser.add_argument(
+        "--memory-limit",
+        type=float,
+        default=2048,
+        metavar="MB",
+        help="refuse graphs whose feature maps together need more (default 2048 MB)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the image, write the files; return 0, or 1 with the reason on stderr."""
+    tolerant_stdout()
+    from engine.runtime.features import run_features
+
+    try:
+        model, _ = load_graph_arg(args)
+        result = run_features(
+            model,
+            args.image,
+            mode=args.mode,
+            normalize=args.normalize,
+            node=args.node,
+            channel=args.channel,
+            seed=args.seed,
+            memory_limit=int(args.memory_limit * 1024**2),
+        )
+    except EngineError as exc:
+        print(f"features: {exc.message}", file=sys.stderr)
+        return 1
+    out = Path(args.out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for i, n in enumerate(result.order):
+            render_node(result, n).save(out / safe_name(i, n))
+        write_csv(result, out / "sparsity.csv")
+        render_localisation(result).save(out / "localisation.png")
+    except OSError as exc:
+        print(f"features: cannot write to '{out}': {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(
+        f"{len(result.order)} feature maps written to {out} (forward {result.seconds * 1000:.1f} ms)"
+    )
+    print(box_text(result))
+    return 0

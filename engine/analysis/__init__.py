@@ -1,0 +1,1 @@
+"""Analysis of a graph: shapes, parameters, MACs, memory and receptive fields (:mod:`.analyzer`), and the result records (:mod:`.results`)."""

@@ -1,0 +1,293 @@
+"""The ``convcanvas.graph`` JSON file format (see ``docs/format.md``).
+
+Loading checks everything and never executes anything from the file; saving is atomic
+(temporary file in the same folder, then rename) and keeps ids, order and positions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from engine.core.errors import EngineError, FormatError
+from engine.core.graph import GraphModel
+from engine.nodes import NODE_TYPES
+
+FORMAT = "convcanvas.graph"
+VERSION = 1
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+
+def _fail(msg: str, node: str | None = None, field: str | None = None) -> FormatError:
+    return FormatError(msg, node, field)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def from_dict(doc: Any) -> GraphModel:
+    """Build a model from a parsed document.
+
+    Raises
+    ------
+    FormatError
+        Naming the node and field of the first problem found.
+    """
+    if not isinstance(doc, dict):
+        raise _fail("the file is not a convcanvas graph: expected a JSON object at the top")
+    fmt = doc.get("format")
+    if fmt != FORMAT:
+        raise _fail(
+            f"the file is not a convcanvas graph: 'format' is {fmt!r}, expected {FORMAT!r}",
+            field="format",
+        )
+    version = doc.get("version")
+    if not _is_int(version) or version < 1:
+        raise _fail(f"'version' must be a positive integer, got {version!r}", field="version")
+    if version > VERSION:
+        raise _fail(
+            f"the file has format version {version}, newer than this ConvCanvas "
+            f"reads ({VERSION}); update ConvCanvas to open it",
+            field="version",
+        )
+    unknown = set(doc) - {"format", "version", "name", "nodes", "edges"}
+    if unknown:
+        raise _fail(
+            f"unknown top-level field(s): {', '.join(sorted(unknown))}", field=sorted(unknown)[0]
+        )
+    name = doc.get("name", "Untitled")
+    if not isinstance(name, str):
+        raise _fail(f"'name' must be a string, got {name!r}", field="name")
+    nodes = doc.get("nodes")
+    if not isinstance(nodes, list):
+        raise _fail("'nodes' must be a list", field="nodes")
+    edges = doc.get("edges", [])
+    if not isinstance(edges, list):
+        raise _fail("'edges' must be a list", field="edges")
+
+    model = GraphModel(name)
+    for i, nd in enumerate(nodes):
+        where = f"nodes[{i}]"
+        if not isinstance(nd, dict):
+            raise _fail(f"{where} must be an object")
+        nid = nd.get("id")
+        if not isinstance(nid, str) or not nid:
+            raise _fail(f"{where}: 'id' must be a non-empty string, got {nid!r}", field="id")
+        extra = set(nd) - {"id", "type", "params", "pos"}
+        if extra:
+            raise _fail(
+                f"node '{nid}': unknown field(s) {', '.join(sorted(extra))}", nid, sorted(extra)[0]
+            )
+        if nid in model:
+            raise _fail(f"node '{nid}' appears twice: ids must be unique", nid, "id")
+        ntype = nd.get("type")
+        if not isinstance(ntype, str) or ntype not in NODE_TYPES:
+            raise _fail(
+                f"node '{nid}': unknown type {ntype!r} (known: {', '.join(NODE_TYPES)})",
+                nid,
+                "type",
+            )
+        params = nd.get("params", {})
+        if not isinstance(params, dict):
+            raise _fail(f"node '{nid}': 'params' must be an object", nid, "params")
+        pos = nd.get("pos")
+        if pos is not None:
+            if (
+                not isinstance(pos, list)
+                or len(pos) != 2
+                or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                    for v in pos
+                )
+            ):
+                raise _fail(f"node '{nid}': 'pos' must be [x, y] numbers, got {pos!r}", nid, "pos")
+        try:
+            model.add_node(ntype, params, nid, pos)
+        except EngineError as exc:
+            raise _fail(exc.message, nid, exc.field) from None
+
+    seen_ports: dict[tuple[str, int], str] = {}
+    for i, ed in enumerate(edges):
+        where = f"edges[{i}]"
+        if not isinstance(ed, dict):
+            raise _fail(f"{where} must be an object")
+        extra = set(ed) - {"src", "dst", "port"}
+        if extra:
+            raise _fail(
+                f"{where}: unknown field(s) {', '.join(sorted(extra))}", field=sorted(extra)[0]
+            )
+        src, dst, port = ed.get("src"), ed.get("dst"), ed.get("port", 0)
+        for key, val in (("src", src), ("dst", dst)):
+            if not isinstance(val, str):
+                raise _fail(f"{where}: '{key}' must be a node id, got {val!r}", field=key)
+            if val not in model:
+                raise _fail(f"{where}: '{key}' refers to unknown node '{val}'", val, key)
+        if not _is_int(port) or port < 0:
+            raise _fail(
+                f"{where}: 'port' must be a non-negative integer, got {port!r}", dst, "port"
+            )
+        if (dst, port) in seen_ports:
+            raise _fail(
+                f"{where}: port {port} of '{dst}' is used twice (by "
+                f"'{seen_ports[dst, port]}' and '{src}')",
+                dst,
+                "port",
+            )
+        seen_ports[dst, port] = src
+        ntype = NODE_TYPES[model.node_type(dst)]
+        if ntype.max_inputs == 0:
+            raise _fail(f"{where}: {ntype.name} '{dst}' takes no inputs", dst, "port")
+        if ntype.max_inputs == 1 and port != 0:
+            raise _fail(
+                f"{where}: {ntype.name} '{dst}' has one input (port 0), not port {port}",
+                dst,
+                "port",
+            )
+        # Cycles are kept (the analysis reports them on the node) so nothing is lost.
+        model.graph.add_edge(src, dst, key=port)
+    return model
+
+
+def to_dict(model: GraphModel) -> dict:
+    """The document for a model: nodes in insertion order, edges grouped by source node.
+
+    Edges follow networkx's adjacency order (source in node order, then destination, then
+    port), which a load reproduces, so save → load → save gives the same bytes.
+    """
+    nodes = []
+    for n, data in model.graph.nodes(data=True):
+        entry: dict[str, Any] = {"id": n, "type": data["type"], "params": data["params"]}
+        if data["pos"] is not None:
+            entry["pos"] = [_num(v) for v in data["pos"]]
+        nodes.append(entry)
+    edges = [{"src": u, "dst": v, "port": k} for u, v, k in model.graph.edges(keys=True)]
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "name": model.name,
+        "nodes": nodes,
+        "edges": edges,
+    }
+
+
+def _num(v: float) -> float | int:
+    return int(v) if float(v).is_integer() else round(float(v), 3)
+
+
+def dumps(model: GraphModel) -> str:
+    """The JSON text of a model (what :func:`save` writes)."""
+    return json.dumps(to_dict(model), indent=1, ensure_ascii=False) + "\n"
+
+
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def loads(text: str | bytes) -> GraphModel:
+    """Parse JSON text into a model.
+
+    Raises
+    ------
+    FormatError
+        If the text is not JSON or not a valid graph.
+    """
+    try:
+        doc = json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _fail(f"not a JSON file: {exc}") from None
+    except RecursionError:
+        raise _fail("not a JSON file: nested too deeply") from None
+    return from_dict(doc)
+
+
+def load(path: str | os.PathLike) -> GraphModel:
+    """Read a graph file.
+
+    Raises
+    ------
+    FormatError
+        If the file cannot be read or is invalid; the message names the file.
+    """
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise FormatError(
+                f"{path.name}: file is {size:,} bytes, more than a graph file "
+                f"can be ({MAX_FILE_BYTES:,})",
+                path=str(path),
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        raise FormatError(f"{path}: cannot read: {exc.strerror or exc}", path=str(path)) from None
+    try:
+        return loads(data)
+    except FormatError as exc:
+        raise FormatError(f"{path.name}: {exc.message}", exc.node, exc.field, str(path)) from None
+
+
+def _file_mode(path: Path) -> int:
+    """The permissions the saved file should have: the old file's, or the umask's default."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        mask = os.umask(0o022)
+        os.umask(mask)
+        return 0o666 & ~mask
+
+
+def write_atomic(
+    path: str | os.PathLike,
+    write: Callable[[IO], Any],
+    *,
+    binary: bool = False,
+    mode: int | None = None,
+) -> None:
+    """Write a file atomically: a temporary file in the same folder, flushed, then renamed.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to (re)place.
+    write : callable
+        Called with the open temporary file; writes the content.
+    binary : bool
+        Open the temporary file in binary mode (text is UTF-8 otherwise).
+    mode : int, optional
+        Permissions given to the file; ``None`` keeps ``mkstemp``'s private 0o600.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be written; the old file is then untouched and no temporary
+        file is left behind.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        if mode is not None:
+            os.chmod(tmp, mode)
+        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def save(model: GraphModel, path: str | os.PathLike) -> None:
+    """Write a graph file atomically: a temporary file in the same folder, then rename."""
+    path = Path(path)
+    text = dumps(model)
+    write_atomic(path, lambda fh: fh.write(text), mode=_file_mode(path))

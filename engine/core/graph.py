@@ -1,0 +1,460 @@
+"""The network graph: a networkx ``MultiDiGraph`` with change notifications.
+
+Node attributes: ``type`` (a key of :data:`engine.nodes.NODE_TYPES`), ``params`` (the
+checked, complete parameter dict), ``compiled`` (its flat tuple for the analysis) and
+``pos`` (``(x, y)`` or ``None``). An edge ``src → dst`` has the key ``port``: the
+position of ``src`` among ``dst``'s ordered inputs (concat order matters). Ports of a
+node are unique and sorted to give the input order; gaps are allowed so that removing
+and restoring an edge puts it back where it was.
+
+The model enforces the structural rules (unknown nodes, taken ports, single inputs,
+cycles via :func:`networkx.has_path`) and raises typed errors; the analysis reports
+everything else. Listeners are plain callables, so the engine needs no Qt.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from engine.core.errors import CycleError, DuplicateIdError, ParamError, PortError, UnknownNodeError
+from engine.nodes import NODE_TYPES, check_param, compile_params, normalize_params
+
+
+@dataclass(frozen=True)
+class GraphEvent:
+    """What changed. ``kind`` is one of the past-tense names in :data:`EVENT_KINDS`."""
+
+    kind: str
+    nodes: tuple[str, ...] = ()
+    edge: tuple[str, str, int] | None = None
+    structural: bool = False
+    extra: dict = field(default_factory=dict)
+
+
+EVENT_KINDS = (
+    "node_added",
+    "node_removed",
+    "edge_added",
+    "edge_removed",
+    "params_changed",
+    "node_moved",
+    "name_changed",
+    "graph_reset",
+    "node_renamed",
+)
+
+#: The longest node id :meth:`GraphModel.rename_node` accepts.
+MAX_ID_LENGTH = 200
+
+
+def inputs_of(graph: nx.MultiDiGraph, node: str) -> list[str]:
+    """The ordered inputs of ``node`` (sorted by port)."""
+    edges = sorted(graph.in_edges(node, keys=True), key=lambda e: e[2])
+    return [e[0] for e in edges]
+
+
+def input_ports(graph: nx.MultiDiGraph, node: str) -> list[tuple[int, str]]:
+    """``(port, src)`` pairs of ``node``'s inputs, sorted by port."""
+    return sorted(((k, u) for u, _, k in graph.in_edges(node, keys=True)))
+
+
+_ID_BAD = re.compile(r"[^0-9A-Za-z_]+")
+
+
+class GraphModel:
+    """The one source of truth for a network design.
+
+    Every mutating method checks its arguments first, changes the graph, then tells
+    the listeners with a :class:`GraphEvent`. A failed call changes nothing.
+    """
+
+    def __init__(self, name: str = "Untitled") -> None:
+        self.graph: nx.MultiDiGraph = nx.MultiDiGraph()
+        self.name = name
+        self._listeners: list[Callable[[GraphEvent], None]] = []
+        self.structure_version = 0  # bumped on every node/edge add/remove
+
+    # ------------------------------------------------------------------ listeners
+    def subscribe(self, callback: Callable[[GraphEvent], None]) -> None:
+        """Call ``callback(event)`` after every change."""
+        self._listeners.append(callback)
+
+    def unsubscribe(self, callback: Callable[[GraphEvent], None]) -> None:
+        """Stop calling ``callback``."""
+        if callback in self._listeners:
+            self._listeners.remove(callback)
+
+    def _emit(self, event: GraphEvent) -> None:
+        if event.structural:
+            self.structure_version += 1
+        for cb in list(self._listeners):
+            cb(event)
+
+    # ------------------------------------------------------------------ queries
+    def __contains__(self, node: str) -> bool:
+        return node in self.graph
+
+    def __len__(self) -> int:
+        return self.graph.number_of_nodes()
+
+    @property
+    def nodes(self) -> list[str]:
+        """Node ids in insertion order."""
+        return list(self.graph.nodes)
+
+    def node_type(self, node: str) -> str:
+        """The type name of ``node``."""
+        return self._node(node)["type"]
+
+    def params(self, node: str) -> dict:
+        """A copy of ``node``'s parameters."""
+        return copy.deepcopy(self._node(node)["params"])
+
+    def pos(self, node: str) -> tuple[float, float] | None:
+        """The canvas position of ``node``, or ``None`` if it has none yet."""
+        return self._node(node)["pos"]
+
+    def inputs(self, node: str) -> list[str]:
+        """The ordered inputs of ``node``."""
+        self._node(node)
+        return inputs_of(self.graph, node)
+
+    def ports(self, node: str) -> list[tuple[int, str]]:
+        """``(port, src)`` pairs of ``node``'s inputs, sorted by port."""
+        self._node(node)
+        return input_ports(self.graph, node)
+
+    def edges(self) -> list[tuple[str, str, int]]:
+        """Every edge as ``(src, dst, port)``, in insertion order."""
+        return [(u, v, k) for u, v, k in self.graph.edges(keys=True)]
+
+    def free_port(self, node: str) -> int:
+        """The port a new input of ``node`` would take (after the last used one)."""
+        ports = [k for _, _, k in self.graph.in_edges(node, keys=True)]
+        return max(ports) + 1 if ports else 0
+
+    def unique_id(self, base: str) -> str:
+        """A node id starting with ``base`` that the graph does not hold yet."""
+        base = _ID_BAD.sub("_", base).strip("_") or "node"
+        if base not in self.graph:
+            return base
+        stem = re.sub(r"_?\d+$", "", base) or base
+        i = 1
+        while f"{stem}{i}" in self.graph:
+            i += 1
+        return f"{stem}{i}"
+
+    def _node(self, node: str) -> dict:
+        try:
+            return self.graph.nodes[node]
+        except KeyError:
+            raise UnknownNodeError(f"there is no node '{node}'", node) from None
+
+    # ------------------------------------------------------------------ edits
+    def add_node(
+        self,
+        type_name: str,
+        params: dict | None = None,
+        node_id: str | None = None,
+        pos: Iterable[float] | None = None,
+    ) -> str:
+        """Add a node and return its id (``node_id``, or a fresh one from the type)."""
+        if node_id is None:
+            node_id = self.unique_id(type_name)
+        elif not isinstance(node_id, str) or not node_id:
+            raise ParamError(f"node ids must be non-empty strings, got {node_id!r}", None, "id")
+        elif node_id in self.graph:
+            raise DuplicateIdError(f"there is already a node '{node_id}'", node_id, "id")
+        full = normalize_params(type_name, params, node_id)
+        p = tuple(float(v) for v in pos) if pos is not None else None
+        self.graph.add_node(
+            node_id, type=type_name, params=full, compiled=compile_params(type_name, full), pos=p
+        )
+        self._emit(GraphEvent("node_added", (node_id,), structural=True))
+        return node_id
+
+    def remove_node(self, node: str) -> dict:
+        """Remove ``node`` and its edges; return a record that :meth:`restore_node` takes."""
+        data = self._node(node)
+        record = {
+            "id": node,
+            "type": data["type"],
+            "params": copy.deepcopy(data["params"]),
+            "pos": data["pos"],
+            "index": list(self.graph.nodes).index(node),
+            "in": [(u, k) for u, _, k in self.graph.in_edges(node, keys=True)],
+            "out": [(v, k) for _, v, k in self.graph.out_edges(node, keys=True)],
+        }
+        # Neighbours' adjacency order decides tie-breaks of the topological order and the
+        # edge order of saved files: keep it so that an undo restores the graph exactly.
+        g = self.graph
+        record["succ_order"] = {u: list(g._succ[u]) for u, _ in record["in"] if u != node}
+        record["pred_order"] = {v: list(g._pred[v]) for v, _ in record["out"] if v != node}
+        neighbours = tuple(v for v, _ in record["out"])
+        self.graph.remove_node(node)
+        self._emit(
+            GraphEvent(
+                "node_removed", (node,) + neighbours, structural=True, extra={"record": record}
+            )
+        )
+        return record
+
+    def restore_node(self, record: dict) -> None:
+        """Put back a node removed by :meth:`remove_node`, with its edges and place in order."""
+        node = record["id"]
+        if node in self.graph:
+            raise DuplicateIdError(f"there is already a node '{node}'", node, "id")
+        full = normalize_params(record["type"], record["params"], node)
+        self._check_restore(record)
+        items = list(self.graph.nodes(data=True))
+        index = min(record.get("index", len(items)), len(items))
+        if index < len(items):
+            # networkx keeps insertion order: rebuild the node dict in the old order.
+            edges = list(self.graph.edges(keys=True, data=True))
+            self.graph.clear()
+            items.insert(
+                index,
+                (
+                    node,
+                    {
+                        "type": record["type"],
+                        "params": full,
+                        "compiled": compile_params(record["type"], full),
+                        "pos": record["pos"],
+                    },
+                ),
+            )
+            self.graph.add_nodes_from(items)
+            self.graph.add_edges_from(edges)
+        else:
+            self.graph.add_node(
+                node,
+                type=record["type"],
+                params=full,
+                compiled=compile_params(record["type"], full),
+                pos=record["pos"],
+            )
+        # Every edge was checked above: add them all and put the neighbours' adjacency order
+        # back before notifying, so that listeners (the Analyzer's topological order) see
+        # the restored graph exactly as it was.
+        edges = [(src, node, port) for src, port in record["in"]] + [
+            (node, dst, port) for dst, port in record["out"]
+        ]
+        for src, dst, port in edges:
+            self.graph.add_edge(src, dst, key=port)
+        self._restore_adjacency_order(record)
+        self._emit(GraphEvent("node_added", (node,), structural=True))
+        for src, dst, port in edges:
+            self._emit(GraphEvent("edge_added", (dst,), edge=(src, dst, port), structural=True))
+
+    def _restore_adjacency_order(self, record: dict) -> None:
+        """Put the neighbours' adjacency dicts back in their order before the removal."""
+        g = self.graph
+        for table, key in ((g._succ, "succ_order"), (g._pred, "pred_order")):
+            for u, order in record.get(key, {}).items():
+                if u not in table:
+                    continue
+                adj = table[u]
+                ordered = {v: adj[v] for v in order if v in adj}
+                ordered.update((v, d) for v, d in adj.items() if v not in ordered)
+                adj.clear()
+                adj.update(ordered)  # same dict object: networkx's views stay valid
+
+    def _check_restore(self, record: dict) -> None:
+        """Refuse, before any change, a restore whose edges cannot all be put back."""
+        node = record["id"]
+        for src, _ in record["in"]:
+            if src not in self.graph:
+                raise UnknownNodeError(f"cannot restore '{node}': its input '{src}' is gone", src)
+        for dst, port in record["out"]:
+            if dst not in self.graph:
+                raise UnknownNodeError(
+                    f"cannot restore '{node}': its consumer '{dst}' is gone", dst
+                )
+            for u, _, k in self.graph.in_edges(dst, keys=True):
+                if k == port or NODE_TYPES[self.graph.nodes[dst]["type"]].max_inputs == 1:
+                    raise PortError(
+                        f"cannot restore '{node}': port {port} of '{dst}' is now taken by '{u}'",
+                        dst,
+                    )
+        for dst, _ in record["out"]:
+            for src, _ in record["in"]:
+                if dst == src or nx.has_path(self.graph, dst, src):
+                    raise CycleError(
+                        f"cannot restore '{node}': '{dst}' now feeds '{src}', "
+                        f"so its edges would make a cycle",
+                        node,
+                    )
+
+    def check_connect(self, src: str, dst: str, port: int | None = None) -> int:
+        """Check that ``src → dst`` may be added; return the port it would take.
+
+        Raises
+        ------
+        UnknownNodeError, PortError, CycleError
+            With a message saying why the connection is refused.
+        """
+        self._node(src)
+        dst_data = self._node(dst)
+        ntype = NODE_TYPES[dst_data["type"]]
+        if ntype.max_inputs == 0:
+            raise PortError(f"{dst_data['type']} '{dst}' takes no inputs", dst)
+        if port is not None and (isinstance(port, bool) or not isinstance(port, int) or port < 0):
+            raise PortError(f"port of '{dst}' must be a non-negative integer, got {port!r}", dst)
+        used = {k: u for u, _, k in self.graph.in_edges(dst, keys=True)}
+        if ntype.max_inputs is not None:
+            if port is None:
+                port = 0
+            if port != 0:
+                raise PortError(
+                    f"{dst_data['type']} '{dst}' has one input (port 0), not port {port}", dst
+                )
+            if used:
+                raise PortError(
+                    f"{dst_data['type']} '{dst}' already has its input from "
+                    f"'{used[0]}'; disconnect it first",
+                    dst,
+                )
+        else:
+            if port is None:
+                port = max(used) + 1 if used else 0
+            if port in used:
+                raise PortError(f"port {port} of '{dst}' is already taken by '{used[port]}'", dst)
+        if src == dst or nx.has_path(self.graph, dst, src):
+            raise CycleError(
+                f"connecting '{src}' → '{dst}' would make a cycle: '{dst}' already feeds '{src}'",
+                dst,
+            )
+        return port
+
+    def connect(self, src: str, dst: str, port: int | None = None) -> int:
+        """Add the edge ``src → dst`` at ``port`` (next free one if ``None``); return the port."""
+        port = self.check_connect(src, dst, port)
+        self.graph.add_edge(src, dst, key=port)
+        self._emit(GraphEvent("edge_added", (dst,), edge=(src, dst, port), structural=True))
+        return port
+
+    def disconnect(self, dst: str, port: int) -> str:
+        """Remove the edge into ``dst`` at ``port``; return its source."""
+        self._node(dst)
+        for u, _, k in self.graph.in_edges(dst, keys=True):
+            if k == port:
+                self.graph.remove_edge(u, dst, key=port)
+                self._emit(GraphEvent("edge_removed", (dst,), edge=(u, dst, port), structural=True))
+                return u
+        raise PortError(f"'{dst}' has no input at port {port}", dst)
+
+    def set_param(self, node: str, name: str, value: Any) -> Any:
+        """Set one parameter; return the old value."""
+        return self.set_params(node, {name: value})[name]
+
+    def set_params(self, node: str, changes: dict) -> dict:
+        """Set several parameters at once; return their old values."""
+        data = self._node(node)
+        new = dict(data["params"])
+        for name, value in changes.items():
+            new[name] = check_param(data["type"], name, value, node)
+        new = normalize_params(data["type"], new, node)
+        old = {name: copy.deepcopy(data["params"][name]) for name in changes}
+        data["params"] = new
+        data["compiled"] = compile_params(data["type"], new)
+        self._emit(GraphEvent("params_changed", (node,), extra={"old": old}))
+        return old
+
+    def set_pos(self, node: str, pos: Iterable[float] | None) -> None:
+        """Move a node on the canvas (does not touch the analysis)."""
+        data = self._node(node)
+        data["pos"] = tuple(float(v) for v in pos) if pos is not None else None
+        self._emit(GraphEvent("node_moved", (node,)))
+
+    def set_positions(self, positions: dict[str, Iterable[float]]) -> None:
+        """Move several nodes with one notification."""
+        for node, pos in positions.items():
+            self._node(node)["pos"] = tuple(float(v) for v in pos)
+        self._emit(GraphEvent("node_moved", tuple(positions)))
+
+    def check_rename(self, old: str, new: str) -> None:
+        """Check that ``old`` may be renamed to ``new``.
+
+        Raises
+        ------
+        UnknownNodeError, ParamError, DuplicateIdError
+            With a message saying why the new id is refused.
+        """
+        self._node(old)
+        if not isinstance(new, str):
+            raise ParamError(f"the id of '{old}' must be text, got {new!r}", old, "id")
+        if not new.strip():
+            raise ParamError(f"the id of '{old}' must not be empty", old, "id")
+        if len(new) > MAX_ID_LENGTH:
+            raise ParamError(
+                f"the id of '{old}' must be at most {MAX_ID_LENGTH} characters, got {len(new)}",
+                old,
+                "id",
+            )
+        if new != old and new in self.graph:
+            raise DuplicateIdError(
+                f"cannot rename '{old}' to '{new}': there is already a node '{new}'", old, "id"
+            )
+
+    def rename_node(self, old: str, new: str) -> None:
+        """Give ``old`` the id ``new``, keeping its place in order, its edges and ports.
+
+        The neighbours' adjacency order is kept too, so that the saved document differs
+        only in the id. Renaming a node to its own id does nothing.
+        """
+        self.check_rename(old, new)
+        if new == old:
+            return
+        g = self.graph
+
+        def rekey(d: dict) -> None:
+            items = list(d.items())
+            d.clear()  # same dict object: networkx's views stay valid
+            d.update((new if k == old else k, v) for k, v in items)
+
+        for u in g._pred[old]:
+            rekey(g._succ[u])
+        for v in g._succ[old]:
+            rekey(g._pred[v])
+        rekey(g._node)
+        rekey(g._succ)
+        if g._pred is not g._succ:
+            rekey(g._pred)
+        cache = getattr(g, "__networkx_cache__", None)
+        if cache:
+            cache.clear()
+        neighbours = tuple(dict.fromkeys(list(g._pred[new]) + list(g._succ[new])))
+        self._emit(
+            GraphEvent(
+                "node_renamed", (new,) + neighbours, structural=True, extra={"old": old, "new": new}
+            )
+        )
+
+    def set_name(self, name: str) -> None:
+        """Rename the design."""
+        self.name = str(name)
+        self._emit(GraphEvent("name_changed"))
+
+    def replace(self, other: GraphModel) -> None:
+        """Take over the content of ``other`` (open a file, new design) with one event."""
+        self.graph = other.graph
+        self.name = other.name
+        self._emit(GraphEvent("graph_reset", structural=True))
+
+    def copy(self) -> GraphModel:
+        """A deep copy without listeners."""
+        m = GraphModel(self.name)
+        m.graph = copy.deepcopy(self.graph)
+        return m
+
+
+#: What the analysis, naming, code generation and torch build accept: a model, or its
+#: bare networkx graph.
+GraphLike = GraphModel | nx.MultiDiGraph

@@ -1,0 +1,272 @@
+"""Per-type rules: output shape, parameter count, MACs and receptive field.
+
+Single-input types: ``INFER_ONE[type](compiled, input shape, input id)`` and
+``RECEPTIVE_ONE[type](compiled, input rf, input shape)``. Merges (concat, add):
+``INFER_MERGE[type](compiled, shapes, ids)`` and ``RECEPTIVE_MERGE[type](compiled, rfs, shapes)``.
+An infer function returns ``(shape, weights, biases, other_params, macs)`` or raises
+:class:`~engine.nodes.specs.Problem`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from engine.nodes.specs import RF, Problem
+from engine.nodes.text import fmt_shape
+
+# Single-input types: INFER_ONE[type](compiled, input shape, input id) and
+# RECEPTIVE_ONE[type](compiled, input rf, input shape). Merges (concat, add):
+# INFER_MERGE[type](compiled, shapes, ids) and RECEPTIVE_MERGE[type](compiled, rfs, shapes).
+# An infer function returns (shape, weights, biases, other_params, macs) or raises Problem.
+
+
+def _need_spatial(s: tuple, src: str, what: str) -> None:
+    raise Problem(
+        f"needs a C×H×W input but '{src}' gives {fmt_shape(s)} features; "
+        f"{what} cannot follow flatten or linear"
+    )
+
+
+def _too_big(keff: int, span: int, axis: str) -> Problem:
+    return Problem(
+        f"kernel {keff} is larger than its padded input {span} along {axis}; "
+        f"lower kernel_size or dilation, or add padding"
+    )
+
+
+def _infer_conv(c: tuple, s: tuple, src: str) -> tuple:
+    if len(s) != 3:
+        _need_spatial(s, src, "a convolution")
+    cin, h, w = s
+    out_c, kh, kw, sh, sw, (pt, pb, pl, pr), dh, dw, g, bias = c
+    if g != 1:
+        if cin % g:
+            raise Problem(
+                f"input channels {cin} are not divisible by groups {g}; make groups divide {cin}"
+            )
+        if out_c % g:
+            raise Problem(
+                f"out_channels {out_c} are not divisible by groups {g}; make groups divide {out_c}"
+            )
+    span = h + pt + pb
+    keff = dh * (kh - 1) + 1
+    if keff > span:
+        raise _too_big(keff, span, "H")
+    oh = (span - keff) // sh + 1
+    span = w + pl + pr
+    keff = dw * (kw - 1) + 1
+    if keff > span:
+        raise _too_big(keff, span, "W")
+    ow = (span - keff) // sw + 1
+    weights = out_c * (cin // g) * kh * kw
+    return (out_c, oh, ow), weights, out_c if bias else 0, 0, weights * oh * ow
+
+
+def _pool_out(size: int, k: int, s: int, p: int, ceil: bool, axis: str) -> int:
+    if p * 2 > k:
+        raise Problem(
+            f"padding {p} is more than half the kernel {k} along {axis} (torch "
+            f"refuses it); lower padding"
+        )
+    span = size + 2 * p
+    if ceil:
+        # torch: ceil((span - k) / s) + 1, minus the last window if it starts in the
+        # right padding or beyond; one window may then hang over the padded input.
+        out = (span - k + s - 1) // s + 1
+        if out > 1 and (out - 1) * s >= size + p:
+            out -= 1
+    else:
+        out = (span - k) // s + 1
+    if out < 1:
+        raise Problem(
+            f"kernel {k} is larger than its padded input {span} along {axis}; "
+            f"lower kernel_size or add padding"
+        )
+    return out
+
+
+def _infer_pool(c: tuple, s: tuple, src: str) -> tuple:
+    if len(s) != 3:
+        _need_spatial(s, src, "pooling")
+    cin, h, w = s
+    kh, kw, sh, sw, ph, pw, ceil = c
+    return (
+        (cin, _pool_out(h, kh, sh, ph, ceil, "H"), _pool_out(w, kw, sw, pw, ceil, "W")),
+        0,
+        0,
+        0,
+        0,
+    )
+
+
+def _infer_gap(c: tuple, s: tuple, src: str) -> tuple:
+    if len(s) != 3:
+        _need_spatial(s, src, "global pooling")
+    return (s[0], 1, 1), 0, 0, 0, 0
+
+
+def _infer_same(c: tuple, s: tuple, src: str) -> tuple:
+    return s, 0, 0, 0, 0
+
+
+def _infer_bn(c: tuple, s: tuple, src: str) -> tuple:
+    if len(s) != 3:
+        _need_spatial(s, src, "BatchNorm2d")
+    return s, 0, 0, (2 * s[0] if c[0] else 0), 0
+
+
+def _infer_flatten(c: tuple, s: tuple, src: str) -> tuple:
+    if len(s) == 3:
+        return (s[0] * s[1] * s[2],), 0, 0, 0, 0
+    return s, 0, 0, 0, 0
+
+
+def _infer_linear(c: tuple, s: tuple, src: str) -> tuple:
+    if len(s) != 1:
+        raise Problem(
+            f"needs features but '{src}' gives a spatial {fmt_shape(s)} tensor; "
+            f"put a flatten (or global avg pool + flatten) before it"
+        )
+    out_f, bias = c
+    weights = out_f * s[0]
+    return (out_f,), weights, out_f if bias else 0, 0, weights
+
+
+def _infer_concat(c: tuple, shapes: list, srcs: list) -> tuple:
+    first = shapes[0]
+    if len(first) != 3:
+        raise Problem(f"needs C×H×W inputs but '{srcs[0]}' gives {fmt_shape(first)} features")
+    ch = 0
+    for s, src in zip(shapes, srcs):
+        if len(s) != 3:
+            raise Problem(f"needs C×H×W inputs but '{src}' gives {fmt_shape(s)} features")
+        if s[1] != first[1] or s[2] != first[2]:
+            raise Problem(
+                f"needs equal H×W: {first[1]}×{first[2]} from '{srcs[0]}' but "
+                f"{s[1]}×{s[2]} from '{src}'"
+            )
+        ch += s[0]
+    return (ch, first[1], first[2]), 0, 0, 0, 0
+
+
+def _infer_add(c: tuple, shapes: list, srcs: list) -> tuple:
+    first = shapes[0]
+    for s, src in zip(shapes, srcs):
+        if s != first:
+            raise Problem(
+                f"needs inputs of equal shape: {fmt_shape(first)} from '{srcs[0]}' "
+                f"but {fmt_shape(s)} from '{src}'"
+            )
+    return first, 0, 0, 0, 0
+
+
+INFER_ONE: dict[str, Callable] = {
+    "conv": _infer_conv,
+    "conv1x1": _infer_conv,
+    "maxpool": _infer_pool,
+    "avgpool": _infer_pool,
+    "global_avgpool": _infer_gap,
+    "relu": _infer_same,
+    "dropout": _infer_same,
+    "batchnorm": _infer_bn,
+    "flatten": _infer_flatten,
+    "linear": _infer_linear,
+}
+INFER_MERGE: dict[str, Callable] = {"concat": _infer_concat, "add": _infer_add}
+
+
+# --------------------------------------------------------------------------- receptive field
+def _rf_conv(c: tuple, rf: RF, s: tuple) -> RF:
+    (size_h, jh, st_h), (size_w, jw, st_w) = rf
+    _, kh, kw, sh, sw, pads, dh, dw, _, _ = c
+    return (
+        (size_h + dh * (kh - 1) * jh, jh * sh, st_h - pads[0] * jh),
+        (size_w + dw * (kw - 1) * jw, jw * sw, st_w - pads[2] * jw),
+    )
+
+
+def _rf_pool(c: tuple, rf: RF, s: tuple) -> RF:
+    (size_h, jh, st_h), (size_w, jw, st_w) = rf
+    kh, kw, sh, sw, ph, pw, _ = c
+    return (
+        (size_h + (kh - 1) * jh, jh * sh, st_h - ph * jh),
+        (size_w + (kw - 1) * jw, jw * sw, st_w - pw * jw),
+    )
+
+
+def _rf_whole(c: tuple, rf: RF, s: tuple) -> RF:
+    """The window covering every input position (global pooling; flatten's features together).
+
+    One flattened feature sees one position only, but features have no pixel grid: the
+    window stands for all of them, which is exactly what a following linear layer sees.
+    """
+    if len(s) != 3:
+        return rf
+    (sh_, jh, st_h), (sw_, jw, st_w) = rf
+    return ((sh_ + (s[1] - 1) * jh, jh * s[1], st_h), (sw_ + (s[2] - 1) * jw, jw * s[2], st_w))
+
+
+def _rf_same(c: tuple, rf: RF, s: tuple) -> RF:
+    return rf
+
+
+def _rf_merge(c: tuple, rfs: list, shapes: list) -> RF:
+    """Smallest window of the coarsest jump that covers every path at every output pixel.
+
+    With equal jumps this is the union of the paths' windows. Where jumps differ, path
+    ``p``'s window of pixel ``i`` starts at ``start_p + i*jump_p``, which drifts by
+    ``i*(jump_p - J)`` against ``start + i*J``; the drift is extreme at the first or last pixel.
+    """
+    first = rfs[0]
+    (size_h, jh, lo_h), (size_w, jw, lo_w) = first
+    hi_h = lo_h + size_h
+    hi_w = lo_w + size_w
+    for r in rfs:
+        if r is first:
+            continue
+        (sh_, jh_, th), (sw_, jw_, tw) = r
+        if jh_ != jh or jw_ != jw:
+            return _rf_merge_drift(rfs, shapes[0])
+        if th < lo_h:
+            lo_h = th
+        if th + sh_ > hi_h:
+            hi_h = th + sh_
+        if tw < lo_w:
+            lo_w = tw
+        if tw + sw_ > hi_w:
+            hi_w = tw + sw_
+    return ((hi_h - lo_h, jh, lo_h), (hi_w - lo_w, jw, lo_w))
+
+
+def _rf_merge_drift(rfs: list, s: tuple) -> RF:
+    """:func:`_rf_merge` for paths of unequal jumps."""
+    axes = []
+    for a in (0, 1):
+        last = s[a + 1] - 1 if len(s) == 3 else 0
+        jump = max(r[a][1] for r in rfs)
+        start = end = None
+        for size_p, jump_p, start_p in (r[a] for r in rfs):
+            drift = last * (jump_p - jump)
+            lo = start_p + min(0, drift)
+            hi = start_p + size_p + max(0, drift)
+            if start is None or lo < start:
+                start = lo
+            if end is None or hi > end:
+                end = hi
+        axes.append((end - start, jump, start))
+    return (axes[0], axes[1])
+
+
+RECEPTIVE_ONE: dict[str, Callable] = {
+    "conv": _rf_conv,
+    "conv1x1": _rf_conv,
+    "maxpool": _rf_pool,
+    "avgpool": _rf_pool,
+    "global_avgpool": _rf_whole,
+    "flatten": _rf_whole,
+    "linear": _rf_same,
+    "relu": _rf_same,
+    "dropout": _rf_same,
+    "batchnorm": _rf_same,
+}
+RECEPTIVE_MERGE: dict[str, Callable] = {"concat": _rf_merge, "add": _rf_merge}

@@ -1,0 +1,54 @@
+"""Short texts for nodes: shapes (``64×28×28``) and one-line parameter summaries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.nodes.specs import pair
+
+
+# --------------------------------------------------------------------------- text
+def fmt_shape(shape: tuple | None) -> str:
+    """``(64, 28, 28)`` → ``64×28×28``; ``(1000,)`` → ``1000``."""
+    if shape is None:
+        return "?"
+    return "×".join(str(d) for d in shape)
+
+
+def _pair_text(v: Any) -> str:
+    h, w = pair(v)
+    return f"{h}" if h == w else f"{h},{w}"
+
+
+def summary_text(type_name: str, p: dict) -> str:
+    """Key parameters in one short line, e.g. ``3×3 · 128 · s1 p1``."""
+    if type_name == "conv":
+        kh, kw = pair(p["kernel_size"])
+        pad = "same" if p["padding"] == "same" else _pair_text(p["padding"])
+        text = f"{kh}×{kw} · {p['out_channels']} · s{_pair_text(p['stride'])} p{pad}"
+        if pair(p["dilation"]) != (1, 1):
+            text += f" d{_pair_text(p['dilation'])}"
+        if p["groups"] != 1:
+            text += f" g{p['groups']}"
+        return text
+    if type_name == "conv1x1":
+        text = f"1×1 · {p['out_channels']}"
+        if pair(p["stride"]) != (1, 1):
+            text += f" · s{_pair_text(p['stride'])}"
+        if p["groups"] != 1:
+            text += f" g{p['groups']}"
+        return text
+    if type_name in ("maxpool", "avgpool"):
+        kh, kw = pair(p["kernel_size"])
+        s = p["stride"] if p["stride"] is not None else p["kernel_size"]
+        text = f"{kh}×{kw} · s{_pair_text(s)} p{_pair_text(p['padding'])}"
+        return text + (" ceil" if p["ceil_mode"] else "")
+    if type_name == "input":
+        return f"{p['channels']}×{p['height']}×{p['width']}"
+    if type_name == "linear":
+        return f"→ {p['out_features']}"
+    if type_name == "dropout":
+        return f"p={p['p']:g}"
+    if type_name == "batchnorm":
+        return f"eps={p['eps']:g}"
+    return ""

@@ -1,0 +1,104 @@
+"""Plain data returned by a feature run (no torch here, so the UI can import it freely).
+
+``engine.runtime.features.run_features`` fills these; the worker process sends them to the
+window; the views in ``widgets/`` only read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class NodeStats:
+    """Statistics of one node's output tensor (batch dimension removed).
+
+    ``argmax`` is ``(channel, y, x)`` for a C×H×W map and ``(feature,)`` for a vector.
+    """
+
+    sparsity: float  # fraction of exact zeros
+    near_zero: float  # fraction with |v| < threshold
+    mean: float
+    std: float
+    max: float
+    min: float
+    argmax: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Preprocess:
+    """How the original image became the network input.
+
+    ``mode`` is ``"resize"`` or ``"crop"`` (centre crop after scaling the short side).
+    A network-input pixel ``(y, x)`` covers the original image's pixels
+    ``[offset_y + y*scale_y, offset_y + (y+1)*scale_y)`` (likewise x).
+    """
+
+    mode: str
+    normalize: str  # "imagenet" or "unit"
+    original_size: tuple[int, int]  # (h, w) of the loaded image
+    input_size: tuple[int, int]  # (H, W) fed to the network
+    channels: int
+    scale: tuple[float, float]  # original pixels per input pixel (y, x)
+    offset: tuple[float, float]  # original pixel of input pixel (0, 0)'s top-left corner
+
+
+@dataclass(frozen=True)
+class Box:
+    """A receptive-field box in the original image's pixels, clipped to the image.
+
+    ``x0, y0`` inclusive, ``x1, y1`` exclusive. ``node``, ``channel``, ``y``, ``x`` name the
+    activation it belongs to and ``value`` its value.
+    """
+
+    node: str
+    channel: int
+    y: int
+    x: int
+    value: float
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+
+@dataclass
+class FeatureResult:
+    """Everything one forward pass produced.
+
+    Attributes
+    ----------
+    order : list of str
+        The nodes in topological order.
+    types : dict of str to str
+        Node id → node type.
+    depth : dict of str to int
+        Node id → depth (longest path from the input, as the analysis computes it).
+    maps : dict of str to numpy.ndarray
+        Node id → float32 output without the batch dimension: (C, H, W) or (F,).
+    stats : dict of str to NodeStats
+    image : numpy.ndarray
+        The loaded original image, uint8 (h, w, 3) or (h, w).
+    input : numpy.ndarray
+        The preprocessed float32 (C, H, W) tensor fed to the network.
+    preprocess : Preprocess
+    box : Box or None
+        Localisation: the strongest activation of the last spatial node (or the
+        requested node/channel) and its receptive field on the original image.
+    seconds : float
+        Time of the forward pass.
+    """
+
+    order: list[str]
+    types: dict[str, str]
+    depth: dict[str, int]
+    maps: dict[str, np.ndarray]
+    stats: dict[str, NodeStats]
+    image: np.ndarray
+    input: np.ndarray
+    preprocess: Preprocess
+    box: Box | None = None
+    seconds: float = 0.0
+    extra: dict = field(default_factory=dict)

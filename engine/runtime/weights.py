@@ -1,0 +1,205 @@
+"""Loading and saving a model's weights as a ``state_dict`` file (``.pt`` / ``.pth``).
+
+Keys follow the exported code's attribute names (``conv1.weight``, ``bn1.running_mean``).
+Loading uses ``torch.load(..., weights_only=True)`` (no arbitrary pickle), checks every
+key and shape first, and leaves the model untouched when anything is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import warnings
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from engine.core.errors import EngineError
+from engine.core.fileformat import write_atomic
+
+# BatchNorm's counter: torch itself accepts files without it (older formats).
+_OPTIONAL_SUFFIX = ".num_batches_tracked"
+
+
+class WeightsError(EngineError):
+    """A weights file cannot be loaded into the model.
+
+    Attributes
+    ----------
+    path : str
+        The file.
+    missing : list of str
+        Keys the model has and the file lacks.
+    unexpected : list of str
+        Keys the file has and the model lacks.
+    mismatched : list of (key, model_shape, file_shape)
+        Keys whose tensor shapes differ (``file_shape`` is ``None`` for a non-tensor).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        path: str = "",
+        missing: Iterable[str] = (),
+        unexpected: Iterable[str] = (),
+        mismatched: Iterable[tuple] = (),
+    ) -> None:
+        super().__init__(message)
+        self.path = path
+        self.missing = list(missing)
+        self.unexpected = list(unexpected)
+        self.mismatched = list(mismatched)
+
+
+def _layer(key: str) -> str:
+    return key.rsplit(".", 1)[0] if "." in key else key
+
+
+def _shape(s) -> str:
+    return "x".join(str(d) for d in s) if s is not None else "not a tensor"
+
+
+def _report(path: str, missing: list, unexpected: list, mismatched: list) -> str:
+    """One line per layer: what is missing, unexpected or of the wrong shape."""
+    per_layer: dict[str, list[str]] = defaultdict(list)
+    for k in missing:
+        per_layer[_layer(k)].append(f"missing '{k.rsplit('.', 1)[-1]}'")
+    for k in unexpected:
+        per_layer[_layer(k)].append(f"unexpected '{k.rsplit('.', 1)[-1]}'")
+    for k, want, got in mismatched:
+        per_layer[_layer(k)].append(
+            f"'{k.rsplit('.', 1)[-1]}' is {_shape(got)} in the file, the model needs {_shape(want)}"
+        )
+    counts = []
+    if missing:
+        counts.append(f"{len(missing)} missing")
+    if unexpected:
+        counts.append(f"{len(unexpected)} unexpected")
+    if mismatched:
+        counts.append(f"{len(mismatched)} of the wrong shape")
+    lines = [
+        f"{Path(path).name}: the weights do not fit this model "
+        f"({', '.join(counts)}); nothing was loaded:"
+    ]
+    lines += [f"  layer '{layer}': {'; '.join(items)}" for layer, items in per_layer.items()]
+    return "\n".join(lines)
+
+
+def read_state_dict(path: str | os.PathLike) -> dict:
+    """Read a ``state_dict`` file safely.
+
+    Raises
+    ------
+    WeightsError
+        If the file cannot be read, is not a torch file, needs more than plain tensors
+        to unpickle, or does not hold a dictionary of tensors.
+    """
+    path = str(path)
+    name = Path(path).name
+    try:
+        with warnings.catch_warnings():  # e.g. "pickle protocol 4": we report failures ourselves
+            warnings.simplefilter("ignore")
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise WeightsError(f"{name}: no such file", path) from None
+    except OSError as exc:
+        raise WeightsError(f"{name}: cannot read: {exc.strerror or exc}", path) from None
+    except pickle.UnpicklingError as exc:
+        if "weights_only" in str(exc) or "Unsupported" in str(exc):
+            why = (
+                "it holds Python objects besides tensors (a whole pickled model?); save "
+                "model.state_dict() instead"
+            )
+        else:
+            why = "it is not a file written by torch.save, or it is damaged"
+        raise WeightsError(f"{name}: cannot load weights: {why}", path) from None
+    except (
+        RuntimeError,
+        ValueError,
+        EOFError,
+        AttributeError,
+        ImportError,
+        KeyError,
+        IndexError,
+        TypeError,
+        UnicodeDecodeError,
+    ) as exc:
+        detail = str(exc).strip().split(". ")[0][:160]
+        detail = f" ({detail})" if isinstance(exc, RuntimeError) and detail else ""
+        raise WeightsError(
+            f"{name}: cannot load weights: it is not a file written by "
+            f"torch.save, or it is damaged{detail}",
+            path,
+        ) from None
+    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
+        obj = obj["state_dict"]
+    if not isinstance(obj, dict) or not all(isinstance(k, str) for k in obj):
+        raise WeightsError(
+            f"{name}: not a state dict: expected a dictionary of named tensors, "
+            f"found {type(obj).__name__}",
+            path,
+        )
+    return obj
+
+
+def check_state_dict(module: nn.Module, state: dict, path: str = "") -> None:
+    """Raise :class:`WeightsError` unless ``state`` fits ``module`` key for key and shape."""
+    own = module.state_dict()
+    missing = [k for k in own if k not in state and not k.endswith(_OPTIONAL_SUFFIX)]
+    unexpected = [k for k in state if k not in own]
+    mismatched = []
+    for k, v in own.items():
+        if k not in state:
+            continue
+        got = state[k]
+        if not isinstance(got, torch.Tensor):
+            mismatched.append((k, tuple(v.shape), None))
+        elif tuple(got.shape) != tuple(v.shape):
+            mismatched.append((k, tuple(v.shape), tuple(got.shape)))
+    if missing or unexpected or mismatched:
+        raise WeightsError(
+            _report(path or "weights", missing, unexpected, mismatched),
+            path,
+            missing,
+            unexpected,
+            mismatched,
+        )
+
+
+def load_weights(module: nn.Module, path: str | os.PathLike) -> None:
+    """Load a ``state_dict`` file into ``module`` in place, all or nothing.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        A model from :func:`engine.runtime.build.build_module` (or the exported class).
+    path : str or PathLike
+        A ``.pt`` / ``.pth`` file holding a state dict (or ``{"state_dict": ...}``).
+
+    Raises
+    ------
+    WeightsError
+        Listing, per layer, missing, unexpected and wrong-shaped keys, or saying why
+        the file is not a state dict. The module is unchanged.
+    """
+    path = str(path)
+    state = read_state_dict(path)
+    check_state_dict(module, state, path)
+    own = module.state_dict()  # detached views of the live tensors
+    backup = {k: v.clone() for k, v in own.items()}
+    try:
+        with torch.no_grad():
+            module.load_state_dict(state, strict=False)
+    except Exception as exc:
+        with torch.no_grad():
+            for k, v in backup.items():
+                own[k].copy_(v)
+        raise WeightsError(f"{Path(path).name}: cannot load weights: {exc}", path) from None
+
+
+def save_weights(module: nn.Module, path: str | os.PathLike) -> None:
+    """Write ``module.state_dict()`` to ``path`` atomically (temporary file, then rename)."""
+    write_atomic(path, lambda fh: torch.save(module.state_dict(), fh), binary=True)

@@ -1,0 +1,276 @@
+"""The worker process side: the job that runs the forward pass, its inbox and main loop.
+
+:func:`_worker_main` runs in the process :class:`engine.worker.client.WorkerClient` spawns;
+torch is imported there (by the job), never in the GUI process.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import threading
+import time
+import traceback
+from dataclasses import replace
+
+import numpy as np
+
+from engine.runtime.feature_types import FeatureResult
+from engine.worker.messages import _shm_dir, pack_maps
+
+
+# --------------------------------------------------------------------------- the job
+class Aborted(Exception):
+    """Raised inside the forward pass when a newer request or a cancel arrived."""
+
+
+def _graph_key(doc: dict) -> str:
+    """What decides the built module: node types, params and edges (not names or positions)."""
+    nodes = [(n["id"], n["type"], n.get("params", {})) for n in doc.get("nodes", [])]
+    edges = [(e["src"], e["dst"], e["port"]) for e in doc.get("edges", [])]
+    return json.dumps([nodes, edges], sort_keys=True)
+
+
+class FeatureJob:
+    """Runs :func:`engine.runtime.features.run_features` in the worker, keeping the built module.
+
+    The module is rebuilt only when the graph's nodes, params or edges changed.
+    """
+
+    HIST_BINS = 64
+
+    def __init__(self) -> None:
+        import torch  # noqa: F401  (load it before the first request: faster first run)
+
+        self._key: str | None = None
+        self._runner = None
+        self._model = None
+        self._hists = None
+        self.builds = 0
+
+    def run(self, request: dict, progress) -> FeatureResult:
+        """Run one request; ``progress(percent, text)`` may raise :class:`Aborted`."""
+        from engine.core.fileformat import from_dict
+        from engine.runtime import features
+
+        doc = request["graph"]
+        key = f"{request.get('seed', 0)}:{_graph_key(doc)}"
+        if key != self._key or self._runner is None:
+            progress(2, "building the model")
+            self._model = from_dict(doc)
+            self._runner = features.FeatureRunner(self._model, seed=request.get("seed", 0))
+            self._key = key
+            self._hists = None
+            self.builds += 1
+        image = request["image"]
+        progress(5, "running the network")
+        opts = {
+            k: v
+            for k, v in request.get("options", {}).items()
+            if k in ("mode", "normalize", "near_zero")
+        }
+        result = self._runner.run(
+            image, node=request.get("node"), channel=request.get("channel"), **opts
+        )
+        result.extra["builds"] = self.builds
+        if request.get("weights", True):
+            result.extra["weight_hist"] = self._weight_histograms()
+        return result
+
+    def _weight_histograms(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """``node → (counts, bin edges)`` of the weight tensor of every conv/linear node."""
+        if self._hists is not None:
+            return self._hists
+        from engine.codegen.naming import module_names
+
+        names = module_names(self._model.graph)
+        hists = {}
+        module = self._runner.module
+        for node, attr in names.items():
+            if self._model.node_type(node) not in ("conv", "conv1x1", "linear"):
+                continue
+            try:
+                w = module.get_submodule(attr).weight
+            except AttributeError:
+                continue
+            values = w.detach().numpy().ravel()
+            counts, edges = np.histogram(values, bins=self.HIST_BINS)
+            hists[node] = (counts.astype(np.int64), edges.astype(np.float64))
+        self._hists = hists
+        return hists
+
+
+def _resolve(spec: str):
+    mod, _, attr = spec.partition(":")
+    obj = importlib.import_module(mod)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+class _Inbox:
+    """The worker's reader thread: keeps only the newest run request, flags aborts."""
+
+    def __init__(self, conn) -> None:
+        self.conn = conn
+        self.cond = threading.Condition()
+        self.pending: dict | None = None
+        self.current: int | None = None
+        self.abort = threading.Event()
+        self.stopped = False
+        self.cancelled: list[int] = []
+        threading.Thread(target=self._loop, name="worker-inbox", daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                msg = self.conn.recv()
+            except (EOFError, OSError):
+                msg = {"kind": "stop"}
+            with self.cond:
+                kind = msg.get("kind")
+                if kind == "run":
+                    self.pending = msg
+                    if self.current is not None:
+                        self.abort.set()
+                elif kind == "cancel":
+                    rid = msg.get("id")
+                    if self.pending is not None and self.pending["id"] == rid:
+                        self.pending = None
+                        self.cancelled.append(rid)
+                    if self.current == rid:
+                        self.abort.set()
+                elif kind == "stop":
+                    self.stopped = True
+                    self.abort.set()
+                self.cond.notify_all()
+                if kind == "stop":
+                    return
+
+    def take(self) -> tuple[dict | None, list[int]]:
+        """Wait for the newest request; also return the ids cancelled while queued."""
+        with self.cond:
+            while self.pending is None and not self.stopped and not self.cancelled:
+                self.cond.wait()
+            cancelled, self.cancelled = self.cancelled, []
+            if self.stopped:
+                return None, cancelled
+            msg, self.pending = self.pending, None
+            self.current = msg["id"] if msg is not None else None
+            self.abort.clear()
+            return msg, cancelled
+
+    def done(self) -> None:
+        with self.cond:
+            self.current = None
+
+
+def _worker_main(conn, job_spec: str, num_threads: int, nice: int = 0) -> None:  # pragma: no cover
+    """Entry point of the worker process."""
+    send_lock = threading.Lock()
+
+    def send(msg: dict) -> None:
+        with send_lock:
+            conn.send(msg)
+
+    try:
+        import torch
+
+        if nice and hasattr(os, "nice"):
+            os.nice(nice)
+        if num_threads > 0:
+            torch.set_num_threads(num_threads)
+        job = _resolve(job_spec)()
+    except Exception as exc:  # report and stay alive to answer each request with it
+        job = None
+        start_error = f"the inference worker could not start: {exc}"
+    send({"kind": "ready", "pid": os.getpid()})
+    inbox = _Inbox(conn)
+
+    state = {"rid": None, "calls": 0, "total": 1, "last": 0.0}
+
+    def progress(percent: int, text: str) -> None:
+        if inbox.abort.is_set():
+            raise Aborted()
+        send({"kind": "progress", "id": state["rid"], "percent": int(percent), "text": text})
+
+    def hook(module, args):
+        if inbox.abort.is_set():
+            raise Aborted()
+        state["calls"] += 1
+        now = time.perf_counter()
+        if now - state["last"] > 0.05:
+            state["last"] = now
+            pct = 5 + min(90, 90 * state["calls"] // max(1, state["total"]))
+            send(
+                {
+                    "kind": "progress",
+                    "id": state["rid"],
+                    "percent": pct,
+                    "text": f"layer {state['calls']} of {state['total']}",
+                }
+            )
+        return None
+
+    handle = None
+    if job is not None:
+        import torch
+
+        handle = torch.nn.modules.module.register_module_forward_pre_hook(hook)
+
+    while True:
+        req, cancelled = inbox.take()
+        for rid in cancelled:
+            send({"kind": "cancelled", "id": rid})
+        if req is None:
+            if inbox.stopped:
+                break
+            continue
+        rid = req["id"]
+        state.update(rid=rid, calls=0, total=max(1, len(req["graph"].get("nodes", []))), last=0.0)
+        try:
+            if job is None:
+                raise RuntimeError(start_error)
+            result = job.run(req, progress)
+            if inbox.abort.is_set():
+                raise Aborted()
+            t0 = time.perf_counter()
+            if req.get("transport", "shm") == "shm" and result.maps:
+                path = os.path.join(_shm_dir(), f"convcanvas-{os.getpid()}-{rid}.maps")
+                arrays = {"i:image": result.image, "i:input": result.input}
+                arrays.update(("m:" + n, a) for n, a in result.maps.items())
+                layout = pack_maps(arrays, path)
+                result = replace(result, maps={}, image=None, input=None)
+                send(
+                    {
+                        "kind": "result",
+                        "id": rid,
+                        "result": result,
+                        "path": path,
+                        "layout": layout,
+                        "pack": time.perf_counter() - t0,
+                    }
+                )
+            else:
+                send(
+                    {
+                        "kind": "result",
+                        "id": rid,
+                        "result": result,
+                        "path": None,
+                        "layout": None,
+                        "pack": 0.0,
+                    }
+                )
+        except Aborted:
+            send({"kind": "cancelled", "id": rid})
+        except Exception as exc:  # any failure goes back to the window as text
+            msg = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+            send(
+                {"kind": "error", "id": rid, "message": msg, "trace": traceback.format_exc(limit=6)}
+            )
+        finally:
+            inbox.done()
+    if handle is not None:
+        handle.remove()
