@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine with Python 3.11:
 #   make run    create .venv, install ConvCanvas, launch the app
-#   make test   create .venv, install ConvCanvas with test extras, run every test
+#   make test   create .venv, install ConvCanvas with test extras, lint, run every test
+# TORCH_INDEX_URL=... installs torch from that index first (e.g. PyTorch's CPU-only wheels).
 PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -12,6 +13,7 @@ $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed (set PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(if $(TORCH_INDEX_URL),$(PY) -m pip install --quiet 'torch>=2.2,<2.14' --index-url $(TORCH_INDEX_URL))
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 

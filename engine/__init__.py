@@ -1,7 +1,9 @@
 """ConvCanvas engine: the network graph, its analysis, file format, torch model and code.
 
-Importing :mod:`engine` loads no Qt and no torch; the torch parts (``engine.runtime.build``,
-``engine.runtime.features``, ``engine.codegen.emit``) import torch only when they are imported.
+Importing :mod:`engine` loads no Qt and no torch. Only :mod:`engine.runtime` (the live model,
+its weights and feature capture) imports torch, and only when those modules are imported;
+code generation (:mod:`engine.codegen`) writes text and needs no torch. See
+docs/architecture.md for the map of the sub-packages.
 """
 
 from engine.analysis.analyzer import (

@@ -198,3 +198,11 @@ def test_open_with_unsaved_changes_cancel_keeps_design(win, tmp_path):
     win.ask_save_changes = lambda parent, name: "cancel"
     assert not win.open_file(f)
     assert win.doc.path is None and win.doc.model.params("branch1_1x1")["out_channels"] == 32
+
+
+def test_startup_pins_the_naive_block(qtbot):
+    """Without a file the editor opens on the reduced block, pinned against the naive one."""
+    w = create_window([], autorun=False, live=False)
+    qtbot.addWidget(w)
+    assert w.totals_bar.baseline is not None
+    assert w.doc.analysis.totals.weights - w.totals_bar.baseline.weights == -229_888
