@@ -1,4 +1,4 @@
-"""Command line tools (no Qt): ``summary``, ``export``, ``features``.
+"""Command line tools (no Qt): ``summary``, ``export``, ``features``, ``compare``.
 
 Each command lives in its own module exposing ``add_arguments(parser)`` and
 ``run(args) -> int``; this module only dispatches.
@@ -11,6 +11,8 @@ import importlib
 import sys
 from typing import TYPE_CHECKING
 
+from cli.safety import EXIT_REFUSED, EXIT_UNREADABLE, GuardedStdout, escape
+
 if TYPE_CHECKING:
     from engine.core.graph import GraphModel
 
@@ -18,11 +20,19 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "summary": ("cli.summary", "per-node table (shape, params, MACs, receptive field) and totals"),
     "export": ("cli.export", "write the graph as a runnable PyTorch file"),
     "features": ("cli.features", "run an image through the graph, save feature-map grids"),
+    "compare": ("cli.compare", "totals of several designs side by side, with the change"),
 }
 
 
 def main(argv: list[str]) -> int:
-    """Parse ``argv`` (without the program name) and run one command; return the exit status."""
+    """Parse ``argv`` (without the program name) and run one command; return the exit status.
+
+    Exit statuses (every command): 0 ok, 1 invalid or empty graph or refused work, 2
+    unreadable input or bad usage (argparse's usage errors included). A reader that closes
+    the pipe early (``| head -1``) ends the output quietly; a failed write to standard
+    output (a full disk) is one line on stderr and status 2; running out of memory is one
+    line and status 1. No input ends in a traceback.
+    """
     parser = argparse.ArgumentParser(prog="main.py", description="ConvCanvas command line tools")
     sub = parser.add_subparsers(dest="command", required=True)
     modules = {}
@@ -31,8 +41,31 @@ def main(argv: list[str]) -> int:
         if name == argv[0] if argv else False:
             modules[name] = importlib.import_module(module)
             modules[name].add_arguments(p)
-    args = parser.parse_args(argv)
-    return int(modules[args.command].run(args) or 0)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # usage error (2) or --help (0), already printed
+        return exc.code if isinstance(exc.code, int) else EXIT_UNREADABLE
+    command = args.command
+    saved = sys.stdout
+    guard = GuardedStdout(saved)
+    sys.stdout = guard  # type: ignore[assignment]
+    try:
+        status = int(modules[command].run(args) or 0)
+        guard.flush()
+    except MemoryError:
+        guard.flush()
+        print(f"{command}: out of memory; nothing more was written", file=sys.stderr)
+        status = EXIT_REFUSED
+    finally:
+        sys.stdout = saved
+    if guard.error is not None:
+        err = guard.error
+        print(
+            f"{command}: cannot write to standard output: {escape(err.strerror or err)}",
+            file=sys.stderr,
+        )
+        return EXIT_UNREADABLE
+    return status
 
 
 def tolerant_stdout() -> None:
