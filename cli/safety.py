@@ -1,0 +1,174 @@
+"""Shared guards of the command line: exit codes, safe terminal text, checked arguments.
+
+Every command prints user-made text (node ids, graph names, file names, messages that
+quote them) through :func:`escape`, so that a name cannot move the cursor, forge a line
+or retitle the terminal. Argument types (:func:`int_range`, :func:`limit_mb`,
+:data:`seed`) turn out-of-range numbers into usage errors (exit 2) before any work
+starts, and :class:`GuardedStdout` makes a closed pipe (``| head -1``) end quietly and a
+full disk a one-line error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import math
+import os
+import re
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+#: The command did what was asked.
+EXIT_OK = 0
+#: The graph is invalid (or empty), or the work was refused (memory limit, graph errors).
+EXIT_REFUSED = 1
+#: An input cannot be read (missing, not a graph or image, too large) or bad usage.
+EXIT_UNREADABLE = 2
+
+# C0 controls, DEL, C1 controls (CSI 0x9b starts an escape sequence on some terminals),
+# lone surrogates, and the bidirectional overrides/isolates that reorder a line on screen.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_char(m: re.Match) -> str:
+    ch = m.group()
+    if ch in _NAMED:
+        return _NAMED[ch]
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape(text: object) -> str:
+    """``text`` with every terminal control character written as a visible escape.
+
+    Parameters
+    ----------
+    text : object
+        Usually a str (an id, a name, a message quoting them); anything else is ``str()``-ed.
+
+    Returns
+    -------
+    str
+        One printable line: ESC becomes ``\\x1b``, newline ``\\n``, a lone surrogate
+        ``\\udc80``; other characters are unchanged.
+    """
+    return _UNSAFE.sub(_escape_char, text if isinstance(text, str) else str(text))
+
+
+def message_lines(exc: BaseException) -> list[str]:
+    """The lines to print for an engine error, each escaped.
+
+    An error that carries ``errors`` (a list of ``(node, message)``, as the graph-error
+    refusals of export and features do) gives its message's first line and then one
+    ``  - message`` line per error; any other error gives its whole message as one escaped
+    line, so a newline inside a quoted id cannot start a line of its own.
+    """
+    message = getattr(exc, "message", None) or str(exc)
+    errors = getattr(exc, "errors", None)
+    if isinstance(errors, list) and errors:
+        head = message.split("\n", 1)[0]
+        return [escape(head)] + [f"  - {escape(m)}" for _, m in errors]
+    return [escape(message)]
+
+
+def report(command: str, exc: BaseException, stream: TextIO | None = None) -> None:
+    """Print ``command: message`` (escaped, see :func:`message_lines`) to stderr."""
+    stream = stream if stream is not None else sys.stderr
+    lines = message_lines(exc)
+    print(f"{command}: {lines[0]}", file=stream)
+    for line in lines[1:]:
+        print(line, file=stream)
+
+
+# --------------------------------------------------------------------------- argument types
+def int_range(lo: int, hi: int, what: str) -> Callable[[str], int]:
+    """An argparse type: an integer in ``[lo, hi]``, else a usage error naming ``what``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip().replace("_", ""), 10) if len(text) <= 40 else None
+        except ValueError:
+            value = None
+        if value is None or not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(
+                f"{what} must be an integer from {lo:,} to {hi:,}, got {escape(text[:40])!r}"
+            )
+        return value
+
+    parse.__name__ = what  # argparse names the type in some messages
+    return parse
+
+
+#: ``--seed``: what ``torch.manual_seed`` takes without wrapping around (0 … 2**63 - 1).
+seed = int_range(0, 2**63 - 1, "the seed")
+
+
+def limit_mb(text: str) -> float:
+    """An argparse type: a finite, positive number of megabytes (``--memory-limit``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0 or value > 2**40:
+        raise argparse.ArgumentTypeError(
+            f"the memory limit must be a positive number of MB (at most 2**40), "
+            f"got {escape(text[:40])!r}"
+        )
+    return value
+
+
+# --------------------------------------------------------------------------- standard output
+class GuardedStdout:
+    """Wraps standard output: a closed reader ends output quietly, a write error is kept.
+
+    After a ``BrokenPipeError`` (``summary FILE | head -1``) the rest of the output goes
+    to ``/dev/null`` and the command finishes with its own exit status; any other
+    ``OSError`` (a full disk, ``> /dev/full``) is kept in :attr:`error` and later output is
+    dropped, so that the command can end with one line instead of a traceback.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.closed_by_reader = False
+        self.error: OSError | None = None
+
+    def _failed(self, exc: OSError) -> None:
+        if isinstance(exc, BrokenPipeError) or exc.errno == errno.EPIPE:
+            self.closed_by_reader = True
+        elif self.error is None:
+            self.error = exc
+        try:  # what is still buffered, and the interpreter's flush at exit, go nowhere
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    @property
+    def dead(self) -> bool:
+        """Whether output is being dropped (reader gone or a write failed)."""
+        return self.closed_by_reader or self.error is not None
+
+    def write(self, text: str) -> int:
+        """Write ``text`` unless output is dead; never raises ``OSError``."""
+        if self.dead:
+            return len(text)
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            self._failed(exc)
+            return len(text)
+
+    def flush(self) -> None:
+        """Flush unless output is dead; never raises ``OSError``."""
+        if self.dead:
+            return
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            self._failed(exc)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
