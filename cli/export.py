@@ -1,7 +1,9 @@
 """``python main.py export FILE -o OUT``: write a graph as a runnable PyTorch file.
 
-Exit status: 0 written, 1 the graph has analysis errors (listed), 2 the graph file cannot
-be read or the output cannot be written. No torch import (the code is plain text).
+Exit status: 0 written, 1 the graph is empty or has analysis errors (listed), 2 the graph
+file cannot be read or the output cannot be written. No torch import (the code is plain
+text). Messages escape control characters (:mod:`cli.safety`); the code is ASCII-safe to
+write even when ids hold lone surrogates (they only appear escaped, in comments).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from cli.safety import EXIT_REFUSED, EXIT_UNREADABLE, escape, report
 from engine.codegen.emit import InvalidGraphError, export_code
 from engine.core.errors import FormatError
 from engine.core.fileformat import load, write_atomic
@@ -31,21 +34,22 @@ def run(args: argparse.Namespace) -> int:
     try:
         model = load(args.file)
     except FormatError as exc:
-        print(f"export: {exc.message}", file=sys.stderr)
-        return 2
+        report("export", exc)
+        return EXIT_UNREADABLE
     try:
         code = export_code(model)
     except InvalidGraphError as exc:
-        print(f"export: {Path(args.file).name}: {exc.message}", file=sys.stderr)
-        return 1
+        report(f"export: {escape(Path(args.file).name)}", exc)
+        return EXIT_REFUSED
     if args.output == "-":
         sys.stdout.write(code)
         return 0
     out = Path(args.output)
     try:
         write_atomic(out, lambda fh: fh.write(code), mode=0o644)
-    except OSError as exc:
-        print(f"export: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {out} ({code.count(chr(10))} lines)")
+    except (OSError, ValueError) as exc:  # ValueError: text the file's encoding cannot hold
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        print(f"export: cannot write {escape(out)}: {escape(why)}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    print(f"wrote {escape(out)} ({code.count(chr(10))} lines)")
     return 0

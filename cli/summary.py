@@ -1,7 +1,8 @@
 """``python main.py summary FILE [--json]``: per-node table and totals of a graph file.
 
 Exit status: 0 when every node has an output, 1 when the graph has errors (listed on
-stderr; the table or JSON is still printed), 2 when the file cannot be read.
+stderr; the table or JSON is still printed) or is empty, 2 when the file cannot be read.
+Ids, names and messages are printed with control characters escaped (:mod:`cli.safety`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import sys
 
 from cli import load_graph_arg, tolerant_stdout
+from cli.safety import EXIT_REFUSED, EXIT_UNREADABLE, escape, report
 from engine.analysis.analyzer import Analysis, analyze
 from engine.core.errors import FormatError
 
@@ -62,13 +64,13 @@ def table(analysis: Analysis) -> str:
         shape = "×".join(str(d) for d in nd["shape"]) if nd["shape"] is not None else "-"
         rows.append(
             (
-                nd["id"],
+                escape(nd["id"]),
                 nd["type"],
                 shape,
                 f"{nd['params']:,}",
                 f"{nd['macs']:,}",
                 rf_text(nd["rf"]),
-                nd["error"] or "",
+                escape(nd["error"] or ""),
             )
         )
     widths = [max([len(c)] + [len(r[i]) for r in rows]) for i, c in enumerate(COLUMNS)]
@@ -109,7 +111,7 @@ def totals_text(analysis: Analysis) -> str:
     if t.output_rf is not None:
         (sh, jh, st_h), (sw, jw, st_w) = t.output_rf
         rf = rf_text({"size": [sh, sw], "jump": [jh, jw], "start": [st_h, st_w]})
-        items.append(("output receptive field", rf, f"at '{t.output}'"))
+        items.append(("output receptive field", rf, f"at '{escape(t.output)}'"))
     wl = max(len(i[0]) for i in items)
     wv = max(len(i[1]) for i in items)
     lines = [f"  {k.ljust(wl)}  {v.rjust(wv)}" + (f"  ({h})" if h else "") for k, v, h in items]
@@ -122,20 +124,26 @@ def run(args: argparse.Namespace) -> int:
     try:
         model, source = load_graph_arg(args)
     except FormatError as exc:
-        print(f"summary: {exc.message}", file=sys.stderr)
-        return 2
+        report("summary", exc)
+        return EXIT_UNREADABLE
     a = analyze(model)
     if args.json:
         print(json.dumps(a.to_dict(), indent=1))
     else:
-        print(f"{model.name} ({source}): {len(model)} nodes")
+        print(f"{escape(model.name)} ({escape(source)}): {len(model)} nodes")
         print(table(a))
         print()
         print(totals_text(a))
+    if not len(model):
+        print(
+            f"summary: {escape(source)}: the graph is empty; add an input node and some layers",
+            file=sys.stderr,
+        )
+        return EXIT_REFUSED
     errors = a.errors
     if errors:
-        print(f"summary: {source}: the graph has {len(errors)} error(s):", file=sys.stderr)
+        print(f"summary: {escape(source)}: the graph has {len(errors)} error(s):", file=sys.stderr)
         for node, message in errors:
-            print(f"  {node}: {message}", file=sys.stderr)
-        return 1
+            print(f"  {escape(node)}: {escape(message)}", file=sys.stderr)
+        return EXIT_REFUSED
     return 0
