@@ -11,6 +11,7 @@ _STARTERS: dict[str, dict] = {
     "conv1x1": {"out_channels": 64},
     "maxpool": {"kernel_size": 2},
     "avgpool": {"kernel_size": 2},
+    "adaptive_avgpool": {"output_size": 7},
     "linear": {"out_features": 10},
 }
 

@@ -32,6 +32,14 @@ _NAMES = {
     "flatten": ("flatten",),
     "linear": ("linear", "fc"),
     "dropout": ("dropout", "drop"),
+    "relu6": ("ReLU6",),
+    "hardswish": ("h-swish", "hsw"),
+    "hardsigmoid": ("h-sigmoid", "hsig"),
+    "silu": ("SiLU",),
+    "sigmoid": ("sigmoid", "sig"),
+    "identity": ("identity", "id"),
+    "mul": ("mul", "×"),
+    "adaptive_avgpool": ("adapt avg", "AAP"),
     "input": ("input",),
 }
 

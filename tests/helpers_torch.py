@@ -6,7 +6,7 @@ with ``engine.analysis.analyzer`` or ``engine.runtime.build``: it is the oracle 
 checked against.
 
 Where the design is stricter than torch, the oracle enforces the design explicitly and
-says so: ``add`` needs equal shapes (no broadcasting), ``concat`` needs C×H×W inputs, and
+says so: ``add`` needs equal shapes (no broadcasting), ``mul`` inputs of one rank, ``concat`` needs C×H×W inputs, and
 the spatial layers refuse 2-D ``(1, F)`` tensors (torch would read them as unbatched).
 """
 
@@ -104,7 +104,22 @@ def make_module(type_name: str, p: dict, x: torch.Tensor) -> nn.Module | None:
         return nn.Linear(x.shape[1], p["out_features"], bias=p["bias"], dtype=x.dtype)
     if type_name == "dropout":
         return nn.Dropout(p["p"])
+    if type_name in _ACTIVATIONS:
+        return _ACTIVATIONS[type_name]()
+    if type_name == "adaptive_avgpool":
+        _spatial(x)
+        return nn.AdaptiveAvgPool2d(_as_tuple(p["output_size"]))
     raise AssertionError(type_name)
+
+
+_ACTIVATIONS = {
+    "relu6": nn.ReLU6,
+    "hardswish": nn.Hardswish,
+    "hardsigmoid": nn.Hardsigmoid,
+    "silu": nn.SiLU,
+    "sigmoid": nn.Sigmoid,
+    "identity": nn.Identity,
+}
 
 
 def count(module: nn.Module | None) -> tuple[int, int, int]:
@@ -175,7 +190,7 @@ def run_graph(
             results[n] = OracleNode(tuple(x_in.shape[1:]))
             continue
         ins = ordered_inputs(g, n)
-        need = 2 if t in ("concat", "add") else 1
+        need = 2 if t in ("concat", "add", "mul") else 1
         if len(ins) < need or any(u not in tensors for u in ins):
             if len(ins) < need:
                 results[n] = OracleNode(None, error="too few inputs")
@@ -189,6 +204,13 @@ def run_graph(
                 for v in xs:
                     _spatial(v)
                 out = torch.cat(xs, dim=1)
+            elif t == "mul":
+                # The design broadcasts only between inputs of the same kind (C×H×W or F).
+                if any(v.dim() != xs[0].dim() for v in xs):
+                    raise OracleError("mul needs inputs of the same number of dimensions")
+                out = xs[0]
+                for v in xs[1:]:
+                    out = out * v
             elif t == "add":
                 if any(v.shape != xs[0].shape for v in xs):
                     raise OracleError("add needs equal shapes")

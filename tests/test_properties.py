@@ -86,6 +86,13 @@ PARAMS = {
         }
     ),
     "linear": st.fixed_dictionaries({"out_features": st.integers(1, 9), "bias": st.booleans()}),
+    "relu6": st.just({}),
+    "hardswish": st.just({}),
+    "hardsigmoid": st.just({}),
+    "silu": st.just({}),
+    "sigmoid": st.just({}),
+    "identity": st.just({}),
+    "adaptive_avgpool": st.fixed_dictionaries({"output_size": pair_or_int(1, 8)}),
 }
 
 
@@ -141,7 +148,7 @@ def test_property_tests_cover_every_node_type():
     """PARAMS (single-input layers), the merges and the input make up every node type."""
     from engine.nodes import NODE_TYPES
 
-    assert set(PARAMS) | {"input", "concat", "add"} == set(NODE_TYPES)
+    assert set(PARAMS) | {"input", "concat", "add", "mul"} == set(NODE_TYPES)
 
 
 @pytest.mark.parametrize("type_name", sorted(PARAMS))  # every single-input type, each tested
@@ -177,15 +184,17 @@ def test_every_node_type_matches_torch(type_name, data, cin, h, w):
     cin=st.integers(1, 6),
     h=st.integers(1, 12),
     w=st.integers(1, 12),
-    merge=st.sampled_from(["concat", "add"]),
+    merge=st.sampled_from(["concat", "add", "mul"]),
 )
 def test_merges_match_torch(data, cin, h, w, merge):
-    """Concat and add of 2–3 random branches: errors and shapes as torch (add: no broadcast)."""
+    """Concat, add, mul of 2–3 random branches: errors and shapes as torch (add: no broadcast)."""
     m = GraphModel()
     m.add_node("input", {"channels": cin, "height": h, "width": w}, "x")
     branches = []
     for i in range(data.draw(st.integers(2, 3), label="branches")):
-        kind = data.draw(st.sampled_from(["conv", "maxpool", "relu"]), label="kind")
+        kind = data.draw(
+            st.sampled_from(["conv", "maxpool", "relu", "global_avgpool"]), label="kind"
+        )
         try:
             b = m.add_node(kind, data.draw(PARAMS[kind], label="params"), f"b{i}")
         except ParamError:
@@ -207,6 +216,9 @@ SAME_SHAPE = [
     ("relu", {}),
     ("batchnorm", {}),
     ("dropout", {}),
+    ("silu", {}),
+    ("hardswish", {}),
+    ("identity", {}),
 ]
 
 
@@ -229,7 +241,7 @@ def random_graphs(draw, max_ops: int = 9) -> GraphModel:
         choice = draw(st.sampled_from(["same", "same", "random", "merge", "merge"]))
         if choice == "merge" and len(nodes) >= 2:
             srcs = draw(st.lists(st.sampled_from(nodes), min_size=2, max_size=3))
-            m.add_node(draw(st.sampled_from(["concat", "add"])), {}, nid)
+            m.add_node(draw(st.sampled_from(["concat", "add", "mul"])), {}, nid)
             for s in srcs:
                 m.connect(s, nid)
         else:

@@ -33,8 +33,25 @@ MODULE_TYPES = frozenset(
         "batchnorm",
         "linear",
         "dropout",
+        "relu6",
+        "hardswish",
+        "hardsigmoid",
+        "silu",
+        "sigmoid",
+        "identity",
+        "adaptive_avgpool",
     }
 )
+
+# Activations and the identity: parameterless ``nn`` modules.
+_SIMPLE_MODULES = {
+    "relu6": "nn.ReLU6()",
+    "hardswish": "nn.Hardswish()",
+    "hardsigmoid": "nn.Hardsigmoid()",
+    "silu": "nn.SiLU()",
+    "sigmoid": "nn.Sigmoid()",
+    "identity": "nn.Identity()",
+}
 
 
 class InvalidGraphError(EngineError):
@@ -223,6 +240,11 @@ def layer_expr(plan: Plan, n: str) -> str:
         return f"nn.Linear({', '.join(args)})"
     if t == "dropout":
         return f"nn.Dropout(p={float(p['p'])!r})"
+    if t in _SIMPLE_MODULES:
+        return _SIMPLE_MODULES[t]
+    if t == "adaptive_avgpool":
+        h, w = pair(p["output_size"])
+        return f"nn.AdaptiveAvgPool2d(({h}, {w}))"
     raise AssertionError(t)  # pragma: no cover
 
 
@@ -242,6 +264,8 @@ def forward_expr(plan: Plan, n: str) -> str:
         return f"torch.cat([{', '.join(ins)}], dim=1)"
     if t == "add":
         return " + ".join(ins)
+    if t == "mul":
+        return " * ".join(ins)
     if t == "flatten":
         return f"torch.flatten({ins[0]}, 1)"
     raise AssertionError(t)  # pragma: no cover

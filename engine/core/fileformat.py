@@ -79,7 +79,7 @@ def from_dict(doc: Any) -> GraphModel:
         nid = nd.get("id")
         if not isinstance(nid, str) or not nid:
             raise _fail(f"{where}: 'id' must be a non-empty string, got {nid!r}", field="id")
-        extra = set(nd) - {"id", "type", "params", "pos"}
+        extra = set(nd) - {"id", "type", "params", "pos", "scope"}
         if extra:
             raise _fail(
                 f"node '{nid}': unknown field(s) {', '.join(sorted(extra))}", nid, sorted(extra)[0]
@@ -107,8 +107,15 @@ def from_dict(doc: Any) -> GraphModel:
                 )
             ):
                 raise _fail(f"node '{nid}': 'pos' must be [x, y] numbers, got {pos!r}", nid, "pos")
+        scope = nd.get("scope")
+        if scope is not None and not isinstance(scope, str):
+            raise _fail(
+                f"node '{nid}': 'scope' must be a module path such as \"layer1.0\", got {scope!r}",
+                nid,
+                "scope",
+            )
         try:
-            model.add_node(ntype, params, nid, pos)
+            model.add_node(ntype, params, nid, pos, scope=scope)
         except EngineError as exc:
             raise _fail(exc.message, nid, exc.field) from None
 
@@ -165,6 +172,8 @@ def to_dict(model: GraphModel) -> dict:
         entry: dict[str, Any] = {"id": n, "type": data["type"], "params": data["params"]}
         if data["pos"] is not None:
             entry["pos"] = [_num(v) for v in data["pos"]]
+        if data.get("scope"):
+            entry["scope"] = data["scope"]
         nodes.append(entry)
     edges = [{"src": u, "dst": v, "port": k} for u, v, k in model.graph.edges(keys=True)]
     return {

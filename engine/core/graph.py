@@ -2,7 +2,8 @@
 
 Node attributes: ``type`` (a key of :data:`engine.nodes.NODE_TYPES`), ``params`` (the
 checked, complete parameter dict), ``compiled`` (its flat tuple for the analysis) and
-``pos`` (``(x, y)`` or ``None``). An edge ``src → dst`` has the key ``port``: the
+``pos`` (``(x, y)`` or ``None``), and optionally ``scope``: the dotted module path the
+node came from (``"layer1.0"``, set by the PyTorch importer; blocks are built from it). An edge ``src → dst`` has the key ``port``: the
 position of ``src`` among ``dst``'s ordered inputs (concat order matters). Ports of a
 node are unique and sorted to give the input order; gaps are allowed so that removing
 and restoring an edge puts it back where it was.
@@ -163,8 +164,12 @@ class GraphModel:
         params: dict | None = None,
         node_id: str | None = None,
         pos: Iterable[float] | None = None,
+        scope: str | None = None,
     ) -> str:
-        """Add a node and return its id (``node_id``, or a fresh one from the type)."""
+        """Add a node and return its id (``node_id``, or a fresh one from the type).
+
+        ``scope`` (optional) is the module path the node belongs to, e.g. ``"layer1.0"``.
+        """
         if node_id is None:
             node_id = self.unique_id(type_name)
         elif not isinstance(node_id, str) or not node_id:
@@ -173,9 +178,15 @@ class GraphModel:
             raise DuplicateIdError(f"there is already a node '{node_id}'", node_id, "id")
         full = normalize_params(type_name, params, node_id)
         p = tuple(float(v) for v in pos) if pos is not None else None
+        if scope is not None and not isinstance(scope, str):
+            raise ParamError(
+                f"node '{node_id}': scope must be text, got {scope!r}", node_id, "scope"
+            )
         self.graph.add_node(
             node_id, type=type_name, params=full, compiled=compile_params(type_name, full), pos=p
         )
+        if scope:
+            self.graph.nodes[node_id]["scope"] = scope
         self._emit(GraphEvent("node_added", (node_id,), structural=True))
         return node_id
 
@@ -187,6 +198,7 @@ class GraphModel:
             "type": data["type"],
             "params": copy.deepcopy(data["params"]),
             "pos": data["pos"],
+            "scope": data.get("scope"),
             "index": list(self.graph.nodes).index(node),
             "in": [(u, k) for u, _, k in self.graph.in_edges(node, keys=True)],
             "out": [(v, k) for _, v, k in self.graph.out_edges(node, keys=True)],
@@ -227,6 +239,7 @@ class GraphModel:
                         "params": full,
                         "compiled": compile_params(record["type"], full),
                         "pos": record["pos"],
+                        **({"scope": record["scope"]} if record.get("scope") else {}),
                     },
                 ),
             )
@@ -240,6 +253,8 @@ class GraphModel:
                 compiled=compile_params(record["type"], full),
                 pos=record["pos"],
             )
+            if record.get("scope"):
+                self.graph.nodes[node]["scope"] = record["scope"]
         # Every edge was checked above: add them all and put the neighbours' adjacency order
         # back before notifying, so that listeners (the Analyzer's topological order) see
         # the restored graph exactly as it was.

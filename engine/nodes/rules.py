@@ -160,6 +160,33 @@ def _infer_add(c: tuple, shapes: list, srcs: list) -> tuple:
     return first, 0, 0, 0, 0
 
 
+def _infer_adaptive(c: tuple, s: tuple, src: str) -> tuple:
+    if len(s) != 3:
+        _need_spatial(s, src, "adaptive pooling")
+    return (s[0], c[0], c[1]), 0, 0, 0, 0
+
+
+def _infer_mul(c: tuple, shapes: list, srcs: list) -> tuple:
+    """Element-wise product; a size-1 axis broadcasts over the other inputs' size."""
+    first = shapes[0]
+    out = list(first)
+    for s, src in zip(shapes, srcs):
+        if len(s) != len(first):
+            raise Problem(
+                f"needs inputs of the same kind: {fmt_shape(first)} from '{srcs[0]}' "
+                f"but {fmt_shape(s)} from '{src}'"
+            )
+        for i, d in enumerate(s):
+            if d != out[i] and d != 1 and out[i] != 1:
+                raise Problem(
+                    f"cannot broadcast {fmt_shape(s)} from '{src}' with "
+                    f"{fmt_shape(tuple(out))}: each size must be equal or 1 "
+                    f"(e.g. C×1×1 scales C×H×W)"
+                )
+            out[i] = max(out[i], d)
+    return tuple(out), 0, 0, 0, 0
+
+
 INFER_ONE: dict[str, Callable] = {
     "conv": _infer_conv,
     "conv1x1": _infer_conv,
@@ -168,11 +195,22 @@ INFER_ONE: dict[str, Callable] = {
     "global_avgpool": _infer_gap,
     "relu": _infer_same,
     "dropout": _infer_same,
+    "relu6": _infer_same,
+    "hardswish": _infer_same,
+    "hardsigmoid": _infer_same,
+    "silu": _infer_same,
+    "sigmoid": _infer_same,
+    "identity": _infer_same,
+    "adaptive_avgpool": _infer_adaptive,
     "batchnorm": _infer_bn,
     "flatten": _infer_flatten,
     "linear": _infer_linear,
 }
-INFER_MERGE: dict[str, Callable] = {"concat": _infer_concat, "add": _infer_add}
+INFER_MERGE: dict[str, Callable] = {
+    "concat": _infer_concat,
+    "add": _infer_add,
+    "mul": _infer_mul,
+}
 
 
 # --------------------------------------------------------------------------- receptive field
@@ -204,6 +242,52 @@ def _rf_whole(c: tuple, rf: RF, s: tuple) -> RF:
         return rf
     (sh_, jh, st_h), (sw_, jw, st_w) = rf
     return ((sh_ + (s[1] - 1) * jh, jh * s[1], st_h), (sw_ + (s[2] - 1) * jw, jw * s[2], st_w))
+
+
+def _adaptive_axis(size: int, out: int) -> tuple[int, int, int]:
+    """``(window, jump, offset)`` of adaptive pooling along one axis, in input pixels.
+
+    Output ``i`` averages ``[floor(i*size/out), ceil((i+1)*size/out))``. When ``out``
+    divides ``size`` that is a pool of kernel = stride = ``size/out``; otherwise the
+    windows are irregular and this is the smallest regular window that covers each.
+    """
+    if size % out == 0:
+        k = size // out
+        return k, k, 0
+    jump = max(1, size // out)
+    lo = hi = None
+    for i in range(out):
+        a = (i * size) // out - i * jump
+        b = -((-(i + 1) * size) // out) - i * jump
+        lo = a if lo is None or a < lo else lo
+        hi = b if hi is None or b > hi else hi
+    return hi - lo, jump, lo
+
+
+def _rf_adaptive(c: tuple, rf: RF, s: tuple) -> RF:
+    axes = []
+    for (size_in, j, st), n, o in zip(rf, s[1:], c):
+        k, jump, off = _adaptive_axis(n, o)
+        axes.append((size_in + (k - 1) * j, j * jump, st + off * j))
+    return (axes[0], axes[1])
+
+
+def _rf_mul(c: tuple, rfs: list, shapes: list) -> RF:
+    """:func:`_rf_merge` where a broadcast axis (size 1 against more) has jump 0.
+
+    Every output pixel sees the same window of a broadcast C×1×1 input.
+    """
+    big = max(range(len(shapes)), key=lambda i: shapes[i][1:] if len(shapes[i]) == 3 else ())
+    out = shapes[big]
+    fixed = []
+    for r, s in zip(rfs, shapes):
+        if len(s) == 3:
+            r = tuple(
+                (a[0], 0, a[2]) if s[i + 1] == 1 and out[i + 1] > 1 else a for i, a in enumerate(r)
+            )
+        fixed.append(r)
+    order = [big] + [i for i in range(len(shapes)) if i != big]
+    return _rf_merge(c, [fixed[i] for i in order], [shapes[i] for i in order])
 
 
 def _rf_same(c: tuple, rf: RF, s: tuple) -> RF:
@@ -268,5 +352,12 @@ RECEPTIVE_ONE: dict[str, Callable] = {
     "relu": _rf_same,
     "dropout": _rf_same,
     "batchnorm": _rf_same,
+    "relu6": _rf_same,
+    "hardswish": _rf_same,
+    "hardsigmoid": _rf_same,
+    "silu": _rf_same,
+    "sigmoid": _rf_same,
+    "identity": _rf_same,
+    "adaptive_avgpool": _rf_adaptive,
 }
-RECEPTIVE_MERGE: dict[str, Callable] = {"concat": _rf_merge, "add": _rf_merge}
+RECEPTIVE_MERGE: dict[str, Callable] = {"concat": _rf_merge, "add": _rf_merge, "mul": _rf_mul}

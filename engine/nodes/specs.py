@@ -134,9 +134,37 @@ NODE_TYPES: dict[str, NodeType] = {
             "average over H×W, keeps channels (output C×1×1)",
         ),
         NodeType(
+            "adaptive_avgpool",
+            "Adaptive Avg Pool",
+            "Pooling",
+            (
+                ParamSpec(
+                    "output_size",
+                    "pair",
+                    None,
+                    1,
+                    4096,
+                    required=True,
+                    doc="output H×W; windows of about input/output pixels",
+                ),
+            ),
+            1,
+            1,
+            "average pooling to a fixed output size (1×1 is Global Avg Pool)",
+        ),
+        NodeType(
             "concat", "Concat", "Merge", (), 2, None, "concatenate along channels, in port order"
         ),
         NodeType("add", "Add", "Merge", (), 2, None, "element-wise sum of equal shapes"),
+        NodeType(
+            "mul",
+            "Multiply",
+            "Merge",
+            (),
+            2,
+            None,
+            "element-wise product; a C×1×1 input scales every pixel (squeeze-and-excitation)",
+        ),
         NodeType("relu", "ReLU", "Other", (), 1, 1, "max(x, 0)"),
         NodeType(
             "batchnorm",
@@ -163,6 +191,20 @@ NODE_TYPES: dict[str, NodeType] = {
             1,
             1,
             "fully connected layer on features",
+        ),
+        NodeType("relu6", "ReLU6", "Other", (), 1, 1, "min(max(x, 0), 6)"),
+        NodeType("hardswish", "Hardswish", "Other", (), 1, 1, "x · relu6(x + 3) / 6"),
+        NodeType("hardsigmoid", "Hardsigmoid", "Other", (), 1, 1, "relu6(x + 3) / 6"),
+        NodeType("silu", "SiLU", "Other", (), 1, 1, "x · sigmoid(x) (swish)"),
+        NodeType("sigmoid", "Sigmoid", "Other", (), 1, 1, "1 / (1 + exp(-x))"),
+        NodeType(
+            "identity",
+            "Identity",
+            "Other",
+            (),
+            1,
+            1,
+            "passes its input on (nn.Identity; stochastic depth at inference)",
         ),
         NodeType(
             "dropout",
@@ -381,4 +423,6 @@ def compile_params(type_name: str, p: dict) -> tuple:
         return (p["out_features"], bool(p["bias"]))
     if type_name == "batchnorm":
         return (bool(p["affine"]),)
+    if type_name == "adaptive_avgpool":
+        return pair(p["output_size"])
     return ()

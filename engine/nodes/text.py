@@ -51,4 +51,7 @@ def summary_text(type_name: str, p: dict) -> str:
         return f"p={p['p']:g}"
     if type_name == "batchnorm":
         return f"eps={p['eps']:g}"
+    if type_name == "adaptive_avgpool":
+        h, w = pair(p["output_size"])
+        return f"→ {h}×{w}"
     return ""
