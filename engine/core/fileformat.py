@@ -1,7 +1,11 @@
 """The ``convcanvas.graph`` JSON file format (see ``docs/format.md``).
 
-Loading checks everything and never executes anything from the file; saving is atomic
-(temporary file in the same folder, then rename) and keeps ids, order and positions.
+Loading checks everything and never executes anything from the file: it reads at most
+:data:`MAX_FILE_BYTES` (also from a stream such as ``/dev/zero`` or a FIFO), refuses
+numbers that fit no field (an integer beyond 2**53, ``1e400``) naming the field, and
+quotes what it refuses in at most :data:`MAX_QUOTE` characters. Saving is atomic
+(temporary file in the same folder, then rename) and keeps ids, order and positions; lone
+surrogates in ids or names are written as ``\\udXXX`` escapes, so they load back unchanged.
 """
 
 from __future__ import annotations
@@ -9,6 +13,8 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +27,10 @@ from engine.nodes import NODE_TYPES
 FORMAT = "convcanvas.graph"
 VERSION = 1
 MAX_FILE_BYTES = 64 * 1024 * 1024
+#: Largest magnitude of an integer anywhere in a file (exact in a float; fields are far smaller).
+MAX_INT = 2**53
+#: How much of a refused value a message quotes.
+MAX_QUOTE = 60
 
 
 def _fail(msg: str, node: str | None = None, field: str | None = None) -> FormatError:
@@ -29,6 +39,54 @@ def _fail(msg: str, node: str | None = None, field: str | None = None) -> Format
 
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _quote(v: Any) -> str:
+    """``repr(v)``, shortened to :data:`MAX_QUOTE` characters (huge values stay readable)."""
+    if _is_int(v) and abs(v) > MAX_INT:
+        try:
+            return f"a {len(str(abs(v)))}-digit integer"
+        except ValueError:  # over Python's digit limit (json.loads refuses those anyway)
+            return f"an integer of {v.bit_length()} bits"
+    try:
+        text = repr(v)
+    except (ValueError, RecursionError):  # e.g. an int over Python's digit limit
+        text = f"<{type(v).__name__}>"
+    return text if len(text) <= MAX_QUOTE else text[: MAX_QUOTE - 1] + "…"
+
+
+def _check_numbers(value: Any, field: str, node: str | None, where: str) -> None:
+    """Refuse any number in ``value`` (nested lists/objects too) that fits no field.
+
+    Raises
+    ------
+    FormatError
+        For an integer beyond ±2**53 or a float that is not finite, naming ``where``
+        (``node 'x'``), the field (``kernel_size[0]``) and the size of the value.
+    """
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return
+    where = f"{where}: " if where else ""
+    if isinstance(value, int):
+        if abs(value) > MAX_INT:
+            raise _fail(
+                f"{where}'{field}' is too large ({_quote(value)}, more than 2**53)",
+                node,
+                field.split("[", 1)[0],
+            )
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise _fail(
+                f"{where}'{field}' must be a finite number, got {value!r}",
+                node,
+                field.split("[", 1)[0],
+            )
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_numbers(v, f"{field}[{i}]", node, where[:-2])
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _check_numbers(v, f"{field}.{k}", node, where[:-2])
 
 
 def from_dict(doc: Any) -> GraphModel:
@@ -48,11 +106,12 @@ def from_dict(doc: Any) -> GraphModel:
             field="format",
         )
     version = doc.get("version")
+    _check_numbers(version, "version", None, "")
     if not _is_int(version) or version < 1:
-        raise _fail(f"'version' must be a positive integer, got {version!r}", field="version")
+        raise _fail(f"'version' must be a positive integer, got {_quote(version)}", field="version")
     if version > VERSION:
         raise _fail(
-            f"the file has format version {version}, newer than this ConvCanvas "
+            f"the file has format version {_quote(version)}, newer than this ConvCanvas "
             f"reads ({VERSION}); update ConvCanvas to open it",
             field="version",
         )
@@ -63,7 +122,7 @@ def from_dict(doc: Any) -> GraphModel:
         )
     name = doc.get("name", "Untitled")
     if not isinstance(name, str):
-        raise _fail(f"'name' must be a string, got {name!r}", field="name")
+        raise _fail(f"'name' must be a string, got {_quote(name)}", field="name")
     nodes = doc.get("nodes")
     if not isinstance(nodes, list):
         raise _fail("'nodes' must be a list", field="nodes")
@@ -78,7 +137,7 @@ def from_dict(doc: Any) -> GraphModel:
             raise _fail(f"{where} must be an object")
         nid = nd.get("id")
         if not isinstance(nid, str) or not nid:
-            raise _fail(f"{where}: 'id' must be a non-empty string, got {nid!r}", field="id")
+            raise _fail(f"{where}: 'id' must be a non-empty string, got {_quote(nid)}", field="id")
         extra = set(nd) - {"id", "type", "params", "pos", "scope"}
         if extra:
             raise _fail(
@@ -89,14 +148,17 @@ def from_dict(doc: Any) -> GraphModel:
         ntype = nd.get("type")
         if not isinstance(ntype, str) or ntype not in NODE_TYPES:
             raise _fail(
-                f"node '{nid}': unknown type {ntype!r} (known: {', '.join(NODE_TYPES)})",
+                f"node '{nid}': unknown type {_quote(ntype)} (known: {', '.join(NODE_TYPES)})",
                 nid,
                 "type",
             )
         params = nd.get("params", {})
         if not isinstance(params, dict):
             raise _fail(f"node '{nid}': 'params' must be an object", nid, "params")
+        for key, value in params.items():
+            _check_numbers(value, key, nid, f"node '{nid}'")
         pos = nd.get("pos")
+        _check_numbers(pos, "pos", nid, f"node '{nid}'")
         if pos is not None:
             if (
                 not isinstance(pos, list)
@@ -106,7 +168,9 @@ def from_dict(doc: Any) -> GraphModel:
                     for v in pos
                 )
             ):
-                raise _fail(f"node '{nid}': 'pos' must be [x, y] numbers, got {pos!r}", nid, "pos")
+                raise _fail(
+                    f"node '{nid}': 'pos' must be [x, y] numbers, got {_quote(pos)}", nid, "pos"
+                )
         scope = nd.get("scope")
         if scope is not None and not isinstance(scope, str):
             raise _fail(
@@ -132,12 +196,13 @@ def from_dict(doc: Any) -> GraphModel:
         src, dst, port = ed.get("src"), ed.get("dst"), ed.get("port", 0)
         for key, val in (("src", src), ("dst", dst)):
             if not isinstance(val, str):
-                raise _fail(f"{where}: '{key}' must be a node id, got {val!r}", field=key)
+                raise _fail(f"{where}: '{key}' must be a node id, got {_quote(val)}", field=key)
             if val not in model:
                 raise _fail(f"{where}: '{key}' refers to unknown node '{val}'", val, key)
+        _check_numbers(port, "port", dst, where)
         if not _is_int(port) or port < 0:
             raise _fail(
-                f"{where}: 'port' must be a non-negative integer, got {port!r}", dst, "port"
+                f"{where}: 'port' must be a non-negative integer, got {_quote(port)}", dst, "port"
             )
         if (dst, port) in seen_ports:
             raise _fail(
@@ -189,9 +254,17 @@ def _num(v: float) -> float | int:
     return int(v) if float(v).is_integer() else round(float(v), 3)
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def dumps(model: GraphModel) -> str:
-    """The JSON text of a model (what :func:`save` writes)."""
-    return json.dumps(to_dict(model), indent=1, ensure_ascii=False) + "\n"
+    """The JSON text of a model (what :func:`save` writes).
+
+    Non-ASCII text is kept as is, except lone surrogates (which UTF-8 cannot encode):
+    they become ``\\udXXX`` escapes, which :func:`loads` turns back into the same string.
+    """
+    text = json.dumps(to_dict(model), indent=1, ensure_ascii=False) + "\n"
+    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _refuse_constant(name: str) -> None:
@@ -206,6 +279,8 @@ def loads(text: str | bytes) -> GraphModel:
     FormatError
         If the text is not JSON or not a valid graph.
     """
+    if not text.strip():
+        raise _fail("the file is empty")
     try:
         doc = json.loads(text, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -225,20 +300,51 @@ def load(path: str | os.PathLike) -> GraphModel:
     """
     path = Path(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise FormatError(
-                f"{path.name}: file is {size:,} bytes, more than a graph file "
-                f"can be ({MAX_FILE_BYTES:,})",
-                path=str(path),
-            )
-        data = path.read_bytes()
+        data = read_limited(path, MAX_FILE_BYTES)
     except OSError as exc:
         raise FormatError(f"{path}: cannot read: {exc.strerror or exc}", path=str(path)) from None
+    if data is None:
+        raise FormatError(
+            f"{path.name}: more than {MAX_FILE_BYTES:,} bytes, more than a graph file can be",
+            path=str(path),
+        )
     try:
         return loads(data)
     except FormatError as exc:
         raise FormatError(f"{path.name}: {exc.message}", exc.node, exc.field, str(path)) from None
+
+
+def read_limited(path: str | os.PathLike, limit: int) -> bytes | None:
+    """The bytes of a file, or ``None`` if it holds more than ``limit``.
+
+    A regular file is refused from its size before anything is read; a stream (a FIFO,
+    ``/dev/zero``, a character device) is read up to ``limit + 1`` bytes at most. A FIFO
+    without a writer reads as empty instead of blocking.
+
+    Raises
+    ------
+    OSError
+        If the file cannot be opened or read (missing, a folder, no permission).
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise IsADirectoryError(21, "it is a folder, not a file")
+        if stat.S_ISREG(st.st_mode) and st.st_size > limit:
+            return None
+        os.set_blocking(fd, True)
+        chunks = []
+        total = 0
+        while total <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - total))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            total += len(chunk)
+        return None if total > limit else b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def _file_mode(path: Path) -> int:
