@@ -37,28 +37,41 @@ def _graph_of(graph: GraphLike) -> nx.MultiDiGraph:
     return graph.graph if isinstance(graph, GraphModel) else graph
 
 
-def _order(g: nx.MultiDiGraph, inputs: dict | None = None) -> tuple[list[str], set[str]]:
+def _order(
+    g: nx.MultiDiGraph, inputs: dict | None = None
+) -> tuple[list[str], set[str], dict[str, list[str]]]:
     """Kahn's topological order (stable: insertion order breaks ties) and nodes on cycles.
 
-    If ``inputs`` is given, it is filled with every node's inputs in port order on the way.
+    Also returns every node's distinct successors in the graph's edge order. If
+    ``inputs`` is given, it is filled with every node's inputs in port order on the way.
+    Reads the graph through networkx's public API only (one pass over its edges).
     """
-    pred, succ = g._pred, g._succ  # direct dict access: this is the hot path
-    indeg: dict[str, int] = {}
+    succ: dict[str, list[str]] = {n: [] for n in g}
+    ports: dict[str, list[tuple[int, str]]] = {}
+    indeg = dict.fromkeys(succ, 0)
+    for u, v, k in g.edges(keys=True):  # grouped by source, then by target
+        s = succ[u]
+        if not s or s[-1] != v:
+            s.append(v)
+            indeg[v] += 1
+        p = ports.get(v)
+        if p is None:
+            ports[v] = [(k, u)]
+        else:
+            p.append((k, u))
     order: list[str] = []
-    for n, adj in pred.items():
-        k = len(adj)
-        indeg[n] = k
+    for n, k in indeg.items():
         if not k:
             order.append(n)
-            if inputs is not None:
+        if inputs is not None:
+            p = ports.get(n)
+            if p is None:
                 inputs[n] = _NO_INPUTS
-        elif inputs is not None:
-            if k == 1:
-                (u,) = adj
-                keys = adj[u]
-                inputs[n] = [u] if len(keys) == 1 else [u] * len(keys)
+            elif len(p) == 1:
+                inputs[n] = [p[0][1]]
             else:
-                inputs[n] = [u for _, u in sorted((p, u) for u, ps in adj.items() for p in ps)]
+                p.sort()
+                inputs[n] = [u for _, u in p]
     for n in order:  # Kahn: the list grows while it is walked
         for v in succ[n]:
             d = indeg[v] - 1
@@ -66,7 +79,7 @@ def _order(g: nx.MultiDiGraph, inputs: dict | None = None) -> tuple[list[str], s
             if not d:
                 order.append(v)
     if len(order) == len(indeg):
-        return order, set()
+        return order, set(), succ
     on_cycle: set[str] = set()
     for comp in nx.strongly_connected_components(g):
         if len(comp) > 1:
@@ -78,9 +91,13 @@ def _order(g: nx.MultiDiGraph, inputs: dict | None = None) -> tuple[list[str], s
     # Nodes on cycles come next (insertion order); then the nodes downstream of them, in a
     # topological order of their own: without the cycle nodes, the rest is acyclic.
     placed = set(order)
-    order.extend(n for n in pred if n in on_cycle)
-    rest = [n for n in pred if n not in placed and n not in on_cycle]
-    indeg = {n: sum(1 for u in pred[n] if u not in placed and u not in on_cycle) for n in rest}
+    order.extend(n for n in succ if n in on_cycle)
+    rest = [n for n in succ if n not in placed and n not in on_cycle]
+    indeg = dict.fromkeys(rest, 0)
+    for u, vs in succ.items():
+        if u not in placed and u not in on_cycle:
+            for v in vs:
+                indeg[v] += 1
     ready = [n for n in rest if indeg[n] == 0]
     i = 0
     while i < len(ready):
@@ -92,7 +109,7 @@ def _order(g: nx.MultiDiGraph, inputs: dict | None = None) -> tuple[list[str], s
                 indeg[v] -= 1
                 if indeg[v] == 0:
                     ready.append(v)
-    return order, on_cycle
+    return order, on_cycle, succ
 
 
 class Analysis:
@@ -104,6 +121,8 @@ class Analysis:
         One result per node.
     order : list[str]
         A topological order (nodes on cycles last).
+    successors : dict[str, list[str]]
+        Every node's distinct successors, in the graph's edge order.
     """
 
     def __init__(self, graph: GraphLike) -> None:
@@ -113,6 +132,8 @@ class Analysis:
         self.index: dict[str, int] = {}
         self.inputs: dict[str, list[str]] = {}
         self.on_cycle: set[str] = set()
+        self.successors: dict[str, list[str]] = {}
+        self._data: dict[str, dict] = {}  # node → its attribute dict (type, compiled, ...)
         self._totals: Totals | None = None
         self._memory: _MemoryProfile | None = None  # for totals after parameter edits
         self.recomputed = 0  # nodes recomputed by the last update (for tests and benches)
@@ -120,7 +141,7 @@ class Analysis:
 
     # ------------------------------------------------------------------ core
     def _compute(self, n: str) -> NodeResult:
-        data = self.graph._node[n]
+        data = self._data[n]
         t = data["type"]
         c = data["compiled"]
         if t == "input":
@@ -178,7 +199,8 @@ class Analysis:
     def _reorder(self) -> None:
         """Recompute the order, the order's index and every node's ordered inputs."""
         self.inputs = {}
-        self.order, self.on_cycle = _order(self.graph, self.inputs)
+        self.order, self.on_cycle, self.successors = _order(self.graph, self.inputs)
+        self._data = dict(self.graph.nodes(data=True))
         self.index = dict(zip(self.order, range(len(self.order))))
 
     def rebuild(self) -> None:
@@ -207,8 +229,8 @@ class Analysis:
         """
         nodes = self.nodes = {}
         compute = self._compute
-        gnode = self.graph._node
-        succ = self.graph._succ
+        gnode = self._data
+        succ = self.successors
         inputs = self.inputs
         fast = not self.on_cycle  # cycle nodes may read inputs that come later in the order
         infer_one = INFER_ONE
@@ -304,7 +326,6 @@ class Analysis:
         set of str
             The nodes whose result changed in any way.
         """
-        g = self.graph
         if structural:
             self._memory = None
             was_on_cycle = self.on_cycle
@@ -319,7 +340,7 @@ class Analysis:
         heap = [(index[n], n) for n in set(changed) if n in index]
         heapq.heapify(heap)
         queued = {n for _, n in heap}
-        succ = g._succ
+        succ = self.successors
         nodes = self.nodes
         memory = self._memory
         touched: set[str] = set()
@@ -402,7 +423,7 @@ class _MemoryProfile:
     def __init__(self, a: Analysis) -> None:
         import numpy as np
 
-        index, succ = a.index, a.graph._succ
+        index, succ = a.index, a.successors
         self.alloc = np.zeros(len(a.order), np.int64)
         self.release = np.zeros(len(a.order), np.int64)
         self.last: dict[str, int] = {}

@@ -169,7 +169,7 @@ def summarize(design: GraphLike | Analysis, name: str = "", file: str = "") -> D
     out = a.nodes[t.output].shape if t.output is not None else None
     depth = 0
     layers: dict[str, int] = {}
-    succ = a.graph._pred
+    inputs = a.inputs
     nodes = a.nodes
     best = 0
     for n in a.order:
@@ -177,7 +177,7 @@ def summarize(design: GraphLike | Analysis, name: str = "", file: str = "") -> D
         if r.shape is None:
             continue
         depth = max(depth, r.depth)
-        prev = max((layers.get(p, 0) for p in succ[n]), default=0)
+        prev = max((layers.get(p, 0) for p in inputs[n]), default=0)
         k = prev + (1 if r.weights else 0)
         layers[n] = k
         best = max(best, k)

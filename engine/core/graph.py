@@ -10,14 +10,20 @@ and restoring an edge puts it back where it was.
 
 The model enforces the structural rules (unknown nodes, taken ports, single inputs,
 cycles via :func:`networkx.has_path`) and raises typed errors; the analysis reports
-everything else. Listeners are plain callables, so the engine needs no Qt.
+everything else. A failed call changes nothing. Listeners are plain callables, so the
+engine needs no Qt.
+
+Only networkx's public API is used. Where an undo must give back the exact order (of
+nodes, and of each node's outgoing edges, which decides the topological order's
+tie-breaks and the edge order of a saved file), the graph is rebuilt in that order.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +72,32 @@ def input_ports(graph: nx.MultiDiGraph, node: str) -> list[tuple[int, str]]:
 
 
 _ID_BAD = re.compile(r"[^0-9A-Za-z_]+")
+
+
+def check_pos(node: str | None, pos: Any) -> tuple[float, float] | None:
+    """``pos`` as a pair of finite floats (``None`` stays ``None``).
+
+    Raises
+    ------
+    ParamError
+        If ``pos`` is not two finite numbers, naming ``node``.
+    """
+    if pos is None:
+        return None
+    bad = ParamError(
+        f"the position of '{node}' must be two finite numbers (x, y), got {pos!r:.60}",
+        node,
+        "pos",
+    )
+    if isinstance(pos, (str, bytes)):
+        raise bad
+    try:
+        p = tuple(float(v) for v in pos)
+    except (TypeError, ValueError, OverflowError):
+        raise bad from None
+    if len(p) != 2 or not all(math.isfinite(v) for v in p):
+        raise bad
+    return p  # type: ignore[return-value]
 
 
 class GraphModel:
@@ -177,7 +209,7 @@ class GraphModel:
         elif node_id in self.graph:
             raise DuplicateIdError(f"there is already a node '{node_id}'", node_id, "id")
         full = normalize_params(type_name, params, node_id)
-        p = tuple(float(v) for v in pos) if pos is not None else None
+        p = check_pos(node_id, pos)
         if scope is not None and not isinstance(scope, str):
             raise ParamError(
                 f"node '{node_id}': scope must be text, got {scope!r}", node_id, "scope"
@@ -190,26 +222,114 @@ class GraphModel:
         self._emit(GraphEvent("node_added", (node_id,), structural=True))
         return node_id
 
+    def check_subgraph(
+        self,
+        nodes: Sequence[tuple],
+        edges: Sequence[tuple[str, str, int]],
+    ) -> None:
+        """Check that :meth:`add_subgraph` would accept ``nodes`` and ``edges``, changing nothing.
+
+        Raises
+        ------
+        ParamError, DuplicateIdError, UnknownNodeError, PortError
+            Naming the first node or edge that is refused.
+        """
+        types: dict[str, str] = {}
+        for node_id, type_name, params, pos, *scope in nodes:
+            if scope and scope[0] is not None and not isinstance(scope[0], str):
+                raise ParamError(
+                    f"node '{node_id}': scope must be text, got {scope[0]!r}", node_id, "scope"
+                )
+            if not isinstance(node_id, str) or not node_id:
+                raise ParamError(f"node ids must be non-empty strings, got {node_id!r}", None, "id")
+            if node_id in self.graph or node_id in types:
+                raise DuplicateIdError(f"there is already a node '{node_id}'", node_id, "id")
+            normalize_params(type_name, params, node_id)
+            check_pos(node_id, pos)
+            types[node_id] = type_name
+        used: dict[str, dict[int, str]] = {}
+        for src, dst, port in edges:
+            for end in (src, dst):
+                if end not in types:
+                    raise UnknownNodeError(
+                        f"the edge '{src}' → '{dst}' leaves the inserted nodes: "
+                        f"there is no node '{end}' among them",
+                        end,
+                    )
+            ntype = NODE_TYPES[types[dst]]
+            if isinstance(port, bool) or not isinstance(port, int) or port < 0:
+                raise PortError(
+                    f"port of '{dst}' must be a non-negative integer, got {port!r}", dst
+                )
+            taken = used.setdefault(dst, {})
+            if ntype.max_inputs == 0:
+                raise PortError(f"{types[dst]} '{dst}' takes no inputs", dst)
+            if ntype.max_inputs == 1 and (port != 0 or taken):
+                raise PortError(f"{types[dst]} '{dst}' has one input (port 0) only", dst)
+            if port in taken:
+                raise PortError(f"port {port} of '{dst}' is already taken by '{taken[port]}'", dst)
+            taken[port] = src
+
+    def add_subgraph(
+        self,
+        nodes: Sequence[tuple],
+        edges: Sequence[tuple[str, str, int]],
+    ) -> None:
+        """Add new nodes ``(id, type, params, pos[, scope])`` and edges among them: all or nothing.
+
+        Everything is checked first (:meth:`check_subgraph`). Like a loaded file, the
+        edges may form a cycle (the analysis reports its nodes). Removing the nodes again
+        with :meth:`remove_node`, last first, gives back the graph exactly as it was.
+        """
+        self.check_subgraph(nodes, edges)
+        for node_id, type_name, params, pos, *scope in nodes:
+            self.add_node(type_name, params, node_id, pos, *scope)
+        for src, dst, port in edges:
+            self.graph.add_edge(src, dst, key=port)
+            self._emit(GraphEvent("edge_added", (dst,), edge=(src, dst, port), structural=True))
+
+    def _reaches_itself(self, node: str) -> bool:
+        """Whether ``node`` is on a cycle (a path leads from it back to it)."""
+        g = self.graph
+        if not g.in_degree(node) or not g.out_degree(node):
+            return False
+        seen: set[str] = set()
+        stack = list(g.successors(node))
+        while stack:
+            v = stack.pop()
+            if v == node:
+                return True
+            if v not in seen:
+                seen.add(v)
+                stack.extend(g.successors(v))
+        return False
+
     def remove_node(self, node: str) -> dict:
         """Remove ``node`` and its edges; return a record that :meth:`restore_node` takes."""
         data = self._node(node)
+        g = self.graph
+        ins = [(u, k) for u, _, k in g.in_edges(node, keys=True)]
         record = {
             "id": node,
             "type": data["type"],
             "params": copy.deepcopy(data["params"]),
             "pos": data["pos"],
             "scope": data.get("scope"),
-            "index": list(self.graph.nodes).index(node),
-            "in": [(u, k) for u, _, k in self.graph.in_edges(node, keys=True)],
-            "out": [(v, k) for _, v, k in self.graph.out_edges(node, keys=True)],
+            "index": list(g.nodes).index(node),
+            "in": ins,
+            "out": [(v, k) for _, v, k in g.out_edges(node, keys=True)],
+            # The outgoing edges of the node's inputs, in order: they decide tie-breaks of
+            # the topological order and the edge order of saved files.
+            "succ_order": {
+                u: [(v, k) for _, v, k in g.out_edges(u, keys=True)]
+                for u in dict.fromkeys(u for u, _ in ins)
+                if u != node
+            },
+            # Restoring a node that was on a cycle puts the cycle back: not a new one.
+            "on_cycle": self._reaches_itself(node),
         }
-        # Neighbours' adjacency order decides tie-breaks of the topological order and the
-        # edge order of saved files: keep it so that an undo restores the graph exactly.
-        g = self.graph
-        record["succ_order"] = {u: list(g._succ[u]) for u, _ in record["in"] if u != node}
-        record["pred_order"] = {v: list(g._pred[v]) for v, _ in record["out"] if v != node}
         neighbours = tuple(v for v, _ in record["out"])
-        self.graph.remove_node(node)
+        g.remove_node(node)
         self._emit(
             GraphEvent(
                 "node_removed", (node,) + neighbours, structural=True, extra={"record": record}
@@ -218,68 +338,92 @@ class GraphModel:
         return record
 
     def restore_node(self, record: dict) -> None:
-        """Put back a node removed by :meth:`remove_node`, with its edges and place in order."""
+        """Put back a node removed by :meth:`remove_node`, with its edges and place in order.
+
+        Right after the removal (an undo) this always succeeds and gives back the graph
+        exactly: its node order and every node's outgoing edge order. Later, it is refused
+        (changing nothing) if an input or consumer is gone, a port is taken, or the node's
+        edges would close a cycle that was not there when it was removed.
+        """
         node = record["id"]
         if node in self.graph:
             raise DuplicateIdError(f"there is already a node '{node}'", node, "id")
         full = normalize_params(record["type"], record["params"], node)
+        pos = check_pos(node, record["pos"])
         self._check_restore(record)
-        items = list(self.graph.nodes(data=True))
-        index = min(record.get("index", len(items)), len(items))
-        if index < len(items):
-            # networkx keeps insertion order: rebuild the node dict in the old order.
-            edges = list(self.graph.edges(keys=True, data=True))
-            self.graph.clear()
-            items.insert(
-                index,
-                (
-                    node,
-                    {
-                        "type": record["type"],
-                        "params": full,
-                        "compiled": compile_params(record["type"], full),
-                        "pos": record["pos"],
-                        **({"scope": record["scope"]} if record.get("scope") else {}),
-                    },
-                ),
-            )
-            self.graph.add_nodes_from(items)
-            self.graph.add_edges_from(edges)
-        else:
-            self.graph.add_node(
-                node,
-                type=record["type"],
-                params=full,
-                compiled=compile_params(record["type"], full),
-                pos=record["pos"],
-            )
-            if record.get("scope"):
-                self.graph.nodes[node]["scope"] = record["scope"]
-        # Every edge was checked above: add them all and put the neighbours' adjacency order
-        # back before notifying, so that listeners (the Analyzer's topological order) see
-        # the restored graph exactly as it was.
+        g = self.graph
+        n_before = g.number_of_nodes()
+        index = min(record.get("index", n_before), n_before)
         edges = [(src, node, port) for src, port in record["in"]] + [
             (node, dst, port) for dst, port in record["out"]
         ]
+        g.add_node(
+            node,
+            type=record["type"],
+            params=full,
+            compiled=compile_params(record["type"], full),
+            pos=pos,
+        )
+        if record.get("scope"):
+            g.nodes[node]["scope"] = record["scope"]
         for src, dst, port in edges:
-            self.graph.add_edge(src, dst, key=port)
-        self._restore_adjacency_order(record)
+            g.add_edge(src, dst, key=port)
+        self._put_in_order(node, index, record.get("succ_order", {}))
+        # Every edge was checked above and is in place before anyone hears of it, so that
+        # listeners (the Analyzer's topological order) see the restored graph exactly.
         self._emit(GraphEvent("node_added", (node,), structural=True))
         for src, dst, port in edges:
             self._emit(GraphEvent("edge_added", (dst,), edge=(src, dst, port), structural=True))
 
-    def _restore_adjacency_order(self, record: dict) -> None:
-        """Put the neighbours' adjacency dicts back in their order before the removal."""
+    def _put_in_order(self, node: str, index: int, succ_order: dict) -> None:
+        """Move ``node`` to ``index`` and give nodes their recorded outgoing edge order.
+
+        Rebuilds the graph (public API only) if appending did not give that order already.
+        """
         g = self.graph
-        for table, key in ((g._succ, "succ_order"), (g._pred, "pred_order")):
-            for u, order in record.get(key, {}).items():
-                if u not in table:
-                    continue
-                adj = table[u]
-                ordered = {v: adj[v] for v in order if v in adj}
-                ordered.update((v, d) for v, d in adj.items() if v not in ordered)
-                adj.clear()
-                adj.update(ordered)  # same dict object: networkx's views stay valid
+        nodes = list(g.nodes)
+        wanted: dict[str, list[tuple[str, str, int]]] = {}
+        for u, order in succ_order.items():
+            if u not in g:
+                continue
+            now = [(u, v, k) for _, v, k in g.out_edges(u, keys=True)]
+            present = set(now)
+            want = [(u, v, k) for v, k in order if (u, v, k) in present]
+            kept = set(want)
+            want += [e for e in now if e not in kept]
+            if want != now:
+                wanted[u] = want
+        if nodes[index] == node and not wanted:
+            return
+        nodes.remove(node)
+        nodes.insert(index, node)
+        edges = []
+        for u in nodes:
+            if u in wanted:
+                edges.extend(wanted[u])
+            else:
+                edges.extend((u, v, k) for _, v, k in g.out_edges(u, keys=True))
+        self._rebuild(nodes, edges)
+
+    def _rebuild(
+        self, nodes: list[str], edges: list[tuple[str, str, int]], rename: dict | None = None
+    ) -> None:
+        """Refill the same graph object with ``nodes`` then ``edges``, in these orders.
+
+        ``rename`` maps old ids to new ones. Node and edge attributes are kept. The graph
+        object stays the same, so that everyone holding it (the analysis) sees the change.
+        """
+        g = self.graph
+        rename = rename or {}
+        node_data = [(rename.get(n, n), dict(g.nodes[n])) for n in nodes]
+        edge_data = [
+            (rename.get(u, u), rename.get(v, v), k, dict(g.edges[u, v, k])) for u, v, k in edges
+        ]
+        attrs = dict(g.graph)
+        g.clear()
+        g.graph.update(attrs)
+        g.add_nodes_from(node_data)
+        g.add_edges_from(edge_data)
 
     def _check_restore(self, record: dict) -> None:
         """Refuse, before any change, a restore whose edges cannot all be put back."""
@@ -298,6 +442,8 @@ class GraphModel:
                         f"cannot restore '{node}': port {port} of '{dst}' is now taken by '{u}'",
                         dst,
                     )
+        if record.get("on_cycle"):
+            return  # it was on a cycle: restoring it puts that cycle back, nothing new
         for dst, _ in record["out"]:
             for src, _ in record["in"]:
                 if dst == src or nx.has_path(self.graph, dst, src):
@@ -385,13 +531,15 @@ class GraphModel:
     def set_pos(self, node: str, pos: Iterable[float] | None) -> None:
         """Move a node on the canvas (does not touch the analysis)."""
         data = self._node(node)
-        data["pos"] = tuple(float(v) for v in pos) if pos is not None else None
+        data["pos"] = check_pos(node, pos)
         self._emit(GraphEvent("node_moved", (node,)))
 
-    def set_positions(self, positions: dict[str, Iterable[float]]) -> None:
-        """Move several nodes with one notification."""
-        for node, pos in positions.items():
-            self._node(node)["pos"] = tuple(float(v) for v in pos)
+    def set_positions(self, positions: dict[str, Iterable[float] | None]) -> None:
+        """Move several nodes with one notification; all of them, or (on a bad one) none."""
+        checked = {node: check_pos(node, pos) for node, pos in positions.items()}
+        data = {node: self._node(node) for node in checked}
+        for node, pos in checked.items():
+            data[node]["pos"] = pos
         self._emit(GraphEvent("node_moved", tuple(positions)))
 
     def check_rename(self, old: str, new: str) -> None:
@@ -428,24 +576,8 @@ class GraphModel:
         if new == old:
             return
         g = self.graph
-
-        def rekey(d: dict) -> None:
-            items = list(d.items())
-            d.clear()  # same dict object: networkx's views stay valid
-            d.update((new if k == old else k, v) for k, v in items)
-
-        for u in g._pred[old]:
-            rekey(g._succ[u])
-        for v in g._succ[old]:
-            rekey(g._pred[v])
-        rekey(g._node)
-        rekey(g._succ)
-        if g._pred is not g._succ:
-            rekey(g._pred)
-        cache = getattr(g, "__networkx_cache__", None)
-        if cache:
-            cache.clear()
-        neighbours = tuple(dict.fromkeys(list(g._pred[new]) + list(g._succ[new])))
+        self._rebuild(list(g.nodes), list(g.edges(keys=True)), rename={old: new})
+        neighbours = tuple(dict.fromkeys([*g.predecessors(new), *g.successors(new)]))
         self._emit(
             GraphEvent(
                 "node_renamed", (new,) + neighbours, structural=True, extra={"old": old, "new": new}
