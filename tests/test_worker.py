@@ -50,8 +50,7 @@ def test_pack_unpack_roundtrip_removes_file(tmp_path):
         "b": np.array([1.5, -2.0], dtype=np.float32),
         "c": np.zeros((0,), np.float32),
     }
-    path = str(tmp_path / "m.maps")
-    layout = pack_maps(maps, path)
+    path, layout = pack_maps(maps, str(tmp_path))
     assert all(off % 64 == 0 for *_, off in layout)
     out = unpack_maps(path, layout)
     assert not os.path.exists(path)
@@ -62,9 +61,7 @@ def test_pack_unpack_roundtrip_removes_file(tmp_path):
 
 def test_stale_maps_files_of_dead_workers_are_removed(tmp_path, monkeypatch):
     """Files of a worker pid that no longer exists are removed; a live pid's file stays."""
-    import engine.worker.client as w
-
-    monkeypatch.setattr(w, "_shm_dir", lambda: str(tmp_path))
+    monkeypatch.setenv("CONVCANVAS_SHM_DIR", str(tmp_path))
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     stale = tmp_path / f"convcanvas-{dead.pid}-3.maps"
@@ -73,6 +70,20 @@ def test_stale_maps_files_of_dead_workers_are_removed(tmp_path, monkeypatch):
     live.write_bytes(b"x")
     assert WorkerClient.clean_stale_files() == 1
     assert not stale.exists() and live.exists()
+
+
+def test_stale_cleanup_leaves_symlinks_and_their_targets(tmp_path, monkeypatch):
+    """A symlink named like a dead worker's maps file is not followed or counted."""
+    monkeypatch.setenv("CONVCANVAS_SHM_DIR", str(tmp_path / "shm"))
+    (tmp_path / "shm").mkdir()
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    link = tmp_path / "shm" / f"convcanvas-{dead.pid}-5.maps"
+    link.symlink_to(victim)
+    assert WorkerClient.clean_stale_files() == 0
+    assert link.is_symlink() and victim.read_text() == "keep me"
 
 
 def test_worker_result_equals_in_process_run(client):
@@ -97,11 +108,7 @@ def test_shared_maps_file_is_removed(client):
     """After the result is received no maps file of the worker is left in shared memory."""
     client.submit(to_dict(small_graph()), SAMPLE)
     assert finished(client.wait(60))
-    left = list(
-        Path("/dev/shm" if os.path.isdir("/dev/shm") else "/tmp").glob(
-            f"convcanvas-{client.pid}-*.maps"
-        )
-    )
+    left = list(Path("/dev/shm").glob(f"convcanvas-{client.pid}-*.maps"))
     assert left == []
 
 

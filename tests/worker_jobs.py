@@ -1,7 +1,7 @@
 """Shared by the worker tests: a small graph, jobs that sleep, and a statistics check.
 
-The worker process imports ``worker_jobs:SlowJob`` by name, so these live in a plain
-module rather than in a test file.
+The worker process imports ``worker_jobs:SlowJob`` (or ``FullShmJob``) by name, so these
+live in a plain module rather than in a test file.
 """
 
 from __future__ import annotations
@@ -58,6 +58,24 @@ class StuckJob(FeatureJob):
         """Sleep far longer than any test waits."""
         time.sleep(30)
         return super().run(request, progress)
+
+
+class FullShmJob(FeatureJob):
+    """A real feature job in a worker whose shared memory fills up halfway through a write."""
+
+    def __init__(self) -> None:
+        import errno
+        import os
+
+        import engine.worker.messages as messages
+
+        super().__init__()
+
+        def write_half_then_full(fd, data, offset):
+            os.pwrite(fd, data[: len(data) // 2], offset)  # a partial file is on disk
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        messages._write_at = write_half_then_full
 
 
 def assert_same_stats(a: dict, b: dict) -> None:

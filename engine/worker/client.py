@@ -13,7 +13,12 @@ and talks to it over a pipe:
 * feature maps (and the image and input) travel through one shared-memory file
   (``/dev/shm``) that the client maps read-only and unlinks at once: no copy and no large
   unpickling in the GUI thread (measured: ResNet-18's 34 MB of maps block the GUI thread
-  100–350 ms through the pipe, 1–20 ms this way);
+  100–350 ms through the pipe, 1–20 ms this way). The file is private: an unguessable
+  name, mode 0600, created with ``O_EXCL | O_NOFOLLOW``; the client refuses a file that
+  is not its user's regular, private file. When ``/dev/shm`` is missing or full the maps
+  come through the pipe for that run and ``result.extra["notice"]`` says so; a partly
+  written file is removed at once. A worker whose pipe closes (the window quit or was
+  killed) removes the files the client did not take, and exits;
 * a newer request supersedes an older one: the worker aborts the outdated forward pass
   between two layers (a global forward pre-hook) and starts the newest; replies to
   older requests are dropped by the client. Measured for ResNet-18 at 224×224
@@ -36,19 +41,23 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import stat
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from engine.worker.messages import (  # noqa: F401 - re-exported for callers
+    MAPS_NAME,
     Cancelled,
     Crashed,
     Failed,
     Finished,
+    MapsError,
     Progress,
     _shm_dir,
     pack_maps,
+    remove_quietly,
     unpack_maps,
 )
 from engine.worker.process import Aborted, FeatureJob, _worker_main  # noqa: F401 - re-exported for callers
@@ -60,6 +69,7 @@ __all__ = [
     "Failed",
     "FeatureJob",
     "Finished",
+    "MapsError",
     "Progress",
     "WorkerClient",
     "pack_maps",
@@ -157,22 +167,42 @@ class WorkerClient:
             proc.close()
 
     @staticmethod
-    def _clean_files(pid: int | None) -> None:
+    def _own_maps_files(pid: int | None = None) -> list[tuple[Path, int]]:
+        """``(path, writer pid)`` of this user's regular maps files (of ``pid`` if given).
+
+        Symlinks and other users' files are never touched (``lstat``, owner check).
+        """
+        directory = _shm_dir()
+        if directory is None:
+            return []
+        found = []
+        pattern = f"convcanvas-{pid}-*.maps" if pid is not None else "convcanvas-*-*.maps"
+        for p in Path(directory).glob(pattern):
+            m = MAPS_NAME.fullmatch(p.name)
+            try:
+                st = p.lstat()
+            except OSError:
+                continue
+            if m is None or not stat.S_ISREG(st.st_mode):
+                continue
+            if hasattr(os, "getuid") and st.st_uid != os.getuid():
+                continue
+            found.append((p, int(m.group(1))))
+        return found
+
+    @classmethod
+    def _clean_files(cls, pid: int | None) -> None:
         if pid is None:
             return
-        for p in Path(_shm_dir()).glob(f"convcanvas-{pid}-*.maps"):
-            try:
-                p.unlink()
-            except OSError:
-                pass
+        for p, _ in cls._own_maps_files(pid):
+            remove_quietly(str(p))
 
-    @staticmethod
-    def clean_stale_files() -> int:
-        """Remove maps files left by workers that no longer run (e.g. after a crash)."""
+    @classmethod
+    def clean_stale_files(cls) -> int:
+        """Remove this user's maps files left by workers that no longer run (e.g. after a crash)."""
         removed = 0
-        for p in Path(_shm_dir()).glob("convcanvas-*-*.maps"):
-            pid = p.name.split("-")[1]
-            if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+        for p, pid in cls._own_maps_files():
+            if not os.path.exists(f"/proc/{pid}"):
                 try:
                     p.unlink()
                     removed += 1
@@ -341,9 +371,18 @@ class WorkerClient:
         rid = msg.get("id")
         if kind == "ready":
             return None
+        if kind == "result" and rid != self.running:
+            if msg.get("path"):
+                remove_quietly(msg["path"])  # a superseded answer: drop its maps unread
+            return None
         if kind == "result" and msg.get("path"):
             t0 = time.perf_counter()
-            arrays = unpack_maps(msg["path"], msg["layout"])  # also removes the file
+            try:
+                arrays = unpack_maps(msg["path"], msg["layout"])  # also removes the file
+            except MapsError as exc:
+                self.running = None
+                self._cancel_at = None
+                return Failed(rid, f"The feature maps could not be read: {exc}.")
             maps = {k[2:]: a for k, a in arrays.items() if k.startswith("m:")}
             result = replace(
                 msg["result"], maps=maps, image=arrays["i:image"], input=arrays["i:input"]

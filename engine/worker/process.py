@@ -17,7 +17,7 @@ from dataclasses import replace
 import numpy as np
 
 from engine.runtime.feature_types import FeatureResult
-from engine.worker.messages import _shm_dir, pack_maps
+from engine.worker.messages import _shm_dir, fallback_note, pack_maps, remove_quietly
 
 
 # --------------------------------------------------------------------------- the job
@@ -110,10 +110,15 @@ def _resolve(spec: str):
 
 
 class _Inbox:
-    """The worker's reader thread: keeps only the newest run request, flags aborts."""
+    """The worker's reader thread: keeps only the newest run request, flags aborts.
 
-    def __init__(self, conn) -> None:
+    A closed pipe (the client quit or was killed) stops the worker like a ``stop``
+    message and sets ``closed``.
+    """
+
+    def __init__(self, conn, closed: threading.Event | None = None) -> None:
         self.conn = conn
+        self.closed = closed if closed is not None else threading.Event()
         self.cond = threading.Condition()
         self.pending: dict | None = None
         self.current: int | None = None
@@ -127,6 +132,7 @@ class _Inbox:
             try:
                 msg = self.conn.recv()
             except (EOFError, OSError):
+                self.closed.set()
                 msg = {"kind": "stop"}
             with self.cond:
                 kind = msg.get("kind")
@@ -166,14 +172,93 @@ class _Inbox:
             self.current = None
 
 
+class _PipeClosed(Exception):
+    """The client's end of the pipe is gone (the window quit or was killed)."""
+
+
+class _Outbox:
+    """Sends to the client; remembers the maps files the client has not taken yet.
+
+    The client removes a file's name when it maps it; a file still there when the worker
+    leaves (a client that was killed or closed the pipe) is removed by :meth:`close`.
+    """
+
+    def __init__(self, conn) -> None:
+        self.conn = conn
+        self.lock = threading.Lock()
+        self.closed = threading.Event()
+        self.files: set[str] = set()
+
+    def send(self, msg: dict) -> None:
+        """Send ``msg``; raise :class:`_PipeClosed` when the client is gone."""
+        if self.closed.is_set():
+            raise _PipeClosed()
+        try:
+            with self.lock:
+                self.conn.send(msg)
+        except (OSError, EOFError) as exc:
+            self.closed.set()
+            raise _PipeClosed() from exc
+
+    def send_result(self, rid: int, result: FeatureResult, transport: str) -> None:
+        """Send a result: maps through a private shared-memory file, else through the pipe.
+
+        When shared memory is missing or full the maps go through the pipe (once, for
+        this result) and ``result.extra["notice"]`` tells the user why.
+        """
+        t0 = time.perf_counter()
+        for path in [p for p in self.files if not os.path.lexists(p)]:
+            self.files.discard(path)  # taken by the client
+        if transport == "shm" and result.maps:
+            directory = _shm_dir()
+            arrays = {"i:image": result.image, "i:input": result.input}
+            arrays.update(("m:" + n, a) for n, a in result.maps.items())
+            try:
+                if directory is None:
+                    raise FileNotFoundError("no shared-memory directory")
+                path, layout = pack_maps(arrays, directory)
+            except OSError as exc:
+                result.extra["notice"] = fallback_note(None if directory is None else exc)
+            else:
+                self.files.add(path)
+                light = replace(result, maps={}, image=None, input=None)
+                msg = {"path": path, "layout": layout, "pack": time.perf_counter() - t0}
+                self.send({"kind": "result", "id": rid, "result": light, **msg})
+                return
+        self.send(
+            {
+                "kind": "result",
+                "id": rid,
+                "result": result,
+                "path": None,
+                "layout": None,
+                "pack": 0.0,
+            }
+        )
+
+    def close(self) -> None:
+        """Remove the maps files the client never took."""
+        for path in self.files:
+            remove_quietly(path)
+        self.files.clear()
+
+
 def _worker_main(conn, job_spec: str, num_threads: int, nice: int = 0) -> None:  # pragma: no cover
     """Entry point of the worker process."""
-    send_lock = threading.Lock()
+    out = _Outbox(conn)
+    try:
+        _serve(conn, out, job_spec, num_threads, nice)
+    except _PipeClosed:
+        pass  # the client is gone: nobody to answer
+    finally:
+        out.close()
 
-    def send(msg: dict) -> None:
-        with send_lock:
-            conn.send(msg)
 
+def _serve(
+    conn, out: _Outbox, job_spec: str, num_threads: int, nice: int
+) -> None:  # pragma: no cover
+    """Answer requests until the client says stop or closes the pipe."""
+    send = out.send
     try:
         import torch
 
@@ -186,7 +271,7 @@ def _worker_main(conn, job_spec: str, num_threads: int, nice: int = 0) -> None: 
         job = None
         start_error = f"the inference worker could not start: {exc}"
     send({"kind": "ready", "pid": os.getpid()})
-    inbox = _Inbox(conn)
+    inbox = _Inbox(conn, out.closed)
 
     state = {"rid": None, "calls": 0, "total": 1, "last": 0.0}
 
@@ -219,7 +304,7 @@ def _worker_main(conn, job_spec: str, num_threads: int, nice: int = 0) -> None: 
 
         handle = torch.nn.modules.module.register_module_forward_pre_hook(hook)
 
-    while True:
+    while not out.closed.is_set():
         req, cancelled = inbox.take()
         for rid in cancelled:
             send({"kind": "cancelled", "id": rid})
@@ -235,34 +320,9 @@ def _worker_main(conn, job_spec: str, num_threads: int, nice: int = 0) -> None: 
             result = job.run(req, progress)
             if inbox.abort.is_set():
                 raise Aborted()
-            t0 = time.perf_counter()
-            if req.get("transport", "shm") == "shm" and result.maps:
-                path = os.path.join(_shm_dir(), f"convcanvas-{os.getpid()}-{rid}.maps")
-                arrays = {"i:image": result.image, "i:input": result.input}
-                arrays.update(("m:" + n, a) for n, a in result.maps.items())
-                layout = pack_maps(arrays, path)
-                result = replace(result, maps={}, image=None, input=None)
-                send(
-                    {
-                        "kind": "result",
-                        "id": rid,
-                        "result": result,
-                        "path": path,
-                        "layout": layout,
-                        "pack": time.perf_counter() - t0,
-                    }
-                )
-            else:
-                send(
-                    {
-                        "kind": "result",
-                        "id": rid,
-                        "result": result,
-                        "path": None,
-                        "layout": None,
-                        "pack": 0.0,
-                    }
-                )
+            out.send_result(rid, result, req.get("transport", "shm"))
+        except _PipeClosed:
+            raise
         except Aborted:
             send({"kind": "cancelled", "id": rid})
         except Exception as exc:  # any failure goes back to the window as text
