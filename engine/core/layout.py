@@ -28,7 +28,7 @@ def _graph_of(graph: Any) -> nx.MultiDiGraph:
     return graph.graph if hasattr(graph, "graph") and not isinstance(graph, nx.Graph) else graph
 
 
-def _layers(nodes: list, pred: dict, succ: dict) -> tuple[dict, set]:
+def _layers(nodes: list, pred: Mapping, succ: Mapping) -> tuple[dict, set]:
     """Longest-path depth of every node, and the set of (u, v) edges used forward."""
     indeg = {n: sum(1 for u in pred[n] if u != n) for n in nodes}
     depth: dict = {}
@@ -116,7 +116,7 @@ def layered_layout(
     nodes = list(g.nodes)
     if not nodes:
         return {}
-    pred, succ = g._pred, g._succ
+    pred, succ = g.pred, g.succ  # public read-only adjacency views
     depth, forward = _layers(nodes, pred, succ)
 
     # Dummy chains for long edges. Vertices are ints: real nodes first, then dummies.
