@@ -157,12 +157,14 @@ def comment_text(text: str, limit: int = 60) -> str:
 
 
 def doc_text(text: str, limit: int = 80) -> str:
-    """User text for a docstring: like :func:`comment_text`, with every ``"`` escaped.
+    """User text for a docstring: like :func:`comment_text`, with every ``\\`` doubled.
 
-    ``repr`` writes a backslash as ``\\\\``, so each ``"`` becomes ``\\"`` and no
-    ``\"\"\"`` can end the docstring.
+    A docstring interprets escapes, so the ``\\x1b`` or ``\\ud800`` that ``repr`` wrote
+    would become the control character or lone surrogate again (which then breaks
+    ``help()`` or the class definition): each backslash is doubled, and each ``"`` becomes
+    ``\\"``, so no ``\"\"\"`` can end the docstring.
     """
-    return comment_text(text, limit).replace('"', '\\"')
+    return comment_text(text, limit).replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _shape(shape: tuple) -> str:

@@ -45,7 +45,14 @@ from engine.analysis.analyzer import Analysis, analyze
 from engine.core.errors import EngineError
 from engine.core.graph import GraphLike
 from engine.runtime.feature_types import Box, FeatureResult, NodeStats, Preprocess
-from engine.runtime.images import ImageError, input_to_original, load_image, preprocess
+from engine.runtime.images import (
+    MAX_PIXELS,
+    ImageError,
+    input_to_original,
+    load_image,
+    preprocess,
+)
+from engine.runtime.memory import memory_need
 
 if TYPE_CHECKING:
     import torch
@@ -59,6 +66,7 @@ __all__ = [
     "ImageError",
     "channel_rf",
     "localisation_node",
+    "memory_need",
     "node_stats",
     "rf_box",
     "run_features",
@@ -317,11 +325,16 @@ def _fmt_bytes(n: int) -> str:
 def check_graph(graph: GraphLike, memory_limit: int = DEFAULT_MEMORY_LIMIT) -> Analysis:
     """Analyse ``graph`` and refuse it if a feature run cannot or should not start.
 
+    Nothing is allocated for the run before this check passes: the memory a run needs
+    (:func:`memory_need`: weights, every feature map and the largest temporary) is
+    computed from the analysis.
+
     Raises
     ------
     FeatureError
-        When the graph is empty, has analysis errors (each listed with its node), has
-        other than one input node, or its maps together exceed ``memory_limit`` bytes.
+        When the graph is empty, has analysis errors (each listed with its node, also in
+        the error's ``errors``), has other than one input node, or a run needs more than
+        ``memory_limit`` bytes.
     """
     analysis = analyze(graph)
     if not analysis.order:
@@ -329,17 +342,22 @@ def check_graph(graph: GraphLike, memory_limit: int = DEFAULT_MEMORY_LIMIT) -> A
     errors = analysis.errors
     if errors:
         lines = "\n".join(f"  - {m}" for _, m in errors)
-        raise FeatureError(
+        exc = FeatureError(
             f"the graph has {len(errors)} error(s); fix them before running an image:\n{lines}",
             errors[0][0],
         )
+        exc.errors = list(errors)  # type: ignore[attr-defined]
+        raise exc
     _input_node(graph, analysis)
-    need = analysis.totals.activation_bytes
+    weights, maps, working = memory_need(analysis)
+    need = weights + maps + working
     if need > memory_limit:
         raise FeatureError(
-            f"keeping every feature map needs {_fmt_bytes(need)}, over the limit "
-            f"of {_fmt_bytes(memory_limit)}; use a smaller input size or fewer/"
-            f"narrower layers"
+            f"running this graph needs about {_fmt_bytes(need)} (weights "
+            f"{_fmt_bytes(weights)}, feature maps {_fmt_bytes(maps)}, working memory "
+            f"{_fmt_bytes(working)}), over the limit of {_fmt_bytes(memory_limit)}; use a "
+            f"smaller input size or fewer/narrower layers",
+            field="memory_limit",
         )
     return analysis
 
@@ -354,9 +372,12 @@ class FeatureRunner:
     seed : int
         Seed of the random weights (the same seed gives the same weights).
     memory_limit : int
-        Refuse graphs whose maps together need more bytes than this.
+        Refuse graphs whose run needs more bytes than this (see :func:`memory_need`).
     tune_memory : bool
         Call :func:`tune_allocator` (keeps freed maps for reuse by the next run).
+    checked : Analysis, optional
+        The result of :func:`check_graph` on ``graph`` with this ``memory_limit``, when the
+        caller has just run it (it is then not repeated).
 
     Attributes
     ----------
@@ -372,10 +393,11 @@ class FeatureRunner:
         seed: int = 0,
         memory_limit: int = DEFAULT_MEMORY_LIMIT,
         tune_memory: bool = True,
+        checked: Analysis | None = None,
     ) -> None:
         self.graph = graph
         self.seed = seed
-        self.analysis = check_graph(graph, memory_limit)
+        self.analysis = checked if checked is not None else check_graph(graph, memory_limit)
         self.input_node = _input_node(graph, self.analysis)
         c, h, w = self.analysis.nodes[self.input_node].shape
         self.channels, self.size = c, (h, w)
@@ -411,6 +433,7 @@ class FeatureRunner:
         node: str | None = None,
         channel: int | None = None,
         near_zero: float = DEFAULT_NEAR_ZERO,
+        max_pixels: int = MAX_PIXELS,
     ) -> FeatureResult:
         """Run one image; see :func:`run_features` for the parameters."""
         a = self.analysis
@@ -435,13 +458,14 @@ class FeatureRunner:
                     picked,
                     "channel",
                 )
-        original = load_image(image)
+        original = load_image(image, max_pixels)
         x, pre = preprocess(
             original if not isinstance(image, np.ndarray) else image,
             self.channels,
             self.size,
             mode=mode,
             normalize=normalize,
+            max_pixels=max_pixels,
         )
         out, seconds = self.forward(x)
         maps: dict[str, np.ndarray] = {}
@@ -484,6 +508,7 @@ def run_features(
     memory_limit: int = DEFAULT_MEMORY_LIMIT,
     near_zero: float = DEFAULT_NEAR_ZERO,
     seed: int = 0,
+    max_pixels: int = MAX_PIXELS,
 ) -> FeatureResult:
     """Run one image through a graph, keeping every node's output.
 
@@ -500,11 +525,14 @@ def run_features(
         What to localise: the strongest activation of ``node`` (default: the last node with
         a spatial map), within ``channel`` if given (default: over all channels).
     memory_limit : int
-        Refuse graphs whose maps together exceed this many bytes (before building).
+        Refuse graphs whose run needs more bytes than this (:func:`memory_need`), checked
+        before the image is read or anything is built.
     near_zero : float
         Threshold of :attr:`NodeStats.near_zero`.
     seed : int
         Seed of the random weights.
+    max_pixels : int
+        Refuse larger images (see :func:`engine.runtime.images.load_image`).
 
     Returns
     -------
@@ -520,13 +548,22 @@ def run_features(
     ImageError
         The image cannot be loaded or does not suit the input.
     """
+    checked = None
+    if not isinstance(graph_or_module, FeatureRunner):
+        checked = check_graph(graph_or_module, memory_limit)  # before anything is allocated
     if not isinstance(image, np.ndarray):
-        image = load_image(image)  # refuse a bad image before building anything
+        image = load_image(image, max_pixels)  # refuse a bad image before building anything
     runner = (
         graph_or_module
         if isinstance(graph_or_module, FeatureRunner)
-        else FeatureRunner(graph_or_module, seed=seed, memory_limit=memory_limit)
+        else FeatureRunner(graph_or_module, seed=seed, memory_limit=memory_limit, checked=checked)
     )
     return runner.run(
-        image, mode=mode, normalize=normalize, node=node, channel=channel, near_zero=near_zero
+        image,
+        mode=mode,
+        normalize=normalize,
+        node=node,
+        channel=channel,
+        near_zero=near_zero,
+        max_pixels=max_pixels,
     )

@@ -7,9 +7,14 @@ how a network-input pixel maps back onto the original image.
 
 Refusals raise :class:`ImageError` naming the file, and happen *before* the pixels are
 decoded: the header is read first (Pillow's ``Image.open`` is lazy) and images over
-``max_pixels`` are refused from their declared size. Pillow's own decompression-bomb
-guard (a warning above ~89 Mpx, which our pytest turns into an error, and an error above
-~179 Mpx) is replaced by this explicit limit while the header is read.
+``max_pixels`` are refused from their declared size. The default, :data:`MAX_PIXELS`, is
+Pillow's decompression-bomb limit (89,478,485 pixels); Pillow's own guard (a warning
+above it, which our pytest turns into an error, and an error above twice it) is replaced
+by this explicit limit while the header is read, so a caller may raise it. Decoding
+stays lean: a palette image goes straight to RGB (through RGBA only when it has
+transparency), so an image at the default limit peaks at about 0.5 GB (measured: see
+``tests/test_hostile_features.py``). A stream (``/dev/zero``, a FIFO) is read up to
+:data:`MAX_FILE_BYTES` and then refused; a FIFO without a writer reads as empty.
 
 Channels: a network input with 1 channel gets the grayscale image (ITU-R 601 luma, as
 Pillow's ``convert("L")``), one with 3 channels gets RGB (a grayscale image is repeated
@@ -22,7 +27,9 @@ dropped (not composited).
 
 from __future__ import annotations
 
+import io
 import os
+import stat
 import threading
 import warnings
 from pathlib import Path
@@ -31,10 +38,15 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from engine.core.errors import EngineError
+from engine.core.fileformat import read_limited
 from engine.runtime.feature_types import Preprocess
 
-#: Default limit on an image's total pixels (20,000 × 20,000).
-MAX_PIXELS = 20_000 * 20_000
+#: Default limit on an image's total pixels: Pillow's decompression-bomb limit
+#: (``PIL.Image.MAX_IMAGE_PIXELS``, about 9,459 × 9,459).
+MAX_PIXELS = 89_478_485
+
+#: Largest image stream read (a file that is not a regular file, e.g. a FIFO).
+MAX_FILE_BYTES = 256 * 1024 * 1024
 
 #: File formats :func:`load_image` accepts (Pillow format names).
 FORMATS = ("PNG", "JPEG", "BMP", "WEBP")
@@ -70,6 +82,21 @@ def _open_checked(path: Path, max_pixels: int) -> Image.Image:
         raise ImageError(f"image {_name(path)} does not exist", str(path))
     if path.is_dir():
         raise ImageError(f"image {_name(path)} is a folder, not an image file", str(path))
+    source: Path | io.BytesIO = path
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a stream: read a bounded amount
+            data = read_limited(path, MAX_FILE_BYTES)
+            if data is None:
+                raise ImageError(
+                    f"image {_name(path)} is a stream of more than {MAX_FILE_BYTES:,} bytes; "
+                    f"choose an image file",
+                    str(path),
+                )
+            source = io.BytesIO(data)
+    except OSError as exc:
+        raise ImageError(
+            f"cannot read image {_name(path)}: {exc.strerror or exc}", str(path)
+        ) from None
     # Pillow checks its own bomb limit inside open(); we check ours right after, from the
     # declared size, so switch Pillow's off for the header read only.
     with _PIL_GUARD_LOCK:
@@ -78,7 +105,7 @@ def _open_checked(path: Path, max_pixels: int) -> Image.Image:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                im = Image.open(path, formats=FORMATS)
+                im = Image.open(source, formats=FORMATS)
         except Image.UnidentifiedImageError:
             raise ImageError(
                 f"{_name(path)} is not an image Pillow can read as "
@@ -97,7 +124,7 @@ def _open_checked(path: Path, max_pixels: int) -> Image.Image:
         im.close()
         raise ImageError(
             f"image {_name(path)} is {w}×{h} = {w * h:,} pixels, over the limit "
-            f"of {max_pixels:,}; use a smaller image",
+            f"of {max_pixels:,}; use a smaller image or raise the pixel limit",
             str(path),
         )
     return im
@@ -116,8 +143,8 @@ def _pil_to_array(im: Image.Image, path: Path) -> np.ndarray:
             return wide.astype(np.uint8)
         if mode in ("1", "L", "LA", "F"):
             return np.asarray(im.convert("L"), dtype=np.uint8)
-        if mode == "P":
-            im = im.convert("RGBA")
+        if mode == "P" and "transparency" in im.info:
+            im = im.convert("RGBA")  # Pillow warns on P → RGB with transparency
         if mode != "RGB":
             im = im.convert("RGB")
         return np.asarray(im, dtype=np.uint8)
