@@ -4,14 +4,19 @@ Runs the image once through the graph (random weights, ``--seed``), then writes 
 
 - one PNG per node, ``NNN_<id>.png`` (NNN: topological position): every channel tiled in a
   grid on one shared colour scale (viridis), with a header (node, type, shape, sparsity)
-  and a colour scale bar labelled with the minimum, zero and maximum;
+  and a colour scale bar labelled with the minimum, zero and maximum; at most
+  ``--max-grids`` (default 500: the first in topological order, plus the ``--node``'s),
+  or every node's with ``--all-grids``; the output says when grids were left out;
 - ``sparsity.csv``: ``node,type,depth,shape,sparsity,mean,max`` per node;
 - ``localisation.png``: the original image with the receptive-field box of the strongest
   activation of the last spatial node (or ``--node``/``--channel``).
 
-It prints the localisation box. Exit status 0 on success, 1 when any input is refused
-(unreadable graph file, graph errors, image problems, memory limit), with the reason on
-stderr.
+It prints the localisation box. Exit status 0 on success; 1 when the work is refused (an
+empty graph, graph errors, not one input node, over the memory limit, which counts
+weights, every map and the largest temporary before anything is allocated, a bad
+``--node``/``--channel``); 2 when an input cannot be read (graph file, image: missing,
+damaged, over the pixel limit) or the output folder cannot be written, and for bad usage
+(e.g. ``--memory-limit nan``, ``--seed 2**70``). Reasons go to stderr, escaped.
 """
 
 from __future__ import annotations
@@ -27,12 +32,14 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from cli import load_graph_arg, tolerant_stdout
-from engine.core.errors import EngineError
+from cli.safety import EXIT_REFUSED, EXIT_UNREADABLE, escape, int_range, limit_mb, report, seed
+from engine.core.errors import EngineError, FormatError
 from engine.runtime.feature_types import FeatureResult
-from engine.runtime.images import MODES, NORMALIZATIONS
+from engine.runtime.images import MAX_PIXELS, MODES, NORMALIZATIONS, ImageError
 
 CSV_COLUMNS = ("node", "type", "depth", "shape", "sparsity", "mean", "max")
 MAX_GRID = 1600  # target width/height of a tiled grid, in pixels
+MAX_GRIDS = 500  # node PNGs written by default
 MIN_TILE = 24  # small maps are enlarged (nearest) to at least this many pixels
 GAP = 1
 
@@ -204,7 +211,8 @@ def render_localisation(result: FeatureResult) -> Image.Image:
 
 def write_csv(result: FeatureResult, path: Path) -> None:
     """``sparsity.csv``: one row per node in topological order."""
-    with open(path, "w", newline="", encoding="utf-8") as f:
+    # backslashreplace: an id with a lone surrogate is written as \udXXX, not refused
+    with open(path, "w", newline="", encoding="utf-8", errors="backslashreplace") as f:
         w = csv.writer(f)
         w.writerow(CSV_COLUMNS)
         for n in result.order:
@@ -251,7 +259,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="localise the strongest activation of this node "
         "(default: the last node with a spatial map)",
     )
-    parser.add_argument("--channel", type=int, help="localise within this channel only")
+    parser.add_argument(
+        "--channel",
+        type=int_range(0, 2**31 - 1, "--channel"),
+        help="localise within this channel only",
+    )
     parser.add_argument(
         "--mode",
         choices=MODES,
@@ -264,23 +276,63 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="imagenet",
         help="subtract the ImageNet mean and divide by its std, or keep [0, 1]",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random weights")
+    parser.add_argument(
+        "--seed", type=seed, default=0, help="seed of the random weights (0 to 2**63-1)"
+    )
     parser.add_argument(
         "--memory-limit",
-        type=float,
+        type=limit_mb,
         default=2048,
         metavar="MB",
-        help="refuse graphs whose feature maps together need more (default 2048 MB)",
+        help="refuse graphs whose weights, feature maps and working memory together need "
+        "more (default 2048 MB; the Python runtime and torch, ~300 MB, are not counted)",
     )
+    parser.add_argument(
+        "--max-image-pixels",
+        type=int_range(1, 2**40, "--max-image-pixels"),
+        default=MAX_PIXELS,
+        metavar="N",
+        help=f"refuse larger images (default {MAX_PIXELS:,}, Pillow's decompression-bomb "
+        f"limit); raising it lets an image use about 8 bytes per pixel while it is decoded",
+    )
+    grids = parser.add_mutually_exclusive_group()
+    grids.add_argument(
+        "--max-grids",
+        type=int_range(0, 2**31 - 1, "--max-grids"),
+        default=MAX_GRIDS,
+        metavar="N",
+        help=f"write at most N node PNGs (default {MAX_GRIDS}); sparsity.csv lists every node",
+    )
+    grids.add_argument("--all-grids", action="store_true", help="write every node's PNG")
+
+
+def grid_nodes(result: FeatureResult, limit: int | None) -> list[int]:
+    """Topological indices of the nodes whose PNG is written.
+
+    The first ``limit`` nodes (all when ``limit`` is ``None``), plus the localised node.
+    """
+    n = len(result.order)
+    if limit is None or n <= limit:
+        return list(range(n))
+    chosen = list(range(limit))
+    if result.box is not None:
+        k = result.order.index(result.box.node)
+        if k >= limit:
+            chosen.append(k)
+    return chosen
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the image, write the files; return 0, or 1 with the reason on stderr."""
+    """Run the image, write the files; return 0, 1 (refused) or 2 (unreadable), see above."""
     tolerant_stdout()
     from engine.runtime.features import run_features
 
     try:
         model, _ = load_graph_arg(args)
+    except FormatError as exc:
+        report("features", exc)
+        return EXIT_UNREADABLE
+    try:
         result = run_features(
             model,
             args.image,
@@ -290,22 +342,37 @@ def run(args: argparse.Namespace) -> int:
             channel=args.channel,
             seed=args.seed,
             memory_limit=int(args.memory_limit * 1024**2),
+            max_pixels=args.max_image_pixels,
         )
+    except ImageError as exc:
+        report("features", exc)
+        return EXIT_UNREADABLE if exc.path is not None else EXIT_REFUSED
     except EngineError as exc:
-        print(f"features: {exc.message}", file=sys.stderr)
-        return 1
+        report("features", exc)
+        return EXIT_REFUSED
     out = Path(args.out)
+    chosen = grid_nodes(result, None if args.all_grids else args.max_grids)
     try:
         out.mkdir(parents=True, exist_ok=True)
-        for i, n in enumerate(result.order):
+        for i in chosen:
+            n = result.order[i]
             render_node(result, n).save(out / safe_name(i, n))
         write_csv(result, out / "sparsity.csv")
         render_localisation(result).save(out / "localisation.png")
     except OSError as exc:
-        print(f"features: cannot write to '{out}': {exc.strerror or exc}", file=sys.stderr)
-        return 1
-    print(
-        f"{len(result.order)} feature maps written to {out} (forward {result.seconds * 1000:.1f} ms)"
-    )
-    print(box_text(result))
+        why = escape(exc.strerror or exc)
+        print(f"features: cannot write to '{escape(out)}': {why}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    total = len(result.order)
+    ms = result.seconds * 1000
+    if len(chosen) == total:
+        print(f"{total} feature maps written to {escape(out)} (forward {ms:.1f} ms)")
+    else:
+        print(
+            f"{len(chosen):,} of {total:,} feature maps written to {escape(out)} (forward "
+            f"{ms:.1f} ms): the first {args.max_grids:,} in topological order"
+            + (" and the localised node" if len(chosen) > args.max_grids else "")
+            + "; --all-grids writes every one, sparsity.csv lists all"
+        )
+    print(escape(box_text(result)))
     return 0

@@ -175,14 +175,14 @@ def test_safe_names():
     assert safe_name(7, "layer1.0/conv 1") == "007_layer1.0_conv_1.png"
 
 
-def test_text_file_as_image_exits_1(ran, tmp_path, capsys):
-    """A text file named .png: exit 1 and a message naming it."""
+def test_text_file_as_image_exits_2(ran, tmp_path, capsys):
+    """A text file named .png: exit 2 (unreadable input) and a message naming it."""
     bad = tmp_path / "photo.png"
     bad.write_text("not a picture")
     code = main(
         ["features", str(ran / "g.json"), "--image", str(bad), "--out", str(tmp_path / "o")]
     )
-    assert code == 1
+    assert code == 2
     assert "photo.png' is not an image" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
 
@@ -207,13 +207,13 @@ def test_invalid_graph_exits_1(tmp_path, capsys):
     assert "features: the graph has 1 error(s)" in err and "conv 'conv' kernel 30" in err
 
 
-def test_unreadable_graph_file_exits_1(tmp_path, capsys):
-    """A graph file that is not JSON: exit 1 with the reader's message."""
+def test_unreadable_graph_file_exits_2(tmp_path, capsys):
+    """A graph file that is not JSON: exit 2 with the reader's message."""
     (tmp_path / "g.json").write_text("{nope")
     code = main(
         ["features", str(tmp_path / "g.json"), "--image", str(SAMPLE), "--out", str(tmp_path / "o")]
     )
-    assert code == 1 and capsys.readouterr().err.startswith("features: ")
+    assert code == 2 and capsys.readouterr().err.startswith("features: ")
 
 
 def test_channel_out_of_range_exits_1(ran, tmp_path, capsys):
@@ -252,6 +252,7 @@ def test_memory_limit_exits_1(ran, tmp_path, capsys):
     )
     assert code == 1
     assert (
-        "features: keeping every feature map needs 51.8 KB, over the limit of 10.2 KB"
+        "features: running this graph needs about 147.2 KB (weights 23.4 KB, feature maps "
+        "51.8 KB, working memory 72.0 KB), over the limit of 10.2 KB"
         in capsys.readouterr().err
     )
