@@ -146,7 +146,12 @@ def read_state_dict(path: str | os.PathLike) -> dict:
 
 
 def check_state_dict(module: nn.Module, state: dict, path: str = "") -> None:
-    """Raise :class:`WeightsError` unless ``state`` fits ``module`` key for key and shape."""
+    """Raise :class:`WeightsError` unless ``state`` fits ``module`` key for key and shape.
+
+    Tensors of complex or bool dtype are refused first (torch would drop the imaginary
+    part or turn ``True`` into 1.0 without a word); the message names each such key.
+    """
+    check_dtypes(state, path)
     own = module.state_dict()
     missing = [k for k in own if k not in state and not k.endswith(_OPTIONAL_SUFFIX)]
     unexpected = [k for k in state if k not in own]
@@ -167,6 +172,33 @@ def check_state_dict(module: nn.Module, state: dict, path: str = "") -> None:
             unexpected,
             mismatched,
         )
+
+
+def check_dtypes(state: dict, path: str = "") -> None:
+    """Refuse tensors of complex or bool dtype: weights are real numbers.
+
+    Raises
+    ------
+    WeightsError
+        Naming the file, how many tensors and, one line each (at most 20), the keys and
+        their dtypes.
+    """
+    bad = [
+        (k, str(v.dtype).removeprefix("torch."))
+        for k, v in state.items()
+        if isinstance(v, torch.Tensor) and (v.is_complex() or v.dtype == torch.bool)
+    ]
+    if not bad:
+        return
+    kinds = ", ".join(sorted({d for _, d in bad}))
+    lines = [
+        f"{Path(path or 'weights').name}: {len(bad)} tensor(s) hold {kinds} values; weights "
+        f"must be real numbers (float), nothing was loaded:"
+    ]
+    lines += [f"  '{k}' is {d}" for k, d in bad[:20]]
+    if len(bad) > 20:
+        lines.append(f"  … and {len(bad) - 20} more")
+    raise WeightsError("\n".join(lines), path)
 
 
 def load_weights(module: nn.Module, path: str | os.PathLike) -> None:
