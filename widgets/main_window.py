@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -19,24 +19,18 @@ from PySide6.QtWidgets import (
     QMenu,
     QTabWidget,
     QToolBar,
-    QVBoxLayout,
     QWidget,
 )
 
-from designer.actions import CanvasActions
 from designer.document import Document
-from designer.scene import GraphScene
-from designer.view import GraphView
 from engine.core import fileformat
 from engine.core.errors import EngineError, FormatError
 from engine.core.graph import GraphModel
 from widgets import files
 from widgets.export_dialog import ExportDialog, default_file_name, generate_code
 from widgets.inside_panel import install_inside
-from widgets.inspector import Inspector
-from widgets.layer_table import LayerTable
 from widgets.palette import Palette
-from widgets.totals_bar import TotalsBar
+from widgets.tabs import DesignTabs
 
 APP_NAME = "ConvCanvas"
 PALETTE_WIDTH = 170  # wide enough for "Global Avg Pool"
@@ -68,12 +62,14 @@ EDIT_ACTIONS = ("cut", "copy", "paste", "duplicate", "delete", None, "select_all
 VIEW_ACTIONS = ("zoom_in", "zoom_out", "zoom_fit", "auto_layout")
 
 
-class MainWindow(QMainWindow):
-    """One design with its panels, menus and files."""
+class MainWindow(DesignTabs, QMainWindow):
+    """Designs in tabs (widgets/tabs.py) with their panels, menus and files."""
+
+    current_design_changed = Signal(object)  # the DesignTab now current
+    design_closed = Signal(object)  # a DesignTab about to go
 
     def __init__(self, doc: Document | None = None, autosave: bool = True) -> None:
         super().__init__()
-        self.doc = doc or Document(parent=self)
         self.ask_save_changes = files.ask_save_changes
         self.ask_restore = files.ask_restore
         self.show_error = files.show_error
@@ -84,31 +80,20 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
 
-        self.scene = GraphScene(self.doc)
-        self.view = GraphView(self.scene)
-        self.canvas_actions = CanvasActions(self.doc, self.scene, self.view, self)
-        # Owned by the window, destroyed after the actions that listen to it.
-        self.scene.setParent(self)
-        self.totals_bar = TotalsBar(self.doc, self)
-        central = QWidget(self)
-        lay = QVBoxLayout(central)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(0)
-        lay.addWidget(self.view, 1)
-        lay.addWidget(self.totals_bar)
-        self.setCentralWidget(central)
+        # One tab per open design (widgets/tabs.py): doc, scene, view, totals_bar,
+        # inspector, layer_table, canvas_actions, inside_host and autosaver are the current tab's.
+        self._init_tabs(doc)
+        self.setCentralWidget(self.design_tabs)
 
         self.palette_panel = Palette(self)
-        self.inspector = Inspector(self.doc, self)
-        self.layer_table = LayerTable(self.doc, self)
         self.palette_dock = self._dock(
             "Nodes", self.palette_panel, Qt.DockWidgetArea.LeftDockWidgetArea
         )
         self.inspector_dock = self._dock(
-            "Inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea
+            "Inspector", self.inspector_stack, Qt.DockWidgetArea.RightDockWidgetArea
         )
         self.table_dock = self._dock(
-            "Layers", self.layer_table, Qt.DockWidgetArea.BottomDockWidgetArea
+            "Layers", self.table_stack, Qt.DockWidgetArea.BottomDockWidgetArea
         )
         # ---- Place for the "inside the network" views (feature maps, statistics) ----
         # Others add tabs with add_inside_view(widget, title). The dock shares the bottom
@@ -132,6 +117,7 @@ class MainWindow(QMainWindow):
         self._connect()
         # Feature maps etc.: Run/Live/Cancel/Open image, image drops (built after show).
         self.inside_host = install_inside(self)
+        self._finish_tabs()
         self.autosaver = files.Autosaver(self.doc, self) if autosave else None
         self._shown_once = False
         self._fitted = (1.0, 0, 0)  # zoom and scroll of the last automatic fit
@@ -211,13 +197,13 @@ class MainWindow(QMainWindow):
             "Show the design as a runnable PyTorch file",
         )
         self.quit_action = self._action("&Quit", self.close, K.Quit, "Quit ConvCanvas")
-        self.undo_action = self.doc.undo_stack.createUndoAction(self, "&Undo")
+        self.undo_action = self.undo_group.createUndoAction(self, "&Undo")
         self.undo_action.setShortcuts([QKeySequence(K.Undo)])
-        self.redo_action = self.doc.undo_stack.createRedoAction(self, "&Redo")
+        self.redo_action = self.undo_group.createRedoAction(self, "&Redo")
         self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         self.pin_action = self._action(
             "&Pin baseline",
-            self.totals_bar.pin,
+            lambda: self.totals_bar.pin(),
             "Ctrl+B",
             "Pin the current totals to compare later designs with",
         )
@@ -231,6 +217,7 @@ class MainWindow(QMainWindow):
         self._fill_recent()
         self.templates_menu = fm.addMenu("&Templates")
         self._fill_templates(self.templates_menu)
+        self._build_tab_menu(fm)
         fm.addSeparator()
         fm.addActions([self.save_action, self.save_as_action])
         fm.addSeparator()
@@ -311,7 +298,7 @@ class MainWindow(QMainWindow):
 
     def _short_undo_redo(self) -> list[QAction]:
         """Toolbar Undo/Redo with fixed labels (the menu's carry the command names)."""
-        stack = self.doc.undo_stack
+        stack = self.undo_group  # follows the current tab's undo stack
         undo = QAction("Undo", self)
         redo = QAction("Redo", self)
         undo.triggered.connect(lambda _c=False: stack.undo())
@@ -326,18 +313,8 @@ class MainWindow(QMainWindow):
         return [undo, redo]
 
     def _connect(self) -> None:
-        d = self.doc
-        d.modified_changed.connect(lambda _m: self._update_title())
-        d.path_changed.connect(lambda _p: self._update_title())
-        d.name_changed.connect(lambda _n: self._update_title())
-        d.graph_reset.connect(self._update_title)
+        # Title, selection and focus of each design are wired per tab (DesignTabs._add_tab).
         self.palette_panel.type_activated.connect(self.add_node)
-        self.scene.selection_changed_nodes.connect(self._on_canvas_selection)
-        self.layer_table.nodes_selected.connect(self._on_table_selection)
-        self.layer_table.node_activated.connect(self._focus_node)
-        self.totals_bar.error_clicked.connect(self._focus_node)
-        if hasattr(self.scene, "node_activated"):
-            self.scene.node_activated.connect(self._focus_node)
 
     # ------------------------------------------------------------------ inside views
     def add_inside_view(self, widget: QWidget, title: str) -> int:
@@ -534,9 +511,10 @@ class MainWindow(QMainWindow):
         return True
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
-        if not self.maybe_save():
+        if not self.maybe_save_all():
             event.ignore()
             return
+        self.close_other_autosavers()
         if self.autosaver is not None:
             self.autosaver.stop()
             files.remove_recovery()

@@ -1,0 +1,120 @@
+"""The compare view: table, live updates, bar charts, pinned baseline, teaching comparisons, export."""
+
+from __future__ import annotations
+
+from designer.commands import SetParamCommand
+from engine.analysis.compare import compare
+from engine.analysis.compare_text import markdown
+from engine.templates import build
+
+
+def cell(view, row_label: str, col: int) -> str:
+    """The text of the table cell in the row ``row_label``, column ``col``."""
+    t = view.table
+    for r in range(t.rowCount()):
+        if t.item(r, 0).text() == row_label:
+            return t.item(r, col).text()
+    raise KeyError(row_label)
+
+
+def test_inception_comparison_one_click(win):
+    """Templates → Compare → Inception opens the three blocks and shows the exact deltas."""
+    win.comparison_actions["inception"].trigger()
+    view = win.compare_view
+    assert [e.name for e in view.entries] == [
+        "Inception 3a (naive)",
+        "Inception 3a (1×1 reductions)",
+        "Inception 3a (GoogLeNet)",
+    ]
+    assert win.design_tabs.count() == 3  # the unmodified start design was reused
+    assert [cell(view, "weights", c) for c in (1, 2, 3)] == [
+        "387,072",
+        "157,184",
+        "\u2212229,888 (\u221259.4%)",
+    ]
+    assert view.table.horizontalHeaderItem(1).text() == "Inception 3a (naive) (baseline)"
+
+
+def test_resnet_comparison_numbers(win):
+    """ResNet basic 64 / basic 256 / bottleneck: 73,728, 1,179,648 and 69,632 weights."""
+    view = win.open_comparison("resnet")
+    assert [cell(view, "weights", c) for c in (1, 2, 4)] == ["73,728", "1,179,648", "69,632"]
+    assert view.comparison.breakdown.kind == "layers"
+
+
+def test_table_updates_live(win):
+    """Editing a compared design redraws the table at once, with the new delta."""
+    view = win.open_comparison("inception")
+    reduced = next(e.tab for e in view.entries if e.name == "Inception 3a (1×1 reductions)")
+    doc = reduced.doc
+    doc.undo_stack.push(SetParamCommand(doc, "branch2_3x3", "out_channels", 64))
+    fewer = 157_184 - 96 * 9 * 64
+    assert cell(view, "weights", 2) == f"{fewer:,}"
+    assert cell(view, "weights", 3) == f"\u2212{387_072 - fewer:,} (\u221273.7%)"
+    assert cell(view, "output shape", 2) == "352×28×28"
+
+
+def test_bars_show_the_breakdown(win):
+    """The params chart has one bar set per design with the per-branch weights."""
+    view = win.open_comparison("inception")
+    items = view.plots["params"].getPlotItem().items
+    widths = [list(item.opts["width"]) for item in items]
+    assert widths[0] == [0, 12_288, 221_184, 153_600, 0, 0]
+    assert widths[1] == [0, 12_288, 129_024, 15_872, 0, 0]
+    ticks = view.plots["params"].getPlotItem().getAxis("left")._tickLevels[0]
+    assert [t[1] for t in ticks] == ["stem", "branch1", "branch2", "branch3", "branch4", "head"]
+
+
+def test_pinned_baseline(win):
+    """One design and its pinned baseline: the pinned copy is the baseline."""
+    win.set_model(build("resnet_basic_256"))
+    win.totals_bar.pin()
+    win.set_model(build("resnet_bottleneck"))
+    view = win.show_compare()
+    assert [e.name for e in view.entries] == [
+        "ResNet basic block (256 channels) (pinned)",
+        "ResNet bottleneck block",
+    ]
+    assert cell(view, "weights", 3) == "\u22121,110,016 (\u221294.1%)"
+
+
+def test_slots_choose_designs(win):
+    """Choosing "(none)" in a slot drops that design from the comparison."""
+    view = win.open_comparison("resnet")
+    view.slots[2].setCurrentIndex(0)
+    view.slots[2].activated.emit(0)
+    assert [e.name for e in view.entries] == [
+        "ResNet basic block (64 channels)",
+        "ResNet basic block (256 channels)",
+    ]
+    assert view.table.columnCount() == 4
+
+
+def test_closed_tab_leaves_the_comparison(win):
+    """Closing a compared tab removes it from the view without errors."""
+    view = win.open_comparison("resnet")
+    tab = view.entries[1].tab
+    assert win.close_tab(tab)
+    assert [e.name for e in view.entries] == [
+        "ResNet basic block (64 channels)",
+        "ResNet bottleneck block",
+    ]
+
+
+def test_export_markdown_and_png(win, tmp_path):
+    """Markdown equals the engine's table; the PNG is a real picture of the view."""
+    from PySide6.QtGui import QImage
+
+    view = win.open_comparison("inception")
+    md = view.save_markdown(tmp_path / "cmp.md")
+    models = [
+        build(k) for k in ("inception3a_naive", "inception3a_reduced", "inception3a_googlenet")
+    ]
+    files = [e.file for e in view.entries]
+    expected = markdown(compare(models, [m.name for m in models], files))
+    assert md.read_text(encoding="utf-8") == expected
+    assert "| weights | 387,072 | 157,184 | \u2212229,888 (\u221259.4%) |" in expected
+    png = view.save_png(tmp_path / "cmp.png")
+    image = QImage(str(png))
+    assert image.width() > 600 and image.height() > 300
+    assert not (tmp_path / "cmp.png.part").exists()

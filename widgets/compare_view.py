@@ -1,0 +1,485 @@
+"""The compare view: 2–4 open designs side by side, live, with Markdown and PNG export.
+
+Pick the designs in the slots at the top (the first is the baseline; a design's pinned
+baseline can be picked too). The table shows the totals of
+:func:`engine.analysis.compare.compare` with the change against the baseline; the bar
+charts split params, MACs and activation memory by block, stage or layer
+(:func:`engine.analysis.compare.breakdown`). The view listens to the compared designs'
+``analysis_changed`` and redraws at once, reading their live analyses (no re-analysis).
+
+When at least two compared designs have a feature run, their sparsity by depth is
+overlaid below; a design whose document carries ``trained`` (a training result with
+``accuracy`` and ``data_name``) adds its held-out accuracy, side by side when the data
+are the same.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor, QGuiApplication
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.analysis.analyzer import analyze
+from engine.analysis.compare import Comparison, compare
+from engine.analysis.compare_text import cells, markdown
+from engine.formatting import fmt_bytes, fmt_compact
+from widgets.plot_theme import status_colors, theme_plot
+
+SLOTS = 4
+#: One colour per compared design (baseline first), readable on light and dark.
+COLORS = ("#7f7f7f", "#1f77b4", "#ff7f0e", "#2ca02c")
+CHARTS = (
+    ("params", "params", ""),
+    ("macs", "MACs", ""),
+    ("activation_bytes", "activation memory", "B"),
+)
+
+
+class _CountAxis(pg.AxisItem):
+    """Bottom axis with ``12.3 k`` / ``1.2 M`` counts, or ``3.1 MiB`` for bytes."""
+
+    def __init__(self, unit: str) -> None:
+        super().__init__("bottom")
+        self.unit = unit
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph's name
+        fmt = fmt_bytes if self.unit == "B" else fmt_compact
+        return [fmt(v * scale) if v else "0" for v in values]
+
+
+KIND_TITLES = {"blocks": "by block", "stages": "by stage (spatial size)", "layers": "by layer"}
+
+
+class Entry:
+    """One compared design: a tab's live design, or the baseline pinned in that tab."""
+
+    def __init__(self, tab, pinned: bool = False) -> None:
+        self.tab = tab
+        self.pinned = pinned
+        self._analysis = None
+        self._pinned_model = None
+
+    @property
+    def name(self) -> str:
+        """The design's name (``… (pinned)`` for a pinned baseline)."""
+        if self.pinned:
+            return f"{self.tab.totals_bar.pinned_model.name} (pinned)"
+        return self.tab.doc.model.name
+
+    @property
+    def file(self) -> str:
+        """Where the design comes from."""
+        path = self.tab.doc.path
+        where = str(path) if path is not None else "unsaved tab"
+        return f"pinned in {where}" if self.pinned else where
+
+    def analysis(self):
+        """The live analysis of the tab, or the (cached) analysis of the pinned copy."""
+        if not self.pinned:
+            return self.tab.doc.analysis
+        model = self.tab.totals_bar.pinned_model
+        if model is not self._pinned_model:
+            self._pinned_model, self._analysis = model, analyze(model)
+        return self._analysis
+
+    def valid(self) -> bool:
+        """Whether the tab is still open (and still has its pinned copy)."""
+        try:
+            bar = self.tab.totals_bar
+        except RuntimeError:  # the tab was deleted
+            return False
+        return not self.pinned or getattr(bar, "pinned_model", None) is not None
+
+    def key(self) -> tuple:
+        """Identity for the slot menus."""
+        return (id(self.tab), self.pinned)
+
+
+def feature_result(tab):
+    """The tab's last feature run, or ``None``."""
+    host = getattr(tab, "inside_host", None)
+    panel = getattr(host, "panel", None) if host is not None else None
+    return getattr(panel, "result", None) if panel is not None else None
+
+
+def trained(tab):
+    """The tab's training result (``accuracy``, ``data_name``), or ``None``."""
+    return getattr(tab.doc, "trained", None)
+
+
+class CompareView(QWidget):
+    """A window comparing 2–4 designs of the main window (see the module docstring)."""
+
+    def __init__(self, window) -> None:
+        super().__init__(window, Qt.WindowType.Window)
+        self.window_ = window
+        self.setWindowTitle("Compare designs — ConvCanvas")
+        self.entries: list[Entry] = []
+        self.comparison: Comparison | None = None
+        self._watched: list = []
+        self.ask_save_path = self._ask_save_path  # tests replace this
+
+        self.slots: list[QComboBox] = []
+        top = QHBoxLayout()
+        for i in range(SLOTS):
+            top.addWidget(QLabel("Baseline:" if i == 0 else "vs"))
+            box = QComboBox()
+            box.setMinimumContentsLength(18)
+            box.setSizeAdjustPolicy(
+                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+            )
+            box.activated.connect(lambda _i: self._on_slots_changed())
+            self.slots.append(box)
+            top.addWidget(box, 1)
+        self.copy_button = QPushButton("Copy Markdown")
+        self.copy_button.setToolTip("Copy the table as Markdown, for a report")
+        self.copy_button.clicked.connect(self.copy_markdown)
+        self.md_button = QPushButton("Save Markdown…")
+        self.md_button.clicked.connect(lambda: self.save_markdown())
+        self.png_button = QPushButton("Save PNG…")
+        self.png_button.setToolTip("Save the table and the bar charts as a picture")
+        self.png_button.clicked.connect(lambda: self.save_png())
+        for b in (self.copy_button, self.md_button, self.png_button):
+            top.addWidget(b)
+
+        self.table = QTableWidget()
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        self.table.setAlternatingRowColors(True)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+
+        self.breakdown_title = QLabel()
+        self.legend = QLabel()
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.plots: dict[str, pg.PlotWidget] = {}
+        charts = QHBoxLayout()
+        charts.setSpacing(4)
+        for key, title, unit in CHARTS:
+            plot = pg.PlotWidget(axisItems={"bottom": _CountAxis(unit)})
+            theme_plot(plot)
+            plot.setMenuEnabled(False)
+            plot.setMouseEnabled(x=False, y=False)
+            pi = plot.getPlotItem()
+            pi.setTitle(title)
+            pi.getAxis("left").setWidth(110)
+            pi.showGrid(x=True, alpha=0.2)
+            pi.invertY(True)
+            if self.plots:
+                pi.hideAxis("left")
+                plot.setYLink(self.plots["params"])
+            self.plots[key] = plot
+            charts.addWidget(plot, 4 if key == "params" else 3)
+        self.charts = QWidget()
+        cl = QVBoxLayout(self.charts)
+        cl.setContentsMargins(0, 0, 0, 0)
+        head = QHBoxLayout()
+        head.addWidget(self.breakdown_title)
+        head.addStretch(1)
+        head.addWidget(self.legend)
+        cl.addLayout(head)
+        cl.addLayout(charts, 1)
+
+        self.run_box = QWidget()
+        rl = QHBoxLayout(self.run_box)
+        rl.setContentsMargins(0, 0, 0, 0)
+        self.accuracy = QLabel()
+        self.accuracy.setWordWrap(True)
+        self.sparsity = pg.PlotWidget()
+        theme_plot(self.sparsity)
+        self.sparsity.setMenuEnabled(False)
+        sp = self.sparsity.getPlotItem()
+        sp.setTitle("sparsity by depth (ReLU outputs)")
+        sp.setLabel("bottom", "depth")
+        sp.setLabel("left", "zeros (%)")
+        sp.addLegend(offset=(-10, 10))
+        rl.addWidget(self.accuracy, 1)
+        rl.addWidget(self.sparsity, 3)
+        self.run_box.hide()
+
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.table)
+        split.addWidget(self.charts)
+        split.addWidget(self.run_box)
+        split.setStretchFactor(0, 2)
+        split.setStretchFactor(1, 5)
+        split.setStretchFactor(2, 3)
+        split.setSizes([22 * 12, 420, 0])
+        self.splitter = split
+        lay = QVBoxLayout(self)
+        lay.addLayout(top)
+        lay.addWidget(split, 1)
+        self.resize(1180, 760)
+
+        window.design_closed.connect(self._on_design_closed)
+        window.current_design_changed.connect(lambda _t: self._fill_slots())
+
+    # ------------------------------------------------------------------ choosing
+    def choices(self) -> list[Entry]:
+        """Every design that can be compared: each tab, and each tab's pinned baseline."""
+        out = []
+        for tab in self.window_.tabs_list():
+            out.append(Entry(tab))
+            if getattr(tab.totals_bar, "pinned_model", None) is not None:
+                out.append(Entry(tab, pinned=True))
+        return out
+
+    def set_designs(self, tabs_or_entries: list) -> None:
+        """Compare these tabs (or :class:`Entry` objects), the first as the baseline.
+
+        A single tab with a pinned baseline is compared against that baseline.
+        """
+        entries = [e if isinstance(e, Entry) else Entry(e) for e in tabs_or_entries][:SLOTS]
+        if len(entries) == 1 and getattr(entries[0].tab.totals_bar, "pinned_model", None):
+            entries.insert(0, Entry(entries[0].tab, pinned=True))
+        self.entries = entries
+        self._fill_slots()
+        self.refresh()
+
+    def _fill_slots(self) -> None:
+        self.entries = [e for e in self.entries if e.valid()]
+        options = self.choices()
+        for i, box in enumerate(self.slots):
+            box.blockSignals(True)
+            box.clear()
+            box.addItem("(none)" if i else "(choose)", None)
+            for e in options:
+                box.addItem(e.name, e)
+            want = self.entries[i].key() if i < len(self.entries) else None
+            idx = next((k + 1 for k, e in enumerate(options) if e.key() == want), 0)
+            box.setCurrentIndex(idx)
+            box.blockSignals(False)
+
+    def _on_slots_changed(self) -> None:
+        entries = [box.currentData() for box in self.slots]
+        self.entries = [e for e in entries if e is not None]
+        self.refresh()
+
+    def _on_design_closed(self, tab) -> None:
+        if any(e.tab is tab for e in self.entries):
+            self.entries = [e for e in self.entries if e.tab is not tab]
+            self._unwatch()
+        self._fill_slots()
+        self.refresh()
+
+    # ------------------------------------------------------------------ live updates
+    def _watch(self) -> None:
+        self._unwatch()
+        for e in self.entries:
+            doc = e.tab.doc
+            if doc not in self._watched:
+                doc.analysis_changed.connect(self._on_changed)
+                doc.name_changed.connect(self._on_renamed)
+                self._watched.append(doc)
+
+    def _unwatch(self) -> None:
+        for doc in self._watched:
+            try:
+                doc.analysis_changed.disconnect(self._on_changed)
+                doc.name_changed.disconnect(self._on_renamed)
+            except (RuntimeError, TypeError):  # already gone with its tab
+                pass
+        self._watched = []
+
+    def _on_changed(self, _changed=None) -> None:
+        self.update_view()
+
+    def _on_renamed(self, _name: str) -> None:
+        self._fill_slots()
+        self.update_view()
+
+    # ------------------------------------------------------------------ showing
+    def refresh(self) -> None:
+        """Re-read the chosen designs, watch them, and redraw."""
+        self._watch()
+        self.update_view()
+
+    def update_view(self) -> None:
+        """Compare the chosen designs now and show the table, charts and runs."""
+        entries = [e for e in self.entries if e.valid()]
+        if not entries:
+            self.comparison = None
+            self.table.clear()
+            self.table.setRowCount(0)
+            self.table.setColumnCount(0)
+            for plot in self.plots.values():
+                plot.getPlotItem().clear()
+            self.run_box.hide()
+            return
+        self.comparison = compare(
+            [e.analysis() for e in entries], [e.name for e in entries], [e.file for e in entries]
+        )
+        self._show_table(self.comparison)
+        self._show_bars(self.comparison)
+        self._show_runs(entries)
+
+    def _show_table(self, comp: Comparison) -> None:
+        rows = cells(comp)
+        good, bad, _warn = status_colors(self.palette())
+        t = self.table
+        t.setUpdatesEnabled(False)
+        t.setRowCount(len(rows) - 1)
+        t.setColumnCount(len(rows[0]))
+        t.setHorizontalHeaderLabels([text for text, _ in rows[0]])
+        for r, row in enumerate(rows[1:]):
+            for c, (text, sign) in enumerate(row):
+                item = t.item(r, c)
+                if item is None:
+                    item = QTableWidgetItem()
+                    t.setItem(r, c, item)
+                item.setText(text)
+                align = Qt.AlignmentFlag.AlignLeft if c == 0 else Qt.AlignmentFlag.AlignRight
+                item.setTextAlignment(align | Qt.AlignmentFlag.AlignVCenter)
+                # Costs: less is green, more is red (receptive field and depth: just the sign).
+                if sign:
+                    cost = r < 6
+                    color = (good if sign < 0 else bad) if cost else None
+                    item.setForeground(QBrush(QColor(color)) if color else QBrush())
+                else:
+                    item.setForeground(QBrush())
+        t.setUpdatesEnabled(True)
+
+    def _show_bars(self, comp: Comparison) -> None:
+        b = comp.breakdown
+        n = len(comp.designs)
+        groups = b.groups
+        y = np.arange(len(groups), dtype=float)
+        height = 0.8 / n
+        self.breakdown_title.setText(f"<b>Breakdown {KIND_TITLES[b.kind]}</b>")
+        self.legend.setText(
+            "  ".join(
+                f'<span style="color:{COLORS[i]}">■</span> {d.name}'
+                for i, d in enumerate(comp.designs)
+            )
+        )
+        ticks = [list(zip(y.tolist(), groups))]
+        for key, plot in self.plots.items():
+            pi = plot.getPlotItem()
+            pi.clear()
+            top = 0.0
+            for i in range(n):
+                values = np.asarray(b.series(i, key), dtype=float)
+                top = max(top, float(values.max()) if len(values) else 0.0)
+                bars = pg.BarGraphItem(
+                    x0=0,
+                    y=y - 0.4 + height * (i + 0.5),
+                    height=height * 0.92,
+                    width=values,
+                    brush=COLORS[i],
+                    pen=None,
+                )
+                pi.addItem(bars)
+            pi.getAxis("left").setTicks(ticks)
+            pi.setYRange(-0.6, len(groups) - 0.4, padding=0)
+            pi.setXRange(0, top * 1.05 if top > 0 else 1, padding=0)
+
+    def _show_runs(self, entries: list[Entry]) -> None:
+        results = [(e, feature_result(e.tab)) for e in entries if not e.pinned]
+        results = [(e, r) for e, r in results if r is not None]
+        lines = []
+        for e in entries:
+            t = None if e.pinned else trained(e.tab)
+            if t is not None:
+                acc = getattr(t, "accuracy", float("nan"))
+                acc_text = "n/a" if isinstance(acc, float) and math.isnan(acc) else f"{acc:.1%}"
+                lines.append(f"<b>{e.name}</b>: held-out accuracy {acc_text}")
+                data = getattr(t, "data_name", "") or getattr(t, "data", "")
+                if data:
+                    lines[-1] += f" (trained on {data})"
+        datas = {getattr(trained(e.tab), "data_name", None) for e in entries if not e.pinned}
+        if len(lines) >= 2 and len(datas) > 1:
+            lines.append("<i>Trained on different data: the accuracies do not compare.</i>")
+        self.accuracy.setText("<br>".join(lines) or "No design here is trained.")
+        if len(results) < 2:
+            self.run_box.hide()
+            return
+        sp = self.sparsity.getPlotItem()
+        sp.clear()
+        for e, r in results:
+            i = entries.index(e)
+            nodes = [n for n in r.order if n in r.stats and r.types.get(n) == "relu"]
+            nodes.sort(key=lambda n: r.depth[n])
+            x = [r.depth[n] for n in nodes]
+            yv = [100.0 * r.stats[n].sparsity for n in nodes]
+            color = COLORS[i % len(COLORS)]
+            sp.plot(
+                x,
+                yv,
+                pen=pg.mkPen(color, width=2),
+                symbol="o",
+                symbolBrush=color,
+                symbolPen=None,
+                symbolSize=6,
+                name=e.name,
+            )
+        self.run_box.show()
+
+    # ------------------------------------------------------------------ export
+    def markdown(self) -> str:
+        """The current comparison as a Markdown table (empty without one)."""
+        return markdown(self.comparison) if self.comparison is not None else ""
+
+    def copy_markdown(self) -> None:
+        """Put the Markdown table on the clipboard."""
+        QGuiApplication.clipboard().setText(self.markdown())
+
+    def _ask_save_path(self, title: str, suffix: str) -> Path | None:
+        filt = "Markdown (*.md)" if suffix == ".md" else "PNG image (*.png)"
+        name, _ = QFileDialog.getSaveFileName(self, title, f"comparison{suffix}", filt)
+        if not name:
+            return None
+        path = Path(name)
+        return path if path.suffix else path.with_suffix(suffix)
+
+    def save_markdown(self, path: str | Path | None = None) -> Path | None:
+        """Write the Markdown table to ``path`` (asked if not given); return the path."""
+        path = Path(path) if path is not None else self.ask_save_path("Save comparison", ".md")
+        if path is None:
+            return None
+        try:
+            _atomic_write(path, self.markdown().encode("utf-8"))
+        except OSError as exc:
+            self.window_.show_error(self, "Cannot save", f"{path}: {exc.strerror or exc}")
+            return None
+        return path
+
+    def save_png(self, path: str | Path | None = None) -> Path | None:
+        """Save the table and the charts as a PNG to ``path`` (asked if not given)."""
+        path = Path(path) if path is not None else self.ask_save_path("Save chart", ".png")
+        if path is None:
+            return None
+        tmp = path.with_name(path.name + ".part")
+        ok = self.splitter.grab().save(str(tmp), "PNG")
+        if not ok:
+            tmp.unlink(missing_ok=True)
+            self.window_.show_error(self, "Cannot save", f"{path}: cannot write the picture")
+            return None
+        tmp.replace(path)
+        return path
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder."""
+    tmp = path.with_name(path.name + ".part")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
