@@ -457,10 +457,9 @@ class MainWindow(DesignTabs, QMainWindow):
     def _write(self, path: Path) -> bool:
         try:
             fileformat.save(self.doc.model, path)
-        except OSError as exc:
-            self.show_error(
-                self, "Cannot save design", f"{path}: cannot write: {exc.strerror or exc}"
-            )
+        except (OSError, ValueError) as exc:  # ValueError: text the encoding cannot hold
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            self.show_error(self, "Cannot save design", f"{path}: cannot write: {why}")
             return False
         if self.doc.path != path:
             self.doc.set_path(path)
