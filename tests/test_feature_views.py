@@ -186,12 +186,12 @@ def test_grid_enlarge_shows_one_channel_then_all(grid, result):
     assert grid.shown_channels == 10
 
 
-def test_grid_node_missing_from_run_keeps_maps_and_says_so(grid, result):
-    """Selecting a node the last run did not have keeps the shown maps and says to rerun."""
+def test_grid_node_missing_from_run_shows_no_other_maps_and_says_so(grid, result):
+    """Selecting a node the last run did not have: no other node's maps, a note to rerun."""
     grid.set_result(result)
     grid.set_node("new_conv")
-    assert grid.node == "r1" and grid.channel_count == 10
-    assert "press Run" in grid.readout.text()
+    assert grid.node is None and grid.channel_count == 0 and grid.wanted == "new_conv"
+    assert "'new_conv'" in grid.title.text() and "press Run" in grid.title.text()
 
 
 def test_grid_vector_node_is_one_tile_per_feature(grid, result):

@@ -142,12 +142,26 @@ def test_resnet18_small_input_runs(qtbot, client):
         p.controller.close(stop_worker=False)
 
 
-def test_graph_with_errors_is_refused_with_node_named(qtbot, panel):
-    """A graph with analysis errors is refused at once; the status message names the node."""
+def test_graph_with_errors_runs_its_valid_part(qtbot, panel):
+    """With an error, the nodes before it run; the notice names the node left out and why."""
     panel.document.undo_stack.push(SetParamCommand(panel.document, "c2", "kernel_size", 40))
+    result = run_and_wait(qtbot, panel)
+    assert "c2" not in result.maps and "r1" in result.maps
+    assert [n for n, _ in result.extra["left_out"]] == ["c2", "r2", "gap", "flat", "fc"]
+    assert "Left out 'c2'" in panel.notice.text() and "kernel" in panel.notice.text()
+
+
+def test_graph_with_nothing_valid_is_refused_with_node_named(qtbot, panel):
+    """When no node has an output the run is refused at once, naming the node."""
+    from engine.core.graph import GraphModel
+
+    model = GraphModel("broken")
+    model.add_node("relu", {}, "lonely", (0, 0))
+    panel.document.replace_model(model)
     with qtbot.waitSignal(panel.status_message, timeout=1000) as sig:
         assert panel.run() is None
-    assert "c2" in sig.args[0] and "Cannot run" in sig.args[0]
+    assert "lonely" in sig.args[0] and "Cannot run" in sig.args[0]
+    assert "lonely" in panel.notice.text() and panel.notice.isVisible()
 
 
 def test_worker_failure_reaches_status_bar(qtbot, panel, tmp_path):

@@ -6,6 +6,11 @@ and zoom), separated by one-pixel transparent gaps. Nodes with more than
 values) or per channel (each channel stretched to its own min–max). Hovering reads out
 ``channel c, y, x = value`` and emits :attr:`FeatureGrid.pixel_hovered`; clicking a
 channel enlarges it (click again or press *All channels* to go back).
+
+The grid shows the node asked for (:meth:`FeatureGrid.set_node`) from the newest result,
+or, when that result has no such node, no maps at all and the reason (from
+:attr:`FeatureGrid.reason_for`): never another node's maps under a note naming this one.
+A line above the maps says which weights made them (:meth:`FeatureGrid.set_weights_text`).
 """
 
 from __future__ import annotations
@@ -30,6 +35,13 @@ from widgets.plot_theme import theme_plot
 PAGE_SIZE = 256
 GAP = 1
 COLORMAP = "viridis"
+STALE_OPACITY = 0.35
+DEFAULT_WEIGHTS = "random, seed 0"
+
+
+def missing_text(node: str) -> str:
+    """The default reason a result has no maps of ``node``."""
+    return f"'{node}' was not in the last run: press Run (F5) to see it."
 
 
 def grid_shape(count: int, h: int, w: int) -> tuple[int, int]:
@@ -86,7 +98,11 @@ class FeatureGrid(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.result = None
-        self.node: str | None = None
+        self.node: str | None = None  # the node whose maps are shown
+        self.wanted: str | None = None  # the node asked for (the canvas selection)
+        self.missing: str | None = None  # why the wanted node has no maps, when it has none
+        self.reason_for = missing_text  # node → why the newest result has no maps of it
+        self.blocked_for = lambda _node: None  # node → why its maps must not show (or None)
         self.page = 0
         self.enlarged: int | None = None
         self._maps: np.ndarray | None = None
@@ -96,6 +112,14 @@ class FeatureGrid(QWidget):
 
         self.title = QLabel("Run the network to see feature maps.")
         self.title.setWordWrap(True)
+        self.title.setMinimumWidth(60)
+        self.weights_label = QLabel()
+        self.weights_label.setWordWrap(True)
+        self.weights_label.setToolTip(
+            "The weights that made these maps. Random weights show what the wiring does "
+            "to an image, not what a trained network has learnt."
+        )
+        self.set_weights_text(DEFAULT_WEIGHTS)
         self.per_channel = QCheckBox("Scale each channel")
         self.per_channel.setToolTip(
             "Stretch every channel to its own min–max "
@@ -140,6 +164,7 @@ class FeatureGrid(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addLayout(top)
+        lay.addWidget(self.weights_label)
         lay.addWidget(self.plot, 1)
         lay.addWidget(self.readout)
         self._update_pager()
@@ -161,26 +186,62 @@ class FeatureGrid(QWidget):
         lo, hi = self.image.getLevels()
         return float(lo), float(hi)
 
+    def set_weights_text(self, text: str) -> None:
+        """Say which weights made the maps, e.g. ``random, seed 0`` or ``loaded from FILE``."""
+        self.weights_text = text
+        self.weights_label.setText(f"Weights: <b>{text}</b>")
+
+    def set_stale(self, stale: bool) -> None:
+        """Dim the maps (they show an older graph) or show them plainly."""
+        self.plot.getPlotItem().setOpacity(STALE_OPACITY if stale else 1.0)
+
+    @property
+    def stale(self) -> bool:
+        """Whether the maps are dimmed as stale."""
+        return self.plot.getPlotItem().opacity() < 1.0
+
     def set_result(self, result) -> None:
-        """Show maps from a new :class:`~engine.runtime.feature_types.FeatureResult` (keeps the node)."""
+        """Show maps from a new :class:`~engine.runtime.feature_types.FeatureResult`.
+
+        The node asked for stays; with none asked for, the default node is shown.
+        """
+        old = self.node
         self.result = result
-        node = self.node
-        if result is None or node not in result.maps:
-            node = self._default_node(result)
-        self.set_node(node, keep_page=node == self.node)
+        node = self.wanted
+        if node is None and result is not None:
+            node = old if old in result.maps else self._default_node(result)
+        self.set_node(node, keep_page=node == old)
+
+    def refresh_reason(self) -> None:
+        """Ask :attr:`reason_for` again why the wanted node has no maps (state changed)."""
+        if self.wanted is None:
+            return
+        if self.missing is not None or self.blocked_for(self.wanted):
+            self.set_node(self.wanted, keep_page=True)
 
     def set_node(self, node: str | None, keep_page: bool = False) -> None:
-        """Show the maps of ``node`` (ignored when the last result has no such node)."""
+        """Show the maps of ``node`` from the last result, or why there are none."""
         result = self.result
-        if result is None or node is None or node not in result.maps:
-            self.node = node if result is None else self.node
+        self.wanted = node
+        blocked = self.blocked_for(node) if node is not None else None
+        if result is None or node is None or node not in result.maps or blocked:
+            self._maps = None
+            self.node = None
+            self.image.clear()
+            self.back.setVisible(False)
+            self.page_box.setVisible(False)
+            self.page_label.setVisible(False)
+            self.readout.setText(" ")
             if result is None:
-                self._maps = None
-                self.image.clear()
+                self.missing = None
                 self.title.setText("Run the network to see feature maps.")
-            elif node is not None:
-                self.readout.setText(f"'{node}' was not in the last run: press Run to see it.")
+            elif node is None:
+                self.missing = None
+                self.title.setText("Select a node to see its feature maps.")
+            else:
+                self._show_missing(node)
             return
+        self.missing = None
         if node != self.node or not keep_page:
             self.page = 0
             self.enlarged = None
@@ -233,6 +294,10 @@ class FeatureGrid(QWidget):
         return col * (w + GAP), row * (h + GAP)
 
     # ------------------------------------------------------------------ internals
+    def _show_missing(self, node: str) -> None:
+        self.missing = self.blocked_for(node) or self.reason_for(node)
+        self.title.setText(self.missing)
+
     @staticmethod
     def _default_node(result) -> str | None:
         if result is None:

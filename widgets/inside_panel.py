@@ -4,6 +4,11 @@ The main window adds :class:`InsidePanel` as a dock and puts :attr:`InsidePanel.
 (Run, Live, Cancel, Open image) on its toolbar; :meth:`InsidePanel.install_drop_target`
 lets image files be dropped anywhere on the window, and :attr:`InsidePanel.status_message`
 goes to the status bar (failures, crashes, timings).
+
+Under the run controls a wrapped notice line says what the user must know about the maps
+shown: that they are stale (dimmed, naming the edit since the run), which nodes a partial
+run left out and why, or why a run was refused. The weights in use are named above the
+maps (:meth:`InsidePanel.set_weights_text`).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import shiboken6
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QKeySequence
 from PySide6.QtWidgets import (
@@ -22,6 +28,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -30,7 +37,8 @@ from PySide6.QtWidgets import (
 
 from designer.document import Document
 from widgets.image_panel import ImagePanel, image_path_from_mime
-from widgets.run_controller import SAMPLE_IMAGE, RunController
+from widgets.plot_theme import status_colors
+from widgets.run_controller import SAMPLE_IMAGE, RunController, blocker
 
 # The views import pyqtgraph (~0.25 s): InsidePanel imports them when it is built, and
 # install_inside builds it after the window is shown, so start-up does not pay for it.
@@ -38,6 +46,7 @@ from widgets.run_controller import SAMPLE_IMAGE, RunController
 TINT_NONE, TINT_SPARSITY, TINT_RF = "none", "sparsity", "rf"
 TINT_MAP = "viridis"
 STAGE_MS = 2  # pause between the stages of showing a result
+STALE_OPACITY = 0.35  # of the views while they show maps of an older graph
 
 
 def _colors(values: dict[str, float], lo: float, hi: float) -> dict[str, QColor]:
@@ -165,6 +174,15 @@ class InsidePanel(QWidget):
         self.progress.setTextVisible(True)
         self.status = QLabel("Ready.")
         self.status.setMinimumWidth(80)
+        # A long status never widens the dock: the notice line below carries long text.
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.notice = QLabel()
+        self.notice.setWordWrap(True)
+        self.notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.notice.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
+        self.notice.hide()
+        self.refused: str | None = None  # the last refusal, until a run is sent
+        self.stale = False  # whether the views show maps of an older graph
         self.tint_box = QComboBox()
         self.tint_box.addItem("Nodes: plain", TINT_NONE)
         self.tint_box.addItem("Nodes: sparsity", TINT_SPARSITY)
@@ -202,6 +220,7 @@ class InsidePanel(QWidget):
         lay.setContentsMargins(6, 4, 6, 4)
         lay.setSpacing(4)
         lay.addLayout(row)
+        lay.addWidget(self.notice)
         lay.addWidget(self.splitter, 1)
 
         self._make_actions(actions if actions is not None else InsideActions(self))
@@ -237,8 +256,21 @@ class InsidePanel(QWidget):
         self.grid.channel_clicked.connect(self._on_channel)
         self.sparsity.node_clicked.connect(self.select_node)
         self.tint_box.currentIndexChanged.connect(self.apply_tint)
+        self.grid.reason_for = self.why_missing
+        self.grid.blocked_for = self.why_blocked
         self.document.analysis_changed.connect(self._on_analysis)
         self.document.graph_reset.connect(self._on_reset)
+        self.document.node_removed.connect(self._on_node_removed)
+        self.document.node_renamed.connect(self._on_node_renamed)
+        for sig in (
+            self.document.node_added,
+            self.document.edge_added,
+            self.document.edge_removed,
+            self.document.params_changed,
+            self.document.graph_reset,
+            self.document.undo_stack.indexChanged,  # the controller names the edit first
+        ):
+            sig.connect(self._after_edit)
         if self.scene is not None and hasattr(self.scene, "selection_changed_nodes"):
             self.scene.selection_changed_nodes.connect(self._on_scene_selection)
         app = QApplication.instance()
@@ -260,21 +292,117 @@ class InsidePanel(QWidget):
         """Use the image at ``path`` (and rerun when live)."""
         self.image_panel.set_image(path)
 
+    def set_weights_text(self, text: str) -> None:
+        """Name the weights the maps come from, e.g. ``trained on shapes, 97.3%``."""
+        self.grid.set_weights_text(text)
+        self.hist.note.setText(f"Weights: {text}.")
+
+    @property
+    def weights_text(self) -> str:
+        """The weights named next to the maps."""
+        return self.grid.weights_text
+
     def select_node(self, node: str | None) -> None:
         """Show ``node`` in the grid, histograms, sparsity ring and localisation box."""
         self.node = node
         if node is None:
             return
         self.grid.set_node(node)
+        if self.result is None or node not in self.result.maps:
+            return  # the grid says why; the other views keep the node they show
         self.hist.set_node(node)
         self.sparsity.select(node)
         self.rf.show_node(node)
+
+    def why_blocked(self, node: str) -> str | None:
+        """Why ``node`` shows no maps even if an older run has some: it has no output now."""
+        if node not in self.document.model:
+            return f"'{node}' was deleted: select a node to see its maps."
+        r = self.document.analysis.nodes.get(node)
+        if r is not None and not r.ok:
+            return f"'{node}' has no output, so no maps: {blocker(self.document.analysis, node)}"
+        return None
+
+    def why_missing(self, node: str) -> str:
+        """Why the newest result has no maps of ``node`` (and what will bring them)."""
+        blocked = self.why_blocked(node)
+        if blocked:
+            return blocked
+        c = self.controller
+        if c.busy:
+            return f"'{node}' is new since the last run: running now…"
+        if c.live:
+            return f"'{node}' is new since the last run: it runs in a moment (Live)."
+        return f"'{node}' is not in the last run: press Run (F5) to see it."
+
+    def update_notice(self) -> None:
+        """Dim stale maps and say why; name what a partial run left out; or a refusal."""
+        if not shiboken6.isValid(self.notice) or not shiboken6.isValid(self.grid.plot):
+            return  # the panel is being deleted while the document still talks
+        result = self.result
+        stale = self.controller.stale_reason(result) if result is not None else None
+        parts = []
+        if self.refused:
+            parts.append(self.refused)
+        if stale is not None:
+            again = (
+                "running again…"
+                if self.controller.busy
+                else "Live reruns in a moment."
+                if self.controller.live_pending
+                else "press Run (F5) to update them."
+            )
+            parts.append(f"Stale: these maps are from before the last edit ({stale}); {again}")
+        left = result.extra.get("left_out", []) if result is not None else []
+        if left:
+            n_all = len(left) + len(result.order)
+            names = "; ".join(f"'{n}': {why}" for n, why in left[:3])
+            more = f"; and {len(left) - 3} more" if len(left) > 3 else ""
+            parts.append(
+                f"Ran the valid part ({len(result.order)} of {n_all} nodes). Left out {names}{more}"
+            )
+        for view in (self.grid, self.sparsity, self.rf, self.hist):
+            plots = [view.plot] if hasattr(view, "plot") else []
+            plots += [getattr(view, a) for a in ("act_plot", "weight_plot") if hasattr(view, a)]
+            for plot in plots:
+                item = plot.getPlotItem() if shiboken6.isValid(plot) else None
+                if item is not None and shiboken6.isValid(item):
+                    item.setOpacity(STALE_OPACITY if stale else 1.0)
+        self.stale = stale is not None
+        if parts:
+            bad = self.refused is not None or stale is not None
+            color = status_colors(self.palette())[2 if not self.refused else 1] if bad else None
+            self.notice.setStyleSheet(f"color: {color};" if color else "")
+            self.notice.setText("\n".join(parts))
+            self.notice.setToolTip("\n".join(parts))
+            self.notice.show()
+        else:
+            self.notice.hide()
+            self.notice.setText("")
 
     # ------------------------------------------------------------------ slots
     def _on_scene_selection(self, nodes) -> None:
         nodes = list(nodes)
         if len(nodes) == 1:
             self.select_node(nodes[0])
+
+    def _after_edit(self, *_args) -> None:
+        self.grid.refresh_reason()
+        self.update_notice()
+
+    def _on_node_removed(self, node: str) -> None:
+        if self.node == node:
+            self.node = None
+        if self.grid.wanted == node:
+            self.grid.set_node(None)
+        self._after_edit()
+
+    def _on_node_renamed(self, old: str, new: str) -> None:
+        if self.node == old:
+            self.node = new
+        if self.grid.wanted == old:
+            self.grid.set_node(new)
+        self._after_edit()
 
     def _on_image(self, path: str) -> None:
         self.controller.set_image(path)
@@ -291,6 +419,9 @@ class InsidePanel(QWidget):
         self.cancel_button.setEnabled(True)
         self.cancel_action.setEnabled(True)
         self.status.setText(f"Running (request {rid})…")
+        self.refused = None
+        self.grid.refresh_reason()
+        self.update_notice()
 
     def _on_progress(self, percent: int, text: str) -> None:
         self.progress.setValue(percent)
@@ -305,8 +436,10 @@ class InsidePanel(QWidget):
         self._idle()
         self.progress.setValue(0)
         line = " ".join(part.strip(" -") for part in message.splitlines() if part.strip())
-        self.status.setText(line)
+        self.status.setText("Run refused." if message.startswith("Cannot") else "Run failed.")
         self.status.setToolTip(message)
+        self.refused = line
+        self.update_notice()
         self.status_message.emit(line, 10000)
 
     def _on_cancelled(self, rid: int) -> None:
@@ -342,21 +475,29 @@ class InsidePanel(QWidget):
         """
         self._idle()
         self.result = result
+        self.refused = None
         self.progress.setValue(100)
+        if self.node is not None and self.node not in self.document.model:
+            self.node = None
+        if self.node is not None:
+            self.grid.wanted = self.node
         self.grid.set_result(result)
-        node = self.node if self.node in result.maps else self.grid.node
+        node = self.node if self.node is not None else self.grid.node
         self.node = node
         self._select_default(node)
         self.rf.set_result(result)
-        if node is not None and result.box is not None and node != result.box.node:
+        if node in result.maps and result.box is not None and node != result.box.node:
             self.rf.show_node(node)
         latency = result.extra.get("latency")
         text = f"Forward pass {1000 * result.seconds:.0f} ms"
         if latency is not None:
             text += f", result here {1000 * latency:.0f} ms after Run"
+        notice = result.extra.get("notice")  # e.g. the maps came through the pipe: why
+        text = f"{text}. {notice}" if notice else text + "."
         self.status.setText(f"Done: {1000 * result.seconds:.0f} ms")
-        self.status.setToolTip(text + ".")
-        self.status_message.emit(text + ".", 5000)
+        self.status.setToolTip(text)
+        self.status_message.emit(text, 15000 if notice else 5000)
+        self.update_notice()
         QTimer.singleShot(STAGE_MS, lambda: self._show_sparsity(result))
 
     def _select_default(self, node: str | None) -> None:

@@ -37,6 +37,12 @@ COLUMNS = ("Node", "Type", "Output", "Params", "MACs", "Activation", "RF", "Stat
 NUMERIC = {3, 4, 5, 6}
 
 
+def status_text(error: str) -> str:
+    """An error as the status cell shows it: its first line, prefixed ``error:``."""
+    first = error.strip().splitlines()[0] if error.strip() else "error"
+    return f"error: {first}"
+
+
 class LayerModel(QAbstractTableModel):
     """A table model over the document's nodes."""
 
@@ -86,6 +92,8 @@ class LayerModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if r is not None and r.error:
                 return r.error
+            if r is not None and r.waiting_on and col == 7:
+                return f"No output: waiting on '{r.waiting_on}', which has an error."
             if col == 6 and r is not None and r.rf is not None:
                 return fmt_rf(r.rf)
             if col in (3, 4, 5) and r is not None:
@@ -116,7 +124,7 @@ class LayerModel(QAbstractTableModel):
             return fmt_rf_size(r.rf)
         if col == 7:
             if r.error:
-                return "error"
+                return status_text(r.error)
             if r.waiting_on:
                 return f"waiting on {r.waiting_on}"
             return "ok"

@@ -5,6 +5,12 @@ graph, image and preprocessing options; it reads the worker's replies when the p
 becomes readable (a ``QSocketNotifier``) and every 100 ms while a run is in flight (to
 notice a dead worker and enforce the cancel timeout), never blocking for more than a few
 milliseconds. In live mode it reruns 300 ms after the last ``analysis_changed``.
+
+While the graph has errors (the normal state while building) a run takes the valid
+part: every node with an output (their ancestors all have one too), so one unwired
+node does not block the maps of the rest. Every document change bumps
+:attr:`RunController.revision`; a result carries the revision it was sent at, and
+:meth:`RunController.stale_reason` names the edit made since.
 """
 
 from __future__ import annotations
@@ -13,14 +19,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QSocketNotifier, QTimer, Signal
 
 from designer.document import Document
 from engine.analysis.analyzer import analyze
 from engine.core.fileformat import to_dict
+from engine.core.graph import GraphModel
 from engine.worker.client import Cancelled, Crashed, Failed, Finished, Progress, WorkerClient
 
 LIVE_DELAY_MS = 300
+RESET_EDIT = "another design was loaded"
 SAMPLE_IMAGE = Path(__file__).resolve().parent.parent / "resources" / "sample.png"
 
 
@@ -33,8 +42,10 @@ class RunController(QObject):
     run_progressed(int, str)    percent, what the worker is doing
     run_finished(object)        the :class:`~engine.runtime.feature_types.FeatureResult`; its
                                 ``extra`` holds ``analysis`` (the graph's analysis when
-                                the run was sent), ``request`` and ``latency`` (seconds
-                                from :meth:`run` to the result arriving)
+                                the run was sent), ``request``, ``latency`` (seconds
+                                from :meth:`run` to the result arriving), ``revision``
+                                (:attr:`revision` when sent) and ``left_out`` (the
+                                ``(node, reason)`` pairs a partial run left out)
     run_failed(str)             a message for the status bar (errors, crashes)
     run_cancelled(int)          request id
     live_changed(bool)
@@ -62,6 +73,9 @@ class RunController(QObject):
         self._notifier_fd: int | None = None
         self._sent: dict[int, tuple[float, Any]] = {}
         self.last_result = None
+        self.revision = 0  # bumped by every change of the document's graph
+        self.last_edit = ""  # what the newest change was (an undo-stack text)
+        self.left_out: list[tuple[str, str]] = []  # of the last run sent
         self._poll_timer = QTimer(self)
         self._poll_timer.setInterval(100)
         self._poll_timer.timeout.connect(self._drain)
@@ -71,6 +85,18 @@ class RunController(QObject):
         self._live_timer.timeout.connect(self._live_run)
         document.analysis_changed.connect(self._on_changed)
         document.graph_reset.connect(self._on_changed)
+        for sig in (
+            document.node_added,
+            document.node_removed,
+            document.edge_added,
+            document.edge_removed,
+            document.params_changed,
+            document.node_renamed,
+        ):
+            sig.connect(self._bump)
+        document.graph_reset.connect(self._on_reset)
+        self._undo_index = document.undo_stack.index()
+        document.undo_stack.indexChanged.connect(self._on_undo_index)
 
     # ------------------------------------------------------------------ state
     @property
@@ -114,28 +140,37 @@ class RunController(QObject):
 
     # ------------------------------------------------------------------ actions
     def run(self) -> int | None:
-        """Send the current graph and image; supersedes a run in flight. Returns its id."""
+        """Send the current graph (or its valid part) and image; supersedes a run in flight.
+
+        Returns the request id, or ``None`` when nothing can run (``run_failed`` says why).
+        """
         self._live_timer.stop()
         model = self.document.model
         if len(model) == 0:
             self.run_failed.emit("Nothing to run: the graph is empty.")
             return None
-        errors = self.document.analysis.errors
-        if errors:  # refuse here: no need to wake the worker to hear the same
-            lines = "\n".join(f"  - {m}" for _, m in errors[:5])
-            more = f"\n  … and {len(errors) - 5} more" if len(errors) > 5 else ""
-            self.run_failed.emit(
-                f"Cannot run: the graph has {len(errors)} error(s):\n{lines}{more}"
-            )
-            return None
+        analysis = self.document.analysis
+        left_out = [(n, blocker(analysis, n)) for n in model.nodes if not analysis.nodes[n].ok]
+        if left_out:
+            model = valid_part(model, analysis)
+            if model is None:
+                errors = analysis.errors
+                lines = "\n".join(f"  - {m}" for _, m in errors[:5])
+                more = f"\n  … and {len(errors) - 5} more" if len(errors) > 5 else ""
+                self.run_failed.emit(
+                    f"Cannot run: no node has an output yet; {len(errors)} error(s):\n{lines}{more}"
+                )
+                return None
         doc = to_dict(model)
         snapshot = analyze(model.copy())
+        node = self.node if self.node in snapshot.nodes else None
         starting = not self.client.alive()
         t0 = time.perf_counter()
         rid = self.client.submit(
-            doc, self.image, self.options, node=self.node, channel=self.channel
+            doc, self.image, self.options, node=node, channel=self.channel if node else None
         )
-        self._sent = {rid: (t0, snapshot)}
+        self.left_out = left_out
+        self._sent = {rid: (t0, snapshot, self.revision, left_out)}
         self._watch()
         self._poll_timer.start()
         self.run_started.emit(rid)
@@ -159,14 +194,46 @@ class RunController(QObject):
             self.client.close()
 
     # ------------------------------------------------------------------ internals
+    @property
+    def live_pending(self) -> bool:
+        """Whether a live rerun is scheduled."""
+        return self._live_timer.isActive()
+
+    def is_stale(self, result) -> bool:
+        """Whether the graph changed since ``result`` was sent."""
+        return result is not None and result.extra.get("revision", -1) != self.revision
+
+    def stale_reason(self, result) -> str | None:
+        """What changed since ``result`` was sent (``None``: it shows the current graph)."""
+        if not self.is_stale(result):
+            return None
+        return self.last_edit or "the graph changed"
+
+    def _bump(self, *_args) -> None:
+        self.revision += 1
+
+    def _on_reset(self) -> None:
+        self.last_edit = RESET_EDIT
+
+    def _on_undo_index(self, index: int) -> None:
+        stack = self.document.undo_stack
+        if not shiboken6.isValid(stack):  # emitted while the document is deleted
+            return
+        before, self._undo_index = self._undo_index, index
+        if index > before:
+            self.last_edit = stack.text(index - 1)
+        elif index < before:
+            self.last_edit = f"undo of {stack.text(index)}"
+
     def _on_changed(self, *_args) -> None:
+        self._bump()
         if self._live:
             self._live_timer.start()  # restarts: 300 ms after the last change
 
     def _live_run(self) -> None:
         analysis = self.document.analysis
-        if not analysis.order or not analysis.ok:
-            return  # the status bar already shows the graph's errors
+        if not analysis.order or not any(r.ok for r in analysis.nodes.values()):
+            return  # nothing has an output: the panel says what blocks it
         self.run()
 
     def _watch(self) -> None:
@@ -196,9 +263,11 @@ class RunController(QObject):
             if isinstance(ev, Progress):
                 self.run_progressed.emit(ev.percent, ev.text)
             elif isinstance(ev, Finished):
-                t0, snapshot = self._sent.pop(ev.id, (None, None))
+                t0, snapshot, revision, left_out = self._sent.pop(ev.id, (None, None, -1, []))
                 result = ev.result
                 result.extra["analysis"] = snapshot
+                result.extra["revision"] = revision
+                result.extra["left_out"] = left_out
                 result.extra["request"] = ev.id
                 result.extra["transfer"] = ev.transfer
                 if t0 is not None:
@@ -216,3 +285,27 @@ class RunController(QObject):
                 self.run_failed.emit(ev.message)
         if not self.client.busy:
             self._poll_timer.stop()
+
+
+def blocker(analysis, node: str) -> str:
+    """Why ``node`` has no output: its own error, or the broken node it waits on."""
+    r = analysis.nodes.get(node)
+    if r is None:
+        return f"'{node}' is not in the graph"
+    if r.error:
+        return r.error
+    if r.waiting_on:
+        return f"'{node}' waits on '{r.waiting_on}', which has an error"
+    return ""
+
+
+def valid_part(model: GraphModel, analysis) -> GraphModel | None:
+    """A copy of ``model`` without the nodes that have no output (``None``: nothing left).
+
+    Every ancestor of a node with an output has one too, so what is left is a valid graph.
+    """
+    part = model.copy()
+    for n in model.nodes:
+        if not analysis.nodes[n].ok:
+            part.remove_node(n)
+    return part if len(part) else None

@@ -126,21 +126,22 @@ class SparsityPlot(QWidget):
             symbol=["o" if r else "s" for r in relu],
         )
         # The lines follow the ReLU outputs only (in between, conv and BN outputs have no
-        # zeros and a mean near 0: a line through every node would just zig-zag).
-        line_idx = np.flatnonzero(relu) if relu.any() else np.arange(len(nodes))
+        # zeros and a mean near 0: a line through every node would just zig-zag). Without
+        # a ReLU there is no line and no mean curve: nothing would be a "ReLU mean".
+        line_idx = np.flatnonzero(relu)
         line_idx = line_idx[np.argsort(depth[line_idx], kind="stable")]
         self.line.setData(depth[line_idx], sparsity[line_idx])
         self.mean_curve.setData(depth[line_idx], mean[line_idx])
         self.plot.getPlotItem().setYRange(0, 112, padding=0.02)
         self.plot.getPlotItem().enableAutoRange(axis="x")
-        lo, hi = float(min(0.0, mean[line_idx].min())), float(mean[line_idx].max())
-        self.mean_view.setYRange(lo, hi + 0.15 * (hi - lo if hi > lo else 1.0), padding=0.02)
-        relus = [n for n in nodes if result.types.get(n) == "relu"]
-        avg_relu = np.mean([result.stats[n].sparsity for n in relus]) * 100 if relus else 0.0
-        self.info.setText(
-            f"{len(nodes)} nodes; ReLU outputs are {avg_relu:.0f}% zeros on "
-            f"average. Click a point to select its node."
-        )
+        if len(line_idx):
+            lo, hi = float(min(0.0, mean[line_idx].min())), float(mean[line_idx].max())
+            self.mean_view.setYRange(lo, hi + 0.15 * (hi - lo if hi > lo else 1.0), padding=0.02)
+            avg_relu = 100.0 * float(np.mean(sparsity[line_idx] / 100.0))
+            summary = f"ReLU outputs are {avg_relu:.0f}% zeros on average"
+        else:
+            summary = "no ReLU outputs (no mean curve)"
+        self.info.setText(f"{len(nodes)} nodes; {summary}. Click a point to select its node.")
         self._sync_views()
 
     def select(self, node: str | None) -> None:
