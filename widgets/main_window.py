@@ -31,6 +31,7 @@ from widgets.export_dialog import ExportDialog, default_file_name, generate_code
 from widgets.inside_panel import install_inside
 from widgets.palette import Palette
 from widgets.tabs import DesignTabs
+from widgets.undo_keys import DocumentUndoKeys
 
 APP_NAME = "ConvCanvas"
 PALETTE_WIDTH = 170  # wide enough for "Global Avg Pool"
@@ -117,6 +118,8 @@ class MainWindow(DesignTabs, QMainWindow):
         self._connect()
         # Feature maps etc.: Run/Live/Cancel/Open image, image drops (built after show).
         self.inside_host = install_inside(self)
+        # Ctrl+Z in an inspector field undoes the document's last edit (the field commits).
+        self.undo_keys = DocumentUndoKeys(self, self.undo_action, self.redo_action)
         self._finish_tabs()
         self.autosaver = files.Autosaver(self.doc, self) if autosave else None
         self._shown_once = False
