@@ -1,0 +1,95 @@
+"""``python main.py import SOURCE [--input CxHxW] -o OUT.json [--weights OUT.safetensors|OUT.pt]``.
+
+Traces a PyTorch model (``path/to/file.py:NAME`` or ``package.module:NAME``; ``NAME`` an
+``nn.Module`` subclass or a function returning one, called with no arguments) into a
+design file, and its weights into a state dict whose keys are those of the design's
+exported module. Exit status: 0 imported; 1 the model uses operations outside the node
+types (each named with its module path and source line), cannot be traced, or does not
+fit the input size (nothing is written); 2 the source cannot be found, imported or
+called, does not give a module, is a pickled file, or the output cannot be written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+EXIT_REFUSED = 1
+EXIT_UNREADABLE = 2
+
+
+def _size(text: str) -> tuple[int, int, int]:
+    parts = text.lower().replace("×", "x").split("x")
+    try:
+        c, h, w = (int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not an input size: give C x H x W, e.g. 3x224x224"
+        ) from None
+    if not (1 <= c <= 1 << 20 and 1 <= h <= 1 << 16 and 1 <= w <= 1 << 16):
+        raise argparse.ArgumentTypeError(f"'{text}': every size must be at least 1")
+    return c, h, w
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``import`` command's arguments."""
+    parser.add_argument("source", help="path/to/file.py:NAME or package.module:NAME")
+    parser.add_argument(
+        "--input",
+        type=_size,
+        default=(3, 224, 224),
+        metavar="CxHxW",
+        help="the input size (default 3x224x224)",
+    )
+    parser.add_argument("-o", "--output", required=True, help="the design file to write (.json)")
+    parser.add_argument(
+        "--weights", help="also write the weights (.safetensors, or .pt for torch.save)"
+    )
+
+
+def _err(text: str) -> None:
+    for line in str(text).splitlines() or [""]:
+        print(line.encode("ascii", "backslashreplace").decode("ascii"), file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Import ``args.source``; return the exit status."""
+    from engine.core.fileformat import save
+    from engine.interop.convert import import_module
+    from engine.interop.errors import ImportFailed
+    from engine.interop.source import load_source
+    from engine.interop.tensorfile import TensorFileError, save_state
+
+    out = Path(args.output)
+    weights = Path(args.weights) if args.weights else None
+    if weights is not None and weights.suffix.lower() not in (".safetensors", ".pt", ".pth"):
+        _err(f"import: --weights must end in .safetensors or .pt, got '{weights.name}'")
+        return EXIT_UNREADABLE
+    t0 = time.perf_counter()
+    try:
+        model = load_source(args.source)
+        imported = import_module(model, args.input)
+    except ImportFailed as exc:
+        _err(f"import: {exc.message}")
+        return exc.exit_code
+    try:
+        save(imported.model, out)
+        if weights is not None:
+            save_state(imported.state, weights)
+    except (OSError, TensorFileError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        _err(f"import: cannot write: {why}")
+        return EXIT_UNREADABLE
+    n = len(imported.model)
+    params = sum(int(v.numel()) for k, v in imported.state.items() if _learnable(k))
+    print(
+        f"imported {args.source}: {n} nodes, {params:,} parameters "
+        f"({time.perf_counter() - t0:.2f} s) -> {out}" + (f", weights {weights}" if weights else "")
+    )
+    return 0
+
+
+def _learnable(key: str) -> bool:
+    return not key.endswith(("running_mean", "running_var", "num_batches_tracked"))

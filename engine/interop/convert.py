@@ -1,0 +1,525 @@
+"""fx graph → design: one node type per operation, ids from fx, weights keyed for export.
+
+:func:`import_module` traces a model (:mod:`engine.interop.trace`), maps every fx node to
+a design node (module calls, their functional forms, ``Tensor`` methods and operators, see
+``_FUNCTIONS`` and ``_METHODS``), refuses the whole model if any operation has no node
+type (listing each with its module path and source line), lays the design out, and
+returns the ``state_dict`` whose keys are those of the design's exported module.
+
+Canonical forms: a ``Conv2d`` with a 1×1 kernel, no padding and no dilation is a
+``conv1x1``; an adaptive average pool to 1×1 (``x.mean((2, 3), keepdim=True)`` too) is a
+``global_avgpool``; ``a + b + c`` is one ``add`` of three inputs (and ``*`` one ``mul``).
+"""
+
+from __future__ import annotations
+
+import linecache
+import operator
+import re
+from ast import literal_eval
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import fx, nn
+
+from engine.analysis.analyzer import analyze
+from engine.codegen.naming import module_names
+from engine.core.graph import GraphModel
+from engine.core.layout import layered_layout
+from engine.interop.errors import ImportFailed, UnsupportedError
+from engine.interop.trace import Where, trace
+
+
+@dataclass
+class Imported:
+    """The result of an import.
+
+    Attributes
+    ----------
+    model : GraphModel
+        The design, laid out; each node's ``scope`` is its module path.
+    state : dict
+        ``{key: tensor}`` with the keys of the design's exported module.
+    sources : dict
+        Design node → the original module's qualified name (for module nodes).
+    """
+
+    model: GraphModel
+    state: dict
+    sources: dict = field(default_factory=dict)
+
+
+class _Unsupported(Exception):
+    """Raised by a mapping rule: the operation (as in the message) has no node type."""
+
+
+def _p(v) -> int | list[int]:
+    """An int-or-pair parameter: an int when both sides agree."""
+    if isinstance(v, (tuple, list)):
+        if len(v) == 1:
+            return int(v[0])
+        h, w = int(v[0]), int(v[1])
+        return h if h == w else [h, w]
+    return int(v)
+
+
+def _const(v, what: str):
+    if isinstance(v, fx.Node):
+        raise _Unsupported(f"{what} computed from a tensor")
+    return v
+
+
+# --------------------------------------------------------------------------- modules
+def _conv(m: nn.Conv2d) -> tuple[str, dict]:
+    if m.padding_mode != "zeros":
+        raise _Unsupported(f"nn.Conv2d with padding_mode='{m.padding_mode}'")
+    pad = m.padding
+    if pad == "valid":
+        pad = 0
+    p = {"out_channels": m.out_channels, "stride": _p(m.stride), "groups": m.groups}
+    p["bias"] = m.bias is not None
+    if tuple(m.kernel_size) == (1, 1) and pad in (0, (0, 0)) and tuple(m.dilation) == (1, 1):
+        return "conv1x1", p
+    p["kernel_size"] = _p(m.kernel_size)
+    p["padding"] = "same" if pad == "same" else _p(pad)
+    p["dilation"] = _p(m.dilation)
+    return "conv", p
+
+
+def _bn(m: nn.BatchNorm2d) -> tuple[str, dict]:
+    if not m.track_running_stats or m.momentum is None:
+        raise _Unsupported("nn.BatchNorm2d without running statistics")
+    return "batchnorm", {"eps": float(m.eps), "momentum": float(m.momentum), "affine": m.affine}
+
+
+def _pool_args(kind: str, k, s, pad, dil=1, ceil=False, ret=False, cip=True, div=None):
+    if ret:
+        raise _Unsupported(f"{kind} with return_indices")
+    if _p(dil) != 1:
+        raise _Unsupported(f"{kind} with dilation")
+    if not cip or div is not None:
+        raise _Unsupported(f"{kind} with count_include_pad=False or divisor_override")
+    s = None if s is None or (isinstance(s, (list, tuple)) and len(s) == 0) else _p(s)
+    return {"kernel_size": _p(k), "stride": s, "padding": _p(pad), "ceil_mode": bool(ceil)}
+
+
+def _adaptive(size) -> tuple[str, dict]:
+    size = _const(size, "adaptive pooling size")
+    if isinstance(size, (tuple, list)) and any(v is None for v in size) or size is None:
+        raise _Unsupported("adaptive pooling that keeps an input size (None)")
+    if _p(size) == 1:
+        return "global_avgpool", {}
+    return "adaptive_avgpool", {"output_size": _p(size)}
+
+
+def _module_rule(m: nn.Module) -> tuple[str, dict]:
+    t = type(m)
+    if t is nn.Conv2d:
+        return _conv(m)
+    if t is nn.BatchNorm2d:
+        return _bn(m)
+    if t is nn.Linear:
+        return "linear", {"out_features": m.out_features, "bias": m.bias is not None}
+    if t is nn.MaxPool2d:
+        return "maxpool", _pool_args(
+            "nn.MaxPool2d",
+            m.kernel_size,
+            m.stride,
+            m.padding,
+            m.dilation,
+            m.ceil_mode,
+            m.return_indices,
+        )
+    if t is nn.AvgPool2d:
+        return "avgpool", _pool_args(
+            "nn.AvgPool2d",
+            m.kernel_size,
+            m.stride,
+            m.padding,
+            ceil=m.ceil_mode,
+            cip=m.count_include_pad,
+            div=m.divisor_override,
+        )
+    if t is nn.AdaptiveAvgPool2d:
+        return _adaptive(m.output_size)
+    if t is nn.Flatten:
+        if (m.start_dim, m.end_dim) != (1, -1):
+            raise _Unsupported(f"nn.Flatten({m.start_dim}, {m.end_dim})")
+        return "flatten", {}
+    if t is nn.Dropout:
+        return "dropout", {"p": float(m.p)}
+    if t in _SIMPLE:
+        return _SIMPLE[t], {}
+    if t.__name__ == "StochasticDepth":
+        return "identity", {}
+    raise _Unsupported(f"nn.{t.__name__}" if t.__module__.startswith("torch.") else t.__name__)
+
+
+_SIMPLE = {
+    nn.ReLU: "relu",
+    nn.ReLU6: "relu6",
+    nn.Hardswish: "hardswish",
+    nn.Hardsigmoid: "hardsigmoid",
+    nn.SiLU: "silu",
+    nn.Sigmoid: "sigmoid",
+    nn.Identity: "identity",
+}
+
+
+# --------------------------------------------------------------------------- functions
+def _arg(node: fx.Node, i: int, name: str, default=None):
+    if len(node.args) > i:
+        return node.args[i]
+    return node.kwargs.get(name, default)
+
+
+def _fn_pool(kind: str, t: str):
+    def rule(n: fx.Node):
+        a = [_const(_arg(n, i, nm, d), f"{kind} {nm}") for i, nm, d in _POOL_ARGS[t]]
+        if t == "maxpool":
+            return t, _pool_args(kind, a[0], a[1], a[2], a[3], a[4], a[5])
+        return t, _pool_args(kind, a[0], a[1], a[2], ceil=a[3], cip=a[4], div=a[5])
+
+    return rule
+
+
+_POOL_ARGS = {
+    "maxpool": [
+        (1, "kernel_size", None),
+        (2, "stride", None),
+        (3, "padding", 0),
+        (4, "dilation", 1),
+        (5, "ceil_mode", False),
+        (6, "return_indices", False),
+    ],
+    "avgpool": [
+        (1, "kernel_size", None),
+        (2, "stride", None),
+        (3, "padding", 0),
+        (4, "ceil_mode", False),
+        (5, "count_include_pad", True),
+        (6, "divisor_override", None),
+    ],
+}
+
+
+def _fn_flatten(n: fx.Node):
+    start = _const(_arg(n, 1, "start_dim", 0), "flatten start_dim")
+    end = _const(_arg(n, 2, "end_dim", -1), "flatten end_dim")
+    if start != 1 or end not in (-1, 3):
+        raise _Unsupported(f"flatten({start}, {end}) (only flatten(x, 1) keeps the batch)")
+    return "flatten", {}
+
+
+def _fn_cat(n: fx.Node):
+    dim = _const(_arg(n, 1, "dim", 0), "cat dim")
+    if dim not in (1, -3):
+        raise _Unsupported(f"torch.cat along dim {dim} (the design concatenates channels)")
+    seq = n.args[0] if n.args else n.kwargs.get("tensors")
+    if not isinstance(seq, (list, tuple)) or not all(isinstance(v, fx.Node) for v in seq):
+        raise _Unsupported("torch.cat of something else than a list of tensors")
+    # The concatenation of one tensor is that tensor (DenseNet's first layer).
+    return ("concat" if len(seq) > 1 else "identity"), {}
+
+
+def _fn_mean(n: fx.Node):
+    dims = _const(_arg(n, 1, "dim", None), "mean dims")
+    keep = _const(_arg(n, 2, "keepdim", False), "mean keepdim")
+    if dims is None or not isinstance(dims, (tuple, list)) or {d % 4 for d in dims} != {2, 3}:
+        raise _Unsupported(f"Tensor.mean over {dims} (only the mean over H and W, dims (2, 3))")
+    return ("global_avgpool" if keep else "mean_flat"), {}
+
+
+def _fn_dropout(n: fx.Node):
+    return "dropout", {"p": float(_const(_arg(n, 1, "p", 0.5), "dropout p"))}
+
+
+def _fn_binary(t: str):
+    def rule(n: fx.Node):
+        if any(k != "alpha" for k in n.kwargs) or n.kwargs.get("alpha", 1) != 1:
+            raise _Unsupported(f"torch.{t} with alpha")
+        if len(n.args) != 2 or not all(isinstance(a, fx.Node) for a in n.args):
+            raise _Unsupported(f"{'+' if t == 'add' else '*'} with a constant")
+        return t, {}
+
+    return rule
+
+
+def _simple(t: str):
+    return lambda n: (t, {})
+
+
+_FUNCTIONS: dict = {
+    F.relu: _simple("relu"),
+    torch.relu: _simple("relu"),
+    torch.relu_: _simple("relu"),
+    F.relu6: _simple("relu6"),
+    F.hardswish: _simple("hardswish"),
+    F.hardsigmoid: _simple("hardsigmoid"),
+    F.silu: _simple("silu"),
+    torch.sigmoid: _simple("sigmoid"),
+    F.sigmoid: _simple("sigmoid"),
+    F.max_pool2d: _fn_pool("F.max_pool2d", "maxpool"),
+    F.avg_pool2d: _fn_pool("F.avg_pool2d", "avgpool"),
+    F.adaptive_avg_pool2d: lambda n: _adaptive(_arg(n, 1, "output_size")),
+    F.dropout: _fn_dropout,
+    torch.cat: _fn_cat,
+    torch.concat: _fn_cat,
+    torch.flatten: _fn_flatten,
+    torch.mean: _fn_mean,
+    operator.add: _fn_binary("add"),
+    operator.iadd: _fn_binary("add"),
+    torch.add: _fn_binary("add"),
+    operator.mul: _fn_binary("mul"),
+    operator.imul: _fn_binary("mul"),
+    torch.mul: _fn_binary("mul"),
+}
+_METHODS: dict = {
+    "relu": _simple("relu"),
+    "relu_": _simple("relu"),
+    "sigmoid": _simple("sigmoid"),
+    "flatten": _fn_flatten,
+    "mean": _fn_mean,
+    "add": _fn_binary("add"),
+    "add_": _fn_binary("add"),
+    "mul": _fn_binary("mul"),
+    "mul_": _fn_binary("mul"),
+}
+_FN_NAMES = {
+    operator.add: "+",
+    operator.iadd: "+=",
+    operator.mul: "*",
+    operator.imul: "*=",
+    operator.getitem: "[] (indexing)",
+    operator.floordiv: "//",
+    operator.truediv: "/",
+    operator.sub: "-",
+    operator.matmul: "@",
+    getattr: "getattr (a tensor attribute such as .shape)",
+}
+
+
+def _op_name(n: fx.Node) -> str:
+    if n.op == "call_method":
+        return f"Tensor.{n.target}"
+    if n.op == "get_attr":
+        return f"a parameter or buffer used directly ({n.target})"
+    t = n.target
+    if t in _FN_NAMES:
+        return _FN_NAMES[t]
+    mod = getattr(t, "__module__", "") or ""
+    name = getattr(t, "__name__", str(t))
+    if mod.startswith("torch.nn.functional"):
+        return f"F.{name}"
+    if mod.startswith("torch") or mod == "":
+        return f"torch.{name}"
+    return f"{mod}.{name}"
+
+
+# --------------------------------------------------------------------------- names
+# A line of ConvCanvas's own exported forward: ``name = expr  # 64x56x56  node 'id'``.
+_EXPORTED = re.compile(r"^\s*(\w+) = .*  # [0-9x]+(?:  node ('.*'))?$")
+
+
+def _exported_id(where: Where | None, root_code) -> str | None:
+    """The node id written in a ConvCanvas export's forward line, if this is one."""
+    if where is None or root_code is None or where.filename != root_code.co_filename:
+        return None
+    m = _EXPORTED.match(linecache.getline(where.filename, where.lineno).rstrip("\n"))
+    if not m:
+        return None
+    if m.group(2) and not m.group(2).endswith("...'"):
+        try:
+            value = literal_eval(m.group(2))  # a string literal only, never code
+        except (ValueError, SyntaxError):
+            return m.group(1)
+        return value if isinstance(value, str) and value else m.group(1)
+    return m.group(1)
+
+
+# --------------------------------------------------------------------------- import
+def _where_text(n: fx.Node) -> tuple[str, str]:
+    scope = n.meta.get("cc_scope") or ""
+    if n.op == "call_module":
+        scope = str(n.target)
+    where = n.meta.get("cc_where")
+    return (scope or "the model's forward"), (where.short if where else "?")
+
+
+def import_module(
+    model: nn.Module, input_size: tuple[int, int, int] = (3, 224, 224), name: str = ""
+) -> Imported:
+    """Trace ``model`` and convert it into a design with its weights.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model; it is put in eval mode.
+    input_size : (C, H, W)
+        The size of every input node.
+    name : str
+        The design's name (default: the model's class name).
+
+    Returns
+    -------
+    Imported
+
+    Raises
+    ------
+    TraceError
+        If torch.fx cannot trace the model.
+    UnsupportedError
+        If any operation has no node type (every one is listed).
+    ImportFailed
+        If the traced graph cannot be a design (outputs that are not sinks, input
+        sizes that do not fit the layers).
+    """
+    model.eval()
+    graph = trace(model)
+    root_code = getattr(type(model).forward, "__code__", None)
+    modules = dict(model.named_modules())
+    nodes = list(graph.nodes)
+    out_node = next(n for n in nodes if n.op == "output")
+    # Only what reaches the output matters (fx keeps unused values such as x.size()).
+    live: set = set()
+    stack = [out_node]
+    while stack:
+        n = stack.pop()
+        if n in live:
+            continue
+        live.add(n)
+        stack.extend(n.all_input_nodes)
+
+    plan: dict[fx.Node, tuple[str, dict]] = {}
+    problems: dict[tuple[str, str], list[str]] = {}
+    for n in nodes:
+        if n not in live or n.op in ("output",):
+            continue
+        try:
+            if n.op == "placeholder":
+                plan[n] = ("input", {})
+            elif n.op == "call_module":
+                plan[n] = _module_rule(modules[n.target])
+            elif n.op == "call_function" and n.target in _FUNCTIONS:
+                plan[n] = _FUNCTIONS[n.target](n)
+            elif n.op == "call_method" and n.target in _METHODS:
+                plan[n] = _METHODS[n.target](n)
+            else:
+                raise _Unsupported(_op_name(n))
+        except _Unsupported as exc:
+            scope, at = _where_text(n)
+            problems.setdefault((str(exc), at), []).append(scope)
+    if problems:
+        items = []
+        for (op, at), scopes in problems.items():
+            more = f" and {len(scopes) - 1} more place(s)" if len(scopes) > 1 else ""
+            items.append(f"unsupported: {op} in {scopes[0]} ({at}){more}")
+        raise UnsupportedError(items)
+    return _build(model, graph, plan, modules, out_node, input_size, name, root_code)
+
+
+def _inputs_of(n: fx.Node) -> list[fx.Node]:
+    if n.op == "call_function" and n.target in (torch.cat, torch.concat):
+        seq = n.args[0] if n.args else n.kwargs.get("tensors")
+        return list(seq)
+    return [a for a in n.args if isinstance(a, fx.Node)][: (2 if n.op != "call_module" else 1)]
+
+
+def _build(model, graph, plan, modules, out_node, input_size, name, root_code) -> Imported:
+    m = GraphModel(name or type(model).__name__)
+    ids: dict[fx.Node, str] = {}  # fx node → the design node holding its value
+    sources: dict[str, str] = {}
+    users = {n: len(n.users) for n in plan}
+    merged: dict[fx.Node, list] = {}  # add/mul folded into a later one: its inputs
+    c, h, w = input_size
+    for n, (t, params) in plan.items():
+        nid = _exported_id(n.meta.get("cc_where"), root_code) or n.name
+        if nid in m:
+            nid = m.unique_id(nid)
+        scope = n.meta.get("cc_scope") or None
+        if n.op == "call_module":
+            scope = str(n.target).rpartition(".")[0] or None
+        if t == "input":
+            m.add_node("input", {"channels": c, "height": h, "width": w}, nid)
+            ids[n] = nid
+            continue
+        srcs = _inputs_of(n)
+        if t in ("add", "mul"):
+            flat = []
+            for s in srcs:
+                if s in merged and plan[s][0] == t and users[s] == 1:
+                    flat.extend(merged.pop(s))
+                    m.remove_node(ids[s])
+                else:
+                    flat.append(s)
+            srcs = flat
+            merged[n] = srcs
+        if t == "mean_flat":
+            gap = m.add_node("global_avgpool", {}, nid, scope=scope)
+            m.connect(ids[srcs[0]], gap)
+            nid = m.unique_id(f"{nid}_flatten")
+            m.add_node("flatten", {}, nid, scope=scope)
+            m.connect(gap, nid)
+            ids[n] = nid
+            continue
+        m.add_node(t, params, nid, scope=scope)
+        for port, s in enumerate(srcs):
+            m.connect(ids[s], nid, port)
+        ids[n] = nid
+        if n.op == "call_module":
+            sources[nid] = str(n.target)
+    outs = out_node.args[0]
+    outs = list(outs) if isinstance(outs, (tuple, list)) else [outs]
+    if not outs or not all(isinstance(o, fx.Node) for o in outs):
+        raise ImportFailed(
+            "the model's forward must return a tensor or a tuple of tensors, "
+            f"it returns {type(out_node.args[0]).__name__}"
+        )
+    out_ids = [ids[o] for o in outs]
+    sinks = [v for v in m.nodes if not m.graph._succ[v]]
+    if len(set(out_ids)) != len(out_ids) or set(out_ids) != set(sinks):
+        extra = [v for v in out_ids if m.graph._succ[v]]
+        raise ImportFailed(
+            "the model returns "
+            + (f"'{extra[0]}', which also feeds other layers" if extra else "the same value twice")
+            + ": a design returns exactly its last layers (the nodes nothing else reads)"
+        )
+    a = analyze(m)
+    if not a.ok:
+        lines = "\n".join(f"  - {msg}" for _, msg in a.errors)
+        raise ImportFailed(
+            f"the imported design does not fit the input size {c}×{h}×{w} "
+            f"(give the size the model was made for with --input CxHxW):\n{lines}"
+        )
+    order = [v for v in a.order if v in set(out_ids)]
+    if out_ids != order:
+        raise ImportFailed(
+            "the model returns its outputs in another order than the design would "
+            f"({', '.join(out_ids)}); return them as ({', '.join(order)})"
+        )
+    state = _state(m, a, modules, sources, input_size)
+    m.set_positions(layered_layout(m))
+    return Imported(m, state, sources)
+
+
+def _state(m: GraphModel, a, modules: dict, sources: dict, input_size: tuple) -> dict:
+    """The weights under the design's exported names, checked against the analysis shapes."""
+    names = module_names(m)
+    state: dict = {}
+    for nid, qual in sources.items():
+        mod = modules[qual]
+        shape = a[a.inputs[nid][0]].shape
+        need = None
+        for attr in ("in_channels", "num_features", "in_features"):
+            need = need or getattr(mod, attr, None)
+        if need is not None and shape[0] != need:
+            what = "features" if isinstance(mod, nn.Linear) else "channels"
+            size = "×".join(map(str, input_size))
+            raise ImportFailed(
+                f"{qual} expects {need} input {what} but gets {shape[0]} with the input "
+                f"size {size}; give the size the model was made for (--input CxHxW)"
+            )
+        for k, v in mod.state_dict().items():
+            state[f"{names[nid]}.{k}"] = v.detach()  # shares storage: no copy
+    return state

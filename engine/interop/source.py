@@ -1,0 +1,206 @@
+"""Finding the user's model: ``path/to/file.py:NAME`` or ``package.module:NAME``.
+
+``NAME`` is an ``nn.Module`` subclass or a function returning an ``nn.Module``, called
+with no arguments (an ``nn.Module`` instance is used as it is). The user's module is run
+and nothing else is: a pickled file (``.pt``, ``.pth``, …) is refused without being
+unpickled, because unpickling runs whatever code the file names.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import pickletools
+import sys
+import traceback
+import zipfile
+from pathlib import Path
+
+from torch import nn
+
+from engine.interop.errors import SourceError
+
+PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".tar")
+
+
+def _where_in(exc: BaseException, filename: str | None = None) -> str:
+    """``" (file.py:12)"``: the innermost traceback frame in ``filename`` (or in any file)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    chosen = None
+    for fr in frames:
+        if filename is None or Path(fr.filename) == Path(filename):
+            chosen = fr
+    if chosen is None and frames:
+        chosen = frames[-1]
+    if chosen is None:
+        return ""
+    return f" ({Path(chosen.filename).name}:{chosen.lineno})"
+
+
+def _pickle_globals(path: Path) -> list[str]:
+    """The classes and functions a torch/pickle file would load, read without unpickling."""
+    data: bytes
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as zf:
+                name = next((n for n in zf.namelist() if n.endswith("data.pkl")), None)
+                if name is None:
+                    return []
+                data = zf.read(name)
+        else:
+            data = path.read_bytes()
+    except OSError:
+        return []
+    found: list[str] = []
+    stack: list = []
+    try:
+        for op, arg, _ in pickletools.genops(data):
+            if op.name == "GLOBAL":
+                found.append(str(arg).replace(" ", "."))
+            elif op.name in ("SHORT_BINUNICODE", "BINUNICODE", "UNICODE"):
+                stack.append(arg)
+            elif op.name == "STACK_GLOBAL" and len(stack) >= 2:
+                found.append(f"{stack[-2]}.{stack[-1]}")
+    except Exception:  # noqa: BLE001 - a damaged pickle: say only that it is a pickle
+        pass
+    return found
+
+
+_STATE_DICT_GLOBALS = ("collections.OrderedDict", "torch._utils.", "torch.", "builtins.")
+
+
+def refuse_pickle(path: Path) -> SourceError:
+    """The error for a pickled file given as the source: what it holds and why it is refused."""
+    names = _pickle_globals(path)
+    classes = [n for n in names if not n.startswith(_STATE_DICT_GLOBALS)]
+    if classes:
+        what = f"a whole pickled model (it names {', '.join(dict.fromkeys(classes[:3]))})"
+    elif names:
+        what = "a state dict (weights only, no network structure)"
+    else:
+        what = "pickled data"
+    return SourceError(
+        f"{path.name} holds {what}. ConvCanvas never unpickles a model: unpickling runs any "
+        f"code the file names. Import the Python source that defines the model instead "
+        f"(path/to/model.py:NAME or package.module:NAME), and pass a state dict to "
+        f"--weights-from to use trained weights."
+    )
+
+
+def _load_file(path: Path) -> object:
+    if not path.is_file():
+        raise SourceError(f"{path}: no such file")
+    mod_name = f"convcanvas_import_{abs(hash(str(path.resolve()))):x}"
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    if spec is None or spec.loader is None:
+        raise SourceError(f"{path.name}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    folder = str(path.resolve().parent)
+    sys.path.insert(0, folder)  # the file's own imports of its neighbours
+    sys.modules[mod_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        sys.modules.pop(mod_name, None)
+        raise SourceError(
+            f"{path.name}:{exc.lineno}: cannot import it: syntax error: {exc.msg}"
+        ) from None
+    except BaseException as exc:  # noqa: BLE001 - anything the user's module raises
+        sys.modules.pop(mod_name, None)
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise SourceError(
+            f"{path.name}: importing it raised {type(exc).__name__}: {exc}"
+            f"{_where_in(exc, str(path))}"
+        ) from None
+    finally:
+        if sys.path and sys.path[0] == folder:
+            sys.path.pop(0)
+    return module
+
+
+def _load_module(name: str) -> object:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        raise SourceError(
+            f"no module named '{exc.name or name}' (while importing '{name}'); give a file "
+            f"as path/to/file.py:NAME or an installed package.module:NAME"
+        ) from None
+    except BaseException as exc:  # noqa: BLE001 - anything the user's module raises
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        raise SourceError(
+            f"importing '{name}' raised {type(exc).__name__}: {exc}{_where_in(exc)}"
+        ) from None
+
+
+def split_source(source: str) -> tuple[str, str]:
+    """``"a/b.py:Net"`` → ``("a/b.py", "Net")``; raises :class:`SourceError` without a name."""
+    where, sep, name = source.rpartition(":")
+    if not sep or not where or not name:
+        raise SourceError(
+            f"'{source}': give the model as path/to/file.py:NAME or package.module:NAME"
+        )
+    return where, name
+
+
+def load_source(source: str) -> nn.Module:
+    """Find, import and call the model named by ``source``; return it in eval mode.
+
+    Parameters
+    ----------
+    source : str
+        ``path/to/file.py:NAME`` or ``package.module:NAME``; ``NAME`` may be dotted.
+
+    Returns
+    -------
+    torch.nn.Module
+
+    Raises
+    ------
+    SourceError
+        If the file or module does not exist or raises on import, the name is missing,
+        calling it fails or returns something else than an ``nn.Module``, or the source is
+        a pickled file (refused without unpickling).
+    """
+    p = Path(source)
+    if p.suffix.lower() in PICKLE_SUFFIXES and p.is_file():
+        raise refuse_pickle(p)
+    where, name = split_source(source)
+    wp = Path(where)
+    if wp.suffix.lower() in PICKLE_SUFFIXES:
+        if wp.is_file():
+            raise refuse_pickle(wp)
+        raise SourceError(f"{where}: no such file")
+    if wp.suffix == ".py" or "/" in where or "\\" in where:
+        module = _load_file(wp)
+        label = wp.name
+    else:
+        module = _load_module(where)
+        label = where
+    obj = module
+    for part in name.split("."):
+        if not hasattr(obj, part):
+            raise SourceError(f"{label} has no '{name}'")
+        obj = getattr(obj, part)
+    if isinstance(obj, nn.Module):
+        model = obj
+    elif callable(obj):
+        try:
+            model = obj()
+        except BaseException as exc:  # noqa: BLE001 - anything the user's code raises
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            raise SourceError(
+                f"calling {name}() raised {type(exc).__name__}: {exc}{_where_in(exc)}; "
+                f"NAME must take no arguments (wrap it in a function that does)"
+            ) from None
+        if not isinstance(model, nn.Module):
+            raise SourceError(f"{name}() returned {type(model).__name__}, not a torch.nn.Module")
+    else:
+        raise SourceError(
+            f"{label}:{name} is a {type(obj).__name__}: give an nn.Module subclass or a "
+            f"function that returns an nn.Module"
+        )
+    return model.eval()
