@@ -233,3 +233,31 @@ def test_sigkill_of_the_client_leaves_nothing_in_shared_memory():
         proc.stdout.close()
         if worker is not None and not gone(worker):
             os.kill(worker, signal.SIGKILL)  # a worker that failed to leave on its own
+
+
+def test_pipe_fallback_notice_reaches_the_status_bar(qtbot, shm, monkeypatch):
+    """When shared memory is full the window's status bar says the maps came through the pipe."""
+    import widgets.inside_panel as ip
+    from designer.document import Document
+    from widgets.main_window import MainWindow
+
+    full = WorkerClient(job="worker_jobs:FullShmJob")
+    real = ip.RunController
+    monkeypatch.setattr(
+        ip, "RunController", lambda doc, parent=None: real(doc, parent, client=full)
+    )
+    win = MainWindow(Document(small_graph()), autosave=False)
+    qtbot.addWidget(win)
+    win.show()
+    host = win.inside_host
+    try:
+        qtbot.waitUntil(lambda: host.panel is not None, timeout=5000)
+        with qtbot.waitSignal(host.panel.result_shown, timeout=60_000):
+            host.actions_.run.trigger()
+        message = win.statusBar().currentMessage()
+        assert "came through the pipe" in message and f"({shm}) is full" in message
+        assert host.panel.grid.channel_count == 16  # the maps are shown all the same
+    finally:
+        if host.panel is not None:
+            host.panel.controller.close()
+        full.close()
