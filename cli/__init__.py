@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import": ("cli.import_", "trace a PyTorch nn.Module into a design file and its weights"),
     "features": ("cli.features", "run an image through the graph, save feature-map grids"),
     "compare": ("cli.compare", "totals of several designs side by side, with the change"),
+    "train": ("cli.train", "train the design as a classifier on shapes or an image folder"),
+    "data": ("cli.data", "write the built-in shapes data set as PNGs and labels.csv"),
 }
 
 

@@ -9,7 +9,14 @@ Runs the image once through the graph (random weights, ``--seed``), then writes 
   or every node's with ``--all-grids``; the output says when grids were left out;
 - ``sparsity.csv``: ``node,type,depth,shape,sparsity,mean,max`` per node;
 - ``localisation.png``: the original image with the receptive-field box of the strongest
-  activation of the last spatial node (or ``--node``/``--channel``).
+  activation of the last spatial node (or ``--node``/``--channel``), its effective box
+  (the smallest box holding half the input gradient's mass) and the gradient as a heat
+  overlay;
+- ``localisation.json``: ``{"node", "channel", "y", "x", "value", "rf_box", "effective_box"}``,
+  boxes ``[x0, y0, x1, y1]`` in original-image pixels, x1 and y1 exclusive;
+- with ``--weights FILE`` (``.safetensors`` or ``.pt``, exported-code keys) every output is
+  for those weights, and ``sparsity_by_depth.png`` plots ReLU sparsity by depth for the
+  random (``--seed``) and the loaded weights.
 
 It prints the localisation box. Exit status 0 on success; 1 when the work is refused (an
 empty graph, graph errors, not one input node, over the memory limit, which counts
@@ -280,6 +287,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--seed", type=seed, default=0, help="seed of the random weights (0 to 2**63-1)"
     )
     parser.add_argument(
+        "--weights",
+        metavar="FILE",
+        help="use trained weights (.safetensors or .pt state dict) instead of random ones",
+    )
+    parser.add_argument(
         "--memory-limit",
         type=limit_mb,
         default=2048,
@@ -304,6 +316,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"write at most N node PNGs (default {MAX_GRIDS}); sparsity.csv lists every node",
     )
     grids.add_argument("--all-grids", action="store_true", help="write every node's PNG")
+
+
+def write_trained_outputs(args, model, result: FeatureResult, loc, out: Path) -> None:
+    """``localisation.png`` / ``.json`` and, with ``--weights``, ``sparsity_by_depth.png``."""
+    from cli.localise import (
+        depth_series,
+        render_localisation,
+        render_sparsity_by_depth,
+        write_localisation_json,
+    )
+
+    render_localisation(result, loc).save(out / "localisation.png")
+    if loc is not None:
+        write_localisation_json(loc, out / "localisation.json")
+    if getattr(args, "weights", None) is None:
+        return
+    from engine.runtime.features import run_features
+
+    rand = run_features(
+        model,
+        result.image,
+        mode=args.mode,
+        normalize=args.normalize,
+        seed=args.seed,
+        memory_limit=int(args.memory_limit * 1024**2),
+    )
+    render_sparsity_by_depth(
+        {f"random, seed {args.seed}": depth_series(rand), "trained": depth_series(result)}
+    ).save(out / "sparsity_by_depth.png")
 
 
 def grid_nodes(result: FeatureResult, limit: int | None) -> list[int]:
@@ -332,9 +373,14 @@ def run(args: argparse.Namespace) -> int:
     except FormatError as exc:
         report("features", exc)
         return EXIT_UNREADABLE
+    from cli.localise import build_runner, localise
+
     try:
+        runner = build_runner(
+            model, args.seed, int(args.memory_limit * 1024**2), getattr(args, "weights", None)
+        )
         result = run_features(
-            model,
+            runner,
             args.image,
             mode=args.mode,
             normalize=args.normalize,
@@ -344,12 +390,17 @@ def run(args: argparse.Namespace) -> int:
             memory_limit=int(args.memory_limit * 1024**2),
             max_pixels=args.max_image_pixels,
         )
+        loc = localise(result, runner)
     except ImageError as exc:
         report("features", exc)
         return EXIT_UNREADABLE if exc.path is not None else EXIT_REFUSED
     except EngineError as exc:
         report("features", exc)
-        return EXIT_REFUSED
+        # A weights file that cannot be read is unreadable input; one that does not fit, refused.
+        unreadable = type(exc).__name__ == "WeightsError" and not (
+            exc.missing or exc.unexpected or exc.mismatched
+        )
+        return EXIT_UNREADABLE if unreadable else EXIT_REFUSED
     out = Path(args.out)
     chosen = grid_nodes(result, None if args.all_grids else args.max_grids)
     try:
@@ -358,7 +409,7 @@ def run(args: argparse.Namespace) -> int:
             n = result.order[i]
             render_node(result, n).save(out / safe_name(i, n))
         write_csv(result, out / "sparsity.csv")
-        render_localisation(result).save(out / "localisation.png")
+        write_trained_outputs(args, model, result, loc, out)
     except OSError as exc:
         why = escape(exc.strerror or exc)
         print(f"features: cannot write to '{escape(out)}': {why}", file=sys.stderr)

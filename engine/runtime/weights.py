@@ -1,7 +1,11 @@
-"""Loading and saving a model's weights as a ``state_dict`` file (``.pt`` / ``.pth``).
+"""Loading and saving a model's weights as a ``state_dict`` file.
 
-Keys follow the exported code's attribute names (``conv1.weight``, ``bn1.running_mean``).
-Loading uses ``torch.load(..., weights_only=True)`` (no arbitrary pickle), checks every
+Two formats: ``.safetensors`` (the default: a JSON header and raw tensors, nothing
+executable) and PyTorch's ``.pt`` / ``.pth`` (read with ``torch.load(..., weights_only=True)``,
+so no arbitrary pickle). The format follows the file name's suffix; a file whose content is
+the other format is still read (the first bytes tell them apart).
+Keys follow the exported code's attribute names (``conv1.weight``, ``bn1.running_mean``),
+so files go both ways between ConvCanvas and the exported module. Loading checks every
 key and shape first, and leaves the model untouched when anything is wrong.
 """
 
@@ -88,8 +92,54 @@ def _report(path: str, missing: list, unexpected: list, mismatched: list) -> str
     return "\n".join(lines)
 
 
+def is_safetensors(path: str | os.PathLike) -> bool:
+    """Whether ``path`` holds a safetensors file (8-byte header length, then ``{``)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(9)
+    except OSError:
+        return str(path).lower().endswith(".safetensors")
+    if len(head) < 9:
+        return False
+    n = int.from_bytes(head[:8], "little")
+    return head[8:9] == b"{" and 2 <= n < (1 << 32)
+
+
+def _read_safetensors(path: str) -> dict:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    name = Path(path).name
+    try:
+        return dict(load_file(path, device="cpu"))
+    except FileNotFoundError:
+        raise WeightsError(f"{name}: no such file", path) from None
+    except OSError as exc:
+        raise WeightsError(f"{name}: cannot read: {exc.strerror or exc}", path) from None
+    except (SafetensorError, ValueError, RuntimeError, UnicodeDecodeError) as exc:
+        detail = str(exc).strip().split("\n")[0][:160]
+        raise WeightsError(
+            f"{name}: cannot load weights: not a valid safetensors file, or it is damaged "
+            f"({detail})",
+            path,
+        ) from None
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, str]:
+    """The text metadata of a safetensors file (``{}`` for ``.pt`` files or none)."""
+    if not is_safetensors(path):
+        return {}
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except Exception:  # metadata is optional; loading reports real problems
+        return {}
+
+
 def read_state_dict(path: str | os.PathLike) -> dict:
-    """Read a ``state_dict`` file safely.
+    """Read a ``state_dict`` file safely (``.safetensors``, or ``.pt`` with ``weights_only``).
 
     Raises
     ------
@@ -99,6 +149,10 @@ def read_state_dict(path: str | os.PathLike) -> dict:
     """
     path = str(path)
     name = Path(path).name
+    if Path(path).is_dir():
+        raise WeightsError(f"{name}: is a folder, not a weights file", path)
+    if is_safetensors(path) or (path.lower().endswith(".safetensors") and not Path(path).exists()):
+        return _read_safetensors(path)
     try:
         with warnings.catch_warnings():  # e.g. "pickle protocol 4": we report failures ourselves
             warnings.simplefilter("ignore")
@@ -232,6 +286,26 @@ def load_weights(module: nn.Module, path: str | os.PathLike) -> None:
         raise WeightsError(f"{Path(path).name}: cannot load weights: {exc}", path) from None
 
 
-def save_weights(module: nn.Module, path: str | os.PathLike) -> None:
-    """Write ``module.state_dict()`` to ``path`` atomically (temporary file, then rename)."""
-    write_atomic(path, lambda fh: torch.save(module.state_dict(), fh), binary=True)
+def save_state(state: dict, path: str | os.PathLike, metadata: dict | None = None) -> None:
+    """Write a state dict (tensors or numpy arrays) to ``path`` atomically.
+
+    ``.pt`` / ``.pth`` files are written with ``torch.save``; anything else (``.safetensors``,
+    the default) as safetensors, with ``metadata`` (text → text) in its header.
+    """
+    tensors = {
+        k: (v if isinstance(v, torch.Tensor) else torch.from_numpy(v)).detach().contiguous()
+        for k, v in state.items()
+    }
+    if str(path).lower().endswith((".pt", ".pth")):
+        write_atomic(path, lambda fh: torch.save(tensors, fh), binary=True)
+        return
+    from safetensors.torch import save
+
+    # save() shares no memory between tensors (a clone per tensor): state dicts may alias.
+    data = save({k: v.clone() for k, v in tensors.items()}, metadata=metadata)
+    write_atomic(path, lambda fh: fh.write(data), binary=True)
+
+
+def save_weights(module: nn.Module, path: str | os.PathLike, metadata: dict | None = None) -> None:
+    """Write ``module.state_dict()`` to ``path`` atomically (see :func:`save_state`)."""
+    save_state(module.state_dict(), path, metadata)

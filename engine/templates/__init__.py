@@ -26,6 +26,7 @@ from engine.templates.teaching import (
     resnet_basic_256,
     resnet_bottleneck,
 )
+from engine.templates.tiny import tiny_cnn
 from engine.templates.vgg import vgg16
 
 TEMPLATES: dict[str, Template] = {
@@ -72,6 +73,13 @@ TEMPLATES: dict[str, Template] = {
             "Teaching",
             resnet_bottleneck,
             "1×1 down to 64, 3×3, 1×1 back up to 256: 69,632 weights",
+        ),
+        Template(
+            "tiny_cnn",
+            "Tiny CNN (trainable)",
+            "Networks",
+            tiny_cnn,
+            "four 3×3 conv stages on 64×64 images, ends in linear 6: trains on shapes in minutes",
         ),
         Template(
             "googlenet",
@@ -138,5 +146,6 @@ __all__ = [
     "resnet_basic_256",
     "resnet_bottleneck",
     "vgg16",
+    "tiny_cnn",
     "GraphModel",
 ]
