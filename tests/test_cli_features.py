@@ -253,6 +253,5 @@ def test_memory_limit_exits_1(ran, tmp_path, capsys):
     assert code == 1
     assert (
         "features: running this graph needs about 147.2 KB (weights 23.4 KB, feature maps "
-        "51.8 KB, working memory 72.0 KB), over the limit of 10.2 KB"
-        in capsys.readouterr().err
+        "51.8 KB, working memory 72.0 KB), over the limit of 10.2 KB" in capsys.readouterr().err
     )
