@@ -12,9 +12,10 @@ Pillow's decompression-bomb limit (89,478,485 pixels); Pillow's own guard (a war
 above it, which our pytest turns into an error, and an error above twice it) is replaced
 by this explicit limit while the header is read, so a caller may raise it. Decoding
 stays lean: a palette image goes straight to RGB (through RGBA only when it has
-transparency), so an image at the default limit peaks at about 0.5 GB (measured: see
-``tests/test_hostile_features.py``). A stream (``/dev/zero``, a FIFO) is read up to
-:data:`MAX_FILE_BYTES` and then refused; a FIFO without a writer reads as empty.
+transparency), so an image at the default limit peaks at about 0.9 GB (measured at 88
+Mpx; ``tests/test_hostile_features.py`` checks the bytes per pixel). A stream
+(``/dev/zero``, a FIFO) is read up to :data:`MAX_FILE_BYTES` and then refused; a FIFO
+without a writer reads as empty.
 
 Channels: a network input with 1 channel gets the grayscale image (ITU-R 601 luma, as
 Pillow's ``convert("L")``), one with 3 channels gets RGB (a grayscale image is repeated
