@@ -4,8 +4,10 @@
 and removes :class:`NodeItem`/:class:`EdgeItem` s, and refreshes only the items whose
 analysis changed (an edge's label follows its source node). Mouse gestures on ports and
 edge ends become :mod:`designer.gestures`; a node drag becomes one ``MoveNodesCommand``
-when the mouse is released. Nothing here edits the model, except that nodes without
-positions get layout positions when a design is opened (no undo entry).
+when the mouse is released. Nothing here edits the model (nodes without positions get
+them when a design is loaded, in :class:`~designer.document.Document`). The document
+signals a change once the analysis is current, so every item is filled in when it is
+made or changed.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from designer.edge_item import LABEL_MID, LABEL_NONE, EdgeItem
 from designer.gestures import ConnectDrag, MessageItem, RewireDrag, show_tooltip
 from designer.node_item import OUT, NodeItem
 from designer.theme import Theme
-from engine.core.layout import layered_layout
 from engine.nodes import fmt_shape
 
 SCENE_MARGIN = 4000.0
@@ -52,9 +53,7 @@ class GraphScene(QGraphicsScene):
         self._gesture = None
         self._move_start: dict[str, QPointF] | None = None
         self._batch_selection = False
-        self._reset_pending = False
-        self._params_dirty: set[str] = set()
-        self._renamed_pending = False  # tell the selection again once the analysis followed
+        self._renamed_selection = False  # tell the selection again once every view renamed
         self.building = False  # no edge routing while items are added in bulk
         self._rects: tuple[list, list] | None = None  # node rects sorted by left edge
         self.message = MessageItem(self)
@@ -185,12 +184,6 @@ class GraphScene(QGraphicsScene):
             self.building = False
 
     def _finish_reset(self) -> None:
-        model = self.doc.model
-        missing = [n for n in model.nodes if model.pos(n) is None]
-        if missing:
-            # Load time (file or template without positions): no undo entry.
-            layout = layered_layout(model)
-            model.set_positions({n: layout[n] for n in missing})
         self._refresh(self.nodes)
         self._reroute_long_edges()
         self._update_rect(reset=True)
@@ -203,7 +196,7 @@ class GraphScene(QGraphicsScene):
             pos = (0.0, 0.0) if self.building else self._spot_for_new()
         item.setPos(QPointF(*pos))
         if not self.building:  # a bulk build fills every item in from the analysis after
-            item.set_content(model.params(n), None)
+            item.set_content(model.graph.nodes[n]["params"], self.doc.analysis.nodes.get(n))
         self.addItem(item)
         self.nodes[n] = item
         self._rects = None
@@ -251,7 +244,10 @@ class GraphScene(QGraphicsScene):
                 continue
             # Read-only use of the model's params dict (it is replaced, never mutated, on
             # edits), which spares a deep copy per node when a whole network changes.
-            item.set_content(graph.nodes[n]["params"], results.get(n))
+            params, result = graph.nodes[n]["params"], results.get(n)
+            if item.params is params and item.result is result:
+                continue  # shown already (a node's own signal came first)
+            item.set_content(params, result)
             self._relabel(item)
             for e in item.in_edges.values():
                 e.update()
@@ -266,7 +262,7 @@ class GraphScene(QGraphicsScene):
 
     # ------------------------------------------------------------------ Document signals
     def _on_node_added(self, n: str) -> None:
-        if not self._reset_pending and n not in self.nodes:
+        if n not in self.nodes:
             self._make_node(n)
             self._reroute_long_edges()
             self._update_rect()
@@ -300,12 +296,7 @@ class GraphScene(QGraphicsScene):
         self.removeItem(e)
 
     def _on_edge_added(self, u: str, v: str, k: int) -> None:
-        if (
-            not self._reset_pending
-            and (u, v, k) not in self.edges
-            and u in self.nodes
-            and v in self.nodes
-        ):
+        if (u, v, k) not in self.edges and u in self.nodes and v in self.nodes:
             self._make_edge(u, v, k)
 
     def _on_edge_removed(self, u: str, v: str, k: int) -> None:
@@ -331,16 +322,15 @@ class GraphScene(QGraphicsScene):
         self.edges = {(rekey(u), rekey(v), k): e for (u, v, k), e in self.edges.items()}
         if self._move_start is not None:
             self._move_start = {rekey(n): p for n, p in self._move_start.items()}
-        self._params_dirty = {rekey(n) for n in self._params_dirty}
         item.set_node_id(new)
         for e in item.out_edges:
             e.update()
-        # The analysis is rebuilt right after this signal: views asking for the selected
-        # node's result must wait for it (see _on_analysis_changed).
-        self._renamed_pending = item.isSelected()
+        # Other views rename their rows on this same signal: the selection is told again on
+        # the change's analysis_changed, which the document emits after it.
+        self._renamed_selection = item.isSelected()
 
     def _on_params_changed(self, n: str) -> None:
-        self._params_dirty.add(n)
+        self._refresh((n,))  # also when the analysis result did not change
 
     def _on_nodes_moved(self, ids: tuple) -> None:
         model = self.doc.model
@@ -363,26 +353,18 @@ class GraphScene(QGraphicsScene):
                 e.update_path()
 
     def _on_graph_reset(self) -> None:
-        # The analysis is rebuilt right after this signal: fill the items in then.
         if self._gesture is not None:
             self._cancel_gesture()
-        self._reset_pending = True
         self._build()
+        self._finish_reset()
+        self.tint_legend = ""
+        self.tint_changed.emit()
+        self.selection_changed_nodes.emit(self.selected_nodes())
 
     def _on_analysis_changed(self, changed) -> None:
-        if self._reset_pending:
-            self._reset_pending = False
-            self._params_dirty.clear()
-            self._finish_reset()
-            self.tint_legend = ""
-            self.tint_changed.emit()
-            self.selection_changed_nodes.emit(self.selected_nodes())
-            return
-        ids = set(changed) | self._params_dirty
-        self._params_dirty.clear()
-        self._refresh(ids)
-        if self._renamed_pending:
-            self._renamed_pending = False
+        self._refresh(changed)
+        if self._renamed_selection:
+            self._renamed_selection = False
             self.selection_changed_nodes.emit(self.selected_nodes())
 
     def _on_selection_changed(self) -> None:

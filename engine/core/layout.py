@@ -216,3 +216,26 @@ def layered_layout(
     tops = [y[i] - height[i] / 2 for i in range(len(nodes))]
     top = min(tops)
     return {n: (float(depth[n] * x_gap), float(round(tops[i] - top))) for i, n in enumerate(nodes)}
+
+
+def place_unplaced(model: Any) -> list[str]:
+    """Give the nodes of ``model`` that have no position their :func:`layered_layout` one.
+
+    Meant for load time (a file or template is opened), not as an edit: it goes through
+    ``model.set_positions``, so the model checks the positions and notifies as usual.
+
+    Parameters
+    ----------
+    model : GraphModel
+        The design; nodes that have a position keep it.
+
+    Returns
+    -------
+    list of str
+        The ids that got a position, in model order.
+    """
+    missing = [n for n in model.nodes if model.pos(n) is None]
+    if missing:
+        layout = layered_layout(model)
+        model.set_positions({n: layout[n] for n in missing})
+    return missing
