@@ -11,6 +11,7 @@ mapped; a partly written file is removed at once. No Qt, no torch.
 from __future__ import annotations
 
 import errno
+import math
 import mmap
 import os
 import re
@@ -216,10 +217,7 @@ def unpack_maps(path: str, layout: list) -> dict[str, np.ndarray]:
             if hasattr(os, "getuid") and (st.st_uid != os.getuid() or st.st_mode & 0o077):
                 raise MapsError(f"the maps file {path} is not private to this user")
             need = max(
-                (
-                    off + int(np.prod(shape, dtype=np.int64)) * np.dtype(dt).itemsize
-                    for _, dt, shape, off in layout
-                ),
+                (off + math.prod(shape) * np.dtype(dt).itemsize for _, dt, shape, off in layout),
                 default=0,
             )
             if st.st_size < need:
@@ -232,6 +230,6 @@ def unpack_maps(path: str, layout: list) -> dict[str, np.ndarray]:
     maps = {}
     for node, dtype, shape, offset in layout:
         dt = np.dtype(dtype)
-        count = int(np.prod(shape, dtype=np.int64))
+        count = math.prod(shape)
         maps[node] = np.frombuffer(mm, dtype=dt, count=count, offset=offset).reshape(shape)
     return maps
