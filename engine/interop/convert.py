@@ -8,7 +8,8 @@ returns the ``state_dict`` whose keys are those of the design's exported module.
 
 Canonical forms: a ``Conv2d`` with a 1×1 kernel, no padding and no dilation is a
 ``conv1x1``; an adaptive average pool to 1×1 (``x.mean((2, 3), keepdim=True)`` too) is a
-``global_avgpool``; ``a + b + c`` is one ``add`` of three inputs (and ``*`` one ``mul``).
+``global_avgpool``; a pool's stride equal to its kernel is the default (``None``);
+``a + b + c`` is one ``add`` of three inputs (and ``*`` one ``mul``).
 """
 
 from __future__ import annotations
@@ -101,6 +102,8 @@ def _pool_args(kind: str, k, s, pad, dil=1, ceil=False, ret=False, cip=True, div
     if not cip or div is not None:
         raise _Unsupported(f"{kind} with count_include_pad=False or divisor_override")
     s = None if s is None or (isinstance(s, (list, tuple)) and len(s) == 0) else _p(s)
+    if s == _p(k):
+        s = None  # torch stores a default stride as the kernel size: canonically None
     return {"kernel_size": _p(k), "stride": s, "padding": _p(pad), "ceil_mode": bool(ceil)}
 
 
@@ -378,6 +381,8 @@ def import_module(
     model.eval()
     graph = trace(model)
     root_code = getattr(type(model).forward, "__code__", None)
+    if root_code is not None:
+        linecache.checkcache(root_code.co_filename)  # the file may have changed since
     modules = dict(model.named_modules())
     nodes = list(graph.nodes)
     out_node = next(n for n in nodes if n.op == "output")
@@ -435,12 +440,13 @@ def _build(model, graph, plan, modules, out_node, input_size, name, root_code) -
     c, h, w = input_size
     for n, (t, params) in plan.items():
         nid = _exported_id(n.meta.get("cc_where"), root_code) or n.name
-        if nid in m:
-            nid = m.unique_id(nid)
+        if n.op == "placeholder":
+            nid = str(n.target).lstrip("*")  # the argument's name (fx renames 'input')
         scope = n.meta.get("cc_scope") or None
         if n.op == "call_module":
             scope = str(n.target).rpartition(".")[0] or None
         if t == "input":
+            nid = m.unique_id(nid) if nid in m else nid
             m.add_node("input", {"channels": c, "height": h, "width": w}, nid)
             ids[n] = nid
             continue
@@ -455,6 +461,8 @@ def _build(model, graph, plan, modules, out_node, input_size, name, root_code) -
                     flat.append(s)
             srcs = flat
             merged[n] = srcs
+        if nid in m:  # after folding: a folded add/mul leaves its id to the chain's end
+            nid = m.unique_id(nid)
         if t == "mean_flat":
             gap = m.add_node("global_avgpool", {}, nid, scope=scope)
             m.connect(ids[srcs[0]], gap)

@@ -66,15 +66,25 @@ def _pickle_globals(path: Path) -> list[str]:
     return found
 
 
-_STATE_DICT_GLOBALS = ("collections.OrderedDict", "torch._utils.", "torch.", "builtins.")
+# What a plain state dict names: containers, tensor rebuilders and storages.
+_STATE_DICT_GLOBALS = ("collections.", "torch._utils.", "builtins.", "__builtin__.", "_codecs.")
+
+
+def _is_model_global(name: str) -> bool:
+    if name.startswith(_STATE_DICT_GLOBALS):
+        return False
+    return not name.startswith("torch.") or name.startswith("torch.nn.")
 
 
 def refuse_pickle(path: Path) -> SourceError:
     """The error for a pickled file given as the source: what it holds and why it is refused."""
     names = _pickle_globals(path)
-    classes = [n for n in names if not n.startswith(_STATE_DICT_GLOBALS)]
+    classes = [n for n in names if _is_model_global(n)]
     if classes:
-        what = f"a whole pickled model (it names {', '.join(dict.fromkeys(classes[:3]))})"
+        what = (
+            f"pickled Python objects such as a whole model (it names "
+            f"{', '.join(dict.fromkeys(classes[:3]))})"
+        )
     elif names:
         what = "a state dict (weights only, no network structure)"
     else:
@@ -82,8 +92,8 @@ def refuse_pickle(path: Path) -> SourceError:
     return SourceError(
         f"{path.name} holds {what}. ConvCanvas never unpickles a model: unpickling runs any "
         f"code the file names. Import the Python source that defines the model instead "
-        f"(path/to/model.py:NAME or package.module:NAME), and pass a state dict to "
-        f"--weights-from to use trained weights."
+        f"(path/to/model.py:NAME or package.module:NAME); a state dict of trained "
+        f"weights can then be loaded into the design."
     )
 
 
