@@ -383,3 +383,13 @@ def test_rename_keeps_a_200_character_id():
     m = small()
     m.rename_node("r", "r" * 200)
     assert m.nodes[-1] == "r" * 200 and m.inputs("r" * 200) == ["c"]
+
+
+def test_huge_integer_for_a_float_param_is_a_param_error():
+    """A 401-digit integer for eps is refused by name and size, not with OverflowError."""
+    m = GraphModel()
+    m.add_node("batchnorm", {}, "b")
+    with pytest.raises(ParamError) as err:
+        m.set_param("b", "eps", 10**400)
+    assert "'eps' must be between 0 and 1, got a 401-digit integer" in str(err.value)
+    assert m.params("b")["eps"] == 1e-5

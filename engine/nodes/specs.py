@@ -314,6 +314,13 @@ def check_param(type_name: str, name: str, value: Any, node: str | None = None) 
             )
         return value
     if kind == "float":
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
+            raise ParamError(
+                f"{_where(node)}: '{name}' must be between {spec.minimum:g} and "
+                f"{spec.maximum:g}, got a {len(str(abs(value)))}-digit integer",
+                node,
+                name,
+            )
         if (
             isinstance(value, bool)
             or not isinstance(value, (int, float))
