@@ -485,9 +485,9 @@ def _build(model, graph, plan, modules, out_node, input_size, name, root_code) -
             f"it returns {type(out_node.args[0]).__name__}"
         )
     out_ids = [ids[o] for o in outs]
-    sinks = [v for v in m.nodes if not m.graph._succ[v]]
+    sinks = [v for v in m.nodes if not m.graph.out_degree(v)]
     if len(set(out_ids)) != len(out_ids) or set(out_ids) != set(sinks):
-        extra = [v for v in out_ids if m.graph._succ[v]]
+        extra = [v for v in out_ids if m.graph.out_degree(v)]
         raise ImportFailed(
             "the model returns "
             + (f"'{extra[0]}', which also feeds other layers" if extra else "the same value twice")
