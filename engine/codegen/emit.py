@@ -124,7 +124,6 @@ def make_plan(graph: GraphLike, analysis: Analysis | None = None) -> Plan:
         )
     cls = class_name(model_name)
     names = module_names(g, reserved={cls})
-    succ = g._succ
     order = list(a.order)
     return Plan(
         model_name=model_name,
@@ -136,7 +135,7 @@ def make_plan(graph: GraphLike, analysis: Analysis | None = None) -> Plan:
         inputs={n: list(a.inputs[n]) for n in order},
         shapes={n: a.nodes[n].shape for n in order},
         input_nodes=[n for n in order if g.nodes[n]["type"] == "input"],
-        sinks=[n for n in order if not succ[n]],
+        sinks=[n for n in order if not g.out_degree(n)],
         totals=a.totals,
     )
 
