@@ -31,6 +31,7 @@ from widgets.export_dialog import ExportDialog, default_file_name, generate_code
 from widgets.inside_panel import install_inside
 from widgets.palette import Palette
 from widgets.tabs import DesignTabs
+from widgets.train_host import design_weights_ref, install_training
 from widgets.undo_keys import DocumentUndoKeys
 
 APP_NAME = "ConvCanvas"
@@ -118,6 +119,8 @@ class MainWindow(DesignTabs, QMainWindow):
         self._connect()
         # Feature maps etc.: Run/Live/Cancel/Open image, image drops (built after show).
         self.inside_host = install_inside(self)
+        # Run → Train…, Load/Save weights…, the weights label (training has its own worker).
+        self.train_host = install_training(self)
         # Ctrl+Z in an inspector field undoes the document's last edit (the field commits).
         self.undo_keys = DocumentUndoKeys(self, self.undo_action, self.redo_action)
         self._finish_tabs()
@@ -439,6 +442,7 @@ class MainWindow(DesignTabs, QMainWindow):
         if not self.maybe_save():
             return False
         self.set_model(model, path)
+        self.train_host.restore_design_weights(path)
         self.recent.add(path)
         self.statusBar().showMessage(f"Opened {path}", 4000)
         return True
@@ -459,7 +463,8 @@ class MainWindow(DesignTabs, QMainWindow):
 
     def _write(self, path: Path) -> bool:
         try:
-            fileformat.save(self.doc.model, path)
+            # Trained/loaded weights first (NAME.safetensors), then the JSON that names them.
+            fileformat.save(self.doc.model, path, weights=design_weights_ref(self.doc, path))
         except (OSError, ValueError) as exc:  # ValueError: text the encoding cannot hold
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             self.show_error(self, "Cannot save design", f"{path}: cannot write: {why}")

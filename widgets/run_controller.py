@@ -166,8 +166,14 @@ class RunController(QObject):
         node = self.node if self.node in snapshot.nodes else None
         starting = not self.client.alive()
         t0 = time.perf_counter()
+        options = dict(self.options)
+        weights = getattr(self.document, "weights", None)
+        if weights is not None and weights.kind != "random":
+            # Trained/loaded tensors (exported-code keys); the worker rebuilds on a new key.
+            options["state"] = weights.state(model)
+            options["state_key"] = f"{id(weights)}:{weights.version}"
         rid = self.client.submit(
-            doc, self.image, self.options, node=node, channel=self.channel if node else None
+            doc, self.image, options, node=node, channel=self.channel if node else None
         )
         self.left_out = left_out
         self._sent = {rid: (t0, snapshot, self.revision, left_out)}

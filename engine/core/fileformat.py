@@ -115,11 +115,12 @@ def from_dict(doc: Any) -> GraphModel:
             f"reads ({VERSION}); update ConvCanvas to open it",
             field="version",
         )
-    unknown = set(doc) - {"format", "version", "name", "nodes", "edges"}
+    unknown = set(doc) - {"format", "version", "name", "nodes", "edges", "weights"}
     if unknown:
         raise _fail(
             f"unknown top-level field(s): {', '.join(sorted(unknown))}", field=sorted(unknown)[0]
         )
+    weights_ref(doc)  # a bad "weights" entry is refused like any other field
     name = doc.get("name", "Untitled")
     if not isinstance(name, str):
         raise _fail(f"'name' must be a string, got {_quote(name)}", field="name")
@@ -257,13 +258,62 @@ def _num(v: float) -> float | int:
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def dumps(model: GraphModel) -> str:
-    """The JSON text of a model (what :func:`save` writes).
+_SHA256 = re.compile("[0-9a-f]{64}")
+
+
+def weights_ref(doc: Any) -> dict | None:
+    """The checked ``"weights"`` entry of a parsed document, or ``None`` when it has none.
+
+    The entry names the design's weights file, which lies beside the JSON file:
+    ``{"file": "NAME.safetensors", "sha256": "<64 lowercase hex digits>"}``.
+
+    Raises
+    ------
+    FormatError
+        If the entry is not such an object (a path instead of a plain file name included).
+    """
+    if not isinstance(doc, dict) or "weights" not in doc:
+        return None
+    ref = doc["weights"]
+    if not isinstance(ref, dict) or set(ref) != {"file", "sha256"}:
+        raise _fail("'weights' must be an object with 'file' and 'sha256'", field="weights")
+    name, digest = ref["file"], ref["sha256"]
+    if (
+        not isinstance(name, str)
+        or not name.endswith(".safetensors")
+        or name != Path(name).name
+        or "\\" in name
+        or name.startswith(".")
+    ):
+        raise _fail(
+            f"'weights.file' must be a plain .safetensors file name beside the graph file, "
+            f"got {_quote(name)}",
+            field="weights",
+        )
+    if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+        raise _fail("'weights.sha256' must be 64 lowercase hex digits", field="weights")
+    return {"file": name, "sha256": digest}
+
+
+def read_weights_ref(path: str | os.PathLike) -> dict | None:
+    """The ``"weights"`` entry of a graph file (see :func:`weights_ref`); ``None`` if none."""
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return weights_ref(doc)
+
+
+def dumps(model: GraphModel, weights: dict | None = None) -> str:
+    """The JSON text of a model (what :func:`save` writes); ``weights`` names its weights file.
 
     Non-ASCII text is kept as is, except lone surrogates (which UTF-8 cannot encode):
     they become ``\\udXXX`` escapes, which :func:`loads` turns back into the same string.
     """
-    text = json.dumps(to_dict(model), indent=1, ensure_ascii=False) + "\n"
+    doc = to_dict(model)
+    if weights is not None:
+        doc["weights"] = weights_ref({"weights": weights})
+    text = json.dumps(doc, indent=1, ensure_ascii=False) + "\n"
     return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
@@ -401,8 +451,11 @@ def write_atomic(
         raise
 
 
-def save(model: GraphModel, path: str | os.PathLike) -> None:
-    """Write a graph file atomically: a temporary file in the same folder, then rename."""
+def save(model: GraphModel, path: str | os.PathLike, weights: dict | None = None) -> None:
+    """Write a graph file atomically: a temporary file in the same folder, then rename.
+
+    ``weights`` (``{"file", "sha256"}``) names the weights file saved beside it.
+    """
     path = Path(path)
-    text = dumps(model)
+    text = dumps(model, weights)
     write_atomic(path, lambda fh: fh.write(text), mode=_file_mode(path))

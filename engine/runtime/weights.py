@@ -309,3 +309,25 @@ def save_state(state: dict, path: str | os.PathLike, metadata: dict | None = Non
 def save_weights(module: nn.Module, path: str | os.PathLike, metadata: dict | None = None) -> None:
     """Write ``module.state_dict()`` to ``path`` atomically (see :func:`save_state`)."""
     save_state(module.state_dict(), path, metadata)
+
+
+def apply_partial(module: nn.Module, state: dict, path: str = "") -> None:
+    """Copy the tensors of ``state`` (a subset of the module's keys) into ``module``.
+
+    Keys the module lacks and tensors of the wrong shape raise :class:`WeightsError`
+    (named per layer) before anything is copied; keys ``state`` lacks keep their values.
+    """
+    own = module.state_dict()
+    unexpected = [k for k in state if k not in own]
+    mismatched = [
+        (k, tuple(own[k].shape), tuple(getattr(v, "shape", ())) if hasattr(v, "shape") else None)
+        for k, v in state.items()
+        if k in own and tuple(getattr(v, "shape", ())) != tuple(own[k].shape)
+    ]
+    if unexpected or mismatched:
+        raise WeightsError(
+            _report(path or "weights", [], unexpected, mismatched), path, [], unexpected, mismatched
+        )
+    with torch.no_grad():
+        for k, v in state.items():
+            own[k].copy_(torch.as_tensor(v))

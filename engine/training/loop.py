@@ -24,6 +24,7 @@ from engine.analysis.analyzer import Analysis, analyze
 from engine.core.errors import EngineError
 from engine.core.graph import GraphLike
 from engine.training.data import Dataset, load_data
+from engine.training.head import head_problem
 from engine.training.schedule import lr_at
 
 DEFAULT_SECONDS = 120.0
@@ -141,37 +142,6 @@ def check_graph(graph: GraphLike) -> tuple[Analysis, str]:
     if len(inputs) != 1:
         raise TrainError(f"training needs exactly one input node; the graph has {len(inputs)}")
     return analysis, inputs[0]
-
-
-def head_problem(analysis: Analysis, n_classes: int) -> str | None:
-    """Why the graph is not a classifier for ``n_classes`` classes, or ``None`` if it is.
-
-    The graph must have one output (sink), a linear layer with ``n_classes`` outputs.
-    """
-    g = analysis.graph
-    sinks = [n for n in analysis.order if g.out_degree(n) == 0]
-    if len(sinks) != 1:
-        names = ", ".join(f"'{s}'" for s in sinks)
-        return (
-            f"the graph has {len(sinks)} outputs ({names}); a classifier has one: "
-            f"a linear layer with {n_classes} outputs"
-        )
-    last = sinks[0]
-    if g.nodes[last]["type"] != "linear":
-        shape = analysis.nodes[last].shape
-        what = "global avg pool → flatten → " if shape is not None and len(shape) == 3 else ""
-        return (
-            f"the graph must end in a classifier head: a linear layer with one output per "
-            f"class ({n_classes}); it ends in '{last}' ({g.nodes[last]['type']}). Add "
-            f"{what}linear (out_features={n_classes}) after '{last}'"
-        )
-    out = analysis.nodes[last].shape[-1]
-    if out != n_classes:
-        return (
-            f"the last layer '{last}' has {out} outputs but the data has {n_classes} "
-            f"classes; set its out_features to {n_classes}"
-        )
-    return None
 
 
 def _batches(n: int, batch: int, rng: np.random.Generator):

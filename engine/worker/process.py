@@ -55,11 +55,20 @@ class FeatureJob:
         from engine.runtime import features
 
         doc = request["graph"]
-        key = f"{request.get('seed', 0)}:{_graph_key(doc)}"
+        # Trained or loaded weights travel as options["state"] (numpy arrays, exported-code
+        # keys; nodes without an entry keep the seeded random ones), named by "state_key".
+        options = request.get("options", {})
+        state_key = options.get("state_key") if options.get("state") else None
+        key = f"{request.get('seed', 0)}:{state_key}:{_graph_key(doc)}"
         if key != self._key or self._runner is None:
             progress(2, "building the model")
+            self._key = None
             self._model = from_dict(doc)
             self._runner = features.FeatureRunner(self._model, seed=request.get("seed", 0))
+            if state_key is not None:
+                from engine.runtime.weights import apply_partial
+
+                apply_partial(self._runner.module, options["state"])
             self._key = key
             self._hists = None
             self.builds += 1

@@ -1,0 +1,77 @@
+"""A design's weights file beside its JSON file (numpy + safetensors, no torch).
+
+Saving a design that uses trained or loaded weights writes ``NAME.safetensors`` beside
+``NAME.json`` first, then the JSON, which names that file and its SHA-256
+(:func:`engine.core.fileformat.weights_ref`); reopening checks the hash before using it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from engine.core.errors import EngineError
+from engine.core.fileformat import write_atomic
+
+
+class DesignWeightsError(EngineError):
+    """The weights file a design names is missing, changed or unreadable."""
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """Lowercase hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def weights_path_for(json_path: str | os.PathLike) -> Path:
+    """``NAME.safetensors`` beside ``NAME.json``."""
+    p = Path(json_path)
+    return p.with_name(p.stem + ".safetensors")
+
+
+def save_design_weights(state: dict, meta: dict, json_path: str | os.PathLike) -> dict:
+    """Write ``state`` beside ``json_path`` atomically; return the JSON's ``weights`` entry."""
+    from safetensors.numpy import save
+
+    path = weights_path_for(json_path)
+    arrays = {k: np.ascontiguousarray(v) for k, v in state.items()}
+    data = save(arrays, metadata={k: str(v) for k, v in meta.items()} or None)
+    write_atomic(path, lambda fh: fh.write(data), binary=True)
+    return {"file": path.name, "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def load_design_weights(json_path: str | os.PathLike, ref: dict) -> tuple[dict, dict]:
+    """Read the weights file ``ref`` names beside ``json_path``: ``(state, metadata)``.
+
+    Raises
+    ------
+    DesignWeightsError
+        If the file is missing, its hash differs from the one saved, or it is unreadable.
+    """
+    from safetensors import safe_open
+
+    path = Path(json_path).with_name(ref["file"])
+    if not path.is_file():
+        raise DesignWeightsError(
+            f"the design names the weights file '{path.name}', which is not beside it; "
+            f"random weights are used"
+        )
+    if sha256_of(path) != ref["sha256"]:
+        raise DesignWeightsError(
+            f"'{path.name}' changed since the design was saved (its SHA-256 differs); "
+            f"random weights are used. Load it with Run → Load weights… if it is right"
+        )
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            state = {k: f.get_tensor(k) for k in f.keys()}
+            meta = dict(f.metadata() or {})
+    except Exception as exc:  # safetensors raises its own error types for damaged files
+        raise DesignWeightsError(f"'{path.name}' cannot be read: {exc}") from None
+    return state, meta

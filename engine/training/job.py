@@ -1,0 +1,91 @@
+"""The training job of the worker process: train, load or save weights off the UI thread.
+
+:class:`TrainJob` is a job for :class:`engine.worker.client.WorkerClient`
+(``WorkerClient(job="engine.training.job:TrainJob")``). A request's ``options["action"]``
+says what to do:
+
+* ``"train"``: ``options["config"]`` (the fields of
+  :class:`~engine.training.loop.TrainConfig`) and optionally ``options["state"]`` (start
+  weights). Progress messages carry JSON text: ``{"step", "total", "loss", "acc",
+  "elapsed", "held_out"?}`` batched as ``{"points": [...]}``; the worker's own
+  ``layer N of M`` messages are plain text and can be ignored. The result is a
+  :class:`~engine.training.loop.TrainResult`.
+* ``"load"``: ``options["path"]``: read a ``.safetensors`` / ``.pt`` file, check it against
+  the graph (:func:`engine.runtime.weights.check_state_dict`, every mismatch named per
+  layer) and return :class:`WeightsReply` with the tensors as numpy arrays.
+* ``"save"``: ``options["path"]``, ``options["state"]`` and ``options["meta"]``: write them.
+
+Cancelling (:meth:`WorkerClient.cancel`) stops training at the next step.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass
+class WeightsReply:
+    """A loaded or saved weights file: its tensors (numpy) and metadata."""
+
+    path: str
+    state: dict
+    meta: dict
+    maps: dict = field(default_factory=dict)  # always empty (the worker loop looks for maps)
+
+
+class TrainJob:
+    """Runs training, weight loading and saving in the worker process."""
+
+    SEND_EVERY = 0.1  # seconds between progress messages
+
+    def __init__(self) -> None:
+        import torch  # noqa: F401  (loaded before the first request)
+
+    def run(self, request: dict, progress):
+        """Do what ``request["options"]["action"]`` asks; ``progress`` may raise ``Aborted``."""
+        from engine.core.fileformat import from_dict
+
+        opts = request.get("options", {})
+        action = opts.get("action", "train")
+        model = from_dict(request["graph"])
+        if action == "load":
+            return self._load(model, opts["path"])
+        if action == "save":
+            from engine.runtime.weights import save_state
+
+            save_state(opts["state"], opts["path"], metadata=opts.get("meta") or None)
+            return WeightsReply(opts["path"], {}, dict(opts.get("meta") or {}))
+        return self._train(model, opts, progress)
+
+    def _load(self, model, path: str) -> WeightsReply:
+        from engine.runtime.build import build_module
+        from engine.runtime.weights import check_state_dict, read_metadata, read_state_dict
+
+        state = read_state_dict(path)
+        module = build_module(model, seed=0)
+        check_state_dict(module, state, path)
+        own = module.state_dict()
+        arrays = {k: v.detach().cpu().numpy().copy() for k, v in state.items() if k in own}
+        return WeightsReply(path, arrays, read_metadata(path))
+
+    def _train(self, model, opts: dict, progress):
+        from engine.training.loop import TrainConfig, train
+
+        config = TrainConfig(**opts.get("config", {}))
+        pending: list = []
+        last = [0.0]
+
+        def report(info: dict) -> None:
+            pending.append(info)
+            now = time.perf_counter()
+            if now - last[0] >= self.SEND_EVERY or info["step"] == info["total"]:
+                last[0] = now
+                pct = int(100 * info["step"] / max(1, info["total"]))
+                text = json.dumps({"points": pending})
+                pending.clear()
+                progress(pct, text)
+
+        progress(0, json.dumps({"points": [], "phase": "preparing the data"}))
+        return train(model, config, progress=report, init_state=opts.get("state"))

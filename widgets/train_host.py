@@ -1,0 +1,241 @@
+"""The window's training side: Run → Train…, Load weights…, Save weights…, and the weights label.
+
+:class:`TrainHost` owns the :class:`~widgets.train_panel.TrainController` (the training
+worker), builds the :class:`~widgets.train_panel.TrainPanel` dock on first use, names the
+weights in use next to the feature maps (``random, seed 0``, ``trained on shapes, 97.3%``,
+``loaded from FILE``; :meth:`designer.document.Document.weights_changed`), and reads and
+writes the design's ``NAME.safetensors`` beside ``NAME.json``
+(:func:`design_weights_ref`, :meth:`TrainHost.restore_design_weights`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QDockWidget, QFileDialog
+
+from designer.document import Document
+from engine.core.fileformat import to_dict
+from engine.training.files import DesignWeightsError, load_design_weights, save_design_weights
+from widgets.train_panel import WEIGHT_FILTER, TrainController, TrainPanel
+
+
+def design_weights_ref(doc: Document, json_path: Path) -> dict | None:
+    """Before a design is saved: write ``NAME.safetensors`` and return the JSON's entry.
+
+    ``None`` (nothing written) when the design uses random weights.
+    """
+    w = doc.weights
+    if w.kind == "random":
+        return None
+    meta = dict(w.meta)
+    meta["origin"] = w.origin
+    return save_design_weights(w.state(doc.model), meta, json_path)
+
+
+class TrainHost(QObject):
+    """The window's training side: the controller, the lazily built panel and its dock,
+    the Run-menu actions, the weights label and the design's weights file.
+
+    Signals
+    -------
+    status_message(str)
+    """
+
+    status_message = Signal(str)
+
+    def __init__(self, window, controller: TrainController | None = None) -> None:
+        super().__init__(window)
+        self.window_ = window
+        self.controller = controller if controller is not None else TrainController(self)
+        self.panel: TrainPanel | None = None
+        self.dock = QDockWidget("Train", window)
+        self.dock.setObjectName("train_dock")
+        window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
+        self.dock.hide()
+        c = self.controller
+        c.loaded.connect(self._on_loaded)
+        c.saved.connect(lambda p: self._say(f"Weights saved to {Path(p).name}."))
+        c.failed.connect(self._on_failed)
+        self._docs: set[int] = set()
+        self._pending = None
+        self.follow(window.doc)
+
+    @property
+    def doc(self) -> Document:
+        """The window's current document."""
+        return self.window_.doc
+
+    def follow(self, doc: Document) -> None:
+        """Keep the weights label in step with ``doc`` (call for every document shown)."""
+        if id(doc) in self._docs:
+            return
+        self._docs.add(id(doc))
+        doc.weights_changed.connect(self._on_weights_changed)
+
+    def ensure_panel(self) -> TrainPanel:
+        """The Train panel (built on first use)."""
+        if self.panel is None:
+            self.panel = TrainPanel(self.window_, self)
+            self.panel.status_message.connect(self.status_message)
+            self.dock.setWidget(self.panel)
+            if self._pending is not None:
+                self.panel.record_result(self._pending)
+                self._pending = None
+        return self.panel
+
+    def show_panel(self) -> TrainPanel:
+        """Run → Train…: show the Train dock."""
+        panel = self.ensure_panel()
+        self.dock.show()
+        self.dock.raise_()
+        return panel
+
+    def _say(self, text: str) -> None:
+        if self.panel is not None:
+            self.panel.status.setText(text)
+        self.status_message.emit(text)
+
+    def weights_text(self) -> str:
+        """What the window says about the weights in use."""
+        return self.doc.weights.text()
+
+    def _on_weights_changed(self, text: str) -> None:
+        if self.sender() is not None and self.sender() is not self.doc:
+            return  # another tab's document
+        host = getattr(self.window_, "inside_host", None)
+        panel = getattr(host, "panel", None)
+        if panel is not None and hasattr(panel, "set_weights_text"):
+            panel.set_weights_text(text)
+        if self.doc.weights.dropped:
+            self.status_message.emit(f"Weights: {text}.")
+
+    def on_views_built(self, panel) -> None:
+        """The feature views exist: name the weights, record results for the sparsity plot."""
+        if hasattr(panel, "set_weights_text"):
+            panel.set_weights_text(self.weights_text())
+        if hasattr(panel, "result_shown"):
+            panel.result_shown.connect(self._on_result)
+
+    def _on_result(self, result) -> None:
+        if self.panel is not None:
+            self.panel.record_result(result)
+        else:
+            self._pending = result  # shown when the panel is built
+
+    def rerun(self) -> None:
+        """Run the feature views again (they switch to the weights now in use)."""
+        host = getattr(self.window_, "inside_host", None)
+        if host is None:
+            return
+        panel = host.ensure_panel() if hasattr(host, "ensure_panel") else None
+        if panel is not None:
+            panel.run()
+
+    def _on_failed(self, message: str) -> None:
+        if self.panel is None or self.panel.train_button.isEnabled():
+            self._say(message)
+
+    # ------------------------------------------------------------------ weights files
+    def load_weights(self, path: str | None = None) -> bool:
+        """Run → Load weights…: read a file in the worker, check it, then use it."""
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self.window_, "Load weights", "", WEIGHT_FILTER)
+            if not path:
+                return False
+        if self.controller.busy:
+            self._say("Wait for the training worker to finish first.")
+            return False
+        if self.doc.analysis.errors or len(self.doc.model) == 0:
+            self._say("Fix the graph before loading weights into it.")
+            return False
+        self._say(f"Loading {Path(path).name}…")
+        self.controller.load(to_dict(self.doc.model), path)
+        return True
+
+    def _on_loaded(self, reply) -> None:
+        self.doc.set_weights(
+            reply.state, "loaded", f"loaded from {Path(reply.path).name}", reply.meta
+        )
+        self._say(f"Loaded {len(reply.state)} tensors from {Path(reply.path).name}.")
+        self.rerun()
+
+    def save_weights(self, path: str | None = None) -> bool:
+        """Run → Save weights…: write the weights in use (random ones too) to a file."""
+        if path is None:
+            start = f"{self.doc.model.name or 'weights'}.safetensors"
+            path, _ = QFileDialog.getSaveFileName(
+                self.window_, "Save weights", start, WEIGHT_FILTER
+            )
+            if not path:
+                return False
+        if not path.lower().endswith((".safetensors", ".pt", ".pth")):
+            path += ".safetensors"
+        if self.controller.busy:
+            self._say("Wait for the training worker to finish first.")
+            return False
+        w = self.doc.weights
+        if w.kind == "random":
+            self._say("The design uses random weights: train or load weights before saving them.")
+            return False
+        if w.dropped:
+            self._say(f"Note: {', '.join(w.dropped)} use random weights after an edit.")
+        self.controller.save(to_dict(self.doc.model), path, w.state(self.doc.model), dict(w.meta))
+        return True
+
+    def restore_design_weights(self, json_path: Path) -> None:
+        """After opening a design: use the weights file its JSON names (hash checked)."""
+        from engine.core.errors import FormatError
+        from engine.core.fileformat import read_weights_ref
+
+        try:
+            ref = read_weights_ref(json_path)
+        except FormatError as exc:
+            self._say(f"Random weights: {exc.message}")
+            return
+        if ref is None:
+            return
+        try:
+            state, meta = load_design_weights(json_path, ref)
+        except DesignWeightsError as exc:
+            self._say(exc.message)
+            return
+        origin = meta.get("origin") or f"loaded from {ref['file']}"
+        unmatched = self.doc.weights.assign(
+            self.doc.model, self.doc.analysis, state, "loaded", origin, meta
+        )
+        self.doc.weights_changed.emit(self.doc.weights.text())
+        if unmatched:
+            self._say(f"{ref['file']}: {len(unmatched)} tensor(s) match no node and were left out.")
+
+
+def install_training(window) -> TrainHost:
+    """Add the Train dock and Run → Train…, Load weights…, Save weights… to ``window``."""
+    host = TrainHost(window)
+    menu = None
+    for action in window.menuBar().actions():
+        if action.menu() is not None and action.text().replace("&", "") == "Run":
+            menu = action.menu()
+    if menu is None:
+        menu = window.menuBar().addMenu("&Run")
+    menu.addSeparator()
+    host.actions_ = {}
+    for key, text, slot, tip in (
+        ("train", "Train…", host.show_panel, "Train the design on shapes or a folder of images"),
+        ("load", "Load weights…", host.load_weights, "Use weights from a .safetensors or .pt file"),
+        ("save", "Save weights…", host.save_weights, "Write the weights in use to a file"),
+    ):
+        act = QAction(text, window)
+        act.setStatusTip(tip)
+        act.triggered.connect(lambda _c=False, s=slot: s())
+        menu.addAction(act)
+        host.actions_[key] = act
+    host.status_message.connect(window.statusBar().showMessage)
+    inside = getattr(window, "inside_host", None)
+    if inside is not None and hasattr(inside, "panel_built"):
+        if inside.panel is not None:
+            host.on_views_built(inside.panel)
+        inside.panel_built.connect(host.on_views_built)
+    return host
