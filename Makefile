@@ -7,7 +7,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint interop bench clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed (set PYTHON=...)"; exit 1; }
@@ -20,8 +20,16 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(PY) main.py $(ARGS)
 
-test: $(STAMP) lint
+test: $(STAMP) lint interop
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(PYTEST_ARGS)
+
+# PyTorch import against real torchvision, in a second environment (torch==2.14.1,
+# torchvision==0.29.1) built once per machine in the user's cache directory, keyed by
+# tests/interop/requirements.txt. A failed build fails the target: never a silent skip.
+interop:
+	@env="$$(PYTHON=$(PYTHON) bash tests/interop/build_env.sh)" && \
+	PYTHONPATH=$(CURDIR) "$$env/bin/python" -m pytest -c tests/interop/pytest.ini \
+		--rootdir tests/interop tests/interop -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

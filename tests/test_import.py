@@ -22,7 +22,7 @@ from cli import main as cli_main
 from engine.codegen.emit import export_code
 from engine.core import fileformat
 from engine.interop.convert import import_module
-from engine.interop.errors import SourceError, TraceError, UnsupportedError
+from engine.interop.errors import SourceError, TraceError
 from engine.interop.source import load_source
 from engine.interop.tensorfile import load_safetensors
 from engine.nodes import pair
@@ -300,7 +300,9 @@ def test_cli_writes_design_and_safetensors_weights(tmp_path, capsys):
         "    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(64, 2))\n"
     )
     out, w = tmp_path / "t.json", tmp_path / "t.safetensors"
-    rc = cli_main(["import", f"{src}:make", "--input", "3x6x6", "-o", str(out), "--weights", str(w)])
+    rc = cli_main(
+        ["import", f"{src}:make", "--input", "3x6x6", "-o", str(out), "--weights", str(w)]
+    )
     assert rc == 0
     model = fileformat.load(out)
     state = load_safetensors(w)
