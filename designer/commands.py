@@ -1,8 +1,11 @@
 """Undo commands: one class per gesture. Every edit of a design goes through one of these.
 
-A command checks its edit against the engine before it is pushed (``Document.push``
-helpers raise the engine's typed error instead of pushing a command that would fail),
-so ``redo`` never fails on a fresh push.
+A command checks its edit against the engine before it is pushed (its constructor
+raises the engine's typed error instead of making a command that would fail), so
+``redo`` never fails on a fresh push. Compound commands are sequences of primitive
+model edits whose inverses are exact: ``undo`` puts back what ``redo`` recorded (ids,
+order, ports, positions) without checking the edit again, so it works on any graph,
+also one holding a cycle.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ from PySide6.QtGui import QUndoCommand
 
 from designer.document import Document
 from engine.core import fileformat
+from engine.core.errors import PortError
 from engine.core.graph import GraphModel
+from engine.core.layout import layered_layout
+from engine.nodes import normalize_params
 
 PARAM_MERGE_ID = 1001
 MOVE_MERGE_ID = 1002
@@ -47,7 +53,12 @@ class AddNodeCommand(QUndoCommand):
 
 
 class RemoveNodesCommand(QUndoCommand):
-    """Delete nodes with their edges; undo puts them back with the same ids and ports."""
+    """Delete nodes with their edges; undo puts them back with the same ids and ports.
+
+    ``redo`` removes the nodes one at a time (last in model order first), keeping each
+    removal's record; ``undo`` restores the records in reverse, so that each restore
+    meets the graph exactly as its removal left it.
+    """
 
     def __init__(self, doc: Document, nodes: list[str]) -> None:
         super().__init__()
@@ -63,10 +74,6 @@ class RemoveNodesCommand(QUndoCommand):
     def undo(self) -> None:
         model = self.doc.model
         for rec in reversed(self.records):
-            # Edges to nodes not restored yet are re-added when those come back.
-            rec = dict(rec)
-            rec["in"] = [(u, k) for u, k in rec["in"] if u in model]
-            rec["out"] = [(v, k) for v, k in rec["out"] if v in model]
             model.restore_node(rec)
         self.records = []
 
@@ -97,8 +104,6 @@ class DisconnectCommand(QUndoCommand):
         self.dst, self.port = dst, port
         ports = dict(doc.model.ports(dst))
         if port not in ports:
-            from engine.core.errors import PortError
-
             raise PortError(f"'{dst}' has no input at port {port}", dst)
         self.src = ports[port]
         self.setText(f"Disconnect '{self.src}' → '{dst}'")
@@ -139,8 +144,6 @@ class SetParamCommand(QUndoCommand):
         # Check now so that an impossible value is refused before it is pushed.
         trial = doc.model.params(node)
         trial[name] = value
-        from engine.nodes import normalize_params
-
         normalize_params(doc.model.node_type(node), trial, node)
         self.setText(f"Set {name} of '{node}'")
 
@@ -183,8 +186,12 @@ class RenameNodeCommand(QUndoCommand):
 class PasteCommand(QUndoCommand):
     """Insert the nodes and edges of a graph document (paste, duplicate), with fresh ids.
 
-    Edges whose source is not part of the pasted nodes are dropped. ``offset`` shifts
-    the positions so that the copy does not hide the original.
+    All of it, or nothing: the constructor checks every node and edge with the model
+    (raising its typed error), and ``redo`` adds them with one
+    :meth:`~engine.core.graph.GraphModel.add_subgraph`. Like an opened file, the pasted
+    edges may form a cycle (the analysis reports it). ``offset`` shifts the positions so
+    that the copy does not hide the original; nodes without a position get the source's
+    layered layout.
     """
 
     def __init__(
@@ -205,13 +212,15 @@ class PasteCommand(QUndoCommand):
             new = scratch.unique_id(n)
             scratch.graph.add_node(new)
             self.mapping[n] = new
-        self.nodes = []
+        layout = layered_layout(source) if any(source.pos(n) is None for n in source.nodes) else {}
+        self.nodes: list[tuple] = []
         for n in source.nodes:
-            pos = source.pos(n)
-            if pos is not None:
-                pos = (pos[0] + offset[0], pos[1] + offset[1])
-            self.nodes.append((self.mapping[n], source.node_type(n), source.params(n), pos))
+            pos = source.pos(n) or layout[n]
+            pos = (pos[0] + offset[0], pos[1] + offset[1])
+            scope = source.graph.nodes[n].get("scope")
+            self.nodes.append((self.mapping[n], source.node_type(n), source.params(n), pos, scope))
         self.edges = [(self.mapping[u], self.mapping[v], k) for u, v, k in source.edges()]
+        doc.model.check_subgraph(self.nodes, self.edges)  # raises if refused
         count = len(self.nodes)
         self.setText(f"{text} {count} node{'s' if count != 1 else ''}")
 
@@ -221,11 +230,7 @@ class PasteCommand(QUndoCommand):
         return [n for n, *_ in self.nodes]
 
     def redo(self) -> None:
-        model = self.doc.model
-        for n, t, p, pos in self.nodes:
-            model.add_node(t, p, n, pos)
-        for u, v, k in self.edges:
-            model.connect(u, v, k)
+        self.doc.model.add_subgraph(self.nodes, self.edges)
 
     def undo(self) -> None:
         for n, *_ in reversed(self.nodes):
@@ -251,7 +256,8 @@ def copy_to_text(doc: Document, nodes: list[str]) -> str:
     part = GraphModel(doc.model.name)
     for n in doc.model.nodes:
         if n in keep:
-            part.add_node(doc.model.node_type(n), doc.model.params(n), n, doc.model.pos(n))
+            scope = doc.model.graph.nodes[n].get("scope")
+            part.add_node(doc.model.node_type(n), doc.model.params(n), n, doc.model.pos(n), scope)
     for u, v, k in doc.model.edges():
         if u in keep and v in keep:
             part.graph.add_edge(u, v, key=k)
