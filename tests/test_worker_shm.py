@@ -19,6 +19,7 @@ from worker_jobs import small_graph
 import engine.worker.messages as messages
 from engine.core.fileformat import to_dict
 from engine.worker.client import Finished, MapsError, WorkerClient, pack_maps, unpack_maps
+from engine.worker.process import ORPHAN_GRACE
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = str(ROOT / "resources" / "sample.png")
@@ -189,6 +190,22 @@ def test_missing_shared_memory_falls_back_to_the_pipe_and_says_so(tmp_path, monk
         c.close()
 
 
+def test_maps_of_a_superseded_answer_are_removed_unread(client):
+    """An answer that arrives after a newer request was sent: its maps file is removed."""
+    shm = messages._shm_dir()
+    doc = to_dict(small_graph())
+    client.start()
+    client.submit(doc, SAMPLE)
+    end = time.monotonic() + 60
+    while not worker_files(shm, client.pid) and time.monotonic() < end:
+        time.sleep(0.02)  # the answer waits in the pipe, its maps in shared memory
+    (old,) = worker_files(shm, client.pid)
+    newer = client.submit(doc, SAMPLE, {"mode": "crop"})
+    (fin,) = finished(client.wait(60))
+    assert fin.id == newer and not old.exists()
+    assert worker_files(shm, client.pid) == []
+
+
 _CLIENT = """
 import sys, time
 sys.path[:0] = [sys.argv[1], sys.argv[2]]
@@ -235,29 +252,42 @@ def test_sigkill_of_the_client_leaves_nothing_in_shared_memory():
             os.kill(worker, signal.SIGKILL)  # a worker that failed to leave on its own
 
 
-def test_pipe_fallback_notice_reaches_the_status_bar(qtbot, shm, monkeypatch):
-    """When shared memory is full the window's status bar says the maps came through the pipe."""
-    import widgets.inside_panel as ip
-    from designer.document import Document
-    from widgets.main_window import MainWindow
+_STUCK_CLIENT = """
+import sys, time
+sys.path[:0] = [sys.argv[1], sys.argv[2]]
+from engine.core.fileformat import to_dict
+from engine.worker.client import Progress, WorkerClient
+from worker_jobs import small_graph
 
-    full = WorkerClient(job="worker_jobs:FullShmJob")
-    real = ip.RunController
-    monkeypatch.setattr(
-        ip, "RunController", lambda doc, parent=None: real(doc, parent, client=full)
+if __name__ == "__main__":
+    c = WorkerClient("worker_jobs:StuckJob", num_threads=1)
+    c.submit(to_dict(small_graph()), sys.argv[3])
+    while not any(isinstance(e, Progress) and e.text == "stuck" for e in c.wait(0.05)):
+        pass
+    print(c.pid, flush=True)
+    time.sleep(600)
+"""
+
+
+def test_sigkill_of_the_client_mid_run_stops_a_stuck_worker():
+    """kill -9 of the window while the run is stuck in one step: the worker exits anyway."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _STUCK_CLIENT, str(ROOT), str(ROOT / "tests"), SAMPLE],
+        stdout=subprocess.PIPE,
+        text=True,
     )
-    win = MainWindow(Document(small_graph()), autosave=False)
-    qtbot.addWidget(win)
-    win.show()
-    host = win.inside_host
+    worker = None
     try:
-        qtbot.waitUntil(lambda: host.panel is not None, timeout=5000)
-        with qtbot.waitSignal(host.panel.result_shown, timeout=60_000):
-            host.actions_.run.trigger()
-        message = win.statusBar().currentMessage()
-        assert "came through the pipe" in message and f"({shm}) is full" in message
-        assert host.panel.grid.channel_count == 16  # the maps are shown all the same
+        worker = int(proc.stdout.readline())
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        t0 = time.monotonic()
+        while not gone(worker) and time.monotonic() - t0 < 20:
+            time.sleep(0.05)
+        assert gone(worker) and time.monotonic() - t0 < ORPHAN_GRACE + 5  # not after 30 s
     finally:
-        if host.panel is not None:
-            host.panel.controller.close()
-        full.close()
+        proc.kill()
+        proc.wait(10)
+        proc.stdout.close()
+        if worker is not None and not gone(worker):
+            os.kill(worker, signal.SIGKILL)

@@ -55,7 +55,8 @@ class StuckJob(FeatureJob):
     """A job stuck in one long step that cannot be aborted between layers."""
 
     def run(self, request, progress):
-        """Sleep far longer than any test waits."""
+        """Say it started, then sleep far longer than any test waits."""
+        progress(1, "stuck")
         time.sleep(30)
         return super().run(request, progress)
 

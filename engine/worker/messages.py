@@ -17,6 +17,7 @@ import os
 import re
 import secrets
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -133,12 +134,13 @@ def _check_space(directory: str, nbytes: int) -> None:
 
 
 def pack_maps(
-    maps: dict[str, np.ndarray], directory: str
+    maps: dict[str, np.ndarray], directory: str, created: Callable[[str], None] | None = None
 ) -> tuple[str, list[tuple[str, str, tuple, int]]]:
     """Write ``maps`` into a new private file in ``directory``; return its path and layout.
 
     The file gets an unpredictable name and mode 0600, and is created with
     ``O_EXCL | O_NOFOLLOW`` (a file or symlink planted there is never written).
+    ``created(path)`` is called as soon as the file exists (before it is written).
 
     Raises
     ------
@@ -151,6 +153,8 @@ def pack_maps(
     _check_space(directory, total)
     fd, path = _create_private(directory)
     try:
+        if created is not None:
+            created(path)
         for (_node, _dt, _shape, offset), arr in zip(layout, arrays.values()):
             if arr.nbytes:
                 _write_at(fd, memoryview(arr).cast("B"), offset)

@@ -19,8 +19,11 @@ import numpy as np
 from engine.runtime.feature_types import FeatureResult
 from engine.worker.messages import _shm_dir, fallback_note, pack_maps, remove_quietly
 
-
 # --------------------------------------------------------------------------- the job
+#: Seconds a worker whose window is gone waits for its run to stop before it exits.
+ORPHAN_GRACE = 3.0
+
+
 class Aborted(Exception):
     """Raised inside the forward pass when a newer request or a cancel arrived."""
 
@@ -125,9 +128,10 @@ class _Inbox:
     message and sets ``closed``.
     """
 
-    def __init__(self, conn, closed: threading.Event | None = None) -> None:
+    def __init__(self, conn, closed: threading.Event | None = None, on_closed=None) -> None:
         self.conn = conn
         self.closed = closed if closed is not None else threading.Event()
+        self.on_closed = on_closed
         self.cond = threading.Condition()
         self.pending: dict | None = None
         self.current: int | None = None
@@ -142,6 +146,8 @@ class _Inbox:
                 msg = self.conn.recv()
             except (EOFError, OSError):
                 self.closed.set()
+                if self.on_closed is not None:
+                    self.on_closed()
                 msg = {"kind": "stop"}
             with self.cond:
                 kind = msg.get("kind")
@@ -197,6 +203,14 @@ class _Outbox:
         self.lock = threading.Lock()
         self.closed = threading.Event()
         self.files: set[str] = set()
+        self._files_lock = threading.Lock()
+        self._left = False
+
+    def _created(self, path: str) -> None:
+        with self._files_lock:
+            self.files.add(path)
+            if self._left:  # the worker is leaving: nobody will take it
+                remove_quietly(path)
 
     def send(self, msg: dict) -> None:
         """Send ``msg``; raise :class:`_PipeClosed` when the client is gone."""
@@ -216,8 +230,8 @@ class _Outbox:
         this result) and ``result.extra["notice"]`` tells the user why.
         """
         t0 = time.perf_counter()
-        for path in [p for p in self.files if not os.path.lexists(p)]:
-            self.files.discard(path)  # taken by the client
+        with self._files_lock:
+            self.files = {p for p in self.files if os.path.lexists(p)}  # not taken yet
         if transport == "shm" and result.maps:
             directory = _shm_dir()
             arrays = {"i:image": result.image, "i:input": result.input}
@@ -225,11 +239,10 @@ class _Outbox:
             try:
                 if directory is None:
                     raise FileNotFoundError("no shared-memory directory")
-                path, layout = pack_maps(arrays, directory)
+                path, layout = pack_maps(arrays, directory, self._created)
             except OSError as exc:
                 result.extra["notice"] = fallback_note(None if directory is None else exc)
             else:
-                self.files.add(path)
                 light = replace(result, maps={}, image=None, input=None)
                 msg = {"path": path, "layout": layout, "pack": time.perf_counter() - t0}
                 self.send({"kind": "result", "id": rid, "result": light, **msg})
@@ -246,10 +259,26 @@ class _Outbox:
         )
 
     def close(self) -> None:
-        """Remove the maps files the client never took."""
-        for path in self.files:
-            remove_quietly(path)
-        self.files.clear()
+        """Remove the maps files the client never took (and any created from now on)."""
+        with self._files_lock:
+            self._left = True
+            for path in self.files:
+                remove_quietly(path)
+            self.files.clear()
+
+    def leave_if_stuck(self, grace: float) -> None:
+        """Called when the pipe closed: exit after ``grace`` s if the main loop has not.
+
+        A job stuck in one long step never reaches the next abort check; without the
+        window nobody waits for it, so the files are removed and the process ends.
+        """
+
+        def watchdog() -> None:
+            time.sleep(grace)
+            self.close()
+            os._exit(0)
+
+        threading.Thread(target=watchdog, name="worker-orphaned", daemon=True).start()
 
 
 def _worker_main(conn, job_spec: str, num_threads: int, nice: int = 0) -> None:  # pragma: no cover
@@ -280,7 +309,7 @@ def _serve(
         job = None
         start_error = f"the inference worker could not start: {exc}"
     send({"kind": "ready", "pid": os.getpid()})
-    inbox = _Inbox(conn, out.closed)
+    inbox = _Inbox(conn, out.closed, on_closed=lambda: out.leave_if_stuck(ORPHAN_GRACE))
 
     state = {"rid": None, "calls": 0, "total": 1, "last": 0.0}
 
