@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+import networkx as nx
 import pytest
 
 from engine import analyze
 from engine.core.fileformat import load, loads, save, to_dict
-from engine.core.layout import layered_layout
 from engine.nodes import NODE_TYPES
 from engine.templates import (
     DEFAULT_TEMPLATE,
@@ -216,10 +217,29 @@ def test_registry_entries():
         assert all(m.pos(n) is not None for n in m.nodes)
 
 
-def test_template_positions_are_layered_layout():
-    """Template positions are those of layered_layout."""
-    m = inception3a_reduced()
-    assert {n: m.pos(n) for n in m.nodes} == layered_layout(m)
+X_GAP, Y_GAP = 260.0, 150.0  # layered_layout's column and row spacing
+
+
+@pytest.mark.parametrize("key", list(TEMPLATES))
+def test_template_layout_reads_left_to_right_without_overlaps(key):
+    """Positions are finite, start at (0, 0), fit the box of depth × nodes, edges go right, no overlap."""
+    m = TEMPLATES[key].builder()
+    pos = {n: m.pos(n) for n in m.nodes}
+    assert all(math.isfinite(v) for p in pos.values() for v in p)
+    xs, ys = [p[0] for p in pos.values()], [p[1] for p in pos.values()]
+    assert min(xs) == 0 and min(ys) == 0
+    assert max(xs) <= X_GAP * nx.dag_longest_path_length(m.graph)
+    assert max(ys) <= Y_GAP * len(m)
+    for u, v, _ in m.edges():
+        assert pos[v][0] - pos[u][0] >= X_GAP, (u, v)
+    columns: dict[float, list[float]] = {}
+    for x, y in pos.values():
+        columns.setdefault(x, []).append(y)
+    for x, col in columns.items():
+        col.sort()
+        assert all(b - a >= Y_GAP for a, b in zip(col, col[1:])), x
+    for x in columns:  # columns never share an item's width
+        assert all(abs(x - other) >= X_GAP for other in columns if other != x)
 
 
 def test_build_unknown_key():
