@@ -157,6 +157,7 @@ def run_graph(
     x: torch.Tensor | None = None,
     seed: int = 0,
     keep_modules: bool = False,
+    init=None,
 ):
     """Run every node of ``model`` (a GraphModel) with fresh torch layers.
 
@@ -166,6 +167,8 @@ def run_graph(
         Fill conv/linear/BN weights with positive values (for gradient measurements).
     x : Tensor, optional
         The input tensor (one input node); random otherwise.
+    init : callable, optional
+        Called as ``init(node, module)`` on each new layer before it runs (to set weights).
 
     Returns
     -------
@@ -223,6 +226,8 @@ def run_graph(
                     with torch.no_grad():
                         for prm in module.parameters():
                             prm.uniform_(0.2, 1.0)
+                if init is not None:
+                    init(n, module)
                 module.eval()
                 with warnings.catch_warnings():
                     # torch warns that even "same" kernels copy the input; not a failure.
