@@ -277,8 +277,12 @@ def load_data(
     seed: int = 0,
     held_out: float = 0.2,
     input_node: str = "input",
+    shapes: tuple[int, int] = (SHAPES_TRAIN, SHAPES_HELD_OUT),
 ) -> Dataset:
-    """``"shapes"`` or a folder path → :class:`Dataset` (see :func:`shapes_data`, :func:`folder_data`)."""
+    """``"shapes"`` or a folder path → :class:`Dataset` (see :func:`shapes_data`, :func:`folder_data`).
+
+    ``shapes`` is ``(training, held-out)`` image counts of the shapes set.
+    """
     if spec == "shapes":
-        return shapes_data(size, channels, seed)
+        return shapes_data(size, channels, seed, *shapes)
     return folder_data(spec, size, channels, seed, held_out, input_node)

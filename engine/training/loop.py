@@ -4,13 +4,13 @@
 trained ``state_dict`` has the exported code's keys), trains it with cross-entropy on a
 :class:`~engine.training.data.Dataset` and measures held-out accuracy. ``train()`` /
 ``eval()`` switch BatchNorm and Dropout; the same seed, data and thread count give the
-same weights (a ``--seconds`` budget fixes the step count after timing two steps on a
-copy of the model, so it depends on the machine's speed).
+same weights for a ``--steps`` budget. A ``--seconds`` budget runs until the time is up
+and schedules the learning rate by elapsed time (warm-up over the first 5 %, then the
+cosine), so its step count, and its weights, depend on the machine's speed.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from collections.abc import Callable
@@ -23,14 +23,11 @@ import torch.nn.functional as F
 from engine.analysis.analyzer import Analysis, analyze
 from engine.core.errors import EngineError
 from engine.core.graph import GraphLike
-from engine.training.data import Dataset, load_data
+from engine.training.data import SHAPES_HELD_OUT, SHAPES_TRAIN, Dataset, load_data
+from engine.training.defaults import DEFAULT_BATCH, DEFAULT_LR, DEFAULT_SECONDS, WEIGHT_DECAY
 from engine.training.head import head_problem
-from engine.training.schedule import lr_at
+from engine.training.schedule import lr_at, lr_at_fraction
 
-DEFAULT_SECONDS = 120.0
-DEFAULT_BATCH = 64
-DEFAULT_LR = 3e-3
-WEIGHT_DECAY = 5e-4
 EVAL_BATCH = 256
 #: Held-out images evaluated for the live curve (the final accuracy uses all of them).
 LIVE_EVAL = 256
@@ -56,6 +53,8 @@ class TrainConfig:
     seed: int = 0
     held_out: float = 0.2
     evals: int = 20  # held-out points on the live curve
+    shapes_train: int = SHAPES_TRAIN  # size of the shapes training pool
+    shapes_held_out: int = SHAPES_HELD_OUT
 
 
 @dataclass
@@ -204,7 +203,15 @@ def prepare(graph: GraphLike, config: TrainConfig, data: Dataset | None = None):
     analysis, inp = check_graph(graph)
     c, h, w = analysis.nodes[inp].shape
     if data is None:
-        data = load_data(config.data, (h, w), c, config.seed, config.held_out, inp)
+        data = load_data(
+            config.data,
+            (h, w),
+            c,
+            config.seed,
+            config.held_out,
+            inp,
+            shapes=(config.shapes_train, config.shapes_held_out),
+        )
     elif data.train_x.shape[1:3] != (h, w):
         raise TrainError(
             f"the data's images are {data.train_x.shape[1]}×{data.train_x.shape[2]}, the "
@@ -227,20 +234,6 @@ def _step(module, opt, x, y, lr):
     loss.backward()
     opt.step()
     return loss, out
-
-
-def _calibrate(module, config, data, batches, mean, std) -> float:
-    """Seconds per step, timed on a copy of the model and optimiser (second of two steps)."""
-    m = copy.deepcopy(module)
-    opt = torch.optim.AdamW(m.parameters(), lr=config.lr, weight_decay=WEIGHT_DECAY)
-    m.train()
-    idx = next(batches)
-    x = _to_input(data.train_x, data.channels, mean, std, idx)
-    y = torch.from_numpy(data.train_y[idx])
-    _step(m, opt, x, y, config.lr * 0.01)
-    t0 = time.perf_counter()
-    _step(m, opt, x, y, config.lr * 0.01)
-    return time.perf_counter() - t0
 
 
 def train(
@@ -289,29 +282,14 @@ def train(
         torch.manual_seed(config.seed)
         rng = np.random.default_rng(config.seed)
         batches = _batches(len(data.train_y), config.batch, rng)
-        if config.steps is not None:
-            total = int(config.steps)
-            deadline = math.inf
-        else:
-            seconds = DEFAULT_SECONDS if config.seconds is None else float(config.seconds)
-            per_step = _calibrate(
-                module,
-                config,
-                data,
-                _batches(len(data.train_y), config.batch, np.random.default_rng(config.seed)),
-                mean,
-                std,
-            )
-            evals_cost = (
-                config.evals
-                * min(LIVE_EVAL, len(data.held_y))
-                / max(1, config.batch)
-                * per_step
-                / 3
-            )
-            total = max(1, int((seconds - evals_cost) * 0.95 / max(per_step, 1e-6)))
-            deadline = seconds * 1.1
-        eval_every = max(1, total // max(1, config.evals))
+        timed = config.steps is None
+        budget = (
+            (DEFAULT_SECONDS if config.seconds is None else float(config.seconds)) if timed else 0.0
+        )
+        # A step budget schedules by step (reproducible); a time budget by elapsed time.
+        total = int(config.steps) if not timed else None
+        eval_every = max(1, total // max(1, config.evals)) if total else None
+        next_eval = budget / max(1, config.evals)
         opt = torch.optim.AdamW(module.parameters(), lr=config.lr, weight_decay=WEIGHT_DECAY)
         module.train()
         history: list = []
@@ -319,30 +297,49 @@ def train(
         seen = 0
         t0 = time.perf_counter()
         step = 0
-        for step in range(total):
+        while True:
+            elapsed = time.perf_counter() - t0
+            if timed:
+                if elapsed >= budget:
+                    break
+                lr = lr_at_fraction(elapsed / budget, config.lr)
+            else:
+                if step >= total:
+                    break
+                lr = lr_at(step, total, config.lr)
             idx = next(batches)
             x = _to_input(data.train_x, data.channels, mean, std, idx)
             y = torch.from_numpy(data.train_y[idx])
-            loss, out = _step(module, opt, x, y, lr_at(step, total, config.lr))
+            loss, out = _step(module, opt, x, y, lr)
+            step += 1
             seen += len(idx)
             loss_v = float(loss.detach())
             acc = float((out.detach().argmax(1) == y).float().mean())
-            history.append((step + 1, loss_v, acc))
+            history.append((step, loss_v, acc))
+            elapsed = time.perf_counter() - t0
+            if timed:
+                shown_total = max(step, round(step * budget / max(elapsed, 1e-9)))
+                due = elapsed >= next_eval or elapsed >= budget
+                if due:
+                    next_eval += budget / max(1, config.evals)
+            else:
+                shown_total = total
+                due = step % eval_every == 0 or step == total
             info = {
-                "step": step + 1,
-                "total": total,
+                "step": step,
+                "total": shown_total,
                 "loss": loss_v,
                 "acc": acc,
-                "elapsed": time.perf_counter() - t0,
+                "elapsed": elapsed,
             }
-            if (step + 1) % eval_every == 0 or step + 1 == total:
+            if due:
                 held = evaluate(module, data, LIVE_EVAL)
-                evals.append((step + 1, held))
+                evals.append((step, held))
                 info["held_out"] = held
+            if timed and elapsed >= budget:
+                info["total"] = step
             if progress is not None:
                 progress(info)
-            if info["elapsed"] > deadline:
-                break
         seconds_used = time.perf_counter() - t0
         module.eval()
         accuracy = evaluate(module, data)
@@ -352,7 +349,7 @@ def train(
         classes=tuple(data.classes),
         accuracy=accuracy,
         held_out=int(len(data.held_y)),
-        steps=step + 1,
+        steps=step,
         seconds=seconds_used,
         samples_per_second=seen / max(seconds_used, 1e-9),
         history=history,

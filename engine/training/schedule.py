@@ -24,3 +24,15 @@ def lr_at(step: int, total: int, base: float) -> float:
         return base * (step + 1) / warm
     t = (step - warm) / max(1, total - warm)
     return base * 0.5 * (1.0 + math.cos(math.pi * min(1.0, t)))
+
+
+def lr_at_fraction(fraction: float, base: float, warmup: float = 0.05) -> float:
+    """Learning rate at ``fraction`` (0–1) of a time budget: the same shape as :func:`lr_at`.
+
+    Linear warm-up over the first ``warmup`` of the time, then half a cosine to 0 at 1.
+    """
+    f = min(max(fraction, 0.0), 1.0)
+    if f < warmup:
+        return base * max(f / warmup, 0.01)
+    t = (f - warmup) / (1.0 - warmup)
+    return base * 0.5 * (1.0 + math.cos(math.pi * t))
