@@ -6,14 +6,12 @@ import csv
 import importlib.util
 import json
 import math
-import sys
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from engine.core.errors import EngineError
 from engine.runtime.build import build_module
 from engine.runtime.images import preprocess
 from engine.runtime.weights import WeightsError, load_weights, save_state, save_weights
