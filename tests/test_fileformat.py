@@ -138,11 +138,11 @@ def test_other_json_is_refused():
 
 
 def test_newer_version_is_refused_with_advice():
-    """Version 2 is refused, saying to update ConvCanvas."""
-    err = refusal(doc([], version=2))
+    """Version 3 is refused, saying to update ConvCanvas."""
+    err = refusal(doc([], version=3))
     assert err.message == (
-        "the file has format version 2, newer than this ConvCanvas reads "
-        "(1); update ConvCanvas to open it"
+        "the file has format version 3, newer than this ConvCanvas reads "
+        "(2); update ConvCanvas to open it"
     )
     assert err.field == "version"
 
@@ -363,6 +363,8 @@ def _small_doc_text() -> str:
     ids = {n["id"] for n in keep}
     base["nodes"] = keep
     base["edges"] = [e for e in base["edges"] if e["src"] in ids and e["dst"] in ids]
+    scopes = {n.get("scope", "") for n in keep}  # the blocks that keep members
+    base["blocks"] = [b for b in base["blocks"] if b["path"] in scopes]
     text = json.dumps(base)
     assert len(fileformat.loads(text).edges()) == 8  # valid before any mutation
     return text

@@ -524,7 +524,7 @@ class Analyzer:
 
     def _on_event(self, event: GraphEvent) -> None:
         kind = event.kind
-        if kind in ("node_moved", "name_changed"):
+        if kind in ("node_moved", "name_changed", "scope_changed", "block_changed"):
             return
         a = self.analysis
         if kind == "graph_reset":

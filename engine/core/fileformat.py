@@ -25,7 +25,9 @@ from engine.core.graph import GraphModel
 from engine.nodes import NODE_TYPES
 
 FORMAT = "convcanvas.graph"
-VERSION = 1
+VERSION = 2
+#: The version written for a design without blocks (older ConvCanvas reads it).
+PLAIN_VERSION = 1
 MAX_FILE_BYTES = 64 * 1024 * 1024
 #: Largest magnitude of an integer anywhere in a file (exact in a float; fields are far smaller).
 MAX_INT = 2**53
@@ -115,7 +117,10 @@ def from_dict(doc: Any) -> GraphModel:
             f"reads ({VERSION}); update ConvCanvas to open it",
             field="version",
         )
-    unknown = set(doc) - {"format", "version", "name", "nodes", "edges", "weights"}
+    allowed = {"format", "version", "name", "nodes", "edges", "weights"}
+    if version >= 2:
+        allowed |= {"blocks", "block_types"}
+    unknown = set(doc) - allowed
     if unknown:
         raise _fail(
             f"unknown top-level field(s): {', '.join(sorted(unknown))}", field=sorted(unknown)[0]
@@ -224,6 +229,10 @@ def from_dict(doc: Any) -> GraphModel:
             )
         # Cycles are kept (the analysis reports them on the node) so nothing is lost.
         model.graph.add_edge(src, dst, key=port)
+    if "blocks" in doc or "block_types" in doc:
+        from engine.blocks.serial import read_blocks  # blocks import this module
+
+        read_blocks(model, doc.get("blocks", []), doc.get("block_types", []))
     return model
 
 
@@ -242,13 +251,19 @@ def to_dict(model: GraphModel) -> dict:
             entry["scope"] = data["scope"]
         nodes.append(entry)
     edges = [{"src": u, "dst": v, "port": k} for u, v, k in model.graph.edges(keys=True)]
-    return {
+    doc = {
         "format": FORMAT,
-        "version": VERSION,
+        "version": PLAIN_VERSION,
         "name": model.name,
         "nodes": nodes,
         "edges": edges,
     }
+    if model.graph.graph.get("blocks") or model.graph.graph.get("block_types"):
+        from engine.blocks.serial import write_blocks  # blocks import this module
+
+        doc["version"] = VERSION
+        doc.update(write_blocks(model))
+    return doc
 
 
 def _num(v: float) -> float | int:

@@ -54,6 +54,8 @@ EVENT_KINDS = (
     "name_changed",
     "graph_reset",
     "node_renamed",
+    "scope_changed",
+    "block_changed",
 )
 
 #: The longest node id :meth:`GraphModel.rename_node` accepts.
@@ -594,6 +596,32 @@ class GraphModel:
         self.graph = other.graph
         self.name = other.name
         self._emit(GraphEvent("graph_reset", structural=True))
+
+    def set_scope(self, node: str, scope: str | None) -> str | None:
+        """Put ``node`` in the block at ``scope`` (``None``: top level); return the old scope."""
+        data = self._node(node)
+        if scope is not None and not isinstance(scope, str):
+            raise ParamError(f"node '{node}': scope must be text, got {scope!r:.40}", node, "scope")
+        old = data.get("scope")
+        if scope:
+            data["scope"] = scope
+        else:
+            data.pop("scope", None)
+        self._emit(GraphEvent("scope_changed", extra={"node": node, "old": old}))
+        return old
+
+    def set_block(self, path: str, record: dict | None) -> dict | None:
+        """Set (``None``: remove) the block record at ``path``; return the old record.
+
+        Records live in ``graph.graph["blocks"]`` (see :mod:`engine.blocks`); members are
+        the nodes whose scope is ``path`` or below it.
+        """
+        blocks = self.graph.graph.setdefault("blocks", {})
+        old = blocks.pop(path, None) if record is None else blocks.get(path)
+        if record is not None:
+            blocks[path] = copy.deepcopy(record)
+        self._emit(GraphEvent("block_changed", extra={"path": path, "old": old}))
+        return copy.deepcopy(old)
 
     def copy(self) -> GraphModel:
         """A deep copy without listeners."""

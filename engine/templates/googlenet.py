@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from engine.blocks.hierarchy import add_instance
 from engine.core.graph import GraphModel
 from engine.templates.builder import _Builder
 
@@ -43,25 +44,24 @@ def googlenet() -> GraphModel:
     """
     b = _Builder("GoogLeNet")
     h = b.input(3, 224, 224)
-    h = _basic_conv(b, "conv1", h, 64, 7, 2, 3)
+    stem = {"kernel_size": 7, "stride": 2, "padding": 3}
+    h = add_instance(b.m, "basic_conv", "conv1", h, 3, {"out_channels": 64, **stem})
     h = b.pool("maxpool1", h, 3, 2, ceil_mode=True)
-    h = _basic_conv(b, "conv2", h, 64, 1)
-    h = _basic_conv(b, "conv3", h, 192, 3, padding=1)
+    h = add_instance(b.m, "basic_conv", "conv2", h, 64, {"out_channels": 64})
+    conv3 = {"out_channels": 192, "kernel_size": 3, "padding": 1}
+    h = add_instance(b.m, "basic_conv", "conv3", h, 64, conv3)
     h = b.pool("maxpool2", h, 3, 2, ceil_mode=True)
+    cin = 192
     for spec in _GOOGLENET_BLOCKS:
         name = spec[0]
         if len(spec) == 2:
             h = b.pool(name, h, spec[1], 2, ceil_mode=True)
             continue
         _, c1, c3r, c3, c5r, c5, pp = spec
-        b1 = _basic_conv(b, f"{name}_branch1", h, c1, 1)
-        b2 = _basic_conv(b, f"{name}_branch2_0", h, c3r, 1)
-        b2 = _basic_conv(b, f"{name}_branch2_1", b2, c3, 3, padding=1)
-        b3 = _basic_conv(b, f"{name}_branch3_0", h, c5r, 1)
-        b3 = _basic_conv(b, f"{name}_branch3_1", b3, c5, 3, padding=1)
-        b4 = b.pool(f"{name}_branch4_0", h, 3, 1, 1, ceil_mode=True)
-        b4 = _basic_conv(b, f"{name}_branch4_1", b4, pp, 1)
-        h = b.node(f"{name}_concat", "concat", [b1, b2, b3, b4])
+        values = {"ch1x1": c1, "ch3x3red": c3r, "ch3x3": c3, "ch5x5red": c5r, "ch5x5": c5,
+                  "pool_proj": pp}  # fmt: skip
+        h = add_instance(b.m, "inception", name, h, cin, values)
+        cin = c1 + c3 + c5 + pp
     h = b.node("avgpool", "global_avgpool", h)
     h = b.node("flatten", "flatten", h)
     h = b.node("dropout", "dropout", h, p=0.2)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
+from engine.blocks.hierarchy import add_instance
 from engine.core.graph import GraphModel
 from engine.templates.builder import _Builder
 
@@ -22,42 +21,25 @@ def _resnet_head(b: _Builder, h: str) -> GraphModel:
     return b.done()
 
 
-def _residual(
-    b: _Builder, name: str, x: str, h: str, cin: int, cout: int, stride: int, relu_id: str
-) -> str:
-    """Add the shortcut (a 1×1 conv + BN ``downsample`` when the shape changes) and a ReLU."""
-    if stride != 1 or cin != cout:
-        x = b.conv(f"{name}_downsample_0", x, cout, 1, stride, bias=False)
-        x = b.bn(f"{name}_downsample_1", x)
-    return b.relu(relu_id, b.node(f"{name}_add", "add", [h, x]))
+def _resnet(name: str, block: str, expansion: int, layers: tuple[int, ...]) -> GraphModel:
+    """Stem, stages ``layer1``… of ``block`` instances (``layer1.0``…), head.
 
-
-def _basic_block(b: _Builder, name: str, x: str, cin: int, planes: int, stride: int) -> str:
-    h = b.conv(f"{name}_conv1", x, planes, 3, stride, 1, bias=False)
-    h = b.relu(f"{name}_relu", b.bn(f"{name}_bn1", h))
-    h = b.bn(f"{name}_bn2", b.conv(f"{name}_conv2", h, planes, 3, 1, 1, bias=False))
-    return _residual(b, name, x, h, cin, planes, stride, f"{name}_relu_1")
-
-
-def _bottleneck(b: _Builder, name: str, x: str, cin: int, planes: int, stride: int) -> str:
-    h = b.conv(f"{name}_conv1", x, planes, 1, bias=False)
-    h = b.relu(f"{name}_relu", b.bn(f"{name}_bn1", h))
-    h = b.conv(f"{name}_conv2", h, planes, 3, stride, 1, bias=False)
-    h = b.relu(f"{name}_relu_1", b.bn(f"{name}_bn2", h))
-    h = b.bn(f"{name}_bn3", b.conv(f"{name}_conv3", h, planes * 4, 1, bias=False))
-    return _residual(b, name, x, h, cin, planes * 4, stride, f"{name}_relu_2")
-
-
-def _resnet(name: str, block: Callable, expansion: int, layers: tuple[int, ...]) -> GraphModel:
+    Built from the block library (``basic_block`` or ``bottleneck``): each stage is a plain
+    block holding its residual blocks, as torchvision's ``nn.Sequential`` stages.
+    """
     b = _Builder(name)
     h = _resnet_stem(b)
     cin = 64
     for i, count in enumerate(layers):
         planes = 64 << i
+        stage = f"layer{i + 1}"
         for j in range(count):
             stride = 2 if i > 0 and j == 0 else 1
-            h = block(b, f"layer{i + 1}_{j}", h, cin, planes, stride)
+            values = {"planes": planes} if block == "basic_block" else {"width": planes}
+            values["stride"] = stride
+            h = add_instance(b.m, block, f"{stage}.{j}", h, cin, values)
             cin = planes * expansion
+        b.m.set_block(stage, {"name": stage, "type": None, "params": {}, "collapsed": False})
     return _resnet_head(b, h)
 
 
@@ -71,7 +53,7 @@ def resnet18() -> GraphModel:
     GraphModel
         11,689,512 parameters.
     """
-    return _resnet("ResNet-18", _basic_block, 1, (2, 2, 2, 2))
+    return _resnet("ResNet-18", "basic_block", 1, (2, 2, 2, 2))
 
 
 def resnet50() -> GraphModel:
@@ -84,7 +66,7 @@ def resnet50() -> GraphModel:
     GraphModel
         25,557,032 parameters; ``layer4_2_relu_2`` is 2048×7×7.
     """
-    return _resnet("ResNet-50", _bottleneck, 4, (3, 4, 6, 3))
+    return _resnet("ResNet-50", "bottleneck", 4, (3, 4, 6, 3))
 
 
 def deep_resnet(blocks: int = 100, channels: int = 16, size: int = 32) -> GraphModel:
