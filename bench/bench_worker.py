@@ -12,7 +12,9 @@ the worker's default torch threads (cores - 1) and for all cores:
    busy UI with no run);
 3. Run → maps shown (the grid and the sparsity plot updated and painted on screen);
 4. transport of the maps: shared-memory file vs pickled through the pipe (time the GUI
-   thread spends receiving, and round trip);
+   thread spends receiving, and round trip); the private maps file (unguessable name,
+   0600, ``O_EXCL | O_NOFOLLOW``, free-space check, owner check on reading) next to a
+   plain ``open(path, "wb")`` file, 32 MB written and mapped;
 5. a newer request while the worker is busy with an outdated run: abort between layers
    (what the worker does) vs finishing the old run first vs restarting the worker;
 6. the worker's forward next to another process that is ~27% busy (as busy as the
@@ -234,6 +236,46 @@ def _transport(doc, image, transport: str, n: int):
         c.close()
 
 
+def _private_vs_plain(n: int) -> tuple[list[float], list[float]]:
+    """Seconds to write and map 32 MB: the private maps file vs a plain file (reference)."""
+    import mmap
+
+    import numpy as np
+
+    from engine.worker.messages import _shm_dir, pack_maps, unpack_maps
+
+    directory = _shm_dir() or "/tmp"
+    rng = np.random.default_rng(0)
+    maps = {f"n{i}": rng.standard_normal((64, 56, 56), dtype=np.float32) for i in range(42)}
+
+    def plain(k: int) -> None:
+        path = os.path.join(directory, f"bench-plain-{os.getpid()}-{k}.maps")
+        views, offset = [], 0
+        with open(path, "wb") as fh:
+            for arr in maps.values():
+                pad = (-offset) % 64
+                fh.write(b"\0" * pad)
+                offset += pad
+                views.append((arr.dtype, arr.shape, offset))
+                fh.write(memoryview(arr).cast("B"))
+                offset += arr.nbytes
+        with open(path, "rb") as fh:
+            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
+        os.unlink(path)
+        for dt, shape, off in views:
+            np.frombuffer(mm, dt, count=int(np.prod(shape)), offset=off).reshape(shape)
+
+    private, reference = [], []
+    for k in range(n):
+        t0 = time.perf_counter()
+        plain(k)
+        reference.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        unpack_maps(*pack_maps(maps, directory))
+        private.append(time.perf_counter() - t0)
+    return private, reference
+
+
 def _supersede(doc, image, n: int):
     """Seconds from the newer request to its result: abort, wait-for-old, restart."""
     from engine.worker.client import Finished, WorkerClient
@@ -363,6 +405,13 @@ def main() -> int:
         f"{1000 * _median(pipe_trip):.1f} ms, GUI thread blocked ≤ {1000 * max(pipe_poll):.1f}"
         f" ms  (ratio pipe/shm: round trip {_median(pipe_trip) / _median(shm_trip):.2f}, "
         f"blocked {max(pipe_poll) / max(shm_poll):.1f})"
+    )
+
+    private, plain = _private_vs_plain(max(10, 2 * runs))
+    print(
+        f"maps file, 32 MB written and mapped: private (0600, O_EXCL|O_NOFOLLOW, space and "
+        f"owner checks) {1000 * _median(private):.1f} ms, plain open() {1000 * _median(plain):.1f}"
+        f" ms  (ratio {_median(private) / _median(plain):.2f})"
     )
 
     abort, waits, restart = _supersede(graph, image, max(3, runs // 2))
