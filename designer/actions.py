@@ -19,6 +19,7 @@ from designer.commands import (
     copy_to_text,
 )
 from designer.document import Document
+from designer.placement import free_offset, node_rect
 from designer.scene import GraphScene
 from designer.view import GraphView
 from engine.core import fileformat
@@ -59,7 +60,13 @@ class CanvasActions(QObject):
         self.zoom_in = self._make("Zoom &In", [K.ZoomIn, "Ctrl+="], view.zoom_in, "Zoom in")
         self.zoom_out = self._make("Zoom &Out", [K.ZoomOut], view.zoom_out, "Zoom out")
         self.zoom_fit = self._make(
-            "&Fit to View", ["Ctrl+0"], view.fit_to_view, "Show the whole network"
+            "&Fit to View",
+            ["Ctrl+0", "F"],
+            view.fit_to_view,
+            "Show the whole network, or its start when it is too big to read whole (F)",
+        )
+        self.zoom_selection = self._make(
+            "Fit &Selection", ["Shift+F"], view.fit_selection, "Show the selected nodes (Shift+F)"
         )
         self.auto_layout = self._make(
             "Auto-&Layout",
@@ -75,7 +82,13 @@ class CanvasActions(QObject):
             self.delete,
             self.select_all,
         ]
-        self.view_actions = [self.zoom_in, self.zoom_out, self.zoom_fit, self.auto_layout]
+        self.view_actions = [
+            self.zoom_in,
+            self.zoom_out,
+            self.zoom_fit,
+            self.zoom_selection,
+            self.auto_layout,
+        ]
         view.addActions(self.edit_actions + self.view_actions)
         view.context_actions = [self.cut, self.copy, self.paste, self.duplicate, self.delete]
         scene.selection_changed_nodes.connect(self._update_enabled)
@@ -133,10 +146,19 @@ class CanvasActions(QObject):
         part = self._selection_model()
         if part is None:
             return []
-        cmd = PasteCommand(self.doc, part, PASTE_STEP, text="Duplicate")
+        cmd = PasteCommand(self.doc, part, self._free(part, PASTE_STEP), text="Duplicate")
         self.doc.undo_stack.push(cmd)
         self.scene.select_nodes(cmd.new_ids)
+        self.view.reveal(cmd.new_ids)
         return cmd.new_ids
+
+    def _free(self, part, offset: tuple[float, float]) -> tuple[float, float]:
+        """``offset`` moved the least so that the pasted nodes are in view, on no node."""
+        rects = [
+            node_rect(part.pos(n)[0] + offset[0], part.pos(n)[1] + offset[1]) for n in part.nodes
+        ]
+        dx, dy = free_offset(self.scene, rects, self.view.visible_area())
+        return (offset[0] + dx, offset[1] + dy)
 
     def copy_selection(self) -> str:
         """Put the selected nodes on the clipboard as graph JSON; return the text."""
@@ -178,9 +200,11 @@ class CanvasActions(QObject):
             offset = (at.x() - min(xs), at.y() - min(ys))
         else:
             offset = PASTE_STEP
+        offset = self._free(source, offset)
         cmd = PasteCommand(self.doc, source, offset)
         self.doc.undo_stack.push(cmd)
         self.scene.select_nodes(cmd.new_ids)
+        self.view.reveal(cmd.new_ids)
         return cmd.new_ids
 
     def select_all_nodes(self) -> None:

@@ -3,7 +3,14 @@
 Zoom with the wheel (at the cursor), Ctrl+plus/minus or fit; pan with the middle button
 or space+drag; drop a palette entry (mime type :data:`NODE_MIME`) to add a node there;
 Tab or a right-click on empty canvas opens the quick-add popup; the arrow keys nudge the
-selection (Shift: farther).
+selection (Shift: farther); ``F`` fits the network, ``Shift+F`` the selection.
+
+The wheel zooms about the point under the cursor, also when zoomed far out: the view's
+scene rectangle reaches far beyond the nodes, so the view can always keep that point
+where it is. A corner shows the zoom level and an overview (:mod:`designer.minimap`);
+an empty design shows the first steps (:mod:`designer.first_steps`). A fit never goes
+below :data:`READABLE_SCALE`: a network too big to read whole is fitted by its start,
+and the overview shows the rest.
 """
 
 from __future__ import annotations
@@ -12,14 +19,17 @@ import math
 
 from PySide6.QtCore import QEvent, QLineF, QPoint, QPointF, QRectF, Qt
 from PySide6.QtGui import QCursor, QPainter, QPen
-from PySide6.QtWidgets import QGraphicsView, QMenu
+from PySide6.QtWidgets import QGraphicsView, QMenu, QToolButton
 
 from designer import theme as th
 from designer.commands import AddNodeCommand, ConnectCommand
 from designer.defaults import starter_params
 from designer.edge_item import EdgeItem
+from designer.first_steps import FirstSteps
+from designer.minimap import Minimap
 from designer.node_item import NodeItem
 from designer.nudge import NUDGE_BIG_STEP, NUDGE_STEP, nudge
+from designer.placement import free_offset, node_rect
 from designer.quick_add import QuickAddPopup
 from designer.scene import GraphScene
 from engine.core.errors import EngineError
@@ -29,6 +39,10 @@ NODE_MIME = "application/x-convcanvas-node-type"
 FIT_MAX_SCALE = 1.2
 MIN_SCALE, MAX_SCALE = 0.04, 4.0  # 4 %: fit to view shows all of GoogLeNet
 GRID = 24.0
+READABLE_SCALE = 0.35  # short labels read from here up; fits never go below it
+WHEEL_STEP = 1.2  # zoom factor of one wheel notch (120 units)
+VIEW_REACH = 200_000.0  # the view's scene rect reaches this far: zoom anchors everywhere
+CORNER = 10  # px between the overlays and the view's edge
 
 
 class GraphView(QGraphicsView):
@@ -60,25 +74,52 @@ class GraphView(QGraphicsView):
         scene.link_dropped.connect(self._on_link_dropped)
         self._pending_link: tuple[str, bool, int] | None = None
         self.setMinimumSize(200, 150)
+        r = VIEW_REACH
+        self.setSceneRect(QRectF(-r, -r, 2 * r, 2 * r))
+        self.zoom_button = QToolButton(self)
+        self.zoom_button.setObjectName("zoom_level")
+        self.zoom_button.setAutoRaise(False)
+        self.zoom_button.setToolTip("Zoom level: click for 100 %")
+        self.zoom_button.clicked.connect(self.zoom_actual)
+        self.minimap = Minimap(self)
+        self.minimap.resized.connect(self._place_overlays)
+        self.first_steps = FirstSteps(self)
+        self._update_zoom_label()
 
     # ------------------------------------------------------------------ zoom
     def zoom(self) -> float:
         """The current scale (1 = 100 %)."""
         return self.transform().m11()
 
-    def zoom_by(self, factor: float, anchor_under_mouse: bool = True) -> None:
-        """Scale by ``factor``, clamped to 4 %–400 %."""
+    def zoom_by(
+        self, factor: float, anchor_under_mouse: bool = True, at: QPointF | None = None
+    ) -> None:
+        """Scale by ``factor``, clamped to 4 %–400 %.
+
+        The scene point under viewport point ``at`` stays there (default: the mouse
+        cursor, or the view centre when ``anchor_under_mouse`` is false or the cursor is
+        outside the view).
+        """
         current = self.zoom()
         factor = min(max(factor, MIN_SCALE / current), MAX_SCALE / current)
         if abs(factor - 1.0) < 1e-9:
             return
-        self.setTransformationAnchor(
-            QGraphicsView.ViewportAnchor.AnchorUnderMouse
-            if anchor_under_mouse
-            else QGraphicsView.ViewportAnchor.AnchorViewCenter
-        )
+        if at is None:
+            vp = self.viewport()
+            cursor = vp.mapFromGlobal(QCursor.pos())
+            inside = anchor_under_mouse and vp.rect().contains(cursor)
+            at = QPointF(cursor) if inside else QPointF(vp.rect().center())
+        fixed = self.viewportTransform().inverted()[0].map(at)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
         self.scale(factor, factor)
+        moved = self.viewportTransform().map(fixed) - at
+        self.pan_by(-moved.x(), -moved.y())
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self._update_zoom_label()
+
+    def zoom_actual(self) -> None:
+        """Zoom to 100 % about the view centre."""
+        self.zoom_by(1.0 / self.zoom(), anchor_under_mouse=False)
 
     def zoom_in(self) -> None:
         """Zoom in around the view centre."""
@@ -89,41 +130,140 @@ class GraphView(QGraphicsView):
         self.zoom_by(1 / 1.25, anchor_under_mouse=False)
 
     def fit_to_view(self) -> None:
-        """Show every node, centred (at most at 120 %: a small design is not blown up)."""
-        rect = self.graph_scene.items_bounding_rect()
+        """Show every node, centred, if that is readable; else the start of the network.
+
+        At most 120 % (a small design is not blown up); at least :data:`READABLE_SCALE`:
+        a bigger network shows its inputs and what follows them, and the overview (and
+        the zoom-level button) tells where the rest is.
+        """
+        scene = self.graph_scene
+        rect = scene.items_bounding_rect()
         if rect.isNull():
             self.resetTransform()
+            self.centerOn(0, 0)
+            self._update_zoom_label()
             return
-        self.fitInView(rect.adjusted(-30, -30, 30, 30), Qt.AspectRatioMode.KeepAspectRatio)
-        if self.zoom() > FIT_MAX_SCALE:
-            self.zoom_by(FIT_MAX_SCALE / self.zoom(), anchor_under_mouse=False)
-        elif self.zoom() < MIN_SCALE:
-            self.zoom_by(MIN_SCALE / self.zoom(), anchor_under_mouse=False)
-        self.centerOn(rect.center())
+        starts = [
+            scene.node_item(n)
+            for n in scene.doc.model.nodes
+            if not scene.doc.model.graph.in_degree(n) and scene.node_item(n) is not None
+        ]
+        self.fit_rect(rect, starts)
+
+    def fit_selection(self) -> None:
+        """Fit the selected nodes (nothing selected: the whole network)."""
+        scene = self.graph_scene
+        items = [scene.node_item(n) for n in scene.selected_nodes()]
+        items = [i for i in items if i is not None]
+        if not items:
+            self.fit_to_view()
+            return
+        rect = QRectF()
+        for i in items:
+            rect = rect.united(i.sceneBoundingRect())
+        self.fit_rect(rect, items[:1])
+
+    def fit_rect(self, rect: QRectF, starts=()) -> None:
+        """Show ``rect`` at 120 % at most; below a readable zoom, its start (``starts``)."""
+        vp = self.viewport().rect()
+        padded = rect.adjusted(-30, -30, 30, 30)
+        fit = min(vp.width() / padded.width(), vp.height() / padded.height())
+        scale = min(max(fit, READABLE_SCALE), FIT_MAX_SCALE)
+        self.zoom_by(scale / self.zoom(), anchor_under_mouse=False)
+        if fit >= READABLE_SCALE or not starts:
+            self.centerOn(rect.center())
+        else:
+            # Too big to read whole: its left end (where the inputs are), at a readable
+            # zoom; vertically the start's middle, or the whole height if it fits.
+            start = QRectF()
+            for item in starts:
+                start = start.united(item.sceneBoundingRect())
+            half_w = vp.width() / scale / 2
+            half_h = vp.height() / scale / 2
+            y = rect.center().y() if rect.height() + 60 <= 2 * half_h else start.center().y()
+            x = min(rect.left(), start.left()) - 30 + half_w
+            self.centerOn(QPointF(x, y))
+        self._update_zoom_label()
 
     def wheelEvent(self, event) -> None:  # noqa: N802 - Qt's name
         delta = event.angleDelta().y() or event.pixelDelta().y()
         if delta:
-            self.zoom_by(math.pow(1.0015, delta))
+            self.zoom_by(math.pow(WHEEL_STEP, delta / 120.0), at=event.position())
         event.accept()
 
+    # ------------------------------------------------------------------ overlays
+    def _update_zoom_label(self) -> None:
+        self.zoom_button.setText(f"{round(100 * self.zoom())} %")
+        self.zoom_button.adjustSize()
+        self._place_overlays()
+        self.minimap.update()
+
+    def _place_overlays(self) -> None:
+        vp = self.viewport().geometry()
+        b = self.zoom_button
+        b.move(vp.right() - b.width() - CORNER, vp.bottom() - b.height() - CORNER)
+        m = self.minimap
+        # At most a fifth of the width and a third of the height: it must not hide nodes.
+        m.set_max_size(min(220, vp.width() // 5), min(130, vp.height() // 3))
+        m.move(vp.right() - m.width() - CORNER, b.y() - m.height() - 6)
+        small = vp.width() < 400 or vp.height() < 200
+        m.setVisible(not small and self.overview_wanted())
+        self.first_steps.refresh()
+
+    def overview_wanted(self) -> bool:
+        """Whether the overview shows: some of the network is outside the view."""
+        rect = self.graph_scene.items_bounding_rect()
+        if rect.isNull():
+            return False
+        seen = self.mapToScene(self.viewport().rect()).boundingRect()
+        return not seen.contains(rect)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._place_overlays()
+
     # ------------------------------------------------------------------ adding nodes
+    def visible_area(self, margin: float = 24.0) -> QRectF:
+        """The visible part of the canvas in scene units, ``margin`` pixels in from its edges."""
+        vp = QRectF(self.viewport().rect()).adjusted(margin, margin, -margin, -margin)
+        return self.viewportTransform().inverted()[0].mapRect(vp)
+
+    def free_spot(self, x: float, y: float) -> tuple[float, float]:
+        """The nearest top-left to ``(x, y)`` where a new node is in view and on no other."""
+        dx, dy = free_offset(self.graph_scene, [node_rect(x, y)], self.visible_area())
+        return x + dx, y + dy
+
+    def reveal(self, nodes) -> None:
+        """Scroll so that the items of ``nodes`` are in view (centred if they were not)."""
+        scene = self.graph_scene
+        rect = QRectF()
+        for n in nodes:
+            item = scene.node_item(n)
+            if item is not None:
+                rect = rect.united(item.sceneBoundingRect())
+        if rect.isNull() or self.visible_area(8).contains(rect):
+            return
+        self.centerOn(rect.center())
+
     def add_node_at(self, type_name: str, scene_pos: QPointF) -> str:
-        """Add a ``type_name`` node centred under ``scene_pos``; select it; return its id."""
+        """Add a ``type_name`` node near ``scene_pos`` in free, visible space; select it.
+
+        Returns its id.
+        """
         doc = self.graph_scene.doc
-        pos = (scene_pos.x() - th.NODE_WIDTH / 2, scene_pos.y() - th.HEADER_HEIGHT / 2)
+        pos = self.free_spot(
+            scene_pos.x() - th.NODE_WIDTH / 2, scene_pos.y() - th.HEADER_HEIGHT / 2
+        )
         cmd = AddNodeCommand(doc, type_name, starter_params(type_name), pos)
         doc.undo_stack.push(cmd)
         self.graph_scene.select_nodes([cmd.node_id])
+        self.reveal([cmd.node_id])
         return cmd.node_id
 
     def add_node_at_center(self, type_name: str) -> str:
         """Add a node in the middle of the visible canvas (palette double-click)."""
         c = self.mapToScene(self.viewport().rect().center())
-        x, y = self.graph_scene.free_position(
-            (c.x() - th.NODE_WIDTH / 2, c.y() - th.HEADER_HEIGHT / 2)
-        )
-        return self.add_node_at(type_name, QPointF(x + th.NODE_WIDTH / 2, y + th.HEADER_HEIGHT / 2))
+        return self.add_node_at(type_name, c)
 
     def cursor_scene_pos(self) -> QPointF | None:
         """Where the mouse is on the canvas, or ``None`` when it is outside the view."""
@@ -168,6 +308,7 @@ class GraphView(QGraphicsView):
         else:  # the new node's output port sits under the drop point
             pos = (at.x() - th.NODE_WIDTH, at.y() - port_y)
             what = f"Add {type_name} before '{node}'"
+        pos = self.free_spot(*pos)  # in view (not under a dock) and on no other node
         add = AddNodeCommand(doc, type_name, starter_params(type_name), pos)
         stack = doc.undo_stack
         stack.beginMacro(what)
@@ -181,6 +322,7 @@ class GraphView(QGraphicsView):
         finally:
             stack.endMacro()
         self.graph_scene.select_nodes([add.node_id])
+        self.reveal([add.node_id])
 
     def show_message(self, text: str) -> None:
         """A transient note in the middle of the view (e.g. nothing to paste)."""
@@ -237,6 +379,16 @@ class GraphView(QGraphicsView):
             self.open_quick_add()
             event.accept()
             return
+        if key == Qt.Key.Key_F and not event.isAutoRepeat():
+            mods = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+            if mods == Qt.KeyboardModifier.NoModifier:
+                self.fit_to_view()
+                event.accept()
+                return
+            if mods == Qt.KeyboardModifier.ShiftModifier:
+                self.fit_selection()
+                event.accept()
+                return
         arrows = {
             Qt.Key.Key_Left: (-1, 0),
             Qt.Key.Key_Right: (1, 0),
@@ -316,6 +468,8 @@ class GraphView(QGraphicsView):
         super().scrollContentsBy(dx, dy)
         if self.graph_scene.tint_legend:
             self.viewport().update()  # the legend is pinned to the viewport
+        self._place_overlays()
+        self.minimap.update()
 
     def contextMenuEvent(self, event) -> None:  # noqa: N802 - Qt's name
         item = self.itemAt(event.pos())

@@ -206,6 +206,7 @@ def test_palette_never_cuts_its_labels(win):
 
 def test_fit_to_view_caps_the_zoom_of_a_small_design(qtbot, win):
     """Fit to view on a one-node design stops at 120 %, centred on the node."""
+    win.resize(1600, 1000)
     assert win.new_design()
     win.view.fit_to_view()
     assert win.view.zoom() == pytest.approx(1.2)

@@ -142,10 +142,13 @@ def test_inside_views_survive_a_rename_after_a_run(qtbot):
     scene.select_nodes(["c1"])
     doc.undo_stack.push(RenameNodeCommand(doc, "c1", "stem_conv"))
     assert scene.selected_nodes() == ["stem_conv"]
-    assert panel.grid.readout.text() == "'stem_conv' was not in the last run: press Run to see it."
+    assert panel.grid.node is None  # no other node's maps under its name
+    assert (
+        panel.grid.title.text() == "'stem_conv' is not in the last run: press Run (F5) to see it."
+    )
     panel.sparsity.click_node("c1")  # a point of the old run: its id is gone, nothing breaks
     panel.grid.set_node("c1")
-    assert panel.grid.node == "c1"
+    assert panel.grid.node is None and "'c1' was deleted" in panel.grid.title.text()
     doc.undo_stack.undo()
     scene.select_nodes(["c1"])  # the old id is back: the last run's maps show again
     assert panel.grid.node == "c1" and panel.grid.channel_count == 8

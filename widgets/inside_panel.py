@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
     QComboBox,
-    QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
@@ -36,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from designer.document import Document
+from widgets.flow_layout import FlowLayout
 from widgets.image_panel import ImagePanel, image_path_from_mime
 from widgets.plot_theme import status_colors
 from widgets.run_controller import SAMPLE_IMAGE, RunController, blocker
@@ -207,8 +207,7 @@ class InsidePanel(QWidget):
             self.splitter.setStretchFactor(self.splitter.count() - 1, stretch)
         self.splitter.setSizes([500, 300, 400])
 
-        row = QHBoxLayout()
-        row.setSpacing(6)
+        row = FlowLayout(spacing=6)  # wraps onto two rows in a narrow window
         row.addWidget(self.run_button)
         row.addWidget(self.live_box)
         row.addWidget(self.cancel_button)

@@ -186,6 +186,12 @@ class Inspector(QWidget):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(body)
+        self.scroll = scroll
+        # Never narrower than the widest form: a narrower dock would cut editors and
+        # readouts off at the right (the scroll area has no horizontal bar).
+        self.setMinimumWidth(
+            self.widest_form() + 16 + scroll.verticalScrollBar().sizeHint().width()
+        )
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
@@ -196,6 +202,23 @@ class Inspector(QWidget):
         doc.node_renamed.connect(self._on_node_renamed)
         doc.graph_reset.connect(lambda: self.set_node(None))
         self.set_node(None)
+
+    def widest_form(self) -> int:
+        """The minimum width of the widest parameter form of any node type, in pixels."""
+        probe = QWidget()
+        form = QFormLayout(probe)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        widest = 0
+        for t, ntype in NODE_TYPES.items():
+            for spec in ntype.params:
+                editor = make_editor(t, spec, probe)
+                form.addRow(spec.name.replace("_", " ") + ":", editor)
+            widest = max(widest, form.minimumSize().width())
+            while form.rowCount():
+                form.removeRow(0)
+        probe.deleteLater()
+        return widest
 
     # ------------------------------------------------------------------ selection
     def set_selection(self, nodes: list) -> None:

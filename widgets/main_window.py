@@ -28,6 +28,7 @@ from engine.core.errors import EngineError, FormatError
 from engine.core.graph import GraphModel
 from widgets import files
 from widgets.export_dialog import ExportDialog, default_file_name, generate_code
+from widgets.help_dialog import help_menu
 from widgets.inside_panel import install_inside
 from widgets.palette import Palette
 from widgets.tabs import DesignTabs
@@ -61,7 +62,8 @@ def _canvas_actions(actions, names: tuple[str, ...]) -> list[QAction]:
 
 
 EDIT_ACTIONS = ("cut", "copy", "paste", "duplicate", "delete", None, "select_all")
-VIEW_ACTIONS = ("zoom_in", "zoom_out", "zoom_fit", "auto_layout")
+VIEW_ACTIONS = ("zoom_in", "zoom_out", "zoom_fit", "zoom_selection", "auto_layout")
+UNTITLED = "Untitled"  # a new design's name, until it is first saved
 
 
 class MainWindow(DesignTabs, QMainWindow):
@@ -119,6 +121,7 @@ class MainWindow(DesignTabs, QMainWindow):
         self._connect()
         # Feature maps etc.: Run/Live/Cancel/Open image, image drops (built after show).
         self.inside_host = install_inside(self)
+        self.help_menu = help_menu(self)  # Help → Keyboard shortcuts (F1)
         # Run → Train…, Load/Save weights…, the weights label (training has its own worker).
         self.train_host = install_training(self)
         # Ctrl+Z in an inspector field undoes the document's last edit (the field commits).
@@ -462,12 +465,17 @@ class MainWindow(DesignTabs, QMainWindow):
         return self._write(Path(path))
 
     def _write(self, path: Path) -> bool:
+        old_name = self.doc.model.name
+        if self.doc.path is None and old_name == UNTITLED:
+            self.doc.model.set_name(path.stem)  # an untitled design takes its file's name
         try:
             # Trained/loaded weights first (NAME.safetensors), then the JSON that names them.
             fileformat.save(self.doc.model, path, weights=design_weights_ref(self.doc, path))
         except (OSError, ValueError) as exc:  # ValueError: text the encoding cannot hold
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             self.show_error(self, "Cannot save design", f"{path}: cannot write: {why}")
+            if self.doc.model.name != old_name:
+                self.doc.model.set_name(old_name)
             return False
         if self.doc.path != path:
             self.doc.set_path(path)

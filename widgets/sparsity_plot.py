@@ -80,6 +80,7 @@ class SparsityPlot(QWidget):
             f'<span style="color:{QColor(MEAN_PEN).name()}">▲—</span> ReLU mean (right axis)'
         )
         self.legend.setTextFormat(Qt.TextFormat.RichText)
+        self.legend.setWordWrap(True)  # a narrow panel wraps it instead of widening the dock
         self.info = QLabel("Run the network to see how sparse each layer's output is.")
         self.info.setWordWrap(True)
         lay = QVBoxLayout(self)

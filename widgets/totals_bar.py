@@ -18,6 +18,7 @@ from engine.formatting import (
     fmt_rf_size,
     fmt_signed,
 )
+from widgets.flow_layout import FlowLayout
 from widgets.plot_theme import status_colors
 
 
@@ -77,9 +78,9 @@ class TotalsBar(QFrame):
         self.doc = doc
         self.baseline: Baseline | None = None
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        lay = QHBoxLayout(self)
+        # A narrow window wraps the bar onto two rows instead of widening the window.
+        lay = FlowLayout(self, spacing=14)
         lay.setContentsMargins(8, 4, 8, 4)
-        lay.setSpacing(16)
         self.params = _Field("Params", self)
         self.weights = _Field("Weights", self)
         self.macs = _Field("MACs", self)
@@ -87,7 +88,7 @@ class TotalsBar(QFrame):
         self.rf = _Field("Output RF", self)
         for f in (self.params, self.weights, self.macs, self.peak, self.rf):
             lay.addWidget(f)
-        lay.addStretch(1)
+        lay.addWidget(QWidget(self), 1)  # pushes the baseline and errors to the right
         self.diff = QLabel(self)
         self.diff.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         lay.addWidget(self.diff)
