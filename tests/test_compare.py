@@ -8,7 +8,7 @@ import pytest
 
 from cli import main as cli_main
 from engine.analysis.analyzer import analyze
-from engine.analysis.compare import DELTA_KEYS, block_of, compare
+from engine.analysis.compare import DELTA_KEYS, block_of, compare, scope_block
 from engine.core.fileformat import save
 from engine.formatting import fmt_percent
 from engine.templates import TEMPLATES, build
@@ -56,6 +56,13 @@ def test_output_fields():
     assert (d[0].depth, d[1].depth) == (63, 167)
 
 
+def test_scope_blocks():
+    """Module paths map to their top block."""
+    assert scope_block("layer2.0.downsample") == "layer2.0"
+    assert scope_block("inception3a.branch2.0") == "inception3a"
+    assert scope_block("conv1") == "conv1"
+
+
 def test_block_names():
     """Template ids map to their block; plain ids have none."""
     assert block_of("layer1_0_conv1") == "layer1_0"
@@ -69,8 +76,8 @@ def test_breakdown_blocks_sum_to_totals():
     c = compare([build("resnet18"), build("resnet50")])
     b = c.breakdown
     assert b.kind == "blocks"
-    assert b.groups[:3] == ["stem", "layer1_0", "layer1_1"] and b.groups[-1] == "head"
-    assert "layer3_5" in b.groups and b.values[0].get("layer3_5") is None
+    assert b.groups[:3] == ["stem", "layer1.0", "layer1.1"] and b.groups[-1] == "head"
+    assert "layer3.5" in b.groups and b.values[0].get("layer3.5") is None
     for i, d in enumerate(c.designs):
         assert sum(b.series(i, "params")) == d.totals["params"]
         assert sum(b.series(i, "macs")) == d.totals["macs"]

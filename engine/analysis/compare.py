@@ -6,9 +6,10 @@ comparison after an edit costs one pass over the nodes, not a new analysis).
 
 The breakdown splits each design into groups, the same for every compared design:
 
-* **blocks** when every design has at least two: a block is the common id prefix of
-  template-style names (``layer1_0_conv1`` → ``layer1_0``, ``inception3a_concat`` →
-  ``inception3a``); nodes before the first block form ``stem``, those after the last
+* **blocks** when every design has at least two: a block is the top of a node's
+  ``scope`` (``layer2.0.downsample`` → ``layer2.0``) or, in a design without scopes, the
+  common id prefix of template-style names (``layer1_0_conv1`` → ``layer1_0``,
+  ``inception3a_concat`` → ``inception3a``); nodes before the first block form ``stem``, those after the last
   ``head``, and a node between blocks joins the block before it (GoogLeNet's pools);
 * else **stages**: runs, in topological order, of nodes whose output has the same
   spatial size (``56×56``); flat outputs form the stage ``flat``;
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from engine.analysis.analyzer import Analysis, analyze
 from engine.core.graph import GraphLike
@@ -200,15 +202,32 @@ def deltas(designs: list[DesignSummary], baseline: int = 0) -> list[dict[str, in
     return [{k: d.totals[k] - base[k] for k in DELTA_KEYS} for d in designs]
 
 
+@lru_cache(maxsize=1 << 16)
 def block_of(node: str) -> str | None:
     """The block a template-style node id belongs to: ``layer1_0_conv1`` → ``layer1_0``."""
     m = _BLOCK.match(node)
     return m.group(1) if m else None
 
 
+def scope_block(scope: str) -> str:
+    """The top block of a module path: ``layer2.0.downsample`` → ``layer2.0``, ``inception3a.branch2.0`` → ``inception3a``."""
+    parts = scope.split(".")
+    return ".".join(parts[: 2 if len(parts) > 1 and parts[1].isdigit() else 1])
+
+
 def _blocks(a: Analysis) -> dict[str, dict[str, int]] | None:
-    """Per-block sums, or ``None`` when the design has fewer than two blocks."""
-    keyed = [(n, block_of(n)) for n in a.order]
+    """Per-block sums, or ``None`` when the design has fewer than two blocks.
+
+    Nodes with a ``scope`` (set by blocks and the importer) are grouped by it; a design
+    without scopes is grouped by its ids (:func:`block_of`).
+    """
+    data = a.graph._node
+    if any(data[n].get("scope") for n in a.order):
+        keyed = [
+            (n, scope_block(data[n]["scope"]) if data[n].get("scope") else None) for n in a.order
+        ]
+    else:
+        keyed = [(n, block_of(n)) for n in a.order]
     names = {b for _, b in keyed if b is not None}
     if len(names) < 2:
         return None
