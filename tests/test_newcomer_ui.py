@@ -233,7 +233,24 @@ def test_inspector_and_table_texts_fit_at_laptop_and_desktop_sizes(qtbot, win, s
     win.doc.undo_stack.push(SetParamCommand(win.doc, NODE, "padding", 0))
     status = win.layer_table.row_texts("concat")[7]
     assert status.startswith("error: concat 'concat' needs equal H×W")
-    assert _fits(win.inspector.node_error) if win.inspector.node != "concat" else True
+    win.scene.select_nodes(["concat"])
+    qtbot.wait(20)
+    assert win.inspector.node_error.isVisible() and _fits(win.inspector.node_error)
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1600, 1000)])
+def test_run_refusal_wraps_inside_the_panel(qtbot, win, size):
+    """The Inside panel's refusal message is shown whole, wrapped within the panel."""
+    win.resize(*size)
+    win.arrange_docks()
+    panel = win.inside_host.ensure_panel()
+    win.inside_dock.raise_()
+    panel._on_failed("Cannot run: no node has an output yet; 1 error(s):\n  - " + "x " * 200)
+    qtbot.wait(50)
+    n = panel.notice
+    assert n.isVisible() and n.wordWrap() and "Cannot run" in n.text()
+    assert n.mapTo(panel, n.rect().topRight()).x() <= panel.width()
+    assert n.height() >= 2 * n.fontMetrics().height()  # wrapped, not cut
 
 
 # --------------------------------------------------------------------------- point 10: names, docs
