@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QMenu, QStackedWidget, QTabWidget, QToolBar
 from designer.document import Document
 from engine.core.graph import GraphModel
 from widgets.design_tab import DesignTab
+from widgets.import_dialog import ImportHost
 
 VARIANT_SUFFIX = " (variant)"
 
@@ -347,8 +348,8 @@ class DesignTabs:
 
     # ------------------------------------------------------------------ menus
     def _build_tab_menu(self, file_menu: QMenu) -> None:
-        """File: New Tab, Open in New Tab, Duplicate as Variant, Close Tab; View: Compare;
-        Templates: the lesson's comparisons, one click each."""
+        """File: New Tab, Open in New Tab, Import PyTorch Model, Duplicate as Variant, Close
+        Tab; View: Compare; Templates: the lesson's comparisons, one click each."""
         from PySide6.QtGui import QKeySequence
 
         K = QKeySequence.StandardKey  # noqa: N806 - short alias for Qt's enum
@@ -376,8 +377,13 @@ class DesignTabs:
             "Ctrl+Shift+C",
             "Totals and per-block costs of 2–4 open designs side by side",
         )
+        # File → Import PyTorch Model…: the import runs in a process, opens in a new tab.
+        self.import_host = ImportHost(self)
+        self.import_action = self.import_host.action
         first = file_menu.actions()[2] if len(file_menu.actions()) > 2 else None
-        file_menu.insertActions(first, [self.new_tab_action, self.open_tab_action])
+        file_menu.insertActions(
+            first, [self.new_tab_action, self.open_tab_action, self.import_action]
+        )
         file_menu.addSeparator()
         file_menu.addActions([self.variant_action, self.compare_action, self.close_tab_action])
         self.templates_menu.addSeparator()

@@ -75,6 +75,22 @@ class TrainHost(QObject):
         self._docs.add(id(doc))
         doc.weights_changed.connect(self._on_weights_changed)
 
+    def follow_tab(self, tab) -> None:
+        """A design tab became current (or was opened): follow its document, and name its
+        weights next to its own feature maps (now, or when they are built)."""
+        self.follow(tab.doc)
+        host = getattr(tab, "inside_host", None)
+        if host is None:
+            return
+        if host.panel is not None:
+            if hasattr(host.panel, "set_weights_text"):
+                host.panel.set_weights_text(tab.doc.weights.text())
+        elif not getattr(host, "_weights_label_wired", False):
+            host._weights_label_wired = True
+            host.panel_built.connect(
+                lambda panel, d=tab.doc: panel.set_weights_text(d.weights.text())
+            )
+
     def ensure_panel(self) -> TrainPanel:
         """The Train panel (built on first use)."""
         if self.panel is None:
@@ -233,6 +249,8 @@ def install_training(window) -> TrainHost:
         menu.addAction(act)
         host.actions_[key] = act
     host.status_message.connect(window.statusBar().showMessage)
+    if hasattr(window, "current_design_changed"):
+        window.current_design_changed.connect(host.follow_tab)
     inside = getattr(window, "inside_host", None)
     if inside is not None and hasattr(inside, "panel_built"):
         if inside.panel is not None:

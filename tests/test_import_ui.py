@@ -1,0 +1,210 @@
+"""File → Import PyTorch Model…: the dialog runs ``main.py import`` in a process, the design
+opens in a new tab with its weights in use, errors show the command's own message."""
+
+from __future__ import annotations
+
+import os
+import textwrap
+
+import numpy as np
+import pytest
+
+from widgets.import_dialog import EXIT_MEANINGS, ImportDialog, model_names
+
+TIMEOUT = 60_000
+
+MODEL = textwrap.dedent(
+    """
+    import time
+
+    import torch
+    from torch import nn
+
+
+    class Tiny(nn.Module):
+        def __init__(self):
+            super().__init__()
+            torch.manual_seed(7)
+            self.conv = nn.Conv2d(3, 4, 3, padding=1)
+            self.relu = nn.ReLU()
+            self.pool = nn.MaxPool2d(2)
+            self.fc = nn.Linear(4 * 8 * 8, 5)
+
+        def forward(self, x):
+            return self.fc(torch.flatten(self.pool(self.relu(self.conv(x))), 1))
+
+
+    def make_tiny():
+        return Tiny()
+
+
+    def broken():
+        return 42
+
+
+    def slow():
+        time.sleep(120)
+        return Tiny()
+
+
+    def needs_args(width):
+        return Tiny()
+    """
+)
+
+IDS = ["x", "conv", "relu", "pool", "flatten", "fc"]
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    path = tmp_path / "tiny_net.py"
+    path.write_text(MODEL)
+    return path
+
+
+def _import(qtbot, win, source: str, name: str, size=(3, 16, 16)) -> ImportDialog:
+    dlg = win.import_host.show_dialog()
+    dlg.set_source(source, name)
+    dlg.set_input_size(*size)
+    return dlg
+
+
+def test_names_offered_are_classes_and_zero_argument_functions(model_file):
+    """The name list is read from the file without running it: classes, then 0-arg functions."""
+    assert model_names(model_file) == ["Tiny", "make_tiny", "broken", "slow"]
+
+
+def test_file_menu_has_the_import_action(win):
+    """File → Import PyTorch Model… sits right after Open in New Tab…."""
+    acts = win.menuBar().actions()[0].menu().actions()
+    i = acts.index(win.open_tab_action)
+    assert acts[i + 1] is win.import_action
+    assert win.import_action.text() == "&Import PyTorch Model…"
+
+
+def test_import_opens_a_new_tab_with_the_design_and_its_weights(qtbot, win, model_file):
+    """A module file imports into a new tab: six nodes laid out, unsaved, imported weights."""
+    before = len(win.tabs_list())
+    dlg = _import(qtbot, win, str(model_file), "Tiny")
+    with qtbot.waitSignal(dlg.imported, timeout=TIMEOUT):
+        assert dlg.start()
+        assert dlg.busy.isVisible() and dlg.cancel_button.isEnabled()
+    tab = win.current_tab
+    assert len(win.tabs_list()) == before + 1 and tab is win.tabs_list()[-1]
+    assert list(tab.doc.model.nodes) == IDS
+    xs = [tab.doc.model.pos(n)[0] for n in IDS]
+    assert xs == sorted(xs) and len(set(xs)) == len(IDS)  # laid out left to right
+    assert tab.doc.model.name == "Tiny"
+    assert tab.doc.path is None and tab.doc.modified
+    assert tab.doc.analysis.nodes["fc"].shape == (5,)
+    assert tab.doc.weights.text() == "imported from tiny_net.py:Tiny"
+    assert sorted(tab.doc.weights.state(tab.doc.model)) == [
+        "conv.bias",
+        "conv.weight",
+        "fc.bias",
+        "fc.weight",
+    ]
+    panel = win.inside_host.ensure_panel()
+    assert panel.weights_text == "imported from tiny_net.py:Tiny"
+    assert not dlg.isVisible()
+    assert not dlg.folder_used.exists()  # the temporary files are gone
+
+
+def test_a_failing_source_shows_the_command_message(qtbot, win, model_file, capsys):
+    """A name returning no module: the dialog shows the CLI's stderr and the exit meaning."""
+    from cli import main as cli_main
+
+    status = cli_main(["import", f"{model_file}:broken", "-o", os.devnull])
+    cli_err = capsys.readouterr().err.rstrip("\n")
+    assert status == 2
+    before = len(win.tabs_list())
+    dlg = _import(qtbot, win, str(model_file), "broken")
+    with qtbot.waitSignal(dlg.failed, timeout=TIMEOUT) as sig:
+        dlg.start()
+    assert cli_err == "import: broken() returned int, not a torch.nn.Module"
+    assert sig.args[0] == f"{cli_err}\n{EXIT_MEANINGS[2]}"
+    assert dlg.message_text == sig.args[0]
+    assert dlg.isVisible() and dlg.import_button.isEnabled()
+    assert len(win.tabs_list()) == before
+
+
+def test_a_refused_model_says_exit_status_1(qtbot, win, tmp_path):
+    """An input size the model does not fit: exit status 1 and its meaning under the message."""
+    (tmp_path / "fc_only.py").write_text(
+        "from torch import nn\n\ndef net():\n    return nn.Sequential(nn.Flatten(), nn.Linear(12, 2))\n"
+    )
+    dlg = _import(qtbot, win, str(tmp_path / "fc_only.py"), "net", size=(3, 4, 4))
+    with qtbot.waitSignal(dlg.failed, timeout=TIMEOUT) as sig:
+        dlg.start()
+    lines = sig.args[0].splitlines()
+    assert lines[0].startswith("import: ")
+    assert lines[-1] == EXIT_MEANINGS[1]
+
+
+def test_missing_name_is_asked_for_without_running(qtbot, win, model_file):
+    """An empty name: the dialog says what is missing and starts nothing."""
+    dlg = _import(qtbot, win, str(model_file), "")
+    dlg.name_combo.setCurrentText("")
+    assert not dlg.start()
+    assert dlg.process is None
+    assert "name" in dlg.message_text
+
+
+def test_cancel_stops_the_process(qtbot, win, model_file):
+    """Cancel during a slow import kills the command, removes its files and opens nothing."""
+    before = len(win.tabs_list())
+    dlg = _import(qtbot, win, str(model_file), "slow")
+    dlg.start()
+    proc = dlg.process
+    qtbot.waitUntil(lambda: proc.processId() > 0, timeout=10_000)
+    pid = proc.processId()
+    folder = dlg.folder_used
+    with qtbot.waitSignal(dlg.cancelled, timeout=10_000):
+        dlg.cancel_button.click()
+    assert not dlg.running
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert not folder.exists()
+    assert dlg.status.text() == "Import cancelled: nothing was imported."
+    assert len(win.tabs_list()) == before
+
+
+def test_a_run_after_import_uses_the_imported_weights(qtbot, client, monkeypatch, tmp_path):
+    """The feature run of the imported design equals the original module on the same input."""
+    import torch
+
+    import widgets.inside_panel as ip
+    from widgets.app import create_window
+
+    real = ip.RunController
+    monkeypatch.setattr(
+        ip, "RunController", lambda doc, parent=None: real(doc, parent, client=client)
+    )
+    monkeypatch.setenv("CONVCANVAS_DATA_DIR", str(tmp_path / "data"))
+    win = create_window([], autorun=False, live=False)
+    win.ask_save_changes = lambda *a: "discard"
+    qtbot.addWidget(win)
+    win.show()
+    path = tmp_path / "tiny_net.py"
+    path.write_text(MODEL)
+    dlg = _import(qtbot, win, str(path), "Tiny")
+    with qtbot.waitSignal(dlg.imported, timeout=TIMEOUT):
+        dlg.start()
+    panel = win.inside_host.ensure_panel()
+    try:
+        with qtbot.waitSignal(panel.result_shown, timeout=TIMEOUT) as sig:
+            panel.run()
+        result = sig.args[0]
+        namespace: dict = {}
+        exec(compile(MODEL, str(path), "exec"), namespace)  # noqa: S102 - the test's own module
+        original = namespace["Tiny"]().eval()
+        with torch.no_grad():
+            want = original(torch.tensor(result.input)[None])[0].numpy()
+        np.testing.assert_allclose(result.maps["fc"], want, rtol=1e-5, atol=1e-6)
+        # The seeded random weights give something else.
+        win.current_tab.doc.reset_weights()
+        with qtbot.waitSignal(panel.result_shown, timeout=TIMEOUT) as sig:
+            panel.run()
+        assert np.abs(sig.args[0].maps["fc"] - want).max() > 1e-2
+    finally:
+        panel.controller.close(stop_worker=False)

@@ -1,0 +1,488 @@
+"""File → Import PyTorch model…: trace a user's ``nn.Module`` into a new design tab.
+
+The import runs ``python main.py import SOURCE --input CxHxW -o TMP.json --weights
+TMP.safetensors`` in a :class:`~PySide6.QtCore.QProcess`, so torch is never imported in
+the window's process and the window stays responsive (a busy bar and Cancel while it
+runs). A refused or unreadable source leaves the dialog open with the command's own
+message (its standard error) and what its exit status means. On success the design
+opens in a new tab with the imported weights in use (``imported from FILE:NAME``), and
+the temporary files are removed.
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QProcess, Qt, QTimer, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+MAIN = ROOT / "main.py"
+MAX_SCAN_BYTES = 2 << 20  # files larger than this are not scanned for names
+
+#: What the ``import`` command's exit statuses mean (cli/import_.py).
+EXIT_MEANINGS = {
+    1: (
+        "exit status 1: the model was refused (an operation outside the node types, code "
+        "that cannot be traced, or an input size it does not fit); nothing was written"
+    ),
+    2: (
+        "exit status 2: the source cannot be found, imported or called, does not give a "
+        "module, is a pickled file, or the output cannot be written"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ImportedDesign:
+    """What a finished import wrote: the design file, its weights and the command's summary."""
+
+    source: str
+    json_path: Path
+    weights_path: Path
+    summary: str
+    folder: Path
+
+    @property
+    def label(self) -> str:
+        """``tiny.py:Tiny`` (file name, not the whole path) or ``package.module:Name``."""
+        where, _, name = self.source.rpartition(":")
+        return f"{Path(where).name if where.endswith('.py') else where}:{name}"
+
+    def remove(self) -> None:
+        """Delete the temporary folder holding both files."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def exit_meaning(code: int) -> str:
+    """The sentence the dialog adds under the command's message for exit status ``code``."""
+    return EXIT_MEANINGS.get(code, f"exit status {code}: the import process failed")
+
+
+def model_names(path: str | Path) -> list[str]:
+    """Top-level classes and functions callable without arguments in a ``.py`` file.
+
+    The file is parsed, never run; ``[]`` when it cannot be read or parsed.
+
+    Parameters
+    ----------
+    path : str or Path
+        A Python source file.
+
+    Returns
+    -------
+    list of str
+        Classes first, then functions, each in file order.
+    """
+    try:
+        p = Path(path)
+        if not p.is_file() or p.stat().st_size > MAX_SCAN_BYTES:
+            return []
+        tree = ast.parse(p.read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return []
+    classes, functions = [], []
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+            classes.append(node.name)
+        elif isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+            a = node.args
+            required = len(a.posonlyargs) + len(a.args) - len(a.defaults)
+            kw_required = sum(d is None for d in a.kw_defaults)
+            if required == 0 and kw_required == 0:
+                functions.append(node.name)
+    return classes + functions
+
+
+class ImportDialog(QDialog):
+    """Pick a ``.py`` file or module path, the model's name and input size; import it.
+
+    Signals
+    -------
+    imported(ImportedDesign)
+        The command succeeded; the receiver owns (and removes) the files.
+    failed(str)
+        The command failed; the text is what the dialog shows.
+    cancelled()
+        Cancel stopped the command.
+    """
+
+    imported = Signal(object)
+    failed = Signal(str)
+    cancelled = Signal()
+
+    def __init__(self, parent: QWidget | None = None, python: str | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Import PyTorch model")
+        self.setObjectName("import_dialog")
+        self.python = python or sys.executable
+        self.process: QProcess | None = None
+        self._folder: Path | None = None
+        self.folder_used: Path | None = None  # the last import's temporary folder
+        self._source = ""
+        self._cancelling = False
+        self._build()
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        intro = QLabel(
+            "Traces an <code>nn.Module</code> with torch.fx into a design, with its weights. "
+            "Give a Python file (or an installed module) and the class or the function "
+            "(called with no arguments) that makes the model."
+        )
+        intro.setWordWrap(True)
+        self.source_edit = QLineEdit(self)
+        self.source_edit.setObjectName("import_source")
+        self.source_edit.setPlaceholderText("path/to/model.py  or  package.module")
+        self.source_edit.textChanged.connect(self._source_edited)
+        self.browse_button = QPushButton("Browse…", self)
+        self.browse_button.clicked.connect(self.browse)
+        src_row = QHBoxLayout()
+        src_row.setContentsMargins(0, 0, 0, 0)
+        src_row.addWidget(self.source_edit, 1)
+        src_row.addWidget(self.browse_button)
+        self.name_combo = QComboBox(self)
+        self.name_combo.setObjectName("import_name")
+        self.name_combo.setEditable(True)
+        self.name_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.name_combo.lineEdit().setPlaceholderText("class or zero-argument function")
+        self.size_boxes = []
+        size_row = QHBoxLayout()
+        size_row.setContentsMargins(0, 0, 0, 0)
+        fields = (("C", 3, 1 << 20), ("H", 224, 1 << 16), ("W", 224, 1 << 16))
+        for i, (label, value, top) in enumerate(fields):
+            box = QSpinBox(self)
+            box.setRange(1, top)
+            box.setValue(value)
+            box.setAccessibleName(f"input {label}")
+            box.setToolTip({"C": "channels", "H": "height", "W": "width"}[label])
+            self.size_boxes.append(box)
+            if i:
+                size_row.addWidget(QLabel("×", self))
+            size_row.addWidget(box)
+        size_row.addStretch(1)
+        form = QFormLayout()
+        form.addRow("Source:", src_row)
+        form.addRow("Name:", self.name_combo)
+        form.addRow("Input (C × H × W):", size_row)
+
+        self.busy = QProgressBar(self)
+        self.busy.setRange(0, 0)  # indeterminate: the command reports no progress
+        self.busy.setTextVisible(False)
+        self.busy.setMaximumHeight(10)
+        self.busy.hide()
+        self.status = QLabel("", self)
+        self.status.setObjectName("import_status")
+        self.status.setWordWrap(True)
+        self.message = QLabel("", self)
+        self.message.setObjectName("import_message")
+        self.message.setWordWrap(True)
+        self.message.setTextFormat(Qt.TextFormat.PlainText)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message.setStyleSheet("color: #b00020;")
+        self.message.hide()
+
+        self.import_button = QPushButton("Import", self)
+        self.import_button.setDefault(True)
+        self.import_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button.setToolTip("Stop the import")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.cancel_button.setEnabled(False)
+        self.close_button = QPushButton("Close", self)
+        self.close_button.clicked.connect(self.reject)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        for b in (self.import_button, self.cancel_button, self.close_button):
+            buttons.addWidget(b)
+
+        lay = QVBoxLayout(self)
+        lay.addWidget(intro)
+        lay.addLayout(form)
+        lay.addWidget(self.busy)
+        lay.addWidget(self.status)
+        lay.addWidget(self.message)
+        lay.addStretch(1)
+        lay.addLayout(buttons)
+        self.resize(560, 300)
+        self._elapsed = 0
+        self._ticker = QTimer(self)
+        self._ticker.setInterval(1000)
+        self._ticker.timeout.connect(self._tick)
+
+    # ------------------------------------------------------------------ inputs
+    def set_source(self, source: str, name: str = "") -> None:
+        """Fill the source field (and the name, if given)."""
+        self.source_edit.setText(source)
+        if name:
+            self.name_combo.setCurrentText(name)
+
+    def set_input_size(self, c: int, h: int, w: int) -> None:
+        """Set the input size fields."""
+        for box, v in zip(self.size_boxes, (c, h, w)):
+            box.setValue(v)
+
+    def input_size(self) -> tuple[int, int, int]:
+        """The input size (C, H, W) in the fields."""
+        c, h, w = (b.value() for b in self.size_boxes)
+        return c, h, w
+
+    def browse(self) -> None:
+        """Choose a ``.py`` file."""
+        start = self.source_edit.text().strip()
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Python file with the model", start, "Python files (*.py);;All files (*)"
+        )
+        if path:
+            self.source_edit.setText(path)
+
+    def _source_edited(self, text: str) -> None:
+        names = model_names(text.strip()) if text.strip().endswith(".py") else []
+        current = self.name_combo.currentText()
+        self.name_combo.clear()
+        self.name_combo.addItems(names)
+        if current and (current in names or not names):
+            self.name_combo.setCurrentText(current)
+
+    def command_source(self) -> str | None:
+        """``FILE.py:NAME`` (absolute path) or ``module:NAME``; ``None`` after saying what is
+        missing."""
+        where = self.source_edit.text().strip()
+        name = self.name_combo.currentText().strip()
+        if not name and ":" in where and not Path(where).is_file():
+            where, _, name = where.rpartition(":")
+        if not where:
+            self._show_message("Give a Python file (path/to/model.py) or a module path.")
+            return None
+        if not name:
+            self._show_message("Give the name of the model's class or of a function making it.")
+            return None
+        if where.endswith(".py") or "/" in where or "\\" in where:
+            where = str(Path(where).expanduser().absolute())
+        return f"{where}:{name}"
+
+    # ------------------------------------------------------------------ running
+    @property
+    def running(self) -> bool:
+        """Whether the import command is running."""
+        return self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning
+
+    def arguments(self, source: str, folder: Path) -> list[str]:
+        """The ``main.py import`` command line for ``source``, writing into ``folder``."""
+        c, h, w = self.input_size()
+        return [
+            str(MAIN),
+            "import",
+            source,
+            "--input",
+            f"{c}x{h}x{w}",
+            "-o",
+            str(folder / "design.json"),
+            "--weights",
+            str(folder / "weights.safetensors"),
+        ]
+
+    def start(self) -> bool:
+        """Run the import command; return whether it started."""
+        if self.running:
+            return False
+        source = self.command_source()
+        if source is None:
+            return False
+        self._source = source
+        self._folder = Path(tempfile.mkdtemp(prefix="convcanvas-import-"))
+        self.folder_used = self._folder
+        self._cancelling = False
+        proc = QProcess(self)
+        proc.setProgram(self.python)
+        proc.setArguments(self.arguments(source, self._folder))
+        proc.setWorkingDirectory(str(ROOT))
+        proc.finished.connect(self._finished)
+        proc.errorOccurred.connect(self._error)
+        self.process = proc
+        self.message.hide()
+        self._set_busy(True)
+        self._elapsed = 0
+        self.status.setText("Importing… (loading torch in a separate process)")
+        proc.start()
+        return True
+
+    def cancel(self) -> None:
+        """Stop the running import (nothing is written; ``cancelled`` follows)."""
+        if not self.running:
+            return
+        self._cancelling = True
+        self.status.setText("Cancelling…")
+        self.process.kill()
+
+    def _tick(self) -> None:
+        self._elapsed += 1
+        self.status.setText(f"Importing… {self._elapsed} s")
+
+    def _set_busy(self, busy: bool) -> None:
+        self.busy.setVisible(busy)
+        self.cancel_button.setEnabled(busy)
+        self.import_button.setEnabled(not busy)
+        for w in (self.source_edit, self.browse_button, self.name_combo, *self.size_boxes):
+            w.setEnabled(not busy)
+        if busy:
+            self._ticker.start()
+        else:
+            self._ticker.stop()
+
+    def _read(self, channel: str) -> str:
+        proc = self.process
+        data = proc.readAllStandardError() if channel == "err" else proc.readAllStandardOutput()
+        return bytes(data.data()).decode("utf-8", "replace").rstrip("\n")
+
+    def _finished(self, code: int, status: QProcess.ExitStatus) -> None:
+        proc = self.process
+        if proc is None or self.sender() is not proc:
+            return
+        self._set_busy(False)
+        out, err = self._read("out"), self._read("err")
+        folder = self._folder
+        self._folder = None
+        if self._cancelling:
+            self._cancelling = False
+            self._remove(folder)
+            self.status.setText("Import cancelled: nothing was imported.")
+            self.cancelled.emit()
+            return
+        if status == QProcess.ExitStatus.NormalExit and code == 0:
+            self.status.setText(out)
+            design = ImportedDesign(
+                self._source, folder / "design.json", folder / "weights.safetensors", out, folder
+            )
+            self.imported.emit(design)
+            self.accept()
+            return
+        self._remove(folder)
+        if status == QProcess.ExitStatus.CrashExit:
+            text = (err + "\n" if err else "") + "the import process crashed"
+        else:
+            text = (err + "\n" if err else "") + exit_meaning(code)
+        self.status.setText("Import failed.")
+        self._show_message(text)
+        self.failed.emit(text)
+
+    def _error(self, error: QProcess.ProcessError) -> None:
+        if error != QProcess.ProcessError.FailedToStart or self.sender() is not self.process:
+            return  # crashes and kills arrive through finished()
+        self._set_busy(False)
+        self._remove(self._folder)
+        self._folder = None
+        text = f"cannot start {self.python}: {self.process.errorString()}"
+        self.status.setText("Import failed.")
+        self._show_message(text)
+        self.failed.emit(text)
+
+    def _show_message(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.show()
+
+    @property
+    def message_text(self) -> str:
+        """The error shown (empty when none)."""
+        return self.message.text() if self.message.isVisible() else ""
+
+    @staticmethod
+    def _remove(folder: Path | None) -> None:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def reject(self) -> None:
+        """Close (stopping a running import first)."""
+        if self.running:
+            self.cancel()
+            self.process.waitForFinished(3000)
+        super().reject()
+
+
+# ---------------------------------------------------------------------- the window's side
+def open_imported(window, design: ImportedDesign):
+    """Open ``design`` in a new tab of ``window`` with its weights in use; remove its files.
+
+    Returns the new tab, or ``None`` (after telling the user why) if the files cannot be
+    read.
+    """
+    from engine.core import fileformat
+    from engine.core.errors import FormatError
+    from engine.training.weightset import names_for, split_state
+
+    try:
+        model = fileformat.load(design.json_path)
+        state = _read_state(design.weights_path)
+    except (FormatError, OSError, ValueError) as exc:
+        design.remove()
+        why = getattr(exc, "message", None) or str(exc)
+        window.show_error(window, "Cannot open the imported design", why)
+        return None
+    design.remove()
+    tab = window.new_tab(model)
+    tab.doc.undo_stack.resetClean()  # an import is unsaved work until the user saves it
+    unmatched = split_state(state, names_for(tab.doc.model))[1]
+    tab.doc.set_weights(state, "loaded", f"imported from {design.label}", {"source": design.source})
+    train = getattr(window, "train_host", None)
+    if train is not None and hasattr(train, "follow_tab"):
+        train.follow_tab(tab)
+    note = f"; {len(unmatched)} tensor(s) matched no node" if unmatched else ""
+    window.statusBar().showMessage(design.summary.split(" -> ")[0] + note, 8000)
+    return tab
+
+
+def _read_state(path: Path) -> dict:
+    """The safetensors file the command wrote, as numpy arrays (no torch here)."""
+    from safetensors import SafetensorError
+    from safetensors.numpy import load_file
+
+    try:
+        return load_file(str(path))
+    except SafetensorError as exc:
+        raise ValueError(f"{path.name}: {exc}") from None
+
+
+class ImportHost:
+    """The window's File → Import PyTorch model… action and its (re-used) dialog."""
+
+    def __init__(self, window) -> None:
+        self.window_ = window
+        self.dialog: ImportDialog | None = None
+        self.action = QAction("&Import PyTorch Model…", window)
+        tip = "Trace a PyTorch nn.Module (a .py file or module) into a new design tab"
+        self.action.setStatusTip(tip)
+        self.action.setToolTip(tip)
+        self.action.setShortcut("Ctrl+Shift+I")
+        self.action.triggered.connect(lambda _c=False: self.show_dialog())
+        self.opened = None  # the last tab an import opened
+
+    def show_dialog(self) -> ImportDialog:
+        """Open (or raise) the import dialog (window-modal, not blocking)."""
+        if self.dialog is None:
+            self.dialog = ImportDialog(self.window_)
+            self.dialog.imported.connect(self._on_imported)
+        self.dialog.open()
+        self.dialog.raise_()
+        return self.dialog
+
+    def _on_imported(self, design: ImportedDesign) -> None:
+        self.opened = open_imported(self.window_, design)
