@@ -1,4 +1,5 @@
-"""Command line tools (no Qt): ``summary``, ``export``, ``features``, ``compare``.
+"""Command line tools (no Qt): ``summary``, ``export``, ``import``, ``features``, ``compare``,
+``train``, ``data``.
 
 Each command lives in its own module exposing ``add_arguments(parser)`` and
 ``run(args) -> int``; this module only dispatches.
