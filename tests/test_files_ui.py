@@ -118,49 +118,54 @@ def test_close_with_unsaved_changes_can_be_cancelled(qtbot, win):
 
 
 def test_autosave_only_when_modified(win, data_dir):
-    """The autosave writes the recovery file only while there are unsaved changes."""
+    """The autosave writes the window's autosave file only while there are unsaved changes."""
     assert not win.autosaver.autosave()
-    assert not files.recovery_path().exists()
+    assert not win.autosaver.path.exists()
     _edit(win, value=24)
     assert win.autosaver.autosave()
-    assert fileformat.load(files.recovery_path()).params("branch1_1x1")["out_channels"] == 24
+    assert win.autosaver.path.parent == data_dir
+    assert fileformat.load(win.autosaver.path).params("branch1_1x1")["out_channels"] == 24
     assert win.autosaver.timer.interval() == 30_000 and win.autosaver.timer.isActive()
 
 
-def test_clean_exit_removes_recovery(qtbot, win):
-    """Closing the window (changes discarded) removes the recovery file."""
+def test_clean_exit_removes_recovery(qtbot, win, data_dir):
+    """Closing the window (changes discarded) removes its autosave and its lock."""
     win.show()
     _edit(win)
     win.autosaver.autosave()
-    assert files.recovery_available()
+    assert win.autosaver.path.exists()
     assert win.close()
-    assert not files.recovery_available()
+    assert sorted(p.name for p in data_dir.iterdir() if p.name.startswith("autosave-")) == []
 
 
 def test_recovery_offered_and_restored(qtbot, win, data_dir):
-    """A recovery file left by a crash is offered at start and restores the unsaved design."""
+    """An autosave left by a crash is offered at start and restores the unsaved design."""
     _edit(win, value=8)
     win.autosaver.autosave()
-    win.autosaver.stop()  # simulate a crash: no clean exit
+    win.autosaver.stop()
+    win.autosaver.slot.abandon()  # as the kernel does when the process dies
     fresh = create_window(
         [], autorun=False, live=False
     )  # CONVCANVAS_NO_AUTOSAVE_PROMPT=1: not offered automatically
     qtbot.addWidget(fresh)
     fresh.ask_save_changes = lambda *a: "discard"
     assert fresh.doc.model.params("branch1_1x1")["out_channels"] == 64
-    fresh.ask_restore = lambda parent: True
+    fresh.ask_restore = lambda parent, what: "restore"
     assert fresh.offer_recovery(force=True)
     assert fresh.doc.model.params("branch1_1x1")["out_channels"] == 8
     assert fresh.isWindowModified()
 
 
-def test_recovery_declined_is_deleted(qtbot, win):
-    """Declining the recovery offer deletes the recovery file."""
+def test_recovery_declined_is_deleted(qtbot, win, data_dir):
+    """Discarding the recovery offer deletes that autosave."""
     _edit(win)
     win.autosaver.autosave()
-    win.ask_restore = lambda parent: False
-    assert not win.offer_recovery(force=True)
-    assert not files.recovery_available()
+    win.autosaver.slot.abandon()
+    fresh = MainWindow(autosave=False)
+    qtbot.addWidget(fresh)
+    fresh.ask_restore = lambda parent, what: files.DISCARD
+    assert not fresh.offer_recovery(force=True)
+    assert not win.autosaver.path.exists()
 
 
 def test_recent_files_menu(win, tmp_path):

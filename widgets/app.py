@@ -18,7 +18,8 @@ def create_window(argv: list[str], autorun: bool = True, live: bool = True):
     are built (shortly after the window is shown); ``live`` is the initial Live state.
 
     A file that cannot be opened is reported and the template is shown instead, so
-    the window is never empty.
+    the window is never empty. Autosaves of crashed sessions are then offered (designs
+    restored beyond the first open in new tabs).
     """
     from engine.templates import DEFAULT_TEMPLATE, build
     from widgets.main_window import MainWindow
@@ -33,13 +34,14 @@ def create_window(argv: list[str], autorun: bool = True, live: bool = True):
     win.set_model(build(DEFAULT_TEMPLATE))
     if files_given:
         win.open_file(Path(files_given[0]))
-    else:
-        win.offer_recovery()
     # The first impression: once the window is up, the sample photo runs through the
     # design in the worker process and the maps of the last spatial node appear; later
     # edits rerun it 300 ms after the last change (Live), in the background.
     win.inside_host.autorun = autorun
     win.inside_host.live = live
+    # Autosaves left by windows that did not close cleanly are offered at every start,
+    # with or without a file.
+    win.offer_recovery()
     return win
 
 

@@ -1,45 +1,110 @@
-"""Files around the window: recent files, autosave and recovery, unsaved-changes prompts.
+"""Files around the window: the data folder, recent files, unsaved-changes and recovery prompts.
 
 The data folder is ``QStandardPaths.AppDataLocation``, or ``$CONVCANVAS_DATA_DIR`` when
-set (tests point it at a temporary folder); settings live there too in that case.
+set (tests point it at a temporary folder; settings live there too in that case). When it
+cannot be used (a file in its place, no permission, no HOME) a private folder in the
+temporary directory is used instead and :func:`data_location` says why. Autosaves and
+their recovery are in :mod:`widgets.autosave`.
 """
 
 from __future__ import annotations
 
 import os
+import stat
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSettings, QStandardPaths, QTimer, Signal
+from PySide6.QtCore import QObject, QSettings, QStandardPaths, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
-from designer.document import Document
-from engine.core import fileformat
-from engine.core.errors import FormatError
-
-RECOVERY_NAME = "recovery.convcanvas.json"
-RECOVERY_META = "recovery.path.txt"
-AUTOSAVE_MS = 30_000
 MAX_RECENT = 10
 FILE_FILTER = "ConvCanvas graphs (*.json *.convcanvas);;All files (*)"
 
 
-def data_dir() -> Path:
-    """The folder for recovery files (created on demand)."""
+@dataclass(frozen=True)
+class DataFolder:
+    """Where autosaves (and, when overridden, settings) go, and why it is not the usual place."""
+
+    path: Path
+    problem: str | None = None  # set when the preferred folder could not be used
+
+
+def _preferred_folder() -> tuple[Path | None, str]:
+    """The folder the user expects (or ``None``) and how to name it in a message."""
     env = os.environ.get("CONVCANVAS_DATA_DIR")
     if env:
-        path = Path(env)
-    else:
-        loc = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
-        path = Path(loc) if loc else Path.home() / ".convcanvas"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+        return Path(env), f"data folder {env} ($CONVCANVAS_DATA_DIR)"
+    if os.name == "posix" and not os.environ.get("HOME"):
+        return None, "data folder (HOME is not set)"
+    loc = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)
+    if loc and Path(loc).is_absolute():
+        return Path(loc), f"data folder {loc}"
+    try:
+        home = Path.home() / ".convcanvas"
+    except (RuntimeError, KeyError):
+        return None, "data folder (no home folder)"
+    return home, f"data folder {home}"
+
+
+def folder_problem(path: Path) -> str | None:
+    """Why ``path`` cannot hold our files (created on demand), or ``None`` if it can."""
+    try:
+        if path.exists() and not path.is_dir():
+            return "a file is in its place"
+        path.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".probe-", dir=path)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
+def _private_temp_folder() -> Path:
+    """A folder in the temporary directory that only this user can use."""
+    base = Path(tempfile.gettempdir())
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    path = base / (f"convcanvas-{uid}" if uid is not None else "convcanvas")
+    try:
+        path.mkdir(mode=0o700, exist_ok=True)
+        info = path.lstat()
+        if stat.S_ISDIR(info.st_mode) and (uid is None or info.st_uid == uid):
+            return path
+    except OSError:
+        pass
+    # Taken by someone else, a link, or a file: a fresh private folder instead.
+    return Path(tempfile.mkdtemp(prefix="convcanvas-"))
+
+
+def data_location() -> DataFolder:
+    """The folder for autosaves: the usual one, or a temporary one when that is unusable.
+
+    Never raises: when even the temporary folder fails, it is returned with its problem,
+    and the autosave reports the failure.
+    """
+    preferred, label = _preferred_folder()
+    problem = None if preferred is None else folder_problem(preferred)
+    if preferred is not None and problem is None:
+        return DataFolder(preferred)
+    reason = f"{label}: {problem}" if problem else label
+    try:
+        fallback = _private_temp_folder()
+    except OSError as exc:
+        fallback = Path(tempfile.gettempdir()) / "convcanvas"
+        return DataFolder(fallback, f"cannot use the {reason}; no temporary folder either: {exc}")
+    return DataFolder(fallback, f"cannot use the {reason}")
+
+
+def data_dir() -> Path:
+    """The folder for autosaves (see :func:`data_location`)."""
+    return data_location().path
 
 
 def settings() -> QSettings:
     """The application's settings (an ini file in the data folder when overridden)."""
-    env = os.environ.get("CONVCANVAS_DATA_DIR")
-    if env:
-        return QSettings(str(Path(env) / "settings.ini"), QSettings.Format.IniFormat)
+    if os.environ.get("CONVCANVAS_DATA_DIR"):
+        return QSettings(str(data_dir() / "settings.ini"), QSettings.Format.IniFormat)
     return QSettings("ConvCanvas", "ConvCanvas")
 
 
@@ -70,78 +135,6 @@ class RecentFiles(QObject):
         self.changed.emit()
 
 
-# --------------------------------------------------------------------------- autosave
-def recovery_path() -> Path:
-    """Where the autosaved copy of unsaved work goes."""
-    return data_dir() / RECOVERY_NAME
-
-
-def recovery_available() -> bool:
-    """Whether an autosave from an earlier session is waiting."""
-    return recovery_path().exists()
-
-
-def recovered_origin() -> Path | None:
-    """The file the recovered work was opened from, if any."""
-    meta = data_dir() / RECOVERY_META
-    try:
-        text = meta.read_text(encoding="utf-8").strip()
-    except OSError:
-        return None
-    return Path(text) if text else None
-
-
-def remove_recovery() -> None:
-    """Delete the recovery file (after a clean exit or a save)."""
-    for name in (RECOVERY_NAME, RECOVERY_META):
-        try:
-            (data_dir() / name).unlink()
-        except FileNotFoundError:
-            pass
-
-
-class Autosaver(QObject):
-    """Writes the document to the recovery file every 30 s while it has unsaved changes."""
-
-    saved = Signal(object)  # Path of the recovery file
-
-    def __init__(
-        self, doc: Document, parent: QObject | None = None, interval_ms: int = AUTOSAVE_MS
-    ) -> None:
-        super().__init__(parent)
-        self.doc = doc
-        self.timer = QTimer(self)
-        self.timer.setInterval(interval_ms)
-        self.timer.timeout.connect(self.autosave)
-        self.timer.start()
-
-    def autosave(self) -> bool:
-        """Save a recovery copy if there are unsaved changes; return whether it wrote."""
-        if not self.doc.modified:
-            return False
-        path = recovery_path()
-        try:
-            fileformat.save(self.doc.model, path)
-            meta = data_dir() / RECOVERY_META
-            meta.write_text(str(self.doc.path or ""), encoding="utf-8")
-        except OSError:
-            return False  # never interrupt the user for a failed background save
-        self.saved.emit(path)
-        return True
-
-    def stop(self) -> None:
-        """Stop the timer."""
-        self.timer.stop()
-
-
-def load_recovery():
-    """The recovered model, or ``None`` if the recovery file is unreadable (it is then kept)."""
-    try:
-        return fileformat.load(recovery_path())
-    except FormatError:
-        return None
-
-
 # --------------------------------------------------------------------------- prompts
 SAVE, DISCARD, CANCEL = "save", "discard", "cancel"
 
@@ -167,17 +160,34 @@ def ask_save_changes(parent: QWidget | None, name: str) -> str:
     return CANCEL
 
 
-def ask_restore(parent: QWidget | None) -> bool:
-    """Ask whether to restore the autosaved work of an earlier session."""
+RESTORE, KEEP = "restore", "keep"
+
+
+def ask_restore(parent: QWidget | None, what: str) -> str:
+    """Ask what to do with an autosave ``what`` describes: :data:`RESTORE`, :data:`DISCARD`
+    or :data:`KEEP` (offered again at the next start)."""
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Icon.Question)
     box.setWindowTitle("Recover unsaved work")
-    box.setText(
-        "ConvCanvas did not close cleanly last time. Restore the unsaved design it autosaved?"
-    )
-    box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
-    box.setDefaultButton(QMessageBox.StandardButton.Yes)
-    return box.exec() == QMessageBox.StandardButton.Yes
+    box.setText("A ConvCanvas window did not close cleanly. It autosaved unsaved work:")
+    box.setInformativeText(f"{what}\n\nRestore it? “Later” keeps it for the next start.")
+    restore = box.addButton("Restore", QMessageBox.ButtonRole.AcceptRole)
+    discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+    later = box.addButton("Later", QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(restore)
+    box.setEscapeButton(later)
+    box.exec()
+    clicked = box.clickedButton()
+    if clicked is restore:
+        return RESTORE
+    if clicked is discard:
+        return DISCARD
+    return KEEP
+
+
+def show_notice(parent: QWidget | None, title: str, text: str) -> None:
+    """Show a warning message box (something the user should know; nothing was lost)."""
+    QMessageBox.warning(parent, title, text)
 
 
 def show_error(parent: QWidget | None, title: str, text: str) -> None:

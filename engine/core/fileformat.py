@@ -431,10 +431,13 @@ def write_atomic(
 ) -> None:
     """Write a file atomically: a temporary file in the same folder, flushed, then renamed.
 
+    A symbolic link is followed: its target is replaced, the link stays. The folder is
+    flushed after the rename, so the new name survives a power cut.
+
     Parameters
     ----------
     path : str or os.PathLike
-        The file to (re)place.
+        The file to (re)place (or a link to it).
     write : callable
         Called with the open temporary file; writes the content.
     binary : bool
@@ -449,6 +452,8 @@ def write_atomic(
         file is left behind.
     """
     path = Path(path)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
         if mode is not None:
@@ -464,6 +469,23 @@ def write_atomic(
         except OSError:
             pass
         raise
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Flush ``folder``'s entries to disk (POSIX; elsewhere folders cannot be opened)."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems refuse to flush a folder; the file itself is flushed
+    finally:
+        os.close(fd)
 
 
 def save(model: GraphModel, path: str | os.PathLike, weights: dict | None = None) -> None:

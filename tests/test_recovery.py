@@ -1,0 +1,318 @@
+"""No lost work: per-window autosaves, recovery after a crash, unreadable autosaves kept,
+a data folder that falls back, a visible autosave failure."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from designer.commands import SetParamCommand
+from engine.core import fileformat
+from engine.templates import DEFAULT_TEMPLATE, build
+from widgets import autosave, files
+from widgets.app import create_window
+from widgets.main_window import MainWindow
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# A window that edits its design, autosaves every 50 ms and says so, then waits to be killed.
+CRASHING_WINDOW = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from designer.commands import SetParamCommand
+from widgets.app import create_window
+win = create_window(sys.argv[2:], autorun=False, live=False)
+win.doc.undo_stack.push(SetParamCommand(win.doc, "branch1_1x1", "out_channels", 40))
+win.autosaver.saved.connect(lambda path: print("autosaved", path, flush=True))
+win.autosaver.timer.setInterval(50)
+app.exec()
+"""
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    d = tmp_path / "data"
+    monkeypatch.setenv("CONVCANVAS_DATA_DIR", str(d))
+    return d
+
+
+@pytest.fixture
+def offers(monkeypatch):
+    """Recovery offers are made at start (as outside tests) and answered "restore"."""
+    asked: list[str] = []
+    monkeypatch.delenv("CONVCANVAS_NO_AUTOSAVE_PROMPT", raising=False)
+    monkeypatch.setattr(files, "ask_restore", lambda parent, what: asked.append(what) or "restore")
+    monkeypatch.setattr(
+        files, "show_notice", lambda parent, title, text: pytest.fail(f"unexpected: {text}")
+    )
+    return asked
+
+
+def _window(qtbot, argv=()) -> MainWindow:
+    w = create_window(list(argv), autorun=False, live=False)
+    qtbot.addWidget(w)
+    w.ask_save_changes = lambda *a: "discard"
+    return w
+
+
+def _edit(win, value=32, node="branch1_1x1"):
+    win.doc.undo_stack.push(SetParamCommand(win.doc, node, "out_channels", value))
+
+
+def _crash(data_dir: Path, *argv: str) -> Path:
+    """Run a window in its own process, wait for its autosave, SIGKILL it; the autosave path."""
+    env = dict(
+        os.environ,
+        QT_QPA_PLATFORM="offscreen",
+        CONVCANVAS_DATA_DIR=str(data_dir),
+        CONVCANVAS_NO_AUTOSAVE_PROMPT="1",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CRASHING_WINDOW, str(ROOT), *argv],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        sel = selectors.DefaultSelector()
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        assert sel.select(timeout=60), "the window never autosaved"
+        line = proc.stdout.readline()
+        assert line.startswith("autosaved "), line
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        proc.stdout.close()
+    assert proc.returncode == -signal.SIGKILL
+    return Path(line.split(" ", 1)[1].strip())
+
+
+def _autosave_files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("autosave-"))
+
+
+def _dead_autosave(folder: Path, text: str, ident: str = "1-dead") -> Path:
+    """Autosave files as a killed process leaves them (the lock file is not held)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"autosave-{ident}.lock").write_text("1\n")
+    design = folder / f"autosave-{ident}.convcanvas.json"
+    design.write_text(text, encoding="utf-8")
+    return design
+
+
+# --------------------------------------------------------------------------- crashes
+def test_crash_offered_at_start_without_file(qtbot, data_dir, offers):
+    """After a SIGKILL, starting without a file offers the autosave and restores it."""
+    autosaved = _crash(data_dir)
+    win = _window(qtbot)
+    assert len(offers) == 1 and "never saved" in offers[0]
+    assert win.doc.model.params("branch1_1x1")["out_channels"] == 40
+    assert win.isWindowModified() and win.doc.path is None
+    assert not autosaved.exists()  # taken over by the new window's own autosave
+    slot = win.autosaver.slot
+    assert _autosave_files(data_dir) == sorted(
+        p.name for p in (slot.lock_path, slot.design_path, slot.owner_path)
+    )
+
+
+def test_crash_offered_at_start_with_file(qtbot, data_dir, tmp_path, offers):
+    """After a SIGKILL, starting with FILE still offers the autosave of FILE's edits."""
+    design = tmp_path / "mine.json"
+    fileformat.save(build(DEFAULT_TEMPLATE), design)
+    _crash(data_dir, str(design))
+    win = _window(qtbot, [str(design)])
+    assert len(offers) == 1 and f"opened from {design}" in offers[0]
+    assert win.doc.path == design and win.isWindowModified()
+    assert win.doc.model.params("branch1_1x1")["out_channels"] == 40
+    assert fileformat.load(design).params("branch1_1x1")["out_channels"] == 64  # not saved
+
+
+def test_restored_design_is_autosaved_by_its_new_window(qtbot, data_dir, offers):
+    """A restored design is autosaved by the window that took it before the old autosave goes."""
+    _crash(data_dir)
+    win = _window(qtbot)
+    assert win.autosaver.path.exists()
+    assert fileformat.load(win.autosaver.path).params("branch1_1x1")["out_channels"] == 40
+
+
+def test_second_orphan_opens_in_a_new_tab(qtbot, data_dir, offers):
+    """Two crashed designs' autosaves are both restored, the second in a new tab."""
+    a, b = _window(qtbot), _window(qtbot)
+    for w, value in ((a, 8), (b, 16)):
+        _edit(w, value)
+        assert w.autosaver.autosave()
+        w.autosaver.slot.abandon()  # the lock goes as with a crash; the files stay
+    win = _window(qtbot)
+    assert len(offers) == 2 and len(win.tabs_list()) == 2
+    values = [t.doc.model.params("branch1_1x1")["out_channels"] for t in win.tabs_list()]
+    assert sorted(values) == [8, 16]
+    assert all(t.doc.modified and t.autosaver.path.exists() for t in win.tabs_list())
+
+
+def test_later_keeps_the_autosave_for_the_next_start(qtbot, data_dir, monkeypatch):
+    """Answering "Later" keeps the autosave; it is offered again at the next start."""
+    a = _window(qtbot)
+    _edit(a, 8)
+    a.autosaver.autosave()
+    a.autosaver.slot.abandon()
+    monkeypatch.delenv("CONVCANVAS_NO_AUTOSAVE_PROMPT", raising=False)
+    monkeypatch.setattr(files, "ask_restore", lambda parent, what: files.KEEP)
+    first = _window(qtbot)
+    assert first.doc.model.params("branch1_1x1")["out_channels"] == 64
+    assert len(autosave.find_orphans(data_dir)) == 1
+
+
+# --------------------------------------------------------------------------- windows
+def test_each_window_has_its_own_autosave(qtbot, data_dir):
+    """Two windows autosave to two files; closing one leaves the other's autosave."""
+    a, b = _window(qtbot), _window(qtbot)
+    _edit(a, 8)
+    _edit(b, 16)
+    assert a.autosaver.autosave() and b.autosaver.autosave()
+    assert a.autosaver.path != b.autosaver.path
+    a.show()
+    assert a.close()
+    assert not a.autosaver.path.exists()
+    assert fileformat.load(b.autosaver.path).params("branch1_1x1")["out_channels"] == 16
+
+
+def test_running_window_autosave_is_not_offered(qtbot, data_dir, offers):
+    """A window that is still open keeps its autosave: a new window does not offer it."""
+    a = _window(qtbot)
+    _edit(a, 8)
+    assert a.autosaver.autosave()
+    b = _window(qtbot)
+    assert offers == [] and b.doc.model.params("branch1_1x1")["out_channels"] == 64
+    assert a.autosaver.path.exists()
+
+
+def test_save_removes_the_autosave(qtbot, data_dir, tmp_path):
+    """Saving the design removes its autosave (nothing unsaved is left)."""
+    win = _window(qtbot)
+    _edit(win, 8)
+    assert win.autosaver.autosave()
+    assert win.save_as(tmp_path / "saved.json")
+    assert not win.autosaver.path.exists()
+
+
+# --------------------------------------------------------------------------- unreadable
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        (json.dumps({"format": "convcanvas.graph", "version": 99, "nodes": []}), "version 99"),
+        ('{"format": "convcanvas.graph", "version": 1, "nodes": [{"id": "in', "JSON"),
+    ],
+    ids=["newer_version", "cut_short"],
+)
+def test_unreadable_autosave_is_kept_aside(qtbot, data_dir, monkeypatch, text, reason):
+    """An autosave that cannot be read is moved to unreadable/ and the user told where."""
+    design = _dead_autosave(data_dir, text)
+    told: list[str] = []
+    monkeypatch.delenv("CONVCANVAS_NO_AUTOSAVE_PROMPT", raising=False)
+    monkeypatch.setattr(files, "ask_restore", lambda *a: pytest.fail("offered an unreadable file"))
+    monkeypatch.setattr(files, "show_notice", lambda parent, title, t: told.append(t))
+    _window(qtbot)
+    kept = data_dir / "unreadable" / design.name
+    assert kept.read_text(encoding="utf-8") == text
+    assert len(told) == 1 and str(kept) in told[0] and reason in told[0]
+    assert _autosave_files(data_dir) == []
+    assert autosave.find_orphans(data_dir) == []
+
+
+# --------------------------------------------------------------------------- data folder
+@pytest.fixture
+def temp_root(tmp_path, monkeypatch):
+    """The temporary directory the data folder falls back to."""
+    root = tmp_path / "tmp"
+    root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(root))
+    return root
+
+
+def _assert_fell_back(win, temp_root):
+    folder = win.data_folder
+    assert folder.parent == temp_root and folder.is_dir()
+    assert (folder.stat().st_mode & 0o777) == 0o700
+    assert not win.data_folder_note.isHidden()
+    assert str(folder) in win.data_folder_note.text()
+    _edit(win, 8)
+    assert win.autosaver.autosave() and win.autosaver.path.parent == folder
+
+
+def test_data_folder_is_a_file_falls_back(qtbot, tmp_path, temp_root, monkeypatch):
+    """A file where the data folder should be: autosaves go to a temporary folder, said so."""
+    blocker = tmp_path / "blocked"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("CONVCANVAS_DATA_DIR", str(blocker))
+    win = _window(qtbot)
+    _assert_fell_back(win, temp_root)
+    assert "a file is in its place" in win.data_folder_note.toolTip()
+    assert blocker.read_text() == "not a folder"
+
+
+def test_data_folder_without_permission_falls_back(qtbot, tmp_path, temp_root, monkeypatch):
+    """A data folder that may not be created: the temporary folder is used, said so."""
+    wanted = tmp_path / "locked" / "data"
+    monkeypatch.setenv("CONVCANVAS_DATA_DIR", str(wanted))
+    real_mkdir = os.mkdir
+
+    def refuse(path, *args, **kwargs):
+        if Path(path).is_relative_to(tmp_path / "locked"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", refuse)
+    win = _window(qtbot)
+    _assert_fell_back(win, temp_root)
+    assert "Permission denied" in win.data_folder_note.toolTip()
+
+
+def test_no_home_falls_back(qtbot, temp_root, monkeypatch):
+    """Without HOME the editor starts; autosaves go to the temporary folder, said so."""
+    monkeypatch.delenv("CONVCANVAS_DATA_DIR", raising=False)
+    monkeypatch.delenv("HOME", raising=False)
+    win = _window(qtbot)
+    _assert_fell_back(win, temp_root)
+    assert "HOME is not set" in win.data_folder_note.toolTip()
+
+
+def test_temp_folder_of_another_user_is_not_used(tmp_path, temp_root, monkeypatch):
+    """A link planted at the fallback's name is not followed: a fresh private folder is made."""
+    elsewhere = tmp_path / "attacker"
+    elsewhere.mkdir()
+    (temp_root / f"convcanvas-{os.getuid()}").symlink_to(elsewhere)
+    monkeypatch.setenv("CONVCANVAS_DATA_DIR", str(tmp_path / "file"))
+    (tmp_path / "file").write_text("")
+    folder = files.data_location().path
+    assert folder.parent == temp_root and not folder.is_symlink()
+    assert folder != temp_root / f"convcanvas-{os.getuid()}"
+
+
+# --------------------------------------------------------------------------- failures
+def test_failing_autosave_warns_until_it_succeeds(qtbot, data_dir):
+    """A failed autosave shows a warning that stays until an autosave succeeds again."""
+    win = _window(qtbot)
+    _edit(win, 8)
+    win.autosaver.path.parent.mkdir(parents=True, exist_ok=True)
+    win.autosaver.path.mkdir()  # the autosave cannot replace a folder
+    assert not win.autosaver.autosave()
+    assert not win.autosave_warning.isHidden()
+    assert "Autosave failed" in win.autosave_warning.text()
+    assert str(win.autosaver.path) in win.autosave_warning.toolTip()
+    _edit(win, 16)
+    assert not win.autosaver.autosave()
+    assert not win.autosave_warning.isHidden()
+    win.autosaver.path.rmdir()
+    assert win.autosaver.autosave()
+    assert win.autosave_warning.isHidden()
