@@ -232,7 +232,7 @@ class _Outbox:
         t0 = time.perf_counter()
         with self._files_lock:
             self.files = {p for p in self.files if os.path.lexists(p)}  # not taken yet
-        if transport == "shm" and result.maps:
+        if transport == "shm" and getattr(result, "maps", None):  # (other jobs: no maps)
             directory = _shm_dir()
             arrays = {"i:image": result.image, "i:input": result.input}
             arrays.update(("m:" + n, a) for n, a in result.maps.items())
