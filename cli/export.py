@@ -1,4 +1,7 @@
-"""``python main.py export FILE -o OUT``: write a graph as a runnable PyTorch file.
+"""``python main.py export FILE -o OUT [--flat]``: write a graph as a runnable PyTorch file.
+
+By default the code follows the design's blocks (one class per block type,
+:mod:`engine.codegen.emit_blocks`); ``--flat`` writes one line per node with ``del`` lines.
 
 Exit status: 0 written, 1 the graph is empty or has analysis errors (listed), 2 the graph
 file cannot be read or the output cannot be written. No torch import (the code is plain
@@ -14,6 +17,7 @@ from pathlib import Path
 
 from cli.safety import EXIT_REFUSED, EXIT_UNREADABLE, escape, report
 from engine.codegen.emit import InvalidGraphError, export_code
+from engine.codegen.emit_blocks import export_blocks
 from engine.core.errors import FormatError
 from engine.core.fileformat import load, write_atomic
 
@@ -27,6 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="-",
         help="the Python file to write (default: print to standard output)",
     )
+    parser.add_argument(
+        "--flat",
+        action="store_true",
+        help="one line per node, each activation freed after its last use (del lines), "
+        "instead of one class per block type",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         report("export", exc)
         return EXIT_UNREADABLE
     try:
-        code = export_code(model)
+        code = export_code(model) if getattr(args, "flat", False) else export_blocks(model)
     except InvalidGraphError as exc:
         report(f"export: {escape(Path(args.file).name)}", exc)
         return EXIT_REFUSED

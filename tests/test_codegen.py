@@ -22,6 +22,7 @@ from torch import nn
 from cli import main as cli_main
 from engine import GraphModel, analyze
 from engine.codegen.emit import export_code, make_plan
+from engine.codegen.emit_blocks import export_blocks
 from engine.codegen.naming import (
     CODE_NAMES,
     FORWARD_BUILTINS,
@@ -474,7 +475,7 @@ def test_cli_export_writes_runnable_file(tmp_path, capsys):
     save(g, tmp_path / "g.convcanvas")
     out = tmp_path / "model.py"
     assert cli_main(["export", str(tmp_path / "g.convcanvas"), "-o", str(out)]) == 0
-    assert out.read_text(encoding="utf-8") == export_code(g)
+    assert out.read_text(encoding="utf-8") == export_blocks(g)
     assert "wrote" in capsys.readouterr().out
 
 
@@ -506,6 +507,14 @@ def test_cli_export_to_stdout(tmp_path, capsys):
     g = small_template("resnet_bottleneck")
     save(g, tmp_path / "g.convcanvas")
     assert cli_main(["export", str(tmp_path / "g.convcanvas")]) == 0
+    assert capsys.readouterr().out == export_blocks(g)
+
+
+def test_cli_export_flat_keeps_del_lines(tmp_path, capsys):
+    """`export --flat` writes the flat form with its del lines."""
+    g = small_template("resnet_bottleneck")
+    save(g, tmp_path / "g.convcanvas")
+    assert cli_main(["export", str(tmp_path / "g.convcanvas"), "--flat"]) == 0
     assert capsys.readouterr().out == export_code(g)
 
 

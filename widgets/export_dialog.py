@@ -26,9 +26,9 @@ def generate_code(model) -> str:
     engine.core.errors.EngineError
         If the graph has errors (the message names the nodes).
     """
-    from engine.codegen.emit import export_code  # lazy: keep start-up light
+    from engine.codegen.emit_blocks import export_blocks  # lazy: keep start-up light
 
-    return export_code(model)
+    return export_blocks(model)
 
 
 def default_file_name(model) -> str:

@@ -247,6 +247,7 @@ class Instance:
     entries: list[tuple[str, int]]  # (node, port) fed by the block's input
     output: str
     blocks: dict[str, dict]  # path → block record (this block and nested ones)
+    local: dict[str, str] = field(default_factory=dict)  # node id → dotted member path
 
 
 def node_id(path: str, local: str) -> str:
@@ -345,6 +346,7 @@ def instantiate(
                     params = {k: v for k, v in params.items()
                               if k not in ("kernel_size", "padding", "dilation")}  # fmt: skip
                 inst.nodes.append((nid, ntype, params, scope))
+                inst.local[nid] = local
                 where[m.id] = nid
                 channels[m.id] = _out_channels(ntype, params, in_ch)
                 for (port, _s), src in zip(srcs, ins, strict=True):
@@ -357,6 +359,7 @@ def instantiate(
                 inst.nodes += sub.nodes
                 inst.edges += sub.edges
                 inst.blocks.update(sub.blocks)
+                inst.local.update({n: f"{local}.{loc}" for n, loc in sub.local.items()})
                 src = ins[0]
                 for nid, port in sub.entries:
                     if src == IN:
