@@ -132,14 +132,57 @@ def shot_big(app, template="googlenet", node="inception4a_branch2_1_conv", detai
     win.inside_host.panel.tint_box.setCurrentIndex(1)  # nodes coloured by sparsity
     win.scene.select_nodes([node])
     settle(app, 0.3)
-    # Fit to view shows all of it as a thin strip; at 30 % the modules and their
-    # branches read as a network, at 90 % every label reads.
+    # Fit to view shows its start at 35 % (the overview the rest); at 30 % the modules
+    # and their branches read as a network, at 90 % every label reads.
     win.view.fit_to_view()
     settle(app, 0.2)
     win.view.zoom_by((0.9 if detail else 0.3) / win.view.zoom(), anchor_under_mouse=False)
     win.view.centerOn(win.scene.node_item(node))
     settle(app, 0.5)
     return win
+
+
+def shot_first_steps(app):
+    win, panel = new_window(app)
+    win.new_design()
+    settle(app, 0.5)
+    return win
+
+
+def shot_big_fit(app):
+    win, panel = new_window(app)
+    win.load_template("googlenet")
+    rerun(app, win)
+    win.view.setFocus()
+    win.view.fit_to_view()  # what F does
+    settle(app, 0.5)
+    return win
+
+
+def shot_stale(app):
+    """An unwired pasted conv: the valid part runs; then an edit leaves the maps stale."""
+    from designer.commands import AddNodeCommand, SetParamCommand
+    from designer.defaults import starter_params
+
+    win, panel = new_window(app)
+    panel.controller.set_live(False)
+    doc = win.doc
+    doc.undo_stack.push(
+        AddNodeCommand(doc, "conv", starter_params("conv"), (900.0, 420.0), "branch2_3x3_copy")
+    )
+    rerun(app, win)
+    win.scene.select_nodes(["branch2_3x3"])
+    doc.undo_stack.push(SetParamCommand(doc, "branch2_3x3", "out_channels", 32))
+    settle(app, 0.5)
+    return win
+
+
+def shot_shortcuts(app):
+    win, panel = new_window(app)
+    win.shortcuts_action.trigger()
+    win.shortcuts.search.setText("fit")
+    settle(app, 0.3)
+    return win.shortcuts
 
 
 def _resnet18(app):
@@ -182,6 +225,10 @@ SHOTS = {
     "inside_rf": lambda app: shot_inside(app, "rf"),
     "inside_sparsity": lambda app: shot_inside(app, "sparsity"),
     "inside_histograms": lambda app: shot_inside(app, "hist"),
+    "first_steps": shot_first_steps,
+    "googlenet_fit": shot_big_fit,
+    "stale_partial_run": shot_stale,
+    "shortcuts": shot_shortcuts,
 }
 
 
