@@ -243,6 +243,8 @@ def main(names: list[str]) -> int:
         widget.grab().save(str(out))
         print("saved", out.relative_to(HERE.parents[1]), widget.width(), "×", widget.height())
         win = widget.window()
+        if not hasattr(win, "inside_host"):  # a dialog: its main window is its parent
+            win = win.parent()
         win.inside_host.ensure_panel().controller.close()
         win.close()
         win.deleteLater()
