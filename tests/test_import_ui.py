@@ -208,3 +208,16 @@ def test_a_run_after_import_uses_the_imported_weights(qtbot, client, monkeypatch
         assert np.abs(sig.args[0].maps["fc"] - want).max() > 1e-2
     finally:
         panel.controller.close(stop_worker=False)
+
+
+def test_the_example_model_imports_with_its_numbers(tmp_path, capsys):
+    """examples/small_net.py:SmallNet (the screenshot's model) imports: 30 nodes, 20,546 params."""
+    from pathlib import Path
+
+    from cli import main as cli_main
+
+    example = Path(__file__).resolve().parent.parent / "examples" / "small_net.py"
+    out = tmp_path / "small_net.json"
+    status = cli_main(["import", f"{example}:SmallNet", "--input", "3x64x64", "-o", str(out)])
+    assert status == 0
+    assert "SmallNet: 30 nodes, 20,546 parameters" in capsys.readouterr().out
