@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from designer.commands import SetParamCommand
+from designer.document import Document
 from engine.core import fileformat
 from engine.templates import DEFAULT_TEMPLATE, build
 from widgets import autosave, files
 from widgets.app import create_window
-from widgets.main_window import MainWindow
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -58,7 +58,7 @@ def offers(monkeypatch):
     return asked
 
 
-def _window(qtbot, argv=()) -> MainWindow:
+def _window(qtbot, argv=()):
     w = create_window(list(argv), autorun=False, live=False)
     qtbot.addWidget(w)
     w.ask_save_changes = lambda *a: "discard"
@@ -98,6 +98,15 @@ def _crash(data_dir: Path, *argv: str) -> Path:
     return Path(line.split(" ", 1)[1].strip())
 
 
+def _autosaved_design(data_dir: Path, value: int) -> autosave.Autosaver:
+    """A design open elsewhere (a document and its autosaver, no window) with an autosave."""
+    doc = Document(build(DEFAULT_TEMPLATE))
+    saver = autosave.Autosaver(doc, data_dir)
+    doc.undo_stack.push(SetParamCommand(doc, "branch1_1x1", "out_channels", value))
+    assert saver.autosave()
+    return saver
+
+
 def _autosave_files(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("autosave-"))
 
@@ -119,7 +128,8 @@ def test_crash_offered_at_start_without_file(qtbot, data_dir, offers):
     assert len(offers) == 1 and "never saved" in offers[0]
     assert win.doc.model.params("branch1_1x1")["out_channels"] == 40
     assert win.isWindowModified() and win.doc.path is None
-    assert not autosaved.exists()  # taken over by the new window's own autosave
+    assert not autosaved.exists()  # taken over by the new window's own autosave:
+    assert fileformat.load(win.autosaver.path).params("branch1_1x1")["out_channels"] == 40
     slot = win.autosaver.slot
     assert _autosave_files(data_dir) == sorted(
         p.name for p in (slot.lock_path, slot.design_path, slot.owner_path)
@@ -138,21 +148,10 @@ def test_crash_offered_at_start_with_file(qtbot, data_dir, tmp_path, offers):
     assert fileformat.load(design).params("branch1_1x1")["out_channels"] == 64  # not saved
 
 
-def test_restored_design_is_autosaved_by_its_new_window(qtbot, data_dir, offers):
-    """A restored design is autosaved by the window that took it before the old autosave goes."""
-    _crash(data_dir)
-    win = _window(qtbot)
-    assert win.autosaver.path.exists()
-    assert fileformat.load(win.autosaver.path).params("branch1_1x1")["out_channels"] == 40
-
-
 def test_second_orphan_opens_in_a_new_tab(qtbot, data_dir, offers):
     """Two crashed designs' autosaves are both restored, the second in a new tab."""
-    a, b = _window(qtbot), _window(qtbot)
-    for w, value in ((a, 8), (b, 16)):
-        _edit(w, value)
-        assert w.autosaver.autosave()
-        w.autosaver.slot.abandon()  # the lock goes as with a crash; the files stay
+    for value in (8, 16):
+        _autosaved_design(data_dir, value).slot.abandon()  # as a crash leaves it
     win = _window(qtbot)
     assert len(offers) == 2 and len(win.tabs_list()) == 2
     values = [t.doc.model.params("branch1_1x1")["out_channels"] for t in win.tabs_list()]
@@ -162,10 +161,7 @@ def test_second_orphan_opens_in_a_new_tab(qtbot, data_dir, offers):
 
 def test_later_keeps_the_autosave_for_the_next_start(qtbot, data_dir, monkeypatch):
     """Answering "Later" keeps the autosave; it is offered again at the next start."""
-    a = _window(qtbot)
-    _edit(a, 8)
-    a.autosaver.autosave()
-    a.autosaver.slot.abandon()
+    _autosaved_design(data_dir, 8).slot.abandon()
     monkeypatch.delenv("CONVCANVAS_NO_AUTOSAVE_PROMPT", raising=False)
     monkeypatch.setattr(files, "ask_restore", lambda parent, what: files.KEEP)
     first = _window(qtbot)
@@ -187,14 +183,12 @@ def test_each_window_has_its_own_autosave(qtbot, data_dir):
     assert fileformat.load(b.autosaver.path).params("branch1_1x1")["out_channels"] == 16
 
 
-def test_running_window_autosave_is_not_offered(qtbot, data_dir, offers):
-    """A window that is still open keeps its autosave: a new window does not offer it."""
-    a = _window(qtbot)
-    _edit(a, 8)
-    assert a.autosaver.autosave()
-    b = _window(qtbot)
-    assert offers == [] and b.doc.model.params("branch1_1x1")["out_channels"] == 64
-    assert a.autosaver.path.exists()
+def test_running_design_autosave_is_not_offered(qtbot, data_dir, offers):
+    """A design still open keeps its autosave: a new window does not offer it."""
+    open_elsewhere = _autosaved_design(data_dir, 8)
+    win = _window(qtbot)
+    assert offers == [] and win.doc.model.params("branch1_1x1")["out_channels"] == 64
+    assert open_elsewhere.path.exists()
 
 
 def test_save_removes_the_autosave(qtbot, data_dir, tmp_path):
@@ -261,7 +255,7 @@ def test_data_folder_is_a_file_falls_back(qtbot, tmp_path, temp_root, monkeypatc
     assert blocker.read_text() == "not a folder"
 
 
-def test_data_folder_without_permission_falls_back(qtbot, tmp_path, temp_root, monkeypatch):
+def test_data_folder_without_permission_falls_back(tmp_path, temp_root, monkeypatch):
     """A data folder that may not be created: the temporary folder is used, said so."""
     wanted = tmp_path / "locked" / "data"
     monkeypatch.setenv("CONVCANVAS_DATA_DIR", str(wanted))
@@ -273,9 +267,11 @@ def test_data_folder_without_permission_falls_back(qtbot, tmp_path, temp_root, m
         return real_mkdir(path, *args, **kwargs)
 
     monkeypatch.setattr(os, "mkdir", refuse)
-    win = _window(qtbot)
-    _assert_fell_back(win, temp_root)
-    assert "Permission denied" in win.data_folder_note.toolTip()
+    location = files.data_location()
+    assert location.path.parent == temp_root and location.path.is_dir()
+    assert location.problem == (
+        f"cannot use the data folder {wanted} ($CONVCANVAS_DATA_DIR): Permission denied"
+    )
 
 
 def test_no_home_falls_back(qtbot, temp_root, monkeypatch):
@@ -316,3 +312,47 @@ def test_failing_autosave_warns_until_it_succeeds(qtbot, data_dir):
     win.autosaver.path.rmdir()
     assert win.autosaver.autosave()
     assert win.autosave_warning.isHidden()
+
+
+def test_save_through_symlink_from_the_window(qtbot, data_dir, tmp_path):
+    """Save writes through a link to the design: the target changes, the link stays."""
+    real = tmp_path / "projects" / "design.json"
+    real.parent.mkdir()
+    fileformat.save(build(DEFAULT_TEMPLATE), real)
+    link = tmp_path / "design.json"
+    link.symlink_to(real)
+    win = _window(qtbot, [str(link)])
+    _edit(win, 8)
+    assert win.save()
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert fileformat.load(real).params("branch1_1x1")["out_channels"] == 8
+
+
+# --------------------------------------------------------------------------- races, old files
+def test_autosave_being_offered_is_not_offered_twice(data_dir):
+    """While one window offers an autosave, a window starting at the same time skips it."""
+    _dead_autosave(data_dir, fileformat.dumps(build(DEFAULT_TEMPLATE)))
+    first = autosave.find_orphans(data_dir)
+    assert len(first) == 1
+    assert autosave.find_orphans(data_dir) == []
+    first[0].release()
+    again = autosave.find_orphans(data_dir)
+    assert [o.design for o in again] == [first[0].design]
+    again[0].release()
+
+
+def test_recovery_file_of_an_earlier_version_is_offered(qtbot, data_dir, tmp_path, offers):
+    """The single recovery file of earlier versions is offered and restored too."""
+    model = build(DEFAULT_TEMPLATE)
+    model.set_param("branch1_1x1", "out_channels", 24)
+    data_dir.mkdir()
+    fileformat.save(model, data_dir / "recovery.convcanvas.json")
+    origin = tmp_path / "old.json"
+    fileformat.save(build(DEFAULT_TEMPLATE), origin)
+    (data_dir / "recovery.path.txt").write_text(str(origin))
+    win = _window(qtbot)
+    assert len(offers) == 1 and f"opened from {origin}" in offers[0]
+    assert win.doc.path == origin
+    assert win.doc.model.params("branch1_1x1")["out_channels"] == 24
+    assert not (data_dir / "recovery.convcanvas.json").exists()
+    assert not (data_dir / "recovery.path.txt").exists()

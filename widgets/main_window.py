@@ -559,6 +559,7 @@ class MainWindow(DesignTabs, QMainWindow):
             except FormatError as exc:
                 self._keep_unreadable(orphan, exc.message)
                 continue
+            orphan.name = orphan.name or model.name
             answer = self.ask_restore(self, orphan.describe())
             if answer is True or answer == files.RESTORE:
                 self._restore(orphan, model)
