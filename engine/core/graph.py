@@ -29,6 +29,7 @@ from typing import Any
 
 import networkx as nx
 
+from engine.core.adjacency import put_in_order, reaches_itself, rebuild
 from engine.core.errors import CycleError, DuplicateIdError, ParamError, PortError, UnknownNodeError
 from engine.nodes import NODE_TYPES, check_param, compile_params, normalize_params
 
@@ -290,22 +291,6 @@ class GraphModel:
             self.graph.add_edge(src, dst, key=port)
             self._emit(GraphEvent("edge_added", (dst,), edge=(src, dst, port), structural=True))
 
-    def _reaches_itself(self, node: str) -> bool:
-        """Whether ``node`` is on a cycle (a path leads from it back to it)."""
-        g = self.graph
-        if not g.in_degree(node) or not g.out_degree(node):
-            return False
-        seen: set[str] = set()
-        stack = list(g.successors(node))
-        while stack:
-            v = stack.pop()
-            if v == node:
-                return True
-            if v not in seen:
-                seen.add(v)
-                stack.extend(g.successors(v))
-        return False
-
     def remove_node(self, node: str) -> dict:
         """Remove ``node`` and its edges; return a record that :meth:`restore_node` takes."""
         data = self._node(node)
@@ -328,7 +313,7 @@ class GraphModel:
                 if u != node
             },
             # Restoring a node that was on a cycle puts the cycle back: not a new one.
-            "on_cycle": self._reaches_itself(node),
+            "on_cycle": reaches_itself(g, node),
         }
         neighbours = tuple(v for v, _ in record["out"])
         g.remove_node(node)
@@ -370,62 +355,12 @@ class GraphModel:
             g.nodes[node]["scope"] = record["scope"]
         for src, dst, port in edges:
             g.add_edge(src, dst, key=port)
-        self._put_in_order(node, index, record.get("succ_order", {}))
+        put_in_order(g, node, index, record.get("succ_order", {}))
         # Every edge was checked above and is in place before anyone hears of it, so that
         # listeners (the Analyzer's topological order) see the restored graph exactly.
         self._emit(GraphEvent("node_added", (node,), structural=True))
         for src, dst, port in edges:
             self._emit(GraphEvent("edge_added", (dst,), edge=(src, dst, port), structural=True))
-
-    def _put_in_order(self, node: str, index: int, succ_order: dict) -> None:
-        """Move ``node`` to ``index`` and give nodes their recorded outgoing edge order.
-
-        Rebuilds the graph (public API only) if appending did not give that order already.
-        """
-        g = self.graph
-        nodes = list(g.nodes)
-        wanted: dict[str, list[tuple[str, str, int]]] = {}
-        for u, order in succ_order.items():
-            if u not in g:
-                continue
-            now = [(u, v, k) for _, v, k in g.out_edges(u, keys=True)]
-            present = set(now)
-            want = [(u, v, k) for v, k in order if (u, v, k) in present]
-            kept = set(want)
-            want += [e for e in now if e not in kept]
-            if want != now:
-                wanted[u] = want
-        if nodes[index] == node and not wanted:
-            return
-        nodes.remove(node)
-        nodes.insert(index, node)
-        edges = []
-        for u in nodes:
-            if u in wanted:
-                edges.extend(wanted[u])
-            else:
-                edges.extend((u, v, k) for _, v, k in g.out_edges(u, keys=True))
-        self._rebuild(nodes, edges)
-
-    def _rebuild(
-        self, nodes: list[str], edges: list[tuple[str, str, int]], rename: dict | None = None
-    ) -> None:
-        """Refill the same graph object with ``nodes`` then ``edges``, in these orders.
-
-        ``rename`` maps old ids to new ones. Node and edge attributes are kept. The graph
-        object stays the same, so that everyone holding it (the analysis) sees the change.
-        """
-        g = self.graph
-        rename = rename or {}
-        node_data = [(rename.get(n, n), dict(g.nodes[n])) for n in nodes]
-        edge_data = [
-            (rename.get(u, u), rename.get(v, v), k, dict(g.edges[u, v, k])) for u, v, k in edges
-        ]
-        attrs = dict(g.graph)
-        g.clear()
-        g.graph.update(attrs)
-        g.add_nodes_from(node_data)
-        g.add_edges_from(edge_data)
 
     def _check_restore(self, record: dict) -> None:
         """Refuse, before any change, a restore whose edges cannot all be put back."""
@@ -578,7 +513,7 @@ class GraphModel:
         if new == old:
             return
         g = self.graph
-        self._rebuild(list(g.nodes), list(g.edges(keys=True)), rename={old: new})
+        rebuild(g, list(g.nodes), list(g.edges(keys=True)), rename={old: new})
         neighbours = tuple(dict.fromkeys([*g.predecessors(new), *g.successors(new)]))
         self._emit(
             GraphEvent(
