@@ -28,6 +28,7 @@ CATEGORY_ACCENTS = {
     "Convolution": "#3c7fd9",
     "Pooling": "#d9822b",
     "Merge": "#9061d1",
+    "Activation": "#c2477a",
     "Other": "#72808f",
 }
 

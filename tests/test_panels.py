@@ -58,9 +58,10 @@ def test_palette_groups_node_types_by_category(qtbot):
     assert groups == {
         "Input": ["Input"],
         "Convolution": ["Conv k×k", "1×1 Conv"],
-        "Pooling": ["Max Pool", "Avg Pool", "Global Avg Pool"],
-        "Merge": ["Concat", "Add"],
-        "Other": ["ReLU", "BatchNorm", "Flatten", "Linear", "Dropout"],
+        "Pooling": ["Max Pool", "Avg Pool", "Global Avg Pool", "Adaptive Avg Pool"],
+        "Merge": ["Concat", "Add", "Multiply"],
+        "Activation": ["ReLU", "ReLU6", "Hardswish", "Hardsigmoid", "SiLU", "Sigmoid"],
+        "Other": ["BatchNorm", "Flatten", "Linear", "Identity", "Dropout"],
     }
 
 
@@ -69,7 +70,7 @@ def test_palette_filter_keeps_matching_types(qtbot):
     p = Palette()
     qtbot.addWidget(p)
     qtbot.keyClicks(p.filter_edit, "pool")
-    assert p.visible_types() == ["maxpool", "avgpool", "global_avgpool"]
+    assert p.visible_types() == ["maxpool", "avgpool", "global_avgpool", "adaptive_avgpool"]
     assert p._groups["Merge"].isHidden()
 
 

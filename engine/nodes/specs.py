@@ -165,7 +165,7 @@ NODE_TYPES: dict[str, NodeType] = {
             None,
             "element-wise product; a C×1×1 input scales every pixel (squeeze-and-excitation)",
         ),
-        NodeType("relu", "ReLU", "Other", (), 1, 1, "max(x, 0)"),
+        NodeType("relu", "ReLU", "Activation", (), 1, 1, "max(x, 0)"),
         NodeType(
             "batchnorm",
             "BatchNorm",
@@ -192,11 +192,11 @@ NODE_TYPES: dict[str, NodeType] = {
             1,
             "fully connected layer on features",
         ),
-        NodeType("relu6", "ReLU6", "Other", (), 1, 1, "min(max(x, 0), 6)"),
-        NodeType("hardswish", "Hardswish", "Other", (), 1, 1, "x · relu6(x + 3) / 6"),
-        NodeType("hardsigmoid", "Hardsigmoid", "Other", (), 1, 1, "relu6(x + 3) / 6"),
-        NodeType("silu", "SiLU", "Other", (), 1, 1, "x · sigmoid(x) (swish)"),
-        NodeType("sigmoid", "Sigmoid", "Other", (), 1, 1, "1 / (1 + exp(-x))"),
+        NodeType("relu6", "ReLU6", "Activation", (), 1, 1, "min(max(x, 0), 6)"),
+        NodeType("hardswish", "Hardswish", "Activation", (), 1, 1, "x · relu6(x + 3) / 6"),
+        NodeType("hardsigmoid", "Hardsigmoid", "Activation", (), 1, 1, "relu6(x + 3) / 6"),
+        NodeType("silu", "SiLU", "Activation", (), 1, 1, "x · sigmoid(x) (swish)"),
+        NodeType("sigmoid", "Sigmoid", "Activation", (), 1, 1, "1 / (1 + exp(-x))"),
         NodeType(
             "identity",
             "Identity",
@@ -218,7 +218,7 @@ NODE_TYPES: dict[str, NodeType] = {
     )
 }
 
-CATEGORIES: tuple[str, ...] = ("Input", "Convolution", "Pooling", "Merge", "Other")
+CATEGORIES: tuple[str, ...] = ("Input", "Convolution", "Pooling", "Merge", "Activation", "Other")
 
 
 # --------------------------------------------------------------------------- params
