@@ -75,7 +75,7 @@ class FirstSteps(QFrame):
         vp = self.view.viewport().geometry()
         w = min(520, max(200, vp.width() - 40))
         self.setFixedWidth(w)
-        self.adjustSize()
+        self.setFixedHeight(self.layout().heightForWidth(w))
         self.move(vp.left() + (vp.width() - w) // 2, vp.top() + 16)
         self.raise_()
 

@@ -154,3 +154,14 @@ def test_sparsity_without_relu_says_no_relu_outputs(qtbot):
     assert plot.line.xData is None or len(plot.line.xData) == 0
     assert plot.mean_curve.xData is None or len(plot.mean_curve.xData) == 0
     assert "no ReLU outputs" in plot.info.text() and "0% zeros" not in plot.info.text()
+
+
+def test_new_design_forgets_the_node_of_the_old_one(qtbot, panel):
+    """After another design is loaded and run, the grid names no node of the old design."""
+    run_and_wait(qtbot, panel)
+    panel.scene.select_nodes(["c2"])
+    model = GraphModel("other")
+    model.add_node("input", {"channels": 3, "height": 32, "width": 32}, "input")
+    panel.document.replace_model(model)
+    run_and_wait(qtbot, panel)
+    assert "c2" not in panel.grid.title.text() and panel.grid.node == "input"

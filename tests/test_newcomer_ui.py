@@ -204,7 +204,7 @@ def test_long_run_message_wraps_instead_of_widening_the_panel(qtbot, win):
 
 # --------------------------------------------------------------------------- point 9: cut text
 def _fits(label) -> bool:
-    """Whether ``label`` lies inside its scroll area's viewport and no word is wider than it."""
+    """Whether ``label`` lies in its scroll area's viewport, wide and tall enough for its text."""
     from PySide6.QtCore import QPoint
 
     vp = label.parentWidget()
@@ -213,7 +213,8 @@ def _fits(label) -> bool:
     right = label.mapTo(vp, QPoint(label.width(), 0)).x()
     fm = label.fontMetrics()
     widest = max((fm.horizontalAdvance(w) for w in label.text().split()), default=0)
-    return right <= vp.width() and widest <= label.width()
+    tall_enough = label.height() >= label.heightForWidth(label.width())  # no line cut below
+    return right <= vp.width() and widest <= label.width() and tall_enough
 
 
 @pytest.mark.parametrize("size", [(1366, 768), (1600, 1000)])

@@ -451,7 +451,10 @@ class InsidePanel(QWidget):
         self.rf.show_node(node, channel if channel >= 0 else None)
 
     def _on_reset(self) -> None:
-        # Another design: the last run's sparsity belongs to the old one.
+        # Another design: the node shown and the last run's sparsity belong to the old one.
+        self.node = None
+        if self.grid.wanted is not None and self.grid.wanted not in self.document.model:
+            self.grid.set_node(None)
         if (
             self.tint_box.currentData() == TINT_SPARSITY
             and self.scene is not None
@@ -478,6 +481,8 @@ class InsidePanel(QWidget):
         self.progress.setValue(100)
         if self.node is not None and self.node not in self.document.model:
             self.node = None
+        if self.grid.wanted is not None and self.grid.wanted not in self.document.model:
+            self.grid.wanted = None  # (another design was loaded since it was chosen)
         if self.node is not None:
             self.grid.wanted = self.node
         self.grid.set_result(result)

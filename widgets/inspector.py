@@ -392,6 +392,10 @@ class Inspector(QWidget):
             self.node_error.show()
         else:
             self.node_error.hide()
+        # A readout that now wraps onto two lines needs a taller row: the form keeps the
+        # heights it measured for the old texts until it is told to measure again.
+        self._readout_form.invalidate()
+        self.readout_host.updateGeometry()
 
     def readout(self, key: str) -> str:
         """The text of one readout (``shape``, ``weights``, ``bias``, ``macs``, …)."""
