@@ -40,6 +40,7 @@ class Document(QObject):
     name_changed = Signal(str)
     node_renamed = Signal(str, str)  # old id, new id
     graph_reset = Signal()
+    blocks_changed = Signal()  # a block record or a node's scope changed
     analysis_changed = Signal(object)  # set of node ids whose result changed
     path_changed = Signal(object)  # Path or None
     modified_changed = Signal(bool)
@@ -128,6 +129,8 @@ class Document(QObject):
             self.graph_reset.emit()
         elif kind == "node_renamed":
             self.node_renamed.emit(event.extra["old"], event.extra["new"])
+        elif kind in ("scope_changed", "block_changed"):
+            self.blocks_changed.emit()
 
     # ------------------------------------------------------------------ weights
     def set_weights(self, state: dict, kind: str, origin: str, meta: dict | None = None) -> None:

@@ -12,10 +12,15 @@ from typing import Any
 
 from engine.blocks.hierarchy import check_blocks, records, user_type_docs
 from engine.blocks.types import BlockError, type_from_dict, type_to_dict
-from engine.core.errors import FormatError
-from engine.core.graph import GraphModel
+from engine.core.errors import FormatError, ParamError
+from engine.core.graph import GraphModel, check_pos
 
-_RECORD_FIELDS = {"path", "name", "type", "params", "collapsed"}
+
+def _num(v: float) -> float | int:
+    return int(v) if float(v).is_integer() else round(float(v), 3)
+
+
+_RECORD_FIELDS = {"path", "name", "type", "params", "collapsed", "pos"}
 
 
 def write_blocks(model: GraphModel) -> dict:
@@ -27,6 +32,8 @@ def write_blocks(model: GraphModel) -> dict:
             entry["type"] = rec["type"]
             entry["params"] = dict(rec.get("params", {}))
         entry["collapsed"] = bool(rec.get("collapsed", False))
+        if rec.get("pos") is not None:
+            entry["pos"] = [_num(v) for v in rec["pos"]]
         blocks.append(entry)
     types = [type_to_dict(type_from_dict(d)) for d in user_type_docs(model).values()]
     out: dict[str, Any] = {"blocks": blocks}
@@ -85,7 +92,17 @@ def read_blocks(model: GraphModel, blocks: Any, types: Any) -> None:
             raise FormatError(f"{where}: 'params' must map names to whole numbers", None, "blocks")
         if not isinstance(collapsed, bool):
             raise FormatError(f"{where}: 'collapsed' must be true or false", None, "blocks")
+        pos = b.get("pos")
+        if pos is not None:
+            try:
+                pos = list(check_pos(path, pos))
+            except ParamError:
+                raise FormatError(
+                    f"{where}: 'pos' must be [x, y] numbers", None, "blocks"
+                ) from None
         recs[path] = {"name": name, "type": key, "params": dict(params), "collapsed": collapsed}
+        if pos is not None:
+            recs[path]["pos"] = pos
     try:
         check_blocks(model)
     except BlockError as exc:

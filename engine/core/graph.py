@@ -545,15 +545,21 @@ class GraphModel:
         self._emit(GraphEvent("scope_changed", extra={"node": node, "old": old}))
         return old
 
-    def set_block(self, path: str, record: dict | None) -> dict | None:
+    def set_block(self, path: str, record: dict | None, index: int | None = None) -> dict | None:
         """Set (``None``: remove) the block record at ``path``; return the old record.
 
         Records live in ``graph.graph["blocks"]`` (see :mod:`engine.blocks`); members are
-        the nodes whose scope is ``path`` or below it.
+        the nodes whose scope is ``path`` or below it. A new record goes at ``index`` of
+        the record order (default: last), so an undo puts a removed one back in place.
         """
         blocks = self.graph.graph.setdefault("blocks", {})
         old = blocks.pop(path, None) if record is None else blocks.get(path)
-        if record is not None:
+        if record is not None and path not in blocks and index is not None:
+            items = list(blocks.items())
+            items.insert(index, (path, copy.deepcopy(record)))
+            blocks.clear()
+            blocks.update(items)
+        elif record is not None:
             blocks[path] = copy.deepcopy(record)
         self._emit(GraphEvent("block_changed", extra={"path": path, "old": old}))
         return copy.deepcopy(old)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from engine.blocks.layout import apply_block_layout
 from engine.core.graph import GraphModel
 from engine.core.layout import layered_layout
 
@@ -80,4 +81,7 @@ class _Builder:
 
     def done(self) -> GraphModel:
         self.m.set_positions(layered_layout(self.m))
+        if self.m.graph.graph.get("blocks"):
+            # Collapsed blocks as single cards, long chains wrapped (expanding lays out again).
+            apply_block_layout(self.m)
         return self.m
