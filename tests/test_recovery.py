@@ -7,6 +7,7 @@ import json
 import os
 import selectors
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -356,3 +357,33 @@ def test_recovery_file_of_an_earlier_version_is_offered(qtbot, data_dir, tmp_pat
     assert win.doc.model.params("branch1_1x1")["out_channels"] == 24
     assert not (data_dir / "recovery.convcanvas.json").exists()
     assert not (data_dir / "recovery.path.txt").exists()
+
+
+# --------------------------------------------------------------------------- tabs
+def test_each_tab_has_its_own_autosave(qtbot, data_dir):
+    """Two tabs autosave to two private files; closing one tab removes only its own."""
+    win = _window(qtbot)
+    first = win.current_tab
+    _edit(win, 8)
+    second = win.new_tab(build(DEFAULT_TEMPLATE))
+    _edit(win, 16)
+    assert first.autosaver.autosave() and second.autosaver.autosave()
+    assert first.autosaver.path != second.autosaver.path
+    assert stat.S_IMODE(second.autosaver.path.stat().st_mode) == 0o600
+    assert win.close_tab(second)
+    assert not second.autosaver.path.exists()
+    assert fileformat.load(first.autosaver.path).params("branch1_1x1")["out_channels"] == 8
+
+
+def test_warning_stays_while_another_tab_fails(qtbot, data_dir):
+    """A tab whose autosave works does not hide the warning of a tab whose autosave fails."""
+    win = _window(qtbot)
+    first = win.current_tab
+    _edit(win, 8)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    first.autosaver.path.mkdir()
+    assert not first.autosaver.autosave()
+    win.new_tab(build(DEFAULT_TEMPLATE))
+    _edit(win, 16)
+    assert win.autosaver.autosave()
+    assert not win.autosave_warning.isHidden()

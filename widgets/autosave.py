@@ -62,8 +62,9 @@ def _try_lock(fd: int) -> bool:
 
 
 def _unlink(*paths: Path) -> None:
+    """Delete ``paths``; one that cannot be deleted stays (and is offered again, not lost)."""
     for path in paths:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             path.unlink()
 
 
@@ -119,7 +120,8 @@ class AutosaveSlot:
             If the folder or a file cannot be written.
         """
         self._acquire()
-        fileformat.save(model, self.design_path)
+        text = fileformat.dumps(model)
+        fileformat.write_atomic(self.design_path, lambda fh: fh.write(text), mode=0o600)
         owner = {
             "pid": os.getpid(),
             "host": socket.gethostname(),

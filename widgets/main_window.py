@@ -164,7 +164,9 @@ class MainWindow(DesignTabs, QMainWindow):
             self.autosaver.saved.connect(self._autosave_succeeded)
 
     def _autosave_succeeded(self, _path: Path) -> None:
-        self.autosave_warning.hide()
+        savers = [getattr(t, "autosaver", None) for t in self.tabs_list()]
+        if not any(saver is not None and saver.error for saver in savers):
+            self.autosave_warning.hide()  # every design's autosave works again
 
     def _autosave_failed(self, reason: str) -> None:
         self.autosave_warning.setText("⚠ Autosave failed: unsaved changes are not protected")
