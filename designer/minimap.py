@@ -93,7 +93,9 @@ class Minimap(QWidget):
     def rebuild(self) -> None:
         """Redraw the picture of the graph now."""
         scene = self.view.graph_scene
-        rect = scene.items_bounding_rect()
+        rect = QRectF()
+        for item in scene.nodes.values():  # nodes only: a long edge's detour is no content
+            rect = rect.united(item.sceneBoundingRect())
         self._scene_rect = rect.adjusted(-40, -40, 40, 40) if not rect.isNull() else QRectF()
         if not self._scene_rect.isEmpty():
             # As tall as the network's shape needs (a long thin network: a low strip).

@@ -45,6 +45,15 @@ VIEW_REACH = 200_000.0  # the view's scene rect reaches this far: zoom anchors e
 CORNER = 10  # px between the overlays and the view's edge
 
 
+def nodes_rect(scene) -> QRectF:
+    """The rectangle holding every node of ``scene`` (edges left out: a long edge's
+    detour must not make a fit or the overview tiny)."""
+    rect = QRectF()
+    for item in scene.nodes.values():
+        rect = rect.united(item.sceneBoundingRect())
+    return rect
+
+
 class GraphView(QGraphicsView):
     """The node editor's view of a :class:`GraphScene`."""
 
@@ -137,7 +146,7 @@ class GraphView(QGraphicsView):
         the zoom-level button) tells where the rest is.
         """
         scene = self.graph_scene
-        rect = scene.items_bounding_rect()
+        rect = nodes_rect(scene)
         if rect.isNull():
             self.resetTransform()
             self.centerOn(0, 0)
@@ -212,7 +221,7 @@ class GraphView(QGraphicsView):
 
     def overview_wanted(self) -> bool:
         """Whether the overview shows: some of the network is outside the view."""
-        rect = self.graph_scene.items_bounding_rect()
+        rect = nodes_rect(self.graph_scene)
         if rect.isNull():
             return False
         seen = self.mapToScene(self.viewport().rect()).boundingRect()

@@ -259,9 +259,12 @@ def test_untitled_design_takes_its_file_name_when_first_saved(qtbot, win, tmp_pa
     """New design, Save As my_inception.json: the design (and the export) is my_inception."""
     import json
 
+    from designer.commands import ConnectCommand
     from widgets.export_dialog import generate_code
 
     win.new_design()
+    relu = win.view.add_node_at_center("relu")  # (an input alone exports nothing)
+    win.doc.undo_stack.push(ConnectCommand(win.doc, "input", relu))
     assert win.doc.model.name == "Untitled"
     assert win.save_as(tmp_path / "my_inception.json")
     assert win.doc.model.name == "my_inception"
