@@ -221,7 +221,7 @@ def _blocks(a: Analysis) -> dict[str, dict[str, int]] | None:
     Nodes with a ``scope`` (set by blocks and the importer) are grouped by it; a design
     without scopes is grouped by its ids (:func:`block_of`).
     """
-    data = a.graph._node
+    data = a.graph.nodes  # node → attribute dict (public view)
     if any(data[n].get("scope") for n in a.order):
         keyed = [
             (n, scope_block(data[n]["scope"]) if data[n].get("scope") else None) for n in a.order
