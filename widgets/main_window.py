@@ -483,9 +483,10 @@ class MainWindow(DesignTabs, QMainWindow):
         if not self.maybe_save():
             return False
         self.set_model(model, path)
-        self.train_host.restore_design_weights(path)
         self.recent.add(path)
         self.statusBar().showMessage(f"Opened {path}", 4000)
+        # The design's weights file (after "Opened": a problem with it stays on show).
+        self.train_host.restore_design_weights(path)
         return True
 
     def save(self) -> bool:

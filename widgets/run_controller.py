@@ -169,9 +169,13 @@ class RunController(QObject):
         options = dict(self.options)
         weights = getattr(self.document, "weights", None)
         if weights is not None and weights.kind != "random":
-            # Trained/loaded tensors (exported-code keys); the worker rebuilds on a new key.
-            options["state"] = weights.state(model)
-            options["state_key"] = f"{id(weights)}:{weights.version}"
+            # Trained/loaded tensors (exported-code keys) go through a file written once per
+            # version (a big pipe write would block the window); a new key rebuilds the model.
+            from engine.training.files import handover_file
+
+            owner = f"{id(weights):x}"
+            options["state_file"] = handover_file(weights.state(model), owner, weights.version)
+            options["state_key"] = f"{owner}:{weights.version}"
         rid = self.client.submit(
             doc, self.image, options, node=node, channel=self.channel if node else None
         )

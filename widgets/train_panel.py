@@ -49,6 +49,8 @@ from widgets.plot_theme import theme_plot
 
 TRAIN_JOB = "engine.training.job:TrainJob"
 POLL_MS = 50
+#: Niceness added to the training worker: the window wins the CPU whenever it needs it.
+NICE = 10
 WEIGHT_FILTER = (
     "Weights (*.safetensors *.pt *.pth);;safetensors (*.safetensors);;PyTorch (*.pt *.pth)"
 )
@@ -91,7 +93,9 @@ class TrainController(QObject):
         self.client = (
             client
             if client is not None
-            else WorkerClient(job=TRAIN_JOB, num_threads=os.cpu_count() or 1, kill_after=0.8)
+            else WorkerClient(
+                job=TRAIN_JOB, num_threads=os.cpu_count() or 1, kill_after=0.8, nice=NICE
+            )
         )
         self.action: str | None = None
         self._timer = QTimer(self)
@@ -192,6 +196,7 @@ class TrainPanel(QWidget):
         self.held: list[tuple[int, float]] = []
         self.last_result = None
         self.series: dict[str, list[tuple[int, float]]] = {}
+        self.extra_config: dict = {}  # further TrainConfig fields (tests: a small shapes pool)
         self._build()
         c = self.controller
         c.progressed.connect(self._on_progress)
@@ -398,6 +403,7 @@ class TrainPanel(QWidget):
         kind = self.budget_kind.currentData()
         cfg = {"data": data, "batch": self.batch.value(), "lr": float(self.lr.value())}
         cfg[kind] = float(self.budget.value()) if kind == "seconds" else int(self.budget.value())
+        cfg.update(self.extra_config)
         return cfg
 
     def start(self) -> bool:

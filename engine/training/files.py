@@ -41,7 +41,8 @@ def save_design_weights(state: dict, meta: dict, json_path: str | os.PathLike) -
     from safetensors.numpy import save
 
     path = weights_path_for(json_path)
-    arrays = {k: np.ascontiguousarray(v) for k, v in state.items()}
+    # np.ascontiguousarray would turn 0-d tensors (num_batches_tracked) into 1-d ones.
+    arrays = {k: np.array(v, order="C", copy=True) for k, v in state.items()}
     data = save(arrays, metadata={k: str(v) for k, v in meta.items()} or None)
     write_atomic(path, lambda fh: fh.write(data), binary=True)
     return {"file": path.name, "sha256": hashlib.sha256(data).hexdigest()}
@@ -75,3 +76,47 @@ def load_design_weights(json_path: str | os.PathLike, ref: dict) -> tuple[dict, 
     except Exception as exc:  # safetensors raises its own error types for damaged files
         raise DesignWeightsError(f"'{path.name}' cannot be read: {exc}") from None
     return state, meta
+
+
+# --------------------------------------------------------------------------- hand-over files
+_HANDOVER: dict[str, str] = {}  # owner -> path of its newest file
+
+
+def _remove_handover_files() -> None:
+    for path in list(_HANDOVER.values()):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+    _HANDOVER.clear()
+
+
+def handover_file(state: dict, owner: str, version: int) -> str:
+    """Write ``state`` once per ``(owner, version)`` to a private temporary file; return its path.
+
+    The feature worker reads the weights from this file instead of the pipe: a pipe write
+    of many megabytes would block the window until the worker reads it. The owner's
+    previous file is removed; all are removed when the program exits.
+    """
+    import atexit
+    import tempfile
+
+    from safetensors.numpy import save
+
+    name = f"convcanvas-weights-{os.getpid()}-{owner}-{version}.safetensors"
+    path = os.path.join(tempfile.gettempdir(), name)
+    old = _HANDOVER.get(owner)
+    if old == path and os.path.exists(path):
+        return path
+    if not _HANDOVER:
+        atexit.register(_remove_handover_files)
+    arrays = {k: np.array(v, order="C", copy=True) for k, v in state.items()}
+    data = save(arrays)
+    write_atomic(path, lambda fh: fh.write(data), binary=True)
+    _HANDOVER[owner] = path
+    if old is not None and old != path:
+        try:
+            os.unlink(old)
+        except OSError:
+            pass
+    return path

@@ -58,10 +58,12 @@ class FeatureJob:
         from engine.runtime import features
 
         doc = request["graph"]
-        # Trained or loaded weights travel as options["state"] (numpy arrays, exported-code
-        # keys; nodes without an entry keep the seeded random ones), named by "state_key".
+        # Trained or loaded weights travel as options["state_file"] (a safetensors file,
+        # exported-code keys; nodes without an entry keep the seeded random ones) or
+        # options["state"] (numpy arrays), named by "state_key".
         options = request.get("options", {})
-        state_key = options.get("state_key") if options.get("state") else None
+        has_state = options.get("state") or options.get("state_file")
+        state_key = options.get("state_key") if has_state else None
         key = f"{request.get('seed', 0)}:{state_key}:{_graph_key(doc)}"
         if key != self._key or self._runner is None:
             progress(2, "building the model")
@@ -71,7 +73,12 @@ class FeatureJob:
             if state_key is not None:
                 from engine.runtime.weights import apply_partial
 
-                apply_partial(self._runner.module, options["state"])
+                state = options.get("state")
+                if state is None:
+                    from engine.runtime.weights import read_state_dict
+
+                    state = read_state_dict(options["state_file"])
+                apply_partial(self._runner.module, state)
             self._key = key
             self._hists = None
             self.builds += 1
