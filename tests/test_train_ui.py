@@ -186,3 +186,13 @@ def test_load_weights_checks_the_file_in_the_worker(tiny, qtbot, tmp_path):
         assert host.load_weights(str(tmp_path / "bad.safetensors"))
     assert "layer 'fc'" in blocker.args[0]
     assert tiny.doc.weights.text() == "loaded from w.pt"
+
+
+def test_export_training_script_writes_model_and_train_py(tiny, tmp_path):
+    """File → Export Training Script… writes tinycnn.py and a train.py that imports it."""
+    paths = tiny.train_host.export_script(str(tmp_path))
+    assert [p.name for p in paths] == ["tinycnn.py", "train.py"]
+    text = (tmp_path / "train.py").read_text()
+    assert "MODEL_FILE = 'tinycnn'" in text and "MODEL_CLASS = 'TinyCNN'" in text
+    compile(text, "train.py", "exec")
+    assert "Export Training Script…" in [a.text() for a in tiny.train_host.actions_.values()]

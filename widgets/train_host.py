@@ -201,6 +201,29 @@ class TrainHost(QObject):
         self.controller.save(to_dict(self.doc.model), path, w.state(self.doc.model), dict(w.meta))
         return True
 
+    def export_script(self, folder: str | None = None) -> list[Path]:
+        """File → Export Training Script…: model code and train.py into a chosen folder."""
+        from engine.core.errors import EngineError
+
+        if folder is None:
+            start = str(self.doc.path.parent) if self.doc.path else ""
+            folder = QFileDialog.getExistingDirectory(self.window_, "Folder for train.py", start)
+            if not folder:
+                return []
+        try:
+            paths = export_training_script(self.doc, folder)
+        except EngineError as exc:
+            self._say(f"Cannot export the training script: {exc.message}")
+            return []
+        except (ValueError, OSError) as exc:
+            self._say(f"Cannot export the training script: {exc}")
+            return []
+        self._say(
+            f"Wrote {paths[0].name} and train.py to {folder}: python train.py shapes, or "
+            f"torchrun --nproc_per_node N train.py DATA"
+        )
+        return paths
+
     def restore_design_weights(self, json_path: Path) -> None:
         """After opening a design: use the weights file its JSON names (hash checked)."""
         from engine.core.errors import FormatError
@@ -227,6 +250,29 @@ class TrainHost(QObject):
             self._say(f"{ref['file']}: {len(unmatched)} tensor(s) match no node and were left out.")
 
 
+def export_training_script(doc: Document, folder: str | Path) -> list[Path]:
+    """Write the model code (``NAME.py``) and ``train.py`` into ``folder``; return the paths.
+
+    Raises
+    ------
+    EngineError, ValueError
+        When the graph cannot be exported (errors, not one input).
+    OSError
+        When the folder cannot be written.
+    """
+    from engine.codegen.emit import export_code
+    from engine.core.fileformat import write_atomic
+    from engine.training.script import model_module_name, training_script
+
+    folder = Path(folder)
+    model_file = folder / f"{model_module_name(doc.model)}.py"
+    code = export_code(doc.model)
+    script = training_script(doc.model)
+    write_atomic(model_file, lambda fh: fh.write(code), mode=0o644)
+    write_atomic(folder / "train.py", lambda fh: fh.write(script), mode=0o644)
+    return [model_file, folder / "train.py"]
+
+
 def install_training(window) -> TrainHost:
     """Add the Train dock and Run → Train…, Load weights…, Save weights… to ``window``."""
     host = TrainHost(window)
@@ -249,6 +295,26 @@ def install_training(window) -> TrainHost:
         menu.addAction(act)
         host.actions_[key] = act
     host.status_message.connect(window.statusBar().showMessage)
+    file_menu = next(
+        (
+            a.menu()
+            for a in window.menuBar().actions()
+            if a.menu() is not None and a.text().replace("&", "") == "File"
+        ),
+        None,
+    )
+    if file_menu is not None:
+        act = QAction("Export Training Script…", window)
+        act.setStatusTip("Write the model code and train.py (one process or torchrun) to a folder")
+        act.triggered.connect(lambda _c=False: host.export_script())
+        actions = file_menu.actions()
+        export = next((a for a in actions if a.text().replace("&", "").startswith("Export")), None)
+        after = actions[actions.index(export) + 1] if export and export is not actions[-1] else None
+        if after is not None:
+            file_menu.insertAction(after, act)
+        else:
+            file_menu.addAction(act)
+        host.actions_["export_script"] = act
     if hasattr(window, "current_design_changed"):
         window.current_design_changed.connect(host.follow_tab)
     inside = getattr(window, "inside_host", None)

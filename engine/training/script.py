@@ -283,6 +283,16 @@ def main(argv=None):
         opt.step()
         if rank == 0 and ((step + 1) % max(1, args.steps // 10) == 0 or step + 1 == args.steps):
             print(f"step {{step + 1}}/{{args.steps}}  loss {{float(loss):.4f}}", flush=True)
+    if distributed:
+        # DDP keeps parameters equal; BatchNorm's running statistics were last updated on
+        # each rank's own batch: average them, so every rank ends with the same weights.
+        with torch.no_grad():
+            for buf in model.buffers():
+                if buf.is_floating_point():
+                    dist.all_reduce(buf)
+                    buf /= world
+                else:
+                    dist.broadcast(buf, 0)
     model.eval()
     meta = {{"format": "convcanvas.weights", "data": str(args.data), "steps": str(args.steps)}}
     if rank == 0 or args.every_rank:
