@@ -149,6 +149,21 @@ def test_crash_offered_at_start_with_file(qtbot, data_dir, tmp_path, offers):
     assert fileformat.load(design).params("branch1_1x1")["out_channels"] == 64  # not saved
 
 
+def test_clean_close_of_another_window_keeps_a_crashed_autosave(qtbot, data_dir, monkeypatch):
+    """A window that closes cleanly after another one crashed leaves the crashed autosave."""
+    autosaved = _crash(data_dir)
+    other = _window(qtbot)  # CONVCANVAS_NO_AUTOSAVE_PROMPT=1: it does not take the autosave
+    _edit(other, 8)
+    assert other.autosaver.autosave()
+    other.show()
+    assert other.close()
+    assert not other.autosaver.path.exists()
+    assert fileformat.load(autosaved).params("branch1_1x1")["out_channels"] == 40
+    found = autosave.find_orphans(data_dir)
+    assert [o.design for o in found] == [autosaved]
+    found[0].release()
+
+
 def test_second_orphan_opens_in_a_new_tab(qtbot, data_dir, offers):
     """Two crashed designs' autosaves are both restored, the second in a new tab."""
     for value in (8, 16):
@@ -167,7 +182,9 @@ def test_later_keeps_the_autosave_for_the_next_start(qtbot, data_dir, monkeypatc
     monkeypatch.setattr(files, "ask_restore", lambda parent, what: files.KEEP)
     first = _window(qtbot)
     assert first.doc.model.params("branch1_1x1")["out_channels"] == 64
-    assert len(autosave.find_orphans(data_dir)) == 1
+    found = autosave.find_orphans(data_dir)
+    assert len(found) == 1
+    found[0].release()
 
 
 # --------------------------------------------------------------------------- windows
