@@ -325,7 +325,51 @@ def make_unique_command(doc: Document, path: str) -> BlockCommand:
     return BlockCommand(doc, f"Make '{recs[path].get('name') or path}' unique", plan.steps)
 
 
-def retype_instances_command(doc: Document, key: str, new_doc: dict) -> BlockCommand:
+def type_from_instance(model: GraphModel, path: str) -> tuple[str, dict]:
+    """The definition of block ``path``'s type rewritten from the block's current content.
+
+    Fields bound to a parameter in the old definition stay bound; every other field,
+    member and edge is taken from the block as it is now.
+
+    Raises
+    ------
+    BlockError
+        If the block has no type of the design's own, or its ports do not fit.
+    """
+    recs = records(model)
+    key = recs.get(path, {}).get("type")
+    docs = model.graph.graph.get("block_types", {})
+    if key is None or key not in docs:
+        raise BlockError("only blocks of the design's own types can update their type")
+    old = docs[key]
+    bound = {
+        (m["id"], f): v
+        for m in old["nodes"]
+        for f, v in m.get("params", {}).items()
+        if isinstance(v, dict)
+    }
+    b = boundary(model, path)
+    if len(b.sources) != 1 or len(b.outputs) != 1:
+        raise BlockError(f"block '{path}' needs one input and one output")
+    members = [n for n in model.graph.nodes if is_under(block_of(model, n), path)]
+    stem = path.replace(".", "_") + "_"
+    local = {n: (n[len(stem) :] if n.startswith(stem) else n) for n in members}
+    nodes = []
+    for n in members:
+        p = dict(model.graph.nodes[n]["params"])
+        for f in list(p):
+            if (local[n], f) in bound:
+                p[f] = bound[(local[n], f)]
+        nodes.append({"id": local[n], "type": model.node_type(n), "params": p})
+    inside = set(members)
+    edges = [[local[u], local[v], k] for u, v, k in model.edges() if u in inside and v in inside]
+    edges += [["in", local[v], k] for _, v, k in b.entries]
+    return key, {**old, "nodes": nodes, "edges": edges, "output": local[b.outputs[0]]}
+
+
+def retype_instances_command(
+    doc: Document, key: str, new_doc: dict, aspect=(1600.0, 1000.0)
+) -> BlockCommand:
     """Change the design's block type ``key`` and rebuild every instance of it.
 
     Each instance keeps its path, parameter values, input and consumers; its members are
@@ -353,6 +397,7 @@ def retype_instances_command(doc: Document, key: str, new_doc: dict) -> BlockCom
     recs = records(model)
     for path in [p for p, r in recs.items() if r.get("type") == key]:
         _rebuild_instance(plan, path)
+    plan.relayout(aspect)
     return BlockCommand(doc, f"Edit block type '{new_type.title}'", plan.steps)
 
 

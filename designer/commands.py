@@ -16,6 +16,7 @@ from typing import Any
 from PySide6.QtGui import QUndoCommand
 
 from designer.document import Document
+from engine.blocks.paste import blocks_of_part, plan_paste
 from engine.core import fileformat
 from engine.core.errors import PortError
 from engine.core.graph import GraphModel
@@ -204,12 +205,16 @@ class PasteCommand(QUndoCommand):
         super().__init__()
         self.doc = doc
         taken = set(doc.model.nodes)
+        # Copied blocks land at fresh top-level paths, their members renamed after them.
+        block_ids, self.scopes, self.blocks = plan_paste(doc.model, source, set(taken))
         self.mapping: dict[str, str] = {}
         scratch = GraphModel()
         for n in taken:
             scratch.graph.add_node(n)
         for n in source.nodes:
-            new = scratch.unique_id(n)
+            new = block_ids.get(n)
+            if new is None or new in scratch:
+                new = scratch.unique_id(n)
             scratch.graph.add_node(new)
             self.mapping[n] = new
         layout = layered_layout(source) if any(source.pos(n) is None for n in source.nodes) else {}
@@ -217,7 +222,7 @@ class PasteCommand(QUndoCommand):
         for n in source.nodes:
             pos = source.pos(n) or layout[n]
             pos = (pos[0] + offset[0], pos[1] + offset[1])
-            scope = source.graph.nodes[n].get("scope")
+            scope = self.scopes.get(n)
             self.nodes.append((self.mapping[n], source.node_type(n), source.params(n), pos, scope))
         self.edges = [(self.mapping[u], self.mapping[v], k) for u, v, k in source.edges()]
         doc.model.check_subgraph(self.nodes, self.edges)  # raises if refused
@@ -231,8 +236,12 @@ class PasteCommand(QUndoCommand):
 
     def redo(self) -> None:
         self.doc.model.add_subgraph(self.nodes, self.edges)
+        for path, rec in self.blocks.items():
+            self.doc.model.set_block(path, rec)
 
     def undo(self) -> None:
+        for path in reversed(self.blocks):
+            self.doc.model.set_block(path, None)
         for n, *_ in reversed(self.nodes):
             self.doc.model.remove_node(n)
 
@@ -261,4 +270,8 @@ def copy_to_text(doc: Document, nodes: list[str]) -> str:
     for u, v, k in doc.model.edges():
         if u in keep and v in keep:
             part.graph.add_edge(u, v, key=k)
+    blocks, types = blocks_of_part(doc.model, nodes)  # the blocks wholly copied travel along
+    if blocks:
+        part.graph.graph["blocks"] = blocks
+        part.graph.graph["block_types"] = types
     return fileformat.dumps(part)

@@ -94,7 +94,10 @@ class Minimap(QWidget):
         """Redraw the picture of the graph now."""
         scene = self.view.graph_scene
         rect = QRectF()
-        for item in scene.nodes.values():  # nodes only: a long edge's detour is no content
+        layer = getattr(scene, "block_layer", None)
+        shown = [i for i in scene.nodes.values() if i.isVisible()]  # not inside collapsed blocks
+        shown += list(layer.cards.values()) if layer is not None else []
+        for item in shown:  # nodes only: a long edge's detour is no content
             rect = rect.united(item.sceneBoundingRect())
         self._scene_rect = rect.adjusted(-40, -40, 40, 40) if not rect.isNull() else QRectF()
         if not self._scene_rect.isEmpty():
@@ -114,10 +117,12 @@ class Minimap(QWidget):
             p.setRenderHint(QPainter.RenderHint.Antialiasing, False)
             p.setPen(Qt.PenStyle.NoPen)
             theme = scene.theme
-            for item in scene.nodes.values():
+            for item in shown:
                 r = item.mapRectToScene(item.rect())
                 tint = getattr(item, "tint", None)
-                p.setBrush(QColor(tint) if tint is not None else theme.accent(item.ntype.category))
+                ntype = getattr(item, "ntype", None)  # a collapsed block's card has none
+                category = ntype.category if ntype is not None else "Merge"
+                p.setBrush(QColor(tint) if tint is not None else theme.accent(category))
                 p.drawRect(
                     QRectF(
                         r.left() * s + dx,

@@ -20,6 +20,7 @@ from PySide6.QtGui import QColor, QTransform
 from PySide6.QtWidgets import QGraphicsScene
 
 from designer import theme as th
+from designer.block_items import BlockLayer
 from designer.commands import MoveNodesCommand
 from designer.document import Document
 from designer.edge_item import LABEL_MID, LABEL_NONE, EdgeItem
@@ -70,6 +71,7 @@ class GraphScene(QGraphicsScene):
         self.selectionChanged.connect(self._on_selection_changed)
         self._build()
         self._finish_reset()
+        self.block_layer = BlockLayer(self)  # collapsed blocks' cards, frames and links
 
     # ------------------------------------------------------------------ public API
     def node_item(self, node_id: str) -> NodeItem | None:
@@ -83,6 +85,9 @@ class GraphScene(QGraphicsScene):
     def selected_nodes(self) -> list[str]:
         """Ids of the selected nodes, in model order."""
         chosen = {i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)}
+        layer = getattr(self, "block_layer", None)
+        if layer is not None:  # a selected block card stands for its members
+            chosen |= layer.selected_members()
         return [n for n in self.nodes if n in chosen] if chosen else []
 
     def selected_edges(self) -> list[tuple[str, str, int]]:
@@ -112,11 +117,18 @@ class GraphScene(QGraphicsScene):
 
     def items_bounding_rect(self) -> QRectF:
         """The rectangle holding every node and edge (empty if there are none)."""
+        layer = getattr(self, "block_layer", None)
+        if layer is not None:
+            layer.sync_if_pending()
         rect = QRectF()
         for item in self.nodes.values():
-            rect = rect.united(item.sceneBoundingRect())
+            if item.isVisible():  # members of a collapsed block are hidden
+                rect = rect.united(item.sceneBoundingRect())
         for item in self.edges.values():
-            rect = rect.united(item.sceneBoundingRect())
+            if item.isVisible():
+                rect = rect.united(item.sceneBoundingRect())
+        if layer is not None:
+            rect = rect.united(layer.bounding_rect())
         return rect
 
     def show_message(self, text: str, pos: QPointF, screen: QPoint | None = None) -> None:

@@ -48,7 +48,7 @@ def test_number_formats():
 
 # --------------------------------------------------------------------------- palette
 def test_palette_groups_node_types_by_category(qtbot):
-    """The palette lists every node type under its category, in the brief's order."""
+    """The palette lists every node type under its category, then the block library."""
     p = Palette()
     qtbot.addWidget(p)
     groups = {}
@@ -62,6 +62,17 @@ def test_palette_groups_node_types_by_category(qtbot):
         "Merge": ["Concat", "Add", "Multiply"],
         "Activation": ["ReLU", "ReLU6", "Hardswish", "Hardsigmoid", "SiLU", "Sigmoid"],
         "Other": ["BatchNorm", "Flatten", "Linear", "Identity", "Dropout"],
+        "Blocks": [
+            "Inception (naive)",
+            "Inception (1×1 reductions)",
+            "Inception (GoogLeNet)",
+            "Residual basic block",
+            "Residual bottleneck",
+            "Inverted residual (MobileNet v2)",
+            "Depthwise-separable conv",
+            "Squeeze-and-excitation",
+            "DenseNet layer",
+        ],
     }
 
 

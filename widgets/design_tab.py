@@ -19,6 +19,7 @@ from designer.document import Document
 from designer.scene import GraphScene
 from designer.view import GraphView
 from engine.core.graph import GraphModel
+from widgets.block_actions import BlockActions
 from widgets.inspector import Inspector
 from widgets.layer_table import LayerTable
 from widgets.totals_bar import TotalsBar
@@ -61,6 +62,13 @@ class DesignTab(QWidget):
         self.scene = GraphScene(self.doc)
         self.view = GraphView(self.scene)
         self.canvas_actions = CanvasActions(self.doc, self.scene, self.view, self)
+        # Group, ungroup, collapse, types: listed with the Edit menu's canvas actions.
+        self.block_actions = BlockActions(self.doc, self.scene, self.view, self)
+        self.canvas_actions.block_actions = self.block_actions
+        self.canvas_actions.edit_actions = [
+            *self.canvas_actions.edit_actions,
+            *self.block_actions.actions,
+        ]
         # Owned by the tab, destroyed after the actions that listen to it.
         self.scene.setParent(self)
         self.totals_bar = PinnedTotalsBar(self.doc, self)

@@ -228,6 +228,39 @@ class Inspector(QWidget):
             self.set_node(nodes[0])
         else:
             self.set_node(None, count=len(nodes))
+            self._show_block(nodes)
+
+    def _show_block(self, nodes: list) -> None:
+        """A whole block selected (its card, or all its members): its totals."""
+        from engine.blocks import all_types, block_totals, members, records
+        from engine.blocks.types import BlockError
+        from engine.formatting import fmt_rf_size
+
+        model = self.doc.model
+        chosen = set(nodes)
+        found = [p for p in records(model) if chosen and set(members(model, p)) == chosen]
+        if not found:
+            return
+        path = max(found, key=lambda p: p.count("."))  # the innermost of nested equals
+        rec = records(model)[path]
+        t = block_totals(model, self.doc.analysis, path)
+        try:
+            types = all_types(model)
+        except BlockError:
+            types = {}
+        key = rec.get("type")
+        kind = types[key].title if key in types else "Block"
+        values = ", ".join(f"{k}={v}" for k, v in rec.get("params", {}).items())
+        shapes = " → ".join(
+            ", ".join(fmt_shape(s) for s in side) or "–" for side in (t.in_shapes, t.out_shapes)
+        )
+        self.title.setText(f"{kind} '{rec.get('name') or path}'")
+        self.subtitle.setText(
+            (f"{values}\n" if values else "")
+            + f"{shapes}\n{fmt_int(t.params)} parameters (weights {fmt_int(t.weights)}, "
+            f"biases {fmt_int(t.biases)}, batch-norm {fmt_int(t.other)})\n"
+            f"{fmt_int(t.macs)} MACs · receptive field {fmt_rf_size(t.rf)} · {t.nodes} nodes"
+        )
 
     def set_node(self, node: str | None, count: int = 0) -> None:
         """Inspect ``node`` (``None``: nothing selected)."""

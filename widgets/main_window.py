@@ -243,6 +243,8 @@ class MainWindow(DesignTabs, AutosaveAndRecovery, QMainWindow):
                 em.addSeparator()
             else:
                 em.addActions(_canvas_actions(self.canvas_actions, (name,)))
+        em.addSeparator()
+        em.addActions(self.canvas_actions.block_actions.actions)  # group, ungroup, types
         self.edit_menu = em
 
         vm = bar.addMenu("&View")
@@ -325,6 +327,9 @@ class MainWindow(DesignTabs, AutosaveAndRecovery, QMainWindow):
     def _connect(self) -> None:
         # Title, selection and focus of each design are wired per tab (DesignTabs._add_tab).
         self.palette_panel.type_activated.connect(self.add_node)
+        self.palette_panel.block_activated.connect(self.place_block)
+        self.current_design_changed.connect(self._refresh_block_palette)
+        self._refresh_block_palette()
 
     # ------------------------------------------------------------------ inside views
     def add_inside_view(self, widget: QWidget, title: str) -> int:
@@ -355,6 +360,25 @@ class MainWindow(DesignTabs, AutosaveAndRecovery, QMainWindow):
         self.inspector.set_node(node)
         self.inspector_dock.show()
         self.inspector_dock.raise_()
+
+    def _refresh_block_palette(self, *_args) -> None:
+        """The palette's Blocks group: the library and the current design's own types."""
+        from engine.blocks import BUILTIN_TYPES, all_types
+        from engine.blocks.types import BlockError
+
+        doc = self.current_tab.doc
+        try:
+            types = all_types(doc.model)
+        except BlockError:
+            types = BUILTIN_TYPES
+        self.palette_panel.set_block_types(types)
+        if not getattr(doc, "_palette_follows", False):
+            doc._palette_follows = True
+            doc.blocks_changed.connect(self._refresh_block_palette)
+
+    def place_block(self, key: str) -> str | None:
+        """Place block type ``key`` after the selection (palette double-click or drop)."""
+        return self.current_tab.block_actions.place(key)
 
     def add_node(self, type_name: str) -> str | None:
         """Add a ``type_name`` node at the centre of the view (palette double-click)."""

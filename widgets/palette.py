@@ -13,10 +13,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.blocks.library import BUILTIN_TYPES
 from engine.nodes import CATEGORIES, NODE_TYPES
 
 NODE_MIME = "application/x-convcanvas-node-type"
 TYPE_ROLE = Qt.ItemDataRole.UserRole + 1
+BLOCK_ROLE = Qt.ItemDataRole.UserRole + 2  # a block type's key (the "Blocks" group)
+BLOCKS = "Blocks"
 
 
 class _TypeTree(QTreeWidget):
@@ -55,6 +58,7 @@ class Palette(QWidget):
     """
 
     type_activated = Signal(str)
+    block_activated = Signal(str)  # a block type's key: place it (asking its parameters)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -94,6 +98,11 @@ class Palette(QWidget):
                 | Qt.ItemFlag.ItemIsDragEnabled
             )
             self._items[ntype.name] = item
+        self._block_items: dict[str, QTreeWidgetItem] = {}
+        self._blocks = QTreeWidgetItem(self.tree, [BLOCKS])
+        self._blocks.setFlags(Qt.ItemFlag.ItemIsEnabled)
+        self._blocks.setFont(0, bold)
+        self.set_block_types(BUILTIN_TYPES)
         self.tree.expandAll()
         # Never narrower than the longest label ("Global Avg Pool"): no cut-off names.
         fm = self.tree.fontMetrics()
@@ -103,6 +112,25 @@ class Palette(QWidget):
 
         self.filter_edit.textChanged.connect(self.set_filter)
         self.tree.itemActivated.connect(self._on_activated)
+
+    def set_block_types(self, types: dict) -> None:
+        """List block types (built-in and the design's own) in the "Blocks" group."""
+        for item in self._block_items.values():
+            self._blocks.removeChild(item)
+        self._block_items = {}
+        for key, bt in types.items():
+            if key == "basic_conv":
+                continue  # a part of GoogLeNet's Inception, placed through it
+            item = QTreeWidgetItem(self._blocks, [bt.title])
+            item.setData(0, BLOCK_ROLE, key)
+            item.setToolTip(0, f"{bt.title}: {bt.description}\nDouble-click to place it after "
+                               "the selected node, with its parameters.")  # fmt: skip
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+            self._block_items[key] = item
+
+    def block_item_for(self, key: str) -> QTreeWidgetItem:
+        """The tree item of a block type."""
+        return self._block_items[key]
 
     def item_for(self, type_name: str) -> QTreeWidgetItem:
         """The tree item of a node type (for tests and keyboard focus)."""
@@ -125,8 +153,17 @@ class Palette(QWidget):
                 item.setHidden(not shown)
                 any_shown |= shown
             group.setHidden(not any_shown)
+        any_block = False
+        for item in self._block_items.values():
+            shown = not needle or needle in f"{item.text(0)} {item.toolTip(0)} blocks".lower()
+            item.setHidden(not shown)
+            any_block |= shown
+        self._blocks.setHidden(not any_block)
 
     def _on_activated(self, item: QTreeWidgetItem, column: int) -> None:
         type_name = item.data(0, TYPE_ROLE)
         if type_name:
             self.type_activated.emit(type_name)
+        key = item.data(0, BLOCK_ROLE)
+        if key:
+            self.block_activated.emit(key)

@@ -29,7 +29,11 @@ FRAME_PAD = 36.0  # an expanded block's frame around its members (title above)
 def collapsed_roots(model: GraphModel) -> list[str]:
     """Paths of the collapsed blocks not inside another collapsed block."""
     recs = records(model)
-    shut = sorted((p for p, r in recs.items() if r.get("collapsed")), key=lambda p: p.count("."))
+    held = {model.graph.nodes[n].get("scope") or "" for n in model.graph.nodes}
+    shut = sorted(
+        (p for p, r in recs.items() if r.get("collapsed") and any(is_under(h, p) for h in held)),
+        key=lambda p: p.count("."),
+    )  # a block whose members were all deleted shows nothing
     roots: list[str] = []
     for p in shut:
         if not any(is_under(p, r) for r in roots):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.blocks.hierarchy import check_blocks, records, user_type_docs
+from engine.blocks.hierarchy import block_of, check_blocks, is_under, records, user_type_docs
 from engine.blocks.types import BlockError, type_from_dict, type_to_dict
 from engine.core.errors import FormatError, ParamError
 from engine.core.graph import GraphModel, check_pos
@@ -26,7 +26,10 @@ _RECORD_FIELDS = {"path", "name", "type", "params", "collapsed", "pos"}
 def write_blocks(model: GraphModel) -> dict:
     """The ``blocks`` (in path order as stored) and ``block_types`` fields for ``model``."""
     blocks = []
+    held = {block_of(model, n) for n in model.graph.nodes}
     for path, rec in records(model).items():
+        if not any(is_under(h, path) for h in held):
+            continue  # its members were deleted: an empty block is not written
         entry: dict[str, Any] = {"path": path, "name": rec.get("name") or path}
         if rec.get("type") is not None:
             entry["type"] = rec["type"]
