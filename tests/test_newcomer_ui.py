@@ -290,3 +290,14 @@ def test_readme_names_the_xcb_packages_qt_needs():
     for pkg in ("libxcb-cursor0", "libxcb-icccm4", "libxcb-keysyms1"):
         assert pkg in text
     assert "apt-get install" in text
+
+
+def test_bars_wrap_instead_of_widening_the_window(qtbot, win):
+    """At 1366×768 the inspector keeps its width: the totals bar and run controls wrap."""
+    win.resize(1366, 768)
+    win.arrange_docks()
+    panel = win.inside_host.ensure_panel()
+    qtbot.wait(50)
+    assert win.totals_bar.minimumSizeHint().width() < 400
+    assert panel.minimumSizeHint().width() < 500
+    assert win.inspector_dock.width() >= win.inspector.widest_form()

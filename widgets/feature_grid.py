@@ -22,7 +22,6 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QSpinBox,
@@ -30,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from widgets.flow_layout import FlowLayout
 from widgets.plot_theme import theme_plot
 
 PAGE_SIZE = 256
@@ -114,7 +114,6 @@ class FeatureGrid(QWidget):
         self.title.setWordWrap(True)
         self.title.setMinimumWidth(60)
         self.weights_label = QLabel()
-        self.weights_label.setWordWrap(True)
         self.weights_label.setToolTip(
             "The weights that made these maps. Random weights show what the wiring does "
             "to an image, not what a trained network has learnt."
@@ -155,16 +154,17 @@ class FeatureGrid(QWidget):
         self.plot.scene().sigMouseMoved.connect(self._on_move)
         self.plot.scene().sigMouseClicked.connect(self._on_click)
 
-        top = QHBoxLayout()
-        top.addWidget(self.title, 1)
+        # The title has a row of its own: a long node id wraps instead of being cut.
+        top = FlowLayout(spacing=6)  # a narrow grid puts the controls under the weights
+        top.addWidget(self.weights_label, 1)
         top.addWidget(self.back)
         top.addWidget(self.page_box)
         top.addWidget(self.page_label)
         top.addWidget(self.per_channel)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
+        lay.addWidget(self.title)
         lay.addLayout(top)
-        lay.addWidget(self.weights_label)
         lay.addWidget(self.plot, 1)
         lay.addWidget(self.readout)
         self._update_pager()

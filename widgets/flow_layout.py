@@ -70,6 +70,13 @@ class FlowLayout(QLayout):
         return QSize(w + m.left() + m.right(), h + m.top() + m.bottom())
 
     # ------------------------------------------------------------------ placing
+    def _width(self, item: QLayoutItem) -> int:
+        """The width ``item`` asks for: its minimum if its size policy ignores its hint."""
+        w = item.widget()
+        if w is not None and w.sizePolicy().horizontalPolicy() == QSizePolicy.Policy.Ignored:
+            return max(0, item.minimumSize().width())
+        return max(0, item.sizeHint().width(), item.minimumSize().width())
+
     def _visible(self) -> list[QLayoutItem]:
         return [i for i in self._items if not i.isEmpty()]
 
@@ -80,9 +87,7 @@ class FlowLayout(QLayout):
         rows: list[list[QLayoutItem]] = [[]]
         used = 0
         for item in self._visible():
-            w = item.sizeHint().width()
-            if self._stretch[self._items.index(item)]:
-                w = max(item.minimumSize().width(), min(w, 160))
+            w = self._width(item)
             if rows[-1] and used + self._spacing + w > avail:
                 rows.append([])
                 used = 0
@@ -95,11 +100,8 @@ class FlowLayout(QLayout):
         x0, y = rect.x() + m.left(), rect.y() + m.top()
         avail = rect.width() - m.left() - m.right()
         for row in self.rows(rect.width()):
-            widths = [i.sizeHint().width() for i in row]
+            widths = [self._width(i) for i in row]
             stretch = [self._stretch[self._items.index(i)] for i in row]
-            for k, item in enumerate(row):
-                if stretch[k]:
-                    widths[k] = max(item.minimumSize().width(), min(widths[k], 160))
             free = avail - sum(widths) - self._spacing * (len(row) - 1)
             total = sum(stretch)
             if free > 0 and total:
