@@ -301,3 +301,14 @@ def test_bars_wrap_instead_of_widening_the_window(qtbot, win):
     assert win.totals_bar.minimumSizeHint().width() < 400
     assert panel.minimumSizeHint().width() < 500
     assert win.inspector_dock.width() >= win.inspector.widest_form()
+
+
+def test_shortcut_list_flags_a_key_two_actions_share():
+    """Two menu actions with one key (Qt runs neither) are flagged in the list."""
+    from widgets.help_dialog import mark_conflicts
+
+    rows = mark_conflicts(
+        [("File", "Ctrl+E", "Export"), ("Edit", "Ctrl+E", "Collapse"), ("Edit", "Ctrl+Z", "Undo")]
+    )
+    assert rows[0][2] == "Export  ⚠ Ctrl+E is also Collapse: neither runs"
+    assert rows[1][2].startswith("Collapse  ⚠") and rows[2][2] == "Undo"

@@ -121,9 +121,28 @@ class ShortcutsDialog(QDialog):
         ]
 
 
+def mark_conflicts(rows: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """``rows`` with a warning on every action whose key another menu action also has.
+
+    Qt triggers neither action of an ambiguous key, so the list says so.
+    """
+    owners: dict[str, list[str]] = {}
+    for _where, keys, does in rows:
+        for k in keys.split(", "):
+            owners.setdefault(k, []).append(does)
+    out = []
+    for where, keys, does in rows:
+        others = sorted({o for k in keys.split(", ") for o in owners[k] if o != does})
+        if others:
+            does = f"{does}  ⚠ {keys} is also {', '.join(others)}: neither runs"
+        out.append((where, keys, does))
+    return out
+
+
 def shortcuts_dialog(window) -> ShortcutsDialog:
     """The dialog for ``window``'s menus plus the canvas gestures (shown, non-modal)."""
-    dlg = ShortcutsDialog(menu_shortcuts(window.menuBar()) + list(CANVAS_KEYS), window)
+    rows = mark_conflicts(menu_shortcuts(window.menuBar()))
+    dlg = ShortcutsDialog(rows + list(CANVAS_KEYS), window)
     dlg.show()
     return dlg
 
