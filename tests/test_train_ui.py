@@ -76,6 +76,11 @@ def test_training_moves_the_bar_and_switches_the_views(tiny, qtbot):
         pass
     result = blocker.args[0]
     assert inside.weights_text == text
+    # The image view shows the effective receptive field too: a box inside the RF box.
+    ex0, ey0, ex1, ey1 = inside.rf.effective_box
+    b = result.box
+    assert b.x0 <= ex0 < ex1 <= b.x1 and b.y0 <= ey0 < ey1 <= b.y1
+    assert inside.rf.heat.isVisible() and inside.rf.effective_item.isVisible()
     module = build_module(win.doc.model)
     module.load_state_dict(
         {k: torch.from_numpy(v) for k, v in win.doc.weights.state(win.doc.model).items()}

@@ -21,6 +21,7 @@ from engine.runtime.features import FeatureError, rf_box
 from widgets.plot_theme import theme_plot
 
 BOX_COLOR = QColor(255, 40, 40)
+EFFECTIVE_COLOR = QColor(255, 200, 0)
 HOVER_COLOR = QColor(0, 220, 255)
 INPUT_COLOR = QColor(255, 255, 255)
 
@@ -74,7 +75,13 @@ class RFView(QWidget):
         self.input_item = _rect_item(INPUT_COLOR, Qt.PenStyle.DotLine, 1.5)
         self.box_item = _rect_item(BOX_COLOR, Qt.PenStyle.SolidLine, 3.0)
         self.hover_item = _rect_item(HOVER_COLOR, Qt.PenStyle.DashLine, 2.0)
-        for item in (self.input_item, self.box_item, self.hover_item):
+        # The effective receptive field (issue 13): |input gradient| as a heat overlay over
+        # the network's input region, and the smallest box holding half of it.
+        self.heat = pg.ImageItem(axisOrder="row-major")
+        self.plot.addItem(self.heat)
+        self.effective_item = _rect_item(EFFECTIVE_COLOR, Qt.PenStyle.SolidLine, 2.0)
+        self.effective_box: tuple[int, int, int, int] | None = None
+        for item in (self.input_item, self.box_item, self.hover_item, self.effective_item):
             self.plot.addItem(item)
         self.marker = pg.ScatterPlotItem(size=9, symbol="+", pen=pg.mkPen(BOX_COLOR, width=2))
         self.plot.addItem(self.marker)
@@ -120,7 +127,51 @@ class RFView(QWidget):
         self.input_item.setRect(rect)
         self.input_item.setVisible(pre.mode == "crop")
         self.view.autoRange(padding=0.02)
+        self.set_effective(result.extra.get("effective_box"), result.extra.get("effective_grad"))
         self.set_box(result.box)
+
+    def set_effective(self, box, grad) -> None:
+        """Keep the result's effective box and gradient; :meth:`set_box` shows them with the
+        localisation box they belong to."""
+        self.effective_box = tuple(box) if box is not None else None
+        self._effective_grad = grad
+
+    def _show_effective(self, box: Box | None) -> None:
+        """The heat overlay and effective box, when ``box`` is the result's localisation."""
+        grad = getattr(self, "_effective_grad", None)
+        rb = self.result.box if self.result is not None else None
+        same = (
+            box is not None
+            and rb is not None
+            and (box.node, box.channel, box.y, box.x) == (rb.node, rb.channel, rb.y, rb.x)
+        )
+        if not same or self.effective_box is None or grad is None:
+            self.effective_item.setVisible(False)
+            self.heat.clear()
+            self.heat.setVisible(False)
+            return
+        x0, y0, x1, y1 = self.effective_box
+        self.effective_item.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
+        self.effective_item.setVisible(True)
+        g = np.asarray(grad, np.float32)
+        top = float(g.max()) if g.size else 0.0
+        level = np.sqrt(g / top) if top > 0 else np.zeros_like(g)
+        rgba = np.zeros(g.shape + (4,), np.uint8)
+        rgba[..., 0] = 255
+        rgba[..., 1] = (140 * level).astype(np.uint8)
+        rgba[..., 3] = (200 * level).astype(np.uint8)
+        self.heat.setImage(rgba, autoLevels=False, levels=(0, 255))
+        pre = self.result.preprocess
+        oy, ox = pre.offset
+        sy, sx = pre.scale
+        ih, iw = pre.input_size
+        self.heat.setRect(QRectF(ox, oy, iw * sx, ih * sy))
+        self.heat.setVisible(True)
+        self.caption.setText(
+            self.caption.text()
+            + f"<br><span style='color:{EFFECTIVE_COLOR.darker(120).name()}'>■</span> effective "
+            f"field (half the input gradient's mass, heat = |gradient|): x {x0}–{x1}, y {y0}–{y1}"
+        )
 
     def rf_center(self, box: Box) -> tuple[float, float]:
         """The centre of ``box``'s receptive field before clipping, in image pixels.
@@ -153,6 +204,7 @@ class RFView(QWidget):
         self.box = box
         if box is None:
             self.box_item.setVisible(False)
+            self._show_effective(None)
             self.marker.setData([])
             if self.result is not None:
                 self.caption.setText("No spatial map to localise.")
@@ -167,6 +219,7 @@ class RFView(QWidget):
             f"its receptive field covers x {box.x0}–{box.x1}, y {box.y0}–{box.y1} "
             f"({box.x1 - box.x0}×{box.y1 - box.y0} image pixels)"
         )
+        self._show_effective(box)
 
     def hover(self, node: str, channel: int, y: int, x: int, value: float) -> None:
         """Draw the receptive field of feature pixel ``(y, x)`` of ``node`` (dashed)."""

@@ -130,6 +130,9 @@ class TrainHost(QObject):
 
     def on_views_built(self, panel) -> None:
         """The feature views exist: name the weights, record results for the sparsity plot."""
+        controller = getattr(panel, "controller", None)
+        if controller is not None and hasattr(controller, "options"):
+            controller.options["effective"] = True  # the effective receptive field, too
         if hasattr(panel, "set_weights_text"):
             panel.set_weights_text(self.weights_text())
         if hasattr(panel, "result_shown"):

@@ -95,6 +95,18 @@ class FeatureJob:
         result.extra["builds"] = self.builds
         if request.get("weights", True):
             result.extra["weight_hist"] = self._weight_histograms()
+        if options.get("effective") and result.box is not None:
+            # The localised activation's effective receptive field: |input gradient| and the
+            # smallest box holding half of it (engine.runtime.effective_rf).
+            from engine.runtime.effective_rf import effective_box
+
+            b = result.box
+            progress(96, "tracing the strongest activation back to the image")
+            box, grad = effective_box(
+                self._runner.module, result.input, result.preprocess, b.node, b.channel, b.y, b.x
+            )
+            result.extra["effective_box"] = box
+            result.extra["effective_grad"] = grad
         return result
 
     def _weight_histograms(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
