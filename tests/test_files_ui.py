@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -15,8 +16,11 @@ from widgets.main_window import MainWindow
 
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch):
+    """The data folder, and a temporary directory of the test's own (fallback autosaves)."""
     d = tmp_path / "data"
     monkeypatch.setenv("CONVCANVAS_DATA_DIR", str(d))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     return d
 
 

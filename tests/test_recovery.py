@@ -42,8 +42,11 @@ app.exec()
 
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch):
+    """The data folder, and a temporary directory of the test's own (fallback autosaves)."""
     d = tmp_path / "data"
     monkeypatch.setenv("CONVCANVAS_DATA_DIR", str(d))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     return d
 
 
@@ -247,7 +250,7 @@ def test_unreadable_autosave_is_kept_aside(qtbot, data_dir, monkeypatch, text, r
 def temp_root(tmp_path, monkeypatch):
     """The temporary directory the data folder falls back to."""
     root = tmp_path / "tmp"
-    root.mkdir()
+    root.mkdir(exist_ok=True)
     monkeypatch.setattr(tempfile, "tempdir", str(root))
     return root
 
@@ -404,3 +407,16 @@ def test_warning_stays_while_another_tab_fails(qtbot, data_dir):
     _edit(win, 16)
     assert win.autosaver.autosave()
     assert not win.autosave_warning.isHidden()
+
+
+def test_autosave_in_an_earlier_fallback_folder_is_offered(qtbot, data_dir, tmp_path, offers):
+    """An autosave left in the temporary fallback folder is offered once the data folder works."""
+    fallback = tmp_path / "tmp" / f"convcanvas-{os.getuid()}"
+    fallback.mkdir(mode=0o700)
+    model = build(DEFAULT_TEMPLATE)
+    model.set_param("branch1_1x1", "out_channels", 24)
+    left = _dead_autosave(fallback, fileformat.dumps(model))
+    win = _window(qtbot)
+    assert len(offers) == 1
+    assert win.doc.model.params("branch1_1x1")["out_channels"] == 24
+    assert not left.exists() and win.autosaver.path.parent == data_dir

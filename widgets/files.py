@@ -61,20 +61,40 @@ def folder_problem(path: Path) -> str | None:
     return None
 
 
+def _temp_folder_path() -> Path:
+    """Where this user's fallback folder goes in the temporary directory."""
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    return Path(tempfile.gettempdir()) / (f"convcanvas-{uid}" if uid is not None else "convcanvas")
+
+
+def _is_ours(path: Path) -> bool:
+    """Whether ``path`` is a real folder (not a link) owned by this user."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return False
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    return stat.S_ISDIR(info.st_mode) and (uid is None or info.st_uid == uid)
+
+
 def _private_temp_folder() -> Path:
     """A folder in the temporary directory that only this user can use."""
-    base = Path(tempfile.gettempdir())
-    uid = os.getuid() if hasattr(os, "getuid") else None
-    path = base / (f"convcanvas-{uid}" if uid is not None else "convcanvas")
+    path = _temp_folder_path()
     try:
         path.mkdir(mode=0o700, exist_ok=True)
-        info = path.lstat()
-        if stat.S_ISDIR(info.st_mode) and (uid is None or info.st_uid == uid):
+        if _is_ours(path):
+            os.chmod(path, 0o700)
             return path
     except OSError:
         pass
     # Taken by someone else, a link, or a file: a fresh private folder instead.
     return Path(tempfile.mkdtemp(prefix="convcanvas-"))
+
+
+def earlier_fallback_folder() -> Path | None:
+    """This user's fallback folder if an earlier session used it (it may hold autosaves)."""
+    path = _temp_folder_path()
+    return path if _is_ours(path) else None
 
 
 def data_location() -> DataFolder:

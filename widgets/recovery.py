@@ -61,7 +61,8 @@ class AutosaveAndRecovery:
 
     # ------------------------------------------------------------------ recovery
     def offer_recovery(self, force: bool = False) -> bool:
-        """Offer every autosave that no running ConvCanvas owns (left by a crash).
+        """Offer every autosave that no running ConvCanvas owns (left by a crash), in the
+        data folder and in the temporary folder an earlier session may have fallen back to.
 
         The first restored design goes into the current tab when it shows nothing of the
         user's yet (or the file the autosave came from); others open in new tabs. An
@@ -71,8 +72,12 @@ class AutosaveAndRecovery:
         """
         if not force and os.environ.get("CONVCANVAS_NO_AUTOSAVE_PROMPT"):
             return False
+        folders = [self.data_folder]
+        earlier = files.earlier_fallback_folder()  # used when the data folder was not usable
+        if earlier is not None and earlier != self.data_folder:
+            folders.append(earlier)
         restored = False
-        for orphan in find_orphans(self.data_folder):
+        for orphan in (o for folder in folders for o in find_orphans(folder)):
             try:
                 model = orphan.load()
             except FormatError as exc:
