@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import shiboken6
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
-from PySide6.QtGui import QBrush, QColor, QPainter, QPainterPath, QPen
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyleOptionGraphicsItem
 
 from designer import theme as th
 from designer.block_commands import BlockCommand, set_collapsed_command
@@ -30,6 +30,7 @@ CARD_W = th.NODE_WIDTH
 FRAME_PAD = 16.0
 TITLE_H = 24.0
 CHEVRON = 14.0
+COMPACT_BELOW = 0.6  # zoomed out further: the card shows its name and shapes only
 
 
 def _rf_text(rf) -> str:
@@ -113,6 +114,10 @@ class BlockCard(QGraphicsItem):
         painter.drawLine(
             QPointF(r.left() + 6, r.bottom() + 3), QPointF(r.right() - 2, r.bottom() + 3)
         )
+        lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
+        if lod < COMPACT_BELOW:  # zoomed out: name and shapes at a constant screen size
+            self._paint_compact(painter, t, lod)
+            return
         head = QRectF(r.left(), r.top(), r.width(), th.HEADER_HEIGHT + 16)
         path = QPainterPath()
         path.addRoundedRect(head, th.NODE_RADIUS, th.NODE_RADIUS)
@@ -150,6 +155,27 @@ class BlockCard(QGraphicsItem):
         for p in (QPointF(0, BLOCK_H / 2), QPointF(CARD_W, BLOCK_H / 2)):
             painter.drawEllipse(p, th.PORT_RADIUS, th.PORT_RADIUS)
 
+    def _paint_compact(self, painter: QPainter, t, lod: float) -> None:
+        r = self._rect
+        shape = self.lines[0].rsplit(" → ", 1)[-1] if self.lines else ""
+        lines = [self.title, f"→ {shape}" if " → " in (self.lines or [""])[0] else shape]
+        for px in (11, 10, 9):
+            font, fm = t.label_font(px)
+            size = px / lod  # scene units giving ``px`` screen pixels
+            if size * 2.6 <= r.height():
+                break
+        scaled = QFont(font)
+        scaled.setPixelSize(max(1, round(size)))
+        painter.setFont(scaled)
+        width = r.width() * lod - 8
+        for i, line in enumerate(lines):
+            text = fm.elidedText(line, Qt.TextElideMode.ElideRight, width)
+            painter.setPen(t.text if i == 0 else t.text_muted)
+            band = QRectF(r.left(), r.top() + r.height() * (0.18 + 0.36 * i), r.width(), size * 1.3)
+            painter.drawText(
+                band, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter, text
+            )
+
 
 class BlockFrame(QGraphicsItem):
     """The frame of an expanded block around its visible members, under its name."""
@@ -164,11 +190,16 @@ class BlockFrame(QGraphicsItem):
         self.setZValue(-2)
         self.setAcceptHoverEvents(True)
 
-    def set_rects(self, rects: list[QRectF], title: str, depth: int) -> None:
-        """Frame ``rects`` (one per row the members occupy), titled ``title``."""
+    def set_rects(self, rects: list[QRectF], title: str, inner: int) -> None:
+        """Frame ``rects`` (one per row the members occupy), titled ``title``.
+
+        ``inner`` is how many levels of expanded blocks it holds: each gets its own
+        title band, so nested titles never overlap.
+        """
         self.prepareGeometryChange()
-        pad = FRAME_PAD + 5 * max(0, 2 - depth)  # outer frames a little wider
-        self.rects = [r.adjusted(-pad, -pad - TITLE_H, pad, pad) for r in rects]
+        side = FRAME_PAD + 6 * inner
+        top = FRAME_PAD + TITLE_H + (TITLE_H + 4) * inner
+        self.rects = [r.adjusted(-side, -top, side, side) for r in rects]
         self.title = title
         self._bounds = QRectF()
         for r in self.rects:
@@ -254,6 +285,9 @@ class BlockLayer:
         for sig in (d.blocks_changed, d.graph_reset, d.node_added, d.node_removed, d.edge_added,
                     d.edge_removed, d.nodes_moved, d.analysis_changed, d.node_renamed):  # fmt: skip
             sig.connect(self.schedule)
+        # Up to date as soon as a command is done or a design loaded (a fit may follow).
+        d.undo_stack.indexChanged.connect(self.sync_if_pending)
+        d.graph_reset.connect(self.sync_if_pending)
         self.sync()
 
     # ------------------------------------------------------------------ state
@@ -375,9 +409,10 @@ class BlockLayer:
             rec = recs[path]
             key = rec.get("type")
             title = rec.get("name") or path
+            title = path if title.isdigit() else title  # "layer2.0", not "0"
             if key:
                 title += f"  ({key})"
-            frame.set_rects(_rows(rects), title, path.count("."))
+            frame.set_rects(_rows(rects), title, _levels(path, shown))
 
     def update_links(self) -> None:
         """Redraw the edges that end at a collapsed block."""
@@ -410,11 +445,20 @@ class BlockLayer:
             rect = rect.united(item.sceneBoundingRect())
         return rect
 
+    def view_aspect(self) -> tuple[float, float]:
+        """The size of the canvas showing the scene (the layout wraps to fit it)."""
+        views = self.scene.views()
+        if views:
+            vp = views[0].viewport().rect()
+            if vp.width() >= 200 and vp.height() >= 150:
+                return (float(vp.width()), float(vp.height()))
+        return self.aspect
+
     # ------------------------------------------------------------------ gestures
     def set_collapsed(self, path: str, collapsed: bool) -> None:
         """Push the command that collapses or expands ``path``."""
         try:
-            cmd = set_collapsed_command(self.doc, path, collapsed, self.aspect)
+            cmd = set_collapsed_command(self.doc, path, collapsed, self.view_aspect())
         except BlockError as exc:
             self.scene.show_message(exc.message, QPointF())
             return
@@ -440,6 +484,12 @@ class BlockLayer:
             steps.append(("pos", old_pos, new_pos))
         if steps:
             self.doc.undo_stack.push(BlockCommand(self.doc, "Move", steps))
+
+
+def _levels(path: str, shown: dict) -> int:
+    """How many levels of shown frames lie inside the frame of ``path``."""
+    inner = [p for p in shown if p.startswith(path + ".")]
+    return 1 + max(_levels(p, shown) for p in inner) if inner else 0
 
 
 def _rows(rects: list[QRectF]) -> list[QRectF]:

@@ -237,3 +237,14 @@ def test_pinned_baseline_follows_block_edits(win, qtbot):
     doc.undo_stack.undo()
     doc.undo_stack.undo()
     assert "+0 weights" in bar.diff.text() or "0 weights" in bar.diff.text()
+
+
+@pytest.mark.parametrize("key", ["resnet50", "googlenet"])
+def test_main_window_fit_of_collapsed_network_is_at_least_half_size(win, qtbot, key):
+    """In a 1600×1000 main window (docks and all) the template fits at 50 % or more."""
+    win.resize(1600, 1000)
+    qtbot.waitUntil(lambda: win.view.viewport().width() > 1000)  # the docks are arranged
+    qtbot.wait(100)
+    win.load_template(key)
+    win.view.fit_to_view()
+    assert win.view.zoom() >= 0.5, win.view.zoom()

@@ -256,3 +256,15 @@ def test_blocks_from_scopes_nest_like_modules():
     assert added[:2] == ["layer1", "layer2"]
     assert "layer1.0" in added and "layer1.0.downsample" not in added
     assert members(m, "layer1.0")[0] == "layer1_0_conv1"
+
+
+def test_format_doc_block_type_example_is_valid():
+    """The block-type example in docs/format.md is accepted and instantiates."""
+    from engine.blocks import instantiate, type_from_dict
+
+    text = (Path(__file__).parent.parent / "docs" / "format.md").read_text(encoding="utf-8")
+    start = text.index('{"key": "twice"')
+    example = json.loads(text[start : text.index("```", start)])
+    bt = type_from_dict(example)
+    assert instantiate({"twice": bt}, "twice", {}, 3, "x").output == "x_downsample_0"
+    assert instantiate({"twice": bt}, "twice", {"c": 4}, 3, "x").output == "x_b"

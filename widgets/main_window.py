@@ -451,6 +451,10 @@ class MainWindow(DesignTabs, AutosaveAndRecovery, QMainWindow):
         model = build(key)
         if not self.maybe_save():
             return False
+        if model.graph.graph.get("blocks"):  # collapsed blocks wrapped to this canvas' shape
+            from engine.blocks.layout import apply_block_layout
+
+            apply_block_layout(model, self.current_tab.scene.block_layer.view_aspect())
         self.set_model(model)
         self.statusBar().showMessage(f"Template: {model.name}", 4000)
         return True

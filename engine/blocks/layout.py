@@ -22,7 +22,7 @@ X_GAP = 260.0
 NODE_W = 184.0
 NODE_H = 110.0
 BLOCK_H = 128.0  # a collapsed block's card
-ROW_GAP = 150.0  # between wrapped rows (room for frame titles)
+ROW_GAP = 110.0  # between wrapped rows (room for frame titles)
 FRAME_PAD = 36.0  # an expanded block's frame around its members (title above)
 
 
@@ -94,22 +94,38 @@ def wrapped_layout(
     pos = layered_layout(g, heights=heights, default_height=NODE_H)
     cols = {u: round(x / X_GAP) for u, (x, _) in pos.items()}
     n_cols = max(cols.values()) + 1
-    band = max(y + heights.get(u, NODE_H) for u, (_, y) in pos.items())
-    best, best_rows = -1.0, 1
+    best, best_pos = -1.0, pos
     for rows in range(1, n_cols + 1):
         per_row = math.ceil(n_cols / rows)
         if rows > 1 and math.ceil(n_cols / (rows - 1)) == per_row:
             continue
+        placed, height = _rows(pos, cols, per_row, heights)
         width = (per_row - 1) * X_GAP + NODE_W + 2 * FRAME_PAD
-        height = rows * band + (rows - 1) * ROW_GAP + 2 * FRAME_PAD
-        zoom = min(aspect[0] / width, aspect[1] / height)
+        zoom = min(aspect[0] / width, aspect[1] / (height + 2 * FRAME_PAD))
         if zoom > best + 1e-9:
-            best, best_rows = zoom, rows
-    per_row = math.ceil(n_cols / best_rows)
-    return {
-        u: ((cols[u] % per_row) * X_GAP, y + (cols[u] // per_row) * (band + ROW_GAP))
+            best, best_pos = zoom, placed
+    return best_pos
+
+
+def _rows(
+    pos: dict, cols: dict, per_row: int, heights: dict
+) -> tuple[dict[str, tuple[float, float]], float]:
+    """Columns cut every ``per_row``; each row as tall as its own content."""
+    top: dict[int, float] = {}
+    bottom: dict[int, float] = {}
+    for u, (_, y) in pos.items():
+        r = cols[u] // per_row
+        top[r] = min(top.get(r, y), y)
+        bottom[r] = max(bottom.get(r, y), y + heights.get(u, NODE_H))
+    offset, y0 = {}, 0.0
+    for r in sorted(top):
+        offset[r] = y0 - top[r]
+        y0 += bottom[r] - top[r] + ROW_GAP
+    placed = {
+        u: ((cols[u] % per_row) * X_GAP, y + offset[cols[u] // per_row])
         for u, (_, y) in pos.items()
     }
+    return placed, y0 - ROW_GAP
 
 
 def block_layout(

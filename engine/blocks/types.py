@@ -334,7 +334,7 @@ def instantiate(
                         "name": scope.rsplit(".", 1)[-1],
                         "type": None,
                         "params": {},
-                        "collapsed": True,
+                        "collapsed": False,  # a sub-block opens with its block
                     },  # fmt: skip
                 )
             if m.type is not None:

@@ -25,6 +25,8 @@ import torch.nn.functional as F
 from torch import fx, nn
 
 from engine.analysis.analyzer import analyze
+from engine.blocks.hierarchy import blocks_from_scopes
+from engine.blocks.layout import apply_block_layout
 from engine.codegen.naming import module_names
 from engine.core.graph import GraphModel
 from engine.core.layout import layered_layout
@@ -508,6 +510,9 @@ def _build(model, graph, plan, modules, out_node, input_size, name, root_code) -
         )
     state = _state(m, a, modules, sources, input_size)
     m.set_positions(layered_layout(m))
+    # Nested blocks follow the module hierarchy (layer1 → layer1.0), collapsed and laid out.
+    if blocks_from_scopes(m):
+        apply_block_layout(m)
     return Imported(m, state, sources)
 
 
