@@ -162,7 +162,10 @@ def render_sparsity_by_depth(series: dict[str, list[tuple[int, float]]]) -> Imag
         d.line((left - 4, py(v), left, py(v)), fill=TEXT)
         d.text((8, py(v) - 7), f"{v:.0%}", fill=TEXT, font=font)
     d.text((left, 8), "ReLU sparsity (fraction of zeros) by depth", fill=TEXT, font=font)
-    d.text(((left + w - right) // 2 - 16, h - 22), "depth", fill=TEXT, font=font)
+    d.text(((left + w - right) // 2 - 16, h - 18), "depth", fill=TEXT, font=font)
+    for dep in sorted(set(depths)):
+        d.line((px(dep), h - bottom, px(dep), h - bottom + 4), fill=TEXT)
+        d.text((px(dep) - 6, h - bottom + 6), str(dep), fill=TEXT, font=font)
     for k, (name, pts) in enumerate(series.items()):
         c = colours[k % len(colours)]
         xy = [(px(a), py(b)) for a, b in pts]

@@ -31,6 +31,8 @@ from engine.training.schedule import lr_at, lr_at_fraction
 EVAL_BATCH = 256
 #: Held-out images evaluated for the live curve (the final accuracy uses all of them).
 LIVE_EVAL = 256
+#: Fewest steps between two live evaluations of a time budget.
+MIN_EVAL_GAP = 5
 
 
 class TrainError(EngineError):
@@ -297,6 +299,7 @@ def train(
         seen = 0
         t0 = time.perf_counter()
         step = 0
+        last_eval = 0
         while True:
             elapsed = time.perf_counter() - t0
             if timed:
@@ -319,9 +322,13 @@ def train(
             elapsed = time.perf_counter() - t0
             if timed:
                 shown_total = max(step, round(step * budget / max(elapsed, 1e-9)))
-                due = elapsed >= next_eval or elapsed >= budget
+                # Live evaluations: every 1/evals of the time, but never closer than
+                # MIN_EVAL_GAP steps (slow steps must not turn into evaluations).
+                due = (
+                    elapsed >= next_eval and step - last_eval >= MIN_EVAL_GAP
+                ) or elapsed >= budget
                 if due:
-                    next_eval += budget / max(1, config.evals)
+                    next_eval = elapsed + budget / max(1, config.evals)
             else:
                 shown_total = total
                 due = step % eval_every == 0 or step == total
@@ -333,6 +340,7 @@ def train(
                 "elapsed": elapsed,
             }
             if due:
+                last_eval = step
                 held = evaluate(module, data, LIVE_EVAL)
                 evals.append((step, held))
                 info["held_out"] = held
