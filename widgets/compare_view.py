@@ -25,6 +25,7 @@ from PySide6.QtGui import QBrush, QColor, QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
+    QGraphicsItem,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -134,6 +135,10 @@ class CompareView(QWidget):
         self.entries: list[Entry] = []
         self.comparison: Comparison | None = None
         self._watched: list = []
+        self._header: list[str] = []
+        self._bars: dict[str, list] = {}  # chart key → one BarGraphItem per design
+        self._bar_layout: tuple | None = None
+        self._xmax: dict[str, float] = {}
         self.ask_save_path = self._ask_save_path  # tests replace this
 
         self.slots: list[QComboBox] = []
@@ -180,6 +185,9 @@ class CompareView(QWidget):
             pi = plot.getPlotItem()
             pi.setTitle(title)
             pi.getAxis("left").setWidth(110)
+            for name in ("left", "bottom"):
+                # Repainting the bars must not redraw every tick label: axes are cached.
+                pi.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
             pi.showGrid(x=True, alpha=0.2)
             pi.invertY(True)
             if self.plots:
@@ -319,8 +327,11 @@ class CompareView(QWidget):
             self.table.clear()
             self.table.setRowCount(0)
             self.table.setColumnCount(0)
-            for plot in self.plots.values():
-                plot.getPlotItem().clear()
+            for key, plot in self.plots.items():
+                for item in self._bars.pop(key, []):
+                    plot.getPlotItem().removeItem(item)
+            self._bar_layout = None
+            self._header = []
             self.run_box.hide()
             return
         self.comparison = compare(
@@ -334,61 +345,82 @@ class CompareView(QWidget):
         rows = cells(comp)
         good, bad, _warn = status_colors(self.palette())
         t = self.table
-        t.setUpdatesEnabled(False)
-        t.setRowCount(len(rows) - 1)
-        t.setColumnCount(len(rows[0]))
-        t.setHorizontalHeaderLabels([text for text, _ in rows[0]])
+        header = [text for text, _ in rows[0]]
+        if (t.rowCount(), t.columnCount()) != (len(rows) - 1, len(header)):
+            t.setRowCount(len(rows) - 1)
+            t.setColumnCount(len(header))
+        if header != self._header:
+            t.setHorizontalHeaderLabels(header)
+            self._header = header
+        # Only cells whose text or colour changed are touched (each change re-measures).
         for r, row in enumerate(rows[1:]):
             for c, (text, sign) in enumerate(row):
                 item = t.item(r, c)
                 if item is None:
                     item = QTableWidgetItem()
+                    align = Qt.AlignmentFlag.AlignLeft if c == 0 else Qt.AlignmentFlag.AlignRight
+                    item.setTextAlignment(align | Qt.AlignmentFlag.AlignVCenter)
                     t.setItem(r, c, item)
-                item.setText(text)
-                align = Qt.AlignmentFlag.AlignLeft if c == 0 else Qt.AlignmentFlag.AlignRight
-                item.setTextAlignment(align | Qt.AlignmentFlag.AlignVCenter)
-                # Costs: less is green, more is red (receptive field and depth: just the sign).
-                if sign:
-                    cost = r < 6
-                    color = (good if sign < 0 else bad) if cost else None
+                if item.text() != text:
+                    item.setText(text)
+                # Costs: less is green, more is red (receptive field and depth: no colour).
+                color = (good if sign < 0 else bad) if sign and r < 6 else None
+                if item.data(Qt.ItemDataRole.UserRole) != color:
+                    item.setData(Qt.ItemDataRole.UserRole, color)
                     item.setForeground(QBrush(QColor(color)) if color else QBrush())
-                else:
-                    item.setForeground(QBrush())
-        t.setUpdatesEnabled(True)
 
     def _show_bars(self, comp: Comparison) -> None:
         b = comp.breakdown
         n = len(comp.designs)
         groups = b.groups
+        layout = (b.kind, tuple(groups), tuple(d.name for d in comp.designs))
+        rebuild = layout != self._bar_layout
+        if rebuild:
+            self._bar_layout = layout
+            self.breakdown_title.setText(f"<b>Breakdown {KIND_TITLES[b.kind]}</b>")
+            self.legend.setText(
+                "  ".join(
+                    f'<span style="color:{COLORS[i]}">■</span> {d.name}'
+                    for i, d in enumerate(comp.designs)
+                )
+            )
+            # At most ~40 labels: a long network labels every k-th group.
+            step = max(1, math.ceil(len(groups) / 40))
+            ticks = [[(float(g), name) for g, name in enumerate(groups) if g % step == 0]]
         y = np.arange(len(groups), dtype=float)
         height = 0.8 / n
-        self.breakdown_title.setText(f"<b>Breakdown {KIND_TITLES[b.kind]}</b>")
-        self.legend.setText(
-            "  ".join(
-                f'<span style="color:{COLORS[i]}">■</span> {d.name}'
-                for i, d in enumerate(comp.designs)
-            )
-        )
-        ticks = [list(zip(y.tolist(), groups))]
         for key, plot in self.plots.items():
             pi = plot.getPlotItem()
-            pi.clear()
+            if rebuild:
+                for item in self._bars.get(key, []):
+                    pi.removeItem(item)
+                self._bars[key] = []
             top = 0.0
             for i in range(n):
                 values = np.asarray(b.series(i, key), dtype=float)
                 top = max(top, float(values.max()) if len(values) else 0.0)
-                bars = pg.BarGraphItem(
-                    x0=0,
-                    y=y - 0.4 + height * (i + 0.5),
-                    height=height * 0.92,
-                    width=values,
-                    brush=COLORS[i],
-                    pen=None,
-                )
-                pi.addItem(bars)
-            pi.getAxis("left").setTicks(ticks)
-            pi.setYRange(-0.6, len(groups) - 0.4, padding=0)
-            pi.setXRange(0, top * 1.05 if top > 0 else 1, padding=0)
+                if rebuild:
+                    bars = pg.BarGraphItem(
+                        x0=0,
+                        y=y - 0.4 + height * (i + 0.5),
+                        height=height * 0.92,
+                        width=values,
+                        brush=COLORS[i],
+                        pen=None,
+                    )
+                    pi.addItem(bars)
+                    self._bars[key].append(bars)
+                else:
+                    self._bars[key][i].setOpts(width=values)
+            if rebuild:
+                pi.getAxis("left").setTicks(ticks)
+                pi.setYRange(-0.6, len(groups) - 0.4, padding=0)
+            # The x range follows the longest bar, re-set only when it moved by 5 % or more.
+            want = top * 1.05 if top > 0 else 1.0
+            have = self._xmax.get(key)
+            if rebuild or have is None or abs(want - have) > 0.05 * have:
+                self._xmax[key] = want
+                pi.setXRange(0, want, padding=0)
 
     def _show_runs(self, entries: list[Entry]) -> None:
         results = [(e, feature_result(e.tab)) for e in entries if not e.pinned]
