@@ -3,6 +3,7 @@ a data folder that falls back, a visible autosave failure."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import selectors
@@ -420,3 +421,23 @@ def test_autosave_in_an_earlier_fallback_folder_is_offered(qtbot, data_dir, tmp_
     assert len(offers) == 1
     assert win.doc.model.params("branch1_1x1")["out_channels"] == 24
     assert not left.exists() and win.autosaver.path.parent == data_dir
+
+
+def test_without_file_locks_the_process_id_decides(data_dir, monkeypatch):
+    """Where files cannot be locked, autosave works and only a dead owner's autosave is offered."""
+
+    def no_locks(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(autosave.fcntl, "flock", no_locks)
+    running = _autosaved_design(data_dir, 8)  # owned by this process
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    gone = int(ended.stdout)
+    left = _dead_autosave(data_dir, fileformat.dumps(build(DEFAULT_TEMPLATE)), f"{gone}-x")
+    (data_dir / f"autosave-{gone}-x.lock").write_text(f"{gone}\n")
+    found = autosave.find_orphans(data_dir)
+    assert [o.design for o in found] == [left]
+    assert running.path.exists()
+    found[0].release()

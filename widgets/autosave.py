@@ -6,7 +6,8 @@ data folder, ``ID`` being the process id and a random part:
 ``autosave-ID.lock``
     held with ``flock`` while the design is open; the kernel releases it when the process
     ends, however it ends (a crash, SIGKILL), so a dead owner is never mistaken for a live
-    one, even when its process id is reused.
+    one, even when its process id is reused. It also holds the process id, which decides
+    on file systems that cannot lock files.
 ``autosave-ID.convcanvas.json``
     the design, written atomically every 30 s while it has unsaved changes.
 ``autosave-ID.owner.json``
@@ -49,15 +50,39 @@ LEGACY = "recovery.convcanvas.json"  # the single shared file of earlier version
 
 
 # --------------------------------------------------------------------------- locks
-def _try_lock(fd: int) -> bool:
-    """Take the exclusive lock on ``fd`` without waiting; return whether it was taken."""
+def _try_lock(fd: int) -> bool | None:
+    """Take the exclusive lock on ``fd`` without waiting.
+
+    Returns ``True`` when taken, ``False`` when another process holds it, ``None`` when the
+    file system has no locks (then the owner's process id decides, see :func:`_pid_alive`).
+    """
     try:
         if fcntl is not None:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         else:  # pragma: no cover - Windows
             msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+    except (BlockingIOError, PermissionError):
+        return False  # EWOULDBLOCK / EAGAIN, EACCES (Windows): held elsewhere
     except OSError:
+        return None  # ENOLCK, EOPNOTSUPP, EINVAL...: no locks here
+    return True
+
+
+def _pid_alive(lock: Path) -> bool:
+    """Whether the process whose id ``lock`` holds still runs (used where files cannot be
+    locked; a reused process id then delays the offer until that process ends)."""
+    try:
+        pid = int(lock.read_text(encoding="ascii").split()[0])
+    except (OSError, ValueError, IndexError):
+        return False  # no readable owner: nobody to wait for
+    if os.name != "posix":  # pragma: no cover - os.kill(pid, 0) would end it on Windows
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
         return False
+    except PermissionError:
+        return True  # it runs, as another user
     return True
 
 
@@ -101,7 +126,7 @@ class AutosaveSlot:
         tmp = self.lock_path.with_name(f".{self.lock_path.name}.tmp")
         fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            if not _try_lock(fd):
+            if _try_lock(fd) is False:  # None: no locks here, the process id will tell
                 raise OSError(f"{tmp}: cannot lock")
             os.write(fd, f"{os.getpid()}\n".encode())
             os.replace(tmp, self.lock_path)
@@ -251,7 +276,8 @@ def find_orphans(folder: Path) -> list[Orphan]:
             fd = os.open(lock, os.O_RDWR)
         except OSError:
             continue
-        if not _try_lock(fd):
+        taken = _try_lock(fd)
+        if taken is False or (taken is None and _pid_alive(lock)):
             os.close(fd)  # its window is open
             continue
         if design.exists():
