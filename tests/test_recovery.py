@@ -441,3 +441,15 @@ def test_without_file_locks_the_process_id_decides(data_dir, monkeypatch):
     assert [o.design for o in found] == [left]
     assert running.path.exists()
     found[0].release()
+
+
+def test_deleted_folder_is_made_again_with_its_lock(data_dir):
+    """When the data folder is removed while a design is open, the next autosave remakes it,
+    lock included, so the running design's autosave is still not offered to others."""
+    saver = _autosaved_design(data_dir, 8)
+    for path in data_dir.iterdir():
+        path.unlink()
+    data_dir.rmdir()
+    saver.doc.undo_stack.push(SetParamCommand(saver.doc, "branch1_1x1", "out_channels", 12))
+    assert saver.autosave()
+    assert saver.slot.lock_path.exists() and autosave.find_orphans(data_dir) == []

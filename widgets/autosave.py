@@ -119,9 +119,13 @@ class AutosaveSlot:
 
     def _acquire(self) -> None:
         """Create and lock the lock file (under a temporary name, so that nobody sees it
-        unlocked), then give it its name."""
+        unlocked), then give it its name. A lock file deleted meanwhile (the folder
+        cleaned by hand) is made again."""
         if self._fd is not None:
-            return
+            if os.fstat(self._fd).st_nlink > 0:
+                return
+            os.close(self._fd)
+            self._fd = None
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp = self.lock_path.with_name(f".{self.lock_path.name}.tmp")
         fd = os.open(tmp, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
