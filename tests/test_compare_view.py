@@ -118,3 +118,44 @@ def test_export_markdown_and_png(win, tmp_path):
     image = QImage(str(png))
     assert image.width() > 600 and image.height() > 300
     assert not (tmp_path / "cmp.png.part").exists()
+
+
+def fake_run(sparsity: list[float]):
+    """A feature result with one ReLU per depth 1.. and the given sparsity."""
+    from types import SimpleNamespace
+
+    from engine.runtime.feature_types import NodeStats
+
+    names = [f"relu{i}" for i in range(len(sparsity))]
+    stats = {n: NodeStats(s, s, 0.0, 1.0, 1.0, 0.0, (0,)) for n, s in zip(names, sparsity)}
+    return SimpleNamespace(
+        order=names,
+        types=dict.fromkeys(names, "relu"),
+        depth={n: i + 1 for i, n in enumerate(names)},
+        stats=stats,
+    )
+
+
+def test_trained_on_same_data_shows_accuracy_and_sparsity(win):
+    """Two designs trained on the same data: accuracies listed, sparsity by depth overlaid."""
+    view = win.open_comparison("resnet")
+    tabs = [e.tab for e in view.entries]
+    for tab, acc, sp in ((tabs[0], "0.912", [0.1, 0.5]), (tabs[2], "0.874", [0.2, 0.4, 0.6])):
+        tab.doc.weights.kind = "trained"
+        tab.doc.weights.meta = {"data": "shapes", "accuracy": acc}
+        tab.inside_host.ensure_panel().result = fake_run(sp)
+    view.update_view()
+    assert not view.run_box.isHidden()
+    text = view.accuracy.text()
+    assert "Trained on shapes" in text
+    assert "ResNet basic block (64 channels): 91.2%" in text
+    assert "ResNet bottleneck block: 87.4%" in text
+    assert "Not trained on the same data: ResNet basic block (256 channels)" in text
+    curves = view.sparsity.getPlotItem().listDataItems()
+    assert [list(c.yData) for c in curves] == [[10.0, 50.0], [20.0, 40.0, 60.0]]
+
+
+def test_untrained_designs_hide_the_run_section(win):
+    """Without training or feature runs the section stays hidden."""
+    view = win.open_comparison("inception")
+    assert view.run_box.isHidden()

@@ -7,10 +7,10 @@ charts split params, MACs and activation memory by block, stage or layer
 (:func:`engine.analysis.compare.breakdown`). The view listens to the compared designs'
 ``analysis_changed`` and redraws at once, reading their live analyses (no re-analysis).
 
-When at least two compared designs have a feature run, their sparsity by depth is
-overlaid below; a design whose document carries ``trained`` (a training result with
-``accuracy`` and ``data_name``) adds its held-out accuracy, side by side when the data
-are the same.
+When compared designs have weights trained on the same data (the document's weight set
+names the data and the held-out accuracy), their accuracies are shown below with their
+sparsity by depth overlaid (from each design's last feature run); the same overlay
+appears whenever two designs have a feature run.
 """
 
 from __future__ import annotations
@@ -120,9 +120,24 @@ def feature_result(tab):
     return getattr(panel, "result", None) if panel is not None else None
 
 
-def trained(tab):
-    """The tab's training result (``accuracy``, ``data_name``), or ``None``."""
-    return getattr(tab.doc, "trained", None)
+def trained(tab) -> tuple[str, float] | None:
+    """``(data, held-out accuracy)`` of the tab's trained or loaded weights, or ``None``.
+
+    Read from the document's weight set (``kind`` not ``random``, ``meta`` with ``data``
+    and ``accuracy``, as training writes them); the accuracy is ``nan`` when unknown.
+    """
+    w = getattr(tab.doc, "weights", None)
+    if w is None or getattr(w, "kind", "random") == "random":
+        return None
+    meta = getattr(w, "meta", {}) or {}
+    data = meta.get("data")
+    if not data:
+        return None
+    try:
+        acc = float(meta.get("accuracy", "nan"))
+    except ValueError:
+        acc = float("nan")
+    return str(data), acc
 
 
 class CompareView(QWidget):
@@ -289,22 +304,38 @@ class CompareView(QWidget):
 
     # ------------------------------------------------------------------ live updates
     def _watch(self) -> None:
+        """Listen to the compared designs: edits, renames, weights, feature runs."""
         self._unwatch()
+        seen = set()
         for e in self.entries:
-            doc = e.tab.doc
-            if doc not in self._watched:
-                doc.analysis_changed.connect(self._on_changed)
-                doc.name_changed.connect(self._on_renamed)
-                self._watched.append(doc)
+            tab = e.tab
+            if id(tab) in seen:
+                continue
+            seen.add(id(tab))
+            doc = tab.doc
+            pairs = [(doc.analysis_changed, self._on_changed), (doc.name_changed, self._on_renamed)]
+            if hasattr(doc, "weights_changed"):
+                pairs.append((doc.weights_changed, self._on_changed))
+            host = getattr(tab, "inside_host", None)
+            if host is not None:
+                if host.panel is not None:
+                    pairs.append((host.panel.result_shown, self._on_changed))
+                else:
+                    pairs.append((host.panel_built, self._on_panel_built))
+            for signal, slot in pairs:
+                signal.connect(slot)
+            self._watched.extend(pairs)
 
     def _unwatch(self) -> None:
-        for doc in self._watched:
+        for signal, slot in self._watched:
             try:
-                doc.analysis_changed.disconnect(self._on_changed)
-                doc.name_changed.disconnect(self._on_renamed)
+                signal.disconnect(slot)
             except (RuntimeError, TypeError):  # already gone with its tab
                 pass
         self._watched = []
+
+    def _on_panel_built(self, _panel) -> None:
+        self.refresh()  # now its feature runs can be followed
 
     def _on_changed(self, _changed=None) -> None:
         self.update_view()
@@ -423,37 +454,44 @@ class CompareView(QWidget):
                 pi.setXRange(0, want, padding=0)
 
     def _show_runs(self, entries: list[Entry]) -> None:
-        results = [(e, feature_result(e.tab)) for e in entries if not e.pinned]
+        """Held-out accuracy of designs trained on the same data, and their sparsity by depth."""
+        live = [e for e in entries if not e.pinned]
+        info = {id(e): trained(e.tab) for e in live}
+        by_data: dict[str, list[Entry]] = {}
+        for e in live:
+            if info[id(e)] is not None:
+                by_data.setdefault(info[id(e)][0], []).append(e)
+        same = max(by_data.values(), key=len, default=[])
+        results = [(e, feature_result(e.tab)) for e in live]
         results = [(e, r) for e, r in results if r is not None]
-        lines = []
-        for e in entries:
-            t = None if e.pinned else trained(e.tab)
-            if t is not None:
-                acc = getattr(t, "accuracy", float("nan"))
-                acc_text = "n/a" if isinstance(acc, float) and math.isnan(acc) else f"{acc:.1%}"
-                lines.append(f"<b>{e.name}</b>: held-out accuracy {acc_text}")
-                data = getattr(t, "data_name", "") or getattr(t, "data", "")
-                if data:
-                    lines[-1] += f" (trained on {data})"
-        datas = {getattr(trained(e.tab), "data_name", None) for e in entries if not e.pinned}
-        if len(lines) >= 2 and len(datas) > 1:
-            lines.append("<i>Trained on different data: the accuracies do not compare.</i>")
-        self.accuracy.setText("<br>".join(lines) or "No design here is trained.")
-        if len(results) < 2:
+        if len(same) < 2 and len(results) < 2:
             self.run_box.hide()
             return
+        lines = []
+        if len(same) >= 2:
+            data = info[id(same[0])][0]
+            lines.append(f"<b>Trained on {Path(data).name or data}</b> — held-out accuracy:")
+            for e in same:
+                acc = info[id(e)][1]
+                lines.append(f"{e.name}: {'n/a' if math.isnan(acc) else f'{acc:.1%}'}")
+            others = [e.name for e in live if e not in same]
+            if others:
+                lines.append(f"<i>Not trained on the same data: {', '.join(others)}</i>")
+        else:
+            lines.append("<i>Not trained on the same data: accuracies are not compared.</i>")
+        if len(results) < 2:
+            lines.append("Run each design (F5) to overlay its sparsity by depth.")
+        self.accuracy.setText("<br>".join(lines))
         sp = self.sparsity.getPlotItem()
         sp.clear()
         for e, r in results:
             i = entries.index(e)
             nodes = [n for n in r.order if n in r.stats and r.types.get(n) == "relu"]
             nodes.sort(key=lambda n: r.depth[n])
-            x = [r.depth[n] for n in nodes]
-            yv = [100.0 * r.stats[n].sparsity for n in nodes]
             color = COLORS[i % len(COLORS)]
             sp.plot(
-                x,
-                yv,
+                [r.depth[n] for n in nodes],
+                [100.0 * r.stats[n].sparsity for n in nodes],
                 pen=pg.mkPen(color, width=2),
                 symbol="o",
                 symbolBrush=color,
@@ -461,7 +499,10 @@ class CompareView(QWidget):
                 symbolSize=6,
                 name=e.name,
             )
-        self.run_box.show()
+        if self.run_box.isHidden():
+            self.run_box.show()
+            sizes = self.splitter.sizes()
+            self.splitter.setSizes([sizes[0], max(200, sizes[1] - 240), 240])
 
     # ------------------------------------------------------------------ export
     def markdown(self) -> str:
