@@ -248,3 +248,17 @@ def test_main_window_fit_of_collapsed_network_is_at_least_half_size(win, qtbot, 
     win.load_template(key)
     win.view.fit_to_view()
     assert win.view.zoom() >= 0.5, win.view.zoom()
+
+
+def test_layer_table_shows_the_selected_blocks_totals(win, qtbot):
+    """Selecting layer1.0's card selects its rows; under the table: the block's totals."""
+    win.set_model(build("resnet50"))
+    tab = win.current_tab
+    tab.scene.block_layer.sync()
+    tab.scene.block_layer.card("layer1.0").setSelected(True)
+    assert len(tab.layer_table.selected_nodes()) == 12
+    assert tab.layer_table.block_line.isVisibleTo(tab.layer_table)
+    assert tab.layer_table.block_line.text() == (
+        "Block layer1.0 (Residual bottleneck): 75,008 params · 231 M MACs · "
+        "64×56×56 → 256×56×56 · RF 19×19 · 12 nodes"
+    )

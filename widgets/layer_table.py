@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
     QHeaderView,
+    QLabel,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -249,9 +250,16 @@ class LayerTable(QWidget):
             )
         ):
             self.view.setColumnWidth(col, fm.horizontalAdvance(sample) + 18)
+        # The totals of the block holding the selected rows (block totals = member sums).
+        self.block_line = QLabel(self)
+        self.block_line.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.block_line.hide()
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(self.view)
+        lay.addWidget(self.block_line)
+        doc.analysis_changed.connect(self._show_block)
+        doc.blocks_changed.connect(self._show_block)
         self._syncing = False
         self.view.selectionModel().selectionChanged.connect(self._on_selection)
         self.view.doubleClicked.connect(self._on_double)
@@ -293,8 +301,18 @@ class LayerTable(QWidget):
             self._syncing = False
 
     def _on_selection(self, *_args) -> None:
+        self._show_block()
         if not self._syncing:
             self.nodes_selected.emit(self.selected_nodes())
+
+    def _show_block(self, *_args) -> None:
+        from engine.blocks import block_summary, enclosing_block
+
+        model = self.doc.model
+        path = enclosing_block(model, self.selected_nodes())
+        self.block_line.setVisible(path is not None)
+        if path is not None:
+            self.block_line.setText(block_summary(model, self.doc.analysis, path))
 
     def _on_double(self, index: QModelIndex) -> None:
         node = self.proxy.data(index, NODE_ROLE)

@@ -266,3 +266,36 @@ def add_instance(
     for p, rec in inst.blocks.items():
         model.set_block(p, rec)
     return inst.output
+
+
+def enclosing_block(model: GraphModel, nodes: list[str]) -> str | None:
+    """The innermost block holding every one of ``nodes`` (``None``: none, or no nodes)."""
+    nodes = [n for n in nodes if n in model]
+    if not nodes:
+        return None
+    path = block_of(model, nodes[0])
+    while path and not all(is_under(block_of(model, n), path) for n in nodes):
+        path = parent_block(model, path)
+    return path or None
+
+
+def block_summary(model: GraphModel, analysis: Analysis, path: str) -> str:
+    """One line of a block's totals: ``Block layer1.0 (Residual bottleneck): …``."""
+    from engine.formatting import fmt_compact, fmt_int, fmt_rf_size
+    from engine.nodes import fmt_shape
+
+    rec = records(model)[path]
+    t = block_totals(model, analysis, path)
+    try:
+        types = all_types(model)
+    except BlockError:
+        types = {}
+    key = rec.get("type")
+    kind = f" ({types[key].title})" if key in types else ""
+    shapes = " → ".join(
+        ", ".join(fmt_shape(s) for s in side) or "–" for side in (t.in_shapes, t.out_shapes)
+    )
+    return (
+        f"Block {path}{kind}: {fmt_int(t.params)} params · {fmt_compact(t.macs)} MACs · "
+        f"{shapes} · RF {fmt_rf_size(t.rf)} · {t.nodes} nodes"
+    )
