@@ -60,6 +60,19 @@ class _CountAxis(pg.AxisItem):
         super().__init__("bottom")
         self.unit = unit
 
+    def tickSpacing(self, minVal, maxVal, size):  # noqa: N802, N803 - pyqtgraph's names
+        """Bytes: steps of 1, 2 or 5 × 10ⁿ KiB/MiB/GiB, so the labels are round."""
+        if self.unit != "B" or maxVal <= minVal:
+            return super().tickSpacing(minVal, maxVal, size)
+        span = maxVal - minVal
+        unit = 1.0
+        while span / unit >= 1024 and unit < 1 << 40:
+            unit *= 1024
+        target = span / unit / max(2.0, size / 90.0)  # about one label per 90 px
+        exp = 10 ** math.floor(math.log10(target)) if target > 0 else 1
+        step = next((m * exp for m in (1, 2, 5, 10) if m * exp >= target), 10 * exp)
+        return [(step * unit, 0), (step * unit / 5, 0)]
+
     def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph's name
         fmt = fmt_bytes if self.unit == "B" else fmt_compact
         return [fmt(v * scale) if v else "0" for v in values]

@@ -15,6 +15,7 @@ document rebind there.
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QStackedWidget, QTabWidget, QToolBar
 
@@ -66,6 +67,7 @@ class DesignTabs:
         self.design_tabs.setDocumentMode(True)
         self.design_tabs.setTabsClosable(True)
         self.design_tabs.setMovable(True)
+        self.design_tabs.setElideMode(Qt.TextElideMode.ElideRight)  # many tabs still fit
         self.design_tabs.tabCloseRequested.connect(
             lambda i: self.close_tab(self.design_tabs.widget(i))
         )
