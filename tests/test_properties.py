@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from engine import Analyzer, GraphModel, ParamError, analyze
 from engine.analysis.analyzer import _MemoryProfile
 from engine.core.errors import EngineError
+from engine.nodes import NODE_TYPES
 
 SETTINGS = settings(
     max_examples=60,
@@ -395,7 +396,7 @@ def test_cycles_from_files_mark_exactly_the_cycle_nodes(model, data):
         return
     for _ in range(data.draw(st.integers(1, 3), label="back edges")):
         src, dst = data.draw(st.sampled_from(model.nodes)), data.draw(st.sampled_from(nodes))
-        if model.node_type(dst) in ("concat", "add"):
+        if NODE_TYPES[model.node_type(dst)].max_inputs is None:  # merges: concat, add, mul
             port = model.free_port(dst)
         else:
             port = 0
