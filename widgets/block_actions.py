@@ -38,7 +38,7 @@ class BlockActions(QObject):
                                 "Group the selected nodes into a block (Ctrl+G)")  # fmt: skip
         self.ungroup = self._make("U&ngroup Block", ["Ctrl+Shift+G"], self.ungroup_selection,
                                   "Dissolve the selected block (Ctrl+Shift+G)")  # fmt: skip
-        self.toggle = self._make("Collapse/E&xpand Block", ["Ctrl+E"], self.toggle_selection,
+        self.toggle = self._make("Collapse/E&xpand Block", ["Ctrl+Shift+E"], self.toggle_selection,
                                  "Collapse the block of the selection, or expand the "
                                  "selected block")  # fmt: skip
         self.save_type = self._make("Save Block as &Type…", [], self.save_as_type,
