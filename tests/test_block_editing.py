@@ -46,6 +46,7 @@ def _roundtrip(doc: Document, cmd) -> tuple[str, str]:
     assert ff.dumps(doc.model) == before
     doc.undo_stack.redo()
     assert ff.dumps(doc.model) == after
+    assert ff.dumps(ff.loads(after)) == after  # the edited design saves and loads exactly
     return before, after
 
 
