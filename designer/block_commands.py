@@ -166,8 +166,14 @@ def expand_selection(model: GraphModel, nodes: list[str], blocks: list[str]) -> 
     return [n for n in model.graph.nodes if n in chosen]
 
 
-def group_command(doc: Document, nodes: list[str], name: str = "block") -> BlockCommand:
+def group_command(
+    doc: Document, nodes: list[str], name: str = "block", cards: list[str] = ()
+) -> BlockCommand:
     """Group ``nodes`` (whole sub-blocks included) into a new expanded block.
+
+    ``cards`` are blocks selected as a whole (their collapsed cards): grouping exactly
+    one of them wraps it; grouping all the members of an expanded block groups them
+    inside it.
 
     Raises
     ------
@@ -182,6 +188,10 @@ def group_command(doc: Document, nodes: list[str], name: str = "block") -> Block
     parent = block_of(model, nodes[0])
     while parent and not all(is_under(block_of(model, n), parent) for n in nodes):
         parent = parent_block(model, parent)
+    while parent in cards and chosen == {
+        n for n in model.graph.nodes if is_under(block_of(model, n), parent)
+    }:
+        parent = parent_block(model, parent)  # its card selected: wrap the block itself
     for path in records(model):
         if not is_under(path, parent) or path == parent:
             continue

@@ -189,3 +189,26 @@ def test_block_totals_follow_an_edit_inside(qtbot):
     t = block_totals(doc.model, doc.analysis, "block")
     assert t.params == (8 * 9 * 16 + 16) + (16 * 9 * 32 + 32)
     assert t.out_shapes == [(32, 16, 16)]
+
+
+def test_export_after_grouping_inside_a_stage_builds_and_matches(qtbot):
+    """Grouping layer1.1 wraps it in block 'solo' inside layer1; the export compiles and matches."""
+    import torch
+
+    from engine.codegen.emit_blocks import export_blocks
+    from engine.runtime.build import build_module
+
+    doc = Document(resnet18())
+    nodes = members(doc.model, "layer1.1")  # its card selected
+    doc.undo_stack.push(group_command(doc, nodes, "solo", cards=["layer1.1"]))
+    code = export_blocks(doc.model)
+    assert "layer1.solo.1" in records(doc.model) and "class Solo(nn.Module):" in code
+    assert "self.solo = Solo()" in code and "self.n0 = BasicBlock(64" in code
+    ns: dict = {"__name__": "exported"}
+    exec(compile(code, "<exported>", "exec"), ns)  # noqa: S102 - our own export
+    model = ns["ResNet18"]().eval()
+    live = build_module(doc.model, seed=1)
+    ns["load_convcanvas_weights"](model, live.state_dict())
+    x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    with torch.inference_mode():
+        assert (model(x) - live(x)).abs().max().item() <= 1e-6

@@ -180,3 +180,28 @@ def test_every_library_type_exports_as_its_class_with_parity(key, values):
     x = torch.randn(2, 32, 16, 16, generator=torch.Generator().manual_seed(3))
     with torch.inference_mode():
         assert (model(x) - live(x)).abs().max().item() <= 1e-6
+
+
+def test_weights_saved_by_convcanvas_load_through_the_exported_helper():
+    """load_convcanvas_weights maps the live model's flat keys, also for grouped odd names."""
+    from engine.core.graph import GraphModel
+
+    m = GraphModel("grouped")
+    m.add_node("input", {"channels": 3, "height": 8, "width": 8}, "input")
+    m.add_node("conv", {"out_channels": 4, "kernel_size": 3, "padding": 1}, "c1", scope="stage")
+    m.add_node("batchnorm", {}, "bn", scope="stage")
+    m.add_node("relu", {}, "act")
+    m.connect("input", "c1")
+    m.connect("c1", "bn")
+    m.connect("bn", "act")
+    m.set_block("stage", {"name": "stage", "type": None, "params": {}, "collapsed": True})
+    code = export_blocks(m)
+    assert "'stage.c1': 'c1'," in code and "'stage.bn': 'bn'," in code
+    ns: dict = {"__name__": "exported"}
+    exec(compile(code, "<exported>", "exec"), ns)  # noqa: S102 - our own export
+    live = build_module(m, seed=4)
+    model = ns["Grouped"]().eval()
+    ns["load_convcanvas_weights"](model, live.state_dict())
+    x = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(5))
+    with torch.inference_mode():
+        assert (model(x) - live(x)).abs().max().item() <= 1e-6

@@ -100,7 +100,8 @@ class BlockActions(QObject):
     # ------------------------------------------------------------------ actions
     def group_selection(self) -> bool:
         """Group the selection into a new block (Ctrl+G)."""
-        return self._push(lambda: group_command(self.doc, self.selection()))
+        cards = self.scene.block_layer.selected_blocks()
+        return self._push(lambda: group_command(self.doc, self.selection(), cards=cards))
 
     def ungroup_selection(self) -> bool:
         """Ungroup the selected block (Ctrl+Shift+G)."""

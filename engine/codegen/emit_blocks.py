@@ -379,9 +379,14 @@ def _literal_ir(ctx: _Ctx, path: str, prefix: str) -> ClassIR:
 
     elem_of: dict[str, str] = {}  # node → element name inside this class
     items = []
-    for p in children:
-        rel = p[len(path) + 1 :] if path else p
-        name = rel if rel.isdigit() and "." not in rel else local(rel.replace(".", "_"))
+    rels = [p[len(path) + 1 :] if path else p for p in children]
+    # Digit names ("0", "1", …) only for what may become an nn.Sequential: nothing but
+    # blocks named 0..n-1. Elsewhere "0" is no attribute name: it becomes "n0".
+    seq = sorted(rels) == sorted(str(k) for k in range(len(rels))) and not any(
+        plan.types[n] != "input" for n in direct
+    )
+    for p, rel in zip(children, rels, strict=True):
+        name = rel if seq else local(rel.replace(".", "_"))
         taken.add(name)
         out = boundary(model, p).outputs[0]
         items.append((order[out], "block", p, name))
@@ -488,6 +493,7 @@ def export_blocks(graph: GraphLike) -> str:
     ]
     for lines in list(ctx.classes.values()) + [render_class(root)]:
         out += ["", *lines, ""]
+    out += _loader(ctx)
     shapes = ", ".join(
         "torch.randn(1, " + ", ".join(str(d) for d in plan.shapes[n]) + ")"
         for n in plan.input_nodes
@@ -503,6 +509,35 @@ def export_blocks(graph: GraphLike) -> str:
         '    print("parameters:", sum(p.numel() for p in model.parameters()))',
     ]
     return "\n".join(out) + "\n"
+
+
+def _loader(ctx: _Ctx) -> list[str]:
+    """``load_convcanvas_weights``: weights saved by ConvCanvas (flat keys) into this model.
+
+    A module path becomes its flat name with dots as ``_`` (``layer1.0.conv1`` →
+    ``layer1_0_conv1``); only the paths that differ from that are listed.
+    """
+    odd = {
+        path: ctx.plan.names[n]
+        for n, path in ctx.keys.items()
+        if ctx.plan.names[n] != path.replace(".", "_")
+    }
+    lines = ["", "_FLAT_NAMES = {"] if odd else ["", "_FLAT_NAMES = {}"]
+    if odd:
+        lines += [f"    {path!r}: {flat!r}," for path, flat in odd.items()] + ["}"]
+    return lines + [
+        "",
+        "",
+        "def load_convcanvas_weights(model, state_dict):",
+        '    """Load a state dict saved by ConvCanvas (one flat name per layer) into ``model``."""',
+        "    mapped = {}",
+        "    for key in model.state_dict():",
+        '        path, name = key.rsplit(".", 1)',
+        '        flat = _FLAT_NAMES.get(path, path.replace(".", "_"))',
+        '        mapped[key] = state_dict[f"{flat}.{name}"]',
+        "    model.load_state_dict(mapped, strict=True)",
+        "",
+    ]
 
 
 def key_map(graph: GraphLike) -> dict[str, str]:
