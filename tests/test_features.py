@@ -336,7 +336,11 @@ def test_memory_limit_refused_before_building(monkeypatch):
         raise AssertionError("built anyway")
 
     monkeypatch.setattr(engine.runtime.build, "build_module", boom)
-    with pytest.raises(FeatureError, match=r"needs 524\.0 KB, over the limit of 100\.0 KB"):
+    with pytest.raises(
+        FeatureError,
+        match=r"needs about 1\.5 MB \(weights 6\.8 KB, feature maps 524\.0 KB, working memory "
+        r"1\.0 MB\), over the limit of 100\.0 KB",
+    ):
         run_features(CONV_RELU, photo(), memory_limit=100 * 1024)
 
 

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -147,14 +148,17 @@ def test_fifo_with_an_endless_writer_is_refused(tmp_path, capsys):
     os.mkfifo(fifo)
     stop = threading.Event()
 
+    # Opened read-write, the FIFO has a writer before the command opens it (no race with
+    # a thread that has not started yet); non-blocking writes let the feeder stop.
+    fd = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)
+
     def feed() -> None:
-        try:
-            with open(fifo, "wb") as fh:
-                chunk = b" " * (1 << 20)
-                while not stop.is_set():
-                    fh.write(chunk)
-        except BrokenPipeError:
-            pass
+        chunk = b" " * (1 << 16)
+        while not stop.is_set():
+            try:
+                os.write(fd, chunk)
+            except BlockingIOError:
+                time.sleep(0.001)
 
     t = threading.Thread(target=feed, daemon=True)
     t.start()
@@ -163,6 +167,7 @@ def test_fifo_with_an_endless_writer_is_refused(tmp_path, capsys):
     finally:
         stop.set()
         t.join(10)
+        os.close(fd)
     assert "pipe.json: more than 67,108,864 bytes" in capsys.readouterr().err
 
 
@@ -290,7 +295,7 @@ def test_gui_save_failure_is_a_dialog(win, tmp_path, monkeypatch):
     """A save that fails with an encoding error shows a dialog; the design stays unsaved."""
     from engine.core import fileformat
 
-    def refuse(model, path):
+    def refuse(model, path, **kwargs):
         raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
 
     monkeypatch.setattr(fileformat, "save", refuse)
