@@ -212,3 +212,21 @@ def test_export_after_grouping_inside_a_stage_builds_and_matches(qtbot):
     x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))
     with torch.inference_mode():
         assert (model(x) - live(x)).abs().max().item() <= 1e-6
+
+
+def test_update_type_from_an_edited_instance_reaches_the_others(qtbot):
+    """Editing one instance's conv to 5×5 and updating its type rebuilds the other instance."""
+    from designer.block_commands import type_from_instance
+
+    doc = Document(_chain())
+    _two_instances(doc)
+    doc.model.set_params("twice1_n2", {"kernel_size": 5, "padding": 2})
+    key, new = type_from_instance(doc.model, "twice1")
+    assert key == "twice"
+    assert next(n for n in new["nodes"] if n["id"] == "n2")["params"]["out_channels"] == {
+        "expr": "c"
+    }
+    _roundtrip(doc, retype_instances_command(doc, key, new))
+    assert doc.model.params("twice2_n2")["kernel_size"] == 5
+    assert doc.model.params("twice1_n2")["kernel_size"] == 5
+    assert analyze(doc.model.graph).ok
