@@ -23,7 +23,7 @@ from designer.placement import free_offset, node_rect
 from designer.scene import GraphScene
 from designer.view import GraphView
 from engine.core import fileformat
-from engine.core.errors import FormatError
+from engine.core.errors import EngineError, FormatError
 from engine.core.layout import layered_layout
 
 PASTE_STEP = (40.0, 40.0)
@@ -201,7 +201,11 @@ class CanvasActions(QObject):
         else:
             offset = PASTE_STEP
         offset = self._free(source, offset)
-        cmd = PasteCommand(self.doc, source, offset)
+        try:
+            cmd = PasteCommand(self.doc, source, offset)
+        except EngineError as exc:
+            self.view.show_message(f"Cannot paste: {exc.message}")
+            return []
         self.doc.undo_stack.push(cmd)
         self.scene.select_nodes(cmd.new_ids)
         self.view.reveal(cmd.new_ids)

@@ -312,3 +312,22 @@ def test_shortcut_list_flags_a_key_two_actions_share():
     )
     assert rows[0][2] == "Export  ⚠ Ctrl+E is also Collapse: neither runs"
     assert rows[1][2].startswith("Collapse  ⚠") and rows[2][2] == "Undo"
+
+
+def test_paste_the_document_refuses_is_a_message_not_an_exception(qtbot, win, monkeypatch):
+    """A graph the document refuses on paste shows 'Cannot paste: …' and adds nothing."""
+    import designer.actions
+    from engine.core.errors import PortError
+
+    show_template(qtbot, win, "inception3a_reduced")
+    win.scene.select_nodes([NODE])
+    win.canvas_actions.copy_selection()
+    count = len(win.doc.model)
+
+    def refuse(*args, **kwargs):
+        raise PortError("relu 's' has one input", "s")
+
+    monkeypatch.setattr(designer.actions, "PasteCommand", refuse)
+    assert win.canvas_actions.paste_clipboard() == []
+    assert len(win.doc.model) == count
+    assert win.scene.message.text == "Cannot paste: relu 's' has one input"
