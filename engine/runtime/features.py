@@ -7,27 +7,18 @@ back onto the original image through the receptive field and the preprocessing.
 
 Memory between runs
 -------------------
-Keeping every map of ResNet-50 at 224×224 holds 144 MiB in 176 blocks of 0.2–3 MiB.
-With glibc's default settings, blocks above the (dynamic) mmap threshold are served by
-``mmap`` and handed back with ``munmap`` when freed, and freed memory at the top of a heap
-is trimmed back to the OS; so every new run page-faults much of that memory in again (the
-kernel zero-fills each 4 KiB page). Measured with torch's two intra-op threads (the
-worker's setting): 6,000–18,000 minor page faults (27–70 MiB of fresh pages) per capture
-forward, costing ~8 ms of kernel time per run (+30–60 % wall time was measured on a
-quiet machine; on the shared 2-core box the wall times were too noisy to confirm that
-ratio, the page-fault counts are not). :func:`tune_allocator` (called by
+Every map is kept, so a run allocates the whole activation total in many blocks of a few
+MiB. With glibc's default settings those blocks are ``mmap``-ed and handed back when
+freed, so every new run page-faults its memory in again. :func:`tune_allocator` (called by
 :class:`FeatureRunner`, so in the process that runs inference) sets, with ``mallopt``,
 ``M_MMAP_THRESHOLD`` = 32 MiB (glibc's maximum: feature maps come from the heap) and
 ``M_TRIM_THRESHOLD`` = 1 GiB (freed maps stay mapped), so the next run reuses the same,
-already-faulted pages: 0 page faults per capture forward, 2–4 per whole
-:meth:`FeatureRunner.run`. Alternatives measured or considered: keeping the previous run's
-tensors alive until the next forward also avoids most faults (~200 per run) but holds two
-sets of maps (+144 MiB RSS for ResNet-50) and depends on the caller's timing;
-preallocated outputs would need every layer to write into given buffers, which
-``torch.nn`` layers do not. Maps over 32 MiB (e.g. 64×512×512) still come from ``mmap``.
-The memory held after a run is only the maps themselves: :attr:`FeatureResult.maps` are
-numpy views of the output tensors (``tensor.numpy()``), not copies. Numbers:
-``python -m bench.bench_features``.
+already-faulted pages. Keeping the previous run's tensors alive would also avoid the
+faults but holds two sets of maps; preallocated outputs would need every layer to write
+into given buffers, which ``torch.nn`` layers do not. Maps over 32 MiB still come from
+``mmap``. The memory held after a run is only the maps themselves:
+:attr:`FeatureResult.maps` are numpy views of the output tensors, not copies. The
+measurements behind these choices are in docs/benchmarks.md (``python -m bench features``).
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ Pillow's decompression-bomb limit (89,478,485 pixels); Pillow's own guard (a war
 above it, which our pytest turns into an error, and an error above twice it) is replaced
 by this explicit limit while the header is read, so a caller may raise it. Decoding
 stays lean: a palette image goes straight to RGB (through RGBA only when it has
-transparency), so an image at the default limit peaks at about 0.9 GB (measured at 88
-Mpx; ``tests/test_hostile_features.py`` checks the bytes per pixel). A stream
+transparency), so an image at the default limit stays under about 1 GB
+(``tests/test_hostile_features.py`` checks the bytes per pixel). A stream
 (``/dev/zero``, a FIFO) is read up to :data:`MAX_FILE_BYTES` and then refused; a FIFO
 without a writer reads as empty.
 

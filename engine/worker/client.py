@@ -1,7 +1,7 @@
 """Inference in a separate process, so that a busy window never slows the forward pass.
 
-A forward pass in the GUI process competes with the event loop for the GIL (measured
-about 10× slower for ResNet-50 while dragging). :class:`WorkerClient` starts one worker
+A forward pass in the GUI process competes with the event loop for the GIL (many times
+slower while the user drags; numbers in docs/benchmarks.md). :class:`WorkerClient` starts one worker
 process (``multiprocessing`` *spawn* context: fork is unsafe with Qt and torch threads)
 and talks to it over a pipe:
 
@@ -12,8 +12,7 @@ and talks to it over a pipe:
   :class:`~engine.runtime.feature_types.FeatureResult`) or :class:`Failed`;
 * feature maps (and the image and input) travel through one shared-memory file
   (``/dev/shm``) that the client maps read-only and unlinks at once: no copy and no large
-  unpickling in the GUI thread (measured: ResNet-18's 34 MB of maps block the GUI thread
-  100–350 ms through the pipe, 1–20 ms this way). The file is private: an unguessable
+  unpickling in the GUI thread. The file is private: an unguessable
   name, mode 0600, created with ``O_EXCL | O_NOFOLLOW``; the client refuses a file that
   is not its user's regular, private file. When ``/dev/shm`` is missing or full the maps
   come through the pipe for that run and ``result.extra["notice"]`` says so; a partly
@@ -21,10 +20,8 @@ and talks to it over a pipe:
   killed) removes the files the client did not take, and exits;
 * a newer request supersedes an older one: the worker aborts the outdated forward pass
   between two layers (a global forward pre-hook) and starts the newest; replies to
-  older requests are dropped by the client. Measured for ResNet-18 at 224×224
-  (``bench/bench_worker.py``): the new result arrives ~60 ms after the request when the
-  old run is aborted, ~110 ms when it is let finish, ~1.3–3 s when the worker is
-  restarted (a new process imports torch again);
+  older requests are dropped by the client (latencies: ``bench/bench_worker.py`` and
+  docs/benchmarks.md);
 * :meth:`WorkerClient.cancel` aborts the same way; when the worker does not acknowledge
   within :attr:`WorkerClient.kill_after` seconds it is killed;
 * a crashed worker (e.g. ``kill -9``) is reported as :class:`Crashed`; the next request
@@ -87,9 +84,8 @@ class WorkerClient:
         ``"module:Class"`` of the job the worker runs (default :class:`FeatureJob`).
     num_threads : int or None
         Torch threads in the worker; ``None``: one less than the CPU cores (at least 1),
-        which leaves a core to the window (measured in ``bench/bench_worker.py``: with
-        every core, OpenMP's threads stall whenever the window or another process takes
-        one of them); 0: torch's default (every core).
+        which leaves a core to the window (with every core, OpenMP's threads stall whenever
+        the window or another process takes one of them); 0: torch's default (every core).
     kill_after : float
         Seconds to wait for a cancelled run to stop before killing the worker.
     nice : int
