@@ -16,6 +16,27 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
+@pytest.fixture(autouse=True)
+def _no_modifiers_left_behind():
+    """QTest's Shift/Ctrl key clicks leave Qt's modifier state set; clear it after each test.
+
+    Without this a Shift+F in one test makes a later plain click act as Shift+click.
+    """
+    yield
+    if "PySide6.QtWidgets" not in sys.modules:
+        return
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication, QWidget
+
+    if QApplication.instance() is None:
+        return
+    w = QWidget()
+    for key in (Qt.Key.Key_Shift, Qt.Key.Key_Control, Qt.Key.Key_Alt):
+        QTest.keyRelease(w, key)
+    w.deleteLater()
+
+
 @pytest.fixture
 def one_torch_thread():
     """Run small torch models on one thread (steadier on a shared 2-core machine)."""
