@@ -205,3 +205,16 @@ def test_weights_saved_by_convcanvas_load_through_the_exported_helper():
     x = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(5))
     with torch.inference_mode():
         assert (model(x) - live(x)).abs().max().item() <= 1e-6
+
+
+def test_input_only_design_exports_code_that_returns_its_input(tmp_path):
+    """A design of one input node exports runnable code whose forward returns the input."""
+    from engine.core.graph import GraphModel
+
+    m = GraphModel("only input")
+    m.add_node("input", {"channels": 3, "height": 8, "width": 8}, "input")
+    namespace: dict = {}
+    exec(compile(export_blocks(m), "only_input.py", "exec"), namespace)  # noqa: S102 - our code
+    model = namespace["OnlyInput"]().eval()
+    x = torch.randn(1, 3, 8, 8)
+    assert torch.equal(model(x), x)

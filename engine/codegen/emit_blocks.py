@@ -436,7 +436,7 @@ def _literal_ir(ctx: _Ctx, path: str, prefix: str) -> ClassIR:
         doc = doc_text(title, 70)
     else:
         cname = plan.class_name
-        outs = [elem_of[n] for n in plan.sinks]
+        outs = [elem_of.get(n) or arg_of[n] for n in plan.sinks]
         out_elem = outs[0]
         doc = ""
     return ClassIR(cname, [], inputs, elems, out_elem, doc)
