@@ -172,3 +172,37 @@ def test_bad_baseline_exits_2(capsys):
     args = ["compare", "--template", "resnet18", "--template", "vgg16", "--baseline", "2"]
     assert cli_main(args) == 2
     assert "--baseline 2" in capsys.readouterr().err
+
+
+def test_markdown_table():
+    """Markdown: a header, right-aligned numbers, pipes in names escaped."""
+    from engine.analysis.compare_text import markdown
+
+    a, b = build("resnet_basic_256"), build("resnet_bottleneck")
+    b.set_name("bottleneck | 64")
+    lines = markdown(compare([a, b])).splitlines()
+    assert lines[0] == (
+        "| quantity | ResNet basic block (256 channels) (baseline) | bottleneck \\| 64 | change |"
+    )
+    assert lines[1] == "|:---|---:|---:|---:|"
+    assert lines[3] == "| weights | 1,179,648 | 69,632 | \u22121,110,016 (\u221294.1%) |"
+
+
+def test_compare_subprocess(tmp_path):
+    """``python main.py compare A B --json`` in a real process: exit 0 and the deltas."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    save(build("resnet_basic_64"), a)
+    save(build("resnet_basic_256"), b)
+    out = subprocess.run(
+        [sys.executable, str(root / "main.py"), "compare", str(a), str(b), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["deltas"][1]["weights"] == 1_179_648 - 73_728
