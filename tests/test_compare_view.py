@@ -159,3 +159,16 @@ def test_untrained_designs_hide_the_run_section(win):
     """Without training or feature runs the section stays hidden."""
     view = win.open_comparison("inception")
     assert view.run_box.isHidden()
+
+
+def test_repin_updates_the_baseline(win):
+    """Pinning again replaces the pinned baseline in the open view; unpinning drops it."""
+    win.set_model(build("resnet_basic_256"))
+    win.totals_bar.pin()
+    win.set_model(build("resnet_bottleneck"))
+    view = win.show_compare()
+    win.totals_bar.pin()  # the bottleneck itself is now the baseline
+    assert view.entries[0].name == "ResNet bottleneck block (pinned)"
+    assert cell(view, "weights", 3) == "\u00b10"
+    win.totals_bar.unpin()
+    assert [e.name for e in view.entries] == ["ResNet bottleneck block"]

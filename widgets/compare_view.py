@@ -327,6 +327,8 @@ class CompareView(QWidget):
             seen.add(id(tab))
             doc = tab.doc
             pairs = [(doc.analysis_changed, self._on_changed), (doc.name_changed, self._on_renamed)]
+            if hasattr(tab.totals_bar, "pin_changed"):
+                pairs.append((tab.totals_bar.pin_changed, self._on_renamed))
             if hasattr(doc, "weights_changed"):
                 pairs.append((doc.weights_changed, self._on_changed))
             host = getattr(tab, "inside_host", None)
@@ -353,7 +355,7 @@ class CompareView(QWidget):
     def _on_changed(self, _changed=None) -> None:
         self.update_view()
 
-    def _on_renamed(self, _name: str) -> None:
+    def _on_renamed(self, _name: str = "") -> None:
         self._fill_slots()
         self.update_view()
 

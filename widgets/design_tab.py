@@ -26,7 +26,12 @@ from widgets.totals_bar import TotalsBar
 
 
 class PinnedTotalsBar(TotalsBar):
-    """The totals bar that also keeps a copy of the pinned design, for the compare view."""
+    """The totals bar that also keeps a copy of the pinned design, for the compare view.
+
+    ``pin_changed`` is emitted after a pin or an unpin.
+    """
+
+    pin_changed = Signal()
 
     def __init__(self, doc: Document, parent: QWidget | None = None) -> None:
         self.pinned_model: GraphModel | None = None
@@ -36,11 +41,13 @@ class PinnedTotalsBar(TotalsBar):
         """Pin the current totals and remember the design as it is now."""
         self.pinned_model = self.doc.model.copy()
         super().pin()
+        self.pin_changed.emit()
 
     def unpin(self) -> None:
         """Forget the baseline and its copy."""
         self.pinned_model = None
         super().unpin()
+        self.pin_changed.emit()
 
 
 class DesignTab(QWidget):
