@@ -54,7 +54,7 @@ class TrainConfig:
     lr: float = DEFAULT_LR
     seed: int = 0
     held_out: float = 0.2
-    evals: int = 20  # held-out points on the live curve
+    evals: int = 20  # held-out points on the live curve (0: none, only the final accuracy)
     shapes_train: int = SHAPES_TRAIN  # size of the shapes training pool
     shapes_held_out: int = SHAPES_HELD_OUT
 
@@ -155,14 +155,18 @@ def _batches(n: int, batch: int, rng: np.random.Generator):
 
 
 def _to_input(images: np.ndarray, channels: int, mean: torch.Tensor, std: torch.Tensor, idx):
-    """uint8 ``(B, H, W, K)`` → the float32 network input (same numbers as ``normalise``)."""
-    x = torch.from_numpy(images[idx]).permute(0, 3, 1, 2).float().div_(255)
+    """uint8 ``(B, H, W, K)`` → the float32 network input (same numbers as ``normalise``).
+
+    One uint8 gather and transpose, one float conversion, then in-place ``/255``, ``-mean``,
+    ``/std``: the arithmetic of :func:`engine.runtime.images.preprocess`, bit for bit.
+    """
+    x = torch.from_numpy(images[idx]).permute(0, 3, 1, 2).contiguous().float()
     if channels != 1 and x.shape[1] == 1:
-        x = x.expand(-1, 3, -1, -1)
-    x = (x - mean) / std
+        x = x.expand(-1, 3, -1, -1).contiguous()
+    x.div_(255).sub_(mean).div_(std)
     if channels not in (1, 3):
-        x = x[:, torch.arange(channels) % 3]
-    return x.contiguous()
+        x = x[:, torch.arange(channels) % 3].contiguous()
+    return x
 
 
 def _norm_tensors(channels: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -324,14 +328,14 @@ def train(
                 shown_total = max(step, round(step * budget / max(elapsed, 1e-9)))
                 # Live evaluations: every 1/evals of the time, but never closer than
                 # MIN_EVAL_GAP steps (slow steps must not turn into evaluations).
-                due = (
-                    elapsed >= next_eval and step - last_eval >= MIN_EVAL_GAP
-                ) or elapsed >= budget
+                due = config.evals > 0 and (
+                    (elapsed >= next_eval and step - last_eval >= MIN_EVAL_GAP) or elapsed >= budget
+                )
                 if due:
                     next_eval = elapsed + budget / max(1, config.evals)
             else:
                 shown_total = total
-                due = step % eval_every == 0 or step == total
+                due = config.evals > 0 and (step % eval_every == 0 or step == total)
             info = {
                 "step": step,
                 "total": shown_total,

@@ -176,19 +176,19 @@ def load_data(spec, size, channels, seed, held_out, count, held_count):
 
 def to_input(images, channels):
     """uint8 (B, H, W, K) -> the float input: /255, ImageNet mean/std, channels repeated."""
-    x = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(255)
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).contiguous().float()
     if channels == 1:
         mean = torch.tensor(sum(IMAGENET_MEAN) / 3).view(1, 1, 1, 1)
         std = torch.tensor(sum(IMAGENET_STD) / 3).view(1, 1, 1, 1)
     else:
         if x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)
+            x = x.expand(-1, 3, -1, -1).contiguous()
         mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
         std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    x = (x - mean) / std
+    x.div_(255).sub_(mean).div_(std)
     if channels not in (1, 3):
-        x = x[:, torch.arange(channels) % 3]
-    return x.contiguous()
+        x = x[:, torch.arange(channels) % 3].contiguous()
+    return x
 
 
 def batches(n, batch, rng):
