@@ -4,9 +4,10 @@ The first design is the baseline (or ``--baseline N``); every other design's col
 shows its value and the change against the baseline, absolute and in percent.
 ``--template NAME`` (repeatable) adds built-in templates after the files.
 
-Exit status: 0 ok, 1 when a design has errors (stderr names the design, the node and
-the error; nothing is printed on stdout), 2 when a file cannot be read or the
-arguments are wrong.
+Exit status: 0 ok, 1 when a design has errors or is empty (stderr names the design, the
+node and the error; nothing is printed on stdout), 2 when a file cannot be read or the
+arguments are wrong. Names, files and messages are printed with control characters
+escaped (:mod:`cli.safety`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import sys
 
 from cli import tolerant_stdout
+from cli.safety import EXIT_REFUSED, EXIT_UNREADABLE, escape, report
 from engine.analysis.compare import compare
 from engine.analysis.compare_text import table
 from engine.core.errors import FormatError
@@ -66,31 +68,36 @@ def run(args: argparse.Namespace) -> int:
     try:
         models, sources = _load_all(args)
     except FormatError as exc:
-        print(f"compare: {exc.message}", file=sys.stderr)
-        return 2
+        report("compare", exc)
+        return EXIT_UNREADABLE
     if len(models) < 2:
         print("compare: give at least two designs (FILEs or --template NAMEs)", file=sys.stderr)
-        return 2
+        return EXIT_UNREADABLE
     if not 0 <= args.baseline < len(models):
         print(
             f"compare: --baseline {args.baseline} is not one of the {len(models)} designs "
             f"(0 to {len(models) - 1})",
             file=sys.stderr,
         )
-        return 2
+        return EXIT_UNREADABLE
     comp = compare(models, [m.name for m in models], sources, args.baseline)
-    bad = [d for d in comp.designs if d.errors]
-    if bad:
-        for d in bad:
-            print(
-                f"compare: design {d.name!r} ({d.file}) has {len(d.errors)} error(s):",
-                file=sys.stderr,
-            )
+    refused = False
+    for d in comp.designs:
+        where = f"design '{escape(d.name)}' ({escape(d.file)})"
+        if not d.nodes:
+            print(f"compare: {where} is empty; add an input node and some layers", file=sys.stderr)
+            refused = True
+        elif d.errors:
+            print(f"compare: {where} has {len(d.errors)} error(s):", file=sys.stderr)
             for node, message in d.errors:
-                print(f"  {node}: {message}", file=sys.stderr)
-        return 1
+                print(f"  {escape(node)}: {escape(message)}", file=sys.stderr)
+            refused = True
+    if refused:
+        return EXIT_REFUSED
     if args.json:
-        print(json.dumps(comp.to_dict(), indent=1, ensure_ascii=False))
+        print(json.dumps(comp.to_dict(), indent=1))
     else:
+        for d in comp.designs:  # names and files as printable text (no terminal controls)
+            d.name, d.file = escape(d.name), escape(d.file)
         print(table(comp))
     return 0

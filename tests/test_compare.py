@@ -206,3 +206,26 @@ def test_compare_subprocess(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["deltas"][1]["weights"] == 1_179_648 - 73_728
+
+
+def test_control_characters_escaped(tmp_path, capsys):
+    """A name with terminal controls prints escaped in the table; JSON keeps it exactly."""
+    a = build("resnet_basic_64")
+    a.set_name("evil\x1b[2Jname")
+    path = tmp_path / "evil.json"
+    save(a, path)
+    assert cli_main(["compare", str(path), "--template", "resnet_basic_256"]) == 0
+    text = capsys.readouterr().out
+    assert "\x1b" not in text and "evil\\x1b[2Jname (baseline)" in text
+    assert cli_main(["compare", str(path), "--template", "resnet_basic_256", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["designs"][0]["name"] == "evil\x1b[2Jname"
+
+
+def test_empty_design_exits_1(tmp_path, capsys):
+    """An empty design is refused, naming it."""
+    from engine.core.graph import GraphModel
+
+    path = tmp_path / "empty.json"
+    save(GraphModel("nothing"), path)
+    assert cli_main(["compare", str(path), "--template", "resnet_basic_64"]) == 1
+    assert "design 'nothing'" in capsys.readouterr().err
