@@ -149,3 +149,39 @@ def test_open_in_new_tab(win, tmp_path):
         "Inception 3a (1×1 reductions)",
         "ResNet basic block (256 channels)",
     ]
+
+
+def test_each_tab_autosaves_its_own_design(win):
+    """A new tab has its own autosaver writing its own file; closing the tab removes it."""
+    from engine.core.fileformat import load
+
+    first = win.current_tab
+    edit(first.doc, "branch1_1x1", value=16)
+    tab = win.new_tab(build("resnet_basic_64"))
+    edit(tab.doc)
+    assert tab.autosaver is not None and tab.autosaver is not first.autosaver
+    assert first.autosaver.autosave() and tab.autosaver.autosave()
+    assert tab.autosaver.path != first.autosaver.path
+    assert load(tab.autosaver.path).name == "ResNet basic block (64 channels)"
+    assert load(first.autosaver.path).name == "Inception 3a (1×1 reductions)"
+    path = tab.autosaver.path
+    win.ask_save_changes = lambda *_a: "discard"
+    assert win.close_tab(tab)
+    assert not path.exists() and first.autosaver.path.exists()
+
+
+def test_tab_context_menu(win):
+    """Right-click on a tab: variant of that tab, compare it with the current one, close."""
+    first = win.current_tab
+    second = win.new_tab(build("resnet_basic_64"))
+    menu = win._tab_menu(win.design_tabs.indexOf(first))
+    acts = {a.text(): a for a in menu.actions() if a.text()}
+    assert list(acts) == [
+        "Duplicate as Variant",
+        "Compare with 'ResNet basic block (64 channels)'",
+        "Close Tab",
+    ]
+    acts["Compare with 'ResNet basic block (64 channels)'"].trigger()
+    assert [e.tab for e in win.compare_view.entries] == [first, second]
+    acts["Duplicate as Variant"].trigger()
+    assert win.doc.model.name == "Inception 3a (1×1 reductions) (variant)"

@@ -71,6 +71,11 @@ class DesignTabs:
         self.design_tabs.tabCloseRequested.connect(
             lambda i: self.close_tab(self.design_tabs.widget(i))
         )
+        bar = self.design_tabs.tabBar()
+        bar.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        bar.customContextMenuRequested.connect(
+            lambda pos: self._tab_menu(bar.tabAt(pos)).popup(bar.mapToGlobal(pos))
+        )
         self.inspector_stack = QStackedWidget(self)
         self.table_stack = QStackedWidget(self)
         self.inside_stack: QStackedWidget | None = None
@@ -237,6 +242,30 @@ class DesignTabs:
     def _tab_focus(self, tab: DesignTab, node: str) -> None:
         if tab is self._active:
             self._focus_node(node)
+
+    def _tab_menu(self, index: int) -> QMenu:
+        """The tab bar's right-click menu for the tab at ``index``."""
+        menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # one menu per right-click
+        tab = self.design_tabs.widget(index) if index >= 0 else None
+        if tab is None:
+            menu.addAction("New Tab", lambda: self.new_tab())
+            return menu
+        current = self._active
+
+        def variant() -> None:
+            self.design_tabs.setCurrentWidget(tab)
+            self.duplicate_as_variant()
+
+        menu.addAction("Duplicate as Variant", variant)
+        act = menu.addAction(
+            f"Compare with '{current.display_name()}'",
+            lambda: self.show_compare([tab, current]),
+        )
+        act.setEnabled(tab is not current)
+        menu.addSeparator()
+        menu.addAction("Close Tab", lambda: self.close_tab(tab))
+        return menu
 
     # ------------------------------------------------------------------ opening and closing
     def new_tab(self, model: GraphModel | None = None, path=None) -> DesignTab:
