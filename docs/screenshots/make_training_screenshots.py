@@ -29,7 +29,7 @@ os.environ.setdefault("CONVCANVAS_DATA_DIR", "/tmp/ccshots")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
-def train_panel_shot() -> None:
+def train_panel_shot(weights: str | None = None) -> None:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -40,7 +40,19 @@ def train_panel_shot() -> None:
     win.resize(1500, 950)
     win.show()
     win.load_template("tiny_cnn")
-    win.inside_host.ensure_panel()
+    inside = win.inside_host.ensure_panel()
+    inside.result_shown.connect(lambda _r: app.quit())
+    if weights is not None:  # the trained series of the sparsity plot, from earlier weights
+        from safetensors.numpy import load_file
+
+        win.doc.set_weights(load_file(weights), "loaded", "loaded from tiny.safetensors")
+        win.train_host.ensure_panel()
+        inside.run()
+        app.exec()
+        win.doc.reset_weights()
+    inside.run()  # the random-weights series
+    app.exec()
+    inside.result_shown.disconnect()
     panel = win.train_host.show_panel()
     win.train_host.dock.setFloating(True)
     win.train_host.dock.resize(1300, 520)
@@ -100,7 +112,7 @@ def cli_shots(weights: str) -> None:
 
 if __name__ == "__main__":
     t0 = time.perf_counter()
-    train_panel_shot()
+    train_panel_shot(sys.argv[1] if len(sys.argv) > 1 else None)
     if len(sys.argv) > 1:
         cli_shots(sys.argv[1])
     print(f"{time.perf_counter() - t0:.0f} s")
