@@ -352,6 +352,28 @@ def test_train_without_a_head_exits_1(tmp_path, capsys):
     assert "classifier head" in err and "linear (out_features=6)" in err
 
 
+def test_train_with_a_wrong_class_count_exits_1(tmp_path, capsys):
+    """A 10-output head for the 6 shapes classes: exit 1, the message says to set 6."""
+    from engine.core.fileformat import save
+
+    save(tiny_cnn(size=32, classes=10), tmp_path / "g.json")
+    code, _, err = run_cli(
+        [
+            "train",
+            str(tmp_path / "g.json"),
+            "--data",
+            "shapes",
+            "--steps",
+            "1",
+            "-o",
+            str(tmp_path / "w.pt"),
+        ],
+        capsys,
+    )
+    assert code == 1
+    assert "'fc' has 10 outputs but the data has 6 classes; set its out_features to 6" in err
+
+
 def test_train_with_rgb_data_for_a_gray_input_exits_1(tmp_path, capsys):
     """A 1-channel input and colour images: exit 1 naming the input node."""
     from engine.core.fileformat import save

@@ -56,6 +56,9 @@ class TrainHost(QObject):
         window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
         self.dock.hide()
         c = self.controller
+        client = c.client
+        # The training worker goes with the window (it is a daemon process in any case).
+        window.destroyed.connect(lambda *_a: client.close(timeout=0.5))
         c.loaded.connect(self._on_loaded)
         c.saved.connect(lambda p: self._say(f"Weights saved to {Path(p).name}."))
         c.failed.connect(self._on_failed)
