@@ -201,3 +201,14 @@ def test_export_training_script_writes_model_and_train_py(tiny, tmp_path):
     assert "MODEL_FILE = 'tinycnn'" in text and "MODEL_CLASS = 'TinyCNN'" in text
     compile(text, "train.py", "exec")
     assert "Export Training Script…" in [a.text() for a in tiny.train_host.actions_.values()]
+
+
+def test_a_wrong_output_count_is_set_as_one_undoable_edit(win):
+    """A 10-output head for 6 classes: accepting sets fc's out_features to 6; undo puts 10 back."""
+    win.set_model(tiny_cnn(size=32, classes=10))
+    panel = panel_for(win, steps=1)
+    panel.ask = lambda title, text: True
+    assert panel.ensure_head(6)
+    assert win.doc.model.params("fc")["out_features"] == 6
+    win.doc.undo_stack.undo()
+    assert win.doc.model.params("fc")["out_features"] == 10

@@ -379,6 +379,19 @@ class TrainPanel(QWidget):
         if problem is None:
             return True
         plan = head_plan(a, n_classes)
+        out = [n for n in a.order if a.graph.out_degree(n) == 0]
+        if plan is None and len(out) == 1 and a.graph.nodes[out[0]]["type"] == "linear":
+            # A linear head with the wrong output count: offer to set it (one undoable edit).
+            last = out[0]
+            if not self.ask(
+                "Set the output count?", f"{problem}.\n\nSet '{last}' to {n_classes} outputs?"
+            ):
+                self._say(f"Cannot train: {problem}.")
+                return False
+            from designer.commands import SetParamCommand
+
+            self.doc.undo_stack.push(SetParamCommand(self.doc, last, "out_features", n_classes))
+            return head_problem(self.doc.analysis, n_classes) is None
         if plan is None:
             self._say(f"Cannot train: {problem}.")
             return False
