@@ -185,3 +185,15 @@ def test_tab_context_menu(win):
     assert [e.tab for e in win.compare_view.entries] == [first, second]
     acts["Duplicate as Variant"].trigger()
     assert win.doc.model.name == "Inception 3a (1×1 reductions) (variant)"
+
+
+def test_open_in_new_tab_twice_shows_the_open_tab(win, tmp_path):
+    """Opening a file that is already open switches to its tab instead of a second copy."""
+    from engine.core.fileformat import save
+
+    path = tmp_path / "b.json"
+    save(build("resnet_bottleneck"), path)
+    tab = win.open_in_new_tab(path)
+    win.design_tabs.setCurrentIndex(0)
+    assert win.open_in_new_tab(tmp_path / "." / "b.json") is tab
+    assert win.current_tab is tab and win.design_tabs.count() == 2

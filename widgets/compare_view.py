@@ -297,7 +297,8 @@ class CompareView(QWidget):
             box.clear()
             box.addItem("(none)" if i else "(choose)", None)
             for e in options:
-                box.addItem(e.name, e)
+                # Numbered as the tabs are, so two designs of one name stay apart.
+                box.addItem(f"{self.window_.design_tabs.indexOf(e.tab) + 1}. {e.name}", e)
             want = self.entries[i].key() if i < len(self.entries) else None
             idx = next((k + 1 for k, e in enumerate(options) if e.key() == want), 0)
             box.setCurrentIndex(idx)

@@ -42,6 +42,14 @@ def _canvas_list(actions) -> list[QAction]:
     return list(actions.edit_actions) + list(actions.view_actions)
 
 
+def _same_file(a, b) -> bool:
+    """Whether two paths name the same file (by resolved path)."""
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return a == b
+
+
 def variant_name(name: str, taken: set[str]) -> str:
     """``ResNet`` → ``ResNet (variant)``, then ``ResNet (variant 2)``… not in ``taken``."""
     base = name[: -len(VARIANT_SUFFIX)] if name.endswith(VARIANT_SUFFIX) else name
@@ -305,6 +313,11 @@ class DesignTabs:
             if path is None:
                 return None
         path = Path(path)
+        for tab in self.tabs_list():  # already open: show that tab, do not open it twice
+            if tab.doc.path is not None and _same_file(tab.doc.path, path):
+                self.design_tabs.setCurrentWidget(tab)
+                self.statusBar().showMessage(f"{path} is already open", 4000)
+                return tab
         try:
             model = fileformat.load(path)
         except FormatError as exc:
