@@ -462,6 +462,7 @@ class CompareView(QWidget):
             if rebuild:
                 pi.getAxis("left").setTicks(ticks)
                 pi.setYRange(-0.6, len(groups) - 0.4, padding=0)
+                pi.getViewBox().disableAutoRange()  # new bar widths must not move the axes
             # The x range follows the longest bar, re-set only when it moved by 5 % or more.
             want = top * 1.05 if top > 0 else 1.0
             have = self._xmax.get(key)
