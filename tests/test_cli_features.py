@@ -46,7 +46,7 @@ def ran(tmp_path_factory):
 
 
 def test_writes_one_png_per_node_csv_and_prints_box(ran, capsys):
-    """Exit 0; one PNG per node in order, sparsity.csv, localisation.png; the box printed."""
+    """Exit 0; one PNG per node, sparsity.csv, localisation.png and .json; the box printed."""
     out = ran / "out"
     code = main(["features", str(ran / "g.json"), "--image", str(SAMPLE), "--out", str(out)])
     printed = capsys.readouterr().out
@@ -60,7 +60,7 @@ def test_writes_one_png_per_node_csv_and_prints_box(ran, capsys):
         "005_fc.png",
     ]
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        names + ["localisation.png", "sparsity.csv"]
+        names + ["localisation.json", "localisation.png", "sparsity.csv"]
     )
     r = run_features(small_graph(), SAMPLE)
     b = r.box
