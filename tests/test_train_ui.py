@@ -44,11 +44,12 @@ def panel_for(win, steps: int | None = None, seconds: int | None = None):
 
 
 def test_training_moves_the_bar_and_switches_the_views(tiny, qtbot):
-    """A 6-step run: the bar moves, the loop stays responsive, the label says 'trained on
+    """A 60-step run: the bar moves, the loop stays responsive, the label says 'trained on
     shapes, N%' and the maps come from the trained weights."""
     win = tiny
     inside = win.inside_host.ensure_panel()  # built soon after start-up in the app
-    panel = panel_for(win, steps=6)
+    panel = panel_for(win, steps=60)
+    panel.batch.setValue(32)  # about a second of training: enough ticks to time the loop
     seen = []
     panel.controller.progressed.connect(lambda pct, _pts: seen.append(pct))
     ticks = []
@@ -63,6 +64,7 @@ def test_training_moves_the_bar_and_switches_the_views(tiny, qtbot):
     timer.stop()
     assert seen and max(seen) == 100 and panel.progress.value() == 100
     gaps = np.diff(ticks)
+    assert len(gaps) >= 10
     print(
         f"event loop while training: longest gap {gaps.max() * 1000:.1f} ms, 99th percentile "
         f"{np.percentile(gaps, 99) * 1000:.1f} ms over {len(gaps)} ticks of 5 ms"
@@ -212,3 +214,25 @@ def test_a_wrong_output_count_is_set_as_one_undoable_edit(win):
     assert win.doc.model.params("fc")["out_features"] == 6
     win.doc.undo_stack.undo()
     assert win.doc.model.params("fc")["out_features"] == 10
+
+
+def test_a_folder_with_an_empty_class_fails_with_its_name(win, qtbot, tmp_path):
+    """Training on a folder whose class 'empty' has no images: the panel shows the refusal."""
+    from PIL import Image
+
+    root = tmp_path / "images"  # (tmp_path also holds the window's data folder)
+    for c in ("a", "b"):
+        (root / c).mkdir(parents=True)
+        Image.new("RGB", (8, 8), (10, 20, 30)).save(root / c / "0.png")
+    (root / "empty").mkdir()
+    win.set_model(tiny_cnn(size=32, classes=3))
+    panel = panel_for(win, steps=2)
+    panel.data_box.setCurrentIndex(1)
+    panel.folder_edit.setText(str(root))
+    panel.ask = lambda title, text: False  # no dialog may block a test
+    with qtbot.waitSignal(panel.controller.failed, timeout=120_000) as blocker:
+        assert panel.start()
+    assert "'empty'" in blocker.args[0] and "hold no images" in blocker.args[0]
+    assert "hold no images" in panel.status.text()
+    assert panel.train_button.isEnabled()
+    assert win.doc.weights.kind == "random"
