@@ -37,10 +37,10 @@ def trained():
 
 
 def test_training_on_shapes_reaches_the_ci_bar(trained):
-    """300 steps of 32 images at 32×32: held-out accuracy at least 0.8 (chance is 1/6)."""
+    """300 steps of 32 images at 32×32: held-out accuracy at least 0.85 (0.903 measured; chance 1/6)."""
     _, r = trained
     assert r.steps == 300 and r.held_out == 300
-    assert r.accuracy >= 0.8, r.accuracy
+    assert r.accuracy >= 0.85, r.accuracy
 
 
 def test_the_effective_box_lands_on_the_object(trained):
