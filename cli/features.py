@@ -1,6 +1,7 @@
 """``python main.py features FILE --image IMG --out DIR [--node ID]``: save every feature map.
 
-Runs the image once through the graph (random weights, ``--seed``), then writes into DIR:
+Runs the image once through the graph (random weights from ``--seed``, or trained ones from
+``--weights FILE``), then writes into DIR:
 
 - one PNG per node, ``NNN_<id>.png`` (NNN: topological position): every channel tiled in a
   grid on one shared colour scale (viridis), with a header (node, type, shape, sparsity)
