@@ -6,6 +6,8 @@ PYTHON ?= python3.11
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The same range as pyproject.toml (a comma inside $(if ...) would split its arguments).
+TORCH_SPEC := torch>=2.2,<2.14
 
 .PHONY: run test lint interop bench clean
 
@@ -13,7 +15,7 @@ $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed (set PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(if $(TORCH_INDEX_URL),$(PY) -m pip install --quiet 'torch>=2.2,<2.14' --index-url $(TORCH_INDEX_URL))
+	$(if $(TORCH_INDEX_URL),$(PY) -m pip install --quiet '$(TORCH_SPEC)' --index-url $(TORCH_INDEX_URL))
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 

@@ -126,3 +126,21 @@ def test_pyproject_bounds_torch_to_the_cpu_build():
     text = (ROOT / "pyproject.toml").read_text()
     assert '"torch>=2.2,<2.14"' in text
     assert (2, 2) <= _major_minor(version("torch")) < (2, 14)
+
+
+def test_make_install_recipe_with_a_torch_index():
+    """`make` with TORCH_INDEX_URL installs the pinned torch range from it, then the app."""
+    out = subprocess.run(
+        ["make", "-n", "-B", ".venv/.installed", "TORCH_INDEX_URL=https://example.invalid/cpu"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    torch_line = ".venv/bin/python -m pip install --quiet 'torch>=2.2,<2.14' --index-url https://example.invalid/cpu"
+    assert torch_line in lines
+    assert lines.index(torch_line) < lines.index(
+        ".venv/bin/python -m pip install --quiet -e '.[test]'"
+    )
