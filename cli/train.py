@@ -13,7 +13,6 @@ unwritable output).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -148,6 +147,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from engine.runtime.weights import save_state
+    from engine.training.files import weights_meta
     from engine.training.loop import TrainConfig, train
 
     if args.threads:
@@ -175,14 +175,7 @@ def run(args: argparse.Namespace) -> int:
         bar.end()
         print("train: interrupted; no weights written", file=sys.stderr)
         return EXIT_REFUSED
-    meta = {
-        "format": "convcanvas.weights",
-        "data": result.data_name,
-        "classes": json.dumps(list(result.classes)),
-        "accuracy": f"{result.accuracy:.6f}",
-        "steps": str(result.steps),
-        "seed": str(args.seed),
-    }
+    meta = weights_meta(result, seed=args.seed)
     try:
         save_state(result.state, out, metadata=meta)
     except OSError as exc:

@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 from designer.document import Document
 from designer.head import AddHeadCommand
 from engine.core.fileformat import to_dict
+from engine.training.files import weights_meta
 from engine.training.head import head_plan, head_problem
 from engine.training.shapes import CLASSES as SHAPE_CLASSES
 from engine.worker.client import Cancelled, Crashed, Failed, Finished, Progress, WorkerClient
@@ -487,13 +488,7 @@ class TrainPanel(QWidget):
         name = "shapes" if result.data_name == "shapes" else Path(result.data_name).name
         acc = result.accuracy
         origin = f"trained on {name}, {acc:.1%}" if not math.isnan(acc) else f"trained on {name}"
-        meta = {
-            "format": "convcanvas.weights",
-            "data": result.data_name,
-            "classes": json.dumps(list(result.classes)),
-            "accuracy": f"{acc:.6f}",
-            "steps": str(result.steps),
-        }
+        meta = weights_meta(result)
         self.doc.set_weights(result.state, "trained", origin, meta)
         skipped = f"; {result.skipped} unreadable image(s) skipped" if result.skipped else ""
         self._say(

@@ -8,6 +8,7 @@ Saving a design that uses trained or loaded weights writes ``NAME.safetensors`` 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -15,6 +16,28 @@ import numpy as np
 
 from engine.core.errors import EngineError
 from engine.core.fileformat import write_atomic
+
+
+def weights_meta(result, seed: int | None = None) -> dict[str, str]:
+    """The metadata saved with trained weights (strings, as safetensors stores them).
+
+    Parameters
+    ----------
+    result : engine.training.loop.TrainResult
+        The finished run (``data_name``, ``classes``, ``accuracy``, ``steps``).
+    seed : int or None
+        The run's seed, recorded when given.
+    """
+    meta = {
+        "format": "convcanvas.weights",
+        "data": result.data_name,
+        "classes": json.dumps(list(result.classes)),
+        "accuracy": f"{result.accuracy:.6f}",
+        "steps": str(result.steps),
+    }
+    if seed is not None:
+        meta["seed"] = str(seed)
+    return meta
 
 
 class DesignWeightsError(EngineError):
