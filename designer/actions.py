@@ -29,6 +29,16 @@ from engine.core.layout import layered_layout
 PASTE_STEP = (40.0, 40.0)
 
 
+def make_action(parent: QObject, text: str, keys: list, slot, tip: str) -> QAction:
+    """A QAction owned by ``parent`` with shortcuts ``keys`` and tip ``tip`` that calls ``slot()``."""
+    action = QAction(text, parent)
+    action.setShortcuts([QKeySequence(k) for k in keys])
+    action.setStatusTip(tip)
+    action.setToolTip(tip)
+    action.triggered.connect(lambda _checked=False: slot())
+    return action
+
+
 class CanvasActions(QObject):
     """The canvas's QActions. ``edit_actions`` and ``view_actions`` list them for menus."""
 
@@ -96,12 +106,7 @@ class CanvasActions(QObject):
         self._update_enabled()
 
     def _make(self, text: str, keys: list, slot, tip: str) -> QAction:
-        action = QAction(text, self)
-        action.setShortcuts([QKeySequence(k) for k in keys])
-        action.setStatusTip(tip)
-        action.setToolTip(tip)
-        action.triggered.connect(lambda _checked=False: slot())
-        return action
+        return make_action(self, text, keys, slot, tip)
 
     def _update_enabled(self, *_args) -> None:
         if not shiboken6.isValid(self.scene):  # the scene emits while it is deleted

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import shiboken6
 from PySide6.QtCore import QObject, QPointF
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDialog
 
+from designer.actions import make_action
 from designer.block_commands import (
     expand_selection,
     group_command,
@@ -55,12 +56,7 @@ class BlockActions(QObject):
         self.ask_type = None  # tests: a callable (rows, title) -> (key, title, params) or None
 
     def _make(self, text: str, keys: list, slot, tip: str) -> QAction:
-        action = QAction(text, self)
-        action.setShortcuts([QKeySequence(k) for k in keys])
-        action.setStatusTip(tip)
-        action.setToolTip(tip)
-        action.triggered.connect(lambda _checked=False: slot())
-        return action
+        return make_action(self, text, keys, slot, tip)
 
     def _push(self, build) -> bool:
         try:
