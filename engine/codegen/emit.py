@@ -278,6 +278,14 @@ def _where(plan: Plan, n: str) -> str:
 
 
 # --------------------------------------------------------------------------- source
+def example_inputs(plan: Plan) -> str:
+    """``torch.randn(1, C, H, W)`` for each input node, comma-separated (for ``__main__``)."""
+    return ", ".join(
+        "torch.randn(1, " + ", ".join(str(d) for d in plan.shapes[n]) + ")"
+        for n in plan.input_nodes
+    )
+
+
 def render(plan: Plan, capture: bool = False, main: bool = True) -> str:
     """The Python source of the model class.
 
@@ -368,10 +376,7 @@ def render(plan: Plan, capture: bool = False, main: bool = True) -> str:
     else:
         out.append(f"        return ({', '.join(names[n] for n in plan.sinks)})")
     if main:
-        shapes = ", ".join(
-            "torch.randn(1, " + ", ".join(str(d) for d in plan.shapes[n]) + ")"
-            for n in plan.input_nodes
-        )
+        shapes = example_inputs(plan)
         out += [
             "",
             "",

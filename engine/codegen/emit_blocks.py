@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from engine.blocks.expr import to_code
 from engine.blocks.hierarchy import all_types, block_of, boundary, parent_path, records
 from engine.blocks.types import IN, BlockType, instantiate
-from engine.codegen.emit import Plan, _same_pads, _shape, doc_text, make_plan
+from engine.codegen.emit import Plan, _same_pads, _shape, doc_text, example_inputs, make_plan
 from engine.codegen.layer_text import FUNCS as _FUNCS
 from engine.codegen.layer_text import layer_ctor
 from engine.codegen.layer_text import op_of as _op
@@ -494,10 +494,7 @@ def export_blocks(graph: GraphLike) -> str:
     for lines in list(ctx.classes.values()) + [render_class(root)]:
         out += ["", *lines, ""]
     out += _loader(ctx)
-    shapes = ", ".join(
-        "torch.randn(1, " + ", ".join(str(d) for d in plan.shapes[n]) + ")"
-        for n in plan.input_nodes
-    )
+    shapes = example_inputs(plan)
     out += [
         "",
         'if __name__ == "__main__":',
