@@ -35,6 +35,7 @@ def _no_modifiers_left_behind():
     for key in (Qt.Key.Key_Shift, Qt.Key.Key_Control, Qt.Key.Key_Alt):
         QTest.keyRelease(w, key)
     w.deleteLater()
+    assert QApplication.keyboardModifiers() == Qt.KeyboardModifier.NoModifier
 
 
 @pytest.fixture

@@ -23,19 +23,6 @@ from engine.core.graph import GraphModel
 from engine.nodes import fmt_shape
 
 
-@pytest.fixture(autouse=True)
-def _no_modifiers_left_behind():
-    """QTest's Ctrl/Shift clicks leave the application's modifier state set; clear it."""
-    yield
-    from PySide6.QtTest import QTest
-    from PySide6.QtWidgets import QWidget
-
-    w = QWidget()
-    QTest.keyRelease(w, Qt.Key.Key_Shift)
-    w.deleteLater()
-    assert QApplication.keyboardModifiers() == Qt.KeyboardModifier.NoModifier
-
-
 def _free_model() -> GraphModel:
     """input 3×8×8 and an unconnected conv and relu, plus a concat."""
     m = GraphModel("free")
