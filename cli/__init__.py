@@ -28,6 +28,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+def _prog() -> str:
+    """The program name usage lines show (``convcanvas`` or ``main.py``)."""
+    from cli.launcher import program_name
+
+    return program_name()
+
+
 def main(argv: list[str]) -> int:
     """Parse ``argv`` (without the program name) and run one command; return the exit status.
 
@@ -37,7 +44,7 @@ def main(argv: list[str]) -> int:
     output (a full disk) is one line on stderr and status 2; running out of memory is one
     line and status 1. No input ends in a traceback.
     """
-    parser = argparse.ArgumentParser(prog="main.py", description="ConvCanvas command line tools")
+    parser = argparse.ArgumentParser(prog=_prog(), description="ConvCanvas command line tools")
     sub = parser.add_subparsers(dest="command", required=True)
     modules = {}
     for name, (module, help_text) in COMMANDS.items():

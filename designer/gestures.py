@@ -4,6 +4,9 @@
   from a free input slot to a node) → :class:`~designer.commands.ConnectCommand`.
 * :class:`RewireDrag` — drag an edge's input end: drop on empty canvas →
   :class:`~designer.commands.DisconnectCommand`; on another node → disconnect + connect.
+* :class:`PendingDetach` — a press on a wire's input end: a ring shows how far the cursor
+  must go before the wire comes off (:data:`DETACH_PX`); released inside it, the press was
+  a click and selects the wire. Only a drag out of the ring becomes a :class:`RewireDrag`.
 
 A gesture checks the connection with the engine while hovering (the target turns green or
 red) and, when the engine refuses, makes nothing and shows the engine's reason at the
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QPainter, QPen
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QToolTip
+from PySide6.QtWidgets import QGraphicsEllipseItem, QGraphicsItem, QGraphicsPathItem, QToolTip
 
 from designer.commands import ConnectCommand, DisconnectCommand
 from designer.edge_item import EdgeItem, curve
@@ -256,6 +259,56 @@ class RewireDrag(_Drag):
         self.line.remove()
         self._clear()
         self.edge.show()
+
+
+#: How far (screen pixels) a press on a wire's input end must move before the wire detaches.
+DETACH_PX = 14.0
+
+
+class PendingDetach:
+    """A press on ``edge``'s input end, not yet a drag: a click selects the wire, a drag
+    beyond ``radius`` (scene units, :data:`DETACH_PX` on screen) detaches it."""
+
+    def __init__(self, scene, edge: EdgeItem, press: QPointF, radius: float) -> None:
+        self.scene = scene
+        self.edge = edge
+        self.press = QPointF(press)
+        self.radius = radius
+        self.ring = QGraphicsEllipseItem(
+            QRectF(edge.p1.x() - radius, edge.p1.y() - radius, 2 * radius, 2 * radius)
+        )
+        pen = QPen(scene.theme.highlight, 0, Qt.PenStyle.DotLine)  # cosmetic: 1 px at any zoom
+        self.ring.setPen(pen)
+        self.ring.setZValue(50.0)
+        self.ring.setToolTip("Drag out of the ring to detach the wire")
+        scene.addItem(self.ring)
+
+    def beyond(self, pos: QPointF) -> bool:
+        """Whether the cursor has left the ring (the press becomes a detach drag)."""
+        d = pos - self.press
+        return d.x() ** 2 + d.y() ** 2 > self.radius * self.radius
+
+    def move(self, pos: QPointF) -> RewireDrag | None:
+        """The detach drag once the cursor leaves the ring, else ``None``."""
+        if not self.beyond(pos):
+            return None
+        self._remove_ring()
+        drag = RewireDrag(self.scene, self.edge)
+        drag.move(pos)
+        return drag
+
+    def finish(self, pos: QPointF, screen: QPoint | None = None) -> None:
+        """A click: the wire is selected, nothing is disconnected."""
+        self._remove_ring()
+        self.scene.clearSelection()
+        self.edge.setSelected(True)
+
+    def cancel(self) -> None:
+        self._remove_ring()
+
+    def _remove_ring(self) -> None:
+        if self.ring.scene() is not None:
+            self.ring.scene().removeItem(self.ring)
 
 
 def show_tooltip(screen: QPoint | None, text: str) -> None:

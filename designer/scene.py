@@ -24,7 +24,13 @@ from designer.block_items import BlockLayer
 from designer.commands import MoveNodesCommand
 from designer.document import Document
 from designer.edge_item import LABEL_MID, LABEL_NONE, EdgeItem
-from designer.gestures import ConnectDrag, MessageItem, RewireDrag, show_tooltip
+from designer.gestures import (
+    DETACH_PX,
+    ConnectDrag,
+    MessageItem,
+    PendingDetach,
+    show_tooltip,
+)
 from designer.node_item import OUT, NodeItem
 from designer.theme import Theme
 from engine.nodes import fmt_shape
@@ -410,14 +416,21 @@ class GraphScene(QGraphicsScene):
                 return True
             port = item.port_of_slot(hit[1])
             if port is not None and port in item.in_edges:
-                self._gesture = RewireDrag(self, item.in_edges[port])
+                self._gesture = self._pending_detach(item.in_edges[port], pos, event)
             else:
                 self._gesture = ConnectDrag(self, item, hit[1])
             return True
         if isinstance(item, EdgeItem) and item.near_input_end(pos):
-            self._gesture = RewireDrag(self, item)
+            self._gesture = self._pending_detach(item, pos, event)
             return True
         return False
+
+    def _pending_detach(self, edge: EdgeItem, pos: QPointF, event) -> PendingDetach:
+        """A press on a wire's input end: :data:`DETACH_PX` screen pixels before it detaches."""
+        widget = event.widget()
+        view = widget.parent() if widget is not None else None
+        scale = view.transform().m11() if view is not None and hasattr(view, "transform") else 1.0
+        return PendingDetach(self, edge, pos, DETACH_PX / max(scale, 1e-6))
 
     def _cancel_gesture(self) -> None:
         g, self._gesture = self._gesture, None
@@ -442,7 +455,9 @@ class GraphScene(QGraphicsScene):
 
     def mouseMoveEvent(self, event) -> None:  # noqa: N802 - Qt's name
         if self._gesture is not None:
-            self._gesture.move(event.scenePos())
+            drag = self._gesture.move(event.scenePos())
+            if drag is not None:  # a press on a wire's end became a detach drag
+                self._gesture = drag
             event.accept()
             return
         super().mouseMoveEvent(event)

@@ -19,7 +19,8 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog
 from designer.document import Document
 from engine.core.fileformat import to_dict
 from engine.training.files import DesignWeightsError, load_design_weights, save_design_weights
-from widgets.train_panel import WEIGHT_FILTER, TrainController, TrainPanel
+from widgets.train_panel import WEIGHT_FILTER, TrainController, TrainPanel, record_sparsity
+from widgets.train_state import TrainState
 
 
 def design_weights_ref(doc: Document, json_path: Path) -> dict | None:
@@ -63,7 +64,9 @@ class TrainHost(QObject):
         c.saved.connect(lambda p: self._say(f"Weights saved to {Path(p).name}."))
         c.failed.connect(self._on_failed)
         self._docs: set[int] = set()
-        self._pending = None
+        # Each design's training state (curves, sparsity series, status): the panel shows
+        # the current design's, never another's.
+        self.states: dict[Document, TrainState] = {}
         self.follow(window.doc)
 
     @property
@@ -78,21 +81,45 @@ class TrainHost(QObject):
         self._docs.add(id(doc))
         doc.weights_changed.connect(self._on_weights_changed)
 
+    def state_for(self, doc: Document) -> TrainState:
+        """``doc``'s training state (a new, empty one for a design never trained)."""
+        state = self.states.get(doc)
+        if state is None:
+            state = self.states[doc] = TrainState()
+        return state
+
+    def forget(self, tab) -> None:
+        """A design tab closed: drop its training state."""
+        self.states.pop(tab.doc, None)
+
     def follow_tab(self, tab) -> None:
-        """A design tab became current (or was opened): follow its document, and name its
-        weights next to its own feature maps (now, or when they are built)."""
+        """A design tab became current (or was opened): follow its document, name its
+        weights next to its own feature maps (now, or when they are built), record its
+        feature runs in its own state, and show that state in the Train panel."""
         self.follow(tab.doc)
+        if self.panel is not None:
+            self.panel.show_state(self.state_for(tab.doc))
         host = getattr(tab, "inside_host", None)
         if host is None:
             return
         if host.panel is not None:
-            if hasattr(host.panel, "set_weights_text"):
-                host.panel.set_weights_text(tab.doc.weights.text())
+            self._wire_views(host.panel, tab.doc)
         elif not getattr(host, "_weights_label_wired", False):
             host._weights_label_wired = True
-            host.panel_built.connect(
-                lambda panel, d=tab.doc: panel.set_weights_text(d.weights.text())
-            )
+            host.panel_built.connect(lambda panel, d=tab.doc: self._wire_views(panel, d))
+
+    def _wire_views(self, panel, doc: Document) -> None:
+        """One design's feature views: name its weights, record its runs in its state."""
+        if hasattr(panel, "set_weights_text"):
+            panel.set_weights_text(doc.weights.text())
+        if getattr(panel, "_train_wired", False):
+            return
+        panel._train_wired = True
+        controller = getattr(panel, "controller", None)
+        if controller is not None and hasattr(controller, "options"):
+            controller.options["effective"] = True  # the effective receptive field, too
+        if hasattr(panel, "result_shown"):
+            panel.result_shown.connect(lambda result, d=doc: self._on_result(result, d))
 
     def ensure_panel(self) -> TrainPanel:
         """The Train panel (built on first use)."""
@@ -100,9 +127,6 @@ class TrainHost(QObject):
             self.panel = TrainPanel(self.window_, self)
             self.panel.status_message.connect(self.status_message)
             self.dock.setWidget(self.panel)
-            if self._pending is not None:
-                self.panel.record_result(self._pending)
-                self._pending = None
         return self.panel
 
     def show_panel(self) -> TrainPanel:
@@ -131,25 +155,20 @@ class TrainHost(QObject):
         if self.doc.weights.dropped:
             self.status_message.emit(f"Weights: {text}.")
 
-    def on_views_built(self, panel) -> None:
-        """The feature views exist: name the weights, record results for the sparsity plot."""
-        controller = getattr(panel, "controller", None)
-        if controller is not None and hasattr(controller, "options"):
-            controller.options["effective"] = True  # the effective receptive field, too
-        if hasattr(panel, "set_weights_text"):
-            panel.set_weights_text(self.weights_text())
-        if hasattr(panel, "result_shown"):
-            panel.result_shown.connect(self._on_result)
-
-    def _on_result(self, result) -> None:
+    def _on_result(self, result, doc: Document) -> None:
+        """A feature run of ``doc``: its sparsity by depth goes into ``doc``'s own state."""
         if self.panel is not None:
-            self.panel.record_result(result)
+            self.panel.record_result(result, doc)
         else:
-            self._pending = result  # shown when the panel is built
+            record_sparsity(self.state_for(doc), result, doc.weights.kind)
 
-    def rerun(self) -> None:
-        """Run the feature views again (they switch to the weights now in use)."""
+    def rerun(self, doc: Document | None = None) -> None:
+        """Run ``doc``'s feature views again (default: the current design's); they switch to
+        the weights now in use."""
         host = getattr(self.window_, "inside_host", None)
+        if doc is not None and doc is not self.doc:
+            tab = next((t for t in self.window_.tabs_list() if t.doc is doc), None)
+            host = getattr(tab, "inside_host", None)
         if host is None:
             return
         panel = host.ensure_panel() if hasattr(host, "ensure_panel") else None
@@ -323,9 +342,9 @@ def install_training(window) -> TrainHost:
         host.actions_["export_script"] = act
     if hasattr(window, "current_design_changed"):
         window.current_design_changed.connect(host.follow_tab)
-    inside = getattr(window, "inside_host", None)
-    if inside is not None and hasattr(inside, "panel_built"):
-        if inside.panel is not None:
-            host.on_views_built(inside.panel)
-        inside.panel_built.connect(host.on_views_built)
+    if hasattr(window, "design_closed"):
+        window.design_closed.connect(host.forget)
+    tab = getattr(window, "current_tab", None)
+    if tab is not None:
+        host.follow_tab(tab)  # the first design's feature runs go into its own state
     return host

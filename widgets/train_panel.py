@@ -45,6 +45,7 @@ from engine.training.head import head_plan, head_problem
 from engine.training.shapes import CLASSES as SHAPE_CLASSES
 from engine.worker.client import Cancelled, Crashed, Failed, Finished, Progress, WorkerClient
 from widgets.plot_theme import theme_plot
+from widgets.train_state import IDLE_TEXT, TrainState
 
 # pyqtgraph (~0.25 s to import) is imported when the panel is first shown, not at start-up.
 
@@ -191,17 +192,15 @@ class TrainPanel(QWidget):
         self.host = host
         self.controller = host.controller
         self.ask = self._ask
-        self.steps: list[int] = []
-        self.losses: list[float] = []
-        self.accs: list[float] = []
-        self.held: list[tuple[int, float]] = []
-        self.last_result = None
-        self.series: dict[str, list[tuple[int, float]]] = {}
+        # The shown design's state, and the one a run in flight belongs to (with its doc).
+        self.state: TrainState = host.state_for(window.doc)
+        self.training_doc: Document | None = None
+        self.training_state: TrainState | None = None
         self.extra_config: dict = {}  # further TrainConfig fields (tests: a small shapes pool)
         self._build()
         c = self.controller
         c.progressed.connect(self._on_progress)
-        c.phase_changed.connect(self.status.setText)
+        c.phase_changed.connect(self._on_phase)
         c.finished.connect(self._on_finished)
         c.failed.connect(self._on_failed)
         c.cancelled.connect(self._on_cancelled)
@@ -245,7 +244,7 @@ class TrainPanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
         self.progress.setValue(0)
-        self.status = QLabel("Train the design on the built-in shapes or on your images.")
+        self.status = QLabel(IDLE_TEXT)
         self.status.setWordWrap(True)
 
         form = QFormLayout()
@@ -333,6 +332,36 @@ class TrainPanel(QWidget):
         lay.addWidget(self.status)
         lay.addLayout(plots, 1)
         self._data_changed()
+        self.show_state(self.state)
+
+    # ------------------------------------------------------------------ per design
+    @property
+    def steps(self) -> list[int]:
+        """The shown design's training steps (x of the loss and accuracy curves)."""
+        return self.state.steps
+
+    @property
+    def series(self) -> dict[str, list[tuple[int, float]]]:
+        """The shown design's sparsity by depth: ``random`` and ``trained`` series."""
+        return self.state.series
+
+    @property
+    def last_result(self):
+        """The shown design's last training result (``None`` before one finished)."""
+        return self.state.last_result
+
+    def show_state(self, state: TrainState) -> None:
+        """Show one design's curves, sparsity series, progress and status (a tab switch)."""
+        self.state = state
+        self.progress.setValue(state.progress)
+        busy = self.controller.busy and self.training_state is not None
+        if busy and self.training_state is not state:
+            name = self.training_doc.model.name if self.training_doc is not None else "?"
+            self.status.setText(f"Training '{name}' (its tab shows the curves); wait or cancel.")
+        else:
+            self.status.setText(state.status)
+        self._redraw()
+        self._draw_series()
 
     def _data_changed(self, *_a) -> None:
         folder = self.data_box.currentData() == "folder"
@@ -350,9 +379,16 @@ class TrainPanel(QWidget):
         answer = QMessageBox.question(self, title, text)
         return answer == QMessageBox.StandardButton.Yes
 
-    def _say(self, text: str) -> None:
-        self.status.setText(text)
+    def _say(self, text: str, state: TrainState | None = None) -> None:
+        state = state if state is not None else self.state
+        state.status = text
+        if state is self.state:
+            self.status.setText(text)
         self.status_message.emit(text)
+
+    def _on_phase(self, text: str) -> None:
+        if self.training_state is not None:
+            self._say(text, self.training_state)
 
     # ------------------------------------------------------------------ train
     @property
@@ -436,7 +472,8 @@ class TrainPanel(QWidget):
             return False
         if not self.ensure_head(len(classes)):
             return False
-        self.steps, self.losses, self.accs, self.held = [], [], [], []
+        self.training_doc, self.training_state = self.doc, self.state
+        self.state.clear_run()
         self._redraw()
         self.progress.setValue(0)
         self.train_button.setEnabled(False)
@@ -451,69 +488,93 @@ class TrainPanel(QWidget):
         self._say("Cancelling…")
 
     def _on_progress(self, percent: int, points: list) -> None:
+        st = self.training_state if self.training_state is not None else self.state
         for p in points:
-            self.steps.append(p["step"])
-            self.losses.append(p["loss"])
-            self.accs.append(p["acc"])
+            st.steps.append(p["step"])
+            st.losses.append(p["loss"])
+            st.accs.append(p["acc"])
             if "held_out" in p:
-                self.held.append((p["step"], p["held_out"]))
-        self.progress.setValue(percent)
+                st.held.append((p["step"], p["held_out"]))
+        st.progress = percent
         last = points[-1]
-        held = f", held-out {self.held[-1][1]:.1%}" if self.held else ""
-        self.status.setText(
+        held = f", held-out {st.held[-1][1]:.1%}" if st.held else ""
+        st.status = (
             f"step {last['step']} of {last['total']}: loss {last['loss']:.3f}{held} "
             f"({last['elapsed']:.0f} s)"
         )
-        self._redraw()
+        if st is self.state:
+            self.progress.setValue(percent)
+            self.status.setText(st.status)
+            self._redraw()
 
     def _redraw(self) -> None:
-        x = np.asarray(self.steps, float)
-        self.loss_raw.setData(x, np.asarray(self.losses, float))
-        self.loss_curve.setData(x, _smooth(self.losses))
-        self.acc_curve.setData(x, _smooth(self.accs))
-        if self.held:
-            hx, hy = zip(*self.held)
+        st = self.state
+        x = np.asarray(st.steps, float)
+        self.loss_raw.setData(x, np.asarray(st.losses, float))
+        self.loss_curve.setData(x, _smooth(st.losses))
+        self.acc_curve.setData(x, _smooth(st.accs))
+        if st.held:
+            hx, hy = zip(*st.held)
             self.held_curve.setData(np.asarray(hx, float), np.asarray(hy, float))
         else:
             self.held_curve.setData([], [])
 
-    def _done(self) -> None:
+    def _done(self) -> tuple[Document, TrainState]:
+        """The run is over: the buttons are back; returns the run's document and state."""
         self.train_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
+        doc = self.training_doc if self.training_doc is not None else self.doc
+        st = self.training_state if self.training_state is not None else self.state
+        self.training_doc = self.training_state = None
+        if st is not self.state:
+            self.status.setText(self.state.status)
+        return doc, st
 
     def _on_finished(self, result) -> None:
-        self._done()
-        self.last_result = result
-        self.progress.setValue(100)
+        doc, st = self._done()
+        st.last_result = result
+        st.progress = 100
+        if st is self.state:
+            self.progress.setValue(100)
         name = "shapes" if result.data_name == "shapes" else Path(result.data_name).name
         acc = result.accuracy
         origin = f"trained on {name}, {acc:.1%}" if not math.isnan(acc) else f"trained on {name}"
         meta = weights_meta(result)
-        self.doc.set_weights(result.state, "trained", origin, meta)
+        doc.set_weights(result.state, "trained", origin, meta)
         skipped = f"; {result.skipped} unreadable image(s) skipped" if result.skipped else ""
         self._say(
             f"Trained {result.steps} steps in {result.seconds:.0f} s "
-            f"({result.samples_per_second:.0f} images/s): held-out accuracy {acc:.1%}{skipped}."
+            f"({result.samples_per_second:.0f} images/s): held-out accuracy {acc:.1%}{skipped}.",
+            st,
         )
-        self.host.rerun()
+        self.host.rerun(doc)
 
     def _on_failed(self, message: str) -> None:
-        self._done()
-        self._say(f"Training failed: {message}")
+        _doc, st = self._done()
+        self._say(f"Training failed: {message}", st)
 
     def _on_cancelled(self) -> None:
-        self._done()
-        self._say("Training cancelled; the weights in use did not change.")
+        _doc, st = self._done()
+        self._say("Training cancelled; the weights in use did not change.", st)
 
     # ------------------------------------------------------------------ sparsity by depth
-    def record_result(self, result) -> None:
-        """Keep a feature run's ReLU sparsity by depth as the random or the trained series."""
-        w = self.doc.weights
-        nodes = [n for n in result.order if result.types.get(n) == "relu"] or list(result.order)
-        pts = [
-            (result.depth[n], 100.0 * result.stats[n].sparsity) for n in nodes if n in result.stats
-        ]
-        self.series["random" if w.kind == "random" else "trained"] = pts
+    def record_result(self, result, doc: Document | None = None) -> None:
+        """Keep a feature run of ``doc`` (default: the shown design) as its random or trained
+        ReLU sparsity-by-depth series; redraw if that design is shown."""
+        doc = doc if doc is not None else self.doc
+        st = self.host.state_for(doc)
+        record_sparsity(st, result, doc.weights.kind)
+        if st is self.state:
+            self._draw_series()
+
+    def _draw_series(self) -> None:
         for key, curve in (("random", self.random_curve), ("trained", self.trained_curve)):
-            data = self.series.get(key) or []
+            data = self.state.series.get(key) or []
             curve.setData([p[0] for p in data], [p[1] for p in data])
+
+
+def record_sparsity(state: TrainState, result, weights_kind: str) -> None:
+    """Store a feature run's ReLU sparsity by depth in ``state`` (random or trained series)."""
+    nodes = [n for n in result.order if result.types.get(n) == "relu"] or list(result.order)
+    pts = [(result.depth[n], 100.0 * result.stats[n].sparsity) for n in nodes if n in result.stats]
+    state.series["random" if weights_kind == "random" else "trained"] = pts

@@ -1,0 +1,205 @@
+"""A newcomer's second round (issue 20): the command line, panels per tab, wires, docks,
+training budget, tabs for templates, unreachable nodes, and the small details."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from canvas_helpers import Canvas, chain_model
+from PySide6.QtCore import QPointF
+from PySide6.QtWidgets import QGraphicsEllipseItem
+
+from engine.templates.tiny import tiny_cnn
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 120_000
+
+
+def run_main(*args: str) -> subprocess.CompletedProcess:
+    """``python main.py ARGS`` with no display and no Qt platform set."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "QT_QPA_PLATFORM")}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "main.py"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=ROOT,
+    )
+
+
+# ---------------------------------------------------------------- 1. --help and --version
+def test_help_lists_every_command_without_a_display():
+    """`main.py --help` with no display prints each command on one line and exits 0."""
+    from cli import COMMANDS
+
+    done = run_main("--help")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    for name in ("summary", "export", "import", "features", "compare", "data", "train"):
+        assert name in COMMANDS
+    for name, (_module, text) in COMMANDS.items():
+        assert any(line.split()[:1] == [name] and text in line for line in lines), name
+    assert "--version" in done.stdout and done.stderr == ""
+
+
+def test_help_and_version_import_no_qt():
+    """--help and --version load neither PySide6 nor torch."""
+    code = (
+        "import sys; from cli.launcher import main; a = main(['--help']); b = main(['--version']);"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('PySide6', 'torch', 'shiboken6')];"
+        "print('LOADED', a, b, bad)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert "LOADED 0 0 []" in done.stdout, done.stdout + done.stderr
+
+
+def test_version_prints_the_package_version():
+    """`main.py --version` prints `convcanvas 0.1.0` (the installed version)."""
+    from importlib.metadata import version
+
+    done = run_main("--version")
+    assert done.returncode == 0
+    assert done.stdout.strip() == f"convcanvas {version('convcanvas')}"
+
+
+def test_a_mistyped_command_is_named_with_the_right_one():
+    """`main.py sumary` says it is unknown, suggests `summary`, exits 2, opens no window."""
+    done = run_main("sumary")
+    assert done.returncode == 2
+    assert "unknown command or file 'sumary' (did you mean 'summary'?)" in done.stderr
+
+
+def test_the_console_script_runs_the_commands():
+    """The installed `convcanvas` script prints the same help and runs `summary`."""
+    script = Path(sys.executable).parent / "convcanvas"
+    assert script.exists(), "pip install -e . installs the convcanvas script"
+    done = subprocess.run(
+        [str(script), "--help"], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert done.returncode == 0 and done.stdout.startswith("usage: convcanvas [FILE]")
+    done = subprocess.run(
+        [str(script), "summary", "--template", "inception3a_reduced"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0 and "157,184" in done.stdout
+
+
+# ---------------------------------------------------------------- 2. panels follow the tab
+def _curve_points(curve) -> int:
+    x, _y = curve.getData()
+    return 0 if x is None else len(x)
+
+
+def test_train_panel_curves_belong_to_their_own_tab(win, qtbot):
+    """Loss points of one design's run are not shown on a new tab, and come back on return."""
+    panel = win.train_host.show_panel()
+    first = win.current_tab
+    points = [
+        {"step": s, "total": 10, "loss": 2.0 - s / 10, "acc": 0.1 * s, "elapsed": s}
+        for s in (1, 2, 3)
+    ]
+    panel.controller.progressed.emit(30, points)
+    assert _curve_points(panel.loss_curve) == 3
+    win.new_tab(tiny_cnn(size=32))
+    assert _curve_points(panel.loss_curve) == 0
+    assert panel.progress.value() == 0
+    win.design_tabs.setCurrentWidget(first)
+    assert _curve_points(panel.loss_curve) == 3 and panel.progress.value() == 30
+
+
+def test_sparsity_by_depth_shows_the_current_tabs_relus(win, qtbot):
+    """Inception's sparsity points stay on its tab; the Tiny CNN's tab shows its 4 ReLUs."""
+    win.inside_host.live = False
+    inside = win.inside_host.ensure_panel()
+    panel = win.train_host.show_panel()
+    with qtbot.waitSignal(inside.result_shown, timeout=TIMEOUT):
+        inside.run()
+    inception = _curve_points(panel.random_curve)
+    assert inception > 0
+    win.new_tab(tiny_cnn(size=32))
+    assert _curve_points(panel.random_curve) == 0
+    tiny_inside = win.inside_host.ensure_panel()
+    with qtbot.waitSignal(tiny_inside.result_shown, timeout=TIMEOUT):
+        tiny_inside.run()
+    x, _y = panel.random_curve.getData()
+    assert len(x) == 4 and max(x) < 20
+    win.design_tabs.setCurrentIndex(0)
+    assert _curve_points(panel.random_curve) == inception
+
+
+# ---------------------------------------------------------------- 14. README and Makefile
+def _make_dry_run(target: str, tmp_path) -> str:
+    return subprocess.run(
+        ["make", "-n", target, f"VENV={tmp_path / 'venv'}"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    ).stdout
+
+
+def test_make_run_installs_the_app_without_test_tools(tmp_path):
+    """`make run` on a fresh machine installs `-e .` only; `make test` adds `.[test]`."""
+    run = _make_dry_run("run", tmp_path)
+    assert "pip install --quiet -e ." in run and "[test]" not in run
+    assert "pip install --quiet -e '.[test]'" in _make_dry_run("test", tmp_path)
+
+
+def test_readme_names_only_templates_the_menu_has():
+    """The README's template list has no 'generated deep ResNet' and names every menu entry."""
+    from engine.templates import TEMPLATES
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    para = text[text.index("Templates (File → Templates") :].split("\n\n")[0]
+    assert "deep ResNet" not in para
+    for words in ("GoogLeNet", "ResNet-18", "ResNet-50", "VGG-16", "Tiny CNN"):
+        assert words in para
+        assert any(words in t.title for t in TEMPLATES.values())
+
+
+# ---------------------------------------------------------------- 3. a click selects a wire
+def _wire_end(c, dst: str = "conv"):
+    edge = c.scene.edge_item("input", dst, 0)
+    return edge, edge.p1 + QPointF(-8, 0)  # on the wire, just before its input port
+
+
+def test_a_click_near_a_wires_input_end_selects_it(qtbot):
+    """Press and release (3 px of jitter) by the input port: the wire is selected, still connected."""
+    c = Canvas(qtbot, chain_model())
+    edge, pt = _wire_end(c)
+    c.press(pt)
+    ring = [i for i in c.scene.items() if isinstance(i, QGraphicsEllipseItem)]
+    assert len(ring) == 1  # the threshold is drawn while the button is down
+    c.move(pt + QPointF(3, 2))
+    c.release(pt + QPointF(3, 2))
+    assert c.model.graph.has_edge("input", "conv")
+    assert edge.isSelected() and c.doc.undo_stack.count() == 0
+    assert not [i for i in c.scene.items() if isinstance(i, QGraphicsEllipseItem)]
+
+
+def test_a_drag_beyond_the_threshold_detaches_the_wire(qtbot):
+    """A drag 60 px away from the input end onto empty canvas disconnects (one undo step)."""
+    c = Canvas(qtbot, chain_model())
+    _edge, pt = _wire_end(c)
+    c.drag(pt, pt + QPointF(0, 60))
+    assert not c.model.graph.has_edge("input", "conv")
+    c.doc.undo_stack.undo()
+    assert c.model.graph.has_edge("input", "conv")
+
+
+def test_a_click_on_a_connected_input_port_keeps_the_wire(qtbot):
+    """A click on the input port itself selects its wire and disconnects nothing."""
+    c = Canvas(qtbot, chain_model())
+    c.press(c.in_slot("conv"))
+    c.release(c.in_slot("conv"))
+    assert c.model.graph.has_edge("input", "conv")
+    assert c.scene.edge_item("input", "conv", 0).isSelected()
