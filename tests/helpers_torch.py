@@ -80,11 +80,18 @@ def make_module(type_name: str, p: dict, x: torch.Tensor) -> nn.Module | None:
     if type_name in ("maxpool", "avgpool"):
         _spatial(x)
         cls = nn.MaxPool2d if type_name == "maxpool" else nn.AvgPool2d
+        extra = {}
+        if type_name == "avgpool":
+            extra = {
+                "count_include_pad": p.get("count_include_pad", True),
+                "divisor_override": p.get("divisor_override"),
+            }
         return cls(
             _as_tuple(p["kernel_size"]),
             stride=_as_tuple(p["stride"]),
             padding=_as_tuple(p["padding"]),
             ceil_mode=p["ceil_mode"],
+            **extra,
         )
     if type_name == "global_avgpool":
         _spatial(x)
@@ -104,6 +111,16 @@ def make_module(type_name: str, p: dict, x: torch.Tensor) -> nn.Module | None:
         return nn.Linear(x.shape[1], p["out_features"], bias=p["bias"], dtype=x.dtype)
     if type_name == "dropout":
         return nn.Dropout(p["p"])
+    if type_name == "hardsigmoid":
+        return _HardsigmoidAB(p["alpha"], p["beta"])
+    if type_name == "gelu":
+        return nn.GELU(approximate=p["approximate"])
+    if type_name == "leaky_relu":
+        return nn.LeakyReLU(p["negative_slope"])
+    if type_name == "elu":
+        return nn.ELU(p["alpha"])
+    if type_name == "softmax":
+        return nn.Softmax(dim=1)
     if type_name in _ACTIVATIONS:
         return _ACTIVATIONS[type_name]()
     if type_name == "adaptive_avgpool":
@@ -112,13 +129,27 @@ def make_module(type_name: str, p: dict, x: torch.Tensor) -> nn.Module | None:
     raise AssertionError(type_name)
 
 
+class _HardsigmoidAB(nn.Module):
+    """ONNX's HardSigmoid, ``clamp(alpha*x + beta, 0, 1)``; torch's for 1/6 and 1/2."""
+
+    def __init__(self, alpha: float, beta: float) -> None:
+        super().__init__()
+        self.alpha, self.beta = alpha, beta
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.alpha == 1 / 6 and self.beta == 0.5:
+            return nn.functional.hardsigmoid(x)
+        return torch.clamp(self.alpha * x + self.beta, min=0.0, max=1.0)
+
+
 _ACTIVATIONS = {
     "relu6": nn.ReLU6,
     "hardswish": nn.Hardswish,
-    "hardsigmoid": nn.Hardsigmoid,
     "silu": nn.SiLU,
     "sigmoid": nn.Sigmoid,
     "identity": nn.Identity,
+    "mish": nn.Mish,
+    "tanh": nn.Tanh,
 }
 
 

@@ -60,7 +60,20 @@ def test_palette_groups_node_types_by_category(qtbot):
         "Convolution": ["Conv k×k", "1×1 Conv"],
         "Pooling": ["Max Pool", "Avg Pool", "Global Avg Pool", "Adaptive Avg Pool"],
         "Merge": ["Concat", "Add", "Multiply"],
-        "Activation": ["ReLU", "ReLU6", "Hardswish", "Hardsigmoid", "SiLU", "Sigmoid"],
+        "Activation": [
+            "ReLU",
+            "ReLU6",
+            "Hardswish",
+            "Hardsigmoid",
+            "SiLU",
+            "Sigmoid",
+            "GELU",
+            "LeakyReLU",
+            "ELU",
+            "Mish",
+            "Tanh",
+            "Softmax",
+        ],  # fmt: skip
         "Other": ["BatchNorm", "Flatten", "Linear", "Identity", "Dropout"],
         "Blocks": [
             "Inception (naive)",

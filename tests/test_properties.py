@@ -70,11 +70,30 @@ def pool_params():
     )
 
 
+def avgpool_params():
+    """Random avg pool parameters: pool_params with count_include_pad and divisor_override."""
+    return st.fixed_dictionaries(
+        {
+            "kernel_size": pair_or_int(1, 5),
+            "stride": st.one_of(st.none(), pair_or_int(1, 3)),
+            "padding": pair_or_int(0, 2),
+            "ceil_mode": st.booleans(),
+            "count_include_pad": st.booleans(),
+            "divisor_override": st.one_of(st.none(), st.integers(1, 30)),
+        }
+    )
+
+
+def slope():
+    """A float parameter of an activation (slopes, alpha), negative ones included."""
+    return st.one_of(st.sampled_from([0.01, 0.2, 1.0, -0.5]), st.floats(-3.0, 3.0))
+
+
 PARAMS = {
     "conv": conv_params(),
     "conv1x1": conv1x1_params(),
     "maxpool": pool_params(),
-    "avgpool": pool_params(),
+    "avgpool": avgpool_params(),
     "global_avgpool": st.just({}),
     "relu": st.just({}),
     "flatten": st.just({}),
@@ -89,7 +108,15 @@ PARAMS = {
     "linear": st.fixed_dictionaries({"out_features": st.integers(1, 9), "bias": st.booleans()}),
     "relu6": st.just({}),
     "hardswish": st.just({}),
-    "hardsigmoid": st.just({}),
+    "hardsigmoid": st.one_of(
+        st.just({}), st.fixed_dictionaries({"alpha": slope(), "beta": st.floats(-2.0, 2.0)})
+    ),
+    "gelu": st.fixed_dictionaries({"approximate": st.sampled_from(["none", "tanh"])}),
+    "leaky_relu": st.fixed_dictionaries({"negative_slope": slope()}),
+    "elu": st.fixed_dictionaries({"alpha": slope()}),
+    "mish": st.just({}),
+    "tanh": st.just({}),
+    "softmax": st.just({}),
     "silu": st.just({}),
     "sigmoid": st.just({}),
     "identity": st.just({}),

@@ -11,6 +11,7 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QDoubleSpinBox,
     QHBoxLayout,
     QLabel,
@@ -224,15 +225,24 @@ class BoolEditor(ParamEditor):
         self.check.setChecked(bool(value))
 
 
+class _FloatSpin(QDoubleSpinBox):
+    """A double spin box that shows its value without trailing zeros (``0.166667``, ``0.5``)."""
+
+    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt's name
+        return f"{value:.{self.decimals()}f}".rstrip("0").rstrip(".") or "0"
+
+
 class FloatEditor(ParamEditor):
     """A bounded float spin box; small defaults (eps) get more decimals."""
 
     def __init__(self, spec: ParamSpec, parent: QWidget | None = None) -> None:
         super().__init__(spec, parent)
-        self.spin = QDoubleSpinBox(self)
-        small = spec.default is not None and 0 < float(spec.default) < 0.01
-        self.spin.setDecimals(6 if small else 3)
-        self.spin.setSingleStep(float(spec.default) / 10 if small else 0.05)
+        self.spin = _FloatSpin(self)
+        default = float(spec.default) if spec.default is not None else 1.0
+        small = 0 < abs(default) < 0.01
+        # Six decimals where the default needs them (eps, hardsigmoid's 1/6).
+        self.spin.setDecimals(6 if small or round(default, 3) != default else 3)
+        self.spin.setSingleStep(abs(default) / 10 if small else 0.05)
         self.spin.setRange(
             spec.minimum if spec.minimum is not None else -1e9,
             spec.maximum if spec.maximum is not None else 1e9,
@@ -246,6 +256,65 @@ class FloatEditor(ParamEditor):
 
     def _show(self, value: Any) -> None:
         self.spin.setValue(float(value))
+
+
+class OptionalEditor(ParamEditor):
+    """An int or float spin box that may be unset (``None``): a check box turns it on."""
+
+    def __init__(self, spec: ParamSpec, parent: QWidget | None = None) -> None:
+        super().__init__(spec, parent)
+        if spec.kind == "optional_int":
+            self.spin = _spin(spec, self)
+        else:
+            self.spin = _FloatSpin(self)
+            self.spin.setDecimals(4)
+            self.spin.setRange(
+                spec.minimum if spec.minimum is not None else -1e9,
+                spec.maximum if spec.maximum is not None else 1e9,
+            )
+        self.on = QCheckBox("set", self)
+        self.on.setToolTip(f"unset: {spec.doc or 'torch default'}")
+        self.layout_.addWidget(self.spin, 1)
+        self.layout_.addWidget(self.on)
+        self.spin.valueChanged.connect(self._emit)
+        self.spin.editingFinished.connect(self.finished)
+        self.on.toggled.connect(self._on_toggled)
+
+    def value(self) -> Any:
+        if not self.on.isChecked():
+            return None
+        v = self.spin.value()
+        return int(v) if self.spec.kind == "optional_int" else float(v)
+
+    def _show(self, value: Any) -> None:
+        self.on.setChecked(value is not None)
+        if value is not None:
+            self.spin.setValue(value)
+        self.spin.setEnabled(value is not None)
+
+    def _on_toggled(self, on: bool) -> None:
+        self.spin.setEnabled(on)
+        self._emit()
+        self.finished.emit()
+
+
+class ChoiceEditor(ParamEditor):
+    """A drop-down list of the parameter's choices."""
+
+    discrete = True
+
+    def __init__(self, spec: ParamSpec, parent: QWidget | None = None) -> None:
+        super().__init__(spec, parent)
+        self.combo = QComboBox(self)
+        self.combo.addItems(list(spec.choices))
+        self.layout_.addWidget(self.combo, 1)
+        self.combo.currentIndexChanged.connect(self._emit)
+
+    def value(self) -> str:
+        return self.combo.currentText()
+
+    def _show(self, value: Any) -> None:
+        self.combo.setCurrentIndex(self.spec.choices.index(value))
 
 
 def make_editor(type_name: str, spec: ParamSpec, parent: QWidget | None = None) -> ParamEditor:
@@ -263,4 +332,8 @@ def make_editor(type_name: str, spec: ParamSpec, parent: QWidget | None = None) 
         return BoolEditor(spec, parent)
     if kind == "float":
         return FloatEditor(spec, parent)
+    if kind in ("optional_int", "optional_float"):
+        return OptionalEditor(spec, parent)
+    if kind == "choice":
+        return ChoiceEditor(spec, parent)
     raise ValueError(f"no editor for parameter kind {kind!r}")  # pragma: no cover

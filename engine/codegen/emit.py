@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import networkx as nx
 
 from engine.analysis.analyzer import Analysis, Totals, analyze
+from engine.codegen import node_code
 from engine.codegen.naming import class_name, module_names
 from engine.core.errors import EngineError
 from engine.core.graph import GraphLike
@@ -35,7 +36,6 @@ MODULE_TYPES = frozenset(
         "dropout",
         "relu6",
         "hardswish",
-        "hardsigmoid",
         "silu",
         "sigmoid",
         "identity",
@@ -47,7 +47,6 @@ MODULE_TYPES = frozenset(
 _SIMPLE_MODULES = {
     "relu6": "nn.ReLU6()",
     "hardswish": "nn.Hardswish()",
-    "hardsigmoid": "nn.Hardsigmoid()",
     "silu": "nn.SiLU()",
     "sigmoid": "nn.Sigmoid()",
     "identity": "nn.Identity()",
@@ -187,12 +186,22 @@ def _same_pads(p: dict) -> tuple[int, int, int, int] | None:
     return tw // 2, tw - tw // 2, th // 2, th - th // 2
 
 
+def is_module(plan: Plan, n: str) -> bool:
+    """Whether node ``n`` is an ``nn`` submodule (else an expression in ``forward``)."""
+    t = plan.types[n]
+    if t in node_code.TYPES:
+        return node_code.is_module(t, plan.params[n])
+    return t in MODULE_TYPES
+
+
 def layer_expr(plan: Plan, n: str) -> str:
     """The ``nn`` constructor call for node ``n`` (a module type)."""
     t = plan.types[n]
     p = plan.params[n]
     src = plan.inputs[n][0]
     in_shape = plan.shapes[src]
+    if t in node_code.TYPES:
+        return node_code.module_ctor(t, p, str(in_shape[0]))
     if t in ("conv", "conv1x1"):
         args = [str(in_shape[0]), str(p["out_channels"])]
         if t == "conv":
@@ -223,6 +232,10 @@ def layer_expr(plan: Plan, n: str) -> str:
             args.append(f"padding={_lit(p['padding'])}")
         if p["ceil_mode"]:
             args.append("ceil_mode=True")
+        if t == "avgpool" and not p["count_include_pad"]:
+            args.append("count_include_pad=False")
+        if t == "avgpool" and p["divisor_override"] is not None:
+            args.append(f"divisor_override={int(p['divisor_override'])}")
         cls = "MaxPool2d" if t == "maxpool" else "AvgPool2d"
         return f"nn.{cls}({', '.join(args)})"
     if t == "global_avgpool":
@@ -259,6 +272,8 @@ def forward_expr(plan: Plan, n: str) -> str:
         return (
             f"self.{plan.names[n]}(nn.functional.pad({ins[0]}, ({left}, {right}, {top}, {bottom})))"
         )
+    if t in node_code.TYPES:
+        return node_code.forward_text(t, plan.params[n], ins, f"self.{plan.names[n]}")
     if t in MODULE_TYPES:
         return f"self.{plan.names[n]}({ins[0]})"
     if t == "concat":
@@ -330,7 +345,7 @@ def render(plan: Plan, capture: bool = False, main: bool = True) -> str:
         "        super().__init__()",
     ]
     for n in plan.order:
-        if plan.types[n] in MODULE_TYPES:
+        if is_module(plan, n):
             where = _where(plan, n)
             if (
                 plan.types[n] == "conv"

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import ast
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from engine.blocks.expr import to_code
 from engine.blocks.hierarchy import all_types, block_of, boundary, parent_path, records
 from engine.blocks.types import IN, BlockType, instantiate
+from engine.codegen import node_code
 from engine.codegen.emit import Plan, _same_pads, _shape, doc_text, example_inputs, make_plan
 from engine.codegen.layer_text import FUNCS as _FUNCS
 from engine.codegen.layer_text import layer_ctor
@@ -39,9 +41,10 @@ class Elem:
     name: str
     ins: list[str]
     ctor: str | None = None  # None for an expression without a module
-    op: str = "call"  # call, cat, add, mul, flatten
+    op: str = "call"  # call, cat, add, mul, flatten, fn
     cond: str | None = None  # optional member: kept only when this holds
     pads: tuple | None = None  # uneven "same" padding done in forward
+    fn: Callable[[list[str]], str] | None = None  # op "fn": the expression of the inputs
 
 
 @dataclass
@@ -132,9 +135,16 @@ def _call(e: Elem, args: list[str]) -> str:
         expr = " + ".join(args)
     elif e.op == "mul":
         expr = " * ".join(args)
+    elif e.op == "fn":
+        expr = e.fn(args)
     else:
         expr = f"torch.flatten({args[0]}, 1)"
     return f"{expr} if self.use_{e.name} else {args[0]}" if e.cond else expr
+
+
+def _fn(ntype: str, p: dict) -> Callable[[list[str]], str]:
+    """The forward expression of a node that has no submodule, as a function of its inputs."""
+    return lambda args: node_code.forward_text(ntype, p, args, "")
 
 
 def _sequential(parts: list[str]) -> str:
@@ -157,6 +167,7 @@ def _typed_class(ctx: _Ctx, bt: BlockType) -> str:
         conds[m.id] = cond
         ch = {s: raw[s] if cond is not None and conds[s] == cond else chans[s] for s in ins}
         in_ch = ch[ins[0]] if ins else "in_channels"
+        fn = None
         if m.block is not None:
             sub = ctx.types[m.block]
             ctor = f"{_typed_class(ctx, sub)}({in_ch}{_kwargs(m.params, sub)})"
@@ -166,18 +177,19 @@ def _typed_class(ctx: _Ctx, bt: BlockType) -> str:
             p.update({k: v for k, v in m.params.items() if k not in m.exprs})
             p.update({k: {"expr": to_code(t)} for k, t in m.exprs.items()})
             ctor = None if m.type in _FUNCS else layer_ctor(m.type, p, in_ch)
+            fn = _fn(m.type, p) if ctor is None and m.type in node_code.TYPES else None
             out_ch = _sym_channels(m.type, p, [ch[s] for s in ins])
         raw[m.id] = out_ch
         if cond is not None and out_ch != in_ch:
             out_ch = f"({out_ch} if {cond} else {in_ch})"
         chans[m.id] = out_ch
-        op = "call" if m.block is not None else _op(m.type)
+        op = "call" if m.block is not None else ("fn" if fn else _op(m.type))
         if "." in m.id:
             head = m.id.split(".", 1)[0]
             subs.setdefault(head, []).append((m, ctor, ins, cond))
             chans[head] = out_ch
             continue
-        elems.append(Elem(m.id, [_head(i) for i in ins], ctor, op, cond))
+        elems.append(Elem(m.id, [_head(i) for i in ins], ctor, op, cond, fn=fn))
     for head, items in subs.items():
         ok = all(m.id == f"{head}.{k}" for k, (m, *_) in enumerate(items)) and all(
             c is not None for _, c, *_ in items
@@ -417,13 +429,17 @@ def _literal_ir(ctx: _Ctx, path: str, prefix: str) -> ClassIR:
             srcs = plan.inputs[what]
             ctor = None
             pads = None
+            fn = None
             if t not in _FUNCS:
                 ctor = layer_ctor(t, plan.params[what], str(plan.shapes[srcs[0]][0]))
                 if t == "conv" and plan.params[what]["padding"] == "same":
                     pads = _same_pads(plan.params[what])
-                ctx.keys[what] = prefix + name
+                if ctor is None:
+                    fn = _fn(t, plan.params[what])
+                else:
+                    ctx.keys[what] = prefix + name
             ins = [elem_of.get(s) or arg_of[s] for s in srcs]
-            elems.append(Elem(name, ins, ctor, _op(t), None, pads))
+            elems.append(Elem(name, ins, ctor, "fn" if fn else _op(t), None, pads, fn))
         else:
             srcs = boundary(model, what).sources
             ctor, _ = _build(ctx, what, f"{prefix}{name}.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 
 from engine.blocks.expr import to_code
+from engine.codegen import node_code
 from engine.codegen.emit import _same_pads
 from engine.nodes import pair
 
@@ -40,8 +41,14 @@ def _is(value, default) -> bool:
     return value == default
 
 
-def layer_ctor(ntype: str, p: dict, in_ch: str) -> str:
-    """The ``nn`` constructor of a node type, with literal or expression fields."""
+def layer_ctor(ntype: str, p: dict, in_ch: str) -> str | None:
+    """The ``nn`` constructor of a node type, with literal or expression fields.
+
+    ``None`` for a node that is an expression in ``forward`` (see
+    :func:`engine.codegen.node_code.forward_text`).
+    """
+    if ntype in node_code.TYPES:
+        return node_code.module_ctor(ntype, p, in_ch)
     if ntype in ("conv", "conv1x1"):
         args = [in_ch, value_text(p["out_channels"])]
         args.append(
@@ -80,6 +87,10 @@ def layer_ctor(ntype: str, p: dict, in_ch: str) -> str:
             args.append(f"padding={value_text(p['padding'])}")
         if not _is(p.get("ceil_mode", False), False):
             args.append("ceil_mode=True")
+        if ntype == "avgpool" and not _is(p.get("count_include_pad", True), True):
+            args.append(f"count_include_pad={value_text(p['count_include_pad'])}")
+        if ntype == "avgpool" and p.get("divisor_override") is not None:
+            args.append(f"divisor_override={value_text(p['divisor_override'])}")
         return f"nn.{'MaxPool2d' if ntype == 'maxpool' else 'AvgPool2d'}({', '.join(args)})"
     if ntype == "linear":
         bias = "" if _is(p.get("bias", True), True) else ", bias=False"

@@ -201,6 +201,12 @@ INFER_ONE: dict[str, Callable] = {
     "silu": _infer_same,
     "sigmoid": _infer_same,
     "identity": _infer_same,
+    "gelu": _infer_same,
+    "leaky_relu": _infer_same,
+    "elu": _infer_same,
+    "mish": _infer_same,
+    "tanh": _infer_same,
+    "softmax": _infer_same,
     "adaptive_avgpool": _infer_adaptive,
     "batchnorm": _infer_bn,
     "flatten": _infer_flatten,
@@ -358,6 +364,12 @@ RECEPTIVE_ONE: dict[str, Callable] = {
     "silu": _rf_same,
     "sigmoid": _rf_same,
     "identity": _rf_same,
+    "gelu": _rf_same,
+    "leaky_relu": _rf_same,
+    "elu": _rf_same,
+    "mish": _rf_same,
+    "tanh": _rf_same,
+    "softmax": _rf_same,  # over channels: each pixel's own window
     "adaptive_avgpool": _rf_adaptive,
 }
 RECEPTIVE_MERGE: dict[str, Callable] = {"concat": _rf_merge, "add": _rf_merge, "mul": _rf_mul}

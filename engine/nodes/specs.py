@@ -34,12 +34,14 @@ class ParamSpec:
     """One parameter of a node type."""
 
     name: str
-    kind: str  # "int", "pair", "padding", "bool", "float", "optional_pair"
+    kind: str  # "int", "pair", "padding", "bool", "float", "optional_pair",
+    # "optional_int", "optional_float" (None allowed), "choice" (one of ``choices``)
     default: Any = None
     minimum: float | None = None
     maximum: float | None = None
     required: bool = False
     doc: str = ""
+    choices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,12 +89,30 @@ def _conv_params(with_kernel: bool) -> tuple[ParamSpec, ...]:
     return tuple(ps)
 
 
-def _pool_params() -> tuple[ParamSpec, ...]:
-    return (
+def _pool_params(avg: bool = False) -> tuple[ParamSpec, ...]:
+    ps = (
         ParamSpec("kernel_size", "pair", None, 1, 4096, required=True),
         ParamSpec("stride", "optional_pair", None, 1, 4096, doc="defaults to kernel_size"),
         ParamSpec("padding", "pair", 0, 0, 4096),
         ParamSpec("ceil_mode", "bool", False),
+    )
+    if not avg:
+        return ps
+    return ps + (
+        ParamSpec(
+            "count_include_pad",
+            "bool",
+            True,
+            doc="divide by the whole window, zero padding included (torch's default)",
+        ),
+        ParamSpec(
+            "divisor_override",
+            "optional_int",
+            None,
+            1,
+            1 << 24,
+            doc="divide every window's sum by this number instead of its size",
+        ),
     )
 
 
@@ -123,7 +143,7 @@ NODE_TYPES: dict[str, NodeType] = {
             "2-D convolution with a 1×1 kernel: mixes channels, keeps H×W",
         ),
         NodeType("maxpool", "Max Pool", "Pooling", _pool_params(), 1, 1, "max pooling"),
-        NodeType("avgpool", "Avg Pool", "Pooling", _pool_params(), 1, 1, "average pooling"),
+        NodeType("avgpool", "Avg Pool", "Pooling", _pool_params(True), 1, 1, "average pooling"),
         NodeType(
             "global_avgpool",
             "Global Avg Pool",
@@ -194,9 +214,66 @@ NODE_TYPES: dict[str, NodeType] = {
         ),
         NodeType("relu6", "ReLU6", "Activation", (), 1, 1, "min(max(x, 0), 6)"),
         NodeType("hardswish", "Hardswish", "Activation", (), 1, 1, "x · relu6(x + 3) / 6"),
-        NodeType("hardsigmoid", "Hardsigmoid", "Activation", (), 1, 1, "relu6(x + 3) / 6"),
+        NodeType(
+            "hardsigmoid",
+            "Hardsigmoid",
+            "Activation",
+            (
+                ParamSpec("alpha", "float", 1 / 6, -1e3, 1e3, doc="slope (torch 1/6, ONNX 0.2)"),
+                ParamSpec("beta", "float", 0.5, -1e3, 1e3, doc="offset"),
+            ),
+            1,
+            1,
+            "clamp(alpha·x + beta, 0, 1); torch's alpha 1/6, beta 0.5 is relu6(x + 3) / 6",
+        ),
         NodeType("silu", "SiLU", "Activation", (), 1, 1, "x · sigmoid(x) (swish)"),
         NodeType("sigmoid", "Sigmoid", "Activation", (), 1, 1, "1 / (1 + exp(-x))"),
+        NodeType(
+            "gelu",
+            "GELU",
+            "Activation",
+            (
+                ParamSpec(
+                    "approximate",
+                    "choice",
+                    "none",
+                    choices=("none", "tanh"),
+                    doc="none: x·Φ(x) exactly; tanh: the tanh approximation",
+                ),
+            ),
+            1,
+            1,
+            "x · Φ(x), Φ the standard normal distribution function",
+        ),
+        NodeType(
+            "leaky_relu",
+            "LeakyReLU",
+            "Activation",
+            (ParamSpec("negative_slope", "float", 0.01, -1e3, 1e3, doc="slope below zero"),),
+            1,
+            1,
+            "x if x ≥ 0 else negative_slope · x",
+        ),
+        NodeType(
+            "elu",
+            "ELU",
+            "Activation",
+            (ParamSpec("alpha", "float", 1.0, -1e3, 1e3, doc="value approached for x → −∞"),),
+            1,
+            1,
+            "x if x > 0 else alpha · (exp(x) − 1)",
+        ),
+        NodeType("mish", "Mish", "Activation", (), 1, 1, "x · tanh(softplus(x))"),
+        NodeType("tanh", "Tanh", "Activation", (), 1, 1, "tanh(x)"),
+        NodeType(
+            "softmax",
+            "Softmax",
+            "Activation",
+            (),
+            1,
+            1,
+            "exp(x) / sum of exp over channels (dim 1): per pixel, or over a feature vector",
+        ),
         NodeType(
             "identity",
             "Identity",
@@ -259,6 +336,32 @@ def _check_pair(value: Any, spec: ParamSpec, node: str | None) -> int | list[int
     return _check_int(value, spec, node)
 
 
+def _check_float(value: Any, spec: ParamSpec, node: str | None) -> float:
+    name = spec.name
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
+        raise ParamError(
+            f"{_where(node)}: '{name}' must be between {spec.minimum:g} and "
+            f"{spec.maximum:g}, got a {len(str(abs(value)))}-digit integer",
+            node,
+            name,
+        )
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ParamError(f"{_where(node)}: '{name}' must be a number, got {value!r}", node, name)
+    if (
+        spec.minimum is not None
+        and value < spec.minimum
+        or spec.maximum is not None
+        and value > spec.maximum
+    ):
+        raise ParamError(
+            f"{_where(node)}: '{name}' must be between {spec.minimum:g} and "
+            f"{spec.maximum:g}, got {value}",
+            node,
+            name,
+        )
+    return float(value)
+
+
 def check_param(type_name: str, name: str, value: Any, node: str | None = None) -> Any:
     """Check one parameter value and return it in canonical form.
 
@@ -313,35 +416,19 @@ def check_param(type_name: str, name: str, value: Any, node: str | None = None) 
                 f"{_where(node)}: '{name}' must be true or false, got {value!r}", node, name
             )
         return value
+    if kind == "optional_int":
+        return None if value is None else _check_int(value, spec, node)
     if kind == "float":
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
+        return _check_float(value, spec, node)
+    if kind == "optional_float":
+        return None if value is None else _check_float(value, spec, node)
+    if kind == "choice":
+        if not isinstance(value, str) or value not in spec.choices:
+            options = ", ".join(repr(c) for c in spec.choices)
             raise ParamError(
-                f"{_where(node)}: '{name}' must be between {spec.minimum:g} and "
-                f"{spec.maximum:g}, got a {len(str(abs(value)))}-digit integer",
-                node,
-                name,
+                f"{_where(node)}: '{name}' must be one of {options}, got {value!r}", node, name
             )
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not math.isfinite(value)
-        ):
-            raise ParamError(
-                f"{_where(node)}: '{name}' must be a number, got {value!r}", node, name
-            )
-        if (
-            spec.minimum is not None
-            and value < spec.minimum
-            or spec.maximum is not None
-            and value > spec.maximum
-        ):
-            raise ParamError(
-                f"{_where(node)}: '{name}' must be between {spec.minimum:g} and "
-                f"{spec.maximum:g}, got {value}",
-                node,
-                name,
-            )
-        return float(value)
+        return value
     raise AssertionError(kind)  # pragma: no cover
 
 

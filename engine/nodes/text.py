@@ -42,7 +42,12 @@ def summary_text(type_name: str, p: dict) -> str:
         kh, kw = pair(p["kernel_size"])
         s = p["stride"] if p["stride"] is not None else p["kernel_size"]
         text = f"{kh}×{kw} · s{_pair_text(s)} p{_pair_text(p['padding'])}"
-        return text + (" ceil" if p["ceil_mode"] else "")
+        text += " ceil" if p["ceil_mode"] else ""
+        if type_name == "avgpool" and not p.get("count_include_pad", True):
+            text += " excl-pad"
+        if type_name == "avgpool" and p.get("divisor_override") is not None:
+            text += f" ÷{p['divisor_override']}"
+        return text
     if type_name == "input":
         return f"{p['channels']}×{p['height']}×{p['width']}"
     if type_name == "linear":
@@ -51,6 +56,18 @@ def summary_text(type_name: str, p: dict) -> str:
         return f"p={p['p']:g}"
     if type_name == "batchnorm":
         return f"eps={p['eps']:g}"
+    if type_name == "gelu":
+        return "tanh approx." if p["approximate"] == "tanh" else ""
+    if type_name == "leaky_relu":
+        return f"slope {p['negative_slope']:g}"
+    if type_name == "elu":
+        return f"α={p['alpha']:g}"
+    if type_name == "hardsigmoid":
+        if p["alpha"] == 1 / 6 and p["beta"] == 0.5:
+            return ""
+        return f"α={p['alpha']:.4g} β={p['beta']:.4g}"
+    if type_name == "softmax":
+        return "over channels"
     if type_name == "adaptive_avgpool":
         h, w = pair(p["output_size"])
         return f"→ {h}×{w}"
