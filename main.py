@@ -17,9 +17,14 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     """Dispatch to the command line tools or start the editor (see :mod:`cli.launcher`)."""
-    from cli.launcher import main as launch
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        from cli.launcher import main as launch
 
-    return launch(argv)
+        return launch(args)
+    except KeyboardInterrupt:  # Ctrl-C while a command's modules are imported
+        print(f"{args[0] if args else 'convcanvas'}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from typing import TYPE_CHECKING
 
 from cli.safety import EXIT_REFUSED, EXIT_UNREADABLE, GuardedStdout, escape
+from engine.core.filesafety import FileWarning
 
 if TYPE_CHECKING:
     from engine.core.graph import GraphModel
@@ -35,14 +37,28 @@ def _prog() -> str:
     return program_name()
 
 
+#: Ctrl-C (SIGINT), as a shell reports it.
+EXIT_INTERRUPTED = 130
+
+
+def _one_line_warning(command: str):
+    """A ``warnings.showwarning`` that prints ``command: warning: message`` (escaped)."""
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        print(f"{command}: warning: {escape(message)}", file=sys.stderr)
+
+    return show
+
+
 def main(argv: list[str]) -> int:
     """Parse ``argv`` (without the program name) and run one command; return the exit status.
 
-    Exit statuses (every command): 0 ok, 1 invalid or empty graph or refused work, 2
+        Exit statuses (every command): 0 ok, 1 invalid or empty graph or refused work, 2
     unreadable input or bad usage (argparse's usage errors included). A reader that closes
     the pipe early (``| head -1``) ends the output quietly; a failed write to standard
     output (a full disk) is one line on stderr and status 2; running out of memory is one
-    line and status 1. No input ends in a traceback.
+    line and status 1; Ctrl-C is one line and status 130. Warnings (non-finite weights) are
+    one ``COMMAND: warning: ...`` line each. No input ends in a traceback.
     """
     parser = argparse.ArgumentParser(prog=_prog(), description="ConvCanvas command line tools")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -61,12 +77,19 @@ def main(argv: list[str]) -> int:
     guard = GuardedStdout(saved)
     sys.stdout = guard  # type: ignore[assignment]
     try:
-        status = int(modules[command].run(args) or 0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", FileWarning)  # always a line, never an error
+            warnings.showwarning = _one_line_warning(command)
+            status = int(modules[command].run(args) or 0)
         guard.flush()
     except MemoryError:
         guard.flush()
         print(f"{command}: out of memory; nothing more was written", file=sys.stderr)
         status = EXIT_REFUSED
+    except KeyboardInterrupt:
+        guard.flush()
+        print(f"{command}: interrupted; nothing more was written", file=sys.stderr)
+        status = EXIT_INTERRUPTED
     finally:
         sys.stdout = saved
     if guard.error is not None:

@@ -99,7 +99,8 @@ def _levels(arr: np.ndarray, lo: float, hi: float) -> np.ndarray:
     span = hi - lo
     if not math.isfinite(span) or span <= 0:
         return np.zeros(arr.shape, np.uint8)
-    idx = (arr.astype(np.float32) - np.float32(lo)) * np.float32(255.0 / span)
+    with np.errstate(over="ignore", invalid="ignore"):  # ±3e38 apart: inf, clipped below
+        idx = (arr.astype(np.float32) - np.float32(lo)) * np.float32(255.0 / span)
     np.clip(idx, 0, 255, out=idx)
     return np.rint(idx).astype(np.uint8)
 
@@ -193,7 +194,7 @@ def render_node(result: FeatureResult, node: str) -> Image.Image:
     lx = bx + bar_w + 4
     draw.text((lx, top - 2), _fmt(hi), fill=TEXT, font=small)
     draw.text((lx, top + bar_h - 12), _fmt(lo), fill=TEXT, font=small)
-    if lo < 0 < hi:
+    if lo < 0 < hi and math.isfinite(hi - lo):
         zy = top + round((hi / (hi - lo)) * (bar_h - 1))
         draw.line((bx + bar_w, zy, bx + bar_w + 3, zy), fill=TEXT)
         if 14 < zy - top < bar_h - 26:

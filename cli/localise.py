@@ -98,7 +98,9 @@ def heat_on_original(grad: np.ndarray, result: FeatureResult) -> np.ndarray:
     ih, iw = pre.input_size
     top, left = max(0, round(oy)), max(0, round(ox))
     ch, cw = max(1, min(h - top, round(ih * sy))), max(1, min(w - left, round(iw * sx)))
-    g = grad / grad.max() if grad.max() > 0 else grad
+    # Overflowing weights give inf/nan gradients: nan counts as 0, inf as the peak.
+    g = np.nan_to_num(grad.astype(np.float64), nan=0.0, posinf=np.finfo(np.float64).max, neginf=0.0)
+    g = g / g.max() if g.size and g.max() > 0 else g
     plane = Image.fromarray(g.astype(np.float32), "F").resize((cw, ch), Image.Resampling.BILINEAR)
     out = np.zeros((h, w), np.float32)
     out[top : top + ch, left : left + cw] = np.asarray(plane)

@@ -18,6 +18,8 @@ from pathlib import Path
 
 from torch import nn
 
+from engine.core.fileformat import read_limited
+from engine.core.filesafety import PICKLE_RECORD_LIMIT
 from engine.interop.errors import SourceError
 
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".tar")
@@ -43,13 +45,14 @@ def _pickle_globals(path: Path) -> list[str]:
     try:
         if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as zf:
-                name = next((n for n in zf.namelist() if n.endswith("data.pkl")), None)
-                if name is None:
+                info = next((i for i in zf.infolist() if i.filename.endswith("data.pkl")), None)
+                # The declared size comes first: a small file can declare a huge record.
+                if info is None or info.file_size > PICKLE_RECORD_LIMIT:
                     return []
-                data = zf.read(name)
+                data = zf.read(info)
         else:
-            data = path.read_bytes()
-    except OSError:
+            data = read_limited(path, PICKLE_RECORD_LIMIT) or b""
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError):
         return []
     found: list[str] = []
     stack: list = []

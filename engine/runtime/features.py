@@ -149,16 +149,18 @@ def node_stats(
     zeros = int(np.count_nonzero(flat == 0))
     t = np.float32(near_zero)
     small = int(np.count_nonzero(flat < t)) - int(np.count_nonzero(flat <= -t))
-    mean = float(np.add.reduce(flat, dtype=np.float32)) / n
-    if not np.isfinite(mean):
-        mean = float(np.add.reduce(flat, dtype=np.float64)) / n
-    second = float(np.dot(flat, flat)) / n
-    var = second - mean * mean
-    if not (var > 1e-3 * mean * mean) or not np.isfinite(second):
-        d = flat.astype(np.float64)
-        mean = float(d.mean())
-        d -= mean
-        var = float(np.dot(d, d)) / n
+    # Huge weights overflow float32 to infinity: the statistics say inf/nan, no warning.
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = float(np.add.reduce(flat, dtype=np.float32)) / n
+        if not np.isfinite(mean):
+            mean = float(np.add.reduce(flat, dtype=np.float64)) / n
+        second = float(np.dot(flat, flat)) / n
+        var = second - mean * mean
+        if not (var > 1e-3 * mean * mean) or not np.isfinite(second):
+            d = flat.astype(np.float64)
+            mean = float(d.mean())
+            d -= mean
+            var = float(np.dot(d, d)) / n
     arg = int(flat.argmax())
     index = tuple(int(i) for i in np.unravel_index(arg, shape))
     return NodeStats(

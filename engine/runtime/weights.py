@@ -23,6 +23,7 @@ from torch import nn
 
 from engine.core.errors import EngineError
 from engine.core.fileformat import write_atomic
+from engine.core.filesafety import FileGuardError, guard_state, guard_weights_file, limit_for
 
 # BatchNorm's counter: torch itself accepts files without it (older formats).
 _OPTIONAL_SUFFIX = ".num_batches_tracked"
@@ -138,8 +139,13 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
         return {}
 
 
-def read_state_dict(path: str | os.PathLike) -> dict:
+def read_state_dict(path: str | os.PathLike, limit: int | None = None) -> dict:
     """Read a ``state_dict`` file safely (``.safetensors``, or ``.pt`` with ``weights_only``).
+
+    Nothing is read before :func:`engine.core.filesafety.guard_weights_file` has checked
+    the file (regular, declared sizes within ``limit`` bytes, a sound header); tensors that
+    are not floating-point are refused, NaN and infinity warned about
+    (:class:`engine.core.filesafety.FileWarning`).
 
     Raises
     ------
@@ -149,9 +155,20 @@ def read_state_dict(path: str | os.PathLike) -> dict:
     """
     path = str(path)
     name = Path(path).name
-    if Path(path).is_dir():
-        raise WeightsError(f"{name}: is a folder, not a weights file", path)
-    if is_safetensors(path) or (path.lower().endswith(".safetensors") and not Path(path).exists()):
+    try:
+        guard_weights_file(path, limit)
+    except FileGuardError as exc:
+        raise WeightsError(exc.message, path) from None
+    obj = _read_unguarded(path, name)
+    try:
+        guard_state(obj, path)
+    except FileGuardError as exc:
+        raise WeightsError(exc.message, path) from None
+    return obj
+
+
+def _read_unguarded(path: str, name: str) -> dict:
+    if is_safetensors(path):
         return _read_safetensors(path)
     try:
         with warnings.catch_warnings():  # e.g. "pickle protocol 4": we report failures ourselves
@@ -272,7 +289,7 @@ def load_weights(module: nn.Module, path: str | os.PathLike) -> None:
         the file is not a state dict. The module is unchanged.
     """
     path = str(path)
-    state = read_state_dict(path)
+    state = read_state_dict(path, limit_for(sum(p.numel() for p in module.state_dict().values())))
     check_state_dict(module, state, path)
     own = module.state_dict()  # detached views of the live tensors
     backup = {k: v.clone() for k, v in own.items()}

@@ -60,11 +60,14 @@ class TrainJob:
         return self._train(model, opts, progress)
 
     def _load(self, model, path: str) -> WeightsReply:
+        from engine.core.filesafety import limit_for
         from engine.runtime.build import build_module
         from engine.runtime.weights import check_state_dict, read_metadata, read_state_dict
 
-        state = read_state_dict(path)
         module = build_module(model, seed=0)
+        state = read_state_dict(
+            path, limit_for(sum(t.numel() for t in module.state_dict().values()))
+        )
         check_state_dict(module, state, path)
         own = module.state_dict()
         arrays = {k: v.detach().cpu().numpy().copy() for k, v in state.items() if k in own}
