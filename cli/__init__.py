@@ -53,7 +53,7 @@ def _one_line_warning(command: str):
 def main(argv: list[str]) -> int:
     """Parse ``argv`` (without the program name) and run one command; return the exit status.
 
-        Exit statuses (every command): 0 ok, 1 invalid or empty graph or refused work, 2
+    Exit statuses (every command): 0 ok, 1 invalid or empty graph or refused work, 2
     unreadable input or bad usage (argparse's usage errors included). A reader that closes
     the pipe early (``| head -1``) ends the output quietly; a failed write to standard
     output (a full disk) is one line on stderr and status 2; running out of memory is one

@@ -334,3 +334,44 @@ def test_guard_returns_the_kind(tmp_path):
     g = design(tmp_path / "g.json")
     save_weights(module_of(g), tmp_path / "w.safetensors")
     assert guard_weights_file(tmp_path / "w.safetensors") == "safetensors"
+
+
+# --------------------------------------------------------------------------- Ctrl-C
+def test_ctrl_c_during_import_exits_130_with_one_line(tmp_path):
+    """SIGINT while the user's module runs: exit 130, one line, no traceback, nothing written."""
+    import signal
+
+    (tmp_path / "slow.py").write_text(
+        "import sys, time\nprint('ready', flush=True)\ntime.sleep(60)\n", encoding="utf-8"
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "main.py"),
+            "import",
+            f"{tmp_path / 'slow.py'}:Net",
+            "-o",
+            str(tmp_path / "d.json"),
+        ],  # fmt: skip
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout.readline() == "ready\n"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert err == "import: interrupted; nothing more was written\n"
+    assert not (tmp_path / "d.json").exists()
+
+
+def test_ctrl_c_during_summary_exits_130(tmp_path, capsys, monkeypatch):
+    """A KeyboardInterrupt inside ``summary``: status 130 and one line."""
+    import cli.summary
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli.summary, "run", interrupted)
+    assert main(["summary", str(design(tmp_path / "g.json"))]) == 130
+    assert capsys.readouterr().err == "summary: interrupted; nothing more was written\n"
