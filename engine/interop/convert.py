@@ -31,7 +31,9 @@ from engine.codegen.naming import module_names
 from engine.core.graph import GraphModel
 from engine.core.layout import layered_layout
 from engine.interop.errors import ImportFailed, UnsupportedError
-from engine.interop.trace import Where, trace
+from engine.interop.functional import WEIGHTED, Refused, owner, weight_inputs
+from engine.interop.refusal import operation_words, refusal_lines
+from engine.interop.trace import Where, torch_base, trace
 
 
 @dataclass
@@ -119,7 +121,7 @@ def _adaptive(size) -> tuple[str, dict]:
 
 
 def _module_rule(m: nn.Module) -> tuple[str, dict]:
-    t = type(m)
+    t = torch_base(type(m)) or type(m)  # a subclass keeping its base's forward is the base
     if t is nn.Conv2d:
         return _conv(m)
     if t is nn.BatchNorm2d:
@@ -291,37 +293,6 @@ _METHODS: dict = {
     "mul": _fn_binary("mul"),
     "mul_": _fn_binary("mul"),
 }
-_FN_NAMES = {
-    operator.add: "+",
-    operator.iadd: "+=",
-    operator.mul: "*",
-    operator.imul: "*=",
-    operator.getitem: "[] (indexing)",
-    operator.floordiv: "//",
-    operator.truediv: "/",
-    operator.sub: "-",
-    operator.matmul: "@",
-    getattr: "getattr (a tensor attribute such as .shape)",
-}
-
-
-def _op_name(n: fx.Node) -> str:
-    if n.op == "call_method":
-        return f"Tensor.{n.target}"
-    if n.op == "get_attr":
-        return f"a parameter or buffer used directly ({n.target})"
-    t = n.target
-    if t in _FN_NAMES:
-        return _FN_NAMES[t]
-    mod = getattr(t, "__module__", "") or ""
-    name = getattr(t, "__name__", str(t))
-    if mod.startswith("torch.nn.functional"):
-        return f"F.{name}"
-    if mod.startswith("torch") or mod == "":
-        return f"torch.{name}"
-    return f"{mod}.{name}"
-
-
 # --------------------------------------------------------------------------- names
 # A line of ConvCanvas's own exported forward: ``name = expr  # 64x56x56  node 'id'``.
 _EXPORTED = re.compile(r"^\s*(\w+) = .*  # [0-9x]+(?:  node ('.*'))?$")
@@ -381,7 +352,7 @@ def import_module(
         sizes that do not fit the layers).
     """
     model.eval()
-    graph = trace(model)
+    graph = trace(model, input_size)
     root_code = getattr(type(model).forward, "__code__", None)
     if root_code is not None:
         linecache.checkcache(root_code.co_filename)  # the file may have changed since
@@ -399,10 +370,26 @@ def import_module(
         stack.extend(n.all_input_nodes)
 
     plan: dict[fx.Node, tuple[str, dict]] = {}
-    problems: dict[tuple[str, str], list[str]] = {}
+    weights: dict[fx.Node, dict] = {}  # functional calls on parameters: their weights
+    refused: list[tuple[str, fx.Node]] = []
     for n in nodes:
-        if n not in live or n.op in ("output",):
+        if n not in live or n.op != "call_function" or n.target not in WEIGHTED:
             continue
+        try:
+            t, params, w = WEIGHTED[n.target](n, model)
+        except Refused as exc:
+            refused.append((str(exc), n))
+            continue
+        plan[n] = (t, params)
+        weights[n] = w
+    # A parameter read only by the calls above is one of their weights, not a node.
+    consumed = {a for n in weights for a in weight_inputs(n)}
+    consumed = {a for a in consumed if all(u in weights for u in a.users)}
+    for n in nodes:
+        if n not in live or n.op in ("output",) or n in plan or n in consumed:
+            continue
+        if n.op == "call_function" and n.target in WEIGHTED:
+            continue  # refused above
         try:
             if n.op == "placeholder":
                 plan[n] = ("input", {})
@@ -413,30 +400,31 @@ def import_module(
             elif n.op == "call_method" and n.target in _METHODS:
                 plan[n] = _METHODS[n.target](n)
             else:
-                raise _Unsupported(_op_name(n))
+                raise _Unsupported(operation_words(n))
         except _Unsupported as exc:
-            scope, at = _where_text(n)
-            problems.setdefault((str(exc), at), []).append(scope)
-    if problems:
-        items = []
-        for (op, at), scopes in problems.items():
-            more = f" and {len(scopes) - 1} more place(s)" if len(scopes) > 1 else ""
-            items.append(f"unsupported: {op} in {scopes[0]} ({at}){more}")
-        raise UnsupportedError(items)
-    return _build(model, graph, plan, modules, out_node, input_size, name, root_code)
+            refused.append((str(exc), n))
+    if refused:
+        order = {n: i for i, n in enumerate(nodes)}
+        refused.sort(key=lambda item: order[item[1]])
+        raise UnsupportedError(refusal_lines(refused, modules))
+    plan = {n: plan[n] for n in nodes if n in plan}  # graph order
+    return _build(model, graph, plan, modules, out_node, input_size, name, root_code, weights)
 
 
 def _inputs_of(n: fx.Node) -> list[fx.Node]:
+    if n.op == "call_function" and n.target in WEIGHTED:
+        return [n.args[0]]
     if n.op == "call_function" and n.target in (torch.cat, torch.concat):
         seq = n.args[0] if n.args else n.kwargs.get("tensors")
         return list(seq)
     return [a for a in n.args if isinstance(a, fx.Node)][: (2 if n.op != "call_module" else 1)]
 
 
-def _build(model, graph, plan, modules, out_node, input_size, name, root_code) -> Imported:
+def _build(model, graph, plan, modules, out_node, input_size, name, root_code, weights) -> Imported:
     m = GraphModel(name or type(model).__name__)
     ids: dict[fx.Node, str] = {}  # fx node → the design node holding its value
     sources: dict[str, str] = {}
+    tensors: dict[str, dict] = {}  # functional layers: {key: (target, tensor)}
     users = {n: len(n.users) for n in plan}
     merged: dict[fx.Node, list] = {}  # add/mul folded into a later one: its inputs
     c, h, w = input_size
@@ -479,6 +467,9 @@ def _build(model, graph, plan, modules, out_node, input_size, name, root_code) -
         ids[n] = nid
         if n.op == "call_module":
             sources[nid] = str(n.target)
+        elif n in weights:
+            sources[nid] = owner(weights[n]) or ""
+            tensors[nid] = weights[n]
     outs = out_node.args[0]
     outs = list(outs) if isinstance(outs, (tuple, list)) else [outs]
     if not outs or not all(isinstance(o, fx.Node) for o in outs):
@@ -508,7 +499,7 @@ def _build(model, graph, plan, modules, out_node, input_size, name, root_code) -
             "the model returns its outputs in another order than the design would "
             f"({', '.join(out_ids)}); return them as ({', '.join(order)})"
         )
-    state = _state(m, a, modules, sources, input_size)
+    state = _state(m, a, modules, sources, input_size, tensors)
     m.set_positions(layered_layout(m))
     # Nested blocks follow the module hierarchy (layer1 → layer1.0), collapsed and laid out.
     if blocks_from_scopes(m):
@@ -516,11 +507,18 @@ def _build(model, graph, plan, modules, out_node, input_size, name, root_code) -
     return Imported(m, state, sources)
 
 
-def _state(m: GraphModel, a, modules: dict, sources: dict, input_size: tuple) -> dict:
+def _state(
+    m: GraphModel, a, modules: dict, sources: dict, input_size: tuple, tensors: dict
+) -> dict:
     """The weights under the design's exported names, checked against the analysis shapes."""
     names = module_names(m)
     state: dict = {}
     for nid, qual in sources.items():
+        if nid in tensors:
+            _check_functional(nid, tensors[nid], a[a.inputs[nid][0]].shape, m, input_size)
+            for k, (_, v) in tensors[nid].items():
+                state[f"{names[nid]}.{k}"] = v
+            continue
         mod = modules[qual]
         shape = a[a.inputs[nid][0]].shape
         need = None
@@ -536,3 +534,20 @@ def _state(m: GraphModel, a, modules: dict, sources: dict, input_size: tuple) ->
         for k, v in mod.state_dict().items():
             state[f"{names[nid]}.{k}"] = v.detach()  # shares storage: no copy
     return state
+
+
+def _check_functional(nid: str, weights: dict, shape: tuple, m: GraphModel, input_size) -> None:
+    """A functional layer's weights fit its input's channels (else: the wrong input size)."""
+    if "running_mean" in weights:
+        need = weights["running_mean"][1].shape[0]
+    elif weights["weight"][1].dim() == 4:
+        need = weights["weight"][1].shape[1] * m.params(nid)["groups"]
+    else:
+        need = weights["weight"][1].shape[1]
+    if shape[0] != need:
+        target = weights["weight" if "weight" in weights else "running_mean"][0]
+        size = "×".join(map(str, input_size))
+        raise ImportFailed(
+            f"{target} expects {need} input channels or features but gets {shape[0]} with the "
+            f"input size {size}; give the size the model was made for (--input CxHxW)"
+        )

@@ -1,0 +1,156 @@
+"""Functional calls with parameters (``F.batch_norm(x, self.running_mean, …)``) as layers.
+
+A module traced into (a subclass of a torch layer with its own ``forward``, such as timm's
+``BatchNormAct2d``, or any user module) computes its layer with a functional call on its
+own parameters, which fx records as ``get_attr`` nodes. :data:`WEIGHTED` maps such calls
+to a node type, its parameters and its weights: ``{key: (target, tensor)}`` where ``key``
+is the name in the node's built module (``running_mean``) and ``target`` the attribute's
+path in the model (``bn1.running_mean``). A call whose weight is computed (not a plain
+attribute) is refused, saying so.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import fx, nn
+
+
+class Refused(Exception):
+    """A functional call that has no node type as written (the text says why)."""
+
+
+def _arg(node: fx.Node, i: int, name: str, default=None):
+    if len(node.args) > i:
+        return node.args[i]
+    return node.kwargs.get(name, default)
+
+
+def fetch(root: nn.Module, target: str):
+    """The attribute at dotted ``target`` under ``root``."""
+    obj = root
+    for part in target.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def _tensor(n: fx.Node, i: int, name: str, root: nn.Module, what: str, optional: bool = False):
+    """``(target, tensor)`` of a ``get_attr`` argument; ``None`` if absent and optional."""
+    v = _arg(n, i, name)
+    if v is None:
+        if optional:
+            return None
+        raise Refused(f"{what} without {name}")
+    if not isinstance(v, fx.Node) or v.op != "get_attr":
+        raise Refused(f"{what} with a {name} computed in forward (not a parameter as it is)")
+    t = fetch(root, str(v.target))
+    if not isinstance(t, torch.Tensor):
+        raise Refused(f"{what} with a {name} that is not a tensor")
+    return str(v.target), t.detach()
+
+
+def _const(n: fx.Node, i: int, name: str, default, what: str):
+    v = _arg(n, i, name, default)
+    if isinstance(v, fx.Node):
+        raise Refused(f"{what} with {name} computed from a tensor")
+    return v
+
+
+def _p(v) -> int | list[int]:
+    if isinstance(v, (tuple, list)):
+        if len(v) == 1:
+            return int(v[0])
+        h, w = int(v[0]), int(v[1])
+        return h if h == w else [h, w]
+    return int(v)
+
+
+def _batch_norm(n: fx.Node, root: nn.Module):
+    what = "F.batch_norm"
+    if _const(n, 5, "training", False, what):
+        raise Refused(f"{what} with training=True (batch statistics at inference)")
+    mean = _tensor(n, 1, "running_mean", root, what)
+    var = _tensor(n, 2, "running_var", root, what)
+    weight = _tensor(n, 3, "weight", root, what, optional=True)
+    bias = _tensor(n, 4, "bias", root, what, optional=True)
+    if (weight is None) != (bias is None):
+        raise Refused(f"{what} with only one of weight and bias")
+    momentum = _const(n, 6, "momentum", 0.1, what)
+    eps = float(_const(n, 7, "eps", 1e-5, what))
+    if mean[1].dim() != 1 or var[1].shape != mean[1].shape:
+        raise Refused(f"{what} with running statistics that are not one value per channel")
+    owner = mean[0].rpartition(".")[0]
+    w = {"running_mean": mean, "running_var": var}
+    if weight is not None:
+        w["weight"], w["bias"] = weight, bias
+    counted = f"{owner}.num_batches_tracked" if owner else "num_batches_tracked"
+    try:
+        nbt = fetch(root, counted)
+    except AttributeError:
+        nbt = None
+    if isinstance(nbt, torch.Tensor):
+        w["num_batches_tracked"] = (counted, nbt.detach())
+    else:
+        w["num_batches_tracked"] = (counted, torch.tensor(0, dtype=torch.long))
+    momentum = 0.1 if momentum is None else float(momentum)
+    params = {"eps": eps, "momentum": momentum, "affine": weight is not None}
+    return "batchnorm", params, w
+
+
+def _linear(n: fx.Node, root: nn.Module):
+    what = "F.linear"
+    weight = _tensor(n, 1, "weight", root, what)
+    bias = _tensor(n, 2, "bias", root, what, optional=True)
+    if weight[1].dim() != 2:
+        raise Refused(f"{what} with a weight of {weight[1].dim()} dimensions")
+    w = {"weight": weight}
+    if bias is not None:
+        w["bias"] = bias
+    return "linear", {"out_features": int(weight[1].shape[0]), "bias": bias is not None}, w
+
+
+def _conv2d(n: fx.Node, root: nn.Module):
+    what = "F.conv2d"
+    weight = _tensor(n, 1, "weight", root, what)
+    bias = _tensor(n, 2, "bias", root, what, optional=True)
+    if weight[1].dim() != 4:
+        raise Refused(f"{what} with a weight of {weight[1].dim()} dimensions")
+    stride = _p(_const(n, 3, "stride", 1, what))
+    pad = _const(n, 4, "padding", 0, what)
+    dil = _p(_const(n, 5, "dilation", 1, what))
+    groups = int(_const(n, 6, "groups", 1, what))
+    pad = 0 if pad == "valid" else pad
+    w = {"weight": weight}
+    if bias is not None:
+        w["bias"] = bias
+    k = _p(tuple(weight[1].shape[2:]))
+    p = {"out_channels": int(weight[1].shape[0]), "stride": stride, "groups": groups}
+    p["bias"] = bias is not None
+    if k == 1 and pad != "same" and _p(pad) == 0 and dil == 1:
+        return "conv1x1", p, w
+    p["kernel_size"] = k
+    p["padding"] = "same" if pad == "same" else _p(pad)
+    p["dilation"] = dil
+    return "conv", p, w
+
+
+#: Functional calls on parameters → ``rule(node, root) -> (type, params, weights)``.
+WEIGHTED: dict = {
+    F.batch_norm: _batch_norm,
+    torch.batch_norm: _batch_norm,
+    F.linear: _linear,
+    torch._C._nn.linear: _linear,
+    F.conv2d: _conv2d,
+    torch.conv2d: _conv2d,
+}
+
+
+def owner(weights: dict) -> str | None:
+    """The module path all of a node's weights live under (``bn1``), if there is one."""
+    owners = {target.rpartition(".")[0] for target, _ in weights.values()}
+    return owners.pop() if len(owners) == 1 else None
+
+
+def weight_inputs(n: fx.Node) -> list[fx.Node]:
+    """The ``get_attr`` arguments a weighted call reads (they become the node's weights)."""
+    return [a for a in n.all_input_nodes if a.op == "get_attr"]
