@@ -31,7 +31,14 @@ from engine.codegen.naming import module_names
 from engine.core.graph import GraphModel
 from engine.core.layout import layered_layout
 from engine.interop.errors import ImportFailed, UnsupportedError
-from engine.interop.functional import WEIGHTED, Refused, owner, weight_inputs
+from engine.interop.functional import (
+    WEIGHTED,
+    Refused,
+    layer_owners,
+    owner,
+    relocate,
+    weight_inputs,
+)
 from engine.interop.refusal import operation_words, refusal_lines
 from engine.interop.trace import Where, torch_base, trace
 
@@ -427,6 +434,8 @@ def _build(model, graph, plan, modules, out_node, input_size, name, root_code, w
     tensors: dict[str, dict] = {}  # functional layers: {key: (target, tensor)}
     users = {n: len(n.users) for n in plan}
     merged: dict[fx.Node, list] = {}  # add/mul folded into a later one: its inputs
+    owners = layer_owners(weights, modules)  # modules imported as one layer
+    owned = set(owners.values())
     c, h, w = input_size
     for n, (t, params) in plan.items():
         nid = _exported_id(n.meta.get("cc_where"), root_code) or n.name
@@ -435,6 +444,7 @@ def _build(model, graph, plan, modules, out_node, input_size, name, root_code, w
         scope = n.meta.get("cc_scope") or None
         if n.op == "call_module":
             scope = str(n.target).rpartition(".")[0] or None
+        nid, scope = relocate(n, nid, scope, owners, owned)
         if t == "input":
             nid = m.unique_id(nid) if nid in m else nid
             m.add_node("input", {"channels": c, "height": h, "width": w}, nid)

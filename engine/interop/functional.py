@@ -154,3 +154,50 @@ def owner(weights: dict) -> str | None:
 def weight_inputs(n: fx.Node) -> list[fx.Node]:
     """The ``get_attr`` arguments a weighted call reads (they become the node's weights)."""
     return [a for a in n.all_input_nodes if a.op == "get_attr"]
+
+
+def layer_owners(weights: dict, modules: dict) -> dict:
+    """Weighted calls that stand for the module owning their weights: ``{node: path}``.
+
+    A module whose only parameters are those of one functional call (timm's
+    ``BatchNormAct2d``, ``Conv2dSame``, ``LayerNorm2d``; a user's module calling
+    ``F.conv2d`` on its own weight) is imported as that layer: the node takes the module's
+    path, and what else its ``forward`` does (activation, padding) sits beside it.
+    """
+    by_owner: dict[str, list] = {}
+    for n, w in weights.items():
+        path = owner(w)
+        if path:
+            by_owner.setdefault(path, []).append(n)
+    out = {}
+    for path, ns in by_owner.items():
+        m = modules.get(path)
+        if m is None or len(ns) != 1:
+            continue
+        own = {k for k, _ in m.named_parameters(recurse=False)}
+        if own != {k for k, _ in m.named_parameters()}:
+            continue  # children with weights: the module is a block, not a layer
+        out[ns[0]] = path
+    return out
+
+
+def relocate(n: fx.Node, nid: str, scope: str | None, owners: dict, paths: set):
+    """The id and scope of a node, moved out of a module imported as one layer.
+
+    The layer's own node gets the module's path as id (``bn1``) in its parent's scope;
+    a node made inside that module (its activation ``bn1.act``) moves to the same parent
+    scope with the module's path as prefix (``bn1_act``).
+    """
+    if n in owners:
+        path = owners[n]
+        return path.replace(".", "_"), path.rpartition(".")[0] or None
+    s = scope or ""
+    for path in paths:
+        if s == path or s.startswith(path + "."):
+            stem = path.replace(".", "_")
+            new_id = nid if nid.startswith(stem + "_") else f"{stem}_{nid}"
+            rest = s[len(path) + 1 :] if s != path else ""
+            parent = path.rpartition(".")[0]
+            new_scope = ".".join(p for p in (parent, rest) if p) or None
+            return new_id, new_scope
+    return nid, scope
