@@ -209,39 +209,6 @@ def test_control_flow_on_values_is_refused_naming_the_line(tmp_path):
     assert "`if x.sum() > 0:`" in err.value.message
 
 
-def test_unsupported_ops_are_each_named_with_scope_and_line(tmp_path, capsys):
-    """view and transpose: one line each with module path and line; exit 1, nothing written."""
-    src = tmp_path / "shuffle.py"
-    src.write_text(
-        textwrap.dedent(
-            """
-            from torch import nn
-
-            class Block(nn.Module):
-                def forward(self, x):
-                    x = x.view(1, 2, 2, 4, 4)
-                    return x.transpose(1, 2).reshape(1, 4, 4, 4)
-
-            class Net(nn.Module):
-                def __init__(self):
-                    super().__init__()
-                    self.conv = nn.Conv2d(3, 4, 1)
-                    self.blocks = nn.Sequential(Block(), Block())
-
-                def forward(self, x):
-                    return self.blocks(self.conv(x))
-            """
-        )
-    )
-    out = tmp_path / "o.json"
-    assert cli_main(["import", f"{src}:Net", "--input", "3x4x4", "-o", str(out)]) == 1
-    err = capsys.readouterr().err
-    assert "unsupported: Tensor.view in blocks.0 (shuffle.py:6) and 1 more place(s)" in err
-    assert "unsupported: Tensor.transpose in blocks.0 (shuffle.py:7)" in err
-    assert "unsupported: Tensor.reshape in blocks.0 (shuffle.py:7)" in err
-    assert not out.exists()
-
-
 class _TwoIn(nn.Module):
     def __init__(self):
         super().__init__()

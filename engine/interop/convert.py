@@ -39,6 +39,10 @@ from engine.interop.functional import (
     relocate,
     weight_inputs,
 )
+from engine.interop.more_rules import FUNCTIONS as MORE_FUNCTIONS
+from engine.interop.more_rules import METHODS as MORE_METHODS
+from engine.interop.more_rules import MODULES as MORE_MODULES
+from engine.interop.more_rules import Unsupported, softmax_on_last
 from engine.interop.refusal import operation_words, refusal_lines
 from engine.interop.trace import Where, torch_base, trace
 
@@ -62,8 +66,7 @@ class Imported:
     sources: dict = field(default_factory=dict)
 
 
-class _Unsupported(Exception):
-    """Raised by a mapping rule: the operation (as in the message) has no node type."""
+_Unsupported = Unsupported  # raised by a mapping rule: the operation has no node type
 
 
 def _p(v) -> int | list[int]:
@@ -110,12 +113,15 @@ def _pool_args(kind: str, k, s, pad, dil=1, ceil=False, ret=False, cip=True, div
         raise _Unsupported(f"{kind} with return_indices")
     if _p(dil) != 1:
         raise _Unsupported(f"{kind} with dilation")
-    if not cip or div is not None:
-        raise _Unsupported(f"{kind} with count_include_pad=False or divisor_override")
     s = None if s is None or (isinstance(s, (list, tuple)) and len(s) == 0) else _p(s)
     if s == _p(k):
         s = None  # torch stores a default stride as the kernel size: canonically None
-    return {"kernel_size": _p(k), "stride": s, "padding": _p(pad), "ceil_mode": bool(ceil)}
+    p = {"kernel_size": _p(k), "stride": s, "padding": _p(pad), "ceil_mode": bool(ceil)}
+    if kind.endswith(("AvgPool2d", "avg_pool2d")):
+        # Without padding every window is whole: count_include_pad changes nothing.
+        p["count_include_pad"] = bool(cip) or _p(pad) == 0
+        p["divisor_override"] = None if div is None else int(div)
+    return p
 
 
 def _adaptive(size) -> tuple[str, dict]:
@@ -165,6 +171,8 @@ def _module_rule(m: nn.Module) -> tuple[str, dict]:
         return "dropout", {"p": float(m.p)}
     if t in _SIMPLE:
         return _SIMPLE[t], {}
+    if t in MORE_MODULES:
+        return MORE_MODULES[t](m)
     if t.__name__ == "StochasticDepth":
         return "identity", {}
     raise _Unsupported(f"nn.{t.__name__}" if t.__module__.startswith("torch.") else t.__name__)
@@ -300,6 +308,8 @@ _METHODS: dict = {
     "mul": _fn_binary("mul"),
     "mul_": _fn_binary("mul"),
 }
+_FUNCTIONS.update(MORE_FUNCTIONS)
+_METHODS.update(MORE_METHODS)
 # --------------------------------------------------------------------------- names
 # A line of ConvCanvas's own exported forward: ``name = expr  # 64x56x56  node 'id'``.
 _EXPORTED = re.compile(r"^\s*(\w+) = .*  # [0-9x]+(?:  node ('.*'))?$")
@@ -389,9 +399,11 @@ def import_module(
             continue
         plan[n] = (t, params)
         weights[n] = w
-    # A parameter read only by the calls above is one of their weights, not a node.
-    consumed = {a for n in weights for a in weight_inputs(n)}
-    consumed = {a for a in consumed if all(u in weights for u in a.users)}
+    # A parameter read only by the calls above is one of their weights, not a node (nor
+    # a second refusal when the call itself is refused).
+    calls = set(weights) | {n for _, n in refused}
+    consumed = {a for n in calls for a in weight_inputs(n)}
+    consumed = {a for a in consumed if all(u in calls for u in a.users)}
     for n in nodes:
         if n not in live or n.op in ("output",) or n in plan or n in consumed:
             continue
@@ -503,6 +515,17 @@ def _build(model, graph, plan, modules, out_node, input_size, name, root_code, w
             f"the imported design does not fit the input size {c}×{h}×{w} "
             f"(give the size the model was made for with --input CxHxW):\n{lines}"
         )
+    for n, (t, _) in plan.items():
+        last = t == "softmax" and (
+            softmax_on_last(n) or n.op == "call_module" and modules[n.target].dim == -1
+        )
+        if last and len(a[a.inputs[ids[n]][0]].shape) != 1:
+            raise UnsupportedError(
+                [
+                    f"softmax over the last dimension of an image tensor: {ids[n]}; the Softmax "
+                    f"node is over channels (dim 1)"
+                ]
+            )
     order = [v for v in a.order if v in set(out_ids)]
     if out_ids != order:
         raise ImportFailed(

@@ -70,6 +70,7 @@ _HINTS = {
     "attention (": "attention has no node type (vision transformers are not CNNs)",
     "matrix multiplication": "a matrix product between activations (attention) has no node type",
     "batched matrix multiplication": "attention has no node type",
+    "nn.MultiheadAttention": "attention has no node type (a vision transformer is not a CNN)",
 }
 
 

@@ -81,16 +81,28 @@ def test_shufflenet_is_refused_naming_channel_shuffle():
     with pytest.raises(UnsupportedError) as err:
         import_module(models.shufflenet_v2_x0_5().eval(), (3, 64, 64))
     items = err.value.items
-    assert "unsupported: Tensor.view in stage2.0 (shufflenetv2.py:33) and 15 more place(s)" in items
-    assert any(
-        i.startswith("unsupported: Tensor.chunk in stage2.1 (shufflenetv2.py:") for i in items
+    assert items[0] == (
+        "reshaping a tensor (Tensor.view), 32 times: stage2.0 (shufflenetv2.py:33), stage2.0 "
+        "(shufflenetv2.py:38), stage2.1 (shufflenetv2.py:33), ...; in the forward of "
+        "`torchvision.models.shufflenetv2.InvertedResidual`"
     )
 
 
 def test_vision_transformer_is_refused():
-    """A vision transformer: refused, naming reshape and permute of its forward."""
+    """A vision transformer: refused, its operations in words with counts and places."""
     with pytest.raises(UnsupportedError) as err:
         import_module(models.vit_b_16(image_size=32).eval(), (3, 32, 32))
-    text = "\n".join(err.value.items)
-    assert "unsupported: Tensor.reshape in the model's forward (vision_transformer.py:" in text
-    assert "unsupported: Tensor.permute in the model's forward (vision_transformer.py:" in text
+    lines = err.value.message.splitlines()
+    assert lines[:3] == [
+        "the model uses 7 operation(s) that ConvCanvas has no node type for:",
+        "  reshaping a tensor (Tensor.reshape), once: the model forward (vision_transformer.py:279)",
+        "  reordering a tensor's dimensions (Tensor.permute), once: the model forward "
+        "(vision_transformer.py:285)",
+    ]
+    assert (
+        "  nn.MultiheadAttention, 12 times: encoder.layers.encoder_layer_0.self_attention "
+        "(vision_transformer.py:113), encoder.layers.encoder_layer_1.self_attention "
+        "(vision_transformer.py:113), encoder.layers.encoder_layer_2.self_attention "
+        "(vision_transformer.py:113), ...; attention has no node type (a vision transformer "
+        "is not a CNN)"
+    ) in lines
