@@ -13,6 +13,11 @@ _STARTERS: dict[str, dict] = {
     "avgpool": {"kernel_size": 2},
     "adaptive_avgpool": {"output_size": 7},
     "linear": {"out_features": 10},
+    "conv_transpose": {"out_channels": 64, "kernel_size": 2, "stride": 2},
+    "upsample": {"scale_factor": 2.0},
+    "channel_slice": {"start": 0, "stop": 16},
+    "channel_shuffle": {"groups": 2},
+    "scale_shift": {"scale": 0.5},
 }
 
 

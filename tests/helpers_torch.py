@@ -111,6 +111,40 @@ def make_module(type_name: str, p: dict, x: torch.Tensor) -> nn.Module | None:
         return nn.Linear(x.shape[1], p["out_features"], bias=p["bias"], dtype=x.dtype)
     if type_name == "dropout":
         return nn.Dropout(p["p"])
+    if type_name == "conv_transpose":
+        _spatial(x)
+        module = nn.ConvTranspose2d(
+            x.shape[1],
+            p["out_channels"],
+            _as_tuple(p["kernel_size"]),
+            stride=_as_tuple(p["stride"]),
+            padding=_as_tuple(p["padding"]),
+            output_padding=_as_tuple(p["output_padding"]),
+            groups=p["groups"],
+            bias=p["bias"],
+            dilation=_as_tuple(p["dilation"]),
+            dtype=x.dtype,
+        )
+        module.oracle_in_pixels = x.shape[2] * x.shape[3]
+        return module
+    if type_name == "upsample":
+        _spatial(x)
+        extra = {"align_corners": p["align_corners"]} if p["mode"] == "bilinear" else {}
+        if p["size"] is not None:  # the design's rule: size, when set, wins
+            return nn.Upsample(size=_as_tuple(p["size"]), mode=p["mode"], **extra)
+        return nn.Upsample(scale_factor=p["scale_factor"], mode=p["mode"], **extra)
+    if type_name == "layernorm2d":
+        _spatial(x)
+        return _ChannelsLayerNorm(x.shape[1], p["eps"], p["elementwise_affine"], x.dtype)
+    if type_name == "channel_slice":
+        if p["stop"] > x.shape[1]:  # torch would silently return fewer channels
+            raise OracleError(f"stop {p['stop']} is beyond {x.shape[1]} channels")
+        return _Lambda(lambda t: t[:, p["start"] : p["stop"]])
+    if type_name == "channel_shuffle":
+        _spatial(x)
+        return nn.ChannelShuffle(p["groups"])
+    if type_name == "scale_shift":
+        return _Lambda(lambda t: t * p["scale"] + p["shift"])
     if type_name == "hardsigmoid":
         return _HardsigmoidAB(p["alpha"], p["beta"])
     if type_name == "gelu":
@@ -127,6 +161,32 @@ def make_module(type_name: str, p: dict, x: torch.Tensor) -> nn.Module | None:
         _spatial(x)
         return nn.AdaptiveAvgPool2d(_as_tuple(p["output_size"]))
     raise AssertionError(type_name)
+
+
+class _Lambda(nn.Module):
+    """A parameterless function as a module."""
+
+    def __init__(self, fn) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(x)
+
+
+class _ChannelsLayerNorm(nn.LayerNorm):
+    """LayerNorm over dim 1 of N×C×H×W, written out with mean and variance (as timm's)."""
+
+    def __init__(self, c: int, eps: float, affine: bool, dtype) -> None:
+        super().__init__(c, eps=eps, elementwise_affine=affine, dtype=dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(1, keepdim=True)
+        var = (x - mean).pow(2).mean(1, keepdim=True)
+        y = (x - mean) / torch.sqrt(var + self.eps)
+        if self.weight is not None:
+            y = y * self.weight[:, None, None] + self.bias[:, None, None]
+        return y
 
 
 class _HardsigmoidAB(nn.Module):
@@ -158,7 +218,7 @@ def count(module: nn.Module | None) -> tuple[int, int, int]:
     if module is None:
         return 0, 0, 0
     total = sum(t.numel() for t in module.parameters())
-    if isinstance(module, (nn.Conv2d, nn.Linear)):
+    if isinstance(module, (nn.Conv2d, nn.Linear, nn.ConvTranspose2d)):
         w = module.weight.numel()
         b = module.bias.numel() if module.bias is not None else 0
         assert w + b == total
@@ -173,6 +233,9 @@ def macs_of(module: nn.Module | None, out: torch.Tensor) -> int:
         return out.numel() * (module.in_channels // module.groups) * kh * kw
     if isinstance(module, nn.Linear):
         return out.numel() * module.in_features
+    if isinstance(module, nn.ConvTranspose2d):
+        # every input value meets each weight of its group's output channels once
+        return module.oracle_in_pixels * module.weight.numel()
     return 0
 
 

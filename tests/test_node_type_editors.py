@@ -70,3 +70,30 @@ def test_hardsigmoid_alpha_shows_one_sixth_with_six_decimals(open_inspector):
     assert w.editors["beta"].spin.text() == "0.5"
     spin.setValue(0.2)
     assert doc.model.params("n")["alpha"] == 0.2
+
+
+def test_transposed_conv_readouts_show_their_factors(open_inspector):
+    """Weights 4·4·4·8 and MACs weights · input H · W (each input pixel meets every weight)."""
+    w, _ = open_inspector(
+        "conv_transpose", {"out_channels": 8, "kernel_size": 4, "stride": 2, "padding": 1}
+    )
+    assert w.readout("weights") == "4·4·4·8 = 512"
+    assert w.readout("macs") == "512·8·8 = 32,768 (32.8 k)"
+    assert w.readout("bias") == "8"
+
+
+def test_layernorm_readout_shows_weight_and_bias(open_inspector):
+    """LayerNorm over channels shows its 2·C affine parameters in the "other" row."""
+    w, _ = open_inspector("layernorm2d", {})
+    assert w.readout("other") == "8 (γ, β: 2·4)"
+    assert w.readouts["other"].isVisibleTo(w)
+
+
+def test_upsample_size_editor_says_unset(open_inspector):
+    """Upsample's optional size reads "unset" (not pooling's "= kernel") until it is set."""
+    w, doc = open_inspector("upsample", {"scale_factor": 2.0})
+    ed = w.editors["size"]
+    assert ed.auto.text() == "unset" and ed.auto.isChecked()
+    ed.auto.setChecked(False)
+    assert doc.model.params("n")["size"] == 1
+    assert doc.analysis.nodes["n"].shape == (4, 1, 1)

@@ -15,7 +15,7 @@ from torch.nn import functional as F  # noqa: N812 - torch's usual name
 
 from engine import GraphModel, ParamError, analyze
 from engine.codegen.emit import export_code
-from engine.codegen.emit_blocks import export_blocks
+from engine.codegen.emit_blocks import convert_state_dict, export_blocks
 from engine.core.errors import FormatError
 from engine.core.fileformat import dumps, loads
 from engine.runtime.build import build_module
@@ -246,3 +246,278 @@ def test_a_bad_choice_in_a_file_names_the_node():
     text = dumps(one_node("gelu", {})).replace('"none"', '"fast"')
     with pytest.raises(FormatError, match="node 'n'.*'approximate' must be one of"):
         loads(text)
+
+
+# --------------------------------------------------------------------------- batch 2
+def chain(*layers, c: int = 4, h: int = 6, w: int = 5) -> GraphModel:
+    """``input → layers…`` with ids l0, l1, …; each layer is ``(type, params)``."""
+    m = GraphModel("chain")
+    m.add_node("input", {"channels": c, "height": h, "width": w}, "x")
+    src = "x"
+    for i, (t, p) in enumerate(layers):
+        m.add_node(t, p, f"l{i}")
+        m.connect(src, f"l{i}")
+        src = f"l{i}"
+    return m
+
+
+def readable_parity(m: GraphModel, x: torch.Tensor) -> None:
+    """The readable export, with the live weights converted, gives the live output exactly."""
+    live = build_module(m, seed=0)
+    namespace: dict = {"__name__": "exported"}
+    exec(compile(export_blocks(m), "<exported>", "exec"), namespace)  # noqa: S102 - our export
+    cls = [v for k, v in namespace.items() if isinstance(v, type) and k[0].isupper()][-1]
+    model = cls().eval()
+    model.load_state_dict(convert_state_dict(m, live.state_dict()), strict=True)
+    with torch.inference_mode():
+        torch.testing.assert_close(model(x), live(x), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"out_channels": 6, "kernel_size": 4, "stride": 2, "padding": 1},
+        {"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1, "output_padding": 1},
+        {
+            "out_channels": 6,
+            "kernel_size": [3, 2],
+            "stride": [1, 3],
+            "groups": 2,
+            "dilation": 2,
+            "bias": False,
+        },  # fmt: skip
+    ],
+)
+def test_conv_transpose_equals_torch(params):
+    """Shape, weights, biases, MACs and values equal F.conv_transpose2d with the same weights."""
+    m = one_node("conv_transpose", params)
+    model = build_module(m, seed=3)
+    layer = model.n
+    assert isinstance(layer, nn.ConvTranspose2d)
+    x = x_of()
+    ref = F.conv_transpose2d(
+        x,
+        layer.weight,
+        layer.bias,
+        stride=params.get("stride", 1),
+        padding=params.get("padding", 0),
+        output_padding=params.get("output_padding", 0),
+        groups=params.get("groups", 1),
+        dilation=params.get("dilation", 1),
+    )
+    with torch.inference_mode():
+        out = model(x)
+    torch.testing.assert_close(out, ref, rtol=0, atol=0)
+    r = analyze(m)["n"]
+    assert r.shape == tuple(ref.shape[1:])
+    assert r.weights == layer.weight.numel()
+    assert r.biases == (layer.bias.numel() if layer.bias is not None else 0)
+    # every input value (4·6·5) meets every weight of its group once
+    assert r.macs == 4 * 6 * 5 * layer.weight.numel() // 4
+
+
+def test_conv_transpose_doubles_a_segmentation_map():
+    """k4 s2 p1, the usual decoder step, doubles H×W: 64×7×7 → 32×14×14 with 32,768 weights."""
+    r = analyze(one_node("conv_transpose", {"out_channels": 32, "kernel_size": 4, "stride": 2,
+                                             "padding": 1}, 64, 7, 7))["n"]  # fmt: skip
+    assert r.shape == (32, 14, 14)
+    assert (r.weights, r.biases, r.macs) == (64 * 32 * 16, 32, 64 * 32 * 16 * 49)
+
+
+def test_conv_transpose_output_padding_must_be_below_stride_or_dilation():
+    """output_padding 2 with stride 2 is refused before building, as torch refuses it."""
+    with pytest.raises(ParamError, match="'output_padding' 2 along H must be less than stride 2"):
+        one_node("conv_transpose", {"out_channels": 2, "kernel_size": 3, "stride": 2,
+                                    "output_padding": 2})  # fmt: skip
+
+
+def test_conv_transpose_code():
+    """The export writes nn.ConvTranspose2d with in channels inferred, defaults left out."""
+    m = one_node("conv_transpose", {"out_channels": 8, "kernel_size": 4, "stride": 2,
+                                    "padding": 1, "bias": False})  # fmt: skip
+    ctor = "nn.ConvTranspose2d(4, 8, kernel_size=4, stride=2, padding=1, bias=False)"
+    assert f"self.n = {ctor}" in export_code(m)
+    assert ctor in export_blocks(m)
+
+
+@pytest.mark.parametrize(
+    ("params", "ref"),
+    [
+        ({"scale_factor": 2.0}, dict(scale_factor=2.0, mode="nearest")),
+        ({"scale_factor": 1.5}, dict(scale_factor=1.5, mode="nearest")),
+        ({"size": [9, 4]}, dict(size=(9, 4), mode="nearest")),
+        ({"scale_factor": 2.0, "mode": "bilinear"},
+         dict(scale_factor=2.0, mode="bilinear", align_corners=False)),
+        ({"scale_factor": 3.0, "mode": "bilinear", "align_corners": True},
+         dict(scale_factor=3.0, mode="bilinear", align_corners=True)),
+        ({"size": 11, "mode": "bilinear"}, dict(size=11, mode="bilinear", align_corners=False)),
+    ],
+)  # fmt: skip
+def test_upsample_equals_interpolate(params, ref):
+    """Each mode, scale factor or size gives F.interpolate's shape and values."""
+    m = one_node("upsample", params)
+    x = x_of()
+    want = F.interpolate(x, **ref)
+    assert analyze(m)["n"].shape == tuple(want.shape[1:])
+    torch.testing.assert_close(run(m, x), want, rtol=0, atol=0)
+
+
+def test_upsample_needs_size_or_scale():
+    """Neither size nor scale_factor is refused, naming both."""
+    with pytest.raises(ParamError, match="upsample needs 'scale_factor' or 'size'"):
+        one_node("upsample", {})
+
+
+def test_upsample_size_wins_over_scale():
+    """With both set, size is used (shape, values, code): switching one at a time works."""
+    m = one_node("upsample", {"size": [7, 3], "scale_factor": 2.0})
+    assert analyze(m)["n"].shape == (4, 7, 3)
+    x = x_of()
+    torch.testing.assert_close(run(m, x), F.interpolate(x, size=(7, 3)), rtol=0, atol=0)
+    assert "nn.Upsample(size=(7, 3))" in export_code(m)
+    assert "nn.Upsample(size=(7, 3))" in export_blocks(m)
+
+
+def test_upsample_align_corners_needs_bilinear():
+    """align_corners with nearest is refused (torch refuses it too)."""
+    with pytest.raises(ParamError, match="'align_corners' needs mode \"bilinear\""):
+        one_node("upsample", {"scale_factor": 2.0, "align_corners": True})
+
+
+def test_upsample_code():
+    """nn.Upsample with the scale or the size; bilinear states align_corners."""
+    assert "self.n = nn.Upsample(scale_factor=2.0)" in export_code(
+        one_node("upsample", {"scale_factor": 2.0})
+    )
+    code = export_code(one_node("upsample", {"size": [8, 6], "mode": "bilinear"}))
+    assert "nn.Upsample(size=(8, 6), mode='bilinear', align_corners=False)" in code
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_layernorm2d_equals_layer_norm_over_channels(affine):
+    """Normalising each pixel over C equals F.layer_norm on channels-last, with its weights."""
+    m = one_node("layernorm2d", {"eps": 1e-6, "elementwise_affine": affine})
+    model = build_module(m, seed=1)
+    if affine:
+        assert sorted(model.state_dict()) == ["n.bias", "n.weight"]
+        with torch.no_grad():
+            model.n.weight.normal_()
+            model.n.bias.normal_()
+    x = x_of()
+    w = model.n.weight if affine else None
+    b = model.n.bias if affine else None
+    want = F.layer_norm(x.permute(0, 2, 3, 1), (4,), w, b, 1e-6).permute(0, 3, 1, 2)
+    with torch.inference_mode():
+        torch.testing.assert_close(model(x), want, rtol=1e-6, atol=1e-6)
+    assert analyze(m)["n"].other == (8 if affine else 0)
+
+
+def test_layernorm2d_code_permutes_around_nn_layernorm():
+    """Its code is nn.LayerNorm(C) applied channels-last: the weights are weight and bias."""
+    m = one_node("layernorm2d", {"eps": 1e-6})
+    code = export_code(m)
+    assert "self.n = nn.LayerNorm(4, eps=1e-06)" in code
+    assert "n = self.n(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)" in code
+    assert "self.n(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)" in export_blocks(m)
+
+
+def test_channel_slices_split_and_concat_back_to_the_input():
+    """Three slices ([0:1], [1:3], [3:4]) equal torch.split(x, [1, 2, 1], 1); concat rebuilds x."""
+    m = GraphModel("split")
+    m.add_node("input", {"channels": 4, "height": 3, "width": 3}, "x")
+    m.add_node("concat", {}, "cat")
+    for i, (a, b) in enumerate(((0, 1), (1, 3), (3, 4))):
+        m.add_node("channel_slice", {"start": a, "stop": b}, f"s{i}")
+        m.connect("x", f"s{i}")
+        m.connect(f"s{i}", "cat")
+    a = analyze(m)
+    assert [a[f"s{i}"].shape for i in range(3)] == [(1, 3, 3), (2, 3, 3), (1, 3, 3)]
+    x = x_of(4, 3, 3)
+    with torch.inference_mode():
+        out = build_module(m, capture=True)(x)
+    for i, part in enumerate(torch.split(x, [1, 2, 1], 1)):
+        torch.testing.assert_close(out[f"s{i}"], part, rtol=0, atol=0)
+    torch.testing.assert_close(out["cat"], x, rtol=0, atol=0)
+    assert "s1 = x[:, 1:3]" in export_code(m) and "x[:, :1]" in export_code(m)
+
+
+def test_channel_slice_beyond_the_channels_is_an_error():
+    """stop 6 of 4 channels is refused (torch would silently return fewer channels)."""
+    a = analyze(one_node("channel_slice", {"start": 2, "stop": 6}))
+    assert a["n"].error == "channel_slice 'n' stop 6 is beyond the 4 channels of 'x'; " \
+        "lower stop to at most 4"  # fmt: skip
+    with pytest.raises(ParamError, match="'start' 3 must be less than 'stop' 3"):
+        one_node("channel_slice", {"start": 3, "stop": 3})
+
+
+def test_channel_slice_of_features():
+    """A slice of a feature vector keeps features [start, stop)."""
+    m = chain(("flatten", {}), ("channel_slice", {"start": 5, "stop": 20}), c=2, h=3, w=4)
+    assert analyze(m)["l1"].shape == (15,)
+    x = x_of(2, 3, 4)
+    torch.testing.assert_close(run(m, x), x.flatten(1)[:, 5:20], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("groups", [1, 2, 3, 6])
+def test_channel_shuffle_equals_torch(groups):
+    """The export's view-transpose-view equals nn.ChannelShuffle and ShuffleNet's own code."""
+    m = one_node("channel_shuffle", {"groups": groups}, 6)
+    x = x_of(6)
+    out = run(m, x)
+    torch.testing.assert_close(out, nn.ChannelShuffle(groups)(x), rtol=0, atol=0)
+    n, c, h, w = x.shape
+    shufflenet = x.view(n, groups, c // groups, h, w).transpose(1, 2).contiguous().view(n, c, h, w)
+    torch.testing.assert_close(out, shufflenet, rtol=0, atol=0)
+
+
+def test_channel_shuffle_needs_divisible_channels():
+    """4 groups of 6 channels is an error naming both numbers."""
+    a = analyze(one_node("channel_shuffle", {"groups": 4}, 6))
+    assert "input channels 6 are not divisible by groups 4" in a["n"].error
+
+
+@pytest.mark.parametrize(
+    ("params", "text", "ref"),
+    [
+        ({"scale": 0.5}, "n = x * 0.5", lambda x: x * 0.5),
+        ({"shift": -1.25}, "n = x + -1.25", lambda x: x + -1.25),
+        ({"scale": 2.0, "shift": 3.0}, "n = x * 2.0 + 3.0", lambda x: x * 2.0 + 3.0),
+    ],
+)
+def test_scale_shift_equals_torch(params, text, ref):
+    """x * scale + shift with constants: values, code and no parameters."""
+    m = one_node("scale_shift", params)
+    x = x_of()
+    torch.testing.assert_close(run(m, x), ref(x), rtol=0, atol=0)
+    assert text in export_code(m)
+    assert analyze(m).totals.params == 0
+
+
+def test_batch2_chain_matches_the_oracle():
+    """A decoder-like chain of every batch-2 type equals the torch.nn oracle node by node."""
+    m = chain(
+        ("conv", {"out_channels": 6, "kernel_size": 3, "stride": 2, "padding": 1}),
+        ("layernorm2d", {"eps": 1e-6}),
+        ("channel_shuffle", {"groups": 3}),
+        ("channel_slice", {"start": 1, "stop": 5}),
+        ("conv_transpose", {"out_channels": 4, "kernel_size": 4, "stride": 2, "padding": 1}),
+        ("upsample", {"scale_factor": 2.0, "mode": "bilinear"}),
+        ("scale_shift", {"scale": 0.5, "shift": 1.0}),
+        c=3, h=8, w=6,
+    )  # fmt: skip
+    assert_matches_oracle(m)
+
+
+def test_batch2_readable_export_has_parity():
+    """The readable export of the same chain, with converted weights, gives the live output."""
+    m = chain(
+        ("conv_transpose", {"out_channels": 6, "kernel_size": 2, "stride": 2}),
+        ("layernorm2d", {}),
+        ("channel_shuffle", {"groups": 2}),
+        ("channel_slice", {"start": 2, "stop": 6}),
+        ("upsample", {"size": [13, 9]}),
+        ("scale_shift", {"shift": 0.5}),
+        ("hardsigmoid", {"alpha": 0.2}),
+        c=3, h=5, w=4,
+    )  # fmt: skip
+    readable_parity(m, x_of(3, 5, 4))

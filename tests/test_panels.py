@@ -57,8 +57,8 @@ def test_palette_groups_node_types_by_category(qtbot):
         groups[g.text(0)] = [g.child(j).text(0) for j in range(g.childCount())]
     assert groups == {
         "Input": ["Input"],
-        "Convolution": ["Conv k×k", "1×1 Conv"],
-        "Pooling": ["Max Pool", "Avg Pool", "Global Avg Pool", "Adaptive Avg Pool"],
+        "Convolution": ["Conv k×k", "1×1 Conv", "Transposed Conv"],
+        "Pooling": ["Max Pool", "Avg Pool", "Global Avg Pool", "Adaptive Avg Pool", "Upsample"],
         "Merge": ["Concat", "Add", "Multiply"],
         "Activation": [
             "ReLU",
@@ -74,7 +74,17 @@ def test_palette_groups_node_types_by_category(qtbot):
             "Tanh",
             "Softmax",
         ],  # fmt: skip
-        "Other": ["BatchNorm", "Flatten", "Linear", "Identity", "Dropout"],
+        "Other": [
+            "BatchNorm",
+            "Flatten",
+            "Linear",
+            "LayerNorm (channels)",
+            "Channel Slice",
+            "Channel Shuffle",
+            "Scale & Shift",
+            "Identity",
+            "Dropout",
+        ],  # fmt: skip
         "Blocks": [
             "Inception (naive)",
             "Inception (1×1 reductions)",
@@ -94,7 +104,13 @@ def test_palette_filter_keeps_matching_types(qtbot):
     p = Palette()
     qtbot.addWidget(p)
     qtbot.keyClicks(p.filter_edit, "pool")
-    assert p.visible_types() == ["maxpool", "avgpool", "global_avgpool", "adaptive_avgpool"]
+    assert p.visible_types() == [
+        "maxpool",
+        "avgpool",
+        "global_avgpool",
+        "adaptive_avgpool",
+        "upsample",  # resampling, in the Pooling group
+    ]
     assert p._groups["Merge"].isHidden()
 
 

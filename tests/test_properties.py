@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from engine import Analyzer, GraphModel, ParamError, analyze
 from engine.analysis.analyzer import _MemoryProfile
 from engine.core.errors import EngineError
-from engine.nodes import NODE_TYPES
+from engine.nodes import NODE_TYPES, pair
 
 SETTINGS = settings(
     max_examples=60,
@@ -84,6 +84,50 @@ def avgpool_params():
     )
 
 
+def conv_transpose_params():
+    """Random transposed-conv parameters; output_padding below stride or dilation (as torch)."""
+
+    @st.composite
+    def draw(draw):
+        stride = draw(pair_or_int(1, 3))
+        dilation = draw(pair_or_int(1, 2))
+        limit = max(max(pair(stride)), max(pair(dilation))) - 1
+        return {
+            "out_channels": draw(st.sampled_from([1, 2, 3, 4, 6])),
+            "kernel_size": draw(pair_or_int(1, 4)),
+            "stride": stride,
+            "padding": draw(pair_or_int(0, 2)),
+            "output_padding": draw(st.integers(0, limit)),
+            "groups": draw(st.sampled_from([1, 1, 2, 3])),
+            "bias": draw(st.booleans()),
+            "dilation": dilation,
+        }
+
+    return draw()
+
+
+def upsample_params():
+    """Random upsampling: a scale factor (also below 1) or a size; nearest or bilinear."""
+    return st.one_of(
+        st.fixed_dictionaries(
+            {
+                "scale_factor": st.sampled_from([0.5, 1.0, 1.5, 2.0, 3.0, 2.5]),
+                "mode": st.just("nearest"),
+            }  # fmt: skip
+        ),
+        st.fixed_dictionaries(
+            {
+                "scale_factor": st.sampled_from([0.5, 2.0, 3.0]),
+                "mode": st.just("bilinear"),
+                "align_corners": st.booleans(),
+            }  # fmt: skip
+        ),
+        st.fixed_dictionaries(
+            {"size": pair_or_int(1, 20), "mode": st.sampled_from(["nearest", "bilinear"])}
+        ),
+    )
+
+
 def slope():
     """A float parameter of an activation (slopes, alpha), negative ones included."""
     return st.one_of(st.sampled_from([0.01, 0.2, 1.0, -0.5]), st.floats(-3.0, 3.0))
@@ -117,6 +161,16 @@ PARAMS = {
     "mish": st.just({}),
     "tanh": st.just({}),
     "softmax": st.just({}),
+    "conv_transpose": conv_transpose_params(),
+    "upsample": upsample_params(),
+    "layernorm2d": st.fixed_dictionaries(
+        {"eps": st.sampled_from([1e-5, 1e-6]), "elementwise_affine": st.booleans()}
+    ),
+    "channel_slice": st.integers(0, 6).flatmap(
+        lambda a: st.fixed_dictionaries({"start": st.just(a), "stop": st.integers(a + 1, 8)})
+    ),
+    "channel_shuffle": st.fixed_dictionaries({"groups": st.integers(1, 4)}),
+    "scale_shift": st.fixed_dictionaries({"scale": slope(), "shift": slope()}),
     "silu": st.just({}),
     "sigmoid": st.just({}),
     "identity": st.just({}),
@@ -154,9 +208,19 @@ def _numel(shape: tuple) -> int:
 
 def _torch_refuses(type_name: str, params: dict, cin: int) -> bool:
     """Whether torch refuses to build the layer (the model's only up-front refusal)."""
+    import torch
     from torch import nn
 
     p = params
+    if type_name == "conv_transpose":
+        layer = nn.ConvTranspose2d(cin, p["out_channels"], p["kernel_size"],
+                                   stride=p["stride"], output_padding=p["output_padding"],
+                                   dilation=p["dilation"])  # fmt: skip
+        try:
+            layer(torch.zeros(1, cin, 4, 4))
+        except RuntimeError:
+            return True
+        return False
     try:
         nn.Conv2d(
             cin,
@@ -199,8 +263,10 @@ def test_every_node_type_matches_torch(type_name, data, cin, h, w):
     try:
         m.add_node(type_name, params, "n")
     except ParamError:
-        # The model refuses only what torch refuses too (padding "same" with stride > 1).
-        assert type_name == "conv" and _torch_refuses(type_name, params, cin)
+        # The model refuses only what torch refuses too (padding "same" with stride > 1,
+        # output_padding not below stride or dilation).
+        assert type_name in ("conv", "conv_transpose")
+        assert _torch_refuses(type_name, params, cin)
         return
     m.connect(src, "n")
     assert_matches_oracle(m)

@@ -65,6 +65,11 @@ def weight_formula(doc: Document, node: str) -> str:
         return f"{kh}·{kw}·{cin_text}·{p['out_channels']} = {fmt_int(r.weights)}"
     if t == "linear" and in_shape is not None:
         return f"{in_shape[0]}·{p['out_features']} = {fmt_int(r.weights)}"
+    if t == "conv_transpose" and in_shape is not None:
+        kh, kw = pair(p["kernel_size"])
+        g, out = p["groups"], p["out_channels"]
+        out_text = f"({out}/{g})" if g != 1 else f"{out}"
+        return f"{kh}·{kw}·{in_shape[0]}·{out_text} = {fmt_int(r.weights)}"
     return fmt_int(r.weights)
 
 
@@ -76,6 +81,10 @@ def macs_formula(doc: Document, node: str) -> str:
     t = doc.model.node_type(node)
     if t in ("conv", "conv1x1") and r.macs:
         _, h, w = r.shape
+        return f"{fmt_int(r.weights)}·{h}·{w} = {fmt_int(r.macs)} ({fmt_compact(r.macs)})"
+    if t == "conv_transpose" and r.macs:
+        # every weight meets every input pixel once
+        _, h, w = doc.analysis.nodes[doc.analysis.inputs[node][0]].shape
         return f"{fmt_int(r.weights)}·{h}·{w} = {fmt_int(r.macs)} ({fmt_compact(r.macs)})"
     if r.macs:
         return f"{fmt_int(r.macs)} ({fmt_compact(r.macs)})"
@@ -402,7 +411,7 @@ class Inspector(QWidget):
         ro["weights"].setText(weight_formula(self.doc, node) if ok else "—")
         if not ok:
             ro["bias"].setText("—")
-        elif t in ("conv", "conv1x1", "linear"):
+        elif t in ("conv", "conv1x1", "linear", "conv_transpose"):
             ro["bias"].setText(
                 fmt_int(r.biases) if self.doc.model.params(node)["bias"] else "0 (bias off)"
             )
@@ -411,7 +420,7 @@ class Inspector(QWidget):
         ro["other"].setText(
             (f"{fmt_int(r.other)} (γ, β: 2·{r.shape[0]})" if r.other else "0") if ok else "—"
         )
-        self._readout_form.setRowVisible(ro["other"], t == "batchnorm")
+        self._readout_form.setRowVisible(ro["other"], t in ("batchnorm", "layernorm2d"))
         ro["macs"].setText(macs_formula(self.doc, node) if ok else "—")
         ro["activation"].setText(
             f"{fmt_shape(r.shape)} · 4 B = {fmt_bytes(r.activation_bytes)}" if ok else "—"

@@ -185,8 +185,13 @@ class OptionalPairEditor(PairEditor):
 
     def __init__(self, spec: ParamSpec, parent: QWidget | None = None) -> None:
         super().__init__(spec, parent)
-        self.auto = QCheckBox("= kernel", self)
-        self.auto.setToolTip("unset: the stride equals the kernel size (torch's default)")
+        stride = spec.name == "stride"
+        self.auto = QCheckBox("= kernel" if stride else "unset", self)
+        self.auto.setToolTip(
+            "unset: the stride equals the kernel size (torch's default)"
+            if stride
+            else f"unset: {spec.doc or 'torch default'}"
+        )
         self.layout_.addWidget(self.auto)
         self.auto.toggled.connect(self._on_auto)
 

@@ -22,7 +22,8 @@ from engine.core.errors import EngineError
 from engine.core.graph import GraphLike
 from engine.nodes import pair
 
-# Node types built from an ``nn`` submodule (the others are expressions in ``forward``).
+# Node types built from an ``nn`` submodule (the others are expressions in ``forward``);
+# a hardsigmoid with its own alpha/beta is an expression: :func:`is_module` decides per node.
 MODULE_TYPES = frozenset(
     {
         "conv",
@@ -41,6 +42,7 @@ MODULE_TYPES = frozenset(
         "identity",
         "adaptive_avgpool",
     }
+    | node_code.MODULES
 )
 
 # Activations and the identity: parameterless ``nn`` modules.

@@ -137,14 +137,16 @@ def _call(e: Elem, args: list[str]) -> str:
         expr = " * ".join(args)
     elif e.op == "fn":
         expr = e.fn(args)
+        if e.cond and e.ctor is not None:
+            return f"{expr} if self.{e.name} is not None else {args[0]}"
     else:
         expr = f"torch.flatten({args[0]}, 1)"
     return f"{expr} if self.use_{e.name} else {args[0]}" if e.cond else expr
 
 
-def _fn(ntype: str, p: dict) -> Callable[[list[str]], str]:
-    """The forward expression of a node that has no submodule, as a function of its inputs."""
-    return lambda args: node_code.forward_text(ntype, p, args, "")
+def _fn(ntype: str, p: dict, name: str) -> Callable[[list[str]], str]:
+    """The forward expression of a node (its submodule ``self.name``), given its inputs."""
+    return lambda args: node_code.forward_text(ntype, p, args, f"self.{name}")
 
 
 def _sequential(parts: list[str]) -> str:
@@ -177,7 +179,10 @@ def _typed_class(ctx: _Ctx, bt: BlockType) -> str:
             p.update({k: v for k, v in m.params.items() if k not in m.exprs})
             p.update({k: {"expr": to_code(t)} for k, t in m.exprs.items()})
             ctor = None if m.type in _FUNCS else layer_ctor(m.type, p, in_ch)
-            fn = _fn(m.type, p) if ctor is None and m.type in node_code.TYPES else None
+            if m.type in node_code.TYPES and not node_code.plain_call(m.type, p):
+                if "." in m.id and ctor is not None:
+                    raise _NotReadable(bt.key)  # its forward is more than an nn.Sequential step
+                fn = _fn(m.type, p, m.id)
             out_ch = _sym_channels(m.type, p, [ch[s] for s in ins])
         raw[m.id] = out_ch
         if cond is not None and out_ch != in_ch:
@@ -228,7 +233,12 @@ def _kwargs(params: dict, bt: BlockType) -> str:
 
 
 def _sym_channels(ntype: str, p: dict, ins: list[str]) -> str:
-    if ntype in ("conv", "conv1x1"):
+    if ntype == "channel_slice":
+        start, stop = p.get("start", 0), p["stop"]
+        if isinstance(start, int) and isinstance(stop, int):
+            return str(stop - start)
+        return f"{_v(stop)} - ({_v(start)})"
+    if ntype in ("conv", "conv1x1", "conv_transpose"):
         return _v(p["out_channels"])
     if ntype == "linear":
         return _v(p["out_features"])
@@ -434,9 +444,9 @@ def _literal_ir(ctx: _Ctx, path: str, prefix: str) -> ClassIR:
                 ctor = layer_ctor(t, plan.params[what], str(plan.shapes[srcs[0]][0]))
                 if t == "conv" and plan.params[what]["padding"] == "same":
                     pads = _same_pads(plan.params[what])
-                if ctor is None:
-                    fn = _fn(t, plan.params[what])
-                else:
+                if t in node_code.TYPES and not node_code.plain_call(t, plan.params[what]):
+                    fn = _fn(t, plan.params[what], name)
+                if ctor is not None:
                     ctx.keys[what] = prefix + name
             ins = [elem_of.get(s) or arg_of[s] for s in srcs]
             elems.append(Elem(name, ins, ctor, "fn" if fn else _op(t), None, pads, fn))

@@ -22,13 +22,18 @@ _MODULES = {
     "mish",
     "tanh",
     "softmax",
+    "conv_transpose",
+    "upsample",
+    "layernorm2d",
 }
 # A submodule when its parameters are torch's defaults, an expression otherwise.
 _SOMETIMES = {"hardsigmoid"}
 # Always an expression in ``forward``.
-_EXPRESSIONS: set[str] = set()
+_EXPRESSIONS = {"channel_slice", "channel_shuffle", "scale_shift"}
 
 TYPES = frozenset(_MODULES | _SOMETIMES | _EXPRESSIONS)
+#: Types that are ``nn`` submodules with their default parameters.
+MODULES = frozenset(_MODULES | _SOMETIMES)
 
 
 def val(value) -> str:
@@ -65,6 +70,11 @@ def is_module(ntype: str, p: dict) -> bool:
     return False
 
 
+def plain_call(ntype: str, p: dict) -> bool:
+    """Whether forward calls the node's submodule on its input as it is (``self.m(x)``)."""
+    return ntype != "layernorm2d" and is_module(ntype, p)
+
+
 def _kw(p: dict, name: str, default) -> list[str]:
     v = p.get(name, default)
     return [] if _is(v, default) else [f"{name}={val(v)}"]
@@ -99,7 +109,41 @@ def module_ctor(ntype: str, p: dict, in_ch: str) -> str | None:
         return "nn.Softmax(dim=1)"
     if ntype == "hardsigmoid":
         return "nn.Hardsigmoid()"
+    if ntype == "conv_transpose":
+        args = [in_ch, val(p["out_channels"]), f"kernel_size={val(p['kernel_size'])}"]
+        for name, default in (("stride", 1), ("padding", 0), ("output_padding", 0)):
+            args += _kw_pair(p, name, default)
+        args += _kw(p, "groups", 1) + _kw(p, "bias", True) + _kw_pair(p, "dilation", 1)
+        return f"nn.ConvTranspose2d({', '.join(args)})"
+    if ntype == "upsample":
+        size = p.get("size")  # used when set (scale_factor is then ignored)
+        args = [f"scale_factor={val(p['scale_factor'])}" if size is None else f"size={_size(size)}"]
+        mode = p.get("mode", "nearest")
+        if not _is(mode, "nearest"):
+            args.append(f"mode={val(mode)}")
+            # always given for bilinear: torch's None means False, said explicitly here
+            args.append(f"align_corners={val(p.get('align_corners', False))}")
+        return f"nn.Upsample({', '.join(args)})"
+    if ntype == "layernorm2d":
+        # nn.LayerNorm over the last axis; forward moves channels there and back.
+        args = [in_ch] + _kw(p, "eps", 1e-5) + _kw(p, "elementwise_affine", True)
+        return f"nn.LayerNorm({', '.join(args)})"
     raise AssertionError(ntype)  # pragma: no cover
+
+
+def _kw_pair(p: dict, name: str, default: int) -> list[str]:
+    v = p.get(name, default)
+    if not isinstance(v, dict) and pair(v) == (default, default):
+        return []
+    return [f"{name}={val(v)}"]
+
+
+def _size(v) -> str:
+    """An output size as a tuple (``(h, w)``), as nn.Upsample takes it."""
+    if isinstance(v, dict):
+        return val(v)
+    h, w = pair(v)
+    return f"({h}, {w})"
 
 
 def forward_text(ntype: str, p: dict, ins: list[str], call: str) -> str:
@@ -117,8 +161,22 @@ def forward_text(ntype: str, p: dict, ins: list[str], call: str) -> str:
         The submodule as code (``self.act``), used when the node is a module.
     """
     x = ins[0]
+    if ntype == "layernorm2d":
+        return f"{call}({x}.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)"
     if is_module(ntype, p):
         return f"{call}({x})"
+    if ntype == "channel_slice":
+        start = p.get("start", 0)
+        return f"{x}[:, {'' if _is(start, 0) else val(start)}:{val(p['stop'])}]"
+    if ntype == "channel_shuffle":
+        # ShuffleNet's view → transpose → view, written so that any batch size works.
+        return f"{x}.unflatten(1, ({val(p['groups'])}, -1)).transpose(1, 2).flatten(1, 2)"
+    if ntype == "scale_shift":
+        scale, shift = p.get("scale", 1.0), p.get("shift", 0.0)
+        text = x if _is(scale, 1.0) else f"{x} * {_atom(scale)}"
+        if not _is(shift, 0.0):
+            text = f"{text} + {_atom(shift)}"
+        return text
     if ntype == "hardsigmoid":
         # clamp(alpha*x + beta, 0, 1): torch's Hardsigmoid has alpha 1/6 and beta 1/2 fixed.
         return f"({_atom(p['alpha'])} * {x} + {_atom(p['beta'])}).clamp(0.0, 1.0)"

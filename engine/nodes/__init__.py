@@ -1,6 +1,7 @@
-"""Node types: their parameters (:mod:`.specs`), their shape, cost and receptive-field
-rules (:mod:`.rules`) and their short texts (:mod:`.text`)."""
+"""Node types: their parameters (:mod:`.specs`, checked by :mod:`.params`), their shape,
+cost and receptive-field rules (:mod:`.rules`) and their short texts (:mod:`.text`)."""
 
+from engine.nodes.params import check_param, compile_params, normalize_params, pair
 from engine.nodes.rules import INFER_MERGE, INFER_ONE, RECEPTIVE_MERGE, RECEPTIVE_ONE
 from engine.nodes.specs import (
     CATEGORIES,
@@ -11,10 +12,6 @@ from engine.nodes.specs import (
     ParamSpec,
     Problem,
     Shape,
-    check_param,
-    compile_params,
-    normalize_params,
-    pair,
 )
 from engine.nodes.text import fmt_shape, summary_text
 

@@ -10,6 +10,7 @@ An infer function returns ``(shape, weights, biases, other_params, macs)`` or ra
 from __future__ import annotations
 
 from collections.abc import Callable
+from fractions import Fraction
 
 from engine.nodes.specs import RF, Problem
 from engine.nodes.text import fmt_shape
@@ -187,6 +188,76 @@ def _infer_mul(c: tuple, shapes: list, srcs: list) -> tuple:
     return tuple(out), 0, 0, 0, 0
 
 
+def _infer_conv_t(c: tuple, s: tuple, src: str) -> tuple:
+    """ConvTranspose2d: out = (in − 1)·stride − 2·padding + dilation·(k − 1) + output_padding + 1.
+
+    Every input value meets every weight of its group once: MACs = C_in · (C_out / g) ·
+    kh · kw · H_in · W_in.
+    """
+    if len(s) != 3:
+        _need_spatial(s, src, "a transposed convolution")
+    cin, h, w = s
+    out_c, kh, kw, sh, sw, ph, pw, oph, opw, dh, dw, g, bias = c
+    for n, what in ((cin, "input channels"), (out_c, "out_channels")):
+        if n % g:
+            raise Problem(f"{what} {n} are not divisible by groups {g}; make groups divide {n}")
+    oh = (h - 1) * sh - 2 * ph + dh * (kh - 1) + oph + 1
+    ow = (w - 1) * sw - 2 * pw + dw * (kw - 1) + opw + 1
+    if oh < 1 or ow < 1:
+        raise Problem(
+            f"would output {out_c}×{oh}×{ow}: padding {ph},{pw} removes more than the "
+            f"transposed convolution makes; lower padding"
+        )
+    weights = cin * (out_c // g) * kh * kw
+    return (out_c, oh, ow), weights, out_c if bias else 0, 0, weights * h * w
+
+
+def _upsample_size(c: tuple, h: int, w: int) -> tuple[int, int]:
+    size, scale = c[0], c[1]
+    if size is not None:
+        return size
+    # torch: the output size is floor(input · scale_factor), in double precision
+    return int(h * scale), int(w * scale)
+
+
+def _infer_upsample(c: tuple, s: tuple, src: str) -> tuple:
+    if len(s) != 3:
+        _need_spatial(s, src, "upsampling")
+    oh, ow = _upsample_size(c, s[1], s[2])
+    if oh < 1 or ow < 1:
+        raise Problem(
+            f"would output {s[0]}×{oh}×{ow}: scale_factor {c[1]:g} shrinks {s[1]}×{s[2]} "
+            f"to nothing; raise scale_factor"
+        )
+    return (s[0], oh, ow), 0, 0, 0, 0
+
+
+def _infer_ln2d(c: tuple, s: tuple, src: str) -> tuple:
+    if len(s) != 3:
+        _need_spatial(s, src, "LayerNorm over channels")
+    return s, 0, 0, (2 * s[0] if c[0] else 0), 0
+
+
+def _infer_slice(c: tuple, s: tuple, src: str) -> tuple:
+    start, stop = c
+    if stop > s[0]:
+        what = "channels" if len(s) == 3 else "features"
+        raise Problem(
+            f"stop {stop} is beyond the {s[0]} {what} of '{src}'; lower stop to at most {s[0]}"
+        )
+    return (stop - start, *s[1:]), 0, 0, 0, 0
+
+
+def _infer_shuffle(c: tuple, s: tuple, src: str) -> tuple:
+    if len(s) != 3:
+        _need_spatial(s, src, "channel shuffle")
+    if s[0] % c[0]:
+        raise Problem(
+            f"input channels {s[0]} are not divisible by groups {c[0]}; make groups divide {s[0]}"
+        )
+    return s, 0, 0, 0, 0
+
+
 INFER_ONE: dict[str, Callable] = {
     "conv": _infer_conv,
     "conv1x1": _infer_conv,
@@ -207,6 +278,12 @@ INFER_ONE: dict[str, Callable] = {
     "mish": _infer_same,
     "tanh": _infer_same,
     "softmax": _infer_same,
+    "conv_transpose": _infer_conv_t,
+    "upsample": _infer_upsample,
+    "layernorm2d": _infer_ln2d,
+    "channel_slice": _infer_slice,
+    "channel_shuffle": _infer_shuffle,
+    "scale_shift": _infer_same,
     "adaptive_avgpool": _infer_adaptive,
     "batchnorm": _infer_bn,
     "flatten": _infer_flatten,
@@ -347,6 +424,87 @@ def _rf_merge_drift(rfs: list, s: tuple) -> RF:
     return (axes[0], axes[1])
 
 
+def _fit(spans, axis_rf: tuple, ratio: Fraction) -> tuple:
+    """The smallest regular window covering irregular ones (upsampling, transposed conv).
+
+    ``spans[o]`` is the range ``(a, b)`` of layer-input pixels output ``o`` reads (``None``
+    if it reads none); ``axis_rf`` the input's ``(size, jump, start)``; ``ratio`` the
+    input pixels per output pixel. Input pixel ``i`` sees image pixels
+    ``[start + i·jump, start + i·jump + size)``, so output ``o`` sees
+    ``[start + a·jump, start + b·jump + size)``. The jump is ``jump · ratio`` when that is
+    a whole number (e.g. a ×2 upsampling of a stride-32 map: jump 16), else its floor (at
+    least 1): windows are in whole pixels, so finer steps cannot be written and the
+    window then grows to cover the drift. Start and size are the extremes over outputs.
+    """
+    size, jump, start = axis_rf
+    new_jump = max(1, int(jump * ratio))
+    lo = hi = None
+    for o, span in enumerate(spans):
+        if span is None:
+            continue
+        a, b = span
+        first = start + a * jump - o * new_jump
+        last = start + b * jump + size - o * new_jump
+        lo = first if lo is None or first < lo else lo
+        hi = last if hi is None or last > hi else hi
+    if lo is None:  # no output reads an input pixel (bias only)
+        return (0, new_jump, start)
+    return (hi - lo, new_jump, lo)
+
+
+def _rf_conv_t(c: tuple, rf: RF, s: tuple) -> RF:
+    """Output ``o`` gets input ``i`` through tap ``k`` when ``i·stride − padding + k·dilation = o``.
+
+    So it reads inputs ``ceil((o + p − d·(k − 1)) / s) … floor((o + p) / s)`` (within the
+    input); the jump is the input's divided by the stride (see :func:`_fit`).
+    """
+    out_c, kh, kw, sh, sw, ph, pw, oph, opw, dh, dw, _, _ = c
+    axes = []
+    for axis_rf, n, k, st, p, op, d in (
+        (rf[0], s[1], kh, sh, ph, oph, dh),
+        (rf[1], s[2], kw, sw, pw, opw, dw),
+    ):
+        n_out = (n - 1) * st - 2 * p + d * (k - 1) + op + 1
+        spans = []
+        for o in range(n_out):
+            a = max(0, -((-(o + p - d * (k - 1))) // st))
+            b = min(n - 1, (o + p) // st)
+            # with dilation, only taps that land on a whole input index count
+            taps = [i for i in range(a, b + 1) if (o + p - i * st) % d == 0]
+            spans.append((taps[0], taps[-1]) if taps else None)
+        axes.append(_fit(spans, axis_rf, Fraction(1, st)))
+    return (axes[0], axes[1])
+
+
+def _source_index(o: int, n_in: int, n_out: int, c: tuple) -> tuple[int, int]:
+    """The input pixels output ``o`` of an upsampling reads, as torch computes them."""
+    size, scale, mode, align = c
+    if mode == "bilinear" and align:
+        src = o * (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+    else:
+        ratio = 1 / scale if size is None else n_in / n_out
+        if mode == "nearest":
+            i = min(int(o * ratio), n_in - 1)
+            return i, i
+        src = max((o + 0.5) * ratio - 0.5, 0.0)
+    i0 = min(int(src), n_in - 1)
+    return i0, min(i0 + 1, n_in - 1)
+
+
+def _rf_upsample(c: tuple, rf: RF, s: tuple) -> RF:
+    """Nearest reads one input pixel per output, bilinear two neighbours (see :func:`_fit`)."""
+    oh, ow = _upsample_size(c, s[1], s[2])
+    axes = []
+    for axis_rf, n_in, n_out in ((rf[0], s[1], oh), (rf[1], s[2], ow)):
+        spans = [_source_index(o, n_in, n_out, c) for o in range(n_out)]
+        if c[0] is None:  # torch steps 1 / scale_factor input pixels per output pixel
+            ratio = 1 / Fraction(c[1]).limit_denominator(1 << 20)
+        else:
+            ratio = Fraction(n_in, n_out)
+        axes.append(_fit(spans, axis_rf, ratio))
+    return (axes[0], axes[1])
+
+
 RECEPTIVE_ONE: dict[str, Callable] = {
     "conv": _rf_conv,
     "conv1x1": _rf_conv,
@@ -370,6 +528,12 @@ RECEPTIVE_ONE: dict[str, Callable] = {
     "mish": _rf_same,
     "tanh": _rf_same,
     "softmax": _rf_same,  # over channels: each pixel's own window
+    "conv_transpose": _rf_conv_t,
+    "upsample": _rf_upsample,
+    "layernorm2d": _rf_same,  # over channels: each pixel's own window
+    "channel_slice": _rf_same,
+    "channel_shuffle": _rf_same,
+    "scale_shift": _rf_same,
     "adaptive_avgpool": _rf_adaptive,
 }
 RECEPTIVE_MERGE: dict[str, Callable] = {"concat": _rf_merge, "add": _rf_merge, "mul": _rf_mul}

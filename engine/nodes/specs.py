@@ -1,9 +1,10 @@
 """Node types: their parameters, and how each computes shape, cost and receptive field.
 
 Parameters are named as in ``torch.nn`` and default as in torch. Every int-or-pair
-parameter accepts an int or ``[h, w]``. :func:`normalize_params` checks a user's
-dictionary and fills defaults; :func:`compile_params` turns the checked dictionary into
-the small tuple the analysis works on, so that the hot loop does no parsing.
+parameter accepts an int or ``[h, w]``. :mod:`engine.nodes.params` checks a user's
+dictionary and fills defaults (``normalize_params``) and turns the checked dictionary into
+the small tuple the analysis works on (``compile_params``), so that the hot loop does no
+parsing.
 
 Shapes are tuples: ``(C, H, W)`` for spatial tensors, ``(F,)`` after flatten/linear
 (batch 1 is implied). A receptive field is ``((size_h, jump_h, start_h), (size_w,
@@ -13,11 +14,8 @@ jump_w, start_w))`` in input pixels: output pixel ``i`` along an axis sees input
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
-
-from engine.core.errors import ParamError
 
 Shape = tuple
 RF = tuple  # ((size_h, jump_h, start_h), (size_w, jump_w, start_w))
@@ -275,6 +273,117 @@ NODE_TYPES: dict[str, NodeType] = {
             "exp(x) / sum of exp over channels (dim 1): per pixel, or over a feature vector",
         ),
         NodeType(
+            "conv_transpose",
+            "Transposed Conv",
+            "Convolution",
+            (
+                ParamSpec(
+                    "out_channels",
+                    "int",
+                    None,
+                    1,
+                    1 << 20,
+                    required=True,
+                    doc="output channels",
+                ),
+                ParamSpec("kernel_size", "pair", None, 1, 4096, required=True),
+                ParamSpec("stride", "pair", 1, 1, 4096, doc="the upsampling factor"),
+                ParamSpec("padding", "pair", 0, 0, 4096, doc="removed from each border"),
+                ParamSpec(
+                    "output_padding",
+                    "pair",
+                    0,
+                    0,
+                    4096,
+                    doc="added to one side of the output; less than stride or dilation",
+                ),
+                ParamSpec("groups", "int", 1, 1, 1 << 20),
+                ParamSpec("bias", "bool", True),
+                ParamSpec("dilation", "pair", 1, 1, 4096),
+            ),
+            1,
+            1,
+            "transposed 2-D convolution (learned upsampling): each input pixel adds a "
+            "kernel-sized patch to the output, stride pixels apart",
+        ),
+        NodeType(
+            "upsample",
+            "Upsample",
+            "Pooling",
+            (
+                ParamSpec(
+                    "size", "optional_pair", None, 1, 1 << 16, doc="output H×W; used when set"
+                ),
+                ParamSpec(
+                    "scale_factor",
+                    "optional_float",
+                    None,
+                    1e-3,
+                    1e3,
+                    doc="output = floor(input × scale_factor), when size is unset",
+                ),
+                ParamSpec("mode", "choice", "nearest", choices=("nearest", "bilinear")),
+                ParamSpec(
+                    "align_corners",
+                    "bool",
+                    False,
+                    doc="bilinear only: corner pixels' centres align (torch's align_corners)",
+                ),
+            ),
+            1,
+            1,
+            "resize H×W by a scale factor or to a size (nearest or bilinear)",
+        ),
+        NodeType(
+            "layernorm2d",
+            "LayerNorm (channels)",
+            "Other",
+            (
+                ParamSpec("eps", "float", 1e-5, 0.0, 1.0),
+                ParamSpec(
+                    "elementwise_affine", "bool", True, doc="learned weight and bias of size C"
+                ),
+            ),
+            1,
+            1,
+            "layer normalisation over the channels at every pixel (ConvNeXt's LayerNorm2d)",
+        ),
+        NodeType(
+            "channel_slice",
+            "Channel Slice",
+            "Other",
+            (
+                ParamSpec("start", "int", 0, 0, 1 << 20, doc="first channel kept"),
+                ParamSpec(
+                    "stop", "int", None, 1, 1 << 20, required=True, doc="first channel dropped"
+                ),
+            ),
+            1,
+            1,
+            "channels [start, stop) of its input, x[:, start:stop] (split, chunk)",
+        ),
+        NodeType(
+            "channel_shuffle",
+            "Channel Shuffle",
+            "Other",
+            (ParamSpec("groups", "int", None, 1, 1 << 20, required=True),),
+            1,
+            1,
+            "interleave the channels of groups (ShuffleNet): channel g·k + i → i·G + g",
+        ),
+        NodeType(
+            "scale_shift",
+            "Scale & Shift",
+            "Other",
+            (
+                ParamSpec("scale", "float", 1.0, -1e9, 1e9, doc="constant factor"),
+                ParamSpec("shift", "float", 0.0, -1e9, 1e9, doc="constant added after scaling"),
+            ),
+            1,
+            1,
+            "x · scale + shift with constant numbers (x * c, x + c)",
+        ),
+        NodeType(
             "identity",
             "Identity",
             "Other",
@@ -296,227 +405,3 @@ NODE_TYPES: dict[str, NodeType] = {
 }
 
 CATEGORIES: tuple[str, ...] = ("Input", "Convolution", "Pooling", "Merge", "Activation", "Other")
-
-
-# --------------------------------------------------------------------------- params
-def _where(node: str | None) -> str:
-    return f"node '{node}'" if node is not None else "node"
-
-
-def _check_int(value: Any, spec: ParamSpec, node: str | None, what: str = "") -> int:
-    name = spec.name + what
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ParamError(
-            f"{_where(node)}: '{name}' must be an integer, got {value!r}", node, spec.name
-        )
-    if spec.minimum is not None and value < spec.minimum:
-        raise ParamError(
-            f"{_where(node)}: '{name}' must be at least {int(spec.minimum)}, got {value}",
-            node,
-            spec.name,
-        )
-    if spec.maximum is not None and value > spec.maximum:
-        raise ParamError(
-            f"{_where(node)}: '{name}' must be at most {int(spec.maximum)}, got {value}",
-            node,
-            spec.name,
-        )
-    return value
-
-
-def _check_pair(value: Any, spec: ParamSpec, node: str | None) -> int | list[int]:
-    if isinstance(value, (list, tuple)):
-        if len(value) != 2:
-            raise ParamError(
-                f"{_where(node)}: '{spec.name}' must be an integer or [h, w], got {list(value)!r}",
-                node,
-                spec.name,
-            )
-        return [_check_int(value[0], spec, node, "[0]"), _check_int(value[1], spec, node, "[1]")]
-    return _check_int(value, spec, node)
-
-
-def _check_float(value: Any, spec: ParamSpec, node: str | None) -> float:
-    name = spec.name
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**53:
-        raise ParamError(
-            f"{_where(node)}: '{name}' must be between {spec.minimum:g} and "
-            f"{spec.maximum:g}, got a {len(str(abs(value)))}-digit integer",
-            node,
-            name,
-        )
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ParamError(f"{_where(node)}: '{name}' must be a number, got {value!r}", node, name)
-    if (
-        spec.minimum is not None
-        and value < spec.minimum
-        or spec.maximum is not None
-        and value > spec.maximum
-    ):
-        raise ParamError(
-            f"{_where(node)}: '{name}' must be between {spec.minimum:g} and "
-            f"{spec.maximum:g}, got {value}",
-            node,
-            name,
-        )
-    return float(value)
-
-
-def check_param(type_name: str, name: str, value: Any, node: str | None = None) -> Any:
-    """Check one parameter value and return it in canonical form.
-
-    Parameters
-    ----------
-    type_name : str
-        The node type.
-    name : str
-        The parameter name.
-    value : Any
-        The value as the user gave it (JSON-like).
-    node : str, optional
-        The node id, used in messages.
-
-    Returns
-    -------
-    Any
-        The value, with tuples turned into lists and ``[n, n]`` kept as given.
-
-    Raises
-    ------
-    ParamError
-        If the parameter is unknown, ill-typed or out of range.
-    """
-    ntype = NODE_TYPES[type_name]
-    spec = ntype.param_index.get(name)
-    if spec is None:
-        known = ", ".join(ntype.param_index) or "none"
-        raise ParamError(
-            f"{_where(node)}: {type_name} has no parameter '{name}' (known: {known})", node, name
-        )
-    kind = spec.kind
-    if kind == "int":
-        return _check_int(value, spec, node)
-    if kind == "pair":
-        return _check_pair(value, spec, node)
-    if kind == "optional_pair":
-        return None if value is None else _check_pair(value, spec, node)
-    if kind == "padding":
-        if value == "same":
-            return "same"
-        if isinstance(value, str):
-            raise ParamError(
-                f"{_where(node)}: 'padding' must be an integer, [h, w] or \"same\", got {value!r}",
-                node,
-                name,
-            )
-        return _check_pair(value, spec, node)
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise ParamError(
-                f"{_where(node)}: '{name}' must be true or false, got {value!r}", node, name
-            )
-        return value
-    if kind == "optional_int":
-        return None if value is None else _check_int(value, spec, node)
-    if kind == "float":
-        return _check_float(value, spec, node)
-    if kind == "optional_float":
-        return None if value is None else _check_float(value, spec, node)
-    if kind == "choice":
-        if not isinstance(value, str) or value not in spec.choices:
-            options = ", ".join(repr(c) for c in spec.choices)
-            raise ParamError(
-                f"{_where(node)}: '{name}' must be one of {options}, got {value!r}", node, name
-            )
-        return value
-    raise AssertionError(kind)  # pragma: no cover
-
-
-def normalize_params(type_name: str, params: dict | None, node: str | None = None) -> dict:
-    """Check a parameter dictionary and fill in torch's defaults.
-
-    Parameters
-    ----------
-    type_name : str
-        A key of :data:`NODE_TYPES`.
-    params : dict or None
-        The user's parameters.
-    node : str, optional
-        The node id, used in messages.
-
-    Returns
-    -------
-    dict
-        Every parameter of the type, in declaration order.
-
-    Raises
-    ------
-    ParamError
-        On unknown types, unknown, missing, ill-typed or out-of-range parameters.
-    """
-    ntype = NODE_TYPES.get(type_name)
-    if ntype is None:
-        known = ", ".join(NODE_TYPES)
-        raise ParamError(
-            f"{_where(node)}: unknown node type {type_name!r} (known: {known})", node, "type"
-        )
-    params = dict(params or {})
-    for name in params:
-        if name not in ntype.param_index:
-            check_param(type_name, name, params[name], node)  # raises the unknown message
-    out: dict[str, Any] = {}
-    for spec in ntype.params:
-        if spec.name in params:
-            out[spec.name] = check_param(type_name, spec.name, params[spec.name], node)
-        elif spec.required:
-            raise ParamError(f"{_where(node)}: {type_name} needs '{spec.name}'", node, spec.name)
-        else:
-            out[spec.name] = spec.default
-    if type_name == "conv" and out["padding"] == "same" and pair(out["stride"]) != (1, 1):
-        raise ParamError(
-            f'{_where(node)}: padding "same" needs stride 1 (as in torch); '
-            f"set padding to a number or stride to 1",
-            node,
-            "padding",
-        )
-    return out
-
-
-def pair(value: Any) -> tuple[int, int]:
-    """Turn an int or ``[h, w]`` into a ``(h, w)`` tuple."""
-    if isinstance(value, (list, tuple)):
-        return int(value[0]), int(value[1])
-    return int(value), int(value)
-
-
-def compile_params(type_name: str, p: dict) -> tuple:
-    """Turn checked parameters into the flat tuple the analysis functions take."""
-    if type_name == "conv" or type_name == "conv1x1":
-        if type_name == "conv":
-            kh, kw = pair(p["kernel_size"])
-            dh, dw = pair(p["dilation"])
-            if p["padding"] == "same":
-                th, tw = dh * (kh - 1), dw * (kw - 1)
-                pads = (th // 2, th - th // 2, tw // 2, tw - tw // 2)
-            else:
-                ph, pw = pair(p["padding"])
-                pads = (ph, ph, pw, pw)
-        else:
-            kh = kw = dh = dw = 1
-            pads = (0, 0, 0, 0)
-        sh, sw = pair(p["stride"])
-        return (p["out_channels"], kh, kw, sh, sw, pads, dh, dw, p["groups"], bool(p["bias"]))
-    if type_name in ("maxpool", "avgpool"):
-        kh, kw = pair(p["kernel_size"])
-        sh, sw = pair(p["stride"]) if p["stride"] is not None else (kh, kw)
-        ph, pw = pair(p["padding"])
-        return (kh, kw, sh, sw, ph, pw, bool(p["ceil_mode"]))
-    if type_name == "input":
-        return (p["channels"], p["height"], p["width"])
-    if type_name == "linear":
-        return (p["out_features"], bool(p["bias"]))
-    if type_name == "batchnorm":
-        return (bool(p["affine"]),)
-    if type_name == "adaptive_avgpool":
-        return pair(p["output_size"])
-    return ()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.nodes.specs import pair
+from engine.nodes.params import pair
 
 
 # --------------------------------------------------------------------------- text
@@ -68,6 +68,40 @@ def summary_text(type_name: str, p: dict) -> str:
         return f"α={p['alpha']:.4g} β={p['beta']:.4g}"
     if type_name == "softmax":
         return "over channels"
+    if type_name == "conv_transpose":
+        kh, kw = pair(p["kernel_size"])
+        text = f"{kh}×{kw} · {p['out_channels']} · s{_pair_text(p['stride'])}"
+        if pair(p["padding"]) != (0, 0):
+            text += f" p{_pair_text(p['padding'])}"
+        if pair(p["output_padding"]) != (0, 0):
+            text += f" op{_pair_text(p['output_padding'])}"
+        if pair(p["dilation"]) != (1, 1):
+            text += f" d{_pair_text(p['dilation'])}"
+        if p["groups"] != 1:
+            text += f" g{p['groups']}"
+        return text
+    if type_name == "upsample":
+        if p["size"] is not None:
+            h, w = pair(p["size"])
+            text = f"→ {h}×{w}"
+        else:
+            text = f"×{p['scale_factor']:g}"
+        if p["mode"] == "bilinear":
+            text += " bilinear" + (" aligned" if p["align_corners"] else "")
+        return text
+    if type_name == "layernorm2d":
+        return f"eps={p['eps']:g}"
+    if type_name == "channel_slice":
+        return f"[{p['start']}:{p['stop']}]"
+    if type_name == "channel_shuffle":
+        return f"{p['groups']} groups"
+    if type_name == "scale_shift":
+        parts = []
+        if p["scale"] != 1.0:
+            parts.append(f"×{p['scale']:g}")
+        if p["shift"] != 0.0:
+            parts.append(f"{p['shift']:+g}")
+        return " ".join(parts) or "×1"
     if type_name == "adaptive_avgpool":
         h, w = pair(p["output_size"])
         return f"→ {h}×{w}"
