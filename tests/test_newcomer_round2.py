@@ -3,11 +3,13 @@ training budget, tabs for templates, unreachable nodes, and the small details.""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from canvas_helpers import Canvas, chain_model
 from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QGraphicsEllipseItem
@@ -203,3 +205,34 @@ def test_a_click_on_a_connected_input_port_keeps_the_wire(qtbot):
     c.release(c.in_slot("conv"))
     assert c.model.graph.has_edge("input", "conv")
     assert c.scene.edge_item("input", "conv", 0).isSelected()
+
+
+# ---------------------------------------------------------------- 4. docks and the screen
+@pytest.mark.parametrize("size", [(1366, 768), (1600, 1000)])
+def test_the_train_dock_fits_the_screen_and_closes_cleanly(size, tmp_path):
+    """Train dock on a 1366×768 / 1600×1000 screen: the window stays on screen, the feature
+    views keep their size, the plot titles fit, and closing restores the layout."""
+    w, h = size
+    conf = tmp_path / "screen.json"
+    conf.write_text(
+        json.dumps({"screens": [{"name": "s", "x": 0, "y": 0, "width": w, "height": h}]})
+    )
+    env = dict(os.environ, QT_QPA_PLATFORM=f"offscreen:configfile={conf}")
+    env["CONVCANVAS_DATA_DIR"] = str(tmp_path / "data")
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tests" / "layout_probe.py")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["screen"] == [w, h]
+    for key in ("before", "train", "inside_raised", "closed"):
+        fw, fh = out[key]["window"]
+        assert fw <= w and fh <= h, (key, out[key])
+    (iw, ih), (bw, bh) = out["inside_raised"]["inside"], out["before"]["inside"]
+    assert iw == bw and ih >= bh  # the feature views are not crushed
+    for width, title in out["plots"]:
+        assert title <= width - 10
+    assert out["closed"] == out["before"]

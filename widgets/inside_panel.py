@@ -202,7 +202,9 @@ class InsidePanel(QWidget):
         # Side by side: the maps | where on the image | statistics by depth.
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setChildrenCollapsible(False)
-        for w, stretch in ((self.grid, 5), (self.rf, 3), (self.tabs, 4)):
+        # Each view keeps a readable minimum (the dock never crushes the image or the plot).
+        for w, stretch, least in ((self.grid, 5, 150), (self.rf, 3, 130), (self.tabs, 4, 180)):
+            w.setMinimumWidth(least)
             self.splitter.addWidget(w)
             self.splitter.setStretchFactor(self.splitter.count() - 1, stretch)
         self.splitter.setSizes([500, 300, 400])

@@ -134,6 +134,66 @@ class MainWindow(DesignTabs, AutosaveAndRecovery, QMainWindow):
         self.resize(*initial_size(self.screen()))
         self.arrange_docks()
         self._update_title()
+        for dock in self.findChildren(QDockWidget):
+            self.watch_dock(dock)
+
+    # ------------------------------------------------------------------ window size
+    def watch_dock(self, dock: QDockWidget) -> None:
+        """Keep the window on the screen when ``dock`` opens, and restore the layout (sizes
+        of the window and the other docks) when it is closed again."""
+        if dock.property("cc_watched"):
+            return
+        dock.setProperty("cc_watched", True)
+        # Bound methods (not lambdas): Qt drops them with the window.
+        dock.toggleViewAction().toggled.connect(self._dock_toggled)
+        dock.topLevelChanged.connect(self._keep_on_screen_soon)
+
+    def remember_layout(self, dock: QDockWidget) -> None:
+        """Before ``dock`` is shown: what closing it brings back (the window's size and
+        every dock's place)."""
+        sizes = self.__dict__.setdefault("_size_before_dock", {})
+        if self.isVisible() and dock.isHidden() and dock not in sizes:
+            sizes[dock] = (self.size(), self.saveState())
+
+    def _dock_toggled(self, shown: bool) -> None:
+        action = self.sender()
+        dock = action.parent() if action is not None else None
+        if not isinstance(dock, QDockWidget):
+            return
+        sizes = self.__dict__.setdefault("_size_before_dock", {})
+        if shown:
+            self._keep_on_screen_soon()
+            return
+        saved = sizes.pop(dock, None)
+        if saved is not None and not sizes:
+            QTimer.singleShot(0, self, lambda s=saved: self._restore_layout(*s))
+
+    def _restore_layout(self, size: QSize, state) -> None:
+        self.resize(size)
+        self._keep_on_screen()
+        self.restoreState(state)
+
+    def _keep_on_screen_soon(self, *_args) -> None:
+        QTimer.singleShot(0, self, self._keep_on_screen)
+
+    def _keep_on_screen(self) -> None:
+        """Shrink the window back inside the screen's free area (never past its edge)."""
+        screen = self.screen()
+        if screen is None or self.isMaximized() or self.isFullScreen():
+            return
+        avail = screen.availableGeometry()
+        frame = self.frameGeometry()
+        extra_w = frame.width() - self.width()
+        extra_h = frame.height() - self.height()
+        w = min(self.width(), avail.width() - extra_w)
+        h = min(self.height(), avail.height() - extra_h)
+        if (w, h) != (self.width(), self.height()):
+            self.resize(w, h)
+        frame = self.frameGeometry()
+        x = min(max(frame.x(), avail.x()), avail.right() - frame.width() + 1)
+        y = min(max(frame.y(), avail.y()), avail.bottom() - frame.height() + 1)
+        if (x, y) != (frame.x(), frame.y()):
+            self.move(x, y)
 
     # ------------------------------------------------------------------ construction
     def arrange_docks(self) -> None:
@@ -253,7 +313,7 @@ class MainWindow(DesignTabs, AutosaveAndRecovery, QMainWindow):
         vm.addSeparator()
         vm.addAction(self.pin_action)
         vm.addSeparator()
-        panels = vm.addMenu("&Panels")
+        panels = self.panels_menu = vm.addMenu("&Panels")
         for dock in (self.palette_dock, self.inspector_dock, self.table_dock, self.inside_dock):
             panels.addAction(dock.toggleViewAction())
         self.view_menu = vm

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDockWidget, QFileDialog
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QWidget
 
 from designer.document import Document
 from engine.core.fileformat import to_dict
@@ -55,7 +55,17 @@ class TrainHost(QObject):
         self.dock = QDockWidget("Train", window)
         self.dock.setObjectName("train_dock")
         window.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.dock)
+        beside = getattr(window, "inside_dock", None)
+        if beside is not None:
+            # A third tab below the canvas ("Layers" | "Inside" | "Train"): it never crushes
+            # the feature views or widens the window; its tab names it (no title bar).
+            window.tabifyDockWidget(beside, self.dock)
+            self.dock.setTitleBarWidget(QWidget(self.dock))
         self.dock.hide()
+        # View → Panels → Train shows the dock too: its content is built then.
+        self.dock.visibilityChanged.connect(lambda shown: shown and self.ensure_panel())
+        if hasattr(window, "panels_menu"):
+            window.panels_menu.addAction(self.dock.toggleViewAction())
         c = self.controller
         client = c.client
         # The training worker goes with the window (it is a daemon process in any case).
@@ -132,6 +142,8 @@ class TrainHost(QObject):
     def show_panel(self) -> TrainPanel:
         """Run → Train…: show the Train dock."""
         panel = self.ensure_panel()
+        if hasattr(self.window_, "remember_layout"):
+            self.window_.remember_layout(self.dock)  # closing the dock brings this back
         self.dock.show()
         self.dock.raise_()
         return panel

@@ -50,6 +50,9 @@ from widgets.train_state import IDLE_TEXT, TrainState
 # pyqtgraph (~0.25 s to import) is imported when the panel is first shown, not at start-up.
 
 TRAIN_JOB = "engine.training.job:TrainJob"
+#: Each plot's smallest size: its title ("ReLU sparsity by depth"), axes and a curve fit.
+PLOT_MIN_WIDTH = 230
+PLOT_MIN_HEIGHT = 150
 POLL_MS = 50
 #: Niceness added to the training worker: the window wins the CPU whenever it needs it.
 NICE = 10
@@ -276,6 +279,7 @@ class TrainPanel(QWidget):
             (self.sparsity_plot, "ReLU sparsity by depth", "zeros (%)"),
         ):
             plot.setMenuEnabled(False)
+            plot.setMinimumSize(PLOT_MIN_WIDTH, PLOT_MIN_HEIGHT)  # the title is never cut
             plot.setTitle(title)
             plot.setLabel("left", left)
             plot.showGrid(x=True, y=True, alpha=0.2)
