@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.interop.convert import import_module
     from engine.interop.errors import ImportFailed
     from engine.interop.source import load_source
-    from engine.interop.tensorfile import TensorFileError, save_state
+    from engine.runtime.weights import save_state
 
     out = Path(args.output)
     weights = Path(args.weights) if args.weights else None
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         save(imported.model, out)
         if weights is not None:
             save_state(imported.state, weights)
-    except (OSError, TensorFileError) as exc:
+    except (OSError, ValueError, TypeError) as exc:  # safetensors: unsupported dtypes
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         _err(f"import: cannot write: {why}")
         return EXIT_UNREADABLE

@@ -11,11 +11,13 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from cli.safety import escape
 from engine.runtime.feature_types import FeatureResult
 
 RF_COLOUR = (255, 60, 60)
@@ -45,7 +47,8 @@ def build_runner(model, seed: int, memory_limit: int, weights: str | None):
     if weights is not None:
         from engine.runtime.weights import load_weights
 
-        load_weights(runner.module, weights)
+        for note in load_weights(runner.module, weights, model):
+            print(escape(note), file=sys.stderr)
         runner.weights_text = f"loaded from {Path(weights).name}"
     else:
         runner.weights_text = f"random, seed {seed}"

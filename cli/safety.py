@@ -62,10 +62,14 @@ def message_lines(exc: BaseException) -> list[str]:
 
     An error that carries ``errors`` (a list of ``(node, message)``, as the graph-error
     refusals of export and features do) gives its message's first line and then one
-    ``  - message`` line per error; any other error gives its whole message as one escaped
-    line, so a newline inside a quoted id cannot start a line of its own.
+    ``  - message`` line per error; an error that carries ``lines`` (a weights file that
+    does not fit) gives each of them; any other error gives its whole message as one
+    escaped line, so a newline inside a quoted id cannot start a line of its own.
     """
     message = getattr(exc, "message", None) or str(exc)
+    lines = getattr(exc, "lines", None)
+    if isinstance(lines, list) and lines:  # a message written line by line (weights files)
+        return [escape(line) for line in lines]
     errors = getattr(exc, "errors", None)
     if isinstance(errors, list) and errors:
         head = message.split("\n", 1)[0]

@@ -24,9 +24,9 @@ from engine.core import fileformat
 from engine.interop.convert import import_module
 from engine.interop.errors import SourceError, TraceError
 from engine.interop.source import load_source
-from engine.interop.tensorfile import load_safetensors
 from engine.nodes import pair
 from engine.runtime.build import build_module
+from engine.runtime.weights import read_state_dict
 from engine.templates import TEMPLATES, build
 
 
@@ -272,7 +272,7 @@ def test_cli_writes_design_and_safetensors_weights(tmp_path, capsys):
     )
     assert rc == 0
     model = fileformat.load(out)
-    state = load_safetensors(w)
+    state = read_state_dict(w)
     assert set(state) == set(build_module(model).state_dict())
     assert state["_0.weight"].shape == (4, 3, 3, 3)  # fx names Sequential's "0" as "_0"
 

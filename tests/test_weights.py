@@ -52,8 +52,8 @@ def test_keys_follow_the_exported_attribute_names(tmp_path):
     }
 
 
-def test_mismatch_reported_per_layer_and_model_unchanged(tmp_path):
-    """Missing, unexpected and wrong-shaped keys all appear in one WeightsError; nothing loads."""
+def test_mismatch_listed_with_shapes_and_model_unchanged(tmp_path):
+    """Missing, unexpected and wrong-shaped keys appear with shapes, one per line; nothing loads."""
     donor = build_module(conv_chain(), seed=5)
     sd = donor.state_dict()
     del sd["fc.bias"]
@@ -68,11 +68,17 @@ def test_mismatch_reported_per_layer_and_model_unchanged(tmp_path):
     assert err.missing == ["fc.bias"]
     assert err.unexpected == ["extra.weight"]
     assert err.mismatched == [("c.weight", (4, 3, 3, 3), (4, 3, 5, 5))]
-    msg = str(err)
-    assert "layer 'fc': missing 'bias'" in msg
-    assert "layer 'extra': unexpected 'weight'" in msg
-    assert "layer 'c': 'weight' is 4x3x5x5 in the file, the model needs 4x3x3x3" in msg
-    assert "nothing was loaded" in msg
+    assert err.lines == [
+        "w.pt: the weights do not fit this model (1 missing, 1 unexpected, 1 of the wrong "
+        "shape); nothing was loaded",
+        "missing from the file (1):",
+        "  fc.bias  5",
+        "in the file, not in the model (1):",
+        "  extra.weight  2",
+        "of the wrong shape (1):",
+        "  c.weight: 4x3x5x5 in the file, the model needs 4x3x3x3",
+    ]
+    assert str(err) == "\n".join(err.lines)
     assert same(m.state_dict(), before)
 
 
@@ -83,7 +89,7 @@ def test_non_tensor_value_is_a_mismatch(tmp_path):
     sd["fc.bias"] = 3
     torch.save(sd, tmp_path / "w.pt")
     before = snapshot(m)
-    with pytest.raises(WeightsError, match="'bias' is not a tensor in the file"):
+    with pytest.raises(WeightsError, match="fc.bias: not a tensor in the file"):
         load_weights(m, tmp_path / "w.pt")
     assert same(m.state_dict(), before)
 

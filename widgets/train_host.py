@@ -212,7 +212,8 @@ class TrainHost(QObject):
         self.doc.set_weights(
             reply.state, "loaded", f"loaded from {Path(reply.path).name}", reply.meta
         )
-        self._say(f"Loaded {len(reply.state)} tensors from {Path(reply.path).name}.")
+        notes = "".join(f" {n}." for n in getattr(reply, "notes", []))
+        self._say(f"Loaded {len(reply.state)} tensors from {Path(reply.path).name}.{notes}")
         self.rerun()
 
     def save_weights(self, path: str | None = None) -> bool:

@@ -3,6 +3,6 @@
 :func:`~engine.interop.source.load_source` finds and calls the user's model,
 :func:`~engine.interop.convert.import_module` traces it into a :class:`GraphModel` plus a
 ``state_dict`` keyed as the design's exported module, and
-:mod:`~engine.interop.tensorfile` writes that state dict as ``.safetensors`` or ``.pt``.
+:func:`engine.runtime.weights.save_state` writes that state dict as ``.safetensors`` or ``.pt``.
 Torch is imported here (this package is not one of the torch-free ones).
 """

@@ -4,17 +4,20 @@ Two formats: ``.safetensors`` (the default: a JSON header and raw tensors, nothi
 executable) and PyTorch's ``.pt`` / ``.pth`` (read with ``torch.load(..., weights_only=True)``,
 so no arbitrary pickle). The format follows the file name's suffix; a file whose content is
 the other format is still read (the first bytes tell them apart).
-Keys follow the exported code's attribute names (``conv1.weight``, ``bn1.running_mean``),
-so files go both ways between ConvCanvas and the exported module. Loading checks every
-key and shape first, and leaves the model untouched when anything is wrong.
+Keys are module targets plus the tensor's name (``layer1.0.conv1.weight``), as in the
+exported code and in torchvision's own files, so files go both ways. Loading matches every
+key and shape first (:mod:`engine.weights.fit`: old flat names are migrated, with a
+note), and leaves the model untouched when anything is wrong. This is the torch half of
+the weights module; :mod:`engine.weights` is the torch-free half (headers, key matching,
+messages). :func:`read_state_dict` is the one place tensors are read from a file.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 import warnings
-from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -24,9 +27,21 @@ from torch import nn
 from engine.core.errors import EngineError
 from engine.core.fileformat import write_atomic
 from engine.core.filesafety import FileGuardError, guard_state, guard_weights_file, limit_for
+from engine.weights.fit import Fit, closest_design, fit_keys, migrate_state, mismatch_lines
+from engine.weights.header import HeaderError, is_safetensors, read_header
 
-# BatchNorm's counter: torch itself accepts files without it (older formats).
-_OPTIONAL_SUFFIX = ".num_batches_tracked"
+__all__ = [
+    "WeightsError",
+    "apply_partial",
+    "check_dtypes",
+    "check_state_dict",
+    "is_safetensors",
+    "load_weights",
+    "read_metadata",
+    "read_state_dict",
+    "save_state",
+    "save_weights",
+]
 
 
 class WeightsError(EngineError):
@@ -42,6 +57,8 @@ class WeightsError(EngineError):
         Keys the file has and the model lacks.
     mismatched : list of (key, model_shape, file_shape)
         Keys whose tensor shapes differ (``file_shape`` is ``None`` for a non-tensor).
+    lines : list of str
+        The message, one entry per line to print.
     """
 
     def __init__(
@@ -51,59 +68,14 @@ class WeightsError(EngineError):
         missing: Iterable[str] = (),
         unexpected: Iterable[str] = (),
         mismatched: Iterable[tuple] = (),
+        lines: list[str] | None = None,
     ) -> None:
         super().__init__(message)
         self.path = path
         self.missing = list(missing)
         self.unexpected = list(unexpected)
         self.mismatched = list(mismatched)
-
-
-def _layer(key: str) -> str:
-    return key.rsplit(".", 1)[0] if "." in key else key
-
-
-def _shape(s) -> str:
-    return "x".join(str(d) for d in s) if s is not None else "not a tensor"
-
-
-def _report(path: str, missing: list, unexpected: list, mismatched: list) -> str:
-    """One line per layer: what is missing, unexpected or of the wrong shape."""
-    per_layer: dict[str, list[str]] = defaultdict(list)
-    for k in missing:
-        per_layer[_layer(k)].append(f"missing '{k.rsplit('.', 1)[-1]}'")
-    for k in unexpected:
-        per_layer[_layer(k)].append(f"unexpected '{k.rsplit('.', 1)[-1]}'")
-    for k, want, got in mismatched:
-        per_layer[_layer(k)].append(
-            f"'{k.rsplit('.', 1)[-1]}' is {_shape(got)} in the file, the model needs {_shape(want)}"
-        )
-    counts = []
-    if missing:
-        counts.append(f"{len(missing)} missing")
-    if unexpected:
-        counts.append(f"{len(unexpected)} unexpected")
-    if mismatched:
-        counts.append(f"{len(mismatched)} of the wrong shape")
-    lines = [
-        f"{Path(path).name}: the weights do not fit this model "
-        f"({', '.join(counts)}); nothing was loaded:"
-    ]
-    lines += [f"  layer '{layer}': {'; '.join(items)}" for layer, items in per_layer.items()]
-    return "\n".join(lines)
-
-
-def is_safetensors(path: str | os.PathLike) -> bool:
-    """Whether ``path`` holds a safetensors file (8-byte header length, then ``{``)."""
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(9)
-    except OSError:
-        return str(path).lower().endswith(".safetensors")
-    if len(head) < 9:
-        return False
-    n = int.from_bytes(head[:8], "little")
-    return head[8:9] == b"{" and 2 <= n < (1 << 32)
+        self.lines = list(lines) if lines is not None else message.split("\n")
 
 
 def _read_safetensors(path: str) -> dict:
@@ -130,12 +102,9 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
     """The text metadata of a safetensors file (``{}`` for ``.pt`` files or none)."""
     if not is_safetensors(path):
         return {}
-    from safetensors import safe_open
-
     try:
-        with safe_open(str(path), framework="pt") as f:
-            return dict(f.metadata() or {})
-    except Exception:  # metadata is optional; loading reports real problems
+        return read_header(path).metadata
+    except HeaderError:  # metadata is optional; loading reports real problems
         return {}
 
 
@@ -216,33 +185,83 @@ def _read_unguarded(path: str, name: str) -> dict:
     return obj
 
 
-def check_state_dict(module: nn.Module, state: dict, path: str = "") -> None:
-    """Raise :class:`WeightsError` unless ``state`` fits ``module`` key for key and shape.
+def _shapes(state: dict) -> dict[str, tuple[int, ...] | None]:
+    return {k: tuple(v.shape) if isinstance(v, torch.Tensor) else None for k, v in state.items()}
+
+
+def check_state_dict(
+    module: nn.Module, state: dict, path: str = "", legacy: dict[str, str] | None = None
+) -> Fit:
+    """Match ``state`` against ``module`` key for key and shape; return how it fits.
 
     Tensors of complex or bool dtype are refused first (torch would drop the imaginary
     part or turn ``True`` into 1.0 without a word); the message names each such key.
+    Keys in the earlier release's flat names are matched to their targets (``legacy``:
+    :func:`engine.codegen.targets.legacy_flat_keys`); apply the result with
+    :func:`engine.weights.fit.migrate_state`.
+
+    Raises
+    ------
+    WeightsError
+        When keys are missing, unexpected or of the wrong shape: counts, then at most ten
+        keys of each kind with their shapes, and the template the file fits if one
+        obviously does.
     """
     check_dtypes(state, path)
-    own = module.state_dict()
-    missing = [k for k in own if k not in state and not k.endswith(_OPTIONAL_SUFFIX)]
-    unexpected = [k for k in state if k not in own]
-    mismatched = []
-    for k, v in own.items():
-        if k not in state:
-            continue
-        got = state[k]
-        if not isinstance(got, torch.Tensor):
-            mismatched.append((k, tuple(v.shape), None))
-        elif tuple(got.shape) != tuple(v.shape):
-            mismatched.append((k, tuple(v.shape), tuple(got.shape)))
-    if missing or unexpected or mismatched:
+    own = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    found = _shapes(state)
+    name = Path(path or "weights").name
+    fit = fit_keys(own, found, legacy, name)
+    if not fit.fits:
+        lines = mismatch_lines(fit, own, found, name, hint=template_hint(found))
         raise WeightsError(
-            _report(path or "weights", missing, unexpected, mismatched),
-            path,
-            missing,
-            unexpected,
-            mismatched,
+            "\n".join(lines), path, fit.missing, fit.unexpected, fit.mismatched, lines
         )
+    return fit
+
+
+#: Templates that are torchvision's networks, by key: the name torchvision gives them.
+TORCHVISION_TEMPLATES = {
+    "resnet18": "ResNet-18",
+    "resnet50": "ResNet-50",
+    "googlenet": "GoogLeNet",
+    "vgg16": "VGG-16",
+}
+
+
+@functools.cache
+def template_shapes() -> dict[str, dict[str, tuple[int, ...]]]:
+    """``{template key: {state_dict key: shape}}`` of the whole-network templates.
+
+    Built on torch's ``meta`` device: shapes without memory or initialisation time.
+    """
+    from engine.runtime.build import build_module
+    from engine.templates import TEMPLATES
+
+    out = {}
+    with torch.device("meta"):
+        for key, t in TEMPLATES.items():
+            if t.category != "Networks":
+                continue
+            module = build_module(t.builder())
+            out[key] = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    return out
+
+
+def template_hint(found: dict) -> str | None:
+    """ "these are torchvision ResNet-50 keys…" when a file obviously fits a template."""
+    from engine.templates import TEMPLATES
+
+    key = closest_design(found, template_shapes())
+    if key is None:
+        return None
+    title = TEMPLATES[key].title
+    if key in TORCHVISION_TEMPLATES:
+        return (
+            f"these are torchvision {TORCHVISION_TEMPLATES[key]} keys: they fit the template "
+            f"'{title}' (File → New from Template, or --template {key})"
+        )
+    return f"these keys fit the template '{title}' (File → New from Template, or --template {key})"
 
 
 def check_dtypes(state: dict, path: str = "") -> None:
@@ -272,7 +291,16 @@ def check_dtypes(state: dict, path: str = "") -> None:
     raise WeightsError("\n".join(lines), path)
 
 
-def load_weights(module: nn.Module, path: str | os.PathLike) -> None:
+def legacy_keys(graph) -> dict[str, str]:
+    """Old flat layer name → module target of ``graph`` (``{}`` without a graph)."""
+    if graph is None:
+        return {}
+    from engine.codegen.targets import legacy_flat_keys
+
+    return legacy_flat_keys(graph)
+
+
+def load_weights(module: nn.Module, path: str | os.PathLike, graph=None) -> list[str]:
     """Load a ``state_dict`` file into ``module`` in place, all or nothing.
 
     Parameters
@@ -280,17 +308,27 @@ def load_weights(module: nn.Module, path: str | os.PathLike) -> None:
     module : torch.nn.Module
         A model from :func:`engine.runtime.build.build_module` (or the exported class).
     path : str or PathLike
-        A ``.pt`` / ``.pth`` file holding a state dict (or ``{"state_dict": ...}``).
+        A ``.safetensors``, ``.pt`` or ``.pth`` file holding a state dict (or
+        ``{"state_dict": ...}``), in module targets, torchvision's keys or the flat
+        names of the earlier release.
+    graph : GraphModel, optional
+        The design ``module`` was built from: its old-name table migrates flat files.
+
+    Returns
+    -------
+    list of str
+        One line per thing done besides loading (a migration, auxiliary heads set aside).
 
     Raises
     ------
     WeightsError
-        Listing, per layer, missing, unexpected and wrong-shaped keys, or saying why
+        Counting and listing missing, unexpected and wrong-shaped keys, or saying why
         the file is not a state dict. The module is unchanged.
     """
     path = str(path)
     state = read_state_dict(path, limit_for(sum(p.numel() for p in module.state_dict().values())))
-    check_state_dict(module, state, path)
+    fit = check_state_dict(module, state, path, legacy_keys(graph))
+    state = migrate_state(state, fit)
     own = module.state_dict()  # detached views of the live tensors
     backup = {k: v.clone() for k, v in own.items()}
     try:
@@ -301,6 +339,7 @@ def load_weights(module: nn.Module, path: str | os.PathLike) -> None:
             for k, v in backup.items():
                 own[k].copy_(v)
         raise WeightsError(f"{Path(path).name}: cannot load weights: {exc}", path) from None
+    return fit.notes
 
 
 def save_state(state: dict, path: str | os.PathLike, metadata: dict | None = None) -> None:
@@ -332,19 +371,19 @@ def apply_partial(module: nn.Module, state: dict, path: str = "") -> None:
     """Copy the tensors of ``state`` (a subset of the module's keys) into ``module``.
 
     Keys the module lacks and tensors of the wrong shape raise :class:`WeightsError`
-    (named per layer) before anything is copied; keys ``state`` lacks keep their values.
+    (listed with their shapes) before anything is copied; keys ``state`` lacks keep
+    their values.
     """
     own = module.state_dict()
-    unexpected = [k for k in state if k not in own]
-    mismatched = [
-        (k, tuple(own[k].shape), tuple(getattr(v, "shape", ())) if hasattr(v, "shape") else None)
-        for k, v in state.items()
-        if k in own and tuple(getattr(v, "shape", ())) != tuple(own[k].shape)
-    ]
-    if unexpected or mismatched:
-        raise WeightsError(
-            _report(path or "weights", [], unexpected, mismatched), path, [], unexpected, mismatched
-        )
+    mine = {k: tuple(v.shape) for k, v in own.items()}
+    found = {k: tuple(v.shape) if hasattr(v, "shape") else None for k, v in state.items()}
+    fit = fit_keys({k: s for k, s in mine.items() if k in state}, found)
+    fit.rename.clear()  # a subset of the model's own keys: no other names are accepted
+    fit.unexpected = [k for k in state if k not in own]
+    if fit.unexpected or fit.mismatched:
+        name = Path(path or "weights").name
+        lines = mismatch_lines(fit, mine, found, name)
+        raise WeightsError("\n".join(lines), path, [], fit.unexpected, fit.mismatched, lines)
     with torch.no_grad():
         for k, v in state.items():
             own[k].copy_(torch.as_tensor(v))

@@ -11,8 +11,9 @@ says what to do:
   ``layer N of M`` messages are plain text and can be ignored. The result is a
   :class:`~engine.training.loop.TrainResult`.
 * ``"load"``: ``options["path"]``: read a ``.safetensors`` / ``.pt`` file, check it against
-  the graph (:func:`engine.runtime.weights.check_state_dict`, every mismatch named per
-  layer) and return :class:`WeightsReply` with the tensors as numpy arrays.
+  the graph (:func:`engine.runtime.weights.check_state_dict`: old flat names migrated,
+  mismatches counted and listed) and return :class:`WeightsReply` with the tensors as
+  numpy arrays under the model's keys.
 * ``"save"``: ``options["path"]``, ``options["state"]`` and ``options["meta"]``: write them.
 
 Cancelling (:meth:`WorkerClient.cancel`) stops training at the next step.
@@ -33,6 +34,7 @@ class WeightsReply:
     state: dict
     meta: dict
     maps: dict = field(default_factory=dict)  # always empty (the worker loop looks for maps)
+    notes: list = field(default_factory=list)  # e.g. "migrated from flat names" (one line each)
 
 
 class TrainJob:
@@ -62,16 +64,23 @@ class TrainJob:
     def _load(self, model, path: str) -> WeightsReply:
         from engine.core.filesafety import limit_for
         from engine.runtime.build import build_module
-        from engine.runtime.weights import check_state_dict, read_metadata, read_state_dict
+        from engine.runtime.weights import (
+            check_state_dict,
+            legacy_keys,
+            read_metadata,
+            read_state_dict,
+        )
+        from engine.weights.fit import migrate_state
 
         module = build_module(model, seed=0)
         state = read_state_dict(
             path, limit_for(sum(t.numel() for t in module.state_dict().values()))
         )
-        check_state_dict(module, state, path)
+        fit = check_state_dict(module, state, path, legacy_keys(model))
+        state = migrate_state(state, fit)
         own = module.state_dict()
         arrays = {k: v.detach().cpu().numpy().copy() for k, v in state.items() if k in own}
-        return WeightsReply(path, arrays, read_metadata(path))
+        return WeightsReply(path, arrays, read_metadata(path), notes=list(fit.notes))
 
     def _train(self, model, opts: dict, progress):
         from engine.training.loop import TrainConfig, train
