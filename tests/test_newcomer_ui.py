@@ -106,13 +106,15 @@ def test_zoom_level_is_shown_and_follows_the_zoom(qtbot, win):
 
 
 def test_minimap_shows_big_network_and_a_click_jumps_there(qtbot, win):
-    """The overview shows for VGG-16; a click at its right end brings the output in view.
+    """The overview shows for VGG-16 at 100 %; a click at its end brings the output in view.
 
-    (ResNet-50 opens with its blocks collapsed and fits the window: no overview there.)
+    (Fitted to the window, VGG-16's wrapped rows and ResNet-50's collapsed blocks show
+    whole: no overview there.)
     """
     from PySide6.QtCore import QPoint
 
     view = show_template(qtbot, win, "vgg16")
+    view.zoom_actual()
     mini = view.minimap
     mini.rebuild()
     assert mini.isVisible()

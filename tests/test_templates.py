@@ -221,7 +221,7 @@ X_GAP, Y_GAP = 260.0, 150.0  # layered_layout's column and row spacing
 
 
 # Networks built from blocks open with collapsed blocks and wrapped rows (tests/test_block_layout.py).
-BLOCK_TEMPLATES = ("googlenet", "resnet18", "resnet50")
+BLOCK_TEMPLATES = ("googlenet", "resnet18", "resnet50", "vgg16")
 
 
 @pytest.mark.parametrize("key", [k for k in TEMPLATES if k not in BLOCK_TEMPLATES])

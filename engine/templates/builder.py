@@ -26,9 +26,10 @@ class _Builder:
 
     def __init__(self, name: str) -> None:
         self.m = GraphModel(name)
+        self.scope: str | None = None  # the block new nodes go into (``None``: top level)
 
     def node(self, nid: str, type_name: str, src: str | list[str] | None = None, **params) -> str:
-        self.m.add_node(type_name, params, nid)
+        self.m.add_node(type_name, params, nid, scope=self.scope)
         for s in [src] if isinstance(src, str) else (src or []):
             self.m.connect(s, nid)
         return nid
