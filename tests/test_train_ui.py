@@ -182,8 +182,10 @@ def test_a_changed_weights_file_is_not_used(tiny, tmp_path):
 
 
 def test_load_weights_checks_the_file_in_the_worker(tiny, qtbot, tmp_path):
-    """A fitting .pt loads ('loaded from w.pt'); a 10-class file fails naming 'fc' and changes nothing."""
+    """A fitting .pt loads ('loaded from w.pt'); a 10-class file fails listing fc's shapes, unchanged."""
     host = tiny.train_host
+    shown = []
+    tiny.show_error = lambda parent, title, text: shown.append((title, text))
     save_weights(build_module(tiny_cnn(size=32), seed=9), tmp_path / "w.pt")
     save_weights(build_module(tiny_cnn(size=32, classes=10)), tmp_path / "bad.safetensors")
     with qtbot.waitSignal(host.controller.loaded, timeout=120_000):
@@ -191,7 +193,13 @@ def test_load_weights_checks_the_file_in_the_worker(tiny, qtbot, tmp_path):
     assert tiny.doc.weights.text() == "loaded from w.pt"
     with qtbot.waitSignal(host.controller.failed, timeout=60_000) as blocker:
         assert host.load_weights(str(tmp_path / "bad.safetensors"))
-    assert "layer 'fc'" in blocker.args[0]
+    assert blocker.args[0].split("\n")[-3:] == [
+        "of the wrong shape (2):",
+        "  fc.weight: 10x64 in the file, the model needs 6x64",
+        "  fc.bias: 10 in the file, the model needs 6",
+    ]
+    assert shown == [("Cannot load weights", blocker.args[0])]
+    assert tiny.statusBar().currentMessage() == blocker.args[0].split("\n")[0]
     assert tiny.doc.weights.text() == "loaded from w.pt"
 
 

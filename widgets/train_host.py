@@ -77,6 +77,7 @@ class TrainHost(QObject):
         # Each design's training state (curves, sparsity series, status): the panel shows
         # the current design's, never another's.
         self.states: dict[Document, TrainState] = {}
+        self._loading: str | None = None  # the weights file being read in the worker
         self.follow(window.doc)
 
     @property
@@ -188,6 +189,12 @@ class TrainHost(QObject):
             panel.run()
 
     def _on_failed(self, message: str) -> None:
+        loading, self._loading = self._loading, None
+        if loading is not None and "\n" in message:
+            # A file that does not fit: the counts in the status, every listed key in a box.
+            self._say(message.split("\n", 1)[0])
+            self.window_.show_error(self.window_, "Cannot load weights", message)
+            return
         if self.panel is None or self.panel.train_button.isEnabled():
             self._say(message)
 
@@ -205,10 +212,12 @@ class TrainHost(QObject):
             self._say("Fix the graph before loading weights into it.")
             return False
         self._say(f"Loading {Path(path).name}…")
+        self._loading = path
         self.controller.load(to_dict(self.doc.model), path)
         return True
 
     def _on_loaded(self, reply) -> None:
+        self._loading = None
         self.doc.set_weights(
             reply.state, "loaded", f"loaded from {Path(reply.path).name}", reply.meta
         )

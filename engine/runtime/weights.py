@@ -213,7 +213,7 @@ def check_state_dict(
     name = Path(path or "weights").name
     fit = fit_keys(own, found, legacy, name)
     if not fit.fits:
-        lines = mismatch_lines(fit, own, found, name, hint=template_hint(found))
+        lines = mismatch_lines(fit, own, found, name, hint=template_hint(found, own))
         raise WeightsError(
             "\n".join(lines), path, fit.missing, fit.unexpected, fit.mismatched, lines
         )
