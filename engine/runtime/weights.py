@@ -27,7 +27,14 @@ from torch import nn
 from engine.core.errors import EngineError
 from engine.core.fileformat import write_atomic
 from engine.core.filesafety import FileGuardError, guard_state, guard_weights_file, limit_for
-from engine.weights.fit import Fit, closest_design, fit_keys, migrate_state, mismatch_lines
+from engine.weights.fit import (
+    Fit,
+    closest_design,
+    fit_keys,
+    migrate_state,
+    mismatch_lines,
+    same_keys,
+)
 from engine.weights.header import HeaderError, is_safetensors, read_header
 
 __all__ = [
@@ -248,12 +255,17 @@ def template_shapes() -> dict[str, dict[str, tuple[int, ...]]]:
     return out
 
 
-def template_hint(found: dict) -> str | None:
-    """ "these are torchvision ResNet-50 keys…" when a file obviously fits a template."""
+def template_hint(found: dict, own: dict | None = None) -> str | None:
+    """The line naming the template a file obviously fits ("these are torchvision … keys").
+
+    ``None`` also when the model (``own``, its ``{key: shape}``) has that template's keys:
+    then the file is for this design and only some shapes differ.
+    """
     from engine.templates import TEMPLATES
 
-    key = closest_design(found, template_shapes())
-    if key is None:
+    shapes = template_shapes()
+    key = closest_design(found, shapes)
+    if key is None or (own is not None and same_keys(own, shapes[key])):
         return None
     title = TEMPLATES[key].title
     if key in TORCHVISION_TEMPLATES:

@@ -232,6 +232,11 @@ def _signature(shapes: Mapping[str, Shape]) -> dict[str, Shape]:
     }
 
 
+def same_keys(a: Mapping[str, Shape], b: Mapping[str, Shape]) -> bool:
+    """Whether two ``state_dict`` shape maps have the same layers (flat or dotted names)."""
+    return _signature(a).keys() == _signature(b).keys()
+
+
 def closest_design(
     found: Mapping[str, Shape], designs: Mapping[str, Mapping[str, Shape]], share: float = 0.95
 ) -> str | None:
