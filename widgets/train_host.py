@@ -17,8 +17,11 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDockWidget, QFileDialog, QWidget
 
 from designer.document import Document
+from engine.codegen.targets import legacy_flat_keys
 from engine.core.fileformat import to_dict
 from engine.training.files import DesignWeightsError, load_design_weights, save_design_weights
+from engine.training.weightset import names_for
+from engine.weights.fit import migrate_flat_names
 from widgets.train_panel import WEIGHT_FILTER, TrainController, TrainPanel, record_sparsity
 from widgets.train_state import TrainState
 
@@ -289,6 +292,14 @@ class TrainHost(QObject):
             self._say(exc.message)
             return
         origin = meta.get("origin") or f"loaded from {ref['file']}"
+        state, note = migrate_flat_names(
+            state,
+            legacy_flat_keys(self.doc.model),
+            set(names_for(self.doc.model).values()),
+            ref["file"],
+        )
+        if note:
+            self._say(note)
         unmatched = self.doc.weights.assign(
             self.doc.model, self.doc.analysis, state, "loaded", origin, meta
         )

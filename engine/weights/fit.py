@@ -127,7 +127,7 @@ def fit_keys(
             taken.add(by_flat[f])
     migrated = [(k, v) for k, v in fit.rename.items() if k.count(".") < v.count(".")]
     if migrated:
-        old, new = migrated[0]
+        old, new = min(migrated)
         fit.notes.append(
             f"{name}: {len(migrated)} keys in the flat names of an earlier release "
             f"(e.g. '{old}'), migrated to module targets (e.g. '{new}')"
@@ -157,6 +157,45 @@ def fit_keys(
         if got is None or tuple(got) != tuple(want or ()):
             fit.mismatched.append((k, want, None if got is None else tuple(got)))
     return fit
+
+
+def migrate_flat_names(
+    state: Mapping, legacy: Mapping[str, str], layers: set[str], name: str = "weights"
+) -> tuple[dict, str | None]:
+    """Rename a design's stored tensors from the earlier release's flat names to targets.
+
+    Parameters
+    ----------
+    state : mapping
+        ``{key: array}`` as read from the file.
+    legacy : mapping of str to str
+        Old flat layer name → target (:func:`engine.codegen.targets.legacy_flat_keys`).
+    layers : set of str
+        The layer names the design uses today (the part of a key before the tensor's name).
+    name : str
+        The file's name, for the note.
+
+    Returns
+    -------
+    (dict, str or None)
+        The renamed state and, when anything was renamed, the one line saying so.
+    """
+    out, renamed = {}, []
+    for key, value in state.items():
+        layer, _, rest = key.rpartition(".")
+        target = legacy.get(layer)
+        if layer and layer not in layers and target is not None and target in layers:
+            out[f"{target}.{rest}"] = value
+            renamed.append((key, f"{target}.{rest}"))
+        else:
+            out[key] = value
+    if not renamed:
+        return out, None
+    old, new = min(renamed)
+    return out, (
+        f"{name}: {len(renamed)} keys in the flat names of an earlier release "
+        f"(e.g. '{old}'), migrated to module targets (e.g. '{new}')"
+    )
 
 
 def migrate_state(state: Mapping, fit: Fit) -> dict:
