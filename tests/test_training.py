@@ -287,11 +287,11 @@ def test_a_corrupt_safetensors_file_is_refused_and_nothing_changes(tmp_path):
     assert all(torch.equal(before[k], v) for k, v in m.state_dict().items())
 
 
-def test_mismatched_weights_are_named_per_layer(tmp_path):
-    """A 10-class head's file into a 6-class model: the message names layer 'fc'."""
+def test_mismatched_weights_are_named_with_shapes(tmp_path):
+    """A 10-class head's file into a 6-class model: the message lists fc's two shapes."""
     save_weights(build_module(tiny_cnn(size=32, classes=10)), tmp_path / "w.safetensors")
     with pytest.raises(
-        WeightsError, match=r"layer 'fc': 'weight' is 10x64 in the file, the model needs 6x64"
+        WeightsError, match=r"\n  fc.weight: 10x64 in the file, the model needs 6x64\n"
     ):
         load_weights(build_module(tiny_cnn(size=32)), tmp_path / "w.safetensors")
 
@@ -467,7 +467,10 @@ def test_features_with_mismatched_weights_exits_1(tiny_file, tmp_path, capsys):
         capsys,
     )
     assert code == 1
-    assert "layer 'fc'" in err
+    assert err.splitlines()[-2:] == [
+        "  fc.weight: 10x64 in the file, the model needs 6x64",
+        "  fc.bias: 10 in the file, the model needs 6",
+    ]
 
 
 def test_localisation_json_has_both_boxes_in_image_pixels(tiny_file, tmp_path, capsys):
