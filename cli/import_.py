@@ -1,7 +1,8 @@
 """``python main.py import SOURCE [--input CxHxW] -o OUT.json [--weights OUT.safetensors|OUT.pt]``.
 
 Traces a PyTorch model (``path/to/file.py:NAME`` or ``package.module:NAME``; ``NAME`` an
-``nn.Module`` subclass or a function returning one, called with no arguments) into a
+``nn.Module`` subclass or a function returning one, called with no arguments; or
+``timm:NAME``, ``timm.create_model(NAME, pretrained=False)``) into a
 design file, and its weights into a state dict whose keys are those of the design's
 exported module. Exit status: 0 imported; 1 the model uses operations outside the node
 types (each named with its module path and source line), cannot be traced, or does not
@@ -35,7 +36,11 @@ def _size(text: str) -> tuple[int, int, int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``import`` command's arguments."""
-    parser.add_argument("source", help="path/to/file.py:NAME or package.module:NAME")
+    parser.add_argument(
+        "source",
+        help="path/to/file.py:NAME, package.module:NAME or timm:NAME (timm's model NAME, "
+        "pretrained=False)",
+    )
     parser.add_argument(
         "--input",
         type=_size,

@@ -9,7 +9,9 @@ import textwrap
 import numpy as np
 import pytest
 
-from widgets.import_dialog import EXIT_MEANINGS, ImportDialog, model_names
+import widgets.import_dialog as import_dialog
+from engine.core.packages import pip_command, timm_model_names
+from widgets.import_dialog import EXIT_MEANINGS, FROM_FILE, FROM_TIMM, ImportDialog, model_names
 
 TIMEOUT = 60_000
 
@@ -49,6 +51,11 @@ MODEL = textwrap.dedent(
 
     def needs_args(width):
         return Tiny()
+
+
+    class Wide(nn.Module):
+        def __init__(self, width, depth=2):
+            super().__init__()
     """
 )
 
@@ -70,7 +77,8 @@ def _import(qtbot, win, source: str, name: str, size=(3, 16, 16)) -> ImportDialo
 
 
 def test_names_offered_are_classes_and_zero_argument_functions(model_file):
-    """The name list is read from the file without running it: classes, then 0-arg functions."""
+    """The name list is read from the file without running it: classes, then 0-arg functions
+    (a class whose __init__ needs arguments, Wide, is not offered)."""
     assert model_names(model_file) == ["Tiny", "make_tiny", "broken", "slow"]
 
 
@@ -221,3 +229,91 @@ def test_the_example_model_imports_with_its_numbers(tmp_path, capsys):
     status = cli_main(["import", f"{example}:SmallNet", "--input", "3x64x64", "-o", str(out)])
     assert status == 0
     assert "SmallNet: 30 nodes, 20,546 parameters" in capsys.readouterr().out
+
+
+def test_the_name_resets_when_the_source_changes(qtbot, win, model_file, tmp_path):
+    """A new source gets its own first name; a source without names leaves the name empty."""
+    other = tmp_path / "other_net.py"
+    other.write_text("from torch import nn\n\n\ndef make():\n    return nn.ReLU()\n")
+    dlg = _import(qtbot, win, str(model_file), "slow")
+    assert dlg.name_combo.currentText() == "slow"
+    dlg.source_edit.setText(str(other))
+    assert dlg.name_combo.currentText() == "make"
+    dlg.source_edit.setText("torchvision.models")
+    assert dlg.name_combo.currentText() == ""
+
+
+def test_a_class_needing_arguments_is_refused_without_pointing_into_convcanvas(model_file, capsys):
+    """Wide(width) called with no arguments: the message names Wide, not ConvCanvas's code."""
+    from cli import main as cli_main
+
+    assert cli_main(["import", f"{model_file}:Wide", "-o", os.devnull]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "import: calling Wide() raised TypeError: Wide.__init__() missing 1 required "
+        "positional argument: 'width'; NAME must take no arguments (wrap it in a function "
+        "that does)"
+    )
+
+
+def test_missing_timm_gives_the_install_command(qtbot, win, monkeypatch, capsys):
+    """timm absent: the dialog and the command line both give the exact pip command."""
+    from cli import main as cli_main
+
+    monkeypatch.setattr(import_dialog, "is_installed", lambda name: False)
+    dlg = win.import_host.show_dialog()
+    dlg.set_from(FROM_TIMM)
+    command = pip_command("timm")
+    assert command.startswith('.venv/bin/pip install timm "torch==2.')
+    assert dlg.message_text.endswith(f"Install it with:\n{command}")
+    assert not dlg.import_button.isEnabled()
+    dlg.set_from(FROM_FILE)
+    assert dlg.import_button.isEnabled() and dlg.message_text == ""
+    assert cli_main(["import", "timm:resnet18d", "-o", os.devnull]) == 2
+    assert capsys.readouterr().err.strip().endswith(f"install it with: {command}")
+
+
+def test_missing_torchvision_gives_the_install_command(capsys):
+    """torchvision.models:resnet18 without torchvision: the exact pip command, exit 2."""
+    from cli import main as cli_main
+
+    assert cli_main(["import", "torchvision.models:resnet18", "-o", os.devnull]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(f"install it with: {pip_command('torchvision')}")
+
+
+@pytest.fixture
+def fake_timm(tmp_path, monkeypatch):
+    """A package named timm with two registered models (read, never imported)."""
+    models = tmp_path / "site" / "timm" / "models"
+    models.mkdir(parents=True)
+    (models.parent / "__init__.py").write_text("raise ImportError('never imported')\n")
+    (models / "resnet.py").write_text(
+        "@register_model\ndef resnet18d(pretrained=False, **kwargs):\n    pass\n\n\n"
+        "@register_model\ndef resnet10t(pretrained=False, **kwargs):\n    pass\n\n\n"
+        "def _helper(pretrained=False):\n    pass\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    return models
+
+
+def test_timm_names_are_read_from_the_installed_files(fake_timm):
+    """timm's model names come from its @register_model functions, without importing it."""
+    assert timm_model_names() == ["resnet10t", "resnet18d"]
+
+
+def test_timm_name_field_completes_and_builds_the_timm_source(qtbot, win, fake_timm):
+    """From timm: the name completes from timm's list; the command's source is timm:NAME."""
+    dlg = win.import_host.show_dialog()
+    dlg.set_from(FROM_TIMM)
+    assert not dlg.source_edit.isVisible()
+    completer = dlg.name_combo.completer()
+    assert completer.model().stringList() == ["resnet10t", "resnet18d"]
+    completer.setCompletionPrefix("18")
+    assert completer.currentCompletion() == "resnet18d"
+    dlg.name_combo.setCurrentText("resnet18d")
+    assert dlg.command_source() == "timm:resnet18d"
+    dlg.name_combo.setCurrentText("resnet99")
+    assert dlg.command_source() is None
+    assert dlg.message_text == "timm has no model 'resnet99'; pick one from the list."
+    dlg.grab().save("/tmp/import_dialog_timm.png")

@@ -18,10 +18,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QProcess, Qt, QTimer, Signal
+from PySide6.QtCore import QProcess, QStringListModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QComboBox,
+    QCompleter,
     QDialog,
     QFileDialog,
     QFormLayout,
@@ -35,7 +36,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.core.packages import is_installed, pip_command, timm_model_names
+
 ROOT = Path(__file__).resolve().parent.parent
+FROM_FILE, FROM_TIMM = "Python file or module", "timm model"
 MAIN = ROOT / "main.py"
 MAX_SCAN_BYTES = 2 << 20  # files larger than this are not scanned for names
 
@@ -64,7 +68,8 @@ class ImportedDesign:
 
     @property
     def label(self) -> str:
-        """``tiny.py:Tiny`` (file name, not the whole path) or ``package.module:Name``."""
+        """``tiny.py:Tiny`` (file name, not the whole path), ``package.module:Name`` or
+        ``timm:resnet18d``."""
         where, _, name = self.source.rpartition(":")
         return f"{Path(where).name if where.endswith('.py') else where}:{name}"
 
@@ -80,6 +85,8 @@ def exit_meaning(code: int) -> str:
 
 def model_names(path: str | Path) -> list[str]:
     """Top-level classes and functions callable without arguments in a ``.py`` file.
+
+    A class whose ``__init__`` needs arguments is left out (calling it would fail).
 
     The file is parsed, never run; ``[]`` when it cannot be read or parsed.
 
@@ -103,14 +110,24 @@ def model_names(path: str | Path) -> list[str]:
     classes, functions = [], []
     for node in tree.body:
         if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
-            classes.append(node.name)
+            init = next(
+                (f for f in node.body if isinstance(f, ast.FunctionDef) and f.name == "__init__"),
+                None,
+            )
+            if init is None or _required_args(init) <= 1:  # self only
+                classes.append(node.name)
         elif isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
-            a = node.args
-            required = len(a.posonlyargs) + len(a.args) - len(a.defaults)
-            kw_required = sum(d is None for d in a.kw_defaults)
-            if required == 0 and kw_required == 0:
+            if _required_args(node) == 0:
                 functions.append(node.name)
     return classes + functions
+
+
+def _required_args(fn: ast.FunctionDef) -> int:
+    """How many arguments a call of ``fn`` must give (``self`` counted)."""
+    a = fn.args
+    return (
+        len(a.posonlyargs) + len(a.args) - len(a.defaults) + sum(d is None for d in a.kw_defaults)
+    )
 
 
 class ImportDialog(QDialog):
@@ -147,9 +164,16 @@ class ImportDialog(QDialog):
         intro = QLabel(
             "Traces an <code>nn.Module</code> with torch.fx into a design, with its weights. "
             "Give a Python file (or an installed module) and the class or the function "
-            "(called with no arguments) that makes the model."
+            "(called with no arguments) that makes the model, or the name of a timm model "
+            "(built with <code>pretrained=False</code>: nothing is downloaded)."
         )
         intro.setWordWrap(True)
+        self.from_combo = QComboBox(self)
+        self.from_combo.setObjectName("import_from")
+        self.from_combo.addItems([FROM_FILE, FROM_TIMM])
+        self.from_combo.setToolTip("Where the model comes from")
+        self.from_combo.currentTextChanged.connect(self._from_changed)
+        self._timm_names: list[str] | None = None
         self.source_edit = QLineEdit(self)
         self.source_edit.setObjectName("import_source")
         self.source_edit.setPlaceholderText("path/to/model.py  or  package.module")
@@ -180,8 +204,14 @@ class ImportDialog(QDialog):
                 size_row.addWidget(QLabel("×", self))
             size_row.addWidget(box)
         size_row.addStretch(1)
+        self.completer = QCompleter(QStringListModel([], self), self)
+        self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.completer.setFilterMode(Qt.MatchFlag.MatchContains)
         form = QFormLayout()
+        self.form = form
+        form.addRow("From:", self.from_combo)
         form.addRow("Source:", src_row)
+        self._src_row = src_row
         form.addRow("Name:", self.name_combo)
         form.addRow("Input (C × H × W):", size_row)
 
@@ -256,18 +286,62 @@ class ImportDialog(QDialog):
             self.source_edit.setText(path)
 
     def _source_edited(self, text: str) -> None:
+        # A new source: the names are its own (the old name belonged to the old source).
         names = model_names(text.strip()) if text.strip().endswith(".py") else []
-        current = self.name_combo.currentText()
         self.name_combo.clear()
         self.name_combo.addItems(names)
-        if current and (current in names or not names):
-            self.name_combo.setCurrentText(current)
+        self.name_combo.setCurrentText(names[0] if names else "")
+
+    @property
+    def from_timm(self) -> bool:
+        """Whether the dialog imports a timm model by name."""
+        return self.from_combo.currentText() == FROM_TIMM
+
+    def set_from(self, kind: str) -> None:
+        """Choose where the model comes from: :data:`FROM_FILE` or :data:`FROM_TIMM`."""
+        self.from_combo.setCurrentText(kind)
+
+    def _from_changed(self, kind: str) -> None:
+        timm = kind == FROM_TIMM
+        self.form.setRowVisible(self._src_row, not timm)
+        self.name_combo.clear()
+        self.name_combo.setCurrentText("")
+        self.message.hide()
+        edit = self.name_combo.lineEdit()
+        if not timm:
+            edit.setPlaceholderText("class or zero-argument function")
+            self.name_combo.setCompleter(None)
+            self._source_edited(self.source_edit.text())
+            self.import_button.setEnabled(True)
+            return
+        if not is_installed("timm"):
+            edit.setPlaceholderText("timm is not installed")
+            self.import_button.setEnabled(False)
+            self._show_message(
+                f"timm is not installed in the environment ConvCanvas runs in "
+                f"({sys.prefix}). Install it with:\n{pip_command('timm')}"
+            )
+            return
+        if self._timm_names is None:
+            self._timm_names = timm_model_names()
+        edit.setPlaceholderText(f"one of timm's {len(self._timm_names)} models, e.g. resnet18d")
+        self.completer.model().setStringList(self._timm_names)
+        self.name_combo.setCompleter(self.completer)
+        self.import_button.setEnabled(True)
 
     def command_source(self) -> str | None:
         """``FILE.py:NAME`` (absolute path) or ``module:NAME``; ``None`` after saying what is
         missing."""
         where = self.source_edit.text().strip()
         name = self.name_combo.currentText().strip()
+        if self.from_timm:
+            if not name:
+                self._show_message("Give the name of a timm model, e.g. resnet18d.")
+                return None
+            if self._timm_names and name not in self._timm_names:
+                self._show_message(f"timm has no model '{name}'; pick one from the list.")
+                return None
+            return f"timm:{name}"
         if not name and ":" in where and not Path(where).is_file():
             where, _, name = where.rpartition(":")
         if not where:
@@ -342,7 +416,8 @@ class ImportDialog(QDialog):
         self.busy.setVisible(busy)
         self.cancel_button.setEnabled(busy)
         self.import_button.setEnabled(not busy)
-        for w in (self.source_edit, self.browse_button, self.name_combo, *self.size_boxes):
+        widgets = (self.from_combo, self.source_edit, self.browse_button, self.name_combo)
+        for w in (*widgets, *self.size_boxes):
             w.setEnabled(not busy)
         if busy:
             self._ticker.start()

@@ -21,13 +21,21 @@ from torch import nn
 from engine.core.fileformat import read_limited
 from engine.core.filesafety import PICKLE_RECORD_LIMIT
 from engine.interop.errors import SourceError
+from engine.interop.zoo import install_hint, load_timm
 
+_ROOT = Path(__file__).resolve().parents[2]
+_OWN_DIRS = tuple(_ROOT / d for d in ("engine", "cli", "widgets", "designer", "main.py"))
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin", ".tar")
 
 
 def _where_in(exc: BaseException, filename: str | None = None) -> str:
     """``" (file.py:12)"``: the innermost traceback frame in ``filename`` (or in any file)."""
-    frames = traceback.extract_tb(exc.__traceback__)
+    # Frames of ConvCanvas itself (this call of NAME()) are never the user's place.
+    frames = [
+        fr
+        for fr in traceback.extract_tb(exc.__traceback__)
+        if not any(Path(fr.filename).resolve().is_relative_to(d) for d in _OWN_DIRS)
+    ]
     chosen = None
     for fr in frames:
         if filename is None or Path(fr.filename) == Path(filename):
@@ -122,6 +130,9 @@ def _load_file(path: Path) -> object:
         sys.modules.pop(mod_name, None)
         if isinstance(exc, KeyboardInterrupt):
             raise
+        hint = install_hint(exc.name or "") if isinstance(exc, ModuleNotFoundError) else None
+        if hint:
+            raise SourceError(f"{path.name}{_where_in(exc, str(path))}: {hint}") from None
         raise SourceError(
             f"{path.name}: importing it raised {type(exc).__name__}: {exc}"
             f"{_where_in(exc, str(path))}"
@@ -136,6 +147,9 @@ def _load_module(name: str) -> object:
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
+        hint = install_hint(exc.name or name)
+        if hint:
+            raise SourceError(hint) from None
         raise SourceError(
             f"no module named '{exc.name or name}' (while importing '{name}'); give a file "
             f"as path/to/file.py:NAME or an installed package.module:NAME"
@@ -164,7 +178,8 @@ def load_source(source: str) -> nn.Module:
     Parameters
     ----------
     source : str
-        ``path/to/file.py:NAME`` or ``package.module:NAME``; ``NAME`` may be dotted.
+        ``path/to/file.py:NAME``, ``package.module:NAME`` (``NAME`` may be dotted) or
+        ``timm:NAME`` (:func:`engine.interop.zoo.load_timm`).
 
     Returns
     -------
@@ -177,6 +192,8 @@ def load_source(source: str) -> nn.Module:
         calling it fails or returns something else than an ``nn.Module``, or the source is
         a pickled file (refused without unpickling).
     """
+    if source.startswith("timm:"):
+        return load_timm(source[len("timm:") :])
     p = Path(source)
     if p.suffix.lower() in PICKLE_SUFFIXES and p.is_file():
         raise refuse_pickle(p)
