@@ -50,6 +50,7 @@ _NAMES = {
     "channel_slice": ("slice",),
     "channel_shuffle": ("shuffle", "shuf"),
     "scale_shift": ("scale", "×c"),
+    "pad": ("pad",),
     "mul": ("mul", "×"),
     "adaptive_avgpool": ("adapt avg", "AAP"),
     "input": ("input",),

@@ -143,6 +143,12 @@ def make_module(type_name: str, p: dict, x: torch.Tensor) -> nn.Module | None:
     if type_name == "channel_shuffle":
         _spatial(x)
         return nn.ChannelShuffle(p["groups"])
+    if type_name == "pad":
+        _spatial(x)
+        sides = (p["left"], p["right"], p["top"], p["bottom"])
+        if p["mode"] == "constant":
+            return _Lambda(lambda t: nn.functional.pad(t, sides, value=p["value"]))
+        return _Lambda(lambda t: nn.functional.pad(t, sides, mode=p["mode"]))
     if type_name == "scale_shift":
         return _Lambda(lambda t: t * p["scale"] + p["shift"])
     if type_name == "hardsigmoid":

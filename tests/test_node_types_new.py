@@ -521,3 +521,48 @@ def test_batch2_readable_export_has_parity():
         c=3, h=5, w=4,
     )  # fmt: skip
     readable_parity(m, x_of(3, 5, 4))
+
+
+# --------------------------------------------------------------------------- pad
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"left": 0, "right": 1, "top": 0, "bottom": 1},  # TensorFlow's "same", stride 2
+        {"left": 2, "right": 1, "top": 3, "bottom": 0, "value": -1.5},
+        {"left": 1, "right": 2, "top": 2, "bottom": 1, "mode": "reflect"},
+        {"left": 3, "right": 0, "top": 1, "bottom": 4, "mode": "replicate"},
+    ],
+)
+def test_pad_equals_f_pad(params):
+    """Uneven, filled, reflected and replicated padding equal F.pad, shape included."""
+    m = one_node("pad", params)
+    x = x_of()
+    sides = tuple(params.get(k, 0) for k in ("left", "right", "top", "bottom"))
+    mode = params.get("mode", "constant")
+    want = F.pad(x, sides, mode=mode, **({"value": params.get("value", 0.0)}
+                                         if mode == "constant" else {}))  # fmt: skip
+    assert analyze(m)["n"].shape == tuple(want.shape[1:])
+    torch.testing.assert_close(run(m, x), want, rtol=0, atol=0)
+
+
+def test_pad_then_conv_is_tensorflow_same_with_stride_2():
+    """Pad 0/1 then a 3×3 stride-2 conv: TF "same" (out = ceil(H/2)); RF starts at 0."""
+    m = chain(("pad", {"right": 1, "bottom": 1}),
+              ("conv", {"out_channels": 2, "kernel_size": 3, "stride": 2}), c=3, h=8, w=8)  # fmt: skip
+    a = analyze(m)
+    assert a["l1"].shape == (2, 4, 4)
+    assert a["l1"].rf == ((3, 2, 0), (3, 2, 0))
+    assert "l0 = nn.functional.pad(x, (0, 1, 0, 1))" in export_code(m)
+    assert_matches_oracle(m)
+
+
+def test_pad_value_needs_constant_mode():
+    """A fill value with reflect padding is refused (torch ignores or refuses it)."""
+    with pytest.raises(ParamError, match="'value' is the fill of mode \"constant\" only"):
+        one_node("pad", {"left": 1, "mode": "reflect", "value": 1.0})
+
+
+def test_reflect_pad_wider_than_the_input_is_an_error():
+    """Reflect padding 6 of a 6-pixel axis is an analysis error, as torch fails on it."""
+    a = analyze(one_node("pad", {"top": 6, "mode": "reflect"}))
+    assert "reflect padding 6 along H needs more than 6 input pixels" in a["n"].error

@@ -82,6 +82,7 @@ def test_palette_groups_node_types_by_category(qtbot):
             "Channel Slice",
             "Channel Shuffle",
             "Scale & Shift",
+            "Pad",
             "Identity",
             "Dropout",
         ],  # fmt: skip

@@ -171,6 +171,15 @@ PARAMS = {
     ),
     "channel_shuffle": st.fixed_dictionaries({"groups": st.integers(1, 4)}),
     "scale_shift": st.fixed_dictionaries({"scale": slope(), "shift": slope()}),
+    "pad": st.fixed_dictionaries(
+        {
+            "left": st.integers(0, 3),
+            "right": st.integers(0, 3),
+            "top": st.integers(0, 3),
+            "bottom": st.integers(0, 3),
+            "mode": st.sampled_from(["constant", "reflect", "replicate"]),
+        }
+    ),
     "silu": st.just({}),
     "sigmoid": st.just({}),
     "identity": st.just({}),

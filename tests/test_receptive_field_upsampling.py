@@ -88,3 +88,25 @@ def test_downsampling_by_half_is_a_stride_2_pick():
     m = chain(("upsample", {"scale_factor": 0.5}), size=16)
     assert analyze(m)["l0"].rf == ((1, 2, 0), (1, 2, 0))
     check(m, "l0", tight=True)
+
+
+@pytest.mark.parametrize(
+    ("params", "tight"),
+    [
+        ({"left": 1, "right": 2, "top": 2, "bottom": 1}, True),
+        # the widest windows are at the border, clipped: only coverage is measurable
+        ({"left": 1, "right": 2, "top": 2, "bottom": 1, "mode": "reflect"}, False),
+        ({"left": 3, "right": 0, "top": 0, "bottom": 3, "mode": "replicate"}, False),
+    ],
+)
+def test_padding_windows(params, tight):
+    """Constant padding shifts the window; reflect and replicate cover the copied borders."""
+    m = chain(("avgpool", {"kernel_size": 2}), ("pad", params), size=16)
+    check(m, "l1", tight=tight)
+
+
+def test_reflect_padding_window_covers_the_mirrored_pixel():
+    """Reflect pad 2 on top: output row 0 copies input row 2, so its window reaches it."""
+    m = chain(("pad", {"top": 2, "mode": "reflect"}), size=8)
+    (size, jump, start), _ = analyze(m)["l0"].rf
+    assert start <= 2 < start + size and jump == 1

@@ -29,7 +29,7 @@ _MODULES = {
 # A submodule when its parameters are torch's defaults, an expression otherwise.
 _SOMETIMES = {"hardsigmoid"}
 # Always an expression in ``forward``.
-_EXPRESSIONS = {"channel_slice", "channel_shuffle", "scale_shift"}
+_EXPRESSIONS = {"channel_slice", "channel_shuffle", "scale_shift", "pad"}
 
 TYPES = frozenset(_MODULES | _SOMETIMES | _EXPRESSIONS)
 #: Types that are ``nn`` submodules with their default parameters.
@@ -177,6 +177,12 @@ def forward_text(ntype: str, p: dict, ins: list[str], call: str) -> str:
         if not _is(shift, 0.0):
             text = f"{text} + {_atom(shift)}"
         return text
+    if ntype == "pad":
+        sides = ", ".join(val(p.get(k, 0)) for k in ("left", "right", "top", "bottom"))
+        extra = "" if _is(p.get("mode", "constant"), "constant") else f", mode={val(p['mode'])}"
+        if not _is(p.get("value", 0.0), 0.0):
+            extra += f", value={val(p['value'])}"
+        return f"nn.functional.pad({x}, ({sides}){extra})"
     if ntype == "hardsigmoid":
         # clamp(alpha*x + beta, 0, 1): torch's Hardsigmoid has alpha 1/6 and beta 1/2 fixed.
         return f"({_atom(p['alpha'])} * {x} + {_atom(p['beta'])}).clamp(0.0, 1.0)"

@@ -237,7 +237,18 @@ def _check_conv_transpose(p: dict, node: str | None) -> None:
             )
 
 
+def _check_pad(p: dict, node: str | None) -> None:
+    if p["value"] != 0.0 and p["mode"] != "constant":
+        raise ParamError(
+            f"{_where(node)}: 'value' is the fill of mode \"constant\" only (as in torch); "
+            f"set it to 0 or the mode to constant",
+            node,
+            "value",
+        )
+
+
 _CROSS_CHECKS = {
+    "pad": _check_pad,
     "upsample": _check_upsample,
     "channel_slice": _check_slice,
     "conv_transpose": _check_conv_transpose,
@@ -298,4 +309,6 @@ def compile_params(type_name: str, p: dict) -> tuple:
         return (p["start"], p["stop"])
     if type_name == "channel_shuffle":
         return (p["groups"],)
+    if type_name == "pad":
+        return (p["left"], p["right"], p["top"], p["bottom"], p["mode"])
     return ()

@@ -258,6 +258,20 @@ def _infer_shuffle(c: tuple, s: tuple, src: str) -> tuple:
     return s, 0, 0, 0, 0
 
 
+def _infer_pad(c: tuple, s: tuple, src: str) -> tuple:
+    if len(s) != 3:
+        _need_spatial(s, src, "padding")
+    left, right, top, bottom, mode = c
+    if mode == "reflect":
+        for pads, n, axis in (((top, bottom), s[1], "H"), ((left, right), s[2], "W")):
+            if max(pads) >= n:
+                raise Problem(
+                    f"reflect padding {max(pads)} along {axis} needs more than {max(pads)} "
+                    f"input pixels but '{src}' gives {n}; lower the padding"
+                )
+    return (s[0], s[1] + top + bottom, s[2] + left + right), 0, 0, 0, 0
+
+
 INFER_ONE: dict[str, Callable] = {
     "conv": _infer_conv,
     "conv1x1": _infer_conv,
@@ -284,6 +298,7 @@ INFER_ONE: dict[str, Callable] = {
     "channel_slice": _infer_slice,
     "channel_shuffle": _infer_shuffle,
     "scale_shift": _infer_same,
+    "pad": _infer_pad,
     "adaptive_avgpool": _infer_adaptive,
     "batchnorm": _infer_bn,
     "flatten": _infer_flatten,
@@ -505,6 +520,34 @@ def _rf_upsample(c: tuple, rf: RF, s: tuple) -> RF:
     return (axes[0], axes[1])
 
 
+def _pad_source(o: int, before: int, n: int, mode: str) -> tuple[int, int] | None:
+    """The input pixel output ``o`` of a padding copies (``None``: a constant fill)."""
+    i = o - before
+    if 0 <= i < n:
+        return i, i
+    if mode == "constant":
+        return None
+    if mode == "replicate":
+        i = 0 if i < 0 else n - 1
+    else:  # reflect, without repeating the edge pixel
+        i = -i if i < 0 else 2 * (n - 1) - i
+    return i, i
+
+
+def _rf_pad(c: tuple, rf: RF, s: tuple) -> RF:
+    """Output ``o`` copies input ``o − top``; reflect and replicate copy border pixels into
+    the padding, so their window grows to cover those (see :func:`_fit`)."""
+    left, right, top, bottom, mode = c
+    if mode == "constant":
+        (size_h, jh, st_h), (size_w, jw, st_w) = rf
+        return ((size_h, jh, st_h - top * jh), (size_w, jw, st_w - left * jw))
+    axes = []
+    for axis_rf, n, before, after in ((rf[0], s[1], top, bottom), (rf[1], s[2], left, right)):
+        spans = [_pad_source(o, before, n, mode) for o in range(n + before + after)]
+        axes.append(_fit(spans, axis_rf, Fraction(1)))
+    return (axes[0], axes[1])
+
+
 RECEPTIVE_ONE: dict[str, Callable] = {
     "conv": _rf_conv,
     "conv1x1": _rf_conv,
@@ -534,6 +577,7 @@ RECEPTIVE_ONE: dict[str, Callable] = {
     "channel_slice": _rf_same,
     "channel_shuffle": _rf_same,
     "scale_shift": _rf_same,
+    "pad": _rf_pad,
     "adaptive_avgpool": _rf_adaptive,
 }
 RECEPTIVE_MERGE: dict[str, Callable] = {"concat": _rf_merge, "add": _rf_merge, "mul": _rf_mul}

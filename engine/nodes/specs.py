@@ -384,6 +384,28 @@ NODE_TYPES: dict[str, NodeType] = {
             "x · scale + shift with constant numbers (x * c, x + c)",
         ),
         NodeType(
+            "pad",
+            "Pad",
+            "Other",
+            (
+                ParamSpec("left", "int", 0, 0, 4096),
+                ParamSpec("right", "int", 0, 0, 4096),
+                ParamSpec("top", "int", 0, 0, 4096),
+                ParamSpec("bottom", "int", 0, 0, 4096),
+                ParamSpec(
+                    "mode",
+                    "choice",
+                    "constant",
+                    choices=("constant", "reflect", "replicate"),
+                    doc="constant: fill with value; reflect: mirror; replicate: repeat the edge",
+                ),
+                ParamSpec("value", "float", 0.0, -1e9, 1e9, doc="the fill of mode constant"),
+            ),
+            1,
+            1,
+            'pad H×W on each side, unevenly if needed (TensorFlow\'s "same", ONNX Pad)',
+        ),
+        NodeType(
             "identity",
             "Identity",
             "Other",

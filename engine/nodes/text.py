@@ -95,6 +95,14 @@ def summary_text(type_name: str, p: dict) -> str:
         return f"[{p['start']}:{p['stop']}]"
     if type_name == "channel_shuffle":
         return f"{p['groups']} groups"
+    if type_name == "pad":
+        sides = (p["left"], p["right"], p["top"], p["bottom"])
+        text = f"l{sides[0]} r{sides[1]} t{sides[2]} b{sides[3]}"
+        if p["mode"] != "constant":
+            text += f" {p['mode']}"
+        elif p["value"] != 0.0:
+            text += f" ={p['value']:g}"
+        return text
     if type_name == "scale_shift":
         parts = []
         if p["scale"] != 1.0:
