@@ -566,3 +566,25 @@ def test_reflect_pad_wider_than_the_input_is_an_error():
     """Reflect padding 6 of a 6-pixel axis is an analysis error, as torch fails on it."""
     a = analyze(one_node("pad", {"top": 6, "mode": "reflect"}))
     assert "reflect padding 6 along H needs more than 6 input pixels" in a["n"].error
+
+
+def test_channel_field_follows_shuffles_and_slices():
+    """A channel's field is its branch's after shuffle and slice move it (torch's permutation)."""
+    from engine.runtime.features import channel_rf
+
+    m = GraphModel("mix")
+    m.add_node("input", {"channels": 3, "height": 9, "width": 9}, "x")
+    m.add_node("conv1x1", {"out_channels": 4}, "b1")
+    m.add_node("conv", {"out_channels": 4, "kernel_size": 5, "padding": 2}, "b5")
+    m.add_node("concat", {}, "cat")
+    m.add_node("channel_shuffle", {"groups": 2}, "shuf")
+    m.add_node("channel_slice", {"start": 2, "stop": 6}, "sl")
+    m.add_node("gelu", {}, "g")
+    for a, b in (("x", "b1"), ("x", "b5"), ("b1", "cat"), ("b5", "cat"), ("cat", "shuf"),
+                 ("shuf", "sl"), ("sl", "g")):  # fmt: skip
+        m.connect(a, b)
+    a = analyze(m)
+    source = nn.ChannelShuffle(2)(torch.arange(8.0).view(1, 8, 1, 1)).flatten()
+    for k in range(4):
+        from_b1 = source[k + 2].item() < 4  # concat channels 0–3 come from the 1×1 branch
+        assert channel_rf(a, "g", k)[0][0] == (1 if from_b1 else 5), k

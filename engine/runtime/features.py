@@ -175,7 +175,11 @@ def node_stats(
 
 
 # --------------------------------------------------------------------------- localisation
-_CHANNELWISE = ("relu", "batchnorm", "dropout")  # keep channels and receptive field
+# keep each channel where it is and the receptive field
+_CHANNELWISE = frozenset(
+    {"relu", "batchnorm", "dropout", "identity", "relu6", "hardswish", "hardsigmoid", "silu",
+     "sigmoid", "gelu", "leaky_relu", "elu", "mish", "tanh", "scale_shift"}
+)  # fmt: skip
 
 
 def channel_rf(analysis: Analysis, node: str, channel: int) -> tuple:
@@ -184,7 +188,8 @@ def channel_rf(analysis: Analysis, node: str, channel: int) -> tuple:
     A concatenation's channels each come from one of its inputs, so a channel's field is
     that input's field, not the union the analysis gives the whole node (for Inception's
     concat, a channel of the 1×1 branch sees 1×1 of the block's input, not 5×5). Walks
-    back through channel-wise nodes (ReLU, BatchNorm, Dropout) and concatenations; any
+    back through channel-wise nodes (activations, BatchNorm, Dropout), channel slices and
+    shuffles (which move a channel without changing its field) and concatenations; any
     other node's field is the analysis' field.
     """
     graph = analysis.graph
@@ -194,6 +199,14 @@ def channel_rf(analysis: Analysis, node: str, channel: int) -> tuple:
         t = graph.nodes[n]["type"]
         ins = analysis.inputs.get(n, [])
         if t in _CHANNELWISE and len(ins) == 1:
+            n = ins[0]
+        elif t == "channel_slice" and len(ins) == 1:
+            c += graph.nodes[n]["params"]["start"]
+            n = ins[0]
+        elif t == "channel_shuffle" and len(ins) == 1:
+            groups = graph.nodes[n]["params"]["groups"]
+            per_group = analysis.nodes[ins[0]].shape[0] // groups
+            c = (c % groups) * per_group + c // groups  # output i·G + g ← input g·(C/G) + i
             n = ins[0]
         elif t == "concat":
             for src in ins:
