@@ -43,6 +43,7 @@ from engine.interop.more_rules import FUNCTIONS as MORE_FUNCTIONS
 from engine.interop.more_rules import METHODS as MORE_METHODS
 from engine.interop.more_rules import MODULES as MORE_MODULES
 from engine.interop.more_rules import Unsupported, softmax_on_last
+from engine.interop.patterns import ALIAS, fuse
 from engine.interop.refusal import operation_words, refusal_lines
 from engine.interop.trace import Where, torch_base, trace
 
@@ -386,11 +387,14 @@ def import_module(
         live.add(n)
         stack.extend(n.all_input_nodes)
 
-    plan: dict[fx.Node, tuple[str, dict]] = {}
-    weights: dict[fx.Node, dict] = {}  # functional calls on parameters: their weights
+    fused = fuse(graph, model)  # patterns of several fx nodes (slices, LayerNorm2d, …)
+    plan: dict[fx.Node, tuple[str, dict]] = {n: v for n, v in fused.plan.items() if n in live}
+    weights: dict[fx.Node, dict] = {n: w for n, w in fused.weights.items() if n in plan}
     refused: list[tuple[str, fx.Node]] = []
     for n in nodes:
         if n not in live or n.op != "call_function" or n.target not in WEIGHTED:
+            continue
+        if n in plan or n in fused.absorbed:
             continue
         try:
             t, params, w = WEIGHTED[n.target](n, model)
@@ -401,9 +405,10 @@ def import_module(
         weights[n] = w
     # A parameter read only by the calls above is one of their weights, not a node (nor
     # a second refusal when the call itself is refused).
-    calls = set(weights) | {n for _, n in refused}
+    calls = set(weights) | {n for _, n in refused} | fused.absorbed
     consumed = {a for n in calls for a in weight_inputs(n)}
     consumed = {a for a in consumed if all(u in calls for u in a.users)}
+    consumed |= fused.absorbed
     for n in nodes:
         if n not in live or n.op in ("output",) or n in plan or n in consumed:
             continue
@@ -427,7 +432,9 @@ def import_module(
         refused.sort(key=lambda item: order[item[1]])
         raise UnsupportedError(refusal_lines(refused, modules))
     plan = {n: plan[n] for n in nodes if n in plan}  # graph order
-    return _build(model, graph, plan, modules, out_node, input_size, name, root_code, weights)
+    return _build(
+        model, graph, plan, modules, out_node, input_size, name, root_code, weights, fused
+    )
 
 
 def _inputs_of(n: fx.Node) -> list[fx.Node]:
@@ -439,7 +446,9 @@ def _inputs_of(n: fx.Node) -> list[fx.Node]:
     return [a for a in n.args if isinstance(a, fx.Node)][: (2 if n.op != "call_module" else 1)]
 
 
-def _build(model, graph, plan, modules, out_node, input_size, name, root_code, weights) -> Imported:
+def _build(
+    model, graph, plan, modules, out_node, input_size, name, root_code, weights, fused
+) -> Imported:
     m = GraphModel(name or type(model).__name__)
     ids: dict[fx.Node, str] = {}  # fx node → the design node holding its value
     sources: dict[str, str] = {}
@@ -457,12 +466,15 @@ def _build(model, graph, plan, modules, out_node, input_size, name, root_code, w
         if n.op == "call_module":
             scope = str(n.target).rpartition(".")[0] or None
         nid, scope = relocate(n, nid, scope, owners, owned)
+        if t == ALIAS:  # x.contiguous(): the same value
+            ids[n] = ids[fused.inputs[n][0]]
+            continue
         if t == "input":
             nid = m.unique_id(nid) if nid in m else nid
             m.add_node("input", {"channels": c, "height": h, "width": w}, nid)
             ids[n] = nid
             continue
-        srcs = _inputs_of(n)
+        srcs = fused.inputs.get(n) or _inputs_of(n)
         if t in ("add", "mul"):
             flat = []
             for s in srcs:
@@ -487,7 +499,9 @@ def _build(model, graph, plan, modules, out_node, input_size, name, root_code, w
         for port, s in enumerate(srcs):
             m.connect(ids[s], nid, port)
         ids[n] = nid
-        if n.op == "call_module":
+        if n in fused.modules:
+            sources[nid] = fused.modules[n]
+        elif n.op == "call_module":
             sources[nid] = str(n.target)
         elif n in weights:
             sources[nid] = owner(weights[n]) or ""
@@ -573,8 +587,12 @@ def _check_functional(nid: str, weights: dict, shape: tuple, m: GraphModel, inpu
     """A functional layer's weights fit its input's channels (else: the wrong input size)."""
     if "running_mean" in weights:
         need = weights["running_mean"][1].shape[0]
+    elif m.node_type(nid) == "conv_transpose":
+        need = weights["weight"][1].shape[0]
     elif weights["weight"][1].dim() == 4:
         need = weights["weight"][1].shape[1] * m.params(nid)["groups"]
+    elif weights["weight"][1].dim() == 1:  # a norm's weight: one value per channel
+        need = weights["weight"][1].shape[0]
     else:
         need = weights["weight"][1].shape[1]
     if shape[0] != need:

@@ -134,6 +134,29 @@ def _conv2d(n: fx.Node, root: nn.Module):
     return "conv", p, w
 
 
+def _conv_transpose2d(n: fx.Node, root: nn.Module):
+    what = "F.conv_transpose2d"
+    weight = _tensor(n, 1, "weight", root, what)
+    bias = _tensor(n, 2, "bias", root, what, optional=True)
+    if weight[1].dim() != 4:
+        raise Refused(f"{what} with a weight of {weight[1].dim()} dimensions")
+    groups = int(_const(n, 6, "groups", 1, what))
+    w = {"weight": weight}
+    if bias is not None:
+        w["bias"] = bias
+    p = {
+        "out_channels": int(weight[1].shape[1]) * groups,
+        "kernel_size": _p(tuple(weight[1].shape[2:])),
+        "stride": _p(_const(n, 3, "stride", 1, what)),
+        "padding": _p(_const(n, 4, "padding", 0, what)),
+        "output_padding": _p(_const(n, 5, "output_padding", 0, what)),
+        "groups": groups,
+        "bias": bias is not None,
+        "dilation": _p(_const(n, 7, "dilation", 1, what)),
+    }
+    return "conv_transpose", p, w
+
+
 #: Functional calls on parameters → ``rule(node, root) -> (type, params, weights)``.
 WEIGHTED: dict = {
     F.batch_norm: _batch_norm,
@@ -142,6 +165,8 @@ WEIGHTED: dict = {
     torch._C._nn.linear: _linear,
     F.conv2d: _conv2d,
     torch.conv2d: _conv2d,
+    F.conv_transpose2d: _conv_transpose2d,
+    torch.conv_transpose2d: _conv_transpose2d,
 }
 
 

@@ -45,7 +45,82 @@ def _softmax(dim, what: str) -> tuple[str, dict]:
     return "softmax", {}
 
 
+# --------------------------------------------------------------------------- resizing
+def _pair_of(v):
+    if isinstance(v, (tuple, list)):
+        h, w = int(v[0]), int(v[1]) if len(v) > 1 else int(v[0])
+        return h if h == w else [h, w]
+    return int(v)
+
+
+def _upsample(size, scale, mode, align, recompute, what: str) -> tuple[str, dict]:
+    if mode not in ("nearest", "bilinear"):
+        raise Unsupported(f"{what} with mode '{mode}' (the Upsample node: nearest, bilinear)")
+    if size is None and scale is None:
+        raise Unsupported(f"{what} without size or scale_factor")
+    if isinstance(scale, (tuple, list)):
+        if len(set(float(v) for v in scale)) != 1:
+            raise Unsupported(f"{what} with different scale factors for H and W")
+        scale = scale[0]
+    if scale is not None and recompute and float(scale) != int(scale):
+        raise Unsupported(f"{what} with recompute_scale_factor and a fractional scale")
+    p = {
+        "size": None if size is None else _pair_of(size),
+        "scale_factor": None if scale is None or size is not None else float(scale),
+        "mode": mode,
+        "align_corners": bool(align) if mode == "bilinear" else False,
+    }
+    return "upsample", p
+
+
+def _fn_interpolate(n: fx.Node):
+    what = "F.interpolate"
+    a = [
+        _const(n, i, nm, d, what)
+        for i, nm, d in (
+            (1, "size", None),
+            (2, "scale_factor", None),
+            (3, "mode", "nearest"),
+            (4, "align_corners", None),
+            (5, "recompute_scale_factor", None),
+        )
+    ]
+    if _const(n, 6, "antialias", False, what):
+        raise Unsupported(f"{what} with antialias")
+    return _upsample(*a, what)
+
+
+def _conv_transpose(m: nn.ConvTranspose2d) -> tuple[str, dict]:
+    if m.padding_mode != "zeros":
+        raise Unsupported(f"nn.ConvTranspose2d with padding_mode='{m.padding_mode}'")
+    return "conv_transpose", {
+        "out_channels": m.out_channels,
+        "kernel_size": _pair_of(m.kernel_size),
+        "stride": _pair_of(m.stride),
+        "padding": _pair_of(m.padding),
+        "output_padding": _pair_of(m.output_padding),
+        "groups": m.groups,
+        "bias": m.bias is not None,
+        "dilation": _pair_of(m.dilation),
+    }
+
+
+def _fn_shuffle(n: fx.Node):
+    return "channel_shuffle", {"groups": int(_const(n, 1, "groups", None, "channel_shuffle"))}
+
+
 MODULES: dict = {
+    nn.Upsample: lambda m: _upsample(
+        m.size, m.scale_factor, m.mode, m.align_corners, m.recompute_scale_factor, "nn.Upsample"
+    ),
+    nn.UpsamplingNearest2d: lambda m: _upsample(
+        m.size, m.scale_factor, "nearest", None, None, "nn.UpsamplingNearest2d"
+    ),
+    nn.UpsamplingBilinear2d: lambda m: _upsample(
+        m.size, m.scale_factor, "bilinear", True, None, "nn.UpsamplingBilinear2d"
+    ),
+    nn.ConvTranspose2d: _conv_transpose,
+    nn.ChannelShuffle: lambda m: ("channel_shuffle", {"groups": int(m.groups)}),
     nn.GELU: lambda m: _gelu(m.approximate, "nn.GELU"),
     nn.LeakyReLU: lambda m: ("leaky_relu", {"negative_slope": float(m.negative_slope)}),
     nn.ELU: lambda m: ("elu", {"alpha": float(m.alpha)}),
@@ -92,6 +167,9 @@ FUNCTIONS: dict = {
     F.tanh: _simple("tanh"),
     F.softmax: _fn_softmax,
     torch.softmax: _fn_softmax,
+    F.interpolate: _fn_interpolate,
+    torch.channel_shuffle: _fn_shuffle,
+    F.channel_shuffle: _fn_shuffle,
 }
 METHODS: dict = {
     "tanh": _simple("tanh"),

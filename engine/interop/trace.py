@@ -299,7 +299,5 @@ def trace(model: nn.Module, input_size: tuple[int, int, int] | None = None) -> f
         else:
             why = f"{type(exc).__name__}: {msg}"
         raise TraceError(f"cannot trace the model{at}{line}: {why}") from None
-    finally:
-        tracer._values.clear()
-        tracer._meta.clear()
+    graph.cc_concrete = tracer.concrete  # shapes for the import's patterns (lazy, memoised)
     return graph
