@@ -148,6 +148,168 @@ def test_softmax_over_width_is_refused():
     assert "softmax over the last dimension of an image tensor" in err.value.message
 
 
+class _Slices(nn.Module):
+    """conv (8 channels) → two channel parts → concat (+ a conv on one part)."""
+
+    def __init__(self, how: str):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.side = nn.Conv2d(3, 3, 1) if "split" in how or how == "index" else None
+        self.how = how
+
+    def forward(self, x):
+        x = self.conv(x)
+        if self.how == "index":
+            a, b = x[:, :3], x[:, 3:, :, :]
+        elif self.how == "split":
+            a, b = torch.split(x, [3, 5], dim=1)
+        elif self.how == "split_method":
+            a, b = x.split(3, 1)[0], x.split(3, 1)[-1]
+        elif self.how == "chunk":
+            a, b = x.chunk(2, dim=1)
+        else:
+            a, b = torch.chunk(x, 2, 1)
+        return torch.cat([self.side(a[:, :3]) if self.side is not None else a, b], 1)
+
+
+@pytest.mark.parametrize("how", ["index", "split", "split_method", "chunk", "torch_chunk"])
+def test_channel_slices_import_as_channel_slice_nodes(how):
+    """x[:, a:b], torch.split, Tensor.split, chunk: one Channel Slice node per part used."""
+    model = _Slices(how)
+    imp = import_module(model, (3, 8, 8))
+    slices = [n for n, t in _types(imp).items() if t == "channel_slice"]
+    ranges = sorted((imp.model.params(n)["start"], imp.model.params(n)["stop"]) for n in slices)
+    assert ranges[0][0] == 0 and ranges[-1][1] == 8
+    _same_outputs(model, imp, (3, 8, 8))
+
+
+class _LN2d(nn.Module):
+    """ConvNeXt's LayerNorm over channels: permute → layer_norm → permute."""
+
+    def __init__(self, functional: bool):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 3, padding=1)
+        self.norm = nn.LayerNorm(6, eps=1e-6)
+        self.functional = functional
+        with torch.no_grad():
+            self.norm.weight.uniform_(0.5, 1.5)
+            self.norm.bias.uniform_(-0.5, 0.5)
+
+    def forward(self, x):
+        x = self.conv(x).permute(0, 2, 3, 1)
+        if self.functional:
+            x = F.layer_norm(x, (6,), self.norm.weight, self.norm.bias, 1e-6)
+        else:
+            x = self.norm(x)
+        return x.permute(0, 3, 1, 2)
+
+
+@pytest.mark.parametrize("functional", [False, True], ids=["module", "functional"])
+def test_permute_layer_norm_permute_is_one_layernorm2d(functional):
+    """permute → nn.LayerNorm / F.layer_norm on parameters → permute: one LayerNorm node."""
+    model = _LN2d(functional)
+    imp = import_module(model, (3, 8, 8))
+    assert sorted(_types(imp).values()) == ["conv", "input", "layernorm2d"]
+    (node,) = [n for n, t in _types(imp).items() if t == "layernorm2d"]
+    assert imp.model.params(node) == {"eps": 1e-6, "elementwise_affine": True}
+    _same_outputs(model, imp, (3, 8, 8))
+
+
+class _Shuffle(nn.Module):
+    def __init__(self, how: str):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 1)
+        self.how = how
+        self.shuffle = nn.ChannelShuffle(3)
+
+    def forward(self, x):
+        x = self.conv(x)
+        if self.how == "module":
+            return self.shuffle(x)
+        b, c, h, w = x.size()
+        x = x.view(b, 3, c // 3, h, w)
+        x = torch.transpose(x, 1, 2).contiguous()
+        return x.view(b, -1, h, w)
+
+
+@pytest.mark.parametrize("how", ["module", "view_transpose_view"])
+def test_channel_shuffle_imports_as_one_node(how):
+    """nn.ChannelShuffle and ShuffleNet's view → transpose → view: one Channel Shuffle."""
+    model = _Shuffle(how)
+    imp = import_module(model, (3, 4, 4))
+    assert sorted(_types(imp).values()) == ["channel_shuffle", "conv1x1", "input"]
+    (node,) = [n for n, t in _types(imp).items() if t == "channel_shuffle"]
+    assert imp.model.params(node) == {"groups": 3}
+    _same_outputs(model, imp, (3, 4, 4))
+
+
+class _Scaled(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 1)
+        self.gamma = nn.Parameter(torch.linspace(0.5, 2.0, 4))
+
+    def forward(self, x):
+        x = self.conv(x)
+        x = x * self.gamma.view(1, -1, 1, 1)  # layer scale
+        return (3.0 - torch.add(x * 2, 1) / 6).mul(0.5)
+
+
+def test_constants_and_layer_scale():
+    """x * gamma.view(1, -1, 1, 1) is a depthwise 1×1 conv; x * 2, + 1, / 6, 3 - x, .mul(0.5)
+    are Scale & Shift nodes."""
+    model = _Scaled()
+    imp = import_module(model, (3, 4, 4))
+    types = _types(imp)
+    (ls,) = [n for n, t in types.items() if t == "conv1x1" and n != "conv"]
+    assert imp.model.params(ls)["groups"] == 4 and imp.model.params(ls)["bias"] is False
+    got = [imp.model.params(n) for n, t in types.items() if t == "scale_shift"]
+    assert got == [
+        {"scale": 2.0, "shift": 0.0},
+        {"scale": 1.0, "shift": 1.0},
+        {"scale": 1 / 6, "shift": 0.0},
+        {"scale": -1.0, "shift": 3.0},
+        {"scale": 0.5, "shift": 0.0},
+    ]
+    _same_outputs(model, imp, (3, 4, 4))
+
+
+class _Deconv(nn.ConvTranspose2d):
+    def forward(self, x):
+        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding, 1)
+
+
+RESIZE = [
+    (nn.Upsample(scale_factor=2), "upsample", {"scale_factor": 2.0, "mode": "nearest"}),
+    (
+        lambda x: F.interpolate(x, size=(5, 7), mode="bilinear", align_corners=True),
+        "upsample",
+        {"size": [5, 7], "mode": "bilinear", "align_corners": True},
+    ),
+    (
+        lambda x: F.interpolate(x, scale_factor=2.0, mode="bilinear"),
+        "upsample",
+        {"scale_factor": 2.0, "mode": "bilinear", "align_corners": False},
+    ),
+    (nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1, output_padding=1), "conv_transpose", {}),
+    (_Deconv(4, 2, 2, stride=2), "conv_transpose", {"stride": 2, "kernel_size": 2}),
+]
+
+
+@pytest.mark.parametrize("case", range(len(RESIZE)))
+def test_upsample_and_transposed_conv_import(case):
+    """nn.Upsample, F.interpolate (nearest, bilinear), nn.ConvTranspose2d and
+    F.conv_transpose2d on a subclass's weight: their node types with torch's outputs."""
+    op, want, params = RESIZE[case]
+    model = _Wrap(op)
+    imp = import_module(model, (3, 8, 8))
+    (node,) = [n for n in imp.model.nodes if n not in ("x", "conv")]
+    assert imp.model.node_type(node) == want
+    got = imp.model.params(node)
+    assert {k: got[k] for k in params} == params
+    _same_outputs(model, imp, (3, 8, 8))
+
+
 # --------------------------------------------------------------------------- subclasses
 class PlainBN(nn.BatchNorm2d):
     """A subclass that keeps BatchNorm2d's forward."""
