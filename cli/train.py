@@ -1,10 +1,12 @@
-"""``python main.py train FILE|--template NAME --data shapes|DIR [--steps N | --seconds S] -o WEIGHTS``.
+"""``python main.py train FILE|--template NAME --data shapes|DIR [--steps N | --seconds S] [--weights INIT] -o WEIGHTS``.
 
 Trains the design as a classifier (see :mod:`engine.training.loop`) on the built-in
 ``shapes`` data or a folder with one subfolder per class, shows progress (a bar on a
 terminal, plain lines otherwise), writes the weights (``.safetensors`` by default, ``.pt``
 by suffix; the exported code's ``state_dict`` keys) and ends with
-``held-out accuracy: 0.973``. Exit status 0 trained, 1 refused (graph errors, no
+``held-out accuracy: 0.973``. ``--weights INIT`` fine-tunes: training starts from that
+file (:func:`engine.training.init.initial_state`; a head of another class count starts
+random, with a note). Exit status 0 trained, 1 refused (graph errors, no
 classifier head, wrong class count, data that does not fit the input, a class without
 images), 2 unreadable input or bad usage (missing graph or data folder, bad numbers, an
 unwritable output).
@@ -74,6 +76,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="torch threads (0: torch's default)",
     )
     parser.add_argument("-o", "--output", required=True, help="weights file (.safetensors or .pt)")
+    parser.add_argument(
+        "--weights",
+        metavar="INIT",
+        help="fine-tune: start from these weights (.safetensors, .pt or .pth; torchvision's "
+        "keys fit its templates) instead of random ones; a head of another class count "
+        "starts random",
+    )
 
 
 class _Progress:
@@ -161,13 +170,29 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         held_out=args.held_out,
     )
+    init = None
+    if args.weights is not None:
+        from engine.training.init import initial_state
+
+        try:
+            init, notes = initial_state(model, args.weights)
+        except EngineError as exc:
+            report("train", exc)
+            unreadable = not (
+                getattr(exc, "missing", None)
+                or getattr(exc, "unexpected", None)
+                or getattr(exc, "mismatched", None)
+            )
+            return EXIT_UNREADABLE if unreadable else EXIT_REFUSED
+        for note in notes:
+            print(escape(note), file=sys.stderr)
     bar = _Progress(sys.stderr)
     print(
         f"training {escape(source)} on {escape(args.data)} ({torch.get_num_threads()} threads)",
         flush=True,
     )
     try:
-        result = train(model, config, progress=bar)
+        result = train(model, config, progress=bar, init_state=init)
     except EngineError as exc:
         report("train", exc)
         return EXIT_REFUSED

@@ -119,9 +119,17 @@ class TrainController(QObject):
         self._timer.start()
         return rid
 
-    def train(self, graph: dict, config: dict, state: dict | None = None) -> int:
-        """Start training ``graph`` (a document dict) with ``config`` (TrainConfig fields)."""
-        return self._submit("train", graph, {"config": dict(config), "state": state})
+    def train(
+        self, graph: dict, config: dict, state: dict | None = None, init_path: str | None = None
+    ) -> int:
+        """Start training ``graph`` (a document dict) with ``config`` (TrainConfig fields).
+
+        ``init_path``: fine-tune from this weights file (read and checked in the worker).
+        """
+        opts = {"config": dict(config), "state": state}
+        if init_path:
+            opts["init_path"] = str(init_path)
+        return self._submit("train", graph, opts)
 
     def load(self, graph: dict, path: str) -> int:
         """Read and check a weights file against ``graph``."""
@@ -220,6 +228,14 @@ class TrainPanel(QWidget):
         self.browse = QPushButton("Browse…")
         self.browse.clicked.connect(self.choose_folder)
         self.data_box.currentIndexChanged.connect(self._data_changed)
+        self.start_box = QComboBox()
+        self.start_box.addItem("random weights", "random")
+        self.start_box.addItem("a weights file… (fine-tune)", "file")
+        self.init_edit = QLineEdit()
+        self.init_edit.setPlaceholderText(".safetensors, .pt or .pth (e.g. torchvision's)")
+        self.init_browse = QPushButton("Browse…")
+        self.init_browse.clicked.connect(self.choose_init_file)
+        self.start_box.currentIndexChanged.connect(self._start_changed)
         self.budget_kind = QComboBox()
         self.budget_kind.addItem("seconds", "seconds")
         self.budget_kind.addItem("steps", "steps")
@@ -256,6 +272,11 @@ class TrainPanel(QWidget):
         data_row.addWidget(self.folder_edit, 1)
         data_row.addWidget(self.browse)
         form.addRow("Data", data_row)
+        start_row = QHBoxLayout()
+        start_row.addWidget(self.start_box)
+        start_row.addWidget(self.init_edit, 1)
+        start_row.addWidget(self.init_browse)
+        form.addRow("Start from", start_row)
         budget_row = QHBoxLayout()
         budget_row.addWidget(self.budget)
         budget_row.addWidget(self.budget_kind)
@@ -336,6 +357,7 @@ class TrainPanel(QWidget):
         lay.addWidget(self.status)
         lay.addLayout(plots, 1)
         self._data_changed()
+        self._start_changed()
         self.show_state(self.state)
 
     # ------------------------------------------------------------------ per design
@@ -378,6 +400,24 @@ class TrainPanel(QWidget):
         if path:
             self.folder_edit.setText(path)
             self.data_box.setCurrentIndex(1)
+
+    def choose_init_file(self) -> None:
+        """Pick the weights file to fine-tune from."""
+        path, _ = QFileDialog.getOpenFileName(self, "Start from weights", "", WEIGHT_FILTER)
+        if path:
+            self.init_edit.setText(path)
+            self.start_box.setCurrentIndex(1)
+
+    def _start_changed(self, *_args) -> None:
+        on = self.start_box.currentData() == "file"
+        self.init_edit.setEnabled(on)
+        self.init_browse.setEnabled(on)
+
+    def init_path(self) -> str | None:
+        """The weights file to start from, ``""`` when one is wanted but not chosen."""
+        if self.start_box.currentData() != "file":
+            return None
+        return self.init_edit.text().strip()
 
     def _ask(self, title: str, text: str) -> bool:
         answer = QMessageBox.question(self, title, text)
@@ -474,6 +514,10 @@ class TrainPanel(QWidget):
                 f"'{data}' needs at least two class subfolders with images (found {len(classes)})."
             )
             return False
+        init = self.init_path()
+        if init == "":
+            self._say("Choose the weights file to start from first (or start from random weights).")
+            return False
         if not self.ensure_head(len(classes)):
             return False
         self.training_doc, self.training_state = self.doc, self.state
@@ -483,7 +527,7 @@ class TrainPanel(QWidget):
         self.train_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
         self._say("Starting the training worker (loading torch)…")
-        self.controller.train(to_dict(self.doc.model), self.config(data))
+        self.controller.train(to_dict(self.doc.model), self.config(data), init_path=init)
         return True
 
     def cancel(self) -> None:

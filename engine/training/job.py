@@ -6,7 +6,8 @@ says what to do:
 
 * ``"train"``: ``options["config"]`` (the fields of
   :class:`~engine.training.loop.TrainConfig`) and optionally ``options["state"]`` (start
-  weights). Progress messages carry JSON text: ``{"step", "total", "loss", "acc",
+  weights) or ``options["init_path"]`` (a weights file to fine-tune from,
+  :func:`engine.training.init.initial_state`). Progress messages carry JSON text: ``{"step", "total", "loss", "acc",
   "elapsed", "held_out"?}`` batched as ``{"points": [...]}``; the worker's own
   ``layer N of M`` messages are plain text and can be ignored. The result is a
   :class:`~engine.training.loop.TrainResult`.
@@ -99,5 +100,13 @@ class TrainJob:
                 pending.clear()
                 progress(pct, text)
 
-        progress(0, json.dumps({"points": [], "phase": "preparing the data"}))
-        return train(model, config, progress=report, init_state=opts.get("state"))
+        init, notes = opts.get("state"), []
+        if opts.get("init_path"):
+            from engine.training.init import initial_state
+
+            init, notes = initial_state(model, opts["init_path"])
+        phase = "preparing the data"
+        if notes:  # the fine-tuning notes stay readable while the data are prepared
+            phase = " ".join(f"{n}." for n in notes) + " Preparing the data"
+        progress(0, json.dumps({"points": [], "phase": phase}))
+        return train(model, config, progress=report, init_state=init)
