@@ -51,6 +51,7 @@ _NAMES = {
     "channel_shuffle": ("shuffle", "shuf"),
     "scale_shift": ("scale", "×c"),
     "pad": ("pad",),
+    "grn": ("GRN",),
     "mul": ("mul", "×"),
     "adaptive_avgpool": ("adapt avg", "AAP"),
     "input": ("input",),

@@ -136,6 +136,9 @@ def make_module(type_name: str, p: dict, x: torch.Tensor) -> nn.Module | None:
     if type_name == "layernorm2d":
         _spatial(x)
         return _ChannelsLayerNorm(x.shape[1], p["eps"], p["elementwise_affine"], x.dtype)
+    if type_name == "grn":
+        _spatial(x)
+        return _GlobalResponseNorm(x.shape[1], p["eps"], x.dtype)
     if type_name == "channel_slice":
         if p["stop"] > x.shape[1]:  # torch would silently return fewer channels
             raise OracleError(f"stop {p['stop']} is beyond {x.shape[1]} channels")
@@ -193,6 +196,23 @@ class _ChannelsLayerNorm(nn.LayerNorm):
         if self.weight is not None:
             y = y * self.weight[:, None, None] + self.bias[:, None, None]
         return y
+
+
+class _GlobalResponseNorm(nn.Module):
+    """ConvNeXt V2's GRN on N×C×H×W, as the paper writes it (γ, β zero at start)."""
+
+    def __init__(self, c: int, eps: float, dtype) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.zeros(c, dtype=dtype))
+        self.bias = nn.Parameter(torch.zeros(c, dtype=dtype))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gx = torch.sqrt((x * x).sum(dim=(2, 3), keepdim=True))
+        nx = gx / (gx.mean(dim=1, keepdim=True) + self.eps)
+        w = self.weight.view(1, -1, 1, 1)
+        b = self.bias.view(1, -1, 1, 1)
+        return w * (x * nx) + b + x
 
 
 class _HardsigmoidAB(nn.Module):

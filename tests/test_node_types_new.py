@@ -588,3 +588,57 @@ def test_channel_field_follows_shuffles_and_slices():
     for k in range(4):
         from_b1 = source[k + 2].item() < 4  # concat channels 0–3 come from the 1×1 branch
         assert channel_rf(a, "g", k)[0][0] == (1 if from_b1 else 5), k
+
+
+# --------------------------------------------------------------------------- GRN
+def grn_reference(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor, eps: float) -> torch.Tensor:
+    """ConvNeXt V2's GRN as its paper writes it (channels first)."""
+    gx = torch.sqrt((x * x).sum(dim=(2, 3), keepdim=True))
+    nx = gx / (gx.mean(dim=1, keepdim=True) + eps)
+    return w.view(1, -1, 1, 1) * (x * nx) + b.view(1, -1, 1, 1) + x
+
+
+def test_grn_equals_the_paper_formula():
+    """GRN with random weight and bias gives the paper's values; it starts as the identity."""
+    m = one_node("grn", {"eps": 1e-6})
+    model = build_module(m, seed=0)
+    assert sorted(model.state_dict()) == ["n.bias", "n.weight"]
+    x = x_of()
+    with torch.inference_mode():
+        torch.testing.assert_close(model(x), x, rtol=0, atol=0)  # zero weight and bias
+    with torch.no_grad():
+        model.n.weight.normal_()
+        model.n.bias.normal_()
+    want = grn_reference(x, model.n.weight, model.n.bias, 1e-6)
+    with torch.inference_mode():
+        torch.testing.assert_close(model(x), want, rtol=1e-5, atol=1e-6)
+    r = analyze(m)["n"]
+    assert (r.shape, r.weights, r.biases, r.other, r.macs) == ((4, 6, 5), 0, 0, 8, 0)
+
+
+def test_grn_field_is_the_whole_map_at_every_pixel():
+    """Each output pixel depends on every input pixel (the norm over H×W): jump 0."""
+    m = chain(("conv", {"out_channels": 2, "kernel_size": 3, "padding": 1}), ("grn", {}),
+              ("conv", {"out_channels": 2, "kernel_size": 3, "padding": 1}))  # fmt: skip
+    a = analyze(m)
+    assert a["l1"].rf == ((8, 0, -1), (7, 0, -1))
+    assert a["l2"].rf == ((8, 0, -1), (7, 0, -1))
+
+
+def test_grn_code_defines_its_class_once():
+    """Both exports define GlobalResponseNorm once, before the model; a design of that name
+    gets another class name."""
+    m = chain(("grn", {}), ("grn", {"eps": 1e-5}))
+    m.name = "GlobalResponseNorm"
+    for code in (export_code(m), export_blocks(m)):
+        assert code.count("class GlobalResponseNorm(nn.Module):") == 1
+        assert "GlobalResponseNorm(4, eps=1e-05)" in code
+        assert "class GlobalResponseNormNet(nn.Module):" in code
+    readable_parity(m, x_of())
+
+
+def test_grn_chain_matches_the_oracle():
+    """conv → GRN → LayerNorm over channels (ConvNeXt V2) equals the oracle node by node."""
+    m = chain(("conv", {"out_channels": 4, "kernel_size": 3, "padding": 1}), ("grn", {}),
+              ("layernorm2d", {"eps": 1e-6}))  # fmt: skip
+    assert_matches_oracle(m)

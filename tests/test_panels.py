@@ -79,6 +79,7 @@ def test_palette_groups_node_types_by_category(qtbot):
             "Flatten",
             "Linear",
             "LayerNorm (channels)",
+            "Global Response Norm",
             "Channel Slice",
             "Channel Shuffle",
             "Scale & Shift",

@@ -170,6 +170,7 @@ PARAMS = {
         lambda a: st.fixed_dictionaries({"start": st.just(a), "stop": st.integers(a + 1, 8)})
     ),
     "channel_shuffle": st.fixed_dictionaries({"groups": st.integers(1, 4)}),
+    "grn": st.fixed_dictionaries({"eps": st.sampled_from([1e-6, 1e-3])}),
     "scale_shift": st.fixed_dictionaries({"scale": slope(), "shift": slope()}),
     "pad": st.fixed_dictionaries(
         {

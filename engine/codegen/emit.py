@@ -333,6 +333,7 @@ def render(plan: Plan, capture: bool = False, main: bool = True) -> str:
         "from torch import nn",
         "",
         "",
+        *node_code.helper_lines(set(plan.types.values())),
         f"class {cls}(nn.Module):",
         f'    """Design {title}: {len(plan.order)} nodes.',
         "",

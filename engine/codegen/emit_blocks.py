@@ -517,6 +517,9 @@ def export_blocks(graph: GraphLike) -> str:
         "from torch import nn",
         "",
     ]
+    helpers = node_code.helper_lines(set(plan.types.values()))
+    if helpers:
+        out += ["", *helpers[:-1]]
     for lines in list(ctx.classes.values()) + [render_class(root)]:
         out += ["", *lines, ""]
     out += _loader(ctx)

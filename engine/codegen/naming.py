@@ -27,7 +27,8 @@ FALLBACK_CLASS = "ConvCanvasNet"
 
 # Names that ``forward`` reads besides its locals (module-level names of the ``__main__``
 # block are globals, which the locals of ``forward`` cannot disturb).
-CODE_NAMES = frozenset({"self", "torch", "nn"})
+# (and the helper classes of engine.codegen.node_code.HELPERS)
+CODE_NAMES = frozenset({"self", "torch", "nn", "GlobalResponseNorm"})
 # Builtins that the generated ``forward`` calls (capture mode returns ``dict(zip(...))``).
 FORWARD_BUILTINS = frozenset({"dict", "zip"})
 

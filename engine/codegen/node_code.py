@@ -25,6 +25,7 @@ _MODULES = {
     "conv_transpose",
     "upsample",
     "layernorm2d",
+    "grn",
 }
 # A submodule when its parameters are torch's defaults, an expression otherwise.
 _SOMETIMES = {"hardsigmoid"}
@@ -34,6 +35,40 @@ _EXPRESSIONS = {"channel_slice", "channel_shuffle", "scale_shift", "pad"}
 TYPES = frozenset(_MODULES | _SOMETIMES | _EXPRESSIONS)
 #: Types that are ``nn`` submodules with their default parameters.
 MODULES = frozenset(_MODULES | _SOMETIMES)
+
+
+#: Classes the generated code defines before its own, for layers torch has no module for:
+#: ``{type: (class name, lines)}``. The names are reserved (``naming.CODE_NAMES``).
+HELPERS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "grn": (
+        "GlobalResponseNorm",
+        (
+            "class GlobalResponseNorm(nn.Module):",
+            '    """Global response normalisation of ConvNeXt V2, channels first (N x C x H x W)."""',
+            "",
+            "    def __init__(self, channels, eps=1e-06):",
+            "        super().__init__()",
+            "        self.eps = eps",
+            "        self.weight = nn.Parameter(torch.zeros(channels))",
+            "        self.bias = nn.Parameter(torch.zeros(channels))",
+            "",
+            "    def forward(self, x):",
+            "        g = x.norm(p=2, dim=(2, 3), keepdim=True)  # each channel's L2 norm over H x W",
+            "        n = g / (g.mean(dim=1, keepdim=True) + self.eps)  # relative to the mean",
+            "        w, b = self.weight.view(1, -1, 1, 1), self.bias.view(1, -1, 1, 1)",
+            "        return x + torch.addcmul(b, w, x * n)",
+        ),
+    ),
+}
+
+
+def helper_lines(types) -> list[str]:
+    """The helper classes the node types ``types`` need, each followed by two blank lines."""
+    out: list[str] = []
+    for t, (_, lines) in HELPERS.items():
+        if t in types:
+            out += [*lines, "", ""]
+    return out
 
 
 def val(value) -> str:
@@ -124,6 +159,8 @@ def module_ctor(ntype: str, p: dict, in_ch: str) -> str | None:
             # always given for bilinear: torch's None means False, said explicitly here
             args.append(f"align_corners={val(p.get('align_corners', False))}")
         return f"nn.Upsample({', '.join(args)})"
+    if ntype == "grn":
+        return f"GlobalResponseNorm({', '.join([in_ch] + _kw(p, 'eps', 1e-6))})"
     if ntype == "layernorm2d":
         # nn.LayerNorm over the last axis; forward moves channels there and back.
         args = [in_ch] + _kw(p, "eps", 1e-5) + _kw(p, "elementwise_affine", True)

@@ -238,6 +238,12 @@ def _infer_ln2d(c: tuple, s: tuple, src: str) -> tuple:
     return s, 0, 0, (2 * s[0] if c[0] else 0), 0
 
 
+def _infer_grn(c: tuple, s: tuple, src: str) -> tuple:
+    if len(s) != 3:
+        _need_spatial(s, src, "global response normalisation")
+    return s, 0, 0, 2 * s[0], 0
+
+
 def _infer_slice(c: tuple, s: tuple, src: str) -> tuple:
     start, stop = c
     if stop > s[0]:
@@ -295,6 +301,7 @@ INFER_ONE: dict[str, Callable] = {
     "conv_transpose": _infer_conv_t,
     "upsample": _infer_upsample,
     "layernorm2d": _infer_ln2d,
+    "grn": _infer_grn,
     "channel_slice": _infer_slice,
     "channel_shuffle": _infer_shuffle,
     "scale_shift": _infer_same,
@@ -388,6 +395,13 @@ def _rf_mul(c: tuple, rfs: list, shapes: list) -> RF:
     return _rf_merge(c, [fixed[i] for i in order], [shapes[i] for i in order])
 
 
+def _rf_global(c: tuple, rf: RF, s: tuple) -> RF:
+    """Every output pixel depends on every input pixel (a norm over H×W): jump 0, the
+    window covering the whole input map at every pixel."""
+    (sh_, jh, st_h), (sw_, jw, st_w) = rf
+    return ((sh_ + (s[1] - 1) * jh, 0, st_h), (sw_ + (s[2] - 1) * jw, 0, st_w))
+
+
 def _rf_same(c: tuple, rf: RF, s: tuple) -> RF:
     return rf
 
@@ -452,7 +466,7 @@ def _fit(spans, axis_rf: tuple, ratio: Fraction) -> tuple:
     window then grows to cover the drift. Start and size are the extremes over outputs.
     """
     size, jump, start = axis_rf
-    new_jump = max(1, int(jump * ratio))
+    new_jump = 0 if jump == 0 else max(1, int(jump * ratio))  # jump 0: one window for all
     lo = hi = None
     for o, span in enumerate(spans):
         if span is None:
@@ -574,6 +588,7 @@ RECEPTIVE_ONE: dict[str, Callable] = {
     "conv_transpose": _rf_conv_t,
     "upsample": _rf_upsample,
     "layernorm2d": _rf_same,  # over channels: each pixel's own window
+    "grn": _rf_global,
     "channel_slice": _rf_same,
     "channel_shuffle": _rf_same,
     "scale_shift": _rf_same,

@@ -349,6 +349,16 @@ NODE_TYPES: dict[str, NodeType] = {
             "layer normalisation over the channels at every pixel (ConvNeXt's LayerNorm2d)",
         ),
         NodeType(
+            "grn",
+            "Global Response Norm",
+            "Other",
+            (ParamSpec("eps", "float", 1e-6, 0.0, 1.0),),
+            1,
+            1,
+            "ConvNeXt V2's GRN: x + bias + weight·x·g/mean_C(g), g the L2 norm of each channel "
+            "over H×W; weight and bias of size C",
+        ),
+        NodeType(
             "channel_slice",
             "Channel Slice",
             "Other",
