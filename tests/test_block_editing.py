@@ -203,12 +203,12 @@ def test_export_after_grouping_inside_a_stage_builds_and_matches(qtbot):
     doc.undo_stack.push(group_command(doc, nodes, "solo", cards=["layer1.1"]))
     code = export_blocks(doc.model)
     assert "layer1.solo.1" in records(doc.model) and "class Solo(nn.Module):" in code
-    assert "self.solo = Solo()" in code and "self.n0 = BasicBlock(64" in code
+    assert "self.solo = Solo()" in code and 'self.add_module("0", BasicBlock(64' in code
     ns: dict = {"__name__": "exported"}
     exec(compile(code, "<exported>", "exec"), ns)  # noqa: S102 - our own export
     model = ns["ResNet18"]().eval()
     live = build_module(doc.model, seed=1)
-    ns["load_convcanvas_weights"](model, live.state_dict())
+    model.load_state_dict(live.state_dict(), strict=True)
     x = torch.randn(1, 3, 64, 64, generator=torch.Generator().manual_seed(2))
     with torch.inference_mode():
         assert (model(x) - live(x)).abs().max().item() <= 1e-6

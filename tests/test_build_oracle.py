@@ -16,8 +16,7 @@ from small_graphs import conv_chain, input_of, small_template
 from torch import nn
 
 from engine import analyze
-from engine.codegen.emit import make_plan
-from engine.codegen.naming import module_names
+from engine.codegen.targets import module_targets
 from engine.runtime.build import build_module
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -45,13 +44,13 @@ def assert_matches_oracle(g, seed: int = 0) -> None:
     results, tensors, modules = run_graph(g, x=x, keep_modules=True, init=randomizer(seed))
     assert all(r.error is None and not r.waiting for r in results.values())
     built = build_module(g, seed=seed + 1, capture=True)
-    names = module_names(g, reserved={make_plan(g).class_name})
+    names = module_targets(g)
     loaded = set()
     for n, module in modules.items():
         state = module.state_dict()
         if not state:
             continue  # stateless (ReLU, pools, flatten, dropout): nothing to copy
-        getattr(built, names[n]).load_state_dict(state)
+        built.get_submodule(names[n]).load_state_dict(state)
         loaded |= {f"{names[n]}.{k}" for k in state}
     assert loaded == set(built.state_dict())  # every weight and statistic came from the oracle
     with torch.inference_mode():

@@ -8,7 +8,8 @@ import sys
 import pytest
 import torch
 
-from engine.codegen.emit_blocks import convert_state_dict, export_blocks, key_map
+from engine.codegen.emit_blocks import export_blocks
+from engine.codegen.targets import module_targets
 from engine.core import fileformat as ff
 from engine.runtime.build import build_module
 from engine.templates import googlenet, resnet18, resnet50
@@ -78,18 +79,18 @@ def test_resnet18_keys_equal_torchvision():
     assert set(model.state_dict()) == _torchvision_resnet_keys((2, 2, 2, 2), False)
 
 
-def test_torchvision_style_state_dict_loads_strictly():
-    """A state dict keyed as torchvision (converted from the live model) loads with strict=True."""
+def test_live_state_dict_has_torchvision_keys_and_loads_strictly():
+    """The live model's state dict is keyed as torchvision's and loads with strict=True."""
     m = resnet18()
-    state = convert_state_dict(m, build_module(m, seed=3).state_dict())
+    state = build_module(m, seed=3).state_dict()
     assert set(state) == _torchvision_resnet_keys((2, 2, 2, 2), False)
     model = _module(export_blocks(m))
     model.load_state_dict(state, strict=True)
 
 
-def test_key_map_names_nested_attributes():
-    """The live model's flat names map to nested attribute paths."""
-    names = key_map(googlenet())
+def test_targets_name_nested_attributes():
+    """GoogLeNet's nodes have nested module paths as targets."""
+    names = module_targets(googlenet())
     assert names["inception4a_branch2_1_conv"] == "inception4a.branch2.1.conv"
     assert names["inception4a_branch4_0"] == "inception4a.branch4.0"
     assert names["fc"] == "fc"
@@ -104,7 +105,7 @@ def test_parity_in_a_fresh_interpreter(tmp_path):
     with torch.inference_mode():
         expected = live(x)
     (tmp_path / "model.py").write_text(export_blocks(m), encoding="utf-8")
-    torch.save(convert_state_dict(m, live.state_dict()), tmp_path / "w.pt")
+    torch.save(live.state_dict(), tmp_path / "w.pt")
     torch.save(x, tmp_path / "x.pt")
     script = (
         "import sys, torch; sys.path.insert(0, sys.argv[1]); import model as mod\n"
@@ -123,7 +124,7 @@ def test_googlenet_parity_in_process():
     m = googlenet()
     live = build_module(m, seed=0)
     model = _module(export_blocks(m))
-    model.load_state_dict(convert_state_dict(m, live.state_dict()), strict=True)
+    model.load_state_dict(live.state_dict(), strict=True)
     x = torch.randn(1, 3, 224, 224, generator=torch.Generator().manual_seed(2))
     with torch.inference_mode():
         assert (model(x) - live(x)).abs().max().item() <= 1e-6
@@ -136,7 +137,7 @@ def test_design_without_blocks_exports_one_class():
     assert code.count("(nn.Module):") == 1
     assert not any(line.strip().startswith("del ") for line in code.splitlines())
     model = _module(code)
-    model.load_state_dict(convert_state_dict(m, build_module(m).state_dict()), strict=True)
+    model.load_state_dict(build_module(m).state_dict(), strict=True)
 
 
 def _one_block(key: str, values: dict, c: int = 32):
@@ -176,14 +177,14 @@ def test_every_library_type_exports_as_its_class_with_parity(key, values):
     assert f"self.blk = {cls}(32, " in code
     live = build_module(m, seed=0)
     model = _module(code)
-    model.load_state_dict(convert_state_dict(m, live.state_dict()), strict=True)
+    model.load_state_dict(live.state_dict(), strict=True)
     x = torch.randn(2, 32, 16, 16, generator=torch.Generator().manual_seed(3))
     with torch.inference_mode():
         assert (model(x) - live(x)).abs().max().item() <= 1e-6
 
 
-def test_weights_saved_by_convcanvas_load_through_the_exported_helper():
-    """load_convcanvas_weights maps the live model's flat keys, also for grouped odd names."""
+def test_grouped_odd_names_load_strictly_into_the_export():
+    """A block of nodes with other ids: the live weights load strictly into the export."""
     from engine.core.graph import GraphModel
 
     m = GraphModel("grouped")
@@ -196,12 +197,13 @@ def test_weights_saved_by_convcanvas_load_through_the_exported_helper():
     m.connect("bn", "act")
     m.set_block("stage", {"name": "stage", "type": None, "params": {}, "collapsed": True})
     code = export_blocks(m)
-    assert "'stage.c1': 'c1'," in code and "'stage.bn': 'bn'," in code
+    assert "self.c1 = nn.Conv2d(3, 4, kernel_size=3, padding=1)" in code
     ns: dict = {"__name__": "exported"}
     exec(compile(code, "<exported>", "exec"), ns)  # noqa: S102 - our own export
     live = build_module(m, seed=4)
     model = ns["Grouped"]().eval()
-    ns["load_convcanvas_weights"](model, live.state_dict())
+    model.load_state_dict(live.state_dict(), strict=True)
+    assert "stage.c1.weight" in live.state_dict()
     x = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(5))
     with torch.inference_mode():
         assert (model(x) - live(x)).abs().max().item() <= 1e-6

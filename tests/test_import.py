@@ -259,7 +259,7 @@ def test_output_that_feeds_other_layers_is_refused():
 
 
 def test_cli_writes_design_and_safetensors_weights(tmp_path, capsys):
-    """Exit 0; the JSON loads; the safetensors file holds the exported module's keys."""
+    """Exit 0; the JSON loads; the safetensors file holds the model's own keys (targets)."""
     src = tmp_path / "tiny.py"
     src.write_text(
         "from torch import nn\n"
@@ -274,7 +274,7 @@ def test_cli_writes_design_and_safetensors_weights(tmp_path, capsys):
     model = fileformat.load(out)
     state = read_state_dict(w)
     assert set(state) == set(build_module(model).state_dict())
-    assert state["_0.weight"].shape == (4, 3, 3, 3)  # fx names Sequential's "0" as "_0"
+    assert state["0.weight"].shape == (4, 3, 3, 3)  # nn.Sequential's index, as in torch
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from engine.blocks import block_of, records
-from engine.codegen.emit_blocks import convert_state_dict, export_blocks
+from engine.codegen.emit_blocks import export_blocks
 from engine.interop.convert import import_module
 
 
@@ -65,4 +65,4 @@ def test_imported_blocks_export_with_the_original_keys():
     with torch.inference_mode():
         assert (mod(x) - net(x)).abs().max().item() <= 1e-6
     assert "self.layer1 = nn.Sequential(" in code
-    assert set(convert_state_dict(imp.model, imp.state)) == set(net.state_dict())
+    assert set(imp.state) == set(net.state_dict())

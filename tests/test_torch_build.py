@@ -14,7 +14,7 @@ from torch import nn
 
 from engine import GraphModel, analyze
 from engine.codegen.emit import InvalidGraphError, make_plan, render
-from engine.codegen.naming import module_names
+from engine.codegen.targets import module_targets
 from engine.runtime.build import build_module
 from engine.templates import TEMPLATES, build, deep_resnet, resnet50
 
@@ -88,17 +88,16 @@ def test_resnet50_full_size_forward():
         assert m(torch.randn(1, 3, 224, 224)).shape == (1, 1000)
 
 
-def test_submodule_names_follow_naming():
-    """Submodules are attributes named by engine.codegen.naming.module_names (plain ids as is)."""
+def test_submodules_sit_at_their_targets():
+    """Every layer node's module is at its target (engine.codegen.targets), nested."""
     g = small_template("resnet18")
-    names = module_names(g, reserved={make_plan(g).class_name})
     m = build_module(g)
-    children = dict(m.named_children())
-    assert "conv1" in children and "layer1_0_conv1" in children
-    layer_nodes = [
-        n for n in g.nodes if g.node_type(n) not in ("input", "add", "concat", "flatten")
-    ]
-    assert set(children) == {names[n] for n in layer_nodes}
+    assert {"conv1", "layer1"} <= set(dict(m.named_children()))
+    targets = module_targets(g)
+    for n, t in targets.items():
+        assert m.get_submodule(t) is not None, n
+    assert {k.rsplit(".", 1)[0] for k in m.state_dict()} <= set(targets.values())
+    assert "layer1.0.conv1.weight" in m.state_dict()
 
 
 def test_same_seed_same_weights_other_seed_other_weights():

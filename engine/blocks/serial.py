@@ -8,6 +8,7 @@ the file is executed (type expressions are checked and walked by :mod:`engine.bl
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from engine.blocks.hierarchy import block_of, check_blocks, is_under, records, user_type_docs
@@ -20,7 +21,8 @@ def _num(v: float) -> float | int:
     return int(v) if float(v).is_integer() else round(float(v), 3)
 
 
-_RECORD_FIELDS = {"path", "name", "type", "params", "collapsed", "pos"}
+_RECORD_FIELDS = {"path", "name", "type", "params", "collapsed", "pos", "class"}
+_CLASS_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,99}\Z")
 
 
 def write_blocks(model: GraphModel) -> dict:
@@ -37,6 +39,8 @@ def write_blocks(model: GraphModel) -> dict:
         entry["collapsed"] = bool(rec.get("collapsed", False))
         if rec.get("pos") is not None:
             entry["pos"] = [_num(v) for v in rec["pos"]]
+        if rec.get("class"):
+            entry["class"] = rec["class"]
         blocks.append(entry)
     types = [type_to_dict(type_from_dict(d)) for d in user_type_docs(model).values()]
     out: dict[str, Any] = {"blocks": blocks}
@@ -103,7 +107,14 @@ def read_blocks(model: GraphModel, blocks: Any, types: Any) -> None:
                 raise FormatError(
                     f"{where}: 'pos' must be [x, y] numbers", None, "blocks"
                 ) from None
+        cls = b.get("class")
+        if cls is not None and not (isinstance(cls, str) and _CLASS_NAME.match(cls)):
+            raise FormatError(
+                f"{where}: 'class' must be a class name (an identifier)", None, "blocks"
+            )
         recs[path] = {"name": name, "type": key, "params": dict(params), "collapsed": collapsed}
+        if cls is not None:
+            recs[path]["class"] = cls
         if pos is not None:
             recs[path]["pos"] = pos
     try:

@@ -1,26 +1,31 @@
-"""Runnable PyTorch code for a graph: one standalone file that imports only torch.
+"""The program of a graph and its flat printing (one standalone file importing only torch).
 
-:func:`export_code` writes an ``nn.Module`` subclass whose ``__init__`` creates one
-submodule per layer node (in topological order, names from :mod:`engine.codegen.naming`) and
-whose ``forward`` has one line per node. :mod:`engine.runtime.build` compiles the very
-same text to build the live model, so the exported file and the editor's model agree
-by construction. No user text reaches the code except through :func:`comment_text` /
-:func:`doc_text` (ASCII, escaped, one line, no quotes that could end a string).
+:func:`make_plan` checks and names a graph: each node's value gets a *name* (a Python
+identifier, :mod:`engine.codegen.naming`), each module node a *target* (its module
+path, the key of its weights, :mod:`engine.codegen.targets`), and the constructor of
+each module comes from one per-type table (:func:`engine.codegen.layer_text.layer_ctor`).
+Two printers read that plan: the readable export (:mod:`engine.codegen.emit_blocks`, the
+default, which :mod:`engine.runtime.build` compiles into the live model) and the flat
+printing here (:func:`export_code`, ``export --flat``): one class whose modules sit at
+their targets in ``nn.ModuleDict`` containers and whose ``forward`` has one line per
+node. Both give the same ``state_dict`` keys. No user text reaches the code except
+through :func:`comment_text` / :func:`doc_text` (ASCII, escaped, one line).
 No torch import here.
 """
 
 from __future__ import annotations
 
+import keyword
 from dataclasses import dataclass
 
 import networkx as nx
 
 from engine.analysis.analyzer import Analysis, Totals, analyze
 from engine.codegen import node_code
+from engine.codegen.layer_text import _same_pads, layer_ctor
 from engine.codegen.naming import class_name, module_names
 from engine.core.errors import EngineError
 from engine.core.graph import GraphLike
-from engine.nodes import pair
 
 # Node types built from an ``nn`` submodule (the others are expressions in ``forward``);
 # a hardsigmoid with its own alpha/beta is an expression: :func:`is_module` decides per node.
@@ -44,15 +49,6 @@ MODULE_TYPES = frozenset(
     }
     | node_code.MODULES
 )
-
-# Activations and the identity: parameterless ``nn`` modules.
-_SIMPLE_MODULES = {
-    "relu6": "nn.ReLU6()",
-    "hardswish": "nn.Hardswish()",
-    "silu": "nn.SiLU()",
-    "sigmoid": "nn.Sigmoid()",
-    "identity": "nn.Identity()",
-}
 
 
 class InvalidGraphError(EngineError):
@@ -84,6 +80,7 @@ class Plan:
     input_nodes: list[str]
     sinks: list[str]
     totals: Totals
+    targets: dict[str, str]  # module node → its target (module path, key of its weights)
 
 
 def _nx(graph: GraphLike) -> tuple[nx.MultiDiGraph, str]:
@@ -123,6 +120,8 @@ def make_plan(graph: GraphLike, analysis: Analysis | None = None) -> Plan:
         raise InvalidGraphError(
             f"the graph cannot be built: {len(lines)} problem(s):\n" + "\n".join(lines), errors
         )
+    from engine.codegen.targets import module_targets  # it imports this module
+
     cls = class_name(model_name)
     names = module_names(g, reserved={cls})
     order = list(a.order)
@@ -138,6 +137,7 @@ def make_plan(graph: GraphLike, analysis: Analysis | None = None) -> Plan:
         input_nodes=[n for n in order if g.nodes[n]["type"] == "input"],
         sinks=[n for n in order if not g.out_degree(n)],
         totals=a.totals,
+        targets=module_targets(g),
     )
 
 
@@ -171,113 +171,32 @@ def _shape(shape: tuple) -> str:
     return "x".join(str(d) for d in shape)
 
 
-def _lit(v) -> str:
-    """An int-or-pair parameter as a literal: ``3`` or ``(3, 5)``."""
-    h, w = pair(v)
-    return str(h) if h == w else f"({h}, {w})"
-
-
 # --------------------------------------------------------------------------- layers
-def _same_pads(p: dict) -> tuple[int, int, int, int] | None:
-    """``(left, right, top, bottom)`` of an uneven ``"same"`` padding, ``None`` if even."""
-    kh, kw = pair(p["kernel_size"])
-    dh, dw = pair(p["dilation"])
-    th, tw = dh * (kh - 1), dw * (kw - 1)
-    if th % 2 == 0 and tw % 2 == 0:
-        return None
-    return tw // 2, tw - tw // 2, th // 2, th - th // 2
+def node_is_module(ntype: str, params: dict) -> bool:
+    """Whether a node is an ``nn`` submodule (else an expression in ``forward``)."""
+    if ntype in node_code.TYPES:
+        return node_code.is_module(ntype, params)
+    return ntype in MODULE_TYPES
 
 
 def is_module(plan: Plan, n: str) -> bool:
     """Whether node ``n`` is an ``nn`` submodule (else an expression in ``forward``)."""
-    t = plan.types[n]
-    if t in node_code.TYPES:
-        return node_code.is_module(t, plan.params[n])
-    return t in MODULE_TYPES
+    return node_is_module(plan.types[n], plan.params[n])
 
 
-def layer_expr(plan: Plan, n: str) -> str:
-    """The ``nn`` constructor call for node ``n`` (a module type)."""
-    t = plan.types[n]
-    p = plan.params[n]
-    src = plan.inputs[n][0]
-    in_shape = plan.shapes[src]
-    if t in node_code.TYPES:
-        return node_code.module_ctor(t, p, str(in_shape[0]))
-    if t in ("conv", "conv1x1"):
-        args = [str(in_shape[0]), str(p["out_channels"])]
-        if t == "conv":
-            args.append(f"kernel_size={_lit(p['kernel_size'])}")
-        else:
-            args.append("kernel_size=1")
-        if pair(p["stride"]) != (1, 1):
-            args.append(f"stride={_lit(p['stride'])}")
-        if t == "conv":
-            if p["padding"] == "same":
-                if _same_pads(p) is None:
-                    args.append("padding='same'")
-                # else: uneven "same" padding is done in forward (torch warns on it)
-            elif pair(p["padding"]) != (0, 0):
-                args.append(f"padding={_lit(p['padding'])}")
-            if pair(p["dilation"]) != (1, 1):
-                args.append(f"dilation={_lit(p['dilation'])}")
-        if p["groups"] != 1:
-            args.append(f"groups={int(p['groups'])}")
-        if not p["bias"]:
-            args.append("bias=False")
-        return f"nn.Conv2d({', '.join(args)})"
-    if t in ("maxpool", "avgpool"):
-        args = [f"kernel_size={_lit(p['kernel_size'])}"]
-        if p["stride"] is not None:
-            args.append(f"stride={_lit(p['stride'])}")
-        if pair(p["padding"]) != (0, 0):
-            args.append(f"padding={_lit(p['padding'])}")
-        if p["ceil_mode"]:
-            args.append("ceil_mode=True")
-        if t == "avgpool" and not p["count_include_pad"]:
-            args.append("count_include_pad=False")
-        if t == "avgpool" and p["divisor_override"] is not None:
-            args.append(f"divisor_override={int(p['divisor_override'])}")
-        cls = "MaxPool2d" if t == "maxpool" else "AvgPool2d"
-        return f"nn.{cls}({', '.join(args)})"
-    if t == "global_avgpool":
-        return "nn.AdaptiveAvgPool2d(1)"
-    if t == "relu":
-        return "nn.ReLU()"
-    if t == "batchnorm":
-        args = [str(in_shape[0]), f"eps={float(p['eps'])!r}", f"momentum={float(p['momentum'])!r}"]
-        if not p["affine"]:
-            args.append("affine=False")
-        return f"nn.BatchNorm2d({', '.join(args)})"
-    if t == "linear":
-        args = [str(in_shape[0]), str(int(p["out_features"]))]
-        if not p["bias"]:
-            args.append("bias=False")
-        return f"nn.Linear({', '.join(args)})"
-    if t == "dropout":
-        return f"nn.Dropout(p={float(p['p'])!r})"
-    if t in _SIMPLE_MODULES:
-        return _SIMPLE_MODULES[t]
-    if t == "adaptive_avgpool":
-        h, w = pair(p["output_size"])
-        return f"nn.AdaptiveAvgPool2d(({h}, {w}))"
-    raise AssertionError(t)  # pragma: no cover
-
-
-def forward_expr(plan: Plan, n: str) -> str:
-    """The right-hand side computing node ``n`` in ``forward``."""
+def forward_expr(plan: Plan, n: str, module: str) -> str:
+    """The right-hand side computing node ``n`` in ``forward``; ``module`` is its module."""
     t = plan.types[n]
     ins = [plan.names[u] for u in plan.inputs[n]]
-    if t == "conv" and plan.params[n]["padding"] == "same" and _same_pads(plan.params[n]):
-        # What torch does for an even "same" kernel, without its performance warning.
-        left, right, top, bottom = _same_pads(plan.params[n])
-        return (
-            f"self.{plan.names[n]}(nn.functional.pad({ins[0]}, ({left}, {right}, {top}, {bottom})))"
-        )
     if t in node_code.TYPES:
-        return node_code.forward_text(t, plan.params[n], ins, f"self.{plan.names[n]}")
+        return node_code.forward_text(t, plan.params[n], ins, module)
     if t in MODULE_TYPES:
-        return f"self.{plan.names[n]}({ins[0]})"
+        arg = ins[0]
+        pads = _same_pads(plan.params[n]) if t == "conv" else None
+        if pads and plan.params[n]["padding"] == "same":
+            # What torch does for an even "same" kernel, without its performance warning.
+            arg = f"nn.functional.pad({arg}, {pads})"
+        return f"{module}({arg})"
     if t == "concat":
         return f"torch.cat([{', '.join(ins)}], dim=1)"
     if t == "add":
@@ -290,11 +209,10 @@ def forward_expr(plan: Plan, n: str) -> str:
 
 
 def _where(plan: Plan, n: str) -> str:
-    """A comment naming the node when its attribute name differs from its id."""
+    """A comment naming the node when its value's name differs from its id."""
     return "" if plan.names[n] == n else f"node {comment_text(n)}"
 
 
-# --------------------------------------------------------------------------- source
 def example_inputs(plan: Plan) -> str:
     """``torch.randn(1, C, H, W)`` for each input node, comma-separated (for ``__main__``)."""
     return ", ".join(
@@ -303,18 +221,118 @@ def example_inputs(plan: Plan) -> str:
     )
 
 
-def render(plan: Plan, capture: bool = False, main: bool = True) -> str:
-    """The Python source of the model class.
+def flat_forward(plan: Plan, module_of, capture: bool = False) -> list[str]:
+    """The body of the flat ``forward``: one line per node, each value freed after its last use.
+
+    ``module_of(node)`` gives the expression of the node's module (``self.layer1["0"]``…).
+    With ``capture``, ``forward`` returns ``dict(zip(__node_ids__, values))`` of every node.
+    """
+    names = plan.names
+    out: list[str] = []
+    # Free each value after its last use (as hand-written code does by reassigning x):
+    # holding every activation until forward returns costs ~40% on ResNet-50.
+    frees: dict[str, list[str]] = {}
+    if not capture:
+        last: dict[str, str] = {}
+        for n in plan.order:
+            for u in plan.inputs[n]:
+                last[u] = n
+        sinks = set(plan.sinks)
+        for u, n in last.items():
+            if u not in sinks:
+                frees.setdefault(n, []).append(names[u])
+    for n in plan.order:
+        if plan.types[n] == "input":
+            out.append(
+                f"        # {names[n]}: {_shape(plan.shapes[n])}  {_where(plan, n)}".rstrip()
+            )
+            continue
+        module = module_of(n) if is_module(plan, n) else ""
+        out.append(
+            f"        {names[n]} = {forward_expr(plan, n, module)}  # "
+            f"{_shape(plan.shapes[n])}  {_where(plan, n)}".rstrip()
+        )
+        if frees.get(n):
+            out.append(f"        del {', '.join(frees[n])}")
+    if capture:
+        values = "".join(f"{names[n]}, " for n in plan.order)
+        out.append(f"        return dict(zip(__node_ids__, ({values.rstrip()})))")
+    elif len(plan.sinks) == 1:
+        out.append(f"        return {names[plan.sinks[0]]}")
+    else:
+        out.append(f"        return ({', '.join(names[n] for n in plan.sinks)})")
+    return out
+
+
+def _tree(plan: Plan) -> dict:
+    """The module tree of the targets: ``{part: node | subtree}`` in topological order."""
+    tree: dict = {}
+    for n in plan.order:
+        if n not in plan.targets:
+            continue
+        *parents, last = plan.targets[n].split(".")
+        where = tree
+        for part in parents:
+            where = where.setdefault(part, {})
+        where[last] = n
+    return tree
+
+
+def _tree_lines(plan: Plan, tree: dict, indent: int) -> list[str]:
+    pad = " " * indent
+    out = []
+    for part, item in tree.items():
+        if isinstance(item, dict):
+            out.append(f'{pad}"{part}": nn.ModuleDict({{')
+            out += _tree_lines(plan, item, indent + 4)
+            out.append(f"{pad}}}),")
+        else:
+            out.append(f'{pad}"{part}": {_ctor(plan, item)},{_note(plan, item)}')
+    return out
+
+
+def _ctor(plan: Plan, n: str) -> str:
+    return layer_ctor(plan.types[n], plan.params[n], str(plan.shapes[plan.inputs[n][0]][0]))
+
+
+def _note(plan: Plan, n: str) -> str:
+    where = _where(plan, n)
+    if (
+        plan.types[n] == "conv"
+        and plan.params[n]["padding"] == "same"
+        and _same_pads(plan.params[n])
+    ):
+        where = ("padding 'same' (uneven, done in forward)  " + where).rstrip()
+    return f"  # {where}" if where else ""
+
+
+def _attribute(name: str) -> bool:
+    return name.isidentifier() and not keyword.iskeyword(name)
+
+
+def flat_access(base: str, target: str) -> str:
+    """The expression of the module at ``target`` in the flat printing (``ModuleDict`` tree)."""
+    head, *rest = target.split(".")
+    expr = f"{base}.{head}" if _attribute(head) else f"getattr({base}, {head!r})"
+    return expr + "".join(f'["{p}"]' for p in rest)
+
+
+def render(plan: Plan, main: bool = True) -> str:
+    """The flat printing: one class, one ``forward`` line per node.
 
     Parameters
     ----------
     plan : Plan
         From :func:`make_plan`.
-    capture : bool
-        If true, ``forward`` returns ``dict(zip(__node_ids__, values))`` of every node's
-        output; ``__node_ids__`` must then be a global of the namespace the code runs in.
     main : bool
         Whether to add the ``if __name__ == "__main__":`` smoke run.
+
+    Notes
+    -----
+    The modules sit at their targets (:mod:`engine.codegen.targets`), nested in
+    ``nn.ModuleDict`` containers, so the ``state_dict`` keys are those of the readable
+    export (:mod:`engine.codegen.emit_blocks`) and of the live model: the same program,
+    printed flat.
     """
     cls = plan.class_name
     names = plan.names
@@ -323,11 +341,11 @@ def render(plan: Plan, capture: bool = False, main: bool = True) -> str:
     ins_text = ", ".join(_shape(plan.shapes[n]) for n in plan.input_nodes)
     outs_text = ", ".join(_shape(plan.shapes[n]) for n in plan.sinks)
     out: list[str] = [
-        f'"""PyTorch model {title}, exported by ConvCanvas.',
+        f'"""PyTorch model {title}, exported by ConvCanvas (flat: one line per node).',
         "",
         f"Run ``python <this file>`` to build {cls} and pass a random input through it.",
-        "Built after ``torch.manual_seed(s)``, the class starts from the same weights as",
-        "ConvCanvas's model with seed ``s``; a state dict saved by ConvCanvas loads into it.",
+        "Its state_dict keys are the module paths of ConvCanvas's model (layer1.0.conv1.weight):",
+        "a weights file saved by ConvCanvas loads into it with strict=True.",
         '"""',
         "import torch",
         "from torch import nn",
@@ -347,52 +365,22 @@ def render(plan: Plan, capture: bool = False, main: bool = True) -> str:
         "    def __init__(self):",
         "        super().__init__()",
     ]
-    for n in plan.order:
-        if is_module(plan, n):
-            where = _where(plan, n)
-            if (
-                plan.types[n] == "conv"
-                and plan.params[n]["padding"] == "same"
-                and _same_pads(plan.params[n])
-            ):
-                where = ("padding 'same' (uneven, done in forward)  " + where).rstrip()
-            out.append(
-                f"        self.{names[n]} = {layer_expr(plan, n)}"
-                + (f"  # {where}" if where else "")
-            )
+    for part, item in _tree(plan).items():
+        target = f"self.{part}" if _attribute(part) else None
+        if isinstance(item, dict):
+            body = ["nn.ModuleDict({", *_tree_lines(plan, item, 12), "        })"]
+            note = ""
+        else:
+            body, note = [_ctor(plan, item)], _note(plan, item)
+        first = f"{target} = {body[0]}" if target else f"self.add_module({part!r}, {body[0]}"
+        close = "" if target else ")"
+        if len(body) == 1:
+            out.append(f"        {first}{close}{note}")
+        else:
+            out += [f"        {first}", *body[1:-1], f"{body[-1]}{close}"]
     args = ", ".join(names[n] for n in plan.input_nodes)
     out += ["", f"    def forward(self, {args}):"]
-    # Free each value after its last use (as hand-written code does by reassigning x):
-    # holding every activation until forward returns costs ~40% on ResNet-50.
-    frees: dict[str, list[str]] = {}
-    if not capture:
-        last: dict[str, str] = {}
-        for n in plan.order:
-            for u in plan.inputs[n]:
-                last[u] = n
-        sinks = set(plan.sinks)
-        for u, n in last.items():
-            if u not in sinks:
-                frees.setdefault(n, []).append(names[u])
-    for n in plan.order:
-        if plan.types[n] == "input":
-            out.append(
-                f"        # {names[n]}: {_shape(plan.shapes[n])}  {_where(plan, n)}".rstrip()
-            )
-            continue
-        out.append(
-            f"        {names[n]} = {forward_expr(plan, n)}  # "
-            f"{_shape(plan.shapes[n])}  {_where(plan, n)}".rstrip()
-        )
-        if frees.get(n):
-            out.append(f"        del {', '.join(frees[n])}")
-    if capture:
-        values = "".join(f"{names[n]}, " for n in plan.order)
-        out.append(f"        return dict(zip(__node_ids__, ({values.rstrip()})))")
-    elif len(plan.sinks) == 1:
-        out.append(f"        return {names[plan.sinks[0]]}")
-    else:
-        out.append(f"        return ({', '.join(names[n] for n in plan.sinks)})")
+    out += flat_forward(plan, lambda n: flat_access("self", plan.targets[n]))
     if main:
         shapes = example_inputs(plan)
         out += [

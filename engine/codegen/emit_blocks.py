@@ -1,21 +1,24 @@
-"""Readable PyTorch code that follows the design's blocks, as a person writes it.
+"""The readable printing of a design's program: code as a person writes it (the default export).
 
 :func:`export_blocks` writes one ``nn.Module`` class per block type (its parameters are
 the constructor's arguments, rendered from the type's own definition), one class per
-distinct plain block, ``nn.Sequential`` for plain chains (ResNet's ``layer1``), and
-attributes nested as the blocks are (``layer1.0.conv1``), so a network built from the
-library has torchvision's ``state_dict`` keys. ``forward`` reuses a variable while its
-value has no other reader (``x = self.layer1(x)``), so activations are freed as in
-hand-written code without ``del`` lines. :func:`key_map` maps the flat model's keys
-(:mod:`engine.codegen.emit`, the live model) to these keys. No user text reaches the code
-except through :func:`~engine.codegen.emit.comment_text` / ``doc_text``; names are
-sanitised; type expressions are the checked trees of :mod:`engine.blocks.expr`.
-No torch import here.
+imported module class (``Bottleneck``, ``InvertedResidual``: instances with the same
+class and structure share it, the values that differ become constructor arguments),
+``nn.Sequential`` for numbered chains (ResNet's ``layer1``, the ``downsample``), and
+attributes nested as the targets are (:mod:`engine.codegen.targets`), so its
+``state_dict`` keys are the targets: those of the live model, which is this very text
+compiled (:mod:`engine.runtime.build`), and torchvision's for templates and imports.
+``forward`` reuses a variable while its value has no other reader
+(``x = self.layer1(x)``), so activations are freed as in hand-written code. No user text
+reaches the code except through :func:`~engine.codegen.emit.comment_text` /
+``doc_text``; names are sanitised; type expressions are the checked trees of
+:mod:`engine.blocks.expr`. No torch import here.
 """
 
 from __future__ import annotations
 
 import ast
+import keyword
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,19 +27,24 @@ from engine.blocks.expr import to_code
 from engine.blocks.hierarchy import all_types, block_of, boundary, parent_path, records
 from engine.blocks.types import IN, BlockType, instantiate
 from engine.codegen import node_code
-from engine.codegen.emit import Plan, _same_pads, _shape, doc_text, example_inputs, make_plan
+from engine.codegen.emit import Plan, _shape, doc_text, example_inputs, make_plan, render
 from engine.codegen.layer_text import FUNCS as _FUNCS
-from engine.codegen.layer_text import layer_ctor
+from engine.codegen.layer_text import _same_pads, layer_ctor
 from engine.codegen.layer_text import op_of as _op
 from engine.codegen.layer_text import value_text as _v
-from engine.codegen.naming import class_name, is_plain, sanitize
+from engine.codegen.naming import class_name, sanitize
+from engine.codegen.targets import scope_targets
 from engine.core.graph import GraphLike, GraphModel
 from engine.nodes import NODE_TYPES, normalize_params
 
 
 @dataclass
 class Elem:
-    """One line of a class: a submodule (``ctor``) or an expression (``op``) in forward."""
+    """One line of a class: a submodule (``ctor``) or an expression (``op``) in forward.
+
+    ``name`` is the value's name in ``forward`` (an identifier); ``attr`` the module's
+    attribute path relative to the class (``downsample.0``; default: ``name``).
+    """
 
     name: str
     ins: list[str]
@@ -45,6 +53,12 @@ class Elem:
     cond: str | None = None  # optional member: kept only when this holds
     pads: tuple | None = None  # uneven "same" padding done in forward
     fn: Callable[[list[str]], str] | None = None  # op "fn": the expression of the inputs
+    attr: str | None = None
+
+    @property
+    def path(self) -> str:
+        """The attribute path of the module relative to its class."""
+        return self.attr or self.name
 
 
 @dataclass
@@ -60,20 +74,50 @@ class ClassIR:
 
 
 @dataclass
+class _Shared:
+    """A class shared by blocks of one module class and structure."""
+
+    name: str
+    params: dict[int, str]  # slot → argument name
+    fixed: dict[int, int]  # slot → the literal every instance has
+
+
+@dataclass
 class _Ctx:
     model: GraphModel
     plan: Plan
     types: dict[str, BlockType]
     valid: set[str]
+    scopes: dict[str, str]  # scope path → its target path
     classes: dict[str, list[str]] = field(default_factory=dict)  # name → lines
-    bodies: dict[str, str] = field(default_factory=dict)  # body text → class name
-    keys: dict[str, str] = field(default_factory=dict)  # node → attribute path
+    ctor: dict[str, str] = field(default_factory=dict)  # block path → constructor text
+    shared: dict[tuple, list[_Shared]] = field(default_factory=dict)  # structure → classes
+    class_args: dict[str, list[str]] = field(default_factory=dict)  # class → its arguments
     typed_done: set[str] = field(default_factory=set)
+    matched: dict[str, BlockType | None] = field(default_factory=dict)  # block → its type
+    typed_names: set[str] = field(default_factory=set)  # classes of the types written
 
 
 # --------------------------------------------------------------------------- rendering
 def _indent(text: str, n: int) -> str:
     return text.replace("\n", "\n" + " " * n)
+
+
+def _attribute(name: str) -> bool:
+    return name.isidentifier() and not keyword.iskeyword(name)
+
+
+def _get(base: str, parts: list[str]) -> str:
+    """``self.layer1`` / ``getattr(self.stage, "0")``: the attribute at ``parts``."""
+    for p in parts:
+        base = f"{base}.{p}" if _attribute(p) else f'getattr({base}, "{p}")'
+    return base
+
+
+def _set(base: str, path: str, value: str) -> str:
+    *parents, last = path.split(".")
+    obj = _get(base, parents)
+    return f"{obj}.{last} = {value}" if _attribute(last) else f'{obj}.add_module("{last}", {value})'
 
 
 def render_class(ir: ClassIR) -> list[str]:
@@ -84,11 +128,18 @@ def render_class(ir: ClassIR) -> list[str]:
         out.append("")
     out.append(f"    def __init__({', '.join(['self', *ir.args])}):")
     out.append("        super().__init__()")
+    made: set[str] = set()
     for e in ir.elems:
         if e.ctor is None:
             if e.cond:
                 out.append(f"        self.use_{e.name} = {e.cond}")
             continue
+        parts = e.path.split(".")
+        for k in range(1, len(parts)):  # containers of a deeper path (scopes without a class)
+            prefix = ".".join(parts[:k])
+            if prefix not in made:
+                made.add(prefix)
+                out.append(f"        {_set('self', prefix, 'nn.Module()')}")
         ctor = _indent(e.ctor, 8)
         if e.cond:
             if "\n" in ctor:
@@ -97,7 +148,7 @@ def render_class(ir: ClassIR) -> list[str]:
             else:
                 out.append(f"        self.{e.name} = {ctor} if {e.cond} else None")
         else:
-            out.append(f"        self.{e.name} = {ctor}")
+            out.append(f"        {_set('self', e.path, ctor)}")
     out += ["", f"    def forward({', '.join(['self', *ir.inputs])}):"]
     uses = Counter(i for e in ir.elems for i in e.ins)
     var = {i: i for i in ir.inputs}
@@ -124,11 +175,12 @@ def render_class(ir: ClassIR) -> list[str]:
 
 def _call(e: Elem, args: list[str]) -> str:
     if e.op == "call":
-        a = args[0]
+        a = list(args)
         if e.pads:
-            a = f"nn.functional.pad({a}, {e.pads})"
-        expr = f"self.{e.name}({a})"
-        return f"{expr} if self.{e.name} is not None else {args[0]}" if e.cond else expr
+            a[0] = f"nn.functional.pad({a[0]}, {e.pads})"
+        mod = _get("self", e.path.split("."))
+        expr = f"{mod}({', '.join(a)})"
+        return f"{expr} if {mod} is not None else {args[0]}" if e.cond else expr
     if e.op == "cat":
         expr = f"torch.cat([{', '.join(args)}], 1)"
     elif e.op == "add":
@@ -144,9 +196,9 @@ def _call(e: Elem, args: list[str]) -> str:
     return f"{expr} if self.use_{e.name} else {args[0]}" if e.cond else expr
 
 
-def _fn(ntype: str, p: dict, name: str) -> Callable[[list[str]], str]:
-    """The forward expression of a node (its submodule ``self.name``), given its inputs."""
-    return lambda args: node_code.forward_text(ntype, p, args, f"self.{name}")
+def _fn(ntype: str, p: dict, module: str) -> Callable[[list[str]], str]:
+    """The forward expression of a node (its submodule ``module``), given its inputs."""
+    return lambda args: node_code.forward_text(ntype, p, args, module)
 
 
 def _sequential(parts: list[str]) -> str:
@@ -182,7 +234,7 @@ def _typed_class(ctx: _Ctx, bt: BlockType) -> str:
             if m.type in node_code.TYPES and not node_code.plain_call(m.type, p):
                 if "." in m.id and ctor is not None:
                     raise _NotReadable(bt.key)  # its forward is more than an nn.Sequential step
-                fn = _fn(m.type, p, m.id)
+                fn = _fn(m.type, p, f"self.{m.id}")
             out_ch = _sym_channels(m.type, p, [ch[s] for s in ins])
         raw[m.id] = out_ch
         if cond is not None and out_ch != in_ch:
@@ -212,6 +264,7 @@ def _typed_class(ctx: _Ctx, bt: BlockType) -> str:
     args = ["in_channels"] + [f"{k}={v!r}" for k, v in bt.params.items()]
     ir = ClassIR(bt.class_name, args, ["x"], elems, _head(bt.output), doc_text(bt.title, 70))
     ctx.classes[bt.class_name] = render_class(ir)
+    ctx.class_args[bt.class_name] = ["in_channels", *bt.params]
     ctx.typed_done.add(bt.key)
     return bt.class_name
 
@@ -332,58 +385,27 @@ def _matches_type(ctx: _Ctx, path: str) -> BlockType | None:
             ntype, params
         ):
             return None
+        if nid in ctx.plan.targets and ctx.plan.targets[nid] != _join(
+            ctx.scopes.get(path, path), inst.local[nid]
+        ):
+            return None  # a renamed member: the type's attribute would not be its target
     edges = {(u, v, k) for u, v, k in g.edges(keys=True) if u in inside and v in inside}
     if edges != set(inst.edges) or {(v, k) for _, v, k in b.entries} != set(inst.entries):
         return None
-    for nid, local in inst.local.items():
-        ctx.keys[nid] = local
     return ctx.types[key]
 
 
-def _build(ctx: _Ctx, path: str, prefix: str) -> tuple[str, list[Elem]]:
-    """The constructor text of block ``path`` (writing its class if needed)."""
-    bt = _matches_type(ctx, path)
-    if bt is not None:
-        try:
-            cls = _typed_class(ctx, bt)
-        except _NotReadable:
-            bt = None
-        else:
-            for n in list(ctx.keys):
-                if _under(block_of(ctx.model, n), path) and not ctx.keys[n].startswith(prefix):
-                    ctx.keys[n] = prefix + ctx.keys[n]
-            src = boundary(ctx.model, path).sources[0]
-            rec = records(ctx.model)[path]
-            values = {**bt.params, **rec.get("params", {})}
-            kw = "".join(f", {k}={values[k]!r}" for k in bt.params)
-            return f"{cls}({ctx.plan.shapes[src][0]}{kw})", []
-    ir = _literal_ir(ctx, path, prefix)
-    if _is_chain(ir):
-        return _sequential([e.ctor for e in ir.elems]), ir.elems
-    lines = render_class(ir)
-    body = "\n".join(lines[1:])
-    if body in ctx.bodies:
-        return f"{ctx.bodies[body]}()", ir.elems
-    name = ir.name
-    k = 2
-    while name in ctx.classes:
-        name, k = f"{ir.name}{k}", k + 1
-    lines[0] = f"class {name}(nn.Module):"
-    ctx.classes[name] = lines
-    ctx.bodies[body] = name
-    return f"{name}()", ir.elems
+def _join(parent: str, name: str) -> str:
+    return f"{parent}.{name}" if parent else name
 
 
-def _is_chain(ir: ClassIR) -> bool:
-    prev = ir.inputs[0] if len(ir.inputs) == 1 else None
-    for k, e in enumerate(ir.elems):
-        if e.name != str(k) or e.ctor is None or e.pads or e.ins != [prev]:
-            return False
-        prev = e.name
-    return bool(ir.elems) and prev == ir.output
+def _rel(ctx: _Ctx, path: str, target: str) -> str:
+    """``target`` relative to the class of block ``path`` (``""``: the design)."""
+    base = ctx.scopes.get(path, path) if path else ""
+    return target[len(base) + 1 :] if base else target
 
 
-def _literal_ir(ctx: _Ctx, path: str, prefix: str) -> ClassIR:
+def _literal_ir(ctx: _Ctx, path: str) -> ClassIR:
     """The class of a plain block (or of the whole design for ``path == ""``)."""
     model, plan = ctx.model, ctx.plan
     order = {n: i for i, n in enumerate(plan.order)}
@@ -401,17 +423,11 @@ def _literal_ir(ctx: _Ctx, path: str, prefix: str) -> ClassIR:
 
     elem_of: dict[str, str] = {}  # node → element name inside this class
     items = []
-    rels = [p[len(path) + 1 :] if path else p for p in children]
-    # Digit names ("0", "1", …) only for what may become an nn.Sequential: nothing but
-    # blocks named 0..n-1. Elsewhere "0" is no attribute name: it becomes "n0".
-    seq = sorted(rels) == sorted(str(k) for k in range(len(rels))) and not any(
-        plan.types[n] != "input" for n in direct
-    )
-    for p, rel in zip(children, rels, strict=True):
-        name = rel if seq else local(rel.replace(".", "_"))
-        taken.add(name)
+    for p in children:
+        attr = _rel(ctx, path, ctx.scopes[p])
+        name = local(attr.replace(".", "_"))
         out = boundary(model, p).outputs[0]
-        items.append((order[out], "block", p, name))
+        items.append((order[out], "block", p, name, attr))
         for n in model.graph.nodes:
             if _under(_owner(ctx, n), p):
                 elem_of[n] = name
@@ -428,38 +444,43 @@ def _literal_ir(ctx: _Ctx, path: str, prefix: str) -> ClassIR:
     for n in direct:
         if n in arg_of:
             continue
-        text = n[len(stem) :] if stem and n.startswith(stem) and len(n) > len(stem) else n
-        name = local(text if is_plain(text) else plan.names[n])
+        attr = None
+        if n in plan.targets:
+            attr = _rel(ctx, path, plan.targets[n])
+            name = local(attr.rsplit(".", 1)[-1])
+        else:
+            text = n[len(stem) :] if stem and n.startswith(stem) and len(n) > len(stem) else n
+            name = local(text if text.isidentifier() else plan.names[n])
         elem_of[n] = name
-        items.append((order[n], "node", n, name))
+        items.append((order[n], "node", n, name, attr))
     elems = []
-    for _, kind, what, name in sorted(items):
+    for _, kind, what, name, attr in sorted(items, key=lambda item: item[0]):
         if kind == "node":
             t = plan.types[what]
             srcs = plan.inputs[what]
             ctor = None
             pads = None
             fn = None
-            if t not in _FUNCS:
+            if what in plan.targets:
                 ctor = layer_ctor(t, plan.params[what], str(plan.shapes[srcs[0]][0]))
                 if t == "conv" and plan.params[what]["padding"] == "same":
                     pads = _same_pads(plan.params[what])
-                if t in node_code.TYPES and not node_code.plain_call(t, plan.params[what]):
-                    fn = _fn(t, plan.params[what], name)
-                if ctor is not None:
-                    ctx.keys[what] = prefix + name
+            if t in node_code.TYPES and not node_code.plain_call(t, plan.params[what]):
+                module = _get("self", attr.split(".")) if attr else ""
+                fn = _fn(t, plan.params[what], module)
             ins = [elem_of.get(s) or arg_of[s] for s in srcs]
-            elems.append(Elem(name, ins, ctor, "fn" if fn else _op(t), None, pads, fn))
+            op = "fn" if fn else _op(t)
+            elems.append(Elem(name, ins, ctor, op, None, pads, fn, attr))
         else:
             srcs = boundary(model, what).sources
-            ctor, _ = _build(ctx, what, f"{prefix}{name}.")
-            elems.append(Elem(name, [elem_of.get(s) or arg_of[s] for s in srcs], ctor))
+            ins = [elem_of.get(s) or arg_of[s] for s in srcs]
+            elems.append(Elem(name, ins, ctx.ctor[what], attr=attr))
     if path:
+        out_elem = elem_of[output]
+        cname = _base_name(ctx, path)
         rec = records(model)[path]
         title = rec.get("name") or path.rsplit(".", 1)[-1]
-        cname = class_name(title if not title.isdigit() else path.replace(".", " ") + " block")
-        out_elem = elem_of[output]
-        doc = doc_text(title, 70)
+        doc = "" if title.isdigit() else doc_text(title, 70)
     else:
         cname = plan.class_name
         outs = [elem_of.get(n) or arg_of[n] for n in plan.sinks]
@@ -468,10 +489,228 @@ def _literal_ir(ctx: _Ctx, path: str, prefix: str) -> ClassIR:
     return ClassIR(cname, [], inputs, elems, out_elem, doc)
 
 
+def _base_name(ctx: _Ctx, path: str) -> str:
+    """A block's class name: the imported module's class, else from its name."""
+    rec = records(ctx.model)[path]
+    if rec.get("class"):
+        return class_name(rec["class"])
+    title = rec.get("name") or path.rsplit(".", 1)[-1]
+    return class_name(title if not title.isdigit() else path.replace(".", " ") + " block")
+
+
+def _is_chain(ir: ClassIR) -> bool:
+    if len(ir.inputs) != 1:
+        return False
+    prev = ir.inputs[0]
+    for k, e in enumerate(ir.elems):
+        if e.path != str(k) or e.ctor is None or e.pads or e.ins != [prev]:
+            return False
+        prev = e.name
+    return bool(ir.elems) and prev == ir.output
+
+
+# --------------------------------------------------------------------------- shared classes
+# Argument names for the numbers of a constructor call, by (callee, position).
+_ROLES = {
+    ("nn.Conv2d", 0): "in_channels",
+    ("nn.Conv2d", 1): "out_channels",
+    ("nn.BatchNorm2d", 0): "channels",
+    ("nn.Linear", 0): "in_features",
+    ("nn.Linear", 1): "out_features",
+}
+
+
+def _slots(ctx: _Ctx, tree: ast.AST) -> list[tuple[ast.Constant, str]]:
+    """The whole-number literals of a constructor expression with their argument roles."""
+    out: list[tuple[ast.Constant, str]] = []
+
+    def value(node: ast.AST, role: str) -> None:
+        if isinstance(node, ast.Constant) and type(node.value) is int:
+            out.append((node, role))
+        elif isinstance(node, ast.Tuple):
+            for elt in node.elts:
+                value(elt, role)
+        elif isinstance(node, ast.Call):
+            call(node)
+
+    def call(node: ast.Call) -> None:
+        fname = ast.unparse(node.func)
+        known = ctx.class_args.get(fname, [])
+        for i, a in enumerate(node.args):
+            role = _ROLES.get((fname, i)) or (known[i] if i < len(known) else "value")
+            value(a, role)
+        for kw in node.keywords:
+            value(kw.value, kw.arg or "value")
+
+    value(tree, "value")
+    return out
+
+
+def _pretty(node: ast.expr) -> str:
+    if isinstance(node, ast.Call) and ast.unparse(node.func) == "nn.Sequential" and node.args:
+        return _sequential([_pretty(a) for a in node.args])
+    return ast.unparse(node)
+
+
+def _abstract(ctx: _Ctx, ir: ClassIR, base: str) -> tuple[tuple, list[int], list[tuple]]:
+    """``(structure key, numbers, (element, role) per number)`` of a block's class."""
+    values: list[int] = []
+    roles: list[tuple[str, str]] = []
+    shape = []
+    # Expression values are compared by position (their names come from node ids).
+    canon = {e.name: f"#{k}" for k, e in enumerate(ir.elems) if e.ctor is None}
+    for e in ir.elems:
+        dump = None
+        if e.ctor is not None:
+            tree = ast.parse(e.ctor, mode="eval").body
+            for node, role in _slots(ctx, tree):
+                values.append(node.value)
+                roles.append((e.name, role))
+                node.value = 0
+            dump = ast.dump(tree)
+        ins = tuple(canon.get(i, i) for i in e.ins)
+        path = e.path if e.ctor is not None else None
+        text = e.fn([f"#in{i}" for i in range(len(e.ins))]) if e.fn else None
+        shape.append((canon.get(e.name, e.name), path, ins, e.op, e.cond, e.pads, dump, text))
+    out = canon.get(ir.output, ir.output)
+    return (base, tuple(shape), tuple(ir.inputs), out, ir.doc), values, roles
+
+
+def _fits(sh: _Shared, rows: list[list[int]]) -> bool:
+    """Whether every row's numbers fit the shared class ``sh``."""
+    for row in rows:
+        if any(row[i] != v for i, v in sh.fixed.items()):
+            return False
+        seen: dict[str, int] = {}
+        for i, name in sh.params.items():
+            if seen.setdefault(name, row[i]) != row[i]:
+                return False
+    return True
+
+
+def _new_shared(ctx: _Ctx, key: tuple, ir: ClassIR, rows: list[list[int]], roles) -> _Shared:
+    """Write the class shared by the blocks whose numbers are ``rows``."""
+    params: dict[int, str] = {}
+    by_vec: dict[tuple, str] = {}
+    used: set[str] = set()
+    args: list[str] = []
+    for i, vec in enumerate(zip(*rows)):
+        if len(set(vec)) == 1:
+            continue
+        if vec in by_vec:
+            params[i] = by_vec[vec]
+            continue
+        elem, role = roles[i]
+        name = sanitize(role)
+        if name in used:
+            name = sanitize(f"{elem}_{role}")
+        k = 2
+        while name in used or name in ("self", "x"):
+            name, k = f"{sanitize(f'{elem}_{role}')}{k}", k + 1
+        used.add(name)
+        by_vec[vec] = name
+        params[i] = name
+        args.append(name)
+    fixed = {i: v for i, v in enumerate(rows[0]) if i not in params}
+    reserved = {ctx.plan.class_name} | ctx.typed_names
+    name, k = key[0], 2
+    while name in ctx.classes or name in reserved:
+        name, k = f"{key[0]}{k}", k + 1
+    slot = 0
+    for e in ir.elems:
+        if e.ctor is None:
+            continue
+        tree = ast.parse(e.ctor, mode="eval").body
+        found = _slots(ctx, tree)
+        changed = False
+        for node, _role in found:
+            if slot in params:
+                node.value = None  # marked; replaced below
+                node.__dict__["cc_arg"] = params[slot]
+                changed = True
+            slot += 1
+        if changed:
+            e.ctor = _pretty(_Args().visit(tree))
+    ir.name = name
+    ir.args = args
+    ctx.classes[name] = render_class(ir)
+    ctx.class_args[name] = args
+    sh = _Shared(name, params, fixed)
+    ctx.shared.setdefault(key, []).append(sh)
+    return sh
+
+
+class _Args(ast.NodeTransformer):
+    """Numbers marked as constructor arguments become their names."""
+
+    def visit_Constant(self, node: ast.Constant) -> ast.AST:  # noqa: N802 - ast visitor protocol
+        arg = node.__dict__.get("cc_arg")
+        return ast.Name(arg, ast.Load()) if arg else node
+
+
+def _share(ctx: _Ctx, pending: list[tuple[str, ClassIR]]) -> None:
+    """One class for blocks of the same module class and structure; set their constructors."""
+    groups: dict[tuple, list] = {}
+    for p, ir in pending:
+        key, values, roles = _abstract(ctx, ir, _base_name(ctx, p))
+        groups.setdefault(key, []).append((p, ir, values, roles))
+    for key, insts in groups.items():
+        rows = [values for _, _, values, _ in insts]
+        sh = next((s for s in ctx.shared.get(key, []) if _fits(s, rows)), None)
+        if sh is None:
+            sh = _new_shared(ctx, key, insts[0][1], rows, insts[0][3])
+        args = ctx.class_args[sh.name]
+        first = {name: i for i, name in sorted(sh.params.items(), reverse=True)}
+        for p, _ir, values, _ in insts:
+            ctx.ctor[p] = f"{sh.name}({', '.join(str(values[first[a]]) for a in args)})"
+
+
+def _type_classes(ctx: _Ctx, bt: BlockType) -> set[str]:
+    """The class names a type's class writes (its own and its nested types')."""
+    names = {bt.class_name}
+    for m in bt.members:
+        if m.block is not None:
+            names |= _type_classes(ctx, ctx.types[m.block])
+    return names
+
+
+def _program(ctx: _Ctx) -> None:
+    """The constructor of every block, innermost first (their classes written once)."""
+    recs = records(ctx.model)
+    for p in recs:
+        if p in ctx.valid:
+            ctx.matched[p] = _matches_type(ctx, p)
+            if ctx.matched[p] is not None:
+                ctx.typed_names |= _type_classes(ctx, ctx.matched[p])
+    for depth in sorted({p.count(".") for p in ctx.valid}, reverse=True):
+        pending = []
+        for p in recs:
+            if p not in ctx.valid or p.count(".") != depth:
+                continue
+            bt = ctx.matched[p]
+            if bt is not None:
+                try:
+                    cls = _typed_class(ctx, bt)
+                except _NotReadable:
+                    pass
+                else:
+                    src = boundary(ctx.model, p).sources[0]
+                    values = {**bt.params, **recs[p].get("params", {})}
+                    kw = "".join(f", {k}={values[k]!r}" for k in bt.params)
+                    ctx.ctor[p] = f"{cls}({ctx.plan.shapes[src][0]}{kw})"
+                    continue
+            ir = _literal_ir(ctx, p)
+            if _is_chain(ir):
+                ctx.ctor[p] = _sequential([e.ctor for e in ir.elems])
+                continue
+            pending.append((p, ir))
+        _share(ctx, pending)
+
+
 def _context(graph: GraphLike) -> _Ctx:
     model = graph if isinstance(graph, GraphModel) else _wrap(graph)
     plan = make_plan(model)
-    return _Ctx(model, plan, all_types(model), _valid_blocks(model))
+    return _Ctx(model, plan, all_types(model), _valid_blocks(model), scope_targets(model))
 
 
 def _wrap(g) -> GraphModel:
@@ -480,17 +719,22 @@ def _wrap(g) -> GraphModel:
     return m
 
 
-def export_blocks(graph: GraphLike) -> str:
-    """Readable PyTorch source following the design's blocks (see the module docstring).
+def export_blocks(graph: GraphLike, main: bool = True) -> str:
+    """The readable printing of the design's program (the default export).
 
     Parameters
     ----------
     graph : GraphModel or networkx.MultiDiGraph
         The network; designs without blocks give one class with ``nn.Sequential`` nowhere.
+    main : bool
+        Whether to add the ``if __name__ == "__main__":`` smoke run.
 
     Returns
     -------
     str
+        Python source importing only torch. Its model's ``state_dict`` keys are the
+        targets (:func:`engine.codegen.targets.module_targets`). A design with several
+        outputs is printed flat (:func:`engine.codegen.emit.render`).
 
     Raises
     ------
@@ -500,10 +744,9 @@ def export_blocks(graph: GraphLike) -> str:
     ctx = _context(graph)
     plan = ctx.plan
     if len(plan.sinks) != 1:
-        from engine.codegen.emit import render
-
-        return render(plan)  # several outputs: the flat form returns a tuple
-    root = _literal_ir(ctx, "", "")
+        return render(plan, main=main)  # several outputs: the flat form returns a tuple
+    _program(ctx)
+    root = _literal_ir(ctx, "")
     t = plan.totals
     title = doc_text(plan.model_name) if plan.model_name else "(unnamed)"
     root.doc = (
@@ -512,7 +755,12 @@ def export_blocks(graph: GraphLike) -> str:
         f"multiply-accumulates per image: {t.macs:,}.\n    "
     )
     out = [
-        f'"""PyTorch model {title}, exported by ConvCanvas (one class per block type)."""',
+        f'"""PyTorch model {title}, exported by ConvCanvas (one class per block type).',
+        "",
+        "Its state_dict keys are ConvCanvas's (layer1.0.conv1.weight): a weights file saved",
+        "by ConvCanvas loads with strict=True; built after torch.manual_seed(s), the model",
+        "starts from the weights of ConvCanvas's model with seed s.",
+        '"""',
         "import torch",
         "from torch import nn",
         "",
@@ -522,69 +770,19 @@ def export_blocks(graph: GraphLike) -> str:
         out += ["", *helpers[:-1]]
     for lines in list(ctx.classes.values()) + [render_class(root)]:
         out += ["", *lines, ""]
-    out += _loader(ctx)
-    shapes = example_inputs(plan)
-    out += [
-        "",
-        'if __name__ == "__main__":',
-        "    torch.manual_seed(0)",
-        f"    model = {plan.class_name}().eval()",
-        "    with torch.inference_mode():",
-        f"        result = model({shapes})",
-        '    print("output shape:", tuple(result.shape))',
-        '    print("parameters:", sum(p.numel() for p in model.parameters()))',
-    ]
+    if main:
+        shapes = example_inputs(plan)
+        out += [
+            "",
+            'if __name__ == "__main__":',
+            "    torch.manual_seed(0)",
+            f"    model = {plan.class_name}().eval()",
+            "    with torch.inference_mode():",
+            f"        result = model({shapes})",
+            '    print("output shape:", tuple(result.shape))',
+            '    print("parameters:", sum(p.numel() for p in model.parameters()))',
+        ]
     return "\n".join(out) + "\n"
 
 
-def _loader(ctx: _Ctx) -> list[str]:
-    """``load_convcanvas_weights``: weights saved by ConvCanvas (flat keys) into this model.
-
-    A module path becomes its flat name with dots as ``_`` (``layer1.0.conv1`` →
-    ``layer1_0_conv1``); only the paths that differ from that are listed.
-    """
-    odd = {
-        path: ctx.plan.names[n]
-        for n, path in ctx.keys.items()
-        if ctx.plan.names[n] != path.replace(".", "_")
-    }
-    lines = ["", "_FLAT_NAMES = {"] if odd else ["", "_FLAT_NAMES = {}"]
-    if odd:
-        lines += [f"    {path!r}: {flat!r}," for path, flat in odd.items()] + ["}"]
-    return lines + [
-        "",
-        "",
-        "def load_convcanvas_weights(model, state_dict):",
-        '    """Load a state dict saved by ConvCanvas (one flat name per layer) into ``model``."""',
-        "    mapped = {}",
-        "    for key in model.state_dict():",
-        '        path, name = key.rsplit(".", 1)',
-        '        flat = _FLAT_NAMES.get(path, path.replace(".", "_"))',
-        '        mapped[key] = state_dict[f"{flat}.{name}"]',
-        "    model.load_state_dict(mapped, strict=True)",
-        "",
-    ]
-
-
-def key_map(graph: GraphLike) -> dict[str, str]:
-    """``{flat attribute: block attribute path}`` of every node with a submodule.
-
-    ``state_dict`` keys of the live (flat) model map as ``flat + rest`` →
-    ``path + rest`` (``layer1_0_conv1.weight`` → ``layer1.0.conv1.weight``).
-    """
-    ctx = _context(graph)
-    _literal_ir(ctx, "", "")
-    return {ctx.plan.names[n]: path for n, path in ctx.keys.items()}
-
-
-def convert_state_dict(graph: GraphLike, state: dict) -> dict:
-    """A flat model's ``state_dict`` with the keys of :func:`export_blocks`'s model."""
-    names = key_map(graph)
-    out = {}
-    for key, value in state.items():
-        head, _, rest = key.partition(".")
-        out[f"{names.get(head, head)}.{rest}" if rest else key] = value
-    return out
-
-
-__all__ = ["export_blocks", "key_map", "convert_state_dict", "layer_ctor"]
+__all__ = ["export_blocks", "render_class", "ClassIR", "Elem"]

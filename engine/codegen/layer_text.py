@@ -1,8 +1,9 @@
-"""``nn`` constructor text for one node type, with literal or expression fields.
+"""The one per-node-type table of ``nn`` constructors, with literal or expression fields.
 
-Shared by the readable export (:mod:`engine.codegen.emit_blocks`): a field is a checked
-literal, or ``{"expr": text}`` from a block type (re-written from its checked tree), so
-no user text reaches the code. Fields at torch's default are left out. No torch import.
+Both printings use it (the readable export, :mod:`engine.codegen.emit_blocks`, and the
+flat one, :mod:`engine.codegen.emit`): a field is a checked literal, or
+``{"expr": text}`` from a block type (re-written from its checked tree), so no user text
+reaches the code. Fields at torch's default are left out. No torch import.
 """
 
 from __future__ import annotations
@@ -11,13 +12,22 @@ import ast
 
 from engine.blocks.expr import to_code
 from engine.codegen import node_code
-from engine.codegen.emit import _same_pads
 from engine.nodes import pair
 
 _SIMPLE = {"relu": "nn.ReLU()", "relu6": "nn.ReLU6()", "hardswish": "nn.Hardswish()",
            "hardsigmoid": "nn.Hardsigmoid()", "silu": "nn.SiLU()", "sigmoid": "nn.Sigmoid()",
            "identity": "nn.Identity()", "global_avgpool": "nn.AdaptiveAvgPool2d(1)"}  # fmt: skip
 FUNCS = {"concat", "add", "mul", "flatten"}
+
+
+def _same_pads(p: dict) -> tuple[int, int, int, int] | None:
+    """``(left, right, top, bottom)`` of an uneven ``"same"`` padding, ``None`` if even."""
+    kh, kw = pair(p["kernel_size"])
+    dh, dw = pair(p["dilation"])
+    th, tw = dh * (kh - 1), dw * (kw - 1)
+    if th % 2 == 0 and tw % 2 == 0:
+        return None
+    return tw // 2, tw - tw // 2, th // 2, th - th // 2
 
 
 def value_text(value) -> str:

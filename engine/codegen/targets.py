@@ -21,10 +21,12 @@ No torch import here.
 
 from __future__ import annotations
 
+import re
+
 import networkx as nx
 
-from engine.codegen.emit import MODULE_TYPES
 from engine.codegen.emit import _nx as _named
+from engine.codegen.emit import node_is_module
 from engine.codegen.naming import class_name, module_names, sanitize
 from engine.core.graph import GraphLike
 
@@ -35,10 +37,20 @@ def _nx(graph: GraphLike) -> nx.MultiDiGraph:
     return graph if isinstance(graph, nx.Graph) else graph.graph
 
 
+# Methods of nn.ModuleDict (the flat printing's containers): no part may take their name.
+_CONTAINER_ATTRS = frozenset({"clear", "pop", "keys", "items", "values", "update"})
+
+
+# A part with a hyphen (torchvision's RegNet has ``block1-0``) is kept: safe in a string.
+_HYPHENATED = re.compile(r"[A-Za-z0-9_]+(-[A-Za-z0-9_]+)+\Z")
+
+
 def part_name(text: str) -> str:
-    """One part of a target: a number as it is, other text as an identifier."""
+    """One part of a target: a number or hyphenated word as it is, other text an identifier."""
     text = str(text)
-    return text if text.isdigit() else sanitize(text)
+    if text.isdigit() or (len(text) <= 60 and _HYPHENATED.match(text)):
+        return text
+    return sanitize(text, _CONTAINER_ATTRS)
 
 
 def _free(name: str, taken: set[str]) -> str:
@@ -86,7 +98,7 @@ def _layout(graph: GraphLike) -> tuple[dict[str, str], dict[str, str]]:
         paths[path] = _join(where, name)
     nodes: dict[str, str] = {}
     for n, data in g.nodes(data=True):
-        if data.get("type") not in MODULE_TYPES:
+        if not node_is_module(data.get("type"), data.get("params") or {}):
             continue
         scope = data.get("scope") or ""
         where = paths.get(scope, "")

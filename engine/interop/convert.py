@@ -4,7 +4,8 @@
 a design node (module calls, their functional forms, ``Tensor`` methods and operators, see
 ``_FUNCTIONS`` and ``_METHODS``), refuses the whole model if any operation has no node
 type (listing each with its module path and source line), lays the design out, and
-returns the ``state_dict`` whose keys are those of the design's exported module.
+returns the ``state_dict`` keyed by the nodes' targets (:mod:`engine.codegen.targets`):
+the original module paths, as in the model's own ``state_dict``.
 
 Canonical forms: a ``Conv2d`` with a 1×1 kernel, no padding and no dilation is a
 ``conv1x1``; an adaptive average pool to 1×1 (``x.mean((2, 3), keepdim=True)`` too) is a
@@ -27,7 +28,7 @@ from torch import fx, nn
 from engine.analysis.analyzer import analyze
 from engine.blocks.hierarchy import blocks_from_scopes
 from engine.blocks.layout import apply_block_layout
-from engine.codegen.naming import module_names
+from engine.codegen.targets import module_targets
 from engine.core.graph import GraphModel
 from engine.core.layout import layered_layout
 from engine.interop.errors import ImportFailed, UnsupportedError
@@ -57,7 +58,7 @@ class Imported:
     model : GraphModel
         The design, laid out; each node's ``scope`` is its module path.
     state : dict
-        ``{key: tensor}`` with the keys of the design's exported module.
+        ``{key: tensor}`` keyed by the nodes' targets (the original module paths).
     sources : dict
         Design node → the original module's qualified name (for module nodes).
     """
@@ -460,6 +461,9 @@ def _build(
     c, h, w = input_size
     for n, (t, params) in plan.items():
         nid = _exported_id(n.meta.get("cc_where"), root_code) or n.name
+        if n.op == "call_module" and nid == n.name:
+            # The module's path with "_" (fx lower-cases it): its target is that path.
+            nid = str(n.target).replace(".", "_")
         if n.op == "placeholder":
             nid = str(n.target).lstrip("*")  # the argument's name (fx renames 'input')
         scope = n.meta.get("cc_scope") or None
@@ -549,7 +553,11 @@ def _build(
     state = _state(m, a, modules, sources, input_size, tensors)
     m.set_positions(layered_layout(m))
     # Nested blocks follow the module hierarchy (layer1 → layer1.0), collapsed and laid out.
-    if blocks_from_scopes(m):
+    added = blocks_from_scopes(m)
+    for path in added:  # the module's class, so the export can share one class per kind
+        if path in modules:
+            m.graph.graph["blocks"][path]["class"] = type(modules[path]).__name__
+    if added:
         apply_block_layout(m)
     return Imported(m, state, sources)
 
@@ -557,14 +565,14 @@ def _build(
 def _state(
     m: GraphModel, a, modules: dict, sources: dict, input_size: tuple, tensors: dict
 ) -> dict:
-    """The weights under the design's exported names, checked against the analysis shapes."""
-    names = module_names(m)
+    """The weights under the nodes' targets, checked against the analysis shapes."""
+    targets = module_targets(m)
     state: dict = {}
     for nid, qual in sources.items():
         if nid in tensors:
             _check_functional(nid, tensors[nid], a[a.inputs[nid][0]].shape, m, input_size)
             for k, (_, v) in tensors[nid].items():
-                state[f"{names[nid]}.{k}"] = v
+                state[f"{targets[nid]}.{k}"] = v
             continue
         mod = modules[qual]
         shape = a[a.inputs[nid][0]].shape
@@ -579,7 +587,7 @@ def _state(
                 f"size {size}; give the size the model was made for (--input CxHxW)"
             )
         for k, v in mod.state_dict().items():
-            state[f"{names[nid]}.{k}"] = v.detach()  # shares storage: no copy
+            state[f"{targets[nid]}.{k}"] = v.detach()  # shares storage: no copy
     return state
 
 

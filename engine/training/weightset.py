@@ -9,8 +9,8 @@ again (after undo, or after editing a value back) gets them back. So editing a l
 drops that layer's weights only, and undo restores them, without the undo commands
 knowing about weights. Nodes without weights use the seeded random initialisation.
 
-Keys of :meth:`WeightSet.state` are the exported module's ``state_dict`` keys
-(:func:`engine.codegen.naming.module_names`).
+Keys of :meth:`WeightSet.state` are the model's ``state_dict`` keys: each node's target
+(:func:`engine.codegen.targets.module_targets`) and the tensor's name.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.codegen.naming import class_name, module_names
+from engine.codegen.targets import module_targets
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,8 @@ def _graph(model):
 
 
 def names_for(model) -> dict[str, str]:
-    """``{node: module attribute}`` exactly as the code generator names them."""
-    return module_names(_graph(model), reserved={class_name(str(getattr(model, "name", "")))})
+    """``{node: target}``: each module node's path, the prefix of its ``state_dict`` keys."""
+    return module_targets(_graph(model))
 
 
 def signature(model, analysis, node: str) -> str:

@@ -113,9 +113,9 @@ class FeatureJob:
         """``node → (counts, bin edges)`` of the weight tensor of every conv/linear node."""
         if self._hists is not None:
             return self._hists
-        from engine.codegen.naming import module_names
+        from engine.codegen.targets import module_targets
 
-        names = module_names(self._model.graph)
+        names = module_targets(self._model.graph)
         hists = {}
         module = self._runner.module
         for node, attr in names.items():
