@@ -15,7 +15,7 @@ from torch.nn import functional as F  # noqa: N812 - torch's usual name
 
 from engine import GraphModel, ParamError, analyze
 from engine.codegen.emit import export_code
-from engine.codegen.emit_blocks import convert_state_dict, export_blocks
+from engine.codegen.emit_blocks import export_blocks
 from engine.core.errors import FormatError
 from engine.core.fileformat import dumps, loads
 from engine.runtime.build import build_module
@@ -268,7 +268,7 @@ def readable_parity(m: GraphModel, x: torch.Tensor) -> None:
     exec(compile(export_blocks(m), "<exported>", "exec"), namespace)  # noqa: S102 - our export
     cls = [v for k, v in namespace.items() if isinstance(v, type) and k[0].isupper()][-1]
     model = cls().eval()
-    model.load_state_dict(convert_state_dict(m, live.state_dict()), strict=True)
+    model.load_state_dict(live.state_dict(), strict=True)
     with torch.inference_mode():
         torch.testing.assert_close(model(x), live(x), rtol=0, atol=0)
 

@@ -707,9 +707,9 @@ def _program(ctx: _Ctx) -> None:
         _share(ctx, pending)
 
 
-def _context(graph: GraphLike) -> _Ctx:
+def _context(graph: GraphLike, plan: Plan | None = None) -> _Ctx:
     model = graph if isinstance(graph, GraphModel) else _wrap(graph)
-    plan = make_plan(model)
+    plan = plan if plan is not None else make_plan(model)
     return _Ctx(model, plan, all_types(model), _valid_blocks(model), scope_targets(model))
 
 
@@ -719,7 +719,7 @@ def _wrap(g) -> GraphModel:
     return m
 
 
-def export_blocks(graph: GraphLike, main: bool = True) -> str:
+def export_blocks(graph: GraphLike, main: bool = True, plan: Plan | None = None) -> str:
     """The readable printing of the design's program (the default export).
 
     Parameters
@@ -728,6 +728,8 @@ def export_blocks(graph: GraphLike, main: bool = True) -> str:
         The network; designs without blocks give one class with ``nn.Sequential`` nowhere.
     main : bool
         Whether to add the ``if __name__ == "__main__":`` smoke run.
+    plan : Plan, optional
+        The graph's current :func:`~engine.codegen.emit.make_plan` (saves making it again).
 
     Returns
     -------
@@ -741,7 +743,7 @@ def export_blocks(graph: GraphLike, main: bool = True) -> str:
     InvalidGraphError
         If the graph has analysis errors.
     """
-    ctx = _context(graph)
+    ctx = _context(graph, plan)
     plan = ctx.plan
     if len(plan.sinks) != 1:
         return render(plan, main=main)  # several outputs: the flat form returns a tuple

@@ -5,8 +5,9 @@ prefix of its ``state_dict`` keys in the live model, in both exports, in every w
 file ConvCanvas writes and in torchvision's own files. It is made of
 
 - the node's ``scope`` (the block or module path it sits in, ``layer2.0.downsample``),
-  each part an attribute name: numbers stay numbers (``nn.Sequential`` indices), other
-  text is sanitised (:func:`engine.codegen.naming.sanitize`);
+  each part an attribute name: numbers stay numbers (``nn.Sequential`` indices), as do
+  hyphenated words (torchvision's RegNet has ``block1-0``), other text is sanitised
+  (:func:`engine.codegen.naming.sanitize`);
 - the node's own part: its id with the scope's stem taken off (``layer2_0_downsample_0``
   in scope ``layer2.0.downsample`` → ``0``; ``layer1_0_conv1`` in ``layer1.0`` →
   ``conv1``; the stem is the scope or its target with ``_`` for dots), else the
@@ -45,10 +46,13 @@ _CONTAINER_ATTRS = frozenset({"clear", "pop", "keys", "items", "values", "update
 _HYPHENATED = re.compile(r"[A-Za-z0-9_]+(-[A-Za-z0-9_]+)+\Z")
 
 
-def part_name(text: str) -> str:
-    """One part of a target: a number or hyphenated word as it is, other text an identifier."""
+def part_name(text: str, hyphens: bool = False) -> str:
+    """One part of a target: a number as it is, other text as an identifier.
+
+    With ``hyphens`` (block paths), a hyphenated word stays as it is (``block1-0``).
+    """
     text = str(text)
-    if text.isdigit() or (len(text) <= 60 and _HYPHENATED.match(text)):
+    if text.isdigit() or (hyphens and len(text) <= 60 and _HYPHENATED.match(text)):
         return text
     return sanitize(text, _CONTAINER_ATTRS)
 
@@ -93,7 +97,7 @@ def _layout(graph: GraphLike) -> tuple[dict[str, str], dict[str, str]]:
             continue
         where = paths.get(parent, "")
         used = taken.setdefault(where, set())
-        name = _free(part_name(last) if last else "block", used)
+        name = _free(part_name(last, hyphens=True), used)
         used.add(name)
         paths[path] = _join(where, name)
     nodes: dict[str, str] = {}

@@ -42,7 +42,7 @@ def model_source(graph: GraphLike, plan: Plan, capture: bool = False) -> str:
     With ``capture``, a subclass :data:`CAPTURE_CLASS` of the model's class follows whose
     ``forward`` returns ``{node id: value}`` (``__node_ids__`` must be a global).
     """
-    source = export_blocks(graph, main=False)
+    source = export_blocks(graph, main=False, plan=plan)
     if capture:
         args = ", ".join(plan.names[n] for n in plan.input_nodes)
         lines = [
