@@ -81,14 +81,15 @@ def test_corrupt_file_shows_error_and_keeps_work(win, tmp_path):
     assert win.isWindowModified() and win.doc.undo_stack.count() == 1
 
 
-def test_new_with_unsaved_changes_cancel_keeps_design(win):
-    """Cancel in the unsaved-changes prompt keeps the current design and its history."""
+def test_new_with_unsaved_changes_keeps_the_design_in_its_tab(win):
+    """File → New asks nothing: the edited design keeps its tab and history; New gets its own."""
     _edit(win)
+    edited = win.current_tab
     asked = []
     win.ask_save_changes = lambda parent, name: asked.append(name) or "cancel"
-    assert not win.new_design()
-    assert asked == ["Inception 3a (1×1 reductions)"]
-    assert len(win.doc.model) == 13 and win.doc.undo_stack.count() == 1
+    assert win.new_design()
+    assert asked == [] and win.current_tab is not edited
+    assert len(edited.doc.model) == 13 and edited.doc.undo_stack.count() == 1
 
 
 def test_new_with_unsaved_changes_discard(win):
@@ -100,14 +101,15 @@ def test_new_with_unsaved_changes_discard(win):
     assert win.totals_bar.weights.value.text() == "0"
 
 
-def test_template_load_prompt_save_writes_first(win, tmp_path):
-    """Save in the prompt before loading a template saves the current design first."""
-    target = tmp_path / "kept.json"
-    win.ask_save_path = lambda: target
+def test_a_template_opens_beside_an_edited_design(win):
+    """A template opens in a new tab without a prompt; the edited design keeps its change."""
     _edit(win, value=48)
-    win.ask_save_changes = lambda parent, name: "save"
+    edited = win.current_tab
+    asked = []
+    win.ask_save_changes = lambda parent, name: asked.append(name) or "discard"
     assert win.load_template("resnet_bottleneck")
-    assert fileformat.load(target).params("branch1_1x1")["out_channels"] == 48
+    assert asked == [] and win.current_tab is not edited
+    assert edited.doc.model.params("branch1_1x1")["out_channels"] == 48
     assert win.totals_bar.weights.value.text() == "69,632"
 
 

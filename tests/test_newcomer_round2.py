@@ -236,3 +236,56 @@ def test_the_train_dock_fits_the_screen_and_closes_cleanly(size, tmp_path):
     for width, title in out["plots"]:
         assert title <= width - 10
     assert out["closed"] == out["before"]
+
+
+# ---------------------------------------------------------------- 7. training in the window
+def test_training_defaults_to_a_step_budget(win):
+    """Run → Train… starts at 800 steps (the README's accuracy on any machine); seconds stay."""
+    from widgets.train_panel import DEFAULT_STEPS
+
+    panel = win.train_host.show_panel()
+    assert panel.budget_kind.currentData() == "steps" and panel.budget.value() == DEFAULT_STEPS
+    cfg = panel.config("shapes")
+    assert cfg["steps"] == 800 and "seconds" not in cfg
+    panel.budget_kind.setCurrentIndex(panel.budget_kind.findData("seconds"))
+    assert panel.config("shapes")["seconds"] == 120.0
+
+
+def test_the_status_line_follows_the_training_worker(win):
+    """The status bar leaves 'loading torch' for the worker's phase, then step, loss and ETA."""
+    panel = win.train_host.show_panel()
+    bar = win.statusBar()
+    panel._say("Starting the training worker (loading torch)…")
+    panel.training_doc, panel.training_state = win.doc, panel.state
+    panel.controller.phase_changed.emit("preparing the data")
+    assert bar.currentMessage() == "Training worker: preparing the data…"
+    point = {"step": 200, "total": 800, "loss": 0.5, "acc": 0.8, "elapsed": 40.0}
+    panel.controller.progressed.emit(25, [point])
+    assert bar.currentMessage() == (
+        "Training: step 200 of 800, loss 0.500; 40 s, about 2 min 00 s left"
+    )
+    assert panel.status.text() == bar.currentMessage()
+
+
+# ---------------------------------------------------------------- 8. templates in new tabs
+def test_a_template_opens_in_a_new_tab_without_the_baseline(win):
+    """Templates → ResNet-18 opens beside Inception 3a; the naive pin stays on Inception's tab."""
+    first = win.current_tab
+    assert first.totals_bar.baseline is not None  # the start-up lesson's pin
+    assert win.load_template("resnet18")
+    assert len(win.tabs_list()) == 2 and win.current_tab is not first
+    assert win.doc.model.name.startswith("ResNet-18")
+    assert win.totals_bar.baseline is None and win.totals_bar.diff_text() == ""
+    assert first.totals_bar.baseline is not None and len(first.doc.model) == 13
+
+
+def test_file_new_then_a_template_reuses_the_blank_tab(win):
+    """File → New opens one blank tab; a template then fills that tab, not a third one."""
+    assert win.new_design()
+    blank = win.current_tab
+    assert win.new_design() and win.current_tab is blank  # New on a blank tab: nothing new
+    win.totals_bar.pin()  # a baseline pinned on the blank design is not carried over
+    assert win.load_template("resnet_bottleneck")
+    assert len(win.tabs_list()) == 2 and win.current_tab is blank
+    assert win.totals_bar.baseline is None
+    assert win.totals_bar.weights.value.text() == "69,632"

@@ -159,9 +159,9 @@ def test_help_lists_keyboard_shortcuts_searchably(qtbot, win):
 
 def test_first_steps_show_on_an_empty_canvas_and_go_when_building(qtbot, win):
     """A new design shows the first-steps card; adding a node hides it."""
-    view = win.view
-    assert not view.first_steps.isVisible()
+    assert not win.view.first_steps.isVisible()
     win.new_design()
+    view = win.view  # the new design's tab
     assert view.first_steps.isVisible()
     assert "Tab" in view.first_steps.label.text() and "Ctrl+Z" in view.first_steps.label.text()
     view.add_node_at_center("conv")

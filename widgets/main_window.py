@@ -495,27 +495,52 @@ class MainWindow(DesignTabs, AutosaveAndRecovery, QMainWindow):
             self.view.verticalScrollBar().value(),
         )
 
-    def new_design(self) -> bool:
-        """Start a new design holding one 3×224×224 input; return whether it happened."""
-        if not self.maybe_save():
+    def is_blank(self, tab=None) -> bool:
+        """Whether ``tab`` (default: the current one) holds an empty, unmodified, unsaved
+        design (nothing but File → New's input, or nothing at all)."""
+        tab = tab if tab is not None else self.current_tab
+        doc = tab.doc
+        if doc.modified or doc.path is not None or doc.undo_stack.count():
             return False
-        model = GraphModel("Untitled")
-        model.add_node("input", {"channels": 3, "height": 224, "width": 224}, "input", (0, 0))
+        model = doc.model
+        return model.name == UNTITLED and len(model) <= 1 and model.nodes in ([], ["input"])
+
+    def open_design(self, model: GraphModel):
+        """Show ``model`` in a new tab, or in the current one if that is blank; the tab's
+        pinned baseline and training state are its own (a reused blank tab drops them)."""
+        if not self.is_blank():
+            return self.new_tab(model)
+        tab = self.current_tab
+        if tab.totals_bar.baseline is not None:
+            tab.totals_bar.unpin()
         self.set_model(model)
+        host = getattr(self, "train_host", None)
+        if host is not None:
+            host.forget(tab)
+            if host.panel is not None:
+                host.panel.show_state(host.state_for(tab.doc))
+        return tab
+
+    def new_design(self) -> bool:
+        """File → New: a design holding one 3×224×224 input, in a new tab (the current one
+        stays as it is; a blank current tab is reused). Returns whether it happened."""
+        if self.is_blank():
+            return True
+        model = GraphModel(UNTITLED)
+        model.add_node("input", {"channels": 3, "height": 224, "width": 224}, "input", (0, 0))
+        self.open_design(model)
         return True
 
     def load_template(self, key: str) -> bool:
-        """Replace the design with the template ``key``; return whether it happened."""
+        """Open the template ``key`` in a new tab (or the current one if it is blank)."""
         from engine.templates import build
 
         model = build(key)
-        if not self.maybe_save():
-            return False
         if model.graph.graph.get("blocks"):  # collapsed blocks wrapped to this canvas' shape
             from engine.blocks.layout import apply_block_layout
 
             apply_block_layout(model, self.current_tab.scene.block_layer.view_aspect())
-        self.set_model(model)
+        self.open_design(model)
         self.statusBar().showMessage(f"Template: {model.name}", 4000)
         return True
 

@@ -51,6 +51,11 @@ from widgets.train_state import IDLE_TEXT, TrainState
 
 TRAIN_JOB = "engine.training.job:TrainJob"
 #: Each plot's smallest size: its title ("ReLU sparsity by depth"), axes and a curve fit.
+#: The default budget: steps (the same on a busy or a quiet machine; the learning rate's
+#: cosine schedule spans them). 800 steps of 64 take the Tiny CNN past the README's 97 %
+#: held-out accuracy (docs/teaching.md); a time budget stays an option.
+DEFAULT_STEPS = 800
+DEFAULT_SECONDS = 120
 PLOT_MIN_WIDTH = 230
 PLOT_MIN_HEIGHT = 150
 POLL_MS = 50
@@ -181,6 +186,18 @@ class TrainController(QObject):
             self._timer.stop()
 
 
+def eta_text(point: dict) -> str:
+    """``about 1 min 20 s left`` from a progress point (``step``, ``total``, ``elapsed``)."""
+    step, total, elapsed = point["step"], point["total"], float(point["elapsed"])
+    if step <= 0 or total <= step:
+        return "finishing"
+    # A time budget's total is its projected step count, so this is its time left, too.
+    left = int(round(elapsed / step * (total - step)))
+    if left >= 60:
+        return f"about {left // 60} min {left % 60:02d} s left"
+    return f"about {left} s left"
+
+
 def _smooth(values: list[float], k: int = 20) -> np.ndarray:
     """Running mean over the last ``k`` values (shorter at the start)."""
     v = np.asarray(values, float)
@@ -241,10 +258,15 @@ class TrainPanel(QWidget):
         self.budget_kind.addItem("steps", "steps")
         self.budget = QSpinBox()
         self.budget.setRange(1, 10_000_000)
-        self.budget.setValue(120)
+        self.budget_kind.setCurrentIndex(self.budget_kind.findData("steps"))
+        self.budget.setValue(DEFAULT_STEPS)
+        self.budget_kind.setToolTip(
+            "steps: the same training on any machine (800 reach about 97 % on shapes); "
+            "seconds: as many steps as fit in the time"
+        )
         self.budget_kind.currentIndexChanged.connect(
             lambda _i: self.budget.setValue(
-                120 if self.budget_kind.currentData() == "seconds" else 1500
+                DEFAULT_SECONDS if self.budget_kind.currentData() == "seconds" else DEFAULT_STEPS
             )
         )
         self.lr = QDoubleSpinBox()
@@ -432,7 +454,7 @@ class TrainPanel(QWidget):
 
     def _on_phase(self, text: str) -> None:
         if self.training_state is not None:
-            self._say(text, self.training_state)
+            self._say(f"Training worker: {text}…", self.training_state)
 
     # ------------------------------------------------------------------ train
     @property
@@ -547,9 +569,10 @@ class TrainPanel(QWidget):
         last = points[-1]
         held = f", held-out {st.held[-1][1]:.1%}" if st.held else ""
         st.status = (
-            f"step {last['step']} of {last['total']}: loss {last['loss']:.3f}{held} "
-            f"({last['elapsed']:.0f} s)"
+            f"Training: step {last['step']} of {last['total']}, loss {last['loss']:.3f}{held}; "
+            f"{last['elapsed']:.0f} s, {eta_text(last)}"
         )
+        self.status_message.emit(st.status)  # the status bar follows the worker, too
         if st is self.state:
             self.progress.setValue(percent)
             self.status.setText(st.status)
