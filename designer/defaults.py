@@ -18,6 +18,7 @@ _STARTERS: dict[str, dict] = {
     "channel_slice": {"start": 0, "stop": 16},
     "channel_shuffle": {"groups": 2},
     "scale_shift": {"scale": 0.5},
+    "clamp": {"min": -1.0, "max": 1.0},
     "pad": {"left": 1, "right": 1, "top": 1, "bottom": 1},
 }
 

@@ -52,6 +52,7 @@ _NAMES = {
     "scale_shift": ("scale", "×c"),
     "pad": ("pad",),
     "grn": ("GRN",),
+    "clamp": ("clamp",),
     "mul": ("mul", "×"),
     "adaptive_avgpool": ("adapt avg", "AAP"),
     "input": ("input",),

@@ -642,3 +642,28 @@ def test_grn_chain_matches_the_oracle():
     m = chain(("conv", {"out_channels": 4, "kernel_size": 3, "padding": 1}), ("grn", {}),
               ("layernorm2d", {"eps": 1e-6}))  # fmt: skip
     assert_matches_oracle(m)
+
+
+# --------------------------------------------------------------------------- clamp
+@pytest.mark.parametrize(
+    ("params", "text", "ref"),
+    [
+        ({"min": -1.0, "max": 1.0}, "n = x.clamp(-1.0, 1.0)", lambda x: F.hardtanh(x)),
+        ({"min": 0.5}, "n = x.clamp(min=0.5)", lambda x: torch.clamp(x, min=0.5)),
+        ({"max": -0.25}, "n = x.clamp(max=-0.25)", lambda x: torch.clamp(x, max=-0.25)),
+    ],
+)
+def test_clamp_equals_torch(params, text, ref):
+    """Both bounds, only min, only max: torch's values, the clamp expression in the code."""
+    m = one_node("clamp", params)
+    x = x_of()
+    torch.testing.assert_close(run(m, x), ref(x), rtol=0, atol=0)
+    assert text in export_code(m)
+
+
+def test_clamp_bounds_are_checked():
+    """No bound, or min above max, is refused with both names."""
+    with pytest.raises(ParamError, match="clamp needs 'min' or 'max'"):
+        one_node("clamp", {})
+    with pytest.raises(ParamError, match="'min' 2 must not exceed 'max' 1"):
+        one_node("clamp", {"min": 2.0, "max": 1.0})

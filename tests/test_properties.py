@@ -170,6 +170,11 @@ PARAMS = {
         lambda a: st.fixed_dictionaries({"start": st.just(a), "stop": st.integers(a + 1, 8)})
     ),
     "channel_shuffle": st.fixed_dictionaries({"groups": st.integers(1, 4)}),
+    "clamp": st.one_of(
+        st.fixed_dictionaries({"min": st.floats(-2.0, 0.0), "max": st.floats(0.0, 3.0)}),
+        st.fixed_dictionaries({"min": st.floats(-2.0, 2.0)}),
+        st.fixed_dictionaries({"max": st.floats(-2.0, 2.0)}),
+    ),
     "grn": st.fixed_dictionaries({"eps": st.sampled_from([1e-6, 1e-3])}),
     "scale_shift": st.fixed_dictionaries({"scale": slope(), "shift": slope()}),
     "pad": st.fixed_dictionaries(

@@ -30,7 +30,7 @@ _MODULES = {
 # A submodule when its parameters are torch's defaults, an expression otherwise.
 _SOMETIMES = {"hardsigmoid"}
 # Always an expression in ``forward``.
-_EXPRESSIONS = {"channel_slice", "channel_shuffle", "scale_shift", "pad"}
+_EXPRESSIONS = {"channel_slice", "channel_shuffle", "scale_shift", "pad", "clamp"}
 
 TYPES = frozenset(_MODULES | _SOMETIMES | _EXPRESSIONS)
 #: Types that are ``nn`` submodules with their default parameters.
@@ -214,6 +214,11 @@ def forward_text(ntype: str, p: dict, ins: list[str], call: str) -> str:
         if not _is(shift, 0.0):
             text = f"{text} + {_atom(shift)}"
         return text
+    if ntype == "clamp":
+        lo, hi = p.get("min"), p.get("max")
+        if lo is not None and hi is not None:
+            return f"{x}.clamp({val(lo)}, {val(hi)})"
+        return f"{x}.clamp(min={val(lo)})" if lo is not None else f"{x}.clamp(max={val(hi)})"
     if ntype == "pad":
         sides = ", ".join(val(p.get(k, 0)) for k in ("left", "right", "top", "bottom"))
         extra = "" if _is(p.get("mode", "constant"), "constant") else f", mode={val(p['mode'])}"

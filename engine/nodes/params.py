@@ -247,7 +247,20 @@ def _check_pad(p: dict, node: str | None) -> None:
         )
 
 
+def _check_clamp(p: dict, node: str | None) -> None:
+    lo, hi = p["min"], p["max"]
+    if lo is None and hi is None:
+        raise ParamError(
+            f"{_where(node)}: clamp needs 'min' or 'max' (or both); set one of them",
+            node,
+            "min",
+        )
+    if lo is not None and hi is not None and lo > hi:
+        raise ParamError(f"{_where(node)}: 'min' {lo:g} must not exceed 'max' {hi:g}", node, "max")
+
+
 _CROSS_CHECKS = {
+    "clamp": _check_clamp,
     "pad": _check_pad,
     "upsample": _check_upsample,
     "channel_slice": _check_slice,

@@ -298,6 +298,7 @@ INFER_ONE: dict[str, Callable] = {
     "mish": _infer_same,
     "tanh": _infer_same,
     "softmax": _infer_same,
+    "clamp": _infer_same,
     "conv_transpose": _infer_conv_t,
     "upsample": _infer_upsample,
     "layernorm2d": _infer_ln2d,
@@ -585,6 +586,7 @@ RECEPTIVE_ONE: dict[str, Callable] = {
     "mish": _rf_same,
     "tanh": _rf_same,
     "softmax": _rf_same,  # over channels: each pixel's own window
+    "clamp": _rf_same,
     "conv_transpose": _rf_conv_t,
     "upsample": _rf_upsample,
     "layernorm2d": _rf_same,  # over channels: each pixel's own window

@@ -264,6 +264,18 @@ NODE_TYPES: dict[str, NodeType] = {
         NodeType("mish", "Mish", "Activation", (), 1, 1, "x · tanh(softplus(x))"),
         NodeType("tanh", "Tanh", "Activation", (), 1, 1, "tanh(x)"),
         NodeType(
+            "clamp",
+            "Clamp",
+            "Activation",
+            (
+                ParamSpec("min", "optional_float", None, -1e9, 1e9, doc="lower bound; unset: none"),
+                ParamSpec("max", "optional_float", None, -1e9, 1e9, doc="upper bound; unset: none"),
+            ),
+            1,
+            1,
+            "min(max(x, min), max): ONNX Clip, nn.Hardtanh (ReLU6 is 0…6)",
+        ),
+        NodeType(
             "softmax",
             "Softmax",
             "Activation",

@@ -68,6 +68,10 @@ def summary_text(type_name: str, p: dict) -> str:
         return f"α={p['alpha']:.4g} β={p['beta']:.4g}"
     if type_name == "softmax":
         return "over channels"
+    if type_name == "clamp":
+        lo = "−∞" if p["min"] is None else f"{p['min']:g}"
+        hi = "∞" if p["max"] is None else f"{p['max']:g}"
+        return f"[{lo}, {hi}]"
     if type_name == "conv_transpose":
         kh, kw = pair(p["kernel_size"])
         text = f"{kh}×{kw} · {p['out_channels']} · s{_pair_text(p['stride'])}"
