@@ -667,3 +667,25 @@ def test_clamp_bounds_are_checked():
         one_node("clamp", {})
     with pytest.raises(ParamError, match="'min' 2 must not exceed 'max' 1"):
         one_node("clamp", {"min": 2.0, "max": 1.0})
+
+
+def test_targets_are_the_built_modules():
+    """Module targets are exactly the built model's submodules: a hardsigmoid with ONNX's
+    alpha and the expression types (slice, clamp, pad…) have none, GRN and LayerNorm do."""
+    from engine.codegen.targets import module_targets
+
+    m = chain(
+        ("conv_transpose", {"out_channels": 4, "kernel_size": 2, "stride": 2}),
+        ("hardsigmoid", {"alpha": 0.2}),
+        ("hardsigmoid", {}),
+        ("layernorm2d", {}),
+        ("channel_slice", {"stop": 2}),
+        ("upsample", {"scale_factor": 2.0}),
+        ("grn", {}),
+        ("clamp", {"min": 0.0}),
+        ("pad", {"left": 1}),
+        ("gelu", {}),
+    )
+    built = build_module(m)
+    assert set(module_targets(m)) == {"l0", "l2", "l3", "l5", "l6", "l9"}
+    assert set(module_targets(m).values()) == {name for name, _ in built.named_children()}
