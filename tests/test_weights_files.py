@@ -153,7 +153,7 @@ def test_closest_template_is_named(name, title):
         check_state_dict(module, state, f"{name}.pth")
     assert info.value.lines[1] == (
         f"these are torchvision {title} keys: they fit the template "
-        f"'{TEMPLATES[name].title}' (File → New from Template, or --template {name})"
+        f"'{TEMPLATES[name].title}' (File → Templates, or --template {name})"
     )
 
 

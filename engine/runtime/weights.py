@@ -271,9 +271,9 @@ def template_hint(found: dict, own: dict | None = None) -> str | None:
     if key in TORCHVISION_TEMPLATES:
         return (
             f"these are torchvision {TORCHVISION_TEMPLATES[key]} keys: they fit the template "
-            f"'{title}' (File → New from Template, or --template {key})"
+            f"'{title}' (File → Templates, or --template {key})"
         )
-    return f"these keys fit the template '{title}' (File → New from Template, or --template {key})"
+    return f"these keys fit the template '{title}' (File → Templates, or --template {key})"
 
 
 def check_dtypes(state: dict, path: str = "") -> None:
