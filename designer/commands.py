@@ -272,6 +272,7 @@ def copy_to_text(doc: Document, nodes: list[str]) -> str:
             part.graph.add_edge(u, v, key=k)
     blocks, types = blocks_of_part(doc.model, nodes)  # the blocks wholly copied travel along
     if blocks:
-        part.graph.graph["blocks"] = blocks
-        part.graph.graph["block_types"] = types
+        part.set_block_types(types)
+        for path, rec in blocks.items():
+            part.set_block(path, rec)
     return fileformat.dumps(part)

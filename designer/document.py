@@ -129,7 +129,7 @@ class Document(QObject):
             self.graph_reset.emit()
         elif kind == "node_renamed":
             self.node_renamed.emit(event.extra["old"], event.extra["new"])
-        elif kind in ("scope_changed", "block_changed"):
+        elif kind in ("scope_changed", "block_changed", "block_types_changed"):
             self.blocks_changed.emit()
 
     # ------------------------------------------------------------------ weights

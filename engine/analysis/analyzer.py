@@ -524,7 +524,13 @@ class Analyzer:
 
     def _on_event(self, event: GraphEvent) -> None:
         kind = event.kind
-        if kind in ("node_moved", "name_changed", "scope_changed", "block_changed"):
+        if kind in (
+            "node_moved",
+            "name_changed",
+            "scope_changed",
+            "block_changed",
+            "block_types_changed",
+        ):
             return
         a = self.analysis
         if kind == "graph_reset":

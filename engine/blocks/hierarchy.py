@@ -1,11 +1,11 @@
 """Blocks on a design: records, membership, boundaries, validation and per-block totals.
 
-A block is a record in ``model.graph.graph["blocks"]`` keyed by its dotted path
+A block is a record (``GraphModel.set_block``) keyed by its dotted path
 (``"layer1.0"``): ``name``, ``type`` (a block-type key, or ``None`` for a plain group),
 ``params`` (the type's values) and ``collapsed``. Its members are the nodes whose
 ``scope`` is the path or lies below it; a node belongs to the deepest block whose path is
 a prefix of its scope. The design's own block types are documents in
-``model.graph.graph["block_types"]``. Everything here is a plain function over the model.
+``GraphModel.set_block_types``. Everything here is a plain function over the model.
 """
 
 from __future__ import annotations
@@ -19,13 +19,13 @@ from engine.core.graph import GraphModel
 
 
 def records(model: GraphModel) -> dict[str, dict]:
-    """The block records of ``model`` by path (the live dict: change it through the model)."""
-    return model.graph.graph.setdefault("blocks", {})
+    """The block records of ``model`` by path (read only: change them with ``set_block``)."""
+    return model.graph.graph.get("blocks") or {}
 
 
 def user_type_docs(model: GraphModel) -> dict[str, dict]:
-    """The design's own block-type documents by key (the live dict)."""
-    return model.graph.graph.setdefault("block_types", {})
+    """The design's own block-type documents by key (read only: ``set_block_types``)."""
+    return model.graph.graph.get("block_types") or {}
 
 
 def all_types(model: GraphModel | None = None) -> dict[str, BlockType]:
@@ -222,11 +222,11 @@ def blocks_from_scopes(model: GraphModel, collapsed: bool = True) -> list[str]:
     for path in sorted(paths, key=lambda p: (p.count("."), p)):
         if path in records(model):
             continue
-        model.graph.graph["blocks"][path] = {
+        model.set_block(path, {
             "name": path.rsplit(".", 1)[-1], "type": None, "params": {}, "collapsed": collapsed,
-        }  # fmt: skip
+        })  # fmt: skip
         if len(boundary(model, path).outputs) != 1:
-            del model.graph.graph["blocks"][path]
+            model.set_block(path, None)
             continue
         added.append(path)
     return added

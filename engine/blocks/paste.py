@@ -26,7 +26,7 @@ def blocks_of_part(model: GraphModel, nodes: list[str]) -> tuple[dict, dict]:
         inside = members(model, path)
         if inside and set(inside) <= chosen:
             keep[path] = copy.deepcopy(rec)
-    return keep, copy.deepcopy(model.graph.graph.get("block_types", {}))
+    return keep, model.block_types()
 
 
 def plan_paste(

@@ -60,7 +60,7 @@ def read_blocks(model: GraphModel, blocks: Any, types: Any) -> None:
     """
     if not isinstance(types, list):
         raise FormatError("'block_types' must be a list", None, "block_types")
-    docs = model.graph.graph.setdefault("block_types", {})
+    docs: dict[str, dict] = {}
     for i, d in enumerate(types):
         try:
             bt = type_from_dict(d)
@@ -71,7 +71,7 @@ def read_blocks(model: GraphModel, blocks: Any, types: Any) -> None:
         docs[bt.key] = type_to_dict(bt)
     if not isinstance(blocks, list):
         raise FormatError("'blocks' must be a list", None, "blocks")
-    recs = records(model)
+    recs: dict[str, dict] = {}
     for i, b in enumerate(blocks):
         where = f"blocks[{i}]"
         if not isinstance(b, dict):
@@ -117,6 +117,10 @@ def read_blocks(model: GraphModel, blocks: Any, types: Any) -> None:
             recs[path]["class"] = cls
         if pos is not None:
             recs[path]["pos"] = pos
+    if docs:
+        model.set_block_types({**user_type_docs(model), **docs})
+    for path, rec in recs.items():
+        model.set_block(path, rec)
     try:
         check_blocks(model)
     except BlockError as exc:

@@ -57,6 +57,7 @@ EVENT_KINDS = (
     "node_renamed",
     "scope_changed",
     "block_changed",
+    "block_types_changed",
 )
 
 #: The longest node id :meth:`GraphModel.rename_node` accepts.
@@ -563,6 +564,24 @@ class GraphModel:
             blocks[path] = copy.deepcopy(record)
         self._emit(GraphEvent("block_changed", extra={"path": path, "old": old}))
         return copy.deepcopy(old)
+
+    def block_types(self) -> dict[str, dict]:
+        """The design's own block-type documents by key (a copy; see :mod:`engine.blocks`)."""
+        return copy.deepcopy(self.graph.graph.get("block_types", {}))
+
+    def set_block_types(self, docs: dict[str, dict]) -> dict[str, dict]:
+        """Replace the design's own block-type documents (by key); return the old ones.
+
+        Emits ``block_types_changed``. The documents are checked where they are used
+        (:func:`engine.blocks.hierarchy.all_types`), as when a file is read.
+        """
+        old = self.block_types()
+        if docs:
+            self.graph.graph["block_types"] = copy.deepcopy(dict(docs))
+        else:
+            self.graph.graph.pop("block_types", None)
+        self._emit(GraphEvent("block_types_changed", extra={"old": old}))
+        return old
 
     def copy(self) -> GraphModel:
         """A deep copy without listeners."""
