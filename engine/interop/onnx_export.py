@@ -83,7 +83,8 @@ def _translation(opset: int):
     def keep(x, ratio: float):
         if ratio < 0:
             return op.Identity(x)
-        return op.Dropout(x, op.Constant(value_float=ratio), op.Constant(value_bool=[False]))
+        out, _mask = op.Dropout(x, op.Constant(value_float=ratio))  # training_mode: false
+        return out
 
     return {torch.ops.convcanvas.keep.default: keep}
 
@@ -206,7 +207,11 @@ def _optimise(model, fold: bool) -> None:
     from onnx_ir.passes import common as common_passes
     from onnxscript.optimizer import _constant_folding
 
-    keep = {"Identity", "Dropout"}
+    # The folder turns Identity and Dropout into nothing: hide them in a private domain.
+    kept = [n for n in model.graph if n.op_type in ("Identity", "Dropout") and n.domain == ""]
+    for n in kept:
+        n.domain = "convcanvas.keep"
+    model.opset_imports["convcanvas.keep"] = 1
     passes = Sequential(
         PassManager(
             [
@@ -214,7 +219,6 @@ def _optimise(model, fold: bool) -> None:
                     shape_inference=True,
                     input_size_limit=8192,
                     output_size_limit=1 << 18,
-                    should_fold=lambda node: False if node.op_type in keep else None,
                 ),
                 common_passes.RemoveUnusedNodesPass(),
             ],
@@ -225,6 +229,9 @@ def _optimise(model, fold: bool) -> None:
         common_passes.RemoveUnusedOpsetsPass(),
     )
     passes(model)
+    for n in kept:
+        n.domain = ""
+    model.opset_imports.pop("convcanvas.keep", None)
 
 
 def _drop_zero_biases(model, keys: set) -> None:
