@@ -1,5 +1,9 @@
 """``python main.py export FILE -o OUT [--flat]``: write a graph as a runnable PyTorch file.
 
+``-o model.onnx`` (or ``--format onnx``) writes an ONNX file instead (:mod:`cli.export_onnx`:
+torch.onnx on the built model with its weights; ``--opset``, ``--fold``, ``--seed``,
+``--weights``).
+
 By default the code follows the design's blocks (one class per block type,
 :mod:`engine.codegen.emit_blocks`); ``--flat`` writes one line per node with ``del`` lines.
 
@@ -37,10 +41,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="one line per node, each activation freed after its last use (del lines), "
         "instead of one class per block type",
     )
+    from cli.export_onnx import add_onnx_arguments
+
+    add_onnx_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     """Export ``args.file`` to ``args.output``; return the exit status."""
+    from cli.export_onnx import run_onnx, wants_onnx
+
+    if wants_onnx(args):
+        return run_onnx(args)
     try:
         model = load(args.file)
     except FormatError as exc:

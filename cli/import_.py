@@ -4,7 +4,7 @@ Traces a PyTorch model (``path/to/file.py:NAME`` or ``package.module:NAME``; ``N
 ``nn.Module`` subclass or a function returning one, called with no arguments; or
 ``timm:NAME``, ``timm.create_model(NAME, pretrained=False)``) into a
 design file, and its weights into a state dict whose keys are those of the design's
-exported module. Exit status: 0 imported; 1 the model uses operations outside the node
+exported module. A ``.onnx`` file is imported without torch (:mod:`cli.import_onnx`). Exit status: 0 imported; 1 the model uses operations outside the node
 types (each named with its module path and source line), cannot be traced, or does not
 fit the input size (nothing is written); 2 the source cannot be found, imported or
 called, does not give a module, is a pickled file, or the output cannot be written.
@@ -38,15 +38,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``import`` command's arguments."""
     parser.add_argument(
         "source",
-        help="path/to/file.py:NAME, package.module:NAME or timm:NAME (timm's model NAME, "
-        "pretrained=False)",
+        help="path/to/file.py:NAME, package.module:NAME, timm:NAME (timm's model NAME, "
+        "pretrained=False) or path/to/model.onnx",
     )
     parser.add_argument(
         "--input",
         type=_size,
-        default=(3, 224, 224),
+        default=None,
         metavar="CxHxW",
-        help="the input size (default 3x224x224)",
+        help="the input size (default 3x224x224; for ONNX the file's own size)",
     )
     parser.add_argument("-o", "--output", required=True, help="the design file to write (.json)")
     parser.add_argument(
@@ -61,6 +61,12 @@ def _err(text: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Import ``args.source``; return the exit status."""
+    if args.source.lower().endswith(".onnx"):
+        from cli.import_onnx import run_onnx
+
+        return run_onnx(args)
+    if args.input is None:
+        args.input = (3, 224, 224)
     from engine.core.fileformat import save
     from engine.interop.convert import import_module
     from engine.interop.errors import ImportFailed

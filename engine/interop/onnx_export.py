@@ -108,6 +108,7 @@ def export_onnx(
     state: dict | None = None,
     opset: int = DEFAULT_OPSET,
     fold: bool = False,
+    strict: bool = False,
 ) -> OnnxExport:
     """Write the torch model of ``graph`` as an ONNX file.
 
@@ -125,6 +126,8 @@ def export_onnx(
         The ONNX opset (:data:`MIN_OPSET` to :data:`MAX_OPSET`).
     fold : bool
         Let onnxscript's optimiser fuse BatchNorm into convolutions (and rewrite more).
+    strict : bool
+        ``state`` must hold every key of the model (else only the keys it has are used).
 
     Returns
     -------
@@ -149,10 +152,13 @@ def export_onnx(
             f"(torch.onnx's exporter starts at {MIN_OPSET})"
         )
     from engine.runtime.build import build_with_plan
-    from engine.runtime.weights import apply_partial
+    from engine.runtime.weights import apply_partial, check_state_dict
 
     module, plan = build_with_plan(graph, seed)
     if state is not None:
+        state = {k: torch.as_tensor(v) for k, v in state.items()}
+        if strict:
+            check_state_dict(module, state)
         apply_partial(module, state)
     _swap_keeps(module)
     module.eval()
@@ -251,11 +257,13 @@ def _name_nodes(model) -> None:
 
     The node giving a module's output gets the target itself, its helpers (a constant,
     the ``Sigmoid`` of a SiLU) ``target/OpType``; functional operations keep torch's
-    value name (``cat``, ``add_3``).
+    value name (``cat``, ``add_3``); the operations of one line of ``forward``
+    (``a + b + c``) share the first one's name.
     """
     import ast
 
     groups: dict[str, list] = {}
+    lines: dict[str, str] = {}  # a forward line (its stack trace) → its group's name
     for node in model.graph:
         text = node.metadata_props.get("pkg.torch.onnx.name_scopes")
         try:
@@ -264,7 +272,10 @@ def _name_nodes(model) -> None:
             scopes = None
         if not isinstance(scopes, list) or len(scopes) < 2:
             continue
-        path = ".".join(str(s) for s in scopes[1:-1]) or str(scopes[-1])
+        path = ".".join(str(s) for s in scopes[1:-1])
+        if not path:
+            trace = node.metadata_props.get("pkg.torch.onnx.stack_trace") or str(scopes[-1])
+            path = lines.setdefault(trace, str(scopes[-1]))
         groups.setdefault(path, []).append(node)
     taken: set[str] = set()
     for path, nodes in groups.items():

@@ -109,6 +109,7 @@ class _Builder:
         self.env: dict[str, object] = dict(f.tensors)
         self.weights: dict[str, dict[str, np.ndarray]] = {}
         self.onnx_name: dict[str, str] = {}  # design node → ONNX name that made it
+        self.paths: dict[str, str] = {}  # design node → the module path of that name
         self.users: dict[str, int] = {}  # ONNX value → how many nodes (and outputs) read it
         self.out_value: dict[str, str] = {}  # design node → the ONNX value it computes
         self.input_size = input_size
@@ -144,6 +145,7 @@ class _Builder:
         if weights:
             self.weights[nid] = weights
         self.onnx_name[nid] = node.name
+        self.paths[nid] = path
         self._analysis = None
         return nid
 
@@ -406,7 +408,7 @@ def _merge(b: _Builder, t: str, node, srcs: list[str]) -> str:
         if (
             b.m.node_type(s) == t
             and b.single_use(s)
-            and _path_of_name(b.onnx_name.get(s, "")) == base
+            and b.paths.get(s) == base
         ):
             flat.extend(b.m.inputs(s))
             b.m.remove_node(s)
@@ -414,10 +416,6 @@ def _merge(b: _Builder, t: str, node, srcs: list[str]) -> str:
         else:
             flat.append(s)
     return b.add(t, {}, node, flat)
-
-
-def _path_of_name(name: str) -> str:
-    return _path_of(onnx.helper.make_node("X", [], [], name=name)) if name else ""
 
 
 def _binary(b: _Builder, node, ins):
