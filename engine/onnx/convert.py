@@ -405,11 +405,7 @@ def _merge(b: _Builder, t: str, node, srcs: list[str]) -> str:
     base = _path_of(node)
     flat: list[str] = []
     for s in srcs:
-        if (
-            b.m.node_type(s) == t
-            and b.single_use(s)
-            and b.paths.get(s) == base
-        ):
+        if b.m.node_type(s) == t and b.single_use(s) and b.paths.get(s) == base:
             flat.extend(b.m.inputs(s))
             b.m.remove_node(s)
             b.weights.pop(s, None)
@@ -624,6 +620,8 @@ def _identity(b: _Builder, node, ins):
     return b.add("identity", {}, node, [b.tensor(ins[0], node)])
 
 
+_FOLDABLE = {"Constant", "Shape", "Cast", "CastLike", "Gather", "Slice", "Unsqueeze", "Sub"}
+
 RULES = {
     "Conv": _conv,
     "ConvTranspose": _conv_transpose,
@@ -761,6 +759,8 @@ def import_onnx(
                 raise _Refuse(f"{node.op_type} with a subgraph")
             values = [b.env.get(i) if i else None for i in node.input]
             if any(v is _BAD for v in values):
+                if node.op_type not in RULES and node.op_type not in _FOLDABLE:
+                    raise _Refuse(node.op_type)
                 raise _Skip
             if node.op_type == "Constant":
                 outs = [_constant(f, node, folder)]
