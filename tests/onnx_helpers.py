@@ -10,7 +10,7 @@ from engine.analysis.analyzer import analyze
 from engine.codegen.naming import module_names
 from engine.codegen.targets import module_targets
 from engine.core.graph import GraphModel
-from engine.nodes.specs import compile_params
+from engine.nodes import compile_params
 
 
 def combine(graphs: list[GraphModel], name: str = "combined") -> GraphModel:

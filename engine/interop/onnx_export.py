@@ -193,6 +193,7 @@ def export_onnx(
     import onnx_ir as ir
 
     proto = ir.serde.serialize_model(model)
+    _constants_as_nodes(proto, set(module.state_dict()))
     data = proto.SerializeToString()
     out = Path(path)
     write_atomic(out, lambda fh: fh.write(data), binary=True)
@@ -240,6 +241,27 @@ def _optimise(model, fold: bool) -> None:
     model.opset_imports.pop("convcanvas.keep", None)
 
 
+def _constants_as_nodes(proto, keys: set) -> None:
+    """Initialisers that are no weights (axes, shapes) become ``Constant`` nodes, so the
+    initialisers are exactly the state-dict keys."""
+    import onnx
+
+    g = proto.graph
+    extra = [t for t in g.initializer if t.name not in keys]
+    if not extra:
+        return
+    kept = [t for t in g.initializer if t.name in keys]
+    nodes = [
+        onnx.helper.make_node("Constant", [], [t.name], name=f"constant/{t.name}", value=t)
+        for t in extra
+    ]
+    del g.initializer[:]
+    g.initializer.extend(kept)
+    rest = list(g.node)
+    del g.node[:]
+    g.node.extend(nodes + rest)
+
+
 def _drop_zero_biases(model, keys: set) -> None:
     """Remove the all-zero bias torch.onnx gives a convolution without one."""
     for node in model.graph:
@@ -250,6 +272,8 @@ def _drop_zero_biases(model, keys: set) -> None:
             continue
         if not bias.const_value.numpy().any():
             node.resize_inputs(2)
+            if not bias.uses() and bias.name in model.graph.initializers:
+                model.graph.initializers.pop(bias.name)
 
 
 def _name_nodes(model) -> None:
