@@ -689,3 +689,36 @@ def test_targets_are_the_built_modules():
     built = build_module(m)
     assert set(module_targets(m)) == {"l0", "l2", "l3", "l5", "l6", "l9"}
     assert set(module_targets(m).values()) == {name for name, _ in built.named_children()}
+
+
+def test_block_type_counts_channels_through_a_slice_and_a_transposed_conv():
+    """In a block type, a nested block after a slice [0:4] (then a transposed conv to 6)
+    gets in_channels 4 (then 6), not the block's input channels."""
+    from engine.blocks.types import E, instantiate, type_from_dict
+
+    inner = type_from_dict({"key": "inner", "class": "Inner",
+                            "nodes": [{"id": "pw", "type": "conv1x1",
+                                       "params": {"out_channels": E("in_channels * 2")}}],
+                            "edges": [["in", "pw"]], "output": "pw"})  # fmt: skip
+    outer = type_from_dict({"key": "outer", "class": "Outer",
+                            "nodes": [{"id": "s", "type": "channel_slice",
+                                       "params": {"start": 0, "stop": 4}},
+                                      {"id": "a", "block": "inner"},
+                                      {"id": "t", "type": "conv_transpose",
+                                       "params": {"out_channels": 6, "kernel_size": 2}},
+                                      {"id": "b", "block": "inner"}],
+                            "edges": [["in", "s"], ["s", "a"], ["a", "t"], ["t", "b"]],
+                            "output": "b"})  # fmt: skip
+    inst = instantiate({"inner": inner, "outer": outer}, "outer", {}, 10, "blk")
+    outs = {nid: p["out_channels"] for nid, t, p, _ in inst.nodes if t == "conv1x1"}
+    assert sorted(outs.values()) == [8, 12]
+
+
+def test_memory_need_counts_a_transposed_convs_column_buffer():
+    """Working memory covers a transposed conv's column buffer: (out/g)·kh·kw per input pixel."""
+    from engine.runtime.memory import memory_need
+
+    m = one_node("conv_transpose", {"out_channels": 64, "kernel_size": 15}, 2, 4, 4)
+    _, _, working = memory_need(analyze(m))
+    # 900 KiB, more than 16 B per output value (64·18·18·16 = 324 KiB)
+    assert working == 4 * 64 * 15 * 15 * 4 * 4

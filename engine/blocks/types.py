@@ -390,8 +390,10 @@ def _resolve(where: dict[str, str], src: str) -> str:
 
 
 def _out_channels(ntype: str, params: dict, in_ch: list[int]) -> int:
-    if ntype in ("conv", "conv1x1"):
+    if ntype in ("conv", "conv1x1", "conv_transpose"):
         return int(params["out_channels"])
+    if ntype == "channel_slice":
+        return int(params["stop"]) - int(params.get("start", 0))
     if ntype == "linear":
         return int(params["out_features"])
     if ntype == "concat":

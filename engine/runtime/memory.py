@@ -54,6 +54,10 @@ def memory_need(analysis: Analysis) -> tuple[int, int, int]:
             weights += 4 * 2 * r.shape[0]
         elif t in ("conv", "conv1x1") and r.macs:
             working = max(working, 4 * (r.macs // r.shape[0]))
+        elif t == "conv_transpose" and r.macs:
+            # its column buffer: (out/groups)·kh·kw values per input pixel, i.e. MACs / C_in
+            cin = analysis.nodes[analysis.inputs[n][0]].shape[0]
+            working = max(working, 4 * (r.macs // cin))
         if t == "input":
             working = max(working, 2 * 4 * values)
         working = max(working, _WORK_PER_VALUE * values)

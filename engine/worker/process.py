@@ -110,7 +110,8 @@ class FeatureJob:
         return result
 
     def _weight_histograms(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """``node → (counts, bin edges)`` of the weight tensor of every conv/linear node."""
+        """``node → (counts, bin edges)`` of the weight tensor of every conv/linear node
+        (transposed convolutions included)."""
         if self._hists is not None:
             return self._hists
         from engine.codegen.targets import module_targets
@@ -119,7 +120,7 @@ class FeatureJob:
         hists = {}
         module = self._runner.module
         for node, attr in names.items():
-            if self._model.node_type(node) not in ("conv", "conv1x1", "linear"):
+            if self._model.node_type(node) not in ("conv", "conv1x1", "conv_transpose", "linear"):
                 continue
             try:
                 w = module.get_submodule(attr).weight
