@@ -70,6 +70,7 @@ class NodeItem(QGraphicsItem):
         self.theme = theme
         self.params: dict = {}
         self.result: NodeResult | None = None
+        self.detached = False  # does not reach the output (designer.detached)
         self.tint: QColor | None = None
         self.ports: list[int] = []  # connected input ports, sorted
         self.in_edges: dict[int, object] = {}  # port -> EdgeItem
@@ -238,10 +239,15 @@ class NodeItem(QGraphicsItem):
             self._compact = {}
         else:
             self._make_texts()
-        opacity = 0.45 if result is not None and result.waiting_on else 1.0
+        self.refresh_opacity()
+        self.update()
+
+    def refresh_opacity(self) -> None:
+        """Dimmed while waiting on a broken input or not reaching the output."""
+        waiting = self.result is not None and self.result.waiting_on
+        opacity = 0.45 if waiting or self.detached else 1.0
         if opacity != self.opacity():
             self.setOpacity(opacity)
-        self.update()
 
     def set_node_id(self, node_id: str) -> None:
         """Show another id (the node was renamed)."""
@@ -371,6 +377,8 @@ class NodeItem(QGraphicsItem):
                     lines.append(f"{r.weights:,} weights, {r.params:,} parameters")
                 if r.macs:
                     lines.append(f"{r.macs:,} MACs")
+                if self.detached:
+                    lines.append("Not connected to the output: counted in the totals, unused")
         return "\n".join(lines)
 
     def _fresh(self) -> None:

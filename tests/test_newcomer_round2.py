@@ -289,3 +289,75 @@ def test_file_new_then_a_template_reuses_the_blank_tab(win):
     assert len(win.tabs_list()) == 2 and win.current_tab is blank
     assert win.totals_bar.baseline is None
     assert win.totals_bar.weights.value.text() == "69,632"
+
+
+# ---------------------------------------------------------------- 13. nodes off the output
+def test_a_branch_cut_from_the_output_is_dimmed_badged_and_counted(win):
+    """Disconnecting branch 1 from the concat: its 2 nodes dim with a badge, and the totals
+    say they make 12,288 params and 9.6 M MACs; undo clears it."""
+    from designer.commands import DisconnectCommand
+    from designer.detached import DETACHED_TEXT, DetachedBadge
+
+    doc = win.doc
+    doc.undo_stack.push(DisconnectCommand(doc, "concat", 0))
+    for n in ("branch1_1x1", "branch1_relu"):
+        item = win.scene.node_item(n)
+        assert item.opacity() == 0.45
+        assert [type(c) for c in item.childItems()].count(DetachedBadge) == 1
+        assert DETACHED_TEXT == "not connected to the output"
+    assert win.scene.node_item("branch2_reduce").opacity() == 1.0
+    assert win.totals_bar.detached_text() == (
+        "⚠ 2 nodes not connected to the output: 12,288 params, 9.6 M MACs of the totals"
+    )
+    doc.undo_stack.undo()
+    assert win.scene.node_item("branch1_1x1").opacity() == 1.0
+    assert not win.scene.node_item("branch1_1x1").childItems()
+    assert win.totals_bar.detached_text() == ""
+
+
+# ---------------------------------------------------------------- 9. nothing moves the canvas
+def _canvas_top(win) -> int:
+    return win.view.mapTo(win, win.view.rect().topLeft()).y() + win.view.height()
+
+
+def test_the_totals_bar_keeps_its_height_when_errors_and_a_baseline_come(win, qtbot):
+    """An error, a pin and a cut branch appear in the bar: the canvas keeps its height."""
+    from designer.commands import DisconnectCommand
+
+    win.resize(1366, 768)
+    qtbot.wait(50)
+    bar = win.totals_bar
+    before = (bar.height(), win.view.height())
+    doc = win.doc
+    doc.undo_stack.push(DisconnectCommand(doc, "branch2_3x3", 0))  # an error
+    qtbot.wait(20)
+    assert bar.errors.isVisible() and bar.errors.text().endswith("1 error")
+    assert (bar.height(), win.view.height()) == before
+    bar.unpin()
+    qtbot.wait(20)
+    assert (bar.height(), win.view.height()) == before
+    win.statusBar().showMessage("a long message\nover two lines")
+    qtbot.wait(20)
+    assert (bar.height(), win.view.height()) == before
+
+
+def test_quick_add_from_a_dropped_wire_does_not_pan_the_view(qtbot, win):
+    """A wire dropped to the right of the concat adds a wired ReLU; the canvas does not move."""
+    from PySide6.QtCore import QPoint
+
+    win.resize(1366, 768)
+    qtbot.wait(50)
+    view = win.view
+    view.fit_to_view()
+    qtbot.wait(20)
+    anchor = win.scene.node_item("input").sceneBoundingRect().center()
+    before = view.mapFromScene(anchor)
+    vp = view.viewport().rect()
+    at = view.mapToScene(QPoint(vp.right() - 60, vp.center().y()))
+    view._on_link_dropped("concat", True, -1, at)
+    view.quick_add.hide()
+    view.quick_add.chosen.emit("relu")
+    qtbot.wait(20)
+    new = win.scene.selected_nodes()[0]
+    assert list(win.doc.model.graph.predecessors(new)) == ["concat"]
+    assert view.mapFromScene(anchor) == before

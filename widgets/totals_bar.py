@@ -6,7 +6,16 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from designer.document import Document
 from engine.formatting import (
@@ -78,9 +87,19 @@ class TotalsBar(QFrame):
         self.doc = doc
         self.baseline: Baseline | None = None
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        # A narrow window wraps the bar onto two rows instead of widening the window.
-        lay = FlowLayout(self, spacing=14)
-        lay.setContentsMargins(8, 4, 8, 4)
+        # Two rows: the sums (a narrow window wraps them instead of widening the window),
+        # then the baseline, the unreachable nodes and the errors on a row of fixed height,
+        # so nothing that comes and goes while editing moves the canvas.
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(8, 4, 8, 4)
+        outer.setSpacing(2)
+        lay = FlowLayout(spacing=14)
+        outer.addLayout(lay)
+        self.status_row = QWidget(self)
+        row = QHBoxLayout(self.status_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(10)
+        outer.addWidget(self.status_row)
         self.params = _Field("Params", self)
         self.weights = _Field("Weights", self)
         self.macs = _Field("MACs", self)
@@ -88,10 +107,11 @@ class TotalsBar(QFrame):
         self.rf = _Field("Output RF", self)
         for f in (self.params, self.weights, self.macs, self.peak, self.rf):
             lay.addWidget(f)
-        lay.addWidget(QWidget(self), 1)  # pushes the baseline and errors to the right
+        lay = row
         self.diff = QLabel(self)
         self.diff.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        lay.addWidget(self.diff)
+        self.diff.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        lay.addWidget(self.diff, 2)
         self.pin_button = QPushButton("Pin baseline", self)
         self.pin_button.setToolTip(
             "Remember the current totals; later designs show the change against them"
@@ -105,12 +125,20 @@ class TotalsBar(QFrame):
         self.unpin_button.clicked.connect(self.unpin)
         self.unpin_button.hide()
         lay.addWidget(self.unpin_button)
+        # Nodes that do not reach the output: how much of the totals they make.
+        self.detached = QLabel(self)
+        self.detached.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.detached.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        lay.addWidget(self.detached, 3)
         self.errors = QPushButton(self)
         self.errors.setFlat(True)
         self.errors.setCursor(Qt.CursorShape.PointingHandCursor)
         self.errors.clicked.connect(self._on_errors_clicked)
         self.errors.hide()
         lay.addWidget(self.errors)
+        self.status_row.setFixedHeight(
+            max(self.pin_button.sizeHint().height(), self.errors.sizeHint().height())
+        )
         doc.analysis_changed.connect(self.refresh)
         self.refresh()
 
@@ -157,6 +185,7 @@ class TotalsBar(QFrame):
             else "no output yet"
         )
         self._show_diff(t)
+        self._show_detached(a)
         errors = a.errors
         self.errors.setStyleSheet(f"color: {status_colors(self.palette())[1]}; font-weight: bold;")
         if errors:
@@ -166,6 +195,29 @@ class TotalsBar(QFrame):
             self.errors.show()
         else:
             self.errors.hide()
+
+    def detached_text(self) -> str:
+        """What the nodes that do not reach the output add to the totals ('' if none)."""
+        return self.detached.text()
+
+    def _show_detached(self, a) -> None:
+        from engine.analysis.reach import contribution, not_reaching_output
+
+        nodes = not_reaching_output(a)
+        if not nodes:
+            self.detached.setText("")
+            self.detached.setToolTip("")
+            return
+        c = contribution(a, nodes)
+        what = f"{c.nodes} node{'s' if c.nodes != 1 else ''} not connected to the output"
+        self.detached.setText(
+            f"⚠ {what}: {fmt_int(c.params)} params, {fmt_compact(c.macs)} MACs of the totals"
+        )
+        shown = ", ".join(nodes[:12]) + (f" and {len(nodes) - 12} more" if len(nodes) > 12 else "")
+        self.detached.setToolTip(
+            f"Counted in the totals, but their outputs are not used: {shown}\n"
+            f"{fmt_int(c.weights)} weights, {fmt_int(c.macs)} MACs per image"
+        )
 
     def _show_diff(self, t) -> None:
         b = self.baseline
