@@ -361,3 +361,20 @@ def test_quick_add_from_a_dropped_wire_does_not_pan_the_view(qtbot, win):
     new = win.scene.selected_nodes()[0]
     assert list(win.doc.model.graph.predecessors(new)) == ["concat"]
     assert view.mapFromScene(anchor) == before
+
+
+def test_not_reaching_output_lists_the_dangling_branch_only():
+    """A relu hanging off the conv of a chain is the one node not reaching the output."""
+    from engine.analysis.analyzer import analyze
+    from engine.analysis.reach import contribution, not_reaching_output
+
+    m = chain_model()
+    m.add_node("conv", {"out_channels": 2, "kernel_size": 1}, "side", (260, 200))
+    m.connect("conv", "side")
+    m.add_node("relu", {}, "head", (780, 0))
+    m.connect("relu", "head")
+    a = analyze(m)
+    assert a.totals.output == "head"
+    assert not_reaching_output(a) == ["side"]
+    c = contribution(a, ["side"])
+    assert (c.nodes, c.weights, c.macs) == (1, 8, 8 * 8 * 8)
