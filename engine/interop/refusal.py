@@ -70,7 +70,12 @@ _HINTS = {
     "attention (": "attention has no node type (vision transformers are not CNNs)",
     "matrix multiplication": "a matrix product between activations (attention) has no node type",
     "batched matrix multiplication": "attention has no node type",
-    "nn.MultiheadAttention": "attention has no node type (a vision transformer is not a CNN)",
+    "nn.MultiheadAttention": "attention has no node type (vision transformers are not CNNs)",
+}
+# The class whose forward does the operation → what would do.
+_CLASS_HINTS = {
+    "GlobalResponseNorm": "a Global Response Norm node (ConvNeXt V2's GRN) would do",
+    "Attention": "attention has no node type (vision transformers are not CNNs)",
 }
 
 
@@ -173,7 +178,9 @@ def refusal_lines(refused: list[tuple[str, fx.Node]], modules: dict) -> list[str
         text = f"{op}, {times}: {shown}"
         if causes:
             text += f"; in the forward of {causes[0]}"
-        h = hint(op)
+        h = hint(op) or next(
+            (_CLASS_HINTS[c] for c in _CLASS_HINTS if causes and f".{c}`" in causes[0]), ""
+        )
         if h:
             text += f"; {h}"
         lines.append(text)

@@ -18,6 +18,7 @@ naming the line.
 
 from __future__ import annotations
 
+import inspect
 import linecache
 import os
 import sys
@@ -194,6 +195,8 @@ class ScopeTracer(fx.Tracer):
         args = fx.node.map_arg(n.args, memo.__getitem__)
         kwargs = fx.node.map_arg(n.kwargs, memo.__getitem__)
         if n.op == "placeholder":
+            if n.args:  # an argument given its default value (see _defaults)
+                return n.args[0]
             if self.input_size is None:
                 raise TraceError("the input size is needed to answer a question about shapes")
             return torch.empty(1, *self.input_size, device="meta")
@@ -248,6 +251,22 @@ def _fetch(root: nn.Module | None, target: str):
     return obj
 
 
+def _defaults(model: nn.Module) -> dict | None:
+    """The arguments of ``forward`` that have defaults (``mask=None``, ``is_causal=False``):
+    traced with those values, like the arguments of an ordinary call ``model(x)``."""
+    try:
+        sig = inspect.signature(type(model).forward)
+    except (TypeError, ValueError):
+        return None
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    found = {
+        k: p.default
+        for k, p in list(sig.parameters.items())[1:]
+        if p.kind in kinds and p.default is not inspect.Parameter.empty
+    }
+    return found or None
+
+
 def _values_message(node: fx.Node) -> str:
     where = _user_frame()
     at = f" at {where.short}" if where else ""
@@ -286,7 +305,7 @@ def trace(model: nn.Module, input_size: tuple[int, int, int] | None = None) -> f
     """
     tracer = ScopeTracer(input_size)
     try:
-        graph = tracer.trace(model)
+        graph = tracer.trace(model, concrete_args=_defaults(model))
     except TraceError as exc:
         raise TraceError(exc.message) from None
     except Exception as exc:  # noqa: BLE001 - fx raises many kinds; all are reported
