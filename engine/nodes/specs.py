@@ -348,7 +348,7 @@ NODE_TYPES: dict[str, NodeType] = {
         ),
         NodeType(
             "layernorm2d",
-            "LayerNorm (channels)",
+            "LayerNorm2d",
             "Other",
             (
                 ParamSpec("eps", "float", 1e-5, 0.0, 1.0),
@@ -362,7 +362,7 @@ NODE_TYPES: dict[str, NodeType] = {
         ),
         NodeType(
             "grn",
-            "Global Response Norm",
+            "GRN (ConvNeXt)",
             "Other",
             (ParamSpec("eps", "float", 1e-6, 0.0, 1.0),),
             1,
