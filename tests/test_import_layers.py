@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from cli import main as cli_main
-from engine.codegen.emit import export_code
+from engine.codegen.emit_blocks import export_blocks
+from engine.codegen.naming import class_name
 from engine.interop.convert import import_module
 from engine.interop.errors import TraceError, UnsupportedError
 from engine.interop.source import load_source
@@ -37,14 +38,10 @@ def _randomise(model: nn.Module) -> nn.Module:
 
 
 def _exported(imp) -> nn.Module:
+    """The default (readable) export of the imported design, compiled."""
     ns: dict = {}
-    exec(compile(export_code(imp.model), "export.py", "exec"), ns)  # noqa: S102
-    cls = next(
-        v
-        for v in ns.values()
-        if isinstance(v, type) and issubclass(v, nn.Module) and v is not nn.Module
-    )
-    return cls().eval()
+    exec(compile(export_blocks(imp.model), "export.py", "exec"), ns)  # noqa: S102
+    return ns[class_name(imp.model.name)]().eval()
 
 
 def _same_outputs(model: nn.Module, imp, size=(3, 16, 16)) -> None:
@@ -202,6 +199,22 @@ class _LN2d(nn.Module):
         else:
             x = self.norm(x)
         return x.permute(0, 3, 1, 2)
+
+
+class LayerNorm2d(nn.LayerNorm):
+    """timm's LayerNorm2d: a subclass of nn.LayerNorm permuting around F.layer_norm."""
+
+    def forward(self, x):
+        x = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias)
+        return x.permute(0, 3, 1, 2)
+
+
+def test_layernorm2d_subclass_in_a_sequential_exports_with_its_permutes():
+    """nn.Sequential(conv, LayerNorm2d): one LayerNorm node; the default export permutes."""
+    model = nn.Sequential(nn.Conv2d(3, 6, 3), LayerNorm2d(6), nn.ReLU())
+    imp = import_module(model, (3, 8, 8))
+    assert _types(imp)["1"] == "layernorm2d"
+    _same_outputs(model, imp, (3, 8, 8))
 
 
 @pytest.mark.parametrize("functional", [False, True], ids=["module", "functional"])

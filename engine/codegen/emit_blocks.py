@@ -503,8 +503,8 @@ def _is_chain(ir: ClassIR) -> bool:
         return False
     prev = ir.inputs[0]
     for k, e in enumerate(ir.elems):
-        if e.path != str(k) or e.ctor is None or e.pads or e.ins != [prev]:
-            return False
+        if e.path != str(k) or e.ctor is None or e.pads or e.ins != [prev] or e.op != "call":
+            return False  # an nn.Sequential only calls its children as they are
         prev = e.name
     return bool(ir.elems) and prev == ir.output
 

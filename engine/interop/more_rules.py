@@ -8,6 +8,8 @@ as written. :mod:`engine.interop.convert` merges these tables into its own.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import fx, nn
@@ -109,7 +111,71 @@ def _fn_shuffle(n: fx.Node):
     return "channel_shuffle", {"groups": int(_const(n, 1, "groups", None, "channel_shuffle"))}
 
 
+# --------------------------------------------------------------------------- padding
+def _pad(pads, mode: str, value, what: str) -> tuple[str, dict]:
+    if mode not in ("constant", "reflect", "replicate"):
+        raise Unsupported(f"{what} with mode '{mode}'")
+    pads = [int(v) for v in pads]
+    if len(pads) == 2:
+        pads += [0, 0]
+    if len(pads) != 4:
+        raise Unsupported(f"{what} of other dimensions than H and W ({len(pads)} values)")
+    if min(pads) < 0:
+        raise Unsupported(f"{what} with negative padding (cropping)")
+    value = 0.0 if value is None else float(value)
+    if mode == "constant" and not math.isfinite(value):
+        raise Unsupported(f"{what} with the value {value} (the Pad node fills with a number)")
+    left, right, top, bottom = pads
+    p = {"left": left, "right": right, "top": top, "bottom": bottom, "mode": mode}
+    p["value"] = value if mode == "constant" else 0.0
+    return "pad", p
+
+
+def _fn_pad(n: fx.Node):
+    what = "F.pad"
+    pads = _const(n, 1, "pad", None, what)
+    if not isinstance(pads, (tuple, list)):
+        raise Unsupported(f"{what} without a list of paddings")
+    return _pad(
+        pads, _const(n, 2, "mode", "constant", what), _const(n, 3, "value", 0.0, what), what
+    )
+
+
+def _pad_module(m) -> tuple[str, dict]:
+    mode = {
+        nn.ZeroPad2d: "constant",
+        nn.ConstantPad2d: "constant",
+        nn.ReflectionPad2d: "reflect",
+        nn.ReplicationPad2d: "replicate",
+    }[type(m)]
+    return _pad(m.padding, mode, getattr(m, "value", 0.0), f"nn.{type(m).__name__}")
+
+
+def _clamp(lo, hi, what: str) -> tuple[str, dict]:
+    if lo is None and hi is None:
+        raise Unsupported(f"{what} without bounds")
+    return "clamp", {
+        "min": None if lo is None else float(lo),
+        "max": None if hi is None else float(hi),
+    }
+
+
+def _fn_clamp(n: fx.Node):
+    what = "clamp"
+    return _clamp(_const(n, 1, "min", None, what), _const(n, 2, "max", None, what), what)
+
+
+def _fn_hardtanh(n: fx.Node):
+    what = "F.hardtanh"
+    return _clamp(_const(n, 1, "min_val", -1.0, what), _const(n, 2, "max_val", 1.0, what), what)
+
+
 MODULES: dict = {
+    nn.ZeroPad2d: _pad_module,
+    nn.ConstantPad2d: _pad_module,
+    nn.ReflectionPad2d: _pad_module,
+    nn.ReplicationPad2d: _pad_module,
+    nn.Hardtanh: lambda m: _clamp(m.min_val, m.max_val, "nn.Hardtanh"),
     nn.Upsample: lambda m: _upsample(
         m.size, m.scale_factor, m.mode, m.align_corners, m.recompute_scale_factor, "nn.Upsample"
     ),
@@ -168,6 +234,10 @@ FUNCTIONS: dict = {
     F.softmax: _fn_softmax,
     torch.softmax: _fn_softmax,
     F.interpolate: _fn_interpolate,
+    F.pad: _fn_pad,
+    torch.clamp: _fn_clamp,
+    torch.clip: _fn_clamp,
+    F.hardtanh: _fn_hardtanh,
     torch.channel_shuffle: _fn_shuffle,
     F.channel_shuffle: _fn_shuffle,
 }
@@ -176,6 +246,9 @@ METHODS: dict = {
     "softmax": _fn_softmax,
     "sigmoid_": _simple("sigmoid"),
     "tanh_": _simple("tanh"),
+    "clamp": _fn_clamp,
+    "clamp_": _fn_clamp,
+    "clip": _fn_clamp,
 }
 
 

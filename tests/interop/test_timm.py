@@ -13,12 +13,11 @@ import pytest
 import timm
 import torch
 
-from engine.codegen.emit_blocks import convert_state_dict, export_blocks
+from engine.codegen.emit_blocks import export_blocks
 from engine.codegen.naming import class_name
 from engine.interop.convert import import_module
 from engine.interop.errors import UnsupportedError
 from engine.interop.source import load_source
-from engine.runtime.build import build_module
 
 S64, S96 = (3, 64, 64), (3, 96, 96)
 # family → (timm model, input size): the smallest model of each family in the issue.
@@ -34,6 +33,7 @@ FAMILIES = {
     "RegNetX": ("regnetx_002", S64),
     "RegNetY": ("regnety_002", S64),
     "EfficientNet": ("efficientnet_b0", S64),
+    "EfficientNet (TF, 'same' padding)": ("tf_efficientnet_b0", S64),
     "MobileNetV2": ("mobilenetv2_050", S64),
     "MobileNetV3": ("mobilenetv3_small_050", S64),
     "LCNet": ("lcnet_050", S64),
@@ -51,10 +51,6 @@ FAMILIES = {
     "ConvNeXt": ("convnext_atto", S64),
     "ResNetV2": ("resnetv2_18", S64),
 }
-# The readable export of a block with several inputs (DLA's Tree, DenseNet's layers) is
-# issue 16's work:
-# until it lands, these are checked through the built design.
-BUILT_ONLY = {"DLA", "DenseNet"}
 
 
 def _timm(name: str) -> torch.nn.Module:
@@ -73,11 +69,7 @@ def _default_export(imp) -> torch.nn.Module:
     ns: dict = {}
     exec(compile(export_blocks(imp.model), "export.py", "exec"), ns)  # noqa: S102
     exported = ns[class_name(imp.model.name)]().eval()
-    keys = set(exported.state_dict())
-    # The import's keys become the export's own with issue 16 (module targets); until
-    # then they are mapped by the export's own key map.
-    state = imp.state if keys == set(imp.state) else convert_state_dict(imp.model, imp.state)
-    exported.load_state_dict(state, strict=True)
+    exported.load_state_dict(imp.state, strict=True)
     return exported
 
 
@@ -93,14 +85,11 @@ def test_family_imports_exactly(family):
     model = _timm(name)
     imp = import_module(model, size)
     n_timm = sum(p.numel() for p in model.parameters())
-    got = build_module(imp.model)
-    got.load_state_dict(imp.state, strict=True)
-    if family not in BUILT_ONLY:
-        got = _default_export(imp)
-    assert sum(p.numel() for p in got.parameters()) == n_timm
+    exported = _default_export(imp)
+    assert sum(p.numel() for p in exported.parameters()) == n_timm
     x = torch.randn(1, *size, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
-        want, out = model(x), got(x)
+        want, out = model(x), exported(x)
     scale = want.abs().max()
     assert ((out - want).abs().max() / scale).item() < 1e-5
 
