@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyleOptionGrap
 from designer import theme as th
 from designer.block_commands import BlockCommand, set_collapsed_command
 from designer.edge_item import curve
+from designer.plaintext import tip as plain_tip
 from engine.blocks.hierarchy import all_types, block_of, block_totals, is_under, records
 from engine.blocks.layout import BLOCK_H, collapsed_roots, unit_of
 from engine.blocks.types import BlockError
@@ -204,7 +205,9 @@ class BlockFrame(QGraphicsItem):
         self._bounds = QRectF()
         for r in self.rects:
             self._bounds = self._bounds.united(r)
-        self.setToolTip(f"{title}\nClick the chevron or double-click the title to collapse")
+        self.setToolTip(
+            plain_tip(f"{title}\nClick the chevron or double-click the title to collapse")
+        )
         self.update()
 
     def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QGraphicsItem, QStyle, QStyleOptionGraphicsItem
 
 from designer import theme as th
 from designer.node_label import LABEL_FROM, ZoomedLabel, layout_label, short_labels, short_shapes
+from designer.plaintext import tip as plain_tip
 from designer.theme import Theme
 from engine.analysis.analyzer import NodeResult
 from engine.nodes import NODE_TYPES, fmt_shape, summary_text
@@ -338,7 +339,7 @@ class NodeItem(QGraphicsItem):
                 "weights": t.body_metrics.horizontalAdvance(weights),
             }
         self.node_tip = self._tooltip()
-        tip = self.port_tip(self.hover_port) if self.hover_port else self.node_tip
+        tip = plain_tip(self.port_tip(self.hover_port) if self.hover_port else self.node_tip)
         if tip != self.toolTip():
             self.setToolTip(tip)
 

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from designer.plaintext import esc
 from engine.analysis.analyzer import analyze
 from engine.analysis.compare import Comparison, compare
 from engine.analysis.compare_text import cells, markdown
@@ -427,7 +428,7 @@ class CompareView(QWidget):
             self.breakdown_title.setText(f"<b>Breakdown {KIND_TITLES[b.kind]}</b>")
             self.legend.setText(
                 "  ".join(
-                    f'<span style="color:{COLORS[i]}">■</span> {d.name}'
+                    f'<span style="color:{COLORS[i]}">■</span> {esc(d.name)}'
                     for i, d in enumerate(comp.designs)
                 )
             )
@@ -514,7 +515,7 @@ class CompareView(QWidget):
                 symbolBrush=color,
                 symbolPen=None,
                 symbolSize=6,
-                name=e.name,
+                name=esc(e.name),  # pyqtgraph's legend renders HTML
             )
         if self.run_box.isHidden():
             self.run_box.show()

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from designer.plaintext import plain_label
 from engine.codegen.naming import class_name
 
 
@@ -62,6 +63,7 @@ class ExportDialog(QDialog):
             self,
         )
         self.info.setWordWrap(True)
+        plain_label(self.info)  # it shows file paths
         self.view = QPlainTextEdit(self)
         self.view.setReadOnly(True)
         self.view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)

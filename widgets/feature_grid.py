@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from designer.plaintext import esc
 from widgets.flow_layout import FlowLayout
 from widgets.plot_theme import theme_plot
 
@@ -189,7 +190,7 @@ class FeatureGrid(QWidget):
     def set_weights_text(self, text: str) -> None:
         """Say which weights made the maps, e.g. ``random, seed 0`` or ``loaded from FILE``."""
         self.weights_text = text
-        self.weights_label.setText(f"Weights: <b>{text}</b>")
+        self.weights_label.setText(f"Weights: <b>{esc(text)}</b>")
 
     def set_stale(self, stale: bool) -> None:
         """Dim the maps (they show an older graph) or show them plainly."""
@@ -352,7 +353,7 @@ class FeatureGrid(QWidget):
             else f"channels {self._first}–{self._first + self._count - 1} of {n}"
         )
         self.title.setText(
-            f"<b>{self.node}</b> ({self.result.types.get(self.node, '')}, {shape}): {what}"
+            f"<b>{esc(self.node)}</b> ({self.result.types.get(self.node, '')}, {shape}): {what}"
         )
         self.back.setVisible(self.enlarged is not None)
         if reset_view:

@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QSettings, QStandardPaths, Signal
+from PySide6.QtCore import QObject, QSettings, QStandardPaths, Qt, Signal
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 MAX_RECENT = 10
@@ -164,6 +164,7 @@ def ask_save_changes(parent: QWidget | None, name: str) -> str:
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Icon.Warning)
     box.setWindowTitle("Unsaved changes")
+    box.setTextFormat(Qt.TextFormat.PlainText)  # the name is shown as typed
     box.setText(f"“{name}” has changes that are not saved.")
     box.setInformativeText("Save them first?")
     box.setStandardButtons(
@@ -189,6 +190,7 @@ def ask_restore(parent: QWidget | None, what: str) -> str:
     box = QMessageBox(parent)
     box.setIcon(QMessageBox.Icon.Question)
     box.setWindowTitle("Recover unsaved work")
+    box.setTextFormat(Qt.TextFormat.PlainText)  # names and paths in ``what``
     box.setText("A ConvCanvas window did not close cleanly. It autosaved unsaved work:")
     box.setInformativeText(f"{what}\n\nRestore it? “Later” keeps it for the next start.")
     restore = box.addButton("Restore", QMessageBox.ButtonRole.AcceptRole)
@@ -205,11 +207,18 @@ def ask_restore(parent: QWidget | None, what: str) -> str:
     return KEEP
 
 
+def _message(parent: QWidget | None, icon, title: str, text: str) -> None:
+    """A modal message box showing ``text`` as plain text (names in it are never HTML)."""
+    box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, parent)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    box.exec()
+
+
 def show_notice(parent: QWidget | None, title: str, text: str) -> None:
     """Show a warning message box (something the user should know; nothing was lost)."""
-    QMessageBox.warning(parent, title, text)
+    _message(parent, QMessageBox.Icon.Warning, title, text)
 
 
 def show_error(parent: QWidget | None, title: str, text: str) -> None:
     """Show an error message box."""
-    QMessageBox.critical(parent, title, text)
+    _message(parent, QMessageBox.Icon.Critical, title, text)

@@ -8,6 +8,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLabel, QPushButton, QWidget
 
+from designer.plaintext import plain_label
+from designer.plaintext import tip as plain_tip
+
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp);;All files (*)"
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
 MODES = (("resize", "Resize"), ("crop", "Centre crop"))
@@ -50,7 +53,7 @@ class ImagePanel(QWidget):
         self.thumb.setFixedSize(48, 36)
         self.thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.thumb.setStyleSheet("border: 1px solid #999; background: #eee;")
-        self.name = QLabel("no image")
+        self.name = plain_label(QLabel("no image"))
         self.name.setMinimumWidth(70)
         self.open_button = QPushButton("Open image…")
         self.open_button.setToolTip("Choose a photo to run (or drop one on the window)")
@@ -102,8 +105,8 @@ class ImagePanel(QWidget):
         else:
             self.thumb.clear()
         self.name.setText(self.path.name)
-        self.name.setToolTip(str(self.path))
-        self.thumb.setToolTip(f"{self.path.name}\n{self.path}")
+        self.name.setToolTip(plain_tip(str(self.path)))
+        self.thumb.setToolTip(plain_tip(f"{self.path.name}\n{self.path}"))
         if emit:
             self.image_changed.emit(str(self.path))
 

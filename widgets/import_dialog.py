@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from designer.plaintext import plain_label
 from engine.core.packages import is_installed, pip_command, timm_model_names
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -220,7 +221,7 @@ class ImportDialog(QDialog):
         self.busy.setTextVisible(False)
         self.busy.setMaximumHeight(10)
         self.busy.hide()
-        self.status = QLabel("", self)
+        self.status = plain_label(QLabel("", self))
         self.status.setObjectName("import_status")
         self.status.setWordWrap(True)
         self.message = QLabel("", self)

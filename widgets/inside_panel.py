@@ -35,6 +35,8 @@ from PySide6.QtWidgets import (
 )
 
 from designer.document import Document
+from designer.plaintext import plain_label
+from designer.plaintext import tip as plain_tip
 from widgets.flow_layout import FlowLayout
 from widgets.image_panel import ImagePanel, image_path_from_mime
 from widgets.plot_theme import status_colors
@@ -172,11 +174,11 @@ class InsidePanel(QWidget):
         self.progress.setRange(0, 100)
         self.progress.setFixedWidth(90)
         self.progress.setTextVisible(True)
-        self.status = QLabel("Ready.")
+        self.status = plain_label(QLabel("Ready."))
         self.status.setMinimumWidth(80)
         # A long status never widens the dock: the notice line below carries long text.
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.notice = QLabel()
+        self.notice = plain_label(QLabel())
         self.notice.setWordWrap(True)
         self.notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.notice.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
@@ -438,7 +440,7 @@ class InsidePanel(QWidget):
         self.progress.setValue(0)
         line = " ".join(part.strip(" -") for part in message.splitlines() if part.strip())
         self.status.setText("Run refused." if message.startswith("Cannot") else "Run failed.")
-        self.status.setToolTip(message)
+        self.status.setToolTip(plain_tip(message))
         self.refused = line
         self.update_notice()
         self.status_message.emit(line, 10000)
@@ -501,7 +503,7 @@ class InsidePanel(QWidget):
         notice = result.extra.get("notice")  # e.g. the maps came through the pipe: why
         text = f"{text}. {notice}" if notice else text + "."
         self.status.setText(f"Done: {1000 * result.seconds:.0f} ms")
-        self.status.setToolTip(text)
+        self.status.setToolTip(plain_tip(text))
         self.status_message.emit(text, 15000 if notice else 5000)
         self.update_notice()
         QTimer.singleShot(STAGE_MS, lambda: self._show_sparsity(result))

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from designer.commands import RenameNodeCommand, SetParamCommand
 from designer.document import Document
+from designer.plaintext import plain_label
 from engine.core.errors import EngineError
 from engine.formatting import fmt_bytes, fmt_compact, fmt_int, fmt_rf
 from engine.nodes import NODE_TYPES, fmt_shape, pair
@@ -102,7 +103,7 @@ class Inspector(QWidget):
         self.editors: dict[str, ParamEditor] = {}
         self.session = 0  # edits merge into one undo step only within a session
 
-        self.title = QLabel(self)
+        self.title = plain_label(QLabel(self))
         font = self.title.font()
         font.setBold(True)
         font.setPointSizeF(font.pointSizeF() * 1.15)
@@ -118,12 +119,12 @@ class Inspector(QWidget):
         )
         self.id_edit.setAccessibleName("Node id")
         self.id_edit.editingFinished.connect(self.apply_id)
-        self.id_error = QLabel(self)
+        self.id_error = plain_label(QLabel(self))
         self.id_error.setWordWrap(True)
         self.id_error.setStyleSheet(error_style)
         self.id_error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.id_error.hide()
-        self.subtitle = QLabel(self)
+        self.subtitle = plain_label(QLabel(self))
         self.subtitle.setWordWrap(True)
         self.subtitle.setForegroundRole(QPalette.ColorRole.PlaceholderText)
 
@@ -135,7 +136,7 @@ class Inspector(QWidget):
         # label instead of cutting it off.
         self.form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
 
-        self.param_error = QLabel(self)
+        self.param_error = plain_label(QLabel(self))
         self.param_error.setWordWrap(True)
         self.param_error.setStyleSheet(error_style)
         self.param_error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -159,7 +160,7 @@ class Inspector(QWidget):
             ("activation", "Activation"),
             ("rf", "Receptive field"),
         ):
-            value = QLabel(self.readout_host)
+            value = plain_label(QLabel(self.readout_host))
             value.setWordWrap(True)
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             value.setMinimumWidth(80)  # long formulas wrap instead of being cut
@@ -167,7 +168,7 @@ class Inspector(QWidget):
             self.readouts[key] = value
         self._readout_form = ro
 
-        self.node_error = QLabel(self)
+        self.node_error = plain_label(QLabel(self))
         self.node_error.setWordWrap(True)
         self.node_error.setStyleSheet(error_style)
         self.node_error.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from designer.document import Document
+from designer.plaintext import plain_label
 from engine.formatting import fmt_bytes, fmt_compact, fmt_int, fmt_rf, fmt_rf_size
 from engine.nodes import NODE_TYPES, fmt_shape
 from widgets.plot_theme import status_colors
@@ -251,7 +252,7 @@ class LayerTable(QWidget):
         ):
             self.view.setColumnWidth(col, fm.horizontalAdvance(sample) + 18)
         # The totals of the block holding the selected rows (block totals = member sums).
-        self.block_line = QLabel(self)
+        self.block_line = plain_label(QLabel(self))
         self.block_line.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.block_line.hide()
         lay = QVBoxLayout(self)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from designer.document import Document
+from designer.plaintext import tip as plain_tip
 from engine.core import fileformat
 from engine.core.errors import EngineError, FormatError
 from engine.core.graph import GraphModel
@@ -271,6 +272,10 @@ class MainWindow(DesignTabs, AutosaveAndRecovery, QMainWindow):
         self.undo_action.setShortcuts([QKeySequence(K.Undo)])
         self.redo_action = self.undo_group.createRedoAction(self, "&Redo")
         self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        # Their tooltips would default to the text, which quotes node names: plain text.
+        g = self.undo_group
+        g.undoTextChanged.connect(lambda t: self.undo_action.setToolTip(plain_tip(f"Undo {t}")))
+        g.redoTextChanged.connect(lambda t: self.redo_action.setToolTip(plain_tip(f"Redo {t}")))
         self.pin_action = self._action(
             "&Pin baseline",
             lambda: self.totals_bar.pin(),
@@ -342,7 +347,7 @@ class MainWindow(DesignTabs, AutosaveAndRecovery, QMainWindow):
         paths = self.recent.paths()
         for i, path in enumerate(paths):
             act = menu.addAction(f"&{i + 1}  {path.name}")
-            act.setToolTip(str(path))
+            act.setToolTip(plain_tip(str(path)))
             act.setStatusTip(str(path))
             act.triggered.connect(lambda _c=False, p=path: self.open_file(p))
         if paths:
@@ -377,8 +382,12 @@ class MainWindow(DesignTabs, AutosaveAndRecovery, QMainWindow):
         redo.triggered.connect(lambda _c=False: stack.redo())
         stack.canUndoChanged.connect(undo.setEnabled)
         stack.canRedoChanged.connect(redo.setEnabled)
-        stack.undoTextChanged.connect(lambda t: undo.setToolTip(f"Undo {t}" if t else "Undo"))
-        stack.redoTextChanged.connect(lambda t: redo.setToolTip(f"Redo {t}" if t else "Redo"))
+        stack.undoTextChanged.connect(
+            lambda t: undo.setToolTip(plain_tip(f"Undo {t}") if t else "Undo")
+        )
+        stack.redoTextChanged.connect(
+            lambda t: redo.setToolTip(plain_tip(f"Redo {t}") if t else "Redo")
+        )
         undo.setEnabled(stack.canUndo())
         redo.setEnabled(stack.canRedo())
         self.toolbar_undo, self.toolbar_redo = undo, redo

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from PySide6.QtWidgets import QLabel
 
+from designer.plaintext import plain_label
+from designer.plaintext import tip as plain_tip
 from engine.core.errors import FormatError
 from engine.core.graph import GraphModel
 from widgets import files
@@ -30,9 +32,9 @@ class AutosaveAndRecovery:
         the usual one, and a warning that stays while autosaving fails."""
         location = files.data_location()
         self.data_folder = location.path
-        self.data_folder_note = QLabel(self)
+        self.data_folder_note = plain_label(QLabel(self))
         self.data_folder_note.setObjectName("data_folder_note")
-        self.autosave_warning = QLabel(self)
+        self.autosave_warning = plain_label(QLabel(self))
         self.autosave_warning.setObjectName("autosave_warning")
         self.autosave_warning.setStyleSheet("color: #b00020; font-weight: bold;")
         for label in (self.data_folder_note, self.autosave_warning):
@@ -41,7 +43,7 @@ class AutosaveAndRecovery:
         if location.problem:
             text = f"Autosaves go to {location.path} ({location.problem})"
             self.data_folder_note.setText(f"Autosaves go to a temporary folder: {location.path}")
-            self.data_folder_note.setToolTip(text)
+            self.data_folder_note.setToolTip(plain_tip(text))
             self.data_folder_note.show()
             print(f"convcanvas: {text}", file=sys.stderr)
         self.autosaver = Autosaver(self.doc, self.data_folder, self) if enabled else None
@@ -56,7 +58,7 @@ class AutosaveAndRecovery:
 
     def _autosave_failed(self, reason: str) -> None:
         self.autosave_warning.setText("⚠ Autosave failed: unsaved changes are not protected")
-        self.autosave_warning.setToolTip(f"Autosave failed: {reason}. Save with Ctrl+S.")
+        self.autosave_warning.setToolTip(plain_tip(f"Autosave failed: {reason}. Save with Ctrl+S."))
         self.autosave_warning.show()
 
     # ------------------------------------------------------------------ recovery

@@ -20,6 +20,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QStackedWidget, QTabWidget, QToolBar
 
 from designer.document import Document
+from designer.plaintext import tip as plain_tip
 from engine.core.graph import GraphModel
 from widgets.design_tab import DesignTab
 from widgets.import_dialog import ImportHost
@@ -230,7 +231,7 @@ class DesignTabs:
         i = self.design_tabs.indexOf(tab)
         if i >= 0:
             self.design_tabs.setTabText(i, tab.tab_text())
-            self.design_tabs.setTabToolTip(i, tab.tab_tooltip())
+            self.design_tabs.setTabToolTip(i, plain_tip(tab.tab_tooltip()))
         if tab is self._active and hasattr(self, "toolbar"):
             self._update_title()
 

@@ -39,6 +39,7 @@ from PySide6.QtWidgets import (
 
 from designer.document import Document
 from designer.head import AddHeadCommand
+from designer.plaintext import plain_label
 from engine.core.fileformat import to_dict
 from engine.training.files import weights_meta
 from engine.training.head import head_plan, head_problem
@@ -285,7 +286,7 @@ class TrainPanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
         self.progress.setValue(0)
-        self.status = QLabel(IDLE_TEXT)
+        self.status = plain_label(QLabel(IDLE_TEXT))
         self.status.setWordWrap(True)
 
         form = QFormLayout()
