@@ -71,6 +71,7 @@ class ClassIR:
     elems: list[Elem]
     output: str
     doc: str = ""
+    varargs: bool = False  # forward(self, *inputs): the inputs are concatenated as given
 
 
 @dataclass
@@ -149,7 +150,8 @@ def render_class(ir: ClassIR) -> list[str]:
                 out.append(f"        self.{e.name} = {ctor} if {e.cond} else None")
         else:
             out.append(f"        {_set('self', e.path, ctor)}")
-    out += ["", f"    def forward({', '.join(['self', *ir.inputs])}):"]
+    params = [f"*{i}" for i in ir.inputs] if ir.varargs else ir.inputs
+    out += ["", f"    def forward({', '.join(['self', *params])}):"]
     uses = Counter(i for e in ir.elems for i in e.ins)
     var = {i: i for i in ir.inputs}
     live = set(ir.inputs)
@@ -160,7 +162,7 @@ def render_class(ir: ClassIR) -> list[str]:
             if uses[i] == 0:
                 live.discard(var[i])
         first = e.ins[0]
-        if uses[first] == 0 and first in var:
+        if uses[first] == 0 and first in var and e.op != "catall":
             name = var[first]
         else:
             name = next(n for n in ("out", e.name, *(f"{e.name}_{k}" for k in range(1, 99)))
@@ -183,6 +185,8 @@ def _call(e: Elem, args: list[str]) -> str:
         return f"{expr} if {mod} is not None else {args[0]}" if e.cond else expr
     if e.op == "cat":
         expr = f"torch.cat([{', '.join(args)}], 1)"
+    elif e.op == "catall":
+        expr = f"torch.cat({args[0]}, 1)"
     elif e.op == "add":
         expr = " + ".join(args)
     elif e.op == "mul":
@@ -480,13 +484,24 @@ def _literal_ir(ctx: _Ctx, path: str) -> ClassIR:
         cname = _base_name(ctx, path)
         rec = records(model)[path]
         title = rec.get("name") or path.rsplit(".", 1)[-1]
-        doc = "" if title.isdigit() else doc_text(title, 70)
+        doc = "" if title.isdigit() or rec.get("class") else doc_text(title, 70)
     else:
         cname = plan.class_name
         outs = [elem_of.get(n) or arg_of[n] for n in plan.sinks]
         out_elem = outs[0]
         doc = ""
-    return ClassIR(cname, [], inputs, elems, out_elem, doc)
+    ir = ClassIR(cname, [], inputs, elems, out_elem, doc)
+    if len(inputs) > 1:
+        _fold_inputs(ir)
+    return ir
+
+
+def _fold_inputs(ir: ClassIR) -> None:
+    """``forward(self, *inputs)`` when one concatenation reads every input, in order."""
+    readers = [e for e in ir.elems if set(e.ins) & set(ir.inputs)]
+    if len(readers) == 1 and readers[0].op == "cat" and readers[0].ins == ir.inputs:
+        readers[0].op, readers[0].ins = "catall", ["inputs"]
+        ir.inputs, ir.varargs = ["inputs"], True
 
 
 def _base_name(ctx: _Ctx, path: str) -> str:
@@ -562,7 +577,7 @@ def _abstract(ctx: _Ctx, ir: ClassIR, base: str) -> tuple[tuple, list[int], list
     for e in ir.elems:
         dump = None
         if e.ctor is not None:
-            tree = ast.parse(e.ctor, mode="eval").body
+            tree = _normal(ast.parse(e.ctor, mode="eval").body)
             for node, role in _slots(ctx, tree):
                 values.append(node.value)
                 roles.append((e.name, role))
@@ -573,7 +588,8 @@ def _abstract(ctx: _Ctx, ir: ClassIR, base: str) -> tuple[tuple, list[int], list
         text = e.fn([f"#in{i}" for i in range(len(e.ins))]) if e.fn else None
         shape.append((canon.get(e.name, e.name), path, ins, e.op, e.cond, e.pads, dump, text))
     out = canon.get(ir.output, ir.output)
-    return (base, tuple(shape), tuple(ir.inputs), out, ir.doc), values, roles
+    inputs = ("*",) if ir.varargs else tuple(ir.inputs)
+    return (base, tuple(shape), inputs, out, ir.doc), values, roles
 
 
 def _fits(sh: _Shared, rows: list[list[int]]) -> bool:
@@ -620,17 +636,12 @@ def _new_shared(ctx: _Ctx, key: tuple, ir: ClassIR, rows: list[list[int]], roles
     for e in ir.elems:
         if e.ctor is None:
             continue
-        tree = ast.parse(e.ctor, mode="eval").body
-        found = _slots(ctx, tree)
-        changed = False
-        for node, _role in found:
+        tree = _normal(ast.parse(e.ctor, mode="eval").body)
+        for node, _role in _slots(ctx, tree):
             if slot in params:
-                node.value = None  # marked; replaced below
-                node.__dict__["cc_arg"] = params[slot]
-                changed = True
+                node.__dict__["cc_arg"] = params[slot]  # replaced by the argument's name
             slot += 1
-        if changed:
-            e.ctor = _pretty(_Args().visit(tree))
+        e.ctor = _pretty(_Args().visit(tree))
     ir.name = name
     ir.args = args
     ctx.classes[name] = render_class(ir)
@@ -641,11 +652,46 @@ def _new_shared(ctx: _Ctx, key: tuple, ir: ClassIR, rows: list[list[int]], roles
 
 
 class _Args(ast.NodeTransformer):
-    """Numbers marked as constructor arguments become their names."""
+    """Numbers marked as constructor arguments become their names; defaults are left out."""
 
     def visit_Constant(self, node: ast.Constant) -> ast.AST:  # noqa: N802 - ast visitor protocol
         arg = node.__dict__.get("cc_arg")
         return ast.Name(arg, ast.Load()) if arg else node
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:  # noqa: N802 - ast visitor protocol
+        self.generic_visit(node)
+        defaults = _DEFAULTS.get(ast.unparse(node.func), {})
+        node.keywords = [
+            kw
+            for kw in node.keywords
+            if not (
+                kw.arg in defaults
+                and isinstance(kw.value, ast.Constant)
+                and type(kw.value.value) is int
+                and kw.value.value == defaults[kw.arg]
+            )
+        ]
+        return node
+
+
+# Keywords written out for comparison (so 1×1 and 3×3 convs can share a class), and left
+# out again where they keep torch's default.
+_DEFAULTS = {"nn.Conv2d": {"stride": 1, "padding": 0, "groups": 1}}
+
+
+def _normal(tree: ast.expr) -> ast.expr:
+    """The constructor with every keyword of :data:`_DEFAULTS` written out (in one order)."""
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        defaults = _DEFAULTS.get(ast.unparse(node.func))
+        if not defaults:
+            continue
+        given = {kw.arg: kw for kw in node.keywords}
+        rest = [kw for kw in node.keywords if kw.arg not in defaults]
+        ordered = [given.get(k) or ast.keyword(k, ast.Constant(v)) for k, v in defaults.items()]
+        node.keywords = rest[:1] + ordered + rest[1:]  # kernel_size first, as written
+    return tree
 
 
 def _share(ctx: _Ctx, pending: list[tuple[str, ClassIR]]) -> None:

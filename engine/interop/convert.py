@@ -469,6 +469,10 @@ def _build(
         scope = n.meta.get("cc_scope") or None
         if n.op == "call_module":
             scope = str(n.target).rpartition(".")[0] or None
+        elif n.op in ("call_function", "call_method") and nid == n.name and scope:
+            # Named inside its module (layer1_0_relu, not fx's relu_4): the same in every
+            # instance of the module's class, so the export can share that class.
+            nid = scope.replace(".", "_") + "_" + re.sub(r"_\d+\Z", "", n.name)
         nid, scope = relocate(n, nid, scope, owners, owned)
         if t == ALIAS:  # x.contiguous(): the same value
             ids[n] = ids[fused.inputs[n][0]]
