@@ -9,6 +9,8 @@ An infer function returns ``(shape, weights, biases, other_params, macs)`` or ra
 
 from __future__ import annotations
 
+import math
+import struct
 from collections.abc import Callable
 from fractions import Fraction
 
@@ -506,19 +508,36 @@ def _rf_conv_t(c: tuple, rf: RF, s: tuple) -> RF:
     return (axes[0], axes[1])
 
 
+def _f32(x: float) -> float:
+    """``x`` rounded to single precision."""
+    return struct.unpack("f", struct.pack("f", x))[0]
+
+
 def _source_index(o: int, n_in: int, n_out: int, c: tuple) -> tuple[int, int]:
-    """The input pixels output ``o`` of an upsampling reads, as torch computes them."""
+    """The input pixels output ``o`` of an upsampling reads, as torch computes them.
+
+    torch computes the source position in the tensor's precision; both the double and the
+    single-precision results are taken, so the range holds for float64 and float32 maps.
+    """
     size, scale, mode, align = c
     if mode == "bilinear" and align:
-        src = o * (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+        s64 = (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+        s32 = _f32(_f32(n_in - 1) / (n_out - 1)) if n_out > 1 else 0.0
+        srcs = (o * s64, _f32(o * s32))
     else:
-        ratio = 1 / scale if size is None else n_in / n_out
+        if size is None:
+            s64, s32 = 1 / scale, _f32(1 / scale)
+        else:
+            s64, s32 = n_in / n_out, _f32(n_in / n_out)
         if mode == "nearest":
-            i = min(int(o * ratio), n_in - 1)
-            return i, i
-        src = max((o + 0.5) * ratio - 0.5, 0.0)
-    i0 = min(int(src), n_in - 1)
-    return i0, min(i0 + 1, n_in - 1)
+            srcs = (o * s64, _f32(o * s32))
+        else:
+            srcs = ((o + 0.5) * s64 - 0.5, _f32(_f32(_f32(o + 0.5) * s32) - 0.5))
+    firsts = [min(max(math.floor(v), 0), n_in - 1) for v in srcs]
+    last = max(firsts)
+    if mode == "bilinear":
+        last = min(last + 1, n_in - 1)  # the right neighbour
+    return min(firsts), last
 
 
 def _rf_upsample(c: tuple, rf: RF, s: tuple) -> RF:
