@@ -21,7 +21,7 @@ IMAGES = 50
 
 def measure(state: dict | None, size: int = 64, images: int = IMAGES):
     """``(per-ReLU mean sparsity {node: (depth, value)}, hits, rf area, effective area)``."""
-    from cli.localise import localise
+    from cli.features_outputs import localise
     from engine.runtime.features import FeatureRunner
     from engine.runtime.weights import apply_partial
     from engine.templates.tiny import tiny_cnn

@@ -1,5 +1,5 @@
 """Command line tools (no Qt): ``summary``, ``export``, ``import``, ``features``, ``compare``,
-``train``, ``data``.
+``train``, ``data``, ``localise``.
 
 Each command lives in its own module exposing ``add_arguments(parser)`` and
 ``run(args) -> int``; this module only dispatches.
@@ -27,6 +27,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare": ("cli.compare", "totals of several designs side by side, with the change"),
     "train": ("cli.train", "train the design as a classifier on shapes or an image folder"),
     "data": ("cli.data", "write the built-in shapes data set as PNGs and labels.csv"),
+    "localise": (
+        "cli.localise",
+        "measure where each localisation method points, on labelled images",
+    ),
 }
 
 

@@ -13,8 +13,13 @@ Runs the image once through the graph (random weights from ``--seed``, or traine
   activation of the last spatial node (or ``--node``/``--channel``), its effective box
   (the smallest box holding half the input gradient's mass) and the gradient as a heat
   overlay;
-- ``localisation.json``: ``{"node", "channel", "y", "x", "value", "rf_box", "effective_box"}``,
-  boxes ``[x0, y0, x1, y1]`` in original-image pixels, x1 and y1 exclusive;
+- ``localisation.json``: ``{"node", "channel", "y", "x", "value", "rf_box", "effective_box",
+  "class", "boxes", "skipped"}``, boxes ``[x0, y0, x1, y1]`` in original-image pixels, x1
+  and y1 exclusive; ``boxes`` has one per localisation method (``receptive_field``,
+  ``effective``, ``class_activation``, ``grad_cam``: :mod:`engine.runtime.localise`, for
+  the predicted class or ``--class``), ``skipped`` names each method that does not apply
+  and why;
+- ``localisation_<method>.png``: each method's heat map and box on the image;
 - with ``--weights FILE`` (``.safetensors`` or ``.pt``, exported-code keys) every output is
   for those weights, and ``sparsity_by_depth.png`` plots ReLU sparsity by depth for the
   random (``--seed``) and the loaded weights.
@@ -22,7 +27,7 @@ Runs the image once through the graph (random weights from ``--seed``, or traine
 It prints the localisation box. Exit status 0 on success; 1 when the work is refused (an
 empty graph, graph errors, not one input node, over the memory limit, which counts
 weights, every map and the largest temporary before anything is allocated, a bad
-``--node``/``--channel``); 2 when an input cannot be read (graph file, image: missing,
+``--node``/``--channel``/``--class``/``--cam-node``); 2 when an input cannot be read (graph file, image: missing,
 damaged, over the pixel limit) or the output folder cannot be written, and for bad usage
 (e.g. ``--memory-limit nan``, ``--seed 2**70``). Reasons go to stderr, escaped.
 """
@@ -274,6 +279,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="localise within this channel only",
     )
     parser.add_argument(
+        "--class",
+        dest="cls",
+        metavar="CLASS",
+        help="the class of the class activation map and Grad-CAM: an index, or a name the "
+        "weights file lists (default: the predicted class)",
+    )
+    parser.add_argument(
+        "--cam-node",
+        metavar="ID",
+        help="the node Grad-CAM weighs (default: the class activation map's node, else the "
+        "last spatial node)",
+    )
+    parser.add_argument(
         "--mode",
         choices=MODES,
         default="resize",
@@ -322,16 +340,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def write_trained_outputs(args, model, result: FeatureResult, loc, out: Path) -> None:
     """``localisation.png`` / ``.json`` and, with ``--weights``, ``sparsity_by_depth.png``."""
-    from cli.localise import (
+    from cli.features_outputs import (
         depth_series,
         render_localisation,
         render_sparsity_by_depth,
         write_localisation_json,
+        write_method_overlays,
     )
 
     render_localisation(result, loc).save(out / "localisation.png")
     if loc is not None:
         write_localisation_json(loc, out / "localisation.json")
+        write_method_overlays(result, loc, out, getattr(args, "class_names", None))
     if getattr(args, "weights", None) is None:
         return
     from engine.runtime.features import run_features
@@ -375,7 +395,8 @@ def run(args: argparse.Namespace) -> int:
     except FormatError as exc:
         report("features", exc)
         return EXIT_UNREADABLE
-    from cli.localise import build_runner, localise
+    from cli.features_outputs import build_runner, class_names, localise
+    from engine.runtime.localise import LocaliseError
 
     try:
         runner = build_runner(
@@ -392,7 +413,11 @@ def run(args: argparse.Namespace) -> int:
             memory_limit=int(args.memory_limit * 1024**2),
             max_pixels=args.max_image_pixels,
         )
-        loc = localise(result, runner)
+        args.class_names = class_names(getattr(args, "weights", None))
+        loc = localise(result, runner, cls=args.cls, node=args.cam_node, classes=args.class_names)
+    except LocaliseError as exc:
+        print(f"features: {escape(exc)}", file=sys.stderr)
+        return EXIT_REFUSED
     except ImageError as exc:
         report("features", exc)
         return EXIT_UNREADABLE if exc.path is not None else EXIT_REFUSED

@@ -1,184 +1,233 @@
-"""The ``features`` command's trained-network outputs: weights, localisation and sparsity by depth.
+"""``python main.py localise DESIGN [--weights W] --data shapes|FOLDER [--count N] [--seed S] [--json]``.
 
-* :func:`build_runner` builds the feature runner and loads ``--weights`` into it;
-* :func:`localise` adds the effective receptive field of the localised activation
-  (:mod:`engine.runtime.effective_rf`) to the theoretical box;
-* :func:`render_localisation` draws both boxes and the gradient heat overlay;
-* :func:`write_localisation_json` writes ``localisation.json``;
-* :func:`render_sparsity_by_depth` plots sparsity by depth, random against trained weights.
+Measures every localisation method (:mod:`engine.runtime.localise`: receptive field,
+effective field, class activation map, Grad-CAM) on labelled images: the built-in
+``shapes`` held-out images (never used in training) at the design's input size, or a
+folder holding ``labels.csv`` (``file,label,class,x0,y0,x1,y1``, as ``data shapes``
+writes; boxes in image pixels, x1 and y1 exclusive). For each method it prints the hit
+rate (the box's centre within 20 % of the image size of the object's centre), the mean IoU
+with the object's box and the mean box area (share of the image); ``--json`` prints
+``{"methods": {NAME: {"hits", "count", "rate", "iou", "area"}}, "skipped": {NAME: why},
+"images": [{"file", "object", "class", "boxes"}]}``. The class of the class activation map
+and Grad-CAM is the predicted one. Without ``--weights`` the weights are random (``--seed``).
+
+Exit status 0 measured; 1 refused (graph errors, no spatial layer, a label the design's
+output does not have); 2 unreadable input or bad usage (a missing design, weights file,
+folder or image; a labels.csv with missing columns or a box outside its image).
 """
 
 from __future__ import annotations
 
+import argparse
+import csv
 import json
 import sys
 from pathlib import Path
 
-import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from cli import load_graph_arg, tolerant_stdout
+from cli.safety import EXIT_OK, EXIT_REFUSED, EXIT_UNREADABLE, escape, int_range, report, seed
 
-from cli.safety import escape
-from engine.runtime.feature_types import FeatureResult
-
-RF_COLOUR = (255, 60, 60)
-EFFECTIVE_COLOUR = (40, 230, 255)
-BACKGROUND = (32, 32, 36)
-TEXT = (235, 235, 235)
+COLUMNS = ("file", "label", "class", "x0", "y0", "x1", "y1")
+DEFAULT_COUNT = 100
 
 
-def _font(size: int = 13):
-    try:
-        return ImageFont.load_default(size=size)
-    except (TypeError, OSError):  # pragma: no cover - Pillow without FreeType
-        return ImageFont.load_default()
+class LabelsError(Exception):
+    """labels.csv cannot be used; the message names the line and what is wrong.
+
+    ``refused`` is true when the file is fine but does not suit the design (a label its
+    output does not have): exit status 1 rather than 2.
+    """
+
+    def __init__(self, message: str, refused: bool = False) -> None:
+        super().__init__(message)
+        self.refused = refused
 
 
-def build_runner(model, seed: int, memory_limit: int, weights: str | None):
-    """A :class:`~engine.runtime.features.FeatureRunner` with ``weights`` loaded (if given).
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``localise`` arguments to ``parser``."""
+    parser.add_argument("file", nargs="?", help="a .json graph file")
+    parser.add_argument("--template", metavar="NAME", help="a built-in template (e.g. tiny_cnn)")
+    parser.add_argument("--weights", metavar="FILE", help="trained weights (default: random)")
+    parser.add_argument(
+        "--data", required=True, help="'shapes' or a folder with labels.csv (as `data` writes)"
+    )
+    parser.add_argument(
+        "--count",
+        type=int_range(1, 1_000_000, "--count"),
+        help=f"images to measure (default {DEFAULT_COUNT} shapes, or every row of labels.csv)",
+    )
+    parser.add_argument(
+        "--seed", type=seed, default=0, help="seed of the shapes images and random weights (0)"
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def read_labels(folder: Path, count: int | None, classes=None, n_out: int | None = None):
+    """The rows of ``folder/labels.csv`` as ``(file, image path, (x0, y0, x1, y1))``.
 
     Raises
     ------
-    FeatureError, WeightsError
-        The graph cannot run, or the file does not fit it (nothing is loaded then).
+    LabelsError
+        No labels.csv, missing columns, a missing image, a box that is empty or outside
+        its image, a label the design's output (``n_out`` classes, names ``classes``) has not.
     """
-    from engine.runtime.features import FeatureRunner
+    from PIL import Image, UnidentifiedImageError
 
-    runner = FeatureRunner(model, seed=seed, memory_limit=memory_limit)
-    if weights is not None:
-        from engine.runtime.weights import load_weights
+    path = folder / "labels.csv"
+    if not path.is_file():
+        raise LabelsError(f"there is no labels.csv in '{escape(folder)}' (make one with `data`)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LabelsError(f"cannot read '{escape(path)}': {escape(exc)}") from None
+    reader = csv.DictReader(text.splitlines())
+    header = reader.fieldnames or []
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        raise LabelsError(
+            f"labels.csv lacks the column(s) {', '.join(missing)}; its header must hold "
+            f"{','.join(COLUMNS)}"
+        )
+    rows = []
+    for line, row in enumerate(reader, start=2):
+        if count is not None and len(rows) >= count:
+            break
+        where = f"labels.csv line {line}"
+        name = row["file"] or ""
+        try:
+            box = tuple(int(row[c]) for c in ("x0", "y0", "x1", "y1"))
+            label = int(row["label"])
+        except (TypeError, ValueError):
+            raise LabelsError(f"{where}: label and box must be whole numbers") from None
+        image = folder / name
+        if not name or not image.is_file():
+            raise LabelsError(f"{where}: the image '{escape(name)}' does not exist in the folder")
+        try:
+            with Image.open(image) as im:
+                w, h = im.size
+        except (OSError, UnidentifiedImageError):
+            raise LabelsError(f"{where}: '{escape(name)}' is not a readable image") from None
+        x0, y0, x1, y1 = box
+        if not (0 <= x0 < x1 <= w and 0 <= y0 < y1 <= h):
+            raise LabelsError(
+                f"{where}: the box x {x0}–{x1}, y {y0}–{y1} is empty or outside the {w}×{h} "
+                f"image '{escape(name)}'"
+            )
+        if n_out is not None and not 0 <= label < n_out:
+            raise LabelsError(
+                f"{where}: class {label} ({escape(row['class'])}) is unknown: the design has "
+                f"{n_out} classes (0–{n_out - 1})",
+                refused=True,
+            )
+        if classes and label < len(classes) and row["class"] != classes[label]:
+            raise LabelsError(
+                f"{where}: class {label} is '{classes[label]}' for these weights, "
+                f"not '{escape(row['class'])}'",
+                refused=True,
+            )
+        rows.append((name, str(image), box))
+    if not rows:
+        raise LabelsError("labels.csv has no rows")
+    return rows
 
-        for note in load_weights(runner.module, weights, model):
-            print(escape(note), file=sys.stderr)
-        runner.weights_text = f"loaded from {Path(weights).name}"
+
+def table_text(report_: dict) -> list[str]:
+    """The measurement as aligned text lines."""
+    from engine.runtime.heat import TITLES
+
+    lines = [f"{'method':<24}{'hits':>10}{'rate':>8}{'mean IoU':>10}{'mean area':>11}"]
+    for m, r in report_["methods"].items():
+        lines.append(
+            f"{TITLES[m]:<24}{r['hits']:>5}/{r['count']:<4}{r['rate']:>8.0%}"
+            f"{r['iou']:>10.3f}{r['area']:>11.0%}"
+        )
+    for m, why in report_["skipped"].items():
+        lines.append(f"{TITLES[m]}: skipped ({why})")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    """Measure and print; return the exit status (see the module docstring)."""
+    tolerant_stdout()
+    from engine.core.errors import EngineError, FormatError
+
+    folder = None
+    if args.data != "shapes":
+        folder = Path(args.data)
+        if not folder.is_dir():
+            what = "does not exist" if not folder.exists() else "is not a folder"
+            print(
+                f"localise: --data '{escape(folder)}' {what}: give 'shapes' or a folder with "
+                f"labels.csv",
+                file=sys.stderr,
+            )
+            return EXIT_UNREADABLE
+    try:
+        model, source = load_graph_arg(args)
+    except FormatError as exc:
+        report("localise", exc)
+        return EXIT_UNREADABLE
+    from cli.features_outputs import build_runner, class_names
+    from engine.runtime.localise import evaluate, shapes_samples, spatial_nodes
+
+    try:
+        runner = build_runner(model, args.seed, 2 * 1024**3, args.weights)
+    except EngineError as exc:
+        report("localise", exc)
+        unreadable = type(exc).__name__ == "WeightsError" and not (
+            exc.missing or exc.unexpected or exc.mismatched
+        )
+        return EXIT_UNREADABLE if unreadable else EXIT_REFUSED
+    if not spatial_nodes(runner.analysis):
+        print(
+            "localise: the design has no spatial layer (no node with a C×H×W output), so "
+            "there is nothing to localise",
+            file=sys.stderr,
+        )
+        return EXIT_REFUSED
+    from engine.runtime.localise import output_node
+
+    n_out = int(runner.analysis.nodes[output_node(runner.analysis)].shape[0])
+    classes = class_names(args.weights)
+    if folder is None:
+        from engine.training.shapes import CLASSES
+
+        h, w = runner.size
+        count = args.count or DEFAULT_COUNT
+        if min(h, w) < 16:
+            print(f"localise: shapes need an input of at least 16×16, not {h}×{w}", file=sys.stderr)
+            return EXIT_REFUSED
+        if n_out < len(CLASSES):
+            print(
+                f"localise: shapes have {len(CLASSES)} classes, the design's output has {n_out}",
+                file=sys.stderr,
+            )
+            return EXIT_REFUSED
+        samples = list(shapes_samples((h, w), count, args.seed))
+        what = f"{count} held-out shapes images ({w}×{h}, seed {args.seed})"
     else:
-        runner.weights_text = f"random, seed {seed}"
-    return runner
+        try:
+            rows = read_labels(folder, args.count, classes, n_out)
+        except LabelsError as exc:
+            print(f"localise: {exc}", file=sys.stderr)
+            return EXIT_REFUSED if exc.refused else EXIT_UNREADABLE
+        samples = rows
+        what = f"{len(rows)} images of '{escape(folder)}'"
+    from engine.runtime.images import ImageError
 
-
-def localise(result: FeatureResult, runner) -> dict | None:
-    """The localisation record: theoretical and effective boxes of the localised activation.
-
-    Returns
-    -------
-    dict or None
-        ``{"node", "channel", "y", "x", "value", "rf_box", "effective_box"}`` (boxes
-        ``[x0, y0, x1, y1]`` in original-image pixels, x1/y1 exclusive) and, under the key
-        ``"_grad"``, the float32 gradient map over the network input (not written to JSON).
-        ``None`` when no node has a spatial map.
-    """
-    from engine.runtime.effective_rf import effective_box
-
-    b = result.box
-    if b is None:
-        return None
-    eff, grad = effective_box(
-        runner.module, result.input, result.preprocess, b.node, b.channel, b.y, b.x
-    )
-    return {
-        "node": b.node,
-        "channel": int(b.channel),
-        "y": int(b.y),
-        "x": int(b.x),
-        "value": float(b.value),
-        "rf_box": [int(b.x0), int(b.y0), int(b.x1), int(b.y1)],
-        "effective_box": [int(v) for v in eff],
-        "_grad": grad,
-    }
-
-
-def write_localisation_json(loc: dict, path: Path) -> None:
-    """``localisation.json``: the record of :func:`localise` without the gradient map."""
-    record = {k: v for k, v in loc.items() if not k.startswith("_")}
-    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-
-
-def heat_on_original(grad: np.ndarray, result: FeatureResult) -> np.ndarray:
-    """The gradient map in [0, 1] over the original image (zero outside a centre crop)."""
-    pre = result.preprocess
-    h, w = pre.original_size
-    sy, sx = pre.scale
-    oy, ox = pre.offset
-    ih, iw = pre.input_size
-    top, left = max(0, round(oy)), max(0, round(ox))
-    ch, cw = max(1, min(h - top, round(ih * sy))), max(1, min(w - left, round(iw * sx)))
-    # Overflowing weights give inf/nan gradients: nan counts as 0, inf as the peak.
-    g = np.nan_to_num(grad.astype(np.float64), nan=0.0, posinf=np.finfo(np.float64).max, neginf=0.0)
-    g = g / g.max() if g.size and g.max() > 0 else g
-    plane = Image.fromarray(g.astype(np.float32), "F").resize((cw, ch), Image.Resampling.BILINEAR)
-    out = np.zeros((h, w), np.float32)
-    out[top : top + ch, left : left + cw] = np.asarray(plane)
-    return np.clip(out, 0.0, 1.0)
-
-
-def render_localisation(result: FeatureResult, loc: dict | None) -> Image.Image:
-    """The image with the gradient heat overlay, the theoretical box (red) and the
-    effective box (cyan), and a one-line legend below."""
-    image = result.image
-    img = Image.fromarray(image, "RGB" if image.ndim == 3 else "L").convert("RGB")
-    if loc is None:
-        return img
-    base = np.asarray(img, np.float32)
-    heat = heat_on_original(loc["_grad"], result) ** 0.5  # sqrt: faint mass stays visible
-    hot = np.stack([heat, heat * 0.55, np.zeros_like(heat)], axis=2) * 255
-    alpha = (0.75 * heat)[:, :, None]
-    mixed = base * (1 - alpha) + hot * alpha
-    img = Image.fromarray(np.clip(mixed, 0, 255).astype(np.uint8), "RGB")
-    scale = max(1, 256 // max(1, min(img.size)))
-    if scale > 1:  # small images (64×64 shapes) are enlarged so that the boxes read well
-        img = img.resize((img.width * scale, img.height * scale), Image.Resampling.NEAREST)
-    draw = ImageDraw.Draw(img)
-    width = max(2, round(min(img.size) / 150))
-    for key, colour in (("rf_box", RF_COLOUR), ("effective_box", EFFECTIVE_COLOUR)):
-        x0, y0, x1, y1 = (v * scale for v in loc[key])
-        draw.rectangle((x0, y0, max(x0, x1 - 1), max(y0, y1 - 1)), outline=colour, width=width)
-    legend_h = 22
-    out = Image.new("RGB", (max(img.width, 330), img.height + legend_h), BACKGROUND)
-    out.paste(img, (0, 0))
-    d = ImageDraw.Draw(out)
-    font = _font(12)
-    y = img.height + 4
-    d.rectangle((6, y + 3, 16, y + 12), outline=RF_COLOUR, width=2)
-    d.text((20, y), "receptive field", fill=TEXT, font=font)
-    d.rectangle((122, y + 3, 132, y + 12), outline=EFFECTIVE_COLOUR, width=2)
-    d.text((136, y), "effective (half |gradient|)", fill=TEXT, font=font)
-    return out
-
-
-def depth_series(result: FeatureResult) -> list[tuple[int, float]]:
-    """``(depth, sparsity)`` of every ReLU output (every node when there is no ReLU)."""
-    nodes = [n for n in result.order if result.types[n] == "relu"] or list(result.order)
-    return [(result.depth[n], result.stats[n].sparsity) for n in nodes]
-
-
-def render_sparsity_by_depth(series: dict[str, list[tuple[int, float]]]) -> Image.Image:
-    """A line chart: sparsity (0–100 %) against depth, one line per named series."""
-    colours = [(150, 150, 160), (255, 170, 40), (40, 200, 255)]
-    w, h, left, bottom, top, right = 560, 320, 56, 40, 30, 150
-    img = Image.new("RGB", (w, h), BACKGROUND)
-    d = ImageDraw.Draw(img)
-    font = _font(12)
-    depths = [p[0] for s in series.values() for p in s] or [0, 1]
-    lo, hi = min(depths), max(depths)
-    span = max(1, hi - lo)
-    px = lambda dep: left + (dep - lo) / span * (w - left - right)
-    py = lambda v: h - bottom - v * (h - bottom - top)
-    d.line((left, top, left, h - bottom, w - right, h - bottom), fill=TEXT)
-    for v in (0.0, 0.25, 0.5, 0.75, 1.0):
-        d.line((left - 4, py(v), left, py(v)), fill=TEXT)
-        d.text((8, py(v) - 7), f"{v:.0%}", fill=TEXT, font=font)
-    d.text((left, 8), "ReLU sparsity (fraction of zeros) by depth", fill=TEXT, font=font)
-    d.text(((left + w - right) // 2 - 16, h - 18), "depth", fill=TEXT, font=font)
-    for dep in sorted(set(depths)):
-        d.line((px(dep), h - bottom, px(dep), h - bottom + 4), fill=TEXT)
-        d.text((px(dep) - 6, h - bottom + 6), str(dep), fill=TEXT, font=font)
-    for k, (name, pts) in enumerate(series.items()):
-        c = colours[k % len(colours)]
-        xy = [(px(a), py(b)) for a, b in pts]
-        if len(xy) > 1:
-            d.line(xy, fill=c, width=2)
-        for x, y in xy:
-            d.ellipse((x - 3, y - 3, x + 3, y + 3), fill=c)
-        ly = top + 10 + 20 * k
-        d.line((w - right + 12, ly + 7, w - right + 32, ly + 7), fill=c, width=2)
-        d.text((w - right + 38, ly), name, fill=TEXT, font=font)
-    return img
+    try:
+        result = evaluate(runner, samples, keep_boxes=args.json)
+    except ImageError as exc:
+        report("localise", exc)
+        return EXIT_UNREADABLE
+    except EngineError as exc:
+        report("localise", exc)
+        return EXIT_REFUSED
+    result["weights"] = runner.weights_text
+    if args.json:
+        print(json.dumps(result, indent=1))
+        return EXIT_OK
+    print(f"localise: {escape(source)}, weights {runner.weights_text}, on {what}")
+    for line in table_text(result):
+        print(line)
+    return EXIT_OK

@@ -11,7 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
-from cli.localise import localise
+from cli.features_outputs import localise
 from engine.runtime.features import FeatureRunner
 from engine.runtime.weights import apply_partial, save_state
 from engine.templates.tiny import tiny_cnn

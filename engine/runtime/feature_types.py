@@ -102,3 +102,31 @@ class FeatureResult:
     box: Box | None = None
     seconds: float = 0.0
     extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Localised:
+    """One localisation method's answer (:mod:`engine.runtime.localise`).
+
+    Attributes
+    ----------
+    method : str
+        ``receptive_field``, ``effective``, ``class_activation`` or ``grad_cam``.
+    box : (x0, y0, x1, y1)
+        Original-image pixels, x1 and y1 exclusive.
+    input_box : (y0, x0, y1, x1)
+        The same box in network-input pixels, before mapping to the image.
+    heat : numpy.ndarray
+        float32 ``(H, W)`` over the network input, scaled to ``[0, 1]``.
+    node : str
+        The node whose map the method used.
+    cls : int or None
+        The class (class activation, Grad-CAM), else ``None``.
+    """
+
+    method: str
+    box: tuple[int, int, int, int]
+    input_box: tuple[int, int, int, int]
+    heat: np.ndarray
+    node: str
+    cls: int | None = None
