@@ -489,8 +489,16 @@ def test_localisation_json_has_both_boxes_in_image_pixels(tiny_file, tmp_path, c
     )
     assert code == 0
     loc = json.loads((tmp_path / "o" / "localisation.json").read_text())
-    assert set(loc) == {"node", "channel", "y", "x", "value", "rf_box", "effective_box"}
+    assert set(loc) == {"node", "channel", "y", "x", "value", "rf_box", "effective_box"} | {
+        "class",
+        "boxes",
+        "skipped",
+    }
     assert loc["node"] == "relu4"
+    assert list(loc["boxes"]) == ["receptive_field", "effective", "class_activation", "grad_cam"]
+    assert loc["boxes"]["receptive_field"] == loc["rf_box"] and loc["skipped"] == {}
+    for method in loc["boxes"]:
+        assert (tmp_path / "o" / f"localisation_{method}.png").is_file()
     for box in (loc["rf_box"], loc["effective_box"]):
         x0, y0, x1, y1 = box
         assert 0 <= x0 < x1 <= 64 and 0 <= y0 < y1 <= 48

@@ -158,6 +158,8 @@ class InsidePanel(QWidget):
         self.document = document
         self.scene = scene
         self.controller = controller if controller is not None else RunController(document, self)
+        # Every run also traces where the network looked (all localisation methods).
+        self.controller.options.setdefault("localise", True)
         self.result = None
         self.node: str | None = None
         self.tint: dict[str, QColor] | None = None

@@ -1,29 +1,44 @@
-"""The input image with receptive-field boxes.
+"""The input image with receptive-field boxes and where the network looked.
 
-The solid box is the localisation: the receptive field of the strongest activation of
-the last spatial node (the engine's :attr:`FeatureResult.box`), or of the node and
-channel the user picked. The dashed box follows the mouse over any feature map: the
-receptive field of the hovered pixel, from :func:`engine.runtime.features.rf_box` (no torch is
-loaded by that import). The dotted outline is the part of the image the network sees
-(after a centre crop).
+The solid red box is the receptive field of the strongest activation of the last spatial
+node (the engine's :attr:`FeatureResult.box`), or of the node and channel the user
+picked. The dashed box follows the mouse over any feature map: the receptive field of the
+hovered pixel, from :func:`engine.runtime.features.rf_box` (no torch is loaded by that
+import). The dotted outline is the part of the image the network sees (after a centre
+crop).
+
+The method choice above the image shows one localisation method's heat map and box
+(computed in the worker by :mod:`engine.runtime.localise`, carried in
+``result.extra["localised"]``): the receptive field, the effective field (the input
+gradient of that strongest activation), the class activation map or Grad-CAM of the
+predicted class. They describe the run, whichever node is selected, and the caption
+says which activation or class they trace.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPen
-from PySide6.QtWidgets import QGraphicsRectItem, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QGraphicsRectItem, QLabel, QVBoxLayout, QWidget
 
 from engine.runtime.feature_types import Box
 from engine.runtime.features import FeatureError, rf_box
+from engine.runtime.heat import METHODS, TITLES
 from widgets.plot_theme import theme_plot
 
 BOX_COLOR = QColor(255, 40, 40)
 EFFECTIVE_COLOR = QColor(255, 200, 0)
 HOVER_COLOR = QColor(0, 220, 255)
 INPUT_COLOR = QColor(255, 255, 255)
+METHOD_COLORS = {
+    "receptive_field": QColor(255, 120, 120),
+    "effective": EFFECTIVE_COLOR,
+    "class_activation": QColor(90, 230, 90),
+    "grad_cam": QColor(255, 90, 255),
+}
+DEFAULT_METHOD = "effective"
 
 
 def strongest_box(result, analysis, node: str, channel: int | None = None) -> Box:
@@ -53,8 +68,27 @@ def _rect_item(color: QColor, style: Qt.PenStyle, width: float = 2.0) -> QGraphi
     return item
 
 
+def heat_rgba(heat: np.ndarray, color: QColor) -> np.ndarray:
+    """A ``[0, 1]`` heat map as an RGBA overlay in ``color``: opacity grows with the square
+    root of the heat, so that faint mass stays visible."""
+    level = np.sqrt(np.clip(np.asarray(heat, np.float32), 0.0, 1.0))
+    rgba = np.empty(level.shape + (4,), np.uint8)
+    rgba[..., 0] = color.red()
+    rgba[..., 1] = color.green()
+    rgba[..., 2] = color.blue()
+    rgba[..., 3] = (210 * level).astype(np.uint8)
+    return rgba
+
+
 class RFView(QWidget):
-    """The original image and the receptive-field boxes on it."""
+    """The original image, the receptive-field boxes and one localisation method on it.
+
+    Signals
+    -------
+    method_changed(str)   the localisation method shown
+    """
+
+    method_changed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -79,20 +113,40 @@ class RFView(QWidget):
         # the network's input region, and the smallest box holding half of it.
         self.heat = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.heat)
-        self.effective_item = _rect_item(EFFECTIVE_COLOR, Qt.PenStyle.SolidLine, 2.0)
+        self.effective_item = _rect_item(EFFECTIVE_COLOR, Qt.PenStyle.SolidLine, 2.5)
+        self.effective_item.setZValue(11)
         self.effective_box: tuple[int, int, int, int] | None = None
+        self.localised: dict = {}
+        self.skipped: dict[str, str] = {}
+        self.method = DEFAULT_METHOD
+        self.method_box = QComboBox()
+        for m in METHODS:
+            self.method_box.addItem(f"Where it looked: {TITLES[m]}", m)
+        self.method_box.setCurrentIndex(METHODS.index(DEFAULT_METHOD))
+        self.method_box.setToolTip(
+            "Heat map and box of one localisation method for the last run: the receptive "
+            "field or the effective field (input gradient) of the strongest activation, or "
+            "the class activation map / Grad-CAM of the predicted class"
+        )
+        self.method_box.currentIndexChanged.connect(
+            lambda _i: self.set_method(self.method_box.currentData())
+        )
         for item in (self.input_item, self.box_item, self.hover_item, self.effective_item):
             self.plot.addItem(item)
         self.marker = pg.ScatterPlotItem(size=9, symbol="+", pen=pg.mkPen(BOX_COLOR, width=2))
         self.plot.addItem(self.marker)
         self.caption = QLabel("Run the network to locate its strongest activation.")
         self.caption.setWordWrap(True)
+        self.method_caption = QLabel(" ")
+        self.method_caption.setWordWrap(True)
         self.hover_caption = QLabel(" ")
         self.hover_caption.setWordWrap(True)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
+        lay.addWidget(self.method_box)
         lay.addWidget(self.plot, 1)
         lay.addWidget(self.caption)
+        lay.addWidget(self.method_caption)
         lay.addWidget(self.hover_caption)
 
     # ------------------------------------------------------------------ public
@@ -128,50 +182,101 @@ class RFView(QWidget):
         self.input_item.setVisible(pre.mode == "crop")
         self.view.autoRange(padding=0.02)
         self.set_effective(result.extra.get("effective_box"), result.extra.get("effective_grad"))
+        self.localised = dict(result.extra.get("localised") or {})
+        self.skipped = dict(result.extra.get("localise_skipped") or {})
         self.set_box(result.box)
+        self.show_method()
 
     def set_effective(self, box, grad) -> None:
-        """Keep the result's effective box and gradient; :meth:`set_box` shows them with the
-        localisation box they belong to."""
+        """Keep the result's effective box and gradient (shown when the method is ``effective``)."""
         self.effective_box = tuple(box) if box is not None else None
         self._effective_grad = grad
 
-    def _show_effective(self, box: Box | None) -> None:
-        """The heat overlay and effective box, when ``box`` is the result's localisation."""
-        grad = getattr(self, "_effective_grad", None)
-        rb = self.result.box if self.result is not None else None
-        same = (
-            box is not None
-            and rb is not None
-            and (box.node, box.channel, box.y, box.x) == (rb.node, rb.channel, rb.y, rb.x)
-        )
-        if not same or self.effective_box is None or grad is None:
+    def set_method(self, method: str) -> None:
+        """Show ``method``'s heat map and box (one of :data:`engine.runtime.heat.METHODS`)."""
+        if method not in METHODS:
+            raise ValueError(f"unknown localisation method {method!r}")
+        if self.method_box.currentData() != method:
+            self.method_box.setCurrentIndex(METHODS.index(method))  # (calls back once)
+            return
+        self.method = method
+        self.show_method()
+        self.method_changed.emit(method)
+
+    def method_rect(self) -> tuple[int, int, int, int] | None:
+        """The shown method's box ``(x0, y0, x1, y1)`` in image pixels, or ``None``."""
+        if not self.effective_item.isVisible():
+            return None
+        r = self.effective_item.rect()
+        return round(r.left()), round(r.top()), round(r.right()), round(r.bottom())
+
+    def show_method(self) -> None:
+        """Draw the chosen method's heat overlay and box for the current result.
+
+        The methods describe the run (the strongest activation of the last spatial node,
+        the predicted class), so they stay whichever node is selected; the caption says
+        what they trace. Without the worker's maps (an older worker, or a design they do
+        not apply to) the effective field falls back to ``effective_box``/``_grad``.
+        """
+        loc = self.localised.get(self.method) if self.result is not None else None
+        color = METHOD_COLORS[self.method]
+        if loc is not None:
+            box, heat = loc.box, loc.heat
+        elif self.method == "effective" and self.effective_box is not None:
+            box, heat = self.effective_box, getattr(self, "_effective_grad", None)
+        else:
+            box, heat = None, None
+        if box is None or self.result is None:
             self.effective_item.setVisible(False)
             self.heat.clear()
             self.heat.setVisible(False)
+            why = self.skipped.get(self.method) or self.skipped.get("all")
+            self.method_caption.setText(
+                f"{TITLES[self.method]}: not available for this design ({why})."
+                if why and self.result is not None
+                else " "
+            )
             return
-        x0, y0, x1, y1 = self.effective_box
+        x0, y0, x1, y1 = box
+        pen = self.effective_item.pen()
+        pen.setColor(color)
+        self.effective_item.setPen(pen)
         self.effective_item.setRect(QRectF(x0, y0, x1 - x0, y1 - y0))
         self.effective_item.setVisible(True)
-        g = np.asarray(grad, np.float32)
-        top = float(g.max()) if g.size else 0.0
-        level = np.sqrt(g / top) if top > 0 else np.zeros_like(g)
-        rgba = np.zeros(g.shape + (4,), np.uint8)
-        rgba[..., 0] = 255
-        rgba[..., 1] = (140 * level).astype(np.uint8)
-        rgba[..., 3] = (200 * level).astype(np.uint8)
-        self.heat.setImage(rgba, autoLevels=False, levels=(0, 255))
-        pre = self.result.preprocess
-        oy, ox = pre.offset
-        sy, sx = pre.scale
-        ih, iw = pre.input_size
-        self.heat.setRect(QRectF(ox, oy, iw * sx, ih * sy))
-        self.heat.setVisible(True)
-        self.caption.setText(
-            self.caption.text()
-            + f"<br><span style='color:{EFFECTIVE_COLOR.darker(120).name()}'>■</span> effective "
-            f"field (half the input gradient's mass, heat = |gradient|): x {x0}–{x1}, y {y0}–{y1}"
+        if heat is not None:
+            g = np.asarray(heat, np.float32)
+            top = float(g.max()) if g.size else 0.0
+            self.heat.setImage(
+                heat_rgba(g / top if top > 0 else g, color), autoLevels=False, levels=(0, 255)
+            )
+            pre = self.result.preprocess
+            oy, ox = pre.offset
+            sy, sx = pre.scale
+            ih, iw = pre.input_size
+            self.heat.setRect(QRectF(ox, oy, iw * sx, ih * sy))
+            self.heat.setVisible(True)
+        else:
+            self.heat.setVisible(False)
+        self.method_caption.setText(
+            f"<span style='color:{color.darker(120).name()}'>■</span> "
+            + self._method_text(loc, box)
         )
+
+    def _method_text(self, loc, box) -> str:
+        x0, y0, x1, y1 = box
+        where = f"x {x0}–{x1}, y {y0}–{y1}"
+        b = self.result.box
+        act = f"the strongest activation of <b>{b.node}</b>" if b is not None else "it"
+        if self.method == "receptive_field":
+            return f"receptive field of {act}: {where}"
+        if self.method == "effective":
+            return f"effective field of {act} (half its input gradient's mass): {where}"
+        cls = loc.cls if loc is not None else None
+        names = self.result.extra.get("class_names") or []
+        name = names[cls] if cls is not None and cls < len(names) else f"class {cls}"
+        what = "class activation map" if self.method == "class_activation" else "Grad-CAM"
+        node = loc.node if loc is not None else "?"
+        return f"{what} of the predicted {name} over <b>{node}</b> (half its mass): {where}"
 
     def rf_center(self, box: Box) -> tuple[float, float]:
         """The centre of ``box``'s receptive field before clipping, in image pixels.
@@ -204,7 +309,6 @@ class RFView(QWidget):
         self.box = box
         if box is None:
             self.box_item.setVisible(False)
-            self._show_effective(None)
             self.marker.setData([])
             if self.result is not None:
                 self.caption.setText("No spatial map to localise.")
@@ -219,7 +323,6 @@ class RFView(QWidget):
             f"its receptive field covers x {box.x0}–{box.x1}, y {box.y0}–{box.y1} "
             f"({box.x1 - box.x0}×{box.y1 - box.y0} image pixels)"
         )
-        self._show_effective(box)
 
     def hover(self, node: str, channel: int, y: int, x: int, value: float) -> None:
         """Draw the receptive field of feature pixel ``(y, x)`` of ``node`` (dashed)."""

@@ -45,6 +45,7 @@ from engine.training.files import weights_meta
 from engine.training.head import head_plan, head_problem
 from engine.training.shapes import CLASSES as SHAPE_CLASSES
 from engine.worker.client import Cancelled, Crashed, Failed, Finished, Progress, WorkerClient
+from widgets.localisation_table import LocalisationTable
 from widgets.plot_theme import theme_plot
 from widgets.train_state import IDLE_TEXT, TrainState
 
@@ -373,6 +374,8 @@ class TrainPanel(QWidget):
         plots.addWidget(self.loss_plot)
         plots.addWidget(self.acc_plot)
         plots.addWidget(self.sparsity_plot)
+        self.localisation = LocalisationTable()  # filled after training on shapes
+        plots.addWidget(self.localisation)
 
         lay = QVBoxLayout(self)
         lay.addLayout(form)
@@ -411,6 +414,7 @@ class TrainPanel(QWidget):
             self.status.setText(state.status)
         self._redraw()
         self._draw_series()
+        self.localisation.set_report(getattr(state.last_result, "localisation", None))
 
     def _data_changed(self, *_a) -> None:
         folder = self.data_box.currentData() == "folder"
@@ -619,6 +623,8 @@ class TrainPanel(QWidget):
             f"({result.samples_per_second:.0f} images/s): held-out accuracy {acc:.1%}{skipped}.",
             st,
         )
+        if st is self.state:
+            self.localisation.set_report(getattr(result, "localisation", None))
         self.host.rerun(doc)
 
     def _on_failed(self, message: str) -> None:

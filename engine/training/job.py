@@ -109,4 +109,48 @@ class TrainJob:
         if notes:  # the fine-tuning notes stay readable while the data are prepared
             phase = " ".join(f"{n}." for n in notes) + " Preparing the data"
         progress(0, json.dumps({"points": [], "phase": phase}))
-        return train(model, config, progress=report, init_state=init)
+        result = train(model, config, progress=report, init_state=init)
+        if config.data == "shapes" and opts.get("localise", True):
+            phase = f"measuring localisation on {LOCALISE_IMAGES} held-out images"
+            progress(100, json.dumps({"points": [], "phase": phase}))
+            result.localisation = localisation_table(model, result.state, config.seed, init)
+        return result
+
+
+#: Held-out shapes images of the localisation table after training.
+LOCALISE_IMAGES = 40
+
+
+def localisation_table(
+    model, state: dict, seed: int = 0, images: int = LOCALISE_IMAGES, init_state=None
+) -> dict:
+    """Every localisation method on held-out shapes images, before and after training.
+
+    Returns
+    -------
+    dict
+        ``{"images": N, "random": report, "trained": report}`` with reports of
+        :func:`engine.runtime.localise.evaluate` (``random``: the weights training started
+        from), or ``{"error": text}`` when the design cannot be measured (no spatial layer,
+        an input smaller than 16×16).
+    """
+    from engine.core.errors import EngineError
+    from engine.runtime.features import FeatureRunner
+    from engine.runtime.localise import evaluate, shapes_samples, spatial_nodes
+    from engine.runtime.weights import apply_partial
+
+    try:
+        runner = FeatureRunner(model, seed=seed)
+        if not spatial_nodes(runner.analysis):
+            return {"error": "the design has no spatial layer"}
+        if min(runner.size) < 16:
+            return {"error": "the input is smaller than the 16×16 shapes"}
+        samples = list(shapes_samples(runner.size, images, seed))
+        if init_state:
+            apply_partial(runner.module, init_state)
+        before = evaluate(runner, samples)
+        apply_partial(runner.module, state)
+        after = evaluate(runner, samples)
+    except (EngineError, ValueError) as exc:
+        return {"error": str(exc)}
+    return {"images": images, "random": before, "trained": after}

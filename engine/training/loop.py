@@ -83,6 +83,10 @@ class TrainResult:
     skipped : int
         Unreadable images left out.
     cancelled : bool
+    localisation : dict
+        Filled by the training worker after a shapes run
+        (:func:`engine.training.job.localisation_table`): hit rates of every localisation
+        method, random against trained weights; empty otherwise.
     """
 
     state: dict
@@ -98,6 +102,7 @@ class TrainResult:
     data_name: str = ""
     skipped: int = 0
     cancelled: bool = False
+    localisation: dict = field(default_factory=dict)
     maps: dict = field(default_factory=dict)  # always empty: the worker loop looks for maps
 
 

@@ -95,18 +95,22 @@ class FeatureJob:
         result.extra["builds"] = self.builds
         if request.get("weights", True):
             result.extra["weight_hist"] = self._weight_histograms()
-        if options.get("effective") and result.box is not None:
-            # The localised activation's effective receptive field: |input gradient| and the
-            # smallest box holding half of it (engine.runtime.effective_rf).
-            from engine.runtime.effective_rf import effective_box
+        if (options.get("effective") or options.get("localise")) and result.box is not None:
+            # Where the network looked, by every method (engine.runtime.localise): the
+            # effective field of the localised activation, the class activation map and
+            # Grad-CAM of the predicted class, each with its heat map and box.
+            from engine.runtime.localise import localise
 
-            b = result.box
             progress(96, "tracing the strongest activation back to the image")
-            box, grad = effective_box(
-                self._runner.module, result.input, result.preprocess, b.node, b.channel, b.y, b.x
-            )
-            result.extra["effective_box"] = box
-            result.extra["effective_grad"] = grad
+            try:
+                done, skipped = localise(self._runner, result)
+            except ValueError as exc:  # (LocaliseError) the design does not allow it
+                done, skipped = {}, {"all": str(exc)}
+            result.extra["localised"] = done
+            result.extra["localise_skipped"] = skipped
+            if "effective" in done:
+                result.extra["effective_box"] = done["effective"].box
+                result.extra["effective_grad"] = done["effective"].heat
         return result
 
     def _weight_histograms(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
