@@ -46,7 +46,8 @@ def ran(tmp_path_factory):
 
 
 def test_writes_one_png_per_node_csv_and_prints_box(ran, capsys):
-    """Exit 0; one PNG per node, sparsity.csv, localisation.png and .json; the box printed."""
+    """Exit 0; one PNG per node, sparsity.csv, localisation.png and .json, one overlay per
+    method that applies; the box printed."""
     out = ran / "out"
     code = main(["features", str(ran / "g.json"), "--image", str(SAMPLE), "--out", str(out)])
     printed = capsys.readouterr().out
@@ -60,7 +61,10 @@ def test_writes_one_png_per_node_csv_and_prints_box(ran, capsys):
         "005_fc.png",
     ]
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        names + ["localisation.json", "localisation.png", "sparsity.csv"]
+        names
+        + ["localisation.json", "localisation.png", "sparsity.csv"]
+        # one overlay per method; no global average pool here, so no class activation map
+        + [f"localisation_{m}.png" for m in ("receptive_field", "effective", "grad_cam")]
     )
     r = run_features(small_graph(), SAMPLE)
     b = r.box
