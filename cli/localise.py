@@ -59,6 +59,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--seed", type=seed, default=0, help="seed of the shapes images and random weights (0)"
     )
+    parser.add_argument(
+        "--threads",
+        type=int_range(0, 256, "--threads"),
+        default=1,
+        help="torch threads (1: one image at a time is fastest on a busy machine; 0: torch's "
+        "default)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
 
@@ -167,8 +174,13 @@ def run(args: argparse.Namespace) -> int:
     except FormatError as exc:
         report("localise", exc)
         return EXIT_UNREADABLE
+    import torch
+
     from cli.features_outputs import build_runner, class_names
     from engine.runtime.localise import evaluate, shapes_samples, spatial_nodes
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     try:
         runner = build_runner(model, args.seed, 2 * 1024**3, args.weights)

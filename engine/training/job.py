@@ -113,7 +113,9 @@ class TrainJob:
         if config.data == "shapes" and opts.get("localise", True):
             phase = f"measuring localisation on {LOCALISE_IMAGES} held-out images"
             progress(100, json.dumps({"points": [], "phase": phase}))
-            result.localisation = localisation_table(model, result.state, config.seed, init)
+            result.localisation = localisation_table(
+                model, result.state, config.seed, init_state=init
+            )
         return result
 
 
@@ -134,6 +136,8 @@ def localisation_table(
         from), or ``{"error": text}`` when the design cannot be measured (no spatial layer,
         an input smaller than 16×16).
     """
+    import torch
+
     from engine.core.errors import EngineError
     from engine.runtime.features import FeatureRunner
     from engine.runtime.localise import evaluate, shapes_samples, spatial_nodes
@@ -148,9 +152,14 @@ def localisation_table(
         samples = list(shapes_samples(runner.size, images, seed))
         if init_state:
             apply_partial(runner.module, init_state)
-        before = evaluate(runner, samples)
-        apply_partial(runner.module, state)
-        after = evaluate(runner, samples)
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # one small image at a time: one thread is fastest
+        try:
+            before = evaluate(runner, samples)
+            apply_partial(runner.module, state)
+            after = evaluate(runner, samples)
+        finally:
+            torch.set_num_threads(threads)
     except (EngineError, ValueError) as exc:
         return {"error": str(exc)}
     return {"images": images, "random": before, "trained": after}
