@@ -1,4 +1,4 @@
-"""The newer node types against torch.nn / torch.nn.functional: values, shapes, counts, code.
+"""The node types added for timm and ONNX models against torch.nn / torch.nn.functional.
 
 Each test builds a small design, runs :func:`engine.runtime.build.build_module` and checks
 its output against torch's own layer or function applied to the same input (and the same
@@ -626,8 +626,7 @@ def test_grn_field_is_the_whole_map_at_every_pixel():
 
 
 def test_grn_code_defines_its_class_once():
-    """Both exports define GlobalResponseNorm once, before the model; a design of that name
-    gets another class name."""
+    """Both exports define GlobalResponseNorm once; a design of that name gets another."""
     m = chain(("grn", {}), ("grn", {"eps": 1e-5}))
     m.name = "GlobalResponseNorm"
     for code in (export_code(m), export_blocks(m)):
@@ -670,8 +669,7 @@ def test_clamp_bounds_are_checked():
 
 
 def test_targets_are_the_built_modules():
-    """Module targets are exactly the built model's submodules: a hardsigmoid with ONNX's
-    alpha and the expression types (slice, clamp, pad…) have none, GRN and LayerNorm do."""
+    """Targets are exactly the built submodules (expressions such as slice or pad have none)."""
     from engine.codegen.targets import module_targets
 
     m = chain(
@@ -692,8 +690,7 @@ def test_targets_are_the_built_modules():
 
 
 def test_block_type_counts_channels_through_a_slice_and_a_transposed_conv():
-    """In a block type, a nested block after a slice [0:4] (then a transposed conv to 6)
-    gets in_channels 4 (then 6), not the block's input channels."""
+    """In a block type, a nested block after a slice [0:4] or a conv_transpose to 6 sees 4 or 6."""
     from engine.blocks.types import E, instantiate, type_from_dict
 
     inner = type_from_dict({"key": "inner", "class": "Inner",
