@@ -23,12 +23,10 @@ import linecache
 import os
 import sys
 import traceback
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 from torch import fx, nn
-from torch.fx import _symbolic_trace
 
 from engine.interop.errors import TraceError
 
@@ -134,10 +132,13 @@ class ScopeTracer(fx.Tracer):
         self._values: dict = {}
         self._meta: dict = {}
         self._root: nn.Module | None = None
+        self._evaluating = False
+        self._paths: dict | None = None
 
     def trace(self, root, concrete_args=None):  # noqa: D102
         self._root = root if isinstance(root, nn.Module) else None
         self._values.clear()
+        self._paths = None
         return super().trace(root, concrete_args)
 
     def proxy(self, node: fx.Node) -> fx.Proxy:  # noqa: D102
@@ -170,7 +171,8 @@ class ScopeTracer(fx.Tracer):
         if node in memo:
             return memo[node]
         stack = [(node, False)]
-        with _unpatched():
+        self._evaluating = True  # fx's patched Module.__call__/__getattr__ record nothing
+        try:
             while stack:
                 n, ready = stack.pop()
                 if n in memo:
@@ -180,7 +182,34 @@ class ScopeTracer(fx.Tracer):
                     continue
                 stack.append((n, True))
                 stack.extend((a, False) for a in n.all_input_nodes if a not in memo)
+        finally:
+            self._evaluating = False
         return memo[node]
+
+    def call_module(self, m, forward, args, kwargs):  # noqa: D102
+        if self._evaluating:
+            return forward(*args, **kwargs)
+        return super().call_module(m, forward, args, kwargs)
+
+    def getattr(self, attr, attr_val, parameter_proxy_cache):  # noqa: D102
+        if self._evaluating:
+            return attr_val
+        if not isinstance(attr_val, torch.Tensor):
+            return attr_val
+        # fx searches all of the model's parameters on every access (quadratic); a map
+        # from each tensor to its path gives the same get_attr node at once.
+        if self._paths is None:
+            self._paths = {id(p): k for k, p in self._root.named_parameters()}
+            if self.proxy_buffer_attributes:
+                for k, b in self._root.named_buffers():
+                    self._paths.setdefault(id(b), k)
+        is_param = isinstance(attr_val, nn.Parameter)
+        path = self._paths.get(id(attr_val))
+        if path is None or not (is_param or self.proxy_buffer_attributes):
+            return super().getattr(attr, attr_val, parameter_proxy_cache)
+        if path not in parameter_proxy_cache:
+            parameter_proxy_cache[path] = self.create_proxy("get_attr", path, (), {})
+        return parameter_proxy_cache[path]
 
     def _to_meta(self, v):
         if isinstance(v, torch.Tensor) and v.device.type != "meta":
@@ -202,6 +231,8 @@ class ScopeTracer(fx.Tracer):
             return torch.empty(1, *self.input_size, device="meta")
         if n.op == "get_attr":
             return self._to_meta(_fetch(self._root, str(n.target)))
+        if _keeps_shape(n, self._root) and isinstance(args[0], torch.Tensor):
+            return args[0]  # batch norm, activations: the input's shape (meta: no data)
         try:
             return self._run(n, args, kwargs, meta=True)
         except (NotImplementedError, RuntimeError, TypeError):
@@ -225,17 +256,47 @@ class ScopeTracer(fx.Tracer):
         return n.target(*args, **kwargs)
 
 
-@contextmanager
-def _unpatched():
-    """torch.nn.Module's own ``__call__`` and ``__getattr__`` (fx replaces them while tracing),
-    so that running a layer on meta tensors records nothing."""
-    call, get = nn.Module.__call__, nn.Module.__getattr__
-    nn.Module.__call__ = _symbolic_trace._orig_module_call
-    nn.Module.__getattr__ = _symbolic_trace._orig_module_getattr
-    try:
-        yield
-    finally:
-        nn.Module.__call__, nn.Module.__getattr__ = call, get
+_SAME_SHAPE_MODULES = (
+    nn.BatchNorm2d,
+    nn.ReLU,
+    nn.ReLU6,
+    nn.SiLU,
+    nn.GELU,
+    nn.Hardswish,
+    nn.Hardsigmoid,
+    nn.Sigmoid,
+    nn.Tanh,
+    nn.LeakyReLU,
+    nn.ELU,
+    nn.Mish,
+    nn.Identity,
+    nn.Dropout,
+)
+_SAME_SHAPE_FUNCTIONS = frozenset(
+    {
+        torch.nn.functional.batch_norm,
+        torch.nn.functional.relu,
+        torch.nn.functional.relu6,
+        torch.nn.functional.silu,
+        torch.nn.functional.gelu,
+        torch.nn.functional.hardswish,
+        torch.nn.functional.hardsigmoid,
+        torch.nn.functional.leaky_relu,
+        torch.nn.functional.dropout,
+        torch.relu,
+        torch.sigmoid,
+        torch.tanh,
+    }
+)
+
+
+def _keeps_shape(n: fx.Node, root: nn.Module | None) -> bool:
+    """Whether ``n`` gives a tensor of its first input's shape (elementwise, batch norm)."""
+    if n.op == "call_module":
+        return type(root.get_submodule(str(n.target))) in _SAME_SHAPE_MODULES
+    if n.op == "call_function":
+        return n.target in _SAME_SHAPE_FUNCTIONS and bool(n.args)
+    return n.op == "call_method" and n.target in ("relu", "relu_", "sigmoid", "tanh")
 
 
 def _zeros_like_meta(v):
