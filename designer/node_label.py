@@ -53,6 +53,7 @@ _NAMES = {
     "pad": ("pad",),
     "grn": ("GRN",),
     "clamp": ("clamp",),
+    "prelu": ("PReLU",),
     "mul": ("mul", "×"),
     "adaptive_avgpool": ("adapt avg", "AAP"),
     "input": ("input",),

@@ -152,6 +152,8 @@ def make_module(type_name: str, p: dict, x: torch.Tensor) -> nn.Module | None:
         if p["mode"] == "constant":
             return _Lambda(lambda t: nn.functional.pad(t, sides, value=p["value"]))
         return _Lambda(lambda t: nn.functional.pad(t, sides, mode=p["mode"]))
+    if type_name == "prelu":
+        return nn.PReLU(p["num_parameters"], p["init"], dtype=x.dtype)
     if type_name == "clamp":
         return _Lambda(lambda t: torch.clamp(t, p["min"], p["max"]))
     if type_name == "scale_shift":

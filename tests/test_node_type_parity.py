@@ -719,3 +719,28 @@ def test_memory_need_counts_a_transposed_convs_column_buffer():
     _, _, working = memory_need(analyze(m))
     # 900 KiB, more than 16 B per output value (64·18·18·16 = 324 KiB)
     assert working == 4 * 64 * 15 * 15 * 4 * 4
+
+
+# --------------------------------------------------------------------------- PReLU
+@pytest.mark.parametrize("n", [1, 4])
+def test_prelu_equals_torch(n):
+    """Shared or per-channel learned slopes: F.prelu's values with the same weight, n params."""
+    m = one_node("prelu", {"num_parameters": n, "init": 0.1})
+    model = build_module(m)
+    assert model.n.weight.shape == (n,)
+    with torch.no_grad():
+        model.n.weight.normal_()
+    x = x_of()
+    with torch.inference_mode():
+        torch.testing.assert_close(model(x), F.prelu(x, model.n.weight), rtol=0, atol=0)
+    assert analyze(m)["n"].other == n
+    ctor = "nn.PReLU(init=0.1)" if n == 1 else "nn.PReLU(num_parameters=4, init=0.1)"
+    assert f"self.n = {ctor}" in export_code(m)
+
+
+def test_prelu_slopes_must_match_the_channels():
+    """3 slopes on 4 channels is an error naming both numbers."""
+    a = analyze(one_node("prelu", {"num_parameters": 3}))
+    assert a["n"].error == (
+        "prelu 'n' num_parameters 3 must be 1 or the 4 channels of 'x'; set it to 1 or 4"
+    )

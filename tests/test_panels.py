@@ -72,6 +72,7 @@ def test_palette_groups_node_types_by_category(qtbot):
             "ELU",
             "Mish",
             "Tanh",
+            "PReLU",
             "Clamp",
             "Softmax",
         ],  # fmt: skip

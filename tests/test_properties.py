@@ -170,6 +170,9 @@ PARAMS = {
         lambda a: st.fixed_dictionaries({"start": st.just(a), "stop": st.integers(a + 1, 8)})
     ),
     "channel_shuffle": st.fixed_dictionaries({"groups": st.integers(1, 4)}),
+    "prelu": st.fixed_dictionaries(
+        {"num_parameters": st.integers(1, 6), "init": st.floats(-1.0, 1.0)}
+    ),
     "clamp": st.one_of(
         st.fixed_dictionaries({"min": st.floats(-2.0, 0.0), "max": st.floats(0.0, 3.0)}),
         st.fixed_dictionaries({"min": st.floats(-2.0, 2.0)}),

@@ -26,6 +26,7 @@ _MODULES = {
     "upsample",
     "layernorm2d",
     "grn",
+    "prelu",
 }
 # A submodule when its parameters are torch's defaults, an expression otherwise.
 _SOMETIMES = {"hardsigmoid"}
@@ -159,6 +160,9 @@ def module_ctor(ntype: str, p: dict, in_ch: str) -> str | None:
             # always given for bilinear: torch's None means False, said explicitly here
             args.append(f"align_corners={val(p.get('align_corners', False))}")
         return f"nn.Upsample({', '.join(args)})"
+    if ntype == "prelu":
+        args = _kw(p, "num_parameters", 1) + _kw(p, "init", 0.25)
+        return f"nn.PReLU({', '.join(args)})"
     if ntype == "grn":
         return f"GlobalResponseNorm({', '.join([in_ch] + _kw(p, 'eps', 1e-6))})"
     if ntype == "layernorm2d":

@@ -322,6 +322,8 @@ def compile_params(type_name: str, p: dict) -> tuple:
         return (p["start"], p["stop"])
     if type_name == "channel_shuffle":
         return (p["groups"],)
+    if type_name == "prelu":
+        return (p["num_parameters"],)
     if type_name == "pad":
         return (p["left"], p["right"], p["top"], p["bottom"], p["mode"])
     return ()

@@ -246,6 +246,16 @@ def _infer_grn(c: tuple, s: tuple, src: str) -> tuple:
     return s, 0, 0, 2 * s[0], 0
 
 
+def _infer_prelu(c: tuple, s: tuple, src: str) -> tuple:
+    n = c[0]
+    if n != 1 and n != s[0]:
+        what = "channels" if len(s) == 3 else "features"
+        raise Problem(
+            f"num_parameters {n} must be 1 or the {s[0]} {what} of '{src}'; set it to 1 or {s[0]}"
+        )
+    return s, 0, 0, n, 0
+
+
 def _infer_slice(c: tuple, s: tuple, src: str) -> tuple:
     start, stop = c
     if stop > s[0]:
@@ -301,6 +311,7 @@ INFER_ONE: dict[str, Callable] = {
     "tanh": _infer_same,
     "softmax": _infer_same,
     "clamp": _infer_same,
+    "prelu": _infer_prelu,
     "conv_transpose": _infer_conv_t,
     "upsample": _infer_upsample,
     "layernorm2d": _infer_ln2d,
@@ -606,6 +617,7 @@ RECEPTIVE_ONE: dict[str, Callable] = {
     "tanh": _rf_same,
     "softmax": _rf_same,  # over channels: each pixel's own window
     "clamp": _rf_same,
+    "prelu": _rf_same,
     "conv_transpose": _rf_conv_t,
     "upsample": _rf_upsample,
     "layernorm2d": _rf_same,  # over channels: each pixel's own window

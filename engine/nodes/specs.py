@@ -264,6 +264,25 @@ NODE_TYPES: dict[str, NodeType] = {
         NodeType("mish", "Mish", "Activation", (), 1, 1, "x · tanh(softplus(x))"),
         NodeType("tanh", "Tanh", "Activation", (), 1, 1, "tanh(x)"),
         NodeType(
+            "prelu",
+            "PReLU",
+            "Activation",
+            (
+                ParamSpec(
+                    "num_parameters",
+                    "int",
+                    1,
+                    1,
+                    1 << 20,
+                    doc="learned slopes: 1 (shared) or one per input channel",
+                ),
+                ParamSpec("init", "float", 0.25, -1e3, 1e3, doc="the slopes' starting value"),
+            ),
+            1,
+            1,
+            "x if x ≥ 0 else a·x with a learned slope a (per channel or shared)",
+        ),
+        NodeType(
             "clamp",
             "Clamp",
             "Activation",

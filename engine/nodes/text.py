@@ -68,6 +68,8 @@ def summary_text(type_name: str, p: dict) -> str:
         return f"α={p['alpha']:.4g} β={p['beta']:.4g}"
     if type_name == "softmax":
         return "over channels"
+    if type_name == "prelu":
+        return "per channel" if p["num_parameters"] > 1 else "shared slope"
     if type_name == "clamp":
         lo = "−∞" if p["min"] is None else f"{p['min']:g}"
         hi = "∞" if p["max"] is None else f"{p['max']:g}"
