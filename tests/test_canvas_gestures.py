@@ -585,7 +585,8 @@ def test_quick_add_filter_ranks_and_refuses_no_match(qtbot):
 
     assert matching_types("1x1")[0] == "conv1x1"
     assert matching_types("merge") == ["concat", "add", "mul"]
-    assert matching_types("pool") == ["maxpool", "avgpool", "global_avgpool", "adaptive_avgpool"]
+    pooling = ["maxpool", "avgpool", "global_avgpool", "adaptive_avgpool", "upsample"]
+    assert matching_types("pool") == pooling  # upsample: resampling, in the Pooling group
     c = Canvas(qtbot, chain_model())
     popup = c.view.open_quick_add()
     qtbot.keyClicks(popup.edit, "zzz")
