@@ -305,14 +305,27 @@ RESIZE = [
         {"scale_factor": 2.0, "mode": "bilinear", "align_corners": False},
     ),
     (nn.ConvTranspose2d(4, 2, 3, stride=2, padding=1, output_padding=1), "conv_transpose", {}),
+    (
+        lambda x: F.pad(x, (0, 1, 0, 1)),
+        "pad",
+        {"left": 0, "right": 1, "top": 0, "bottom": 1, "mode": "constant", "value": 0.0},
+    ),
+    (nn.ZeroPad2d((1, 0, 2, 0)), "pad", {"left": 1, "right": 0, "top": 2, "bottom": 0}),
+    (nn.ReflectionPad2d(1), "pad", {"left": 1, "bottom": 1, "mode": "reflect"}),
+    (lambda x: F.pad(x, (1, 1), value=0.25), "pad", {"left": 1, "top": 0, "value": 0.25}),
+    (nn.ConstantPad2d(1, 0.5), "pad", {"value": 0.5}),
+    (lambda x: torch.clamp(x, -0.1, 0.2), "clamp", {"min": -0.1, "max": 0.2}),
+    (lambda x: x.clamp(min=0.0), "clamp", {"min": 0.0, "max": None}),
+    (nn.Hardtanh(-0.5, 0.5), "clamp", {"min": -0.5, "max": 0.5}),
     (_Deconv(4, 2, 2, stride=2), "conv_transpose", {"stride": 2, "kernel_size": 2}),
 ]
 
 
 @pytest.mark.parametrize("case", range(len(RESIZE)))
-def test_upsample_and_transposed_conv_import(case):
-    """nn.Upsample, F.interpolate (nearest, bilinear), nn.ConvTranspose2d and
-    F.conv_transpose2d on a subclass's weight: their node types with torch's outputs."""
+def test_resizing_padding_and_clamping_import(case):
+    """nn.Upsample, F.interpolate (nearest, bilinear), nn.ConvTranspose2d, F.conv_transpose2d
+    on a subclass's weight, F.pad and nn.*Pad2d, clamp and nn.Hardtanh: their node types
+    with torch's outputs."""
     op, want, params = RESIZE[case]
     model = _Wrap(op)
     imp = import_module(model, (3, 8, 8))
