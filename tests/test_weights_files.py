@@ -209,3 +209,20 @@ def test_features_cli_prints_a_mismatch_on_real_lines(tmp_path, capsys):
     ]
     assert lines[13:15] == ["  and 188 more", "of the wrong shape (24):"]
     assert lines[25] == "  and 14 more"
+
+
+def test_safetensors_whose_header_length_starts_with_0x80_is_read(tmp_path):
+    """A safetensors file whose 8-byte header length begins with byte 0x80 is no pickle."""
+    import torch
+
+    from engine.runtime.weights import read_state_dict, save_state
+
+    for n in range(1, 400):  # grow the header until its length's low byte is 0x80
+        state = {f"k{i:03d}": torch.zeros(1) for i in range(n)}
+        path = tmp_path / f"w{n}.safetensors"
+        save_state(state, path)
+        if path.read_bytes()[:1] == b"\x80":
+            break
+    else:
+        raise AssertionError("no header length with low byte 0x80 found")
+    assert set(read_state_dict(path)) == set(state)

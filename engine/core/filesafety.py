@@ -271,8 +271,8 @@ def _looks_like(path: str | os.PathLike) -> str:
         head = fh.read(4)
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
         return "zip"
-    if head[:1] == b"\x80":
-        return "pickle"
+    if head[:1] == b"\x80" and not _safetensors_head(path):
+        return "pickle"  # (a safetensors header's length may start with byte 0x80 too)
     return "other"
 
 

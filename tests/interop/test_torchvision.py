@@ -1,9 +1,10 @@
 """Import every torchvision CNN family (one model each) and compare with torchvision.
 
 Runs only in the interop environment (``make interop``): torch 2.14.1 with
-torchvision 0.29.1. Params must equal torchvision's; the built design and the exported
-code with the imported weights must give torchvision's outputs in eval mode; models
-outside the node set are refused with exit 1 and the exact message.
+torchvision 0.29.1. Params must equal torchvision's; the default (readable) export loads
+both the import's weights file and torchvision's own ``state_dict`` with ``strict=True``
+and gives torchvision's logits, as do the live model and the flat export; models outside
+the node set are refused with the exact message.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import torch
 import torchvision
 from torchvision import models
 
-from engine.codegen.emit import export_code
+from engine.codegen.emit import export_code, make_plan
+from engine.codegen.emit_blocks import export_blocks
 from engine.interop.convert import import_module
 from engine.interop.errors import UnsupportedError
 from engine.runtime.build import build_module
+from engine.runtime.weights import read_state_dict, save_state
 
 # (builder, kwargs, input size): the smallest input each model allows, to stay quick.
 FAMILIES = {
@@ -49,10 +52,7 @@ def test_versions_are_the_pinned_pair():
     assert torchvision.__version__.startswith("0.29.1")
 
 
-@pytest.mark.parametrize("name", sorted(FAMILIES))
-def test_family_imports_exactly(name):
-    """Params equal torchvision's; built design and exported code match its outputs."""
-    builder, kwargs, size = FAMILIES[name]
+def _seeded(builder, kwargs) -> torch.nn.Module:
     torch.manual_seed(0)
     model = builder(**kwargs).eval()
     with torch.no_grad():  # non-trivial running statistics
@@ -60,21 +60,53 @@ def test_family_imports_exactly(name):
             if isinstance(m, torch.nn.BatchNorm2d):
                 m.running_mean.uniform_(-0.1, 0.1)
                 m.running_var.uniform_(0.5, 1.5)
+    return model
+
+
+def _classes(code: str, name: str) -> dict:
+    ns: dict = {"__name__": name}
+    exec(compile(code, f"{name}.py", "exec"), ns)  # noqa: S102 - our own export
+    return ns
+
+
+def _close(got: torch.Tensor, want: torch.Tensor) -> None:
+    """Equal logits: max |diff| within 1e-5 of the largest logit."""
+    assert ((got - want).abs().max() / want.abs().max()).item() < 1e-5
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_family_imports_exactly(name, tmp_path):
+    """The default export of the import loads the import's weights file and torchvision's
+    own state_dict with strict=True and gives its logits; so do the live model and --flat."""
+    builder, kwargs, size = FAMILIES[name]
+    model = _seeded(builder, kwargs)
     imp = import_module(model, size)
+    path = tmp_path / "weights.safetensors"
+    save_state(imp.state, path)  # what `import --weights` writes
+    cls = make_plan(imp.model).class_name
+    default = _classes(export_blocks(imp.model), name)[cls]
+    from_file, from_torchvision = default().eval(), default().eval()
+    from_file.load_state_dict(read_state_dict(path), strict=True)
+    from_torchvision.load_state_dict(model.state_dict(), strict=True)
     built = build_module(imp.model)
-    built.load_state_dict(imp.state)
+    built.load_state_dict(imp.state, strict=True)
+    flat = _classes(export_code(imp.model), f"{name}_flat")[cls]().eval()
+    flat.load_state_dict(model.state_dict(), strict=True)
     assert sum(p.numel() for p in built.parameters()) == sum(p.numel() for p in model.parameters())
-    ns: dict = {}
-    exec(compile(export_code(imp.model), f"{name}_export.py", "exec"), ns)  # noqa: S102
-    cls = next(v for v in ns.values() if isinstance(v, type) and issubclass(v, torch.nn.Module)
-               and v is not torch.nn.Module)  # fmt: skip
-    exported = cls().eval()
-    exported.load_state_dict(imp.state)
-    x = torch.randn(1, *size)
+    x = torch.randn(1, *size, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         want = model(x)
-        for got in (built(x), exported(x)):
-            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+        for got in (from_file(x), from_torchvision(x), built(x), flat(x)):
+            _close(got, want)
+
+
+@pytest.mark.parametrize(("name", "most"), [("resnet18", 120), ("resnet50", 200)])
+def test_resnet_default_export_is_short(name, most):
+    """Imported ResNet-18/50 export in few lines: one class per kind of Bottleneck/BasicBlock."""
+    imp = import_module(getattr(models, name)().eval(), (3, 64, 64))
+    code = export_blocks(imp.model)
+    assert len(code.splitlines()) < most
+    assert code.count("(nn.Module):") <= 4  # block kinds and the network
 
 
 def test_vision_transformer_is_refused():
