@@ -315,6 +315,8 @@ RESIZE = [
     (lambda x: F.pad(x, (1, 1), value=0.25), "pad", {"left": 1, "top": 0, "value": 0.25}),
     (nn.ConstantPad2d(1, 0.5), "pad", {"value": 0.5}),
     (lambda x: torch.clamp(x, -0.1, 0.2), "clamp", {"min": -0.1, "max": 0.2}),
+    (nn.PReLU(4, 0.1), "prelu", {"num_parameters": 4}),
+    (nn.PReLU(), "prelu", {"num_parameters": 1}),
     (lambda x: x.clamp(min=0.0), "clamp", {"min": 0.0, "max": None}),
     (nn.Hardtanh(-0.5, 0.5), "clamp", {"min": -0.5, "max": 0.5}),
     (_Deconv(4, 2, 2, stride=2), "conv_transpose", {"stride": 2, "kernel_size": 2}),
@@ -333,6 +335,42 @@ def test_resizing_padding_and_clamping_import(case):
     assert imp.model.node_type(node) == want
     got = imp.model.params(node)
     assert {k: got[k] for k in params} == params
+    _same_outputs(model, imp, (3, 8, 8))
+
+
+class GlobalResponseNorm(nn.Module):
+    """ConvNeXt V2's GRN, channels first, as timm writes it."""
+
+    def __init__(self, dim, eps=1e-6):
+        super().__init__()
+        self.eps = eps
+        self.spatial_dim, self.channel_dim, self.wb_shape = (2, 3), 1, (1, -1, 1, 1)
+        self.weight = nn.Parameter(torch.linspace(-1, 1, dim))
+        self.bias = nn.Parameter(torch.linspace(0, 1, dim))
+
+    def forward(self, x):
+        x_g = x.norm(p=2, dim=self.spatial_dim, keepdim=True)
+        x_n = x_g / (x_g.mean(dim=self.channel_dim, keepdim=True) + self.eps)
+        w, b = self.weight.view(self.wb_shape), self.bias.view(self.wb_shape)
+        return x + torch.addcmul(b, w, x * x_n)
+
+
+class _OwnPReLU(nn.PReLU):
+    def forward(self, x):
+        return F.prelu(x, self.weight)
+
+
+@pytest.mark.parametrize("layer", ["grn", "prelu"])
+def test_grn_and_functional_prelu_import_with_their_weights(layer):
+    """timm's GlobalResponseNorm (channels first) is one GRN node; F.prelu on a subclass's
+    weight is a PReLU node; both with their weights and torch's outputs."""
+    op = GlobalResponseNorm(4) if layer == "grn" else _OwnPReLU(4, 0.3)
+    model = _Wrap(op)
+    imp = import_module(model, (3, 8, 8))
+    assert imp.model.node_type("op") == layer
+    assert sorted(k for k in imp.state if k.startswith("op.")) == (
+        ["op.bias", "op.weight"] if layer == "grn" else ["op.weight"]
+    )
     _same_outputs(model, imp, (3, 8, 8))
 
 

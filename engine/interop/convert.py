@@ -46,7 +46,7 @@ from engine.interop.more_rules import MODULES as MORE_MODULES
 from engine.interop.more_rules import Unsupported, softmax_on_last
 from engine.interop.patterns import ALIAS, fuse
 from engine.interop.refusal import operation_words, refusal_lines
-from engine.interop.trace import Where, torch_base, trace
+from engine.interop.trace import Where, is_grn, torch_base, trace
 
 
 @dataclass
@@ -175,6 +175,8 @@ def _module_rule(m: nn.Module) -> tuple[str, dict]:
         return _SIMPLE[t], {}
     if t in MORE_MODULES:
         return MORE_MODULES[t](m)
+    if is_grn(m):
+        return "grn", {"eps": float(m.eps)}
     if t.__name__ == "StochasticDepth":
         return "identity", {}
     raise _Unsupported(f"nn.{t.__name__}" if t.__module__.startswith("torch.") else t.__name__)
@@ -532,7 +534,10 @@ def _build(
         )
     a = analyze(m)
     if not a.ok:
-        lines = "\n".join(f"  - {msg}" for _, msg in a.errors)
+        errs = [f"  - {msg}" for _, msg in a.errors]
+        if len(errs) > 28:  # the whole message stays within 30 lines
+            errs = errs[:27] + [f"  ... and {len(errs) - 27} more"]
+        lines = "\n".join(errs)
         raise ImportFailed(
             f"the imported design does not fit the input size {c}×{h}×{w} "
             f"(give the size the model was made for with --input CxHxW):\n{lines}"
@@ -597,6 +602,8 @@ def _state(
 
 def _check_functional(nid: str, weights: dict, shape: tuple, m: GraphModel, input_size) -> None:
     """A functional layer's weights fit its input's channels (else: the wrong input size)."""
+    if m.node_type(nid) == "prelu" and weights["weight"][1].numel() == 1:
+        return  # one slope shared by every channel
     if "running_mean" in weights:
         need = weights["running_mean"][1].shape[0]
     elif m.node_type(nid) == "conv_transpose":

@@ -157,6 +157,13 @@ def _conv_transpose2d(n: fx.Node, root: nn.Module):
     return "conv_transpose", p, w
 
 
+def _prelu(n: fx.Node, root: nn.Module):
+    weight = _tensor(n, 1, "weight", root, "F.prelu")
+    if weight[1].dim() != 1:
+        raise Refused(f"F.prelu with a weight of {weight[1].dim()} dimensions")
+    return "prelu", {"num_parameters": int(weight[1].numel())}, {"weight": weight}
+
+
 #: Functional calls on parameters → ``rule(node, root) -> (type, params, weights)``.
 WEIGHTED: dict = {
     F.batch_norm: _batch_norm,
@@ -166,6 +173,8 @@ WEIGHTED: dict = {
     F.conv2d: _conv2d,
     torch.conv2d: _conv2d,
     F.conv_transpose2d: _conv_transpose2d,
+    F.prelu: _prelu,
+    torch.prelu: _prelu,
     torch.conv_transpose2d: _conv_transpose2d,
 }
 

@@ -186,6 +186,7 @@ MODULES: dict = {
         m.size, m.scale_factor, "bilinear", True, None, "nn.UpsamplingBilinear2d"
     ),
     nn.ConvTranspose2d: _conv_transpose,
+    nn.PReLU: lambda m: ("prelu", {"num_parameters": int(m.num_parameters), "init": float(m.init)}),
     nn.ChannelShuffle: lambda m: ("channel_shuffle", {"groups": int(m.groups)}),
     nn.GELU: lambda m: _gelu(m.approximate, "nn.GELU"),
     nn.LeakyReLU: lambda m: ("leaky_relu", {"negative_slope": float(m.negative_slope)}),

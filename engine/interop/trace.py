@@ -83,6 +83,20 @@ def torch_base(cls: type) -> type | None:
     return None
 
 
+def is_grn(m: nn.Module) -> bool:
+    """Whether ``m`` is ConvNeXt V2's GlobalResponseNorm over N×C×H×W (timm's class)."""
+    if type(m).__name__ != "GlobalResponseNorm":
+        return False
+    # _parameters, not m.weight: while tracing, fx answers parameter reads with proxies.
+    w, b = m._parameters.get("weight"), m._parameters.get("bias")
+    return (
+        tuple(getattr(m, "spatial_dim", ())) == (2, 3)
+        and w is not None
+        and b is not None
+        and w.dim() == 1
+    )
+
+
 def has_own_forward(cls: type) -> bool:
     """Whether ``cls`` (a subclass of a torch layer) replaces its base class's ``forward``."""
     base = torch_base(cls)
@@ -145,10 +159,10 @@ class ScopeTracer(fx.Tracer):
         return ShapeProxy(node, self)
 
     def is_leaf_module(self, m: nn.Module, module_qualified_name: str) -> bool:
-        """torch.nn's layers, their subclasses that keep the base ``forward``, and the
-        modules of :data:`LEAF_CLASS_NAMES`."""
+        """torch.nn's layers, their subclasses that keep the base ``forward``, the modules
+        of :data:`LEAF_CLASS_NAMES` and channels-first global response norms (timm's)."""
         cls = type(m)
-        if cls.__name__ in LEAF_CLASS_NAMES:
+        if cls.__name__ in LEAF_CLASS_NAMES or is_grn(m):
             return True
         base = torch_base(cls)
         if base is not None and cls is not base:

@@ -49,6 +49,7 @@ FAMILIES = {
     "Xception": ("xception41", S96),
     "HRNet": ("hrnet_w18_small", S64),
     "ConvNeXt": ("convnext_atto", S64),
+    "ConvNeXt V2": ("convnextv2_atto", S64),
     "ResNetV2": ("resnetv2_18", S64),
 }
 
