@@ -1,8 +1,9 @@
 """Editor responsiveness: launch to a shown window, and a parameter edit to repainted readouts.
 
 Run with ``python -m bench.bench_ui`` (or ``python -m bench ui``), headless with
-``QT_QPA_PLATFORM=offscreen``. Targets: launch → window shown under 1.5 s (a fresh
-process, imports included); parameter edit in the inspector → analysis, inspector,
+``QT_QPA_PLATFORM=offscreen``. Targets: launch → window shown at most 5× a bare PySide6
+window's launch (under 0.8 s on a quiet machine; a fresh process, imports included, as
+``python main.py`` starts: :func:`widgets.app.start_app`); parameter edit in the inspector → analysis, inspector,
 totals bar, layer table and canvas repainted under 30 ms on a 501-node deep ResNet.
 References measured in the same run: a bare PySide6 window launch, and the engine's
 incremental analysis of the same edit (the part that is not UI).
@@ -29,12 +30,21 @@ print(time.perf_counter() - t0)
 
 _EDITOR = """
 import time; t0 = time.perf_counter()
+from widgets.app import start_app
+app, w = start_app([]); app.processEvents()
+import sys
+print(time.perf_counter() - t0, 'torch' in sys.modules)
+"""
+
+# The same start with PySide6 imported first (as before start_app preloaded the Qt-free
+# modules): what shiboken's import hook costs the modules imported after PySide6.
+_QT_FIRST = """
+import time; t0 = time.perf_counter()
 from PySide6.QtWidgets import QApplication
 app = QApplication([]); app.setStyle("Fusion")
 from widgets.app import create_window
 w = create_window([]); w.show(); app.processEvents()
-import sys
-print(time.perf_counter() - t0, 'torch' in sys.modules)
+print(time.perf_counter() - t0)
 """
 
 
@@ -45,6 +55,9 @@ def _launch(code: str, runs: int) -> tuple[list[float], list[float], str]:
         QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"),
         CONVCANVAS_NO_AUTOSAVE_PROMPT="1",
     )
+    # As a user starts it: with cached bytecode (a first, untimed run writes it).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True)
     walls, inner, extra = [], [], ""
     for _ in range(runs):
         t0 = time.perf_counter()
@@ -63,16 +76,26 @@ def _launch(code: str, runs: int) -> tuple[list[float], list[float], str]:
     return walls, inner, extra
 
 
-def bench_launch(runs: int = 3) -> None:
-    """Launch → window shown, against a bare PySide6 window."""
-    bare_wall, bare_in, _ = _launch(_BARE, runs)
-    ed_wall, ed_in, torch_loaded = _launch(_EDITOR, runs)
+def bench_launch(runs: int = 5) -> None:
+    """Launch → window shown, against a bare PySide6 window (runs interleaved)."""
+    bare_wall, bare_in, ed_wall, ed_in, qt_first = [], [], [], [], []
+    torch_loaded = ""
+    for _ in range(runs):  # interleaved: a load change on the machine hits all alike
+        w, i, _ = _launch(_BARE, 1)
+        bare_wall += w
+        bare_in += i
+        w, i, torch_loaded = _launch(_EDITOR, 1)
+        ed_wall += w
+        ed_in += i
+        qt_first += _launch(_QT_FIRST, 1)[0]
     bw, ew = statistics.median(bare_wall), statistics.median(ed_wall)
     print(
         f"launch → window shown (process wall, median of {runs}): editor {ew * 1000:.0f} ms, "
         f"bare PySide6 window {bw * 1000:.0f} ms, ratio {ew / bw:.2f}×  "
-        f"[target < 1500 ms: {'ok' if ew < 1.5 else 'MISSED'}]"
+        f"[target ≤ 5×: {'ok' if ew / bw <= 5 else 'MISSED'}]"
     )
+    qw = statistics.median(qt_first)
+    print(f"  PySide6 imported first (no preloading): {qw * 1000:.0f} ms, ratio {qw / bw:.2f}×")
     print(
         f"  in-process part: editor {statistics.median(ed_in) * 1000:.0f} ms, bare "
         f"{statistics.median(bare_in) * 1000:.0f} ms; torch imported at start: {torch_loaded}"
@@ -147,12 +170,15 @@ def bench_edit(blocks: int = 100, repeat: int = 30) -> None:
     win.close()
 
 
-def main() -> None:
-    """Run both measurements."""
+def main(argv: list[str] | None = None) -> None:
+    """Run both measurements (``launch`` or ``edit`` for one of them)."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    bench_launch()
-    bench_edit()
+    argv = argv or []
+    if not argv or "launch" in argv:
+        bench_launch()
+    if not argv or "edit" in argv:
+        bench_edit()
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
