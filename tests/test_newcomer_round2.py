@@ -378,3 +378,69 @@ def test_not_reaching_output_lists_the_dangling_branch_only():
     assert not_reaching_output(a) == ["side"]
     c = contribution(a, ["side"])
     assert (c.nodes, c.weights, c.macs) == (1, 8, 8 * 8 * 8)
+
+
+# ---------------------------------------------------------------- the stall after an edit
+class _RecordingClient:
+    """Stands in for the worker client: records what a run would send."""
+
+    def __init__(self) -> None:
+        self.sent = []
+
+    def alive(self) -> bool:
+        return True
+
+    def submit(self, doc, image, options, **kw) -> int:
+        self.sent.append(doc)
+        return len(self.sent)
+
+    def fileno(self):
+        return None
+
+    def poll(self, budget=0.004):
+        return []
+
+
+def test_a_live_rerun_never_deep_copies_the_design(qtbot, monkeypatch):
+    """The re-run 300 ms after an edit snapshots the 501-node graph instead of deep-copying
+    it (the copy stalled the window); the snapshot keeps the sent values after later edits."""
+    from designer.document import Document
+    from engine.core.graph import GraphModel
+    from engine.templates import deep_resnet
+    from widgets.run_controller import RunController
+
+    doc = Document(deep_resnet(100))
+    controller = RunController(doc, client=_RecordingClient())
+    monkeypatch.setattr(GraphModel, "copy", lambda self: pytest.fail("deep copy on a run"))
+    assert controller.run() == 1
+    _t0, snapshot, _rev, _left = controller._sent[1]
+    before = snapshot.nodes["block50_conv1"].shape
+    doc.model.set_param("block50_conv1", "out_channels", 24)
+    assert snapshot.nodes["block50_conv1"].shape == before != (24,) + before[1:]
+    controller.close(stop_worker=False)
+
+
+def test_the_feature_views_are_built_in_pieces_after_start(qtbot, tmp_path, monkeypatch):
+    """After start each view is made in its own event-loop turn, then the panel: five
+    short steps instead of one ~0.3 s build that stalled an edit made meanwhile."""
+    from widgets.app import create_window
+    from widgets.inside_panel import InsideHost
+
+    made = []
+    original = InsideHost.build_in_stages
+
+    def counting(self):
+        before = len(self._views)
+        original(self)
+        made.append(len(self._views) - before if self.panel is None else "panel")
+
+    monkeypatch.setattr(InsideHost, "build_in_stages", counting)
+    monkeypatch.setenv("CONVCANVAS_DATA_DIR", str(tmp_path / "data"))
+    w = create_window([], autorun=False, live=False)
+    w.ask_save_changes = lambda *a: "discard"
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.inside_host.panel is not None, timeout=60_000)
+    steps = [m for m in made if m != 0]  # (turns spent waiting for the import thread: 0)
+    assert steps == [1, 1, 1, 1, "panel"]
+    assert type(w.inside_host.panel.hist).__name__ == "Histograms"

@@ -13,7 +13,10 @@ maps (:meth:`InsidePanel.set_weights_text`).
 
 from __future__ import annotations
 
+import importlib
 import math
+import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +51,7 @@ from widgets.run_controller import SAMPLE_IMAGE, RunController, blocker
 TINT_NONE, TINT_SPARSITY, TINT_RF = "none", "sparsity", "rf"
 TINT_MAP = "viridis"
 STAGE_MS = 2  # pause between the stages of showing a result
+STAGE_POLL_MS = 20  # how often the staged build looks whether pyqtgraph is imported
 STALE_OPACITY = 0.35  # of the views while they show maps of an older graph
 
 
@@ -148,12 +152,8 @@ class InsidePanel(QWidget):
         controller: RunController | None = None,
         parent: QWidget | None = None,
         actions: InsideActions | None = None,
+        views: dict | None = None,
     ) -> None:
-        from widgets.feature_grid import FeatureGrid
-        from widgets.histograms import Histograms
-        from widgets.rf_view import RFView
-        from widgets.sparsity_plot import SparsityPlot
-
         super().__init__(parent)
         self.document = document
         self.scene = scene
@@ -195,10 +195,10 @@ class InsidePanel(QWidget):
             "Colour the canvas nodes by their output's sparsity or by their receptive-field size"
         )
 
-        self.grid = FeatureGrid()
-        self.sparsity = SparsityPlot(scene=scene)
-        self.rf = RFView()
-        self.hist = Histograms()
+        # The views, made now or already made one by one (InsideHost builds them in stages).
+        views = dict(views or {})
+        for key, make in view_makers(scene):
+            setattr(self, key, views.pop(key, None) or make())
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.sparsity, "Sparsity by depth")
@@ -556,6 +556,42 @@ class InsidePanel(QWidget):
         self.controller.close()
 
 
+def view_makers(scene) -> list[tuple[str, object]]:
+    """The panel's views, each a ``(attribute, maker)``: the feature grid, sparsity by
+    depth, the receptive-field view and the histograms (pyqtgraph plots, each some tens of
+    milliseconds to make)."""
+    from widgets.feature_grid import FeatureGrid
+    from widgets.histograms import Histograms
+    from widgets.rf_view import RFView
+    from widgets.sparsity_plot import SparsityPlot
+
+    return [
+        ("grid", FeatureGrid),
+        ("sparsity", lambda: SparsityPlot(scene=scene)),
+        ("rf", RFView),
+        ("hist", Histograms),
+    ]
+
+
+#: Imported off the window's thread before the views are made (pure Python, ~0.3 s).
+VIEW_MODULES = (
+    "pyqtgraph",
+    "widgets.feature_grid",
+    "widgets.histograms",
+    "widgets.rf_view",
+    "widgets.sparsity_plot",
+)
+
+
+def _import_views() -> None:
+    """Import :data:`VIEW_MODULES`; a failure is left for the window's own import to report."""
+    try:
+        for name in VIEW_MODULES:
+            importlib.import_module(name)
+    except Exception:  # noqa: BLE001 - reported by the import on the window's thread
+        pass
+
+
 class InsideHost(QWidget):
     """Holds the :class:`InsidePanel` in the main window and builds it on first need.
 
@@ -588,8 +624,33 @@ class InsideHost(QWidget):
         self._drop_filter = _ImageDropFilter(self, self._open_dropped)
         window.setAcceptDrops(True)
         window.installEventFilter(self._drop_filter)
+        self._views: dict = {}  # views made so far by the staged build
+        self._importer: threading.Thread | None = None
         if delay_ms >= 0:
-            QTimer.singleShot(delay_ms, self.ensure_panel)
+            QTimer.singleShot(delay_ms, self, self.build_in_stages)
+
+    def build_in_stages(self) -> None:
+        """Build the panel without stalling the window: pyqtgraph and the views' modules are
+        imported in a thread,
+        then each view is made in its own turn of the event loop, then the panel (an edit
+        in between waits for one piece, never for the whole ~0.3 s build)."""
+        if self.panel is not None:
+            return
+        if self._importer is None and "pyqtgraph" not in sys.modules:
+            self._importer = threading.Thread(
+                target=_import_views, name="import-views", daemon=True
+            )
+            self._importer.start()
+        # (sys.modules holds pyqtgraph from the start of its import: ask the thread.)
+        if self._importer is not None and self._importer.is_alive():
+            QTimer.singleShot(STAGE_POLL_MS, self, self.build_in_stages)
+            return
+        for key, make in view_makers(self.window_.scene):
+            if key not in self._views:
+                self._views[key] = make()
+                QTimer.singleShot(0, self, self.build_in_stages)
+                return
+        self.ensure_panel()
 
     def _open_dropped(self, path: str) -> None:
         """An image dropped on the window: open it in the panel (built if need be)."""
@@ -604,7 +665,10 @@ class InsideHost(QWidget):
         """The panel (built now if it was not yet)."""
         if self.panel is None:
             w = self.window_
-            panel = InsidePanel(w.doc, scene=w.scene, parent=self, actions=self.actions_)
+            views, self._views = self._views, {}
+            panel = InsidePanel(
+                w.doc, scene=w.scene, parent=self, actions=self.actions_, views=views
+            )
             self._layout.removeWidget(self._placeholder)
             self._placeholder.deleteLater()
             self._layout.addWidget(panel)

@@ -162,7 +162,7 @@ class RunController(QObject):
                 )
                 return None
         doc = to_dict(model)
-        snapshot = analyze(model.copy())
+        snapshot = analyze(model.snapshot())  # not model.copy(): a deep copy stalled edits
         node = self.node if self.node in snapshot.nodes else None
         starting = not self.client.alive()
         t0 = time.perf_counter()
