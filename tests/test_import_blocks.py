@@ -66,3 +66,113 @@ def test_imported_blocks_export_with_the_original_keys():
         assert (mod(x) - net(x)).abs().max().item() <= 1e-6
     assert "self.layer1 = nn.Sequential(" in code
     assert set(imp.state) == set(net.state_dict())
+
+
+def _default_export(imp, net: nn.Module) -> tuple[str, nn.Module]:
+    """The default export of an import, with the original module's weights (strict)."""
+    from engine.codegen.emit import make_plan
+
+    code = export_blocks(imp.model)
+    ns: dict = {"__name__": "exported"}
+    exec(compile(code, "<exported>", "exec"), ns)  # noqa: S102 - our own export
+    mod = ns[make_plan(imp.model).class_name]().eval()
+    mod.load_state_dict(net.state_dict(), strict=True)
+    return code, mod
+
+
+def test_instances_of_one_class_share_it_with_their_numbers_as_arguments():
+    """Two _Block instances of other widths export as one class taking the channels."""
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem = nn.Conv2d(3, 8, 1)
+            self.a = _Block(8)
+            self.widen = nn.Conv2d(8, 16, 1)
+            self.b = _Block(16)
+
+        def forward(self, x):
+            return self.b(self.widen(self.a(self.stem(x))))
+
+    torch.manual_seed(0)
+    net = Net().eval()
+    imp = import_module(net, (3, 8, 8))
+    code, mod = _default_export(imp, net)
+    assert code.count("class Block(nn.Module):") == 1
+    assert "self.a = Block(8)" in code and "self.b = Block(16)" in code
+    x = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(2))
+    with torch.inference_mode():
+        assert (mod(x) - net(x)).abs().max().item() <= 1e-6
+
+
+class _Dense(nn.Module):
+    """A DenseNet-style layer: it concatenates all the features it is given."""
+
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm2d(c)
+        self.conv = nn.Conv2d(c, 4, 3, padding=1, bias=False)
+
+    def forward(self, *features):
+        return self.conv(torch.relu(self.norm(torch.cat(features, 1))))
+
+
+def test_blocks_with_several_inputs_get_all_of_them():
+    """Dense layers fed by 2 and 3 tensors: one class with forward(*inputs); same output."""
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem = nn.Conv2d(3, 8, 1)
+            self.layer1 = _Dense(8)
+            self.layer2 = _Dense(12)
+            self.layer3 = _Dense(16)
+
+        def forward(self, x):
+            x = self.stem(x)
+            a = self.layer1(x)
+            b = self.layer2(x, a)
+            c = self.layer3(x, a, b)
+            return torch.cat([x, a, b, c], 1)
+
+    torch.manual_seed(0)
+    net = Net().eval()
+    imp = import_module(net, (3, 8, 8))
+    code, mod = _default_export(imp, net)
+    assert "def forward(self, *inputs):" in code
+    assert "= self.layer3(x, out, layer2)" in code
+    x = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(3))
+    with torch.inference_mode():
+        assert (mod(x) - net(x)).abs().max().item() <= 1e-6
+
+
+def test_numbered_children_keep_their_index_in_the_export():
+    """An nn.Sequential inside a block exports as nn.Sequential: keys end in .0, .1."""
+
+    class Down(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = nn.Conv2d(4, 8, 3, stride=2, padding=1)
+            self.downsample = nn.Sequential(nn.Conv2d(4, 8, 1, stride=2), nn.BatchNorm2d(8))
+
+        def forward(self, x):
+            return self.conv(x) + self.downsample(x)
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.stem = nn.Conv2d(3, 4, 1)
+            self.down = Down()
+
+        def forward(self, x):
+            return self.down(self.stem(x))
+
+    torch.manual_seed(0)
+    net = Net().eval()
+    imp = import_module(net, (3, 8, 8))
+    assert "down.downsample.0.weight" in imp.state
+    code, mod = _default_export(imp, net)
+    assert "self.downsample = nn.Sequential(" in code
+    x = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(4))
+    with torch.inference_mode():
+        assert (mod(x) - net(x)).abs().max().item() <= 1e-6

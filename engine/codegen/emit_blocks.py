@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from engine.blocks.expr import to_code
-from engine.blocks.hierarchy import all_types, block_of, boundary, parent_path, records
+from engine.blocks.hierarchy import Boundary, all_types, block_of, parent_path, records
 from engine.blocks.types import IN, BlockType, instantiate
 from engine.codegen import node_code
 from engine.codegen.emit import Plan, _shape, doc_text, example_inputs, make_plan, render
@@ -97,6 +97,8 @@ class _Ctx:
     typed_done: set[str] = field(default_factory=set)
     matched: dict[str, BlockType | None] = field(default_factory=dict)  # block → its type
     typed_names: set[str] = field(default_factory=set)  # classes of the types written
+    held: dict[str, str] = field(default_factory=dict)  # node → its block (block_of)
+    bounds: dict[str, Boundary] = field(default_factory=dict)  # block → its boundary
 
 
 # --------------------------------------------------------------------------- rendering
@@ -333,8 +335,30 @@ class _Subst(ast.NodeTransformer):
 
 
 # --------------------------------------------------------------------------- a design
+def _boundary(ctx: _Ctx, path: str) -> Boundary:
+    """:func:`engine.blocks.hierarchy.boundary`, computed once per block."""
+    if path not in ctx.bounds:
+        ctx.bounds[path] = _bound(ctx.model, path, ctx.held)
+    return ctx.bounds[path]
+
+
+def _bound(model: GraphModel, path: str, held: dict[str, str]) -> Boundary:
+    g = model.graph
+    inside = {n for n in g.nodes if _under(held[n], path)}
+    entries, outputs = [], []
+    for n in g.nodes:
+        if n not in inside:
+            continue
+        for u, _, k in sorted(g.in_edges(n, keys=True), key=lambda e: e[2]):
+            if u not in inside:
+                entries.append((u, n, k))
+        if not g.out_degree(n) or any(v not in inside for v in g.successors(n)):
+            outputs.append(n)
+    return Boundary(entries, outputs, list(dict.fromkeys(u for u, _, _ in entries)))
+
+
 def _owner(ctx: _Ctx, node: str) -> str:
-    b = block_of(ctx.model, node)
+    b = ctx.held[node]
     while b and b not in ctx.valid:
         b = parent_path(b)
     return b
@@ -347,12 +371,12 @@ def _parent(ctx: _Ctx, path: str) -> str:
     return p
 
 
-def _valid_blocks(model: GraphModel) -> set[str]:
+def _valid_blocks(model: GraphModel, held: dict[str, str], bounds: dict) -> set[str]:
     """Blocks that can be modules: one output, inputs from outside, no input node inside."""
     valid = set()
     for path in records(model):
-        b = boundary(model, path)
-        inside = [n for n in model.graph.nodes if _under(block_of(model, n), path)]
+        b = bounds[path] = _bound(model, path, held)
+        inside = [n for n in model.graph.nodes if _under(held[n], path)]
         if (
             len(b.outputs) == 1
             and b.sources
@@ -373,7 +397,7 @@ def _matches_type(ctx: _Ctx, path: str) -> BlockType | None:
     if key is None or key not in ctx.types:
         return None
     g = ctx.model.graph
-    b = boundary(ctx.model, path)
+    b = _boundary(ctx, path)
     if len(b.sources) != 1:
         return None
     in_ch = ctx.plan.shapes[b.sources[0]][0]
@@ -381,7 +405,7 @@ def _matches_type(ctx: _Ctx, path: str) -> BlockType | None:
         inst = instantiate(ctx.types, key, rec.get("params", {}), in_ch, path)
     except Exception:  # noqa: BLE001 - any failure means: write this block literally
         return None
-    inside = {n for n in g.nodes if _under(block_of(ctx.model, n), path)}
+    inside = {n for n in g.nodes if _under(ctx.held[n], path)}
     if {n for n, *_ in inst.nodes} != inside or inst.output != b.outputs[0]:
         return None
     for nid, ntype, params, _ in inst.nodes:
@@ -430,13 +454,13 @@ def _literal_ir(ctx: _Ctx, path: str) -> ClassIR:
     for p in children:
         attr = _rel(ctx, path, ctx.scopes[p])
         name = local(attr.replace(".", "_"))
-        out = boundary(model, p).outputs[0]
+        out = _boundary(ctx, p).outputs[0]
         items.append((order[out], "block", p, name, attr))
         for n in model.graph.nodes:
             if _under(_owner(ctx, n), p):
                 elem_of[n] = name
     if path:
-        b = boundary(model, path)
+        b = _boundary(ctx, path)
         inputs = ["x"] if len(b.sources) == 1 else [f"x{i}" for i in range(len(b.sources))]
         arg_of = dict(zip(b.sources, inputs, strict=True))
         output = b.outputs[0]
@@ -476,7 +500,7 @@ def _literal_ir(ctx: _Ctx, path: str) -> ClassIR:
             op = "fn" if fn else _op(t)
             elems.append(Elem(name, ins, ctor, op, None, pads, fn, attr))
         else:
-            srcs = boundary(model, what).sources
+            srcs = _boundary(ctx, what).sources
             ins = [elem_of.get(s) or arg_of[s] for s in srcs]
             elems.append(Elem(name, ins, ctx.ctor[what], attr=attr))
     if path:
@@ -740,7 +764,7 @@ def _program(ctx: _Ctx) -> None:
                 except _NotReadable:
                     pass
                 else:
-                    src = boundary(ctx.model, p).sources[0]
+                    src = _boundary(ctx, p).sources[0]
                     values = {**bt.params, **recs[p].get("params", {})}
                     kw = "".join(f", {k}={values[k]!r}" for k in bt.params)
                     ctx.ctor[p] = f"{cls}({ctx.plan.shapes[src][0]}{kw})"
@@ -756,7 +780,12 @@ def _program(ctx: _Ctx) -> None:
 def _context(graph: GraphLike, plan: Plan | None = None) -> _Ctx:
     model = graph if isinstance(graph, GraphModel) else _wrap(graph)
     plan = plan if plan is not None else make_plan(model)
-    return _Ctx(model, plan, all_types(model), _valid_blocks(model), scope_targets(model))
+    held = {n: block_of(model, n) for n in model.graph.nodes}
+    bounds: dict = {}
+    valid = _valid_blocks(model, held, bounds)
+    return _Ctx(
+        model, plan, all_types(model), valid, scope_targets(model), held=held, bounds=bounds
+    )
 
 
 def _wrap(g) -> GraphModel:
