@@ -19,7 +19,8 @@ from random_graphs import random_graph
 from torch import nn
 
 from cli import main as cli_main
-from engine.codegen.emit import export_code
+from engine.codegen.emit import export_code, make_plan
+from engine.codegen.emit_blocks import export_blocks
 from engine.core import fileformat
 from engine.interop.convert import import_module
 from engine.interop.errors import SourceError, TraceError
@@ -170,17 +171,16 @@ def test_ids_are_fx_names_and_scopes_are_module_paths(tmp_path):
 
 
 def test_weights_keys_are_the_exported_modules_and_reproduce_outputs(tmp_path):
-    """The exported code plus the imported weights gives the original outputs."""
+    """The default export plus the imported weights (strict) gives the original outputs."""
     model = _Tiny().eval()
     with torch.no_grad():
         model.layer1[1].running_mean.uniform_(-1, 1)
     imp = import_module(model, (3, 8, 8))
     ns: dict = {}
-    exec(compile(export_code(imp.model), "exported.py", "exec"), ns)  # noqa: S102 - our export
-    cls = next(v for k, v in ns.items() if isinstance(v, type) and issubclass(v, nn.Module))
-    exported = cls().eval()
-    assert set(exported.state_dict()) == set(imp.state)
-    exported.load_state_dict(imp.state)
+    exec(compile(export_blocks(imp.model), "exported.py", "exec"), ns)  # noqa: S102 - our export
+    exported = ns[make_plan(imp.model).class_name]().eval()
+    assert set(exported.state_dict()) == set(imp.state) == set(model.state_dict())
+    exported.load_state_dict(imp.state, strict=True)
     x = torch.randn(1, 3, 8, 8)
     with torch.no_grad():
         torch.testing.assert_close(exported(x), model(x), rtol=1e-5, atol=1e-6)
