@@ -560,14 +560,15 @@ def _build(
             f"({', '.join(out_ids)}); return them as ({', '.join(order)})"
         )
     state = _state(m, a, modules, sources, input_size, tensors)
-    m.set_positions(layered_layout(m))
     # Nested blocks follow the module hierarchy (layer1 → layer1.0), collapsed and laid out.
     added = blocks_from_scopes(m)
     for path in added:  # the module's class, so the export can share one class per kind
         if path in modules:
             m.graph.graph["blocks"][path]["class"] = type(modules[path]).__name__
     if added:
-        apply_block_layout(m)
+        apply_block_layout(m)  # places every node
+    else:
+        m.set_positions(layered_layout(m))
     return Imported(m, state, sources)
 
 
