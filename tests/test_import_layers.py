@@ -228,6 +228,37 @@ def test_permute_layer_norm_permute_is_one_layernorm2d(functional):
     _same_outputs(model, imp, (3, 8, 8))
 
 
+class _ChannelsLastMlp(nn.Module):
+    """ConvNeXt's block body: permute → LayerNorm → Linear → GELU → Linear → permute."""
+
+    def __init__(self, functional: bool):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 3, padding=1)
+        self.norm = nn.LayerNorm(6)
+        self.fc1, self.act, self.fc2 = nn.Linear(6, 12), nn.GELU(), nn.Linear(12, 5, bias=False)
+        self.functional = functional
+
+    def forward(self, x):
+        x = self.conv(x).permute(0, 2, 3, 1)
+        if self.functional:
+            x = F.layer_norm(x, (6,), self.norm.weight, self.norm.bias)
+            x = F.linear(F.gelu(F.linear(x, self.fc1.weight, self.fc1.bias)), self.fc2.weight)
+        else:
+            x = self.fc2(self.act(self.fc1(self.norm(x))))
+        return x.permute(0, 3, 1, 2)
+
+
+@pytest.mark.parametrize("functional", [False, True], ids=["module", "functional"])
+def test_channels_last_layers_become_channels_first_nodes(functional):
+    """LayerNorm and Linear between permutes: LayerNorm over channels and 1×1 convs with
+    the Linear's weights, no permute nodes; the default export gives torch's outputs."""
+    model = _ChannelsLastMlp(functional)
+    imp = import_module(model, (3, 8, 8))
+    types = sorted(_types(imp).values())
+    assert types == ["conv", "conv1x1", "conv1x1", "gelu", "input", "layernorm2d"]
+    _same_outputs(model, imp, (3, 8, 8))
+
+
 class _Shuffle(nn.Module):
     def __init__(self, how: str):
         super().__init__()

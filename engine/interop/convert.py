@@ -511,11 +511,11 @@ def _build(
         ids[n] = nid
         if n in fused.modules:
             sources[nid] = fused.modules[n]
-        elif n.op == "call_module":
-            sources[nid] = str(n.target)
-        elif n in weights:
+        elif n in weights:  # before modules: a Linear over channels has reshaped weights
             sources[nid] = owner(weights[n]) or ""
             tensors[nid] = weights[n]
+        elif n.op == "call_module":
+            sources[nid] = str(n.target)
     outs = out_node.args[0]
     outs = list(outs) if isinstance(outs, (tuple, list)) else [outs]
     if not outs or not all(isinstance(o, fx.Node) for o in outs):

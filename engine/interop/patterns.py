@@ -5,6 +5,9 @@
 - ConvNeXt's LayerNorm over channels: ``permute(0, 2, 3, 1)`` → ``layer_norm`` over the
   last dimension (``nn.LayerNorm`` or ``F.layer_norm`` on parameters) → ``permute(0, 3,
   1, 2)``;
+- a channels-last stretch, ``permute(0, 2, 3, 1)`` → LayerNorm, ``Linear`` and
+  activations → ``permute(0, 3, 1, 2)`` (ConvNeXt's blocks): LayerNorm over channels and
+  1×1 convolutions (the Linear's weight as ``out×in×1×1``), the permutes no nodes;
 - ShuffleNet's channel shuffle: ``view(b, g, c/g, h, w)`` → ``transpose(1, 2)`` →
   (``contiguous``) → ``view(b, c, h, w)``;
 - layer scale: ``x * gamma.view(1, -1, 1, 1)`` with a parameter ``gamma`` of one value
@@ -196,6 +199,134 @@ def _layer_norms(graph: fx.Graph, root: nn.Module, concrete, out: Fused) -> None
         out.absorbed.update((p1, ln))
 
 
+# --------------------------------------------------------------------------- channels last
+_PER_PIXEL_MODULES = (
+    nn.GELU,
+    nn.ReLU,
+    nn.ReLU6,
+    nn.SiLU,
+    nn.Hardswish,
+    nn.Sigmoid,
+    nn.Tanh,
+    nn.Mish,
+    nn.LeakyReLU,
+    nn.ELU,
+    nn.Dropout,
+    nn.Identity,
+)
+_PER_PIXEL_FUNCTIONS = frozenset(
+    {F.gelu, F.relu, F.silu, F.hardswish, torch.sigmoid, torch.tanh, F.dropout, F.mish}
+)
+
+
+def _ln_last(n: fx.Node, root, c: int):
+    """``(params, module path or None, weights or None)`` of a LayerNorm over the last dim."""
+    if n.op == "call_module":
+        m = root.get_submodule(str(n.target))
+        if type(m) is not nn.LayerNorm or tuple(m.normalized_shape) != (c,):
+            return None
+        if m.elementwise_affine and getattr(m, "bias", None) is None:
+            return None
+        return (
+            {"eps": float(m.eps), "elementwise_affine": bool(m.elementwise_affine)},
+            str(n.target),
+            None,
+        )
+    if n.op == "call_function" and n.target in (F.layer_norm, torch.layer_norm):
+        args = list(n.args) + [None] * (5 - len(n.args))
+        shape = args[1] if args[1] is not None else n.kwargs.get("normalized_shape")
+        weight = args[2] if args[2] is not None else n.kwargs.get("weight")
+        bias = args[3] if args[3] is not None else n.kwargs.get("bias")
+        eps = args[4] if args[4] is not None else n.kwargs.get("eps", 1e-5)
+        shape = (shape,) if isinstance(shape, int) else shape
+        if not isinstance(shape, (tuple, list)) or tuple(shape) != (c,):
+            return None
+        w, b = _get_attr(weight, root), _get_attr(bias, root)
+        if weight is None or w is None or b is None or isinstance(eps, fx.Node):
+            return None
+        return {"eps": float(eps), "elementwise_affine": True}, None, {"weight": w, "bias": b}
+    return None
+
+
+def _linear_last(n: fx.Node, root):
+    """``(params, weights)`` of a Linear (module or F.linear on parameters) as a 1×1 conv."""
+    if n.op == "call_module":
+        m = root.get_submodule(str(n.target))
+        if not isinstance(m, nn.Linear) or type(m).forward is not nn.Linear.forward:
+            return None
+        path, weight, bias = str(n.target), m.weight, m.bias
+        w = (f"{path}.weight", weight.detach())
+        b = None if bias is None else (f"{path}.bias", bias.detach())
+    elif n.op == "call_function" and n.target is F.linear:
+        w = _get_attr(n.args[1] if len(n.args) > 1 else n.kwargs.get("weight"), root)
+        bias = n.args[2] if len(n.args) > 2 else n.kwargs.get("bias")
+        b = None if bias is None else _get_attr(bias, root)
+        if w is None or bias is not None and b is None:
+            return None
+    else:
+        return None
+    out_c, in_c = w[1].shape
+    weights = {"weight": (w[0], w[1].reshape(out_c, in_c, 1, 1))}
+    if b is not None:
+        weights["bias"] = b
+    return {"out_channels": int(out_c), "bias": b is not None}, weights
+
+
+def _per_pixel(n: fx.Node, root) -> bool:
+    if n.op == "call_module":
+        return type(root.get_submodule(str(n.target))) in _PER_PIXEL_MODULES
+    if n.op == "call_function":
+        return n.target in _PER_PIXEL_FUNCTIONS
+    return False
+
+
+def _channels_last(graph: fx.Graph, root: nn.Module, concrete, out: Fused) -> None:
+    """``permute(0, 2, 3, 1)`` → LayerNorm, Linear, activations … → ``permute(0, 3, 1, 2)``:
+    the same layers over channels first (LayerNorm over channels, 1×1 convs)."""
+    for p1 in graph.nodes:
+        if p1 in out.absorbed or _dims(p1) not in ((0, 2, 3, 1), (0, -2, -1, -3)):
+            continue
+        shape = _shape(concrete, p1.args[0])
+        if shape is None or len(shape) != 4:
+            continue
+        chain, found, n, ok = [], {}, _only_user(p1), True
+        while n is not None and _dims(n) not in ((0, 3, 1, 2), (0, -1, -3, -2)):
+            if len(chain) > 16 or n in out.plan or n in out.absorbed:
+                ok = False
+                break
+            c = (_shape(concrete, n.args[0]) or (0,))[-1] if n.args else 0
+            ln = _ln_last(n, root, c)
+            lin = None if ln is not None else _linear_last(n, root)
+            if ln is None and lin is None and not _per_pixel(n, root):
+                ok = False
+                break
+            found[n] = ln or lin
+            chain.append(n)
+            n = _only_user(n)
+        if not ok or n is None or not chain or not any(found.values()):
+            continue
+        p2 = n
+        for node, how in found.items():
+            if how is None:
+                continue  # an activation: mapped as it is
+            if len(how) == 3:  # LayerNorm
+                params, path, weights = how
+                out.plan[node] = ("layernorm2d", params)
+                if path is not None:
+                    out.modules[node] = path
+                else:
+                    out.weights[node] = weights
+            else:
+                params, weights = how
+                out.plan[node] = ("conv1x1", params)
+                out.weights[node] = weights
+            out.inputs[node] = [node.args[0]]
+        out.plan[p1] = (ALIAS, {})
+        out.inputs[p1] = [p1.args[0]]
+        out.plan[p2] = (ALIAS, {})
+        out.inputs[p2] = [p2.args[0]]
+
+
 # --------------------------------------------------------------------------- shuffle
 def _shuffles(graph: fx.Graph, concrete, out: Fused) -> None:
     for v1 in graph.nodes:
@@ -325,6 +456,7 @@ def fuse(graph: fx.Graph, root: nn.Module) -> Fused:
     if concrete is None:
         return out
     _layer_norms(graph, root, concrete, out)
+    _channels_last(graph, root, concrete, out)
     _shuffles(graph, concrete, out)
     _slices(graph, concrete, out)
     _constants(graph, root, concrete, out)
