@@ -495,6 +495,7 @@ class InsidePanel(QWidget):
         node = self.node if self.node is not None else self.grid.node
         self.node = node
         self._select_default(node)
+        self.rf.class_names = self._class_names()
         self.rf.set_result(result)
         if node in result.maps and result.box is not None and node != result.box.node:
             self.rf.show_node(node)
@@ -509,6 +510,17 @@ class InsidePanel(QWidget):
         self.status_message.emit(text, 15000 if notice else 5000)
         self.update_notice()
         QTimer.singleShot(STAGE_MS, lambda: self._show_sparsity(result))
+
+    def _class_names(self) -> list[str]:
+        """The class names the weights in use list (trained or loaded), else none."""
+        import json
+
+        meta = getattr(getattr(self.document, "weights", None), "meta", None) or {}
+        try:
+            names = json.loads(meta.get("classes") or "null")
+        except (TypeError, ValueError):
+            return []
+        return [str(n) for n in names] if isinstance(names, list) else []
 
     def _select_default(self, node: str | None) -> None:
         """With nothing selected on the canvas, select the node the views show.

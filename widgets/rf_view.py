@@ -68,14 +68,15 @@ def _rect_item(color: QColor, style: Qt.PenStyle, width: float = 2.0) -> QGraphi
     return item
 
 
-def heat_rgba(heat: np.ndarray, color: QColor) -> np.ndarray:
-    """A ``[0, 1]`` heat map as an RGBA overlay in ``color``: opacity grows with the square
-    root of the heat, so that faint mass stays visible."""
+def heat_rgba(heat: np.ndarray) -> np.ndarray:
+    """A ``[0, 1]`` heat map as an RGBA overlay, dark red through orange to yellow: opacity
+    grows with the square root of the heat, so that faint mass stays visible. One scale for
+    every method (the box carries the method's colour), readable on any photo."""
     level = np.sqrt(np.clip(np.asarray(heat, np.float32), 0.0, 1.0))
     rgba = np.empty(level.shape + (4,), np.uint8)
-    rgba[..., 0] = color.red()
-    rgba[..., 1] = color.green()
-    rgba[..., 2] = color.blue()
+    rgba[..., 0] = (160 + 95 * np.minimum(1.0, 2 * level)).astype(np.uint8)
+    rgba[..., 1] = (230 * level**1.5).astype(np.uint8)
+    rgba[..., 2] = (60 * np.maximum(0.0, level - 0.7) / 0.3).astype(np.uint8)
     rgba[..., 3] = (210 * level).astype(np.uint8)
     return rgba
 
@@ -118,13 +119,15 @@ class RFView(QWidget):
         self.effective_box: tuple[int, int, int, int] | None = None
         self.localised: dict = {}
         self.skipped: dict[str, str] = {}
+        self.class_names: list[str] = []  # of the weights in use (InsidePanel sets them)
         self.method = DEFAULT_METHOD
         self.method_box = QComboBox()
         for m in METHODS:
-            self.method_box.addItem(f"Where it looked: {TITLES[m]}", m)
+            self.method_box.addItem(TITLES[m], m)
         self.method_box.setCurrentIndex(METHODS.index(DEFAULT_METHOD))
         self.method_box.setToolTip(
-            "Heat map and box of one localisation method for the last run: the receptive "
+            "Where the network looked: the heat map and box of one localisation method for "
+            "the last run: the receptive "
             "field or the effective field (input gradient) of the strongest activation, or "
             "the class activation map / Grad-CAM of the predicted class"
         )
@@ -141,6 +144,11 @@ class RFView(QWidget):
         self.method_caption.setWordWrap(True)
         self.hover_caption = QLabel(" ")
         self.hover_caption.setWordWrap(True)
+        for label in (self.caption, self.method_caption, self.hover_caption):
+            font = label.font()  # captions a notch smaller: the photo keeps the room
+            font.setPointSizeF(font.pointSizeF() * 0.9)
+            label.setFont(font)
+        self.plot.setMinimumHeight(140)  # a narrow column wraps captions; the photo stays
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addWidget(self.method_box)
@@ -247,7 +255,7 @@ class RFView(QWidget):
             g = np.asarray(heat, np.float32)
             top = float(g.max()) if g.size else 0.0
             self.heat.setImage(
-                heat_rgba(g / top if top > 0 else g, color), autoLevels=False, levels=(0, 255)
+                heat_rgba(g / top if top > 0 else g), autoLevels=False, levels=(0, 255)
             )
             pre = self.result.preprocess
             oy, ox = pre.offset
@@ -263,20 +271,20 @@ class RFView(QWidget):
         )
 
     def _method_text(self, loc, box) -> str:
+        """One short line: what the shown method traces, and its box."""
         x0, y0, x1, y1 = box
         where = f"x {x0}–{x1}, y {y0}–{y1}"
         b = self.result.box
-        act = f"the strongest activation of <b>{b.node}</b>" if b is not None else "it"
-        if self.method == "receptive_field":
-            return f"receptive field of {act}: {where}"
-        if self.method == "effective":
-            return f"effective field of {act} (half its input gradient's mass): {where}"
+        node = loc.node if loc is not None else (b.node if b is not None else "?")
+        if self.method in ("receptive_field", "effective"):
+            what = "receptive field" if self.method == "receptive_field" else "effective field"
+            ch = f" ch {b.channel} ({b.y}, {b.x})" if b is not None else ""
+            return f"{what} of the strongest <b>{node}</b>{ch}: {where}"
         cls = loc.cls if loc is not None else None
-        names = self.result.extra.get("class_names") or []
-        name = names[cls] if cls is not None and cls < len(names) else f"class {cls}"
+        names = self.class_names or []
+        name = f"'{names[cls]}'" if cls is not None and cls < len(names) else f"class {cls}"
         what = "class activation map" if self.method == "class_activation" else "Grad-CAM"
-        node = loc.node if loc is not None else "?"
-        return f"{what} of the predicted {name} over <b>{node}</b> (half its mass): {where}"
+        return f"{what} of the predicted {name} over <b>{node}</b>: {where}"
 
     def rf_center(self, box: Box) -> tuple[float, float]:
         """The centre of ``box``'s receptive field before clipping, in image pixels.
