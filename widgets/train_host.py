@@ -14,7 +14,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QWidget
+from PySide6.QtWidgets import QDockWidget, QFileDialog, QFrame, QScrollArea, QWidget
 
 from designer.document import Document
 from engine.codegen.targets import legacy_flat_keys
@@ -37,6 +37,10 @@ def design_weights_ref(doc: Document, json_path: Path) -> dict | None:
     meta = dict(w.meta)
     meta["origin"] = w.origin
     return save_design_weights(w.state(doc.model), meta, json_path)
+
+
+#: The most of the window's height the Train dock takes when it opens.
+TRAIN_SHARE_MAX = 0.5
 
 
 class TrainHost(QObject):
@@ -140,7 +144,13 @@ class TrainHost(QObject):
         if self.panel is None:
             self.panel = TrainPanel(self.window_, self)
             self.panel.status_message.connect(self.status_message)
-            self.dock.setWidget(self.panel)
+            # In a scroll area: a window narrower than the panel's minimum scrolls it
+            # instead of growing past the screen.
+            scroll = QScrollArea(self.dock)
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QFrame.Shape.NoFrame)
+            scroll.setWidget(self.panel)
+            self.dock.setWidget(scroll)
         return self.panel
 
     def show_panel(self) -> TrainPanel:
@@ -148,8 +158,17 @@ class TrainHost(QObject):
         panel = self.ensure_panel()
         if hasattr(self.window_, "remember_layout"):
             self.window_.remember_layout(self.dock)  # closing the dock brings this back
+        was_hidden = self.dock.isHidden()
         self.dock.show()
         self.dock.raise_()
+        if was_hidden:
+            # Tall enough for the settings and readable plots (the layout comes back on close).
+            w = self.window_
+            want = min(TRAIN_SHARE_MAX * w.height(), panel.minimumSizeHint().height() + 24)
+            beside = [getattr(w, "inside_dock", None), getattr(w, "table_dock", None)]
+            now = max((d.height() for d in beside if d is not None and d.isVisible()), default=0)
+            if want > now:  # only ever taller: the feature views keep their size
+                w.resizeDocks([self.dock], [int(want)], Qt.Orientation.Vertical)
         return panel
 
     def _say(self, text: str) -> None:
