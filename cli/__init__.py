@@ -22,7 +22,10 @@ if TYPE_CHECKING:
 COMMANDS: dict[str, tuple[str, str]] = {
     "summary": ("cli.summary", "per-node table (shape, params, MACs, receptive field) and totals"),
     "export": ("cli.export", "write the graph as a runnable PyTorch file"),
-    "import": ("cli.import_", "trace a PyTorch nn.Module into a design file and its weights"),
+    "import": (
+        "cli.import_",
+        "a PyTorch nn.Module, a timm model (timm:NAME) or an .onnx file as a design and weights",
+    ),
     "features": ("cli.features", "run an image through the graph, save feature-map grids"),
     "compare": ("cli.compare", "totals of several designs side by side, with the change"),
     "train": ("cli.train", "train the design as a classifier on shapes or an image folder"),

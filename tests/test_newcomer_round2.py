@@ -41,8 +41,9 @@ def test_help_lists_every_command_without_a_display():
     done = run_main("--help")
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    for name in ("summary", "export", "import", "features", "compare", "data", "train"):
+    for name in ("summary", "export", "import", "features", "compare", "data", "train", "localise"):
         assert name in COMMANDS
+    assert ".onnx" in done.stdout and "timm:NAME" in done.stdout
     for name, (_module, text) in COMMANDS.items():
         assert any(line.split()[:1] == [name] and text in line for line in lines), name
     assert "--version" in done.stdout and done.stderr == ""
@@ -446,3 +447,23 @@ def test_the_feature_views_are_built_in_pieces_after_start(qtbot, tmp_path, monk
     steps = [m for m in made if m != 0]  # (turns spent waiting for the import thread: 0)
     assert steps == [1, 1, 1, 1, "panel"]
     assert type(w.inside_host.panel.hist).__name__ == "Histograms"
+
+
+# ---------------------------------------------------------------- 5. a small image fills the view
+def test_a_64px_image_fills_the_image_view_on_its_first_run(win, qtbot, tmp_path):
+    """After the 451×300 photo, a 64×64 image opened and run fills the view at once (its
+    range is the image, not the old photo's heat map and boxes)."""
+    from PIL import Image
+
+    small = tmp_path / "shape.png"
+    Image.new("RGB", (64, 64), (200, 40, 40)).save(small)
+    panel = win.inside_host.ensure_panel()
+    with qtbot.waitSignal(panel.result_shown, timeout=TIMEOUT):
+        panel.run()
+    panel.controller.set_live(False)
+    panel.open_image(small)
+    with qtbot.waitSignal(panel.result_shown, timeout=TIMEOUT):
+        panel.run()
+    (x0, x1), (y0, y1) = panel.rf.view.viewRange()
+    assert x0 < 0 < 64 < x1 or y0 < 0 < 64 < y1  # the whole image is in view
+    assert min(x1 - x0, y1 - y0) < 64 * 1.2  # and fills it along one side

@@ -188,7 +188,9 @@ class RFView(QWidget):
         rect = QRectF(ox, oy, iw * sx, ih * sy).intersected(QRectF(0, 0, w, h))
         self.input_item.setRect(rect)
         self.input_item.setVisible(pre.mode == "crop")
-        self.view.autoRange(padding=0.02)
+        # The image fills the view at once (autoRange would also fit the previous image's
+        # heat map and boxes, still in place here: a small image then sat in a corner).
+        self.view.setRange(QRectF(0, 0, w, h), padding=0.02)
         self.set_effective(result.extra.get("effective_box"), result.extra.get("effective_grad"))
         self.localised = dict(result.extra.get("localised") or {})
         self.skipped = dict(result.extra.get("localise_skipped") or {})
