@@ -64,6 +64,7 @@ class QuickAddPopup(QFrame):
         lay.addWidget(self.list)
         lay.addWidget(self.doc_label)
         self.resize(290, 300)
+        self.exclude: frozenset[str] = frozenset()  # types that cannot be added here
         self.edit.textChanged.connect(self.set_filter)
         self.edit.installEventFilter(self)
         self.list.itemActivated.connect(lambda _item: self.accept())
@@ -74,6 +75,8 @@ class QuickAddPopup(QFrame):
         """Show the types matching ``text`` and highlight the best one."""
         self.list.clear()
         for name in matching_types(text):
+            if name in self.exclude:
+                continue
             t = NODE_TYPES[name]
             item = QListWidgetItem(f"{t.label}    ({t.category})")
             item.setData(Qt.ItemDataRole.UserRole, name)
@@ -97,8 +100,10 @@ class QuickAddPopup(QFrame):
         item = self.list.currentItem()
         return item.data(Qt.ItemDataRole.UserRole) if item is not None else None
 
-    def open_at(self, global_pos: QPoint) -> None:
-        """Show the popup at ``global_pos`` with an empty filter."""
+    def open_at(self, global_pos: QPoint, exclude=()) -> None:
+        """Show the popup at ``global_pos`` with an empty filter, without the types in
+        ``exclude`` (e.g. an input, when the new node is to be wired after another)."""
+        self.exclude = frozenset(exclude)
         self.edit.clear()
         self.set_filter("")
         self.move(global_pos)

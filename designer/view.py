@@ -287,12 +287,26 @@ class GraphView(QGraphicsView):
         With ``link = (node, from_output, port)`` the new node is also wired to ``node``:
         after its output, or into its input ``port`` (-1: the next free one).
         """
+        at = None
+        if link is None and view_pos is None:
+            # Tab with one node selected: the new node is wired after it, to its right.
+            selected = self.graph_scene.selected_nodes()
+            item = self.graph_scene.node_item(selected[0]) if len(selected) == 1 else None
+            if item is not None:
+                link = (selected[0], True, -1)
+                at = item.output_anchor() + QPointF(th.NODE_WIDTH * 0.35, 0)
         self._pending_link = link
         if view_pos is None:
             p = self.viewport().mapFromGlobal(QCursor.pos())
             view_pos = p if self.viewport().rect().contains(p) else self.viewport().rect().center()
-        self._quick_add_pos = self.mapToScene(view_pos)
-        self.quick_add.open_at(self.viewport().mapToGlobal(view_pos))
+        self._quick_add_pos = at if at is not None else self.mapToScene(view_pos)
+        # After a node's output only types that take an input make sense (no Input first).
+        exclude = (
+            [n for n, t in NODE_TYPES.items() if t.max_inputs == 0]
+            if link is not None and link[1]
+            else []
+        )
+        self.quick_add.open_at(self.viewport().mapToGlobal(view_pos), exclude)
         return self.quick_add
 
     def _quick_add_chosen(self, type_name: str) -> None:

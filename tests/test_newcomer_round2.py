@@ -467,3 +467,47 @@ def test_a_64px_image_fills_the_image_view_on_its_first_run(win, qtbot, tmp_path
     (x0, x1), (y0, y1) = panel.rf.view.viewRange()
     assert x0 < 0 < 64 < x1 or y0 < 0 < 64 < y1  # the whole image is in view
     assert min(x1 - x0, y1 - y0) < 64 * 1.2  # and fills it along one side
+
+
+# ---------------------------------------------------------------- 12. small editing details
+def test_tab_with_a_node_selected_adds_the_pick_wired_after_it(qtbot):
+    """Select relu, press Tab, pick Max Pool: it is wired after relu, to its right."""
+    from PySide6.QtCore import Qt
+
+    c = Canvas(qtbot, chain_model())
+    c.scene.select_nodes(["relu"])
+    c.view.setFocus()
+    qtbot.keyClick(c.view, Qt.Key.Key_Tab)
+    popup = c.view.quick_add
+    assert popup.isVisible()
+    qtbot.keyClicks(popup.edit, "max")
+    qtbot.keyClick(popup.edit, Qt.Key.Key_Return)
+    assert ("relu", "maxpool", 0) in c.model.edges()
+    assert c.item("maxpool").pos().x() > c.item("relu").pos().x()
+    assert c.doc.undo_stack.count() == 1
+
+
+def test_quick_add_after_an_output_does_not_offer_input(qtbot):
+    """A wire dropped from an output: the list has no Input, and a type that takes one is first."""
+    c = Canvas(qtbot, chain_model())
+    c.drag(c.out_port("relu"), QPointF(760, 200))
+    shown = c.view.quick_add.shown_types()
+    assert "input" not in shown and shown
+    assert c.view.quick_add.current_type() == shown[0] != "input"
+    c.view.quick_add.hide()
+
+
+def test_escape_in_an_inspector_field_reverts_the_typing(win, qtbot):
+    """Typing 48 into out_channels applies live; Escape brings 64 back (one step, redoable)."""
+    from PySide6.QtCore import Qt
+
+    win.scene.select_nodes(["branch1_1x1"])
+    spin = win.inspector.editors["out_channels"].spin
+    spin.setFocus()
+    spin.selectAll()
+    qtbot.keyClicks(spin, "48")
+    assert win.doc.model.params("branch1_1x1")["out_channels"] == 48
+    qtbot.keyClick(spin, Qt.Key.Key_Escape)
+    assert win.doc.model.params("branch1_1x1")["out_channels"] == 64
+    assert spin.value() == 64
+    assert win.doc.undo_stack.canRedo()

@@ -9,7 +9,7 @@ editable field at the top: Enter or leaving it renames through
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QFormLayout,
@@ -308,6 +308,9 @@ class Inspector(QWidget):
             editor.set_value(params[spec.name])
             editor.edited.connect(lambda name=spec.name: self._on_edited(name))
             editor.finished.connect(self.end_session)
+            for field in [editor, *editor.findChildren(QWidget)]:
+                field.setProperty("cc_param", spec.name)
+                field.installEventFilter(self)  # Escape reverts the typing
             self.form.addRow(spec.name.replace("_", " ") + ":", editor)
             self.editors[spec.name] = editor
         if not ntype.params:
@@ -345,6 +348,32 @@ class Inspector(QWidget):
         self.doc.undo_stack.push(cmd)
         if self.editors[name].discrete:
             self.end_session()  # a click is a whole edit
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
+        if (
+            event.type() == QEvent.Type.KeyPress
+            and event.key() == Qt.Key.Key_Escape
+            and obj.property("cc_param") in self.editors
+        ):
+            self.revert_typing(obj.property("cc_param"))
+            return True
+        return super().eventFilter(obj, event)
+
+    def revert_typing(self, name: str) -> None:
+        """Escape in a field: undo what this editing session typed into it (one undo step,
+        so Redo brings it back), or show the model's value again if nothing was applied."""
+        stack = self.doc.undo_stack
+        last = stack.command(stack.index() - 1) if stack.index() > 0 else None
+        if (
+            isinstance(last, LiveParamCommand)
+            and last.session == self.session
+            and (last.node, last.name) == (self.node, name)
+        ):
+            stack.undo()
+        if self.node is not None and self.node in self.doc.model:
+            self.editors[name].set_value(self.doc.model.params(self.node)[name])
+        self.param_error.hide()
+        self.end_session()
 
     def end_session(self) -> None:
         """The current edit is complete: the next change is a new undo step."""
