@@ -13,12 +13,12 @@ called, does not give a module, is a pickled file, or the output cannot be writt
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
-EXIT_REFUSED = 1
-EXIT_UNREADABLE = 2
+from cli.safety import EXIT_REFUSED, EXIT_UNREADABLE, escape
 
 
 def _size(text: str) -> tuple[int, int, int]:
@@ -55,8 +55,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _err(text: str) -> None:
+    # Text from the user's module: control characters escaped, one printable line each.
     for line in str(text).splitlines() or [""]:
-        print(line.encode("ascii", "backslashreplace").decode("ascii"), file=sys.stderr)
+        safe = escape(line).encode("ascii", "backslashreplace").decode("ascii")
+        print(safe, file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,16 +69,24 @@ def run(args: argparse.Namespace) -> int:
         return run_onnx(args)
     if args.input is None:
         args.input = (3, 224, 224)
-    from engine.core.fileformat import save
+    from engine.core.fileformat import dumps, write_atomic_many
     from engine.interop.convert import import_module
     from engine.interop.errors import ImportFailed
     from engine.interop.source import load_source
-    from engine.runtime.weights import save_state
+    from engine.training.files import check_design_path
 
     out = Path(args.output)
     weights = Path(args.weights) if args.weights else None
     if weights is not None and weights.suffix.lower() not in (".safetensors", ".pt", ".pth"):
         _err(f"import: --weights must end in .safetensors or .pt, got '{weights.name}'")
+        return EXIT_UNREADABLE
+    if weights is not None and os.path.realpath(weights) == os.path.realpath(out):
+        _err(f"import: -o and --weights name the same file, '{out.name}'")
+        return EXIT_UNREADABLE
+    try:
+        check_design_path(out)
+    except ValueError as exc:
+        _err(f"import: -o: {exc}")
         return EXIT_UNREADABLE
     t0 = time.perf_counter()
     try:
@@ -85,10 +95,19 @@ def run(args: argparse.Namespace) -> int:
     except ImportFailed as exc:
         _err(f"import: {exc.message}")
         return exc.exit_code
+    except SystemExit as exc:  # the user's model called sys.exit() while it was traced
+        _err(f"import: the model's code called sys.exit({exc.code!r}); nothing was written")
+        return EXIT_REFUSED
     try:
-        save(imported.model, out)
-        if weights is not None:
-            save_state(imported.state, weights)
+        # The design and its weights as one unit: both temporary files, then the renames.
+        items = (
+            []
+            if weights is None
+            else [(weights, state_writer(imported.state, weights), True, None)]
+        )
+        text = dumps(imported.model)
+        items.append((out, lambda fh: fh.write(text), False, None))
+        write_atomic_many(items)
     except (OSError, ValueError, TypeError) as exc:  # safetensors: unsupported dtypes
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         _err(f"import: cannot write: {why}")
@@ -100,6 +119,20 @@ def run(args: argparse.Namespace) -> int:
         f"({time.perf_counter() - t0:.2f} s) -> {out}" + (f", weights {weights}" if weights else "")
     )
     return 0
+
+
+def state_writer(state: dict, path: Path):
+    """A writer of ``state`` for :func:`write_atomic_many`: ``torch.save`` for ``.pt`` /
+    ``.pth``, safetensors otherwise (made now, so a dtype error comes before any write)."""
+    import torch
+
+    tensors = {k: v.detach().contiguous() for k, v in state.items()}
+    if path.suffix.lower() in (".pt", ".pth"):
+        return lambda fh: torch.save(tensors, fh)
+    from safetensors.torch import save
+
+    data = save({k: v.clone() for k, v in tensors.items()})  # no shared storage
+    return lambda fh: fh.write(data)
 
 
 def _learnable(key: str) -> bool:

@@ -207,6 +207,20 @@ def ask_restore(parent: QWidget | None, what: str) -> str:
     return KEEP
 
 
+def ask_replace(parent: QWidget | None, title: str, text: str) -> bool:
+    """Ask whether to replace a file (plain text); ``False`` unless the user says yes."""
+    box = QMessageBox(
+        QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.NoButton, parent
+    )
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    replace = box.addButton("Replace", QMessageBox.ButtonRole.DestructiveRole)
+    keep = box.addButton("Cancel", QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(keep)
+    box.setEscapeButton(keep)
+    box.exec()
+    return box.clickedButton() is replace
+
+
 def _message(parent: QWidget | None, icon, title: str, text: str) -> None:
     """A modal message box showing ``text`` as plain text (names in it are never HTML)."""
     box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, parent)

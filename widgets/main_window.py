@@ -26,6 +26,7 @@ from designer.plaintext import tip as plain_tip
 from engine.core import fileformat
 from engine.core.errors import EngineError, FormatError
 from engine.core.graph import GraphModel
+from engine.training.files import check_design_path, save_design_with_weights
 from widgets import files
 from widgets.export_dialog import ExportDialog, default_file_name, generate_code
 from widgets.help_dialog import help_menu
@@ -33,7 +34,7 @@ from widgets.inside_panel import install_inside
 from widgets.palette import Palette
 from widgets.recovery import AutosaveAndRecovery
 from widgets.tabs import DesignTabs
-from widgets.train_host import design_weights_ref, install_training
+from widgets.train_host import design_weights, install_training
 from widgets.undo_keys import DocumentUndoKeys
 
 APP_NAME = "ConvCanvas"
@@ -78,6 +79,7 @@ class MainWindow(DesignTabs, AutosaveAndRecovery, QMainWindow):
         self.ask_save_changes = files.ask_save_changes
         self.ask_restore = files.ask_restore
         self.show_error = files.show_error
+        self.ask_replace = files.ask_replace
         self.show_notice = files.show_notice
         self.recent = files.RecentFiles(self)
         self.export_dialog: ExportDialog | None = None
@@ -593,8 +595,14 @@ class MainWindow(DesignTabs, AutosaveAndRecovery, QMainWindow):
         if self.doc.path is None and old_name == UNTITLED:
             self.doc.model.set_name(path.stem)  # an untitled design takes its file's name
         try:
-            # Trained/loaded weights first (NAME.safetensors), then the JSON that names them.
-            fileformat.save(self.doc.model, path, weights=design_weights_ref(self.doc, path))
+            check_design_path(path)
+            weights = design_weights(self.doc, path)
+            if weights is not None and self._replaces_other_weights(path, weights[0]):
+                if self.doc.model.name != old_name:
+                    self.doc.model.set_name(old_name)
+                return False
+            # NAME.safetensors and the JSON naming it: both written, or neither.
+            save_design_with_weights(self.doc.model, path, weights)
         except (OSError, ValueError) as exc:  # ValueError: text the encoding cannot hold
             why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             self.show_error(self, "Cannot save design", f"{path}: cannot write: {why}")
@@ -610,6 +618,18 @@ class MainWindow(DesignTabs, AutosaveAndRecovery, QMainWindow):
         self._update_title()
         self.statusBar().showMessage(f"Saved {path}", 4000)
         return True
+
+    def _replaces_other_weights(self, path: Path, weights_path: Path) -> bool:
+        """Whether saving would replace a weights file that is not this design's and the
+        user declined (asked only when ``weights_path`` exists and ``path`` is a new name)."""
+        if self.doc.path == path or not weights_path.exists():
+            return False
+        return not self.ask_replace(
+            self,
+            "Replace weights file?",
+            f"{weights_path.name} already exists beside {path.name} and is not this design's "
+            f"weights file. Saving the design with its weights replaces it. Replace it?",
+        )
 
     def export_code(self) -> ExportDialog | None:
         """Generate PyTorch code and show it in a preview dialog (non-blocking)."""

@@ -5,7 +5,7 @@ worker), builds the :class:`~widgets.train_panel.TrainPanel` dock on first use, 
 weights in use next to the feature maps (``random, seed 0``, ``trained on shapes, 97.3%``,
 ``loaded from FILE``; :meth:`designer.document.Document.weights_changed`), and reads and
 writes the design's ``NAME.safetensors`` beside ``NAME.json``
-(:func:`design_weights_ref`, :meth:`TrainHost.restore_design_weights`).
+(:func:`design_weights`, :meth:`TrainHost.restore_design_weights`).
 """
 
 from __future__ import annotations
@@ -19,24 +19,22 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QFrame, QScrollArea, QWi
 from designer.document import Document
 from engine.codegen.targets import legacy_flat_keys
 from engine.core.fileformat import to_dict
-from engine.training.files import DesignWeightsError, load_design_weights, save_design_weights
+from engine.training.files import DesignWeightsError, design_weights_data, load_design_weights
 from engine.training.weightset import names_for
 from engine.weights.fit import migrate_flat_names
 from widgets.train_panel import WEIGHT_FILTER, TrainController, TrainPanel, record_sparsity
 from widgets.train_state import TrainState
 
 
-def design_weights_ref(doc: Document, json_path: Path) -> dict | None:
-    """Before a design is saved: write ``NAME.safetensors`` and return the JSON's entry.
-
-    ``None`` (nothing written) when the design uses random weights.
-    """
+def design_weights(doc: Document, json_path: Path) -> tuple | None:
+    """``(path, bytes, ref)`` of the design's ``NAME.safetensors`` (nothing written), or
+    ``None`` when the design uses random weights."""
     w = doc.weights
     if w.kind == "random":
         return None
     meta = dict(w.meta)
     meta["origin"] = w.origin
-    return save_design_weights(w.state(doc.model), meta, json_path)
+    return design_weights_data(w.state(doc.model), meta, json_path)
 
 
 #: The most of the window's height the Train dock takes when it opens.

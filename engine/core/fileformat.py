@@ -10,6 +10,7 @@ surrogates in ids or names are written as ``\\udXXX`` escapes, so they load back
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -422,6 +423,61 @@ def _file_mode(path: Path) -> int:
         return 0o666 & ~mask
 
 
+def _target(path: str | os.PathLike) -> Path:
+    """The file a save replaces: a link's target; refused when it is not a regular file.
+
+    Raises
+    ------
+    OSError
+        ``EISDIR`` for a folder, ``EPERM`` for a FIFO, a device or a socket (as root,
+        ``/dev/null`` would otherwise be replaced by a regular file).
+    """
+    path = Path(path)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return path
+    except OSError:
+        return path  # the write reports it
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(errno.EISDIR, "a folder is in the way; it is not replaced")
+    if not stat.S_ISREG(st.st_mode):
+        raise PermissionError(
+            errno.EPERM, "it is not a regular file (a device, FIFO or socket); it is not replaced"
+        )
+    return path
+
+
+def _temp_for(path: Path, write: Callable[[IO], Any], binary: bool, mode: int | None) -> str:
+    """Write a flushed temporary file beside ``path``; return its name (removed on failure)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        if mode is None:  # an existing file keeps its permissions; a new one is private
+            try:
+                mode = path.stat().st_mode & 0o777
+            except OSError:
+                mode = None
+        if mode is not None:
+            os.chmod(tmp, mode)
+        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        _unlink(tmp)
+        raise
+    return tmp
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
 def write_atomic(
     path: str | os.PathLike,
     write: Callable[[IO], Any],
@@ -432,7 +488,8 @@ def write_atomic(
     """Write a file atomically: a temporary file in the same folder, flushed, then renamed.
 
     A symbolic link is followed: its target is replaced, the link stays. The folder is
-    flushed after the rename, so the new name survives a power cut.
+    flushed after the rename, so the new name survives a power cut. A folder, device,
+    FIFO or socket in the file's place is refused, not replaced.
 
     Parameters
     ----------
@@ -443,7 +500,8 @@ def write_atomic(
     binary : bool
         Open the temporary file in binary mode (text is UTF-8 otherwise).
     mode : int, optional
-        Permissions given to the file; ``None`` keeps ``mkstemp``'s private 0o600.
+        Permissions given to the file; ``None`` keeps an existing file's, and gives a new
+        file ``mkstemp``'s private 0o600.
 
     Raises
     ------
@@ -451,25 +509,62 @@ def write_atomic(
         If the file cannot be written; the old file is then untouched and no temporary
         file is left behind.
     """
-    path = Path(path)
-    if path.is_symlink():
-        path = Path(os.path.realpath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    write_atomic_many([(path, write, binary, mode)])
+
+
+def write_atomic_many(items: list[tuple]) -> None:
+    """Write several files as one unit: every temporary file first, then the renames in order.
+
+    ``items`` are ``(path, write, binary, mode)`` as for :func:`write_atomic`; put the file
+    that names the others (a design naming its weights) last. Any failure before the
+    renames leaves every old file untouched; a failing rename puts back the files already
+    renamed (from hard-linked copies of the old ones), so the old set stays consistent.
+
+    Raises
+    ------
+    OSError
+        The first failure; no temporary file is left behind.
+    """
+    targets = [_target(item[0]) for item in items]
+    temps: list[str] = []
+    backups: dict[Path, str] = {}
+    done: list[Path] = []
+    existed: set[Path] = set()
     try:
-        if mode is not None:
-            os.chmod(tmp, mode)
-        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        for target, (_p, write, binary, mode) in zip(targets, items, strict=True):
+            temps.append(_temp_for(target, write, binary, mode))
+        existed = {t for t in targets if t.exists()}
+        if len(items) > 1:  # keep the old files until every rename succeeded
+            for target in targets:
+                if target.exists():
+                    backup = f"{target.parent / ('.' + target.name)}.{os.getpid()}.old"
+                    _unlink(backup)
+                    try:
+                        os.link(target, backup)
+                        backups[target] = backup
+                    except OSError:
+                        pass
+        for target, tmp in zip(targets, temps, strict=True):
+            os.replace(tmp, target)
+            done.append(target)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        for target in done:  # put the old file back (or remove the new one)
+            try:
+                if target in backups:
+                    os.replace(backups.pop(target), target)
+                elif target not in existed:
+                    os.unlink(target)
+            except OSError:
+                pass
+        for tmp in temps:
+            _unlink(tmp)
+        for backup in backups.values():
+            _unlink(backup)
         raise
-    _fsync_folder(path.parent)
+    for backup in backups.values():
+        _unlink(backup)
+    for folder in dict.fromkeys(t.parent for t in targets):
+        _fsync_folder(folder)
 
 
 def _fsync_folder(folder: Path) -> None:

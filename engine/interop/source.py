@@ -19,7 +19,7 @@ from pathlib import Path
 from torch import nn
 
 from engine.core.fileformat import read_limited
-from engine.core.filesafety import PICKLE_RECORD_LIMIT
+from engine.core.filesafety import PICKLE_RECORD_LIMIT, FileGuardError, stat_regular
 from engine.interop.errors import SourceError
 from engine.interop.zoo import install_hint, load_timm
 
@@ -109,8 +109,10 @@ def refuse_pickle(path: Path) -> SourceError:
 
 
 def _load_file(path: Path) -> object:
-    if not path.is_file():
-        raise SourceError(f"{path}: no such file")
+    try:
+        stat_regular(path, "Python file")
+    except FileGuardError as exc:  # a folder, FIFO or device is named, not "no such file"
+        raise SourceError(exc.message) from None
     mod_name = f"convcanvas_import_{abs(hash(str(path.resolve()))):x}"
     spec = importlib.util.spec_from_file_location(mod_name, path)
     if spec is None or spec.loader is None:
@@ -162,6 +164,79 @@ def _load_module(name: str) -> object:
         ) from None
 
 
+def _top(module_name: str) -> str:
+    return module_name.split(".", 1)[0]
+
+
+def _is_standard(module_name: str | None) -> bool:
+    """Whether a module belongs to Python itself (builtins or the standard library)."""
+    if not module_name:
+        return True
+    top = _top(module_name).lstrip("_") or "builtins"
+    return top in sys.stdlib_module_names or _top(module_name) in sys.stdlib_module_names
+
+
+def refuse_standard_module(where: str) -> None:
+    """Refuse ``package.module`` sources from Python itself, before importing them."""
+    if _is_standard(where):
+        raise SourceError(
+            f"'{where}' is part of Python itself, not a model: give the file or installed "
+            f"package that defines the model (path/to/file.py:NAME or package.module:NAME)"
+        )
+
+
+def check_callable(obj: object, module: object, what: str) -> None:
+    """Refuse ``obj`` unless it can only build a model: called with no arguments, it runs.
+
+    Allowed: an ``nn.Module`` instance; an ``nn.Module`` subclass; a Python function
+    defined in the source (the file, or the package given) or annotated to return an
+    ``nn.Module``. Refused: anything from builtins or the standard library
+    (``os:abort``, ``builtins:breakpoint``), other classes, and functions written in C.
+
+    Raises
+    ------
+    SourceError
+        Naming ``what`` and why.
+    """
+    import inspect
+
+    if isinstance(obj, nn.Module):
+        return
+    origin = getattr(obj, "__module__", None)
+    if inspect.isclass(obj):
+        if issubclass(obj, nn.Module):
+            return
+        raise SourceError(
+            f"{what} is the class {obj.__qualname__}, not an nn.Module subclass; give the "
+            f"model class or a function that returns the model"
+        )
+    if _is_standard(origin) or not callable(obj):
+        kind = "part of Python itself" if callable(obj) else f"a {type(obj).__name__}"
+        raise SourceError(
+            f"{what} is {kind}, not a model: give an nn.Module subclass or a function that "
+            f"returns an nn.Module"
+        )
+    if not inspect.isfunction(obj):
+        raise SourceError(
+            f"{what} is a {type(obj).__name__}, not a Python function or an nn.Module class; "
+            f"it is not called"
+        )
+    source_name = getattr(module, "__name__", "")
+    if origin == source_name or _top(origin or "") == _top(source_name):
+        return
+    try:
+        returns = inspect.signature(obj).return_annotation
+    except (TypeError, ValueError):
+        returns = inspect.Signature.empty
+    if inspect.isclass(returns) and issubclass(returns, nn.Module):
+        return
+    raise SourceError(
+        f"{what} is the function {origin}.{obj.__qualname__}, defined outside the source and "
+        f"not declared to return an nn.Module; it is not called. Give a function defined in "
+        f"the source, or the model class"
+    )
+
+
 def split_source(source: str) -> tuple[str, str]:
     """``"a/b.py:Net"`` → ``("a/b.py", "Net")``; raises :class:`SourceError` without a name."""
     where, sep, name = source.rpartition(":")
@@ -207,6 +282,7 @@ def load_source(source: str) -> nn.Module:
         module = _load_file(wp)
         label = wp.name
     else:
+        refuse_standard_module(where)
         module = _load_module(where)
         label = where
     obj = module
@@ -214,6 +290,7 @@ def load_source(source: str) -> nn.Module:
         if not hasattr(obj, part):
             raise SourceError(f"{label} has no '{name}'")
         obj = getattr(obj, part)
+    check_callable(obj, module, f"{label}:{name}")
     if isinstance(obj, nn.Module):
         model = obj
     elif callable(obj):

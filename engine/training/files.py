@@ -59,16 +59,61 @@ def weights_path_for(json_path: str | os.PathLike) -> Path:
     return p.with_name(p.stem + ".safetensors")
 
 
-def save_design_weights(state: dict, meta: dict, json_path: str | os.PathLike) -> dict:
-    """Write ``state`` beside ``json_path`` atomically; return the JSON's ``weights`` entry."""
+def design_weights_data(state: dict, meta: dict, json_path: str | os.PathLike) -> tuple:
+    """``(path, bytes, ref)``: the weights file beside ``json_path``, its content and the
+    JSON's ``weights`` entry, nothing written (see :func:`save_design_with_weights`)."""
     from safetensors.numpy import save
 
     path = weights_path_for(json_path)
     # np.ascontiguousarray would turn 0-d tensors (num_batches_tracked) into 1-d ones.
     arrays = {k: np.array(v, order="C", copy=True) for k, v in state.items()}
     data = save(arrays, metadata={k: str(v) for k, v in meta.items()} or None)
+    return path, data, {"file": path.name, "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def save_design_weights(state: dict, meta: dict, json_path: str | os.PathLike) -> dict:
+    """Write ``state`` beside ``json_path`` atomically; return the JSON's ``weights`` entry."""
+    path, data, ref = design_weights_data(state, meta, json_path)
     write_atomic(path, lambda fh: fh.write(data), binary=True)
-    return {"file": path.name, "sha256": hashlib.sha256(data).hexdigest()}
+    return ref
+
+
+#: Suffixes a design file may not have: its weights (or a torch file) would be overwritten.
+NOT_A_DESIGN = (".safetensors", ".pt", ".pth")
+
+
+def check_design_path(json_path: str | os.PathLike) -> None:
+    """Raise ``ValueError`` for a design file named like a weights file (``x.safetensors``)."""
+    name = Path(json_path).name
+    if Path(json_path).suffix.lower() in NOT_A_DESIGN:
+        raise ValueError(f"a design is saved as .json; '{name}' is the name of a weights file")
+
+
+def save_design_with_weights(model, json_path: str | os.PathLike, weights: tuple | None) -> None:
+    """Save a design and its weights file as one unit (both or neither are replaced).
+
+    Both are written to temporary files first, then renamed, the design last; on any
+    failure the old pair is left as it was, so the old design still finds its weights.
+
+    Parameters
+    ----------
+    model : GraphModel
+    json_path : str or PathLike
+        The design file (not ``.safetensors`` / ``.pt``: refused with ``ValueError``).
+    weights : tuple or None
+        :func:`design_weights_data`'s ``(path, bytes, ref)``; ``None`` saves the design alone.
+    """
+    from engine.core.fileformat import _file_mode, dumps, write_atomic_many
+
+    json_path = Path(json_path)
+    check_design_path(json_path)
+    text = dumps(model, weights[2] if weights else None)
+    items = []
+    if weights is not None:
+        wpath, data, _ref = weights
+        items.append((wpath, lambda fh: fh.write(data), True, None))
+    items.append((json_path, lambda fh: fh.write(text), False, _file_mode(json_path)))
+    write_atomic_many(items)
 
 
 def load_design_weights(json_path: str | os.PathLike, ref: dict) -> tuple[dict, dict]:
