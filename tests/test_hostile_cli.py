@@ -295,10 +295,10 @@ def test_gui_save_failure_is_a_dialog(win, tmp_path, monkeypatch):
     """A save that fails with an encoding error shows a dialog; the design stays unsaved."""
     from engine.core import fileformat
 
-    def refuse(model, path, **kwargs):
+    def refuse(model, weights=None):
         raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
 
-    monkeypatch.setattr(fileformat, "save", refuse)
+    monkeypatch.setattr(fileformat, "dumps", refuse)
     shown = []
     win.show_error = lambda parent, title, text: shown.append((title, text))
     assert win.save_as(tmp_path / "x.json") is False

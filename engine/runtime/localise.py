@@ -99,6 +99,8 @@ def _rf_heat(analysis, box, pre) -> tuple[np.ndarray, tuple[int, int, int, int]]
 
 
 def _made(method: str, heat: np.ndarray, pre, node: str, cls: int | None, rect=None) -> Localised:
+    # Overflowing weights give inf/nan maps: nan counts as 0, inf as the peak.
+    heat = np.nan_to_num(heat, nan=0.0, posinf=np.finfo(np.float32).max, neginf=0.0)
     y0, x0, y1, x1 = rect if rect is not None else mass_box(heat)
     top = float(heat.max()) if heat.size else 0.0
     norm = (heat / top).astype(np.float32) if top > 0 else np.zeros_like(heat, np.float32)
