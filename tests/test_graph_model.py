@@ -44,7 +44,14 @@ def test_conv_defaults_are_torchs():
         (
             "avgpool",
             {"kernel_size": 2},
-            {"kernel_size": 2, "stride": None, "padding": 0, "ceil_mode": False},
+            {
+                "kernel_size": 2,
+                "stride": None,
+                "padding": 0,
+                "ceil_mode": False,
+                "count_include_pad": True,
+                "divisor_override": None,
+            },
         ),
         ("batchnorm", {}, {"eps": 1e-5, "momentum": 0.1, "affine": True}),
         ("linear", {"out_features": 3}, {"out_features": 3, "bias": True}),

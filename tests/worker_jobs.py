@@ -80,16 +80,13 @@ class FullShmJob(FeatureJob):
 
 
 def assert_same_stats(a: dict, b: dict) -> None:
-    """Equal statistics; mean and std up to float summation order (threads may split sums)."""
+    """Equal statistics; mean, std, min and max up to float summation order (threads differ)."""
     assert a.keys() == b.keys()
     for n in a:
         x, y = a[n], b[n]
-        assert (x.sparsity, x.near_zero, x.min, x.max, x.argmax) == (
-            y.sparsity,
-            y.near_zero,
-            y.min,
-            y.max,
-            y.argmax,
-        ), n
+        assert (x.sparsity, x.near_zero, x.argmax) == (y.sparsity, y.near_zero, y.argmax), n
+        # The worker's thread count may differ from the test's: conv sums differ in the last bit.
+        assert x.min == pytest.approx(y.min, rel=1e-5, abs=1e-7), n
+        assert x.max == pytest.approx(y.max, rel=1e-5, abs=1e-7), n
         assert x.mean == pytest.approx(y.mean, rel=1e-5, abs=1e-7), n
         assert x.std == pytest.approx(y.std, rel=1e-5, abs=1e-7), n

@@ -6,7 +6,8 @@ comparison after an edit costs one pass over the nodes, not a new analysis).
 
 The breakdown splits each design into groups, the same for every compared design:
 
-* **blocks** when every design has at least two: a block is the top of a node's
+* **blocks** when every design has at least three (two plain containers, like VGG's
+  ``features`` and ``classifier``, say less than its stages): a block is the top of a node's
   ``scope`` (``layer2.0.downsample`` → ``layer2.0``) or, in a design without scopes, the
   common id prefix of template-style names (``layer1_0_conv1`` → ``layer1_0``,
   ``inception3a_concat`` → ``inception3a``); nodes before the first block form ``stem``, those after the last
@@ -216,7 +217,7 @@ def scope_block(scope: str) -> str:
 
 
 def _blocks(a: Analysis) -> dict[str, dict[str, int]] | None:
-    """Per-block sums, or ``None`` when the design has fewer than two blocks.
+    """Per-block sums, or ``None`` when the design has fewer than three blocks.
 
     Nodes with a ``scope`` (set by blocks and the importer) are grouped by it; a design
     without scopes is grouped by its ids (:func:`block_of`).
@@ -229,7 +230,7 @@ def _blocks(a: Analysis) -> dict[str, dict[str, int]] | None:
     else:
         keyed = [(n, block_of(n)) for n in a.order]
     names = {b for _, b in keyed if b is not None}
-    if len(names) < 2:
+    if len(names) < 3:
         return None
     last = max(i for i, (_, b) in enumerate(keyed) if b is not None)
     out: dict[str, dict[str, int]] = {}
