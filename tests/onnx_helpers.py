@@ -95,3 +95,65 @@ def assert_close(got: np.ndarray, want: np.ndarray, rel: float = 1e-5) -> None:
     scale = max(float(np.abs(want).max()), 1e-6)
     assert got.shape == want.shape
     assert float(np.abs(got - want).max()) <= rel * scale
+
+
+# One small case per node type: (params, layers before it, input C×H×W, extra inputs).
+NODE_CASES: dict[str, tuple] = {
+    "conv": ({"out_channels": 5, "kernel_size": 3, "padding": 1, "stride": 2}, []),
+    "conv1x1": ({"out_channels": 5, "groups": 1}, []),
+    "maxpool": ({"kernel_size": 3, "stride": 2, "padding": 1, "ceil_mode": True}, []),
+    "avgpool": ({"kernel_size": 2, "padding": 1, "count_include_pad": False}, []),
+    "global_avgpool": ({}, []),
+    "adaptive_avgpool": ({"output_size": 2}, []),
+    "concat": ({}, [], 2),
+    "add": ({}, [], 2),
+    "mul": ({}, [], 2),
+    "relu": ({}, []),
+    "batchnorm": ({"eps": 1e-3}, []),
+    "flatten": ({}, []),
+    "linear": ({"out_features": 3}, [("flatten", {})]),
+    "relu6": ({}, []),
+    "hardswish": ({}, []),
+    "hardsigmoid": ({"alpha": 0.2, "beta": 0.5}, []),
+    "silu": ({}, []),
+    "sigmoid": ({}, []),
+    "gelu": ({}, []),
+    "leaky_relu": ({"negative_slope": 0.2}, []),
+    "elu": ({"alpha": 0.7}, []),
+    "mish": ({}, []),
+    "tanh": ({}, []),
+    "clamp": ({"min": -0.5, "max": 0.5}, []),
+    "softmax": ({}, []),
+    "conv_transpose": ({"out_channels": 3, "kernel_size": 3, "stride": 2, "padding": 1}, []),
+    "upsample": ({"scale_factor": 2.0}, []),
+    "layernorm2d": ({}, []),
+    "grn": ({}, []),
+    "channel_slice": ({"start": 1, "stop": 3}, []),
+    "channel_shuffle": ({"groups": 2}, []),
+    "scale_shift": ({"scale": 0.5, "shift": 0.25}, []),
+    "pad": ({"left": 1, "right": 2, "top": 0, "bottom": 1}, []),
+    "identity": ({}, []),
+    "dropout": ({"p": 0.2}, []),
+}
+
+
+def node_case(t: str) -> GraphModel:
+    """input 4×8×8 → (layers before) → one node of type ``t`` (two inputs for merges)."""
+    params, before, *rest = NODE_CASES[t]
+    g = GraphModel(f"case {t}")
+    g.add_node("input", {"channels": 4, "height": 8, "width": 8}, "x")
+    prev = "x"
+    for bt, bp in before:
+        prev_new = g.add_node(bt, bp)
+        g.connect(prev, prev_new)
+        prev = prev_new
+    srcs = [prev]
+    if rest:
+        other = g.add_node("conv1x1", {"out_channels": 4})
+        g.connect("x", other)
+        srcs.append(other)
+    nid = g.add_node(t, params, t)
+    for s in srcs:
+        g.connect(s, nid)
+    assert analyze(g).ok, t
+    return g

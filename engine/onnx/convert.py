@@ -113,6 +113,8 @@ class _Builder:
         self.users: dict[str, int] = {}  # ONNX value → how many nodes (and outputs) read it
         self.out_value: dict[str, str] = {}  # design node → the ONNX value it computes
         self.input_size = input_size
+        props = {p.key for p in f.model.metadata_props}
+        self.convcanvas = "convcanvas.design" in props  # a file ConvCanvas exported
         self._analysis = None
         self.problems: dict[str, list[str]] = {}
 
@@ -160,7 +162,9 @@ class _Builder:
         return v if isinstance(v, np.ndarray) else None
 
     def tensor(self, name: str, node: onnx.NodeProto) -> str:
-        v = self.env.get(name)
+        return self.tensor_of(self.env.get(name), node, name)
+
+    def tensor_of(self, v, node: onnx.NodeProto, name: str = "?") -> str:
         if isinstance(v, _T):
             return v.node
         if isinstance(v, _P):
@@ -180,10 +184,20 @@ class _Builder:
                 "linear", {"out_features": int(w.shape[0]), "bias": False}, fake, [p.node],
                 {"weight": w},
             )  # fmt: skip
+        if p.kind == "affine":
+            scale, shift = p.data
+            if scale == 1 and shift == 0:
+                return p.node
+            fake = onnx.helper.make_node("Mul", [], [], name=p.onnx_name)
+            return self.add("scale_shift", {"scale": scale, "shift": shift}, fake, [p.node])
+        if p.kind == "pad":
+            fake = onnx.helper.make_node("Pad", [], [], name=p.onnx_name)
+            top, left, bottom, right, mode, value, _out = p.data
+            params = {"left": left, "right": right, "top": top, "bottom": bottom}
+            params |= {"mode": mode, "value": value}
+            return self.add("pad", params, fake, [p.node])
         raise _Refuse(
-            {"plus3": "Add of a constant", "pad": "Pad not followed by a Conv"}.get(
-                p.kind, "part of a hardswish pattern used elsewhere"
-            )
+            f"part of a {'GELU' if 'erf' in p.kind else 'hardswish'} pattern used elsewhere"
         )
 
 
@@ -240,8 +254,8 @@ def _conv(b: _Builder, node, ins):
     a = attrs(node)
     x = b.env.get(ins[0])
     extra = None
-    if isinstance(x, _P) and x.kind == "pad":
-        extra = x.data
+    if isinstance(x, _P) and x.kind == "pad" and _pad_folds(b, x, node):
+        extra = list(x.data[:4])
         src = x.node
     else:
         src = b.tensor(ins[0], node)
@@ -344,14 +358,15 @@ def _pool(t: str):
         pads = _pads(node, a, kernel, strides, dil)
         if pads[0] != pads[2] or pads[1] != pads[3]:
             raise _Refuse(f"{node.op_type} with uneven padding {pads}")
-        if t == "avgpool" and any(pads) and not int(a.get("count_include_pad", 0)):
-            raise _Refuse("AveragePool with padding and count_include_pad=0")
+        exclude = t == "avgpool" and any(pads) and not int(a.get("count_include_pad", 0))
         p = {
             "kernel_size": _pair(kernel),
             "stride": None if strides == kernel else _pair(strides),
             "padding": _pair(pads[:2]),
             "ceil_mode": bool(a.get("ceil_mode", 0)),
         }
+        if exclude:
+            p["count_include_pad"] = False
         return b.add(t, p, node, [src])
 
     return rule
@@ -375,14 +390,21 @@ def _clip_bounds(b: _Builder, node, ins) -> tuple[float, float]:
 def _clip(b: _Builder, node, ins):
     lo, hi = _clip_bounds(b, node, ins)
     x = b.env.get(ins[0])
-    if isinstance(x, _P) and x.kind == "plus3" and lo == 0 and hi == 6:
-        return _P("relu6p3", x.node, onnx_name=node.name)
+    if isinstance(x, _P) and x.kind == "affine":
+        a, c = x.data
+        if (a, c) == (1, 3) and lo == 0 and hi == 6:
+            return _P("relu6p3", x.node, onnx_name=node.name)
+        if lo == 0 and hi == 1:
+            return b.add("hardsigmoid", {"alpha": a, "beta": c}, node, [x.node])
     src = b.tensor(ins[0], node)
     if lo == 0 and hi == 6:
         return b.add("relu6", {}, node, [src])
     if lo == 0 and hi == np.inf:
         return b.add("relu", {}, node, [src])
-    raise _Refuse(f"Clip({lo:g}, {hi:g})")
+    if lo == -np.inf and hi == np.inf:
+        return _T(src)
+    bounds = {"min": None if lo == -np.inf else lo, "max": None if hi == np.inf else hi}
+    return b.add("clamp", bounds, node, [src])
 
 
 def _hardsigmoid(b: _Builder, node, ins):
@@ -414,6 +436,39 @@ def _merge(b: _Builder, t: str, node, srcs: list[str]) -> str:
     return b.add(t, {}, node, flat)
 
 
+def _compose(ab: tuple[float, float], op: str, k: float, left: bool) -> tuple[float, float]:
+    """``a·x + b`` after ``op`` with the scalar ``k`` (``left``: ``k op y``)."""
+    a, b = ab
+    if op == "Mul":
+        return a * k, b * k
+    if op == "Div":
+        if left:
+            raise _Refuse("Div of a constant by a tensor")
+        return a / k, b / k
+    if op == "Add":
+        return a, b + k
+    return (-a, k - b) if left else (a, b - k)  # Sub
+
+
+def _scalar_step(b: _Builder, node, v, op: str, k: float, left: bool):
+    """A tensor or pattern step combined with a scalar constant."""
+    if isinstance(v, _P):
+        one_sixth = (op == "Div" and _close(k, 6.0)) or (op == "Mul" and _close(k, 1 / 6))
+        if one_sixth and not left and v.kind in ("relu6p3", "x_relu6p3"):
+            return b.add("hardsigmoid" if v.kind == "relu6p3" else "hardswish", {}, node, [v.node])
+        if v.kind == "erf" and op == "Add" and _close(k, 1.0):
+            return _P("erf1", v.node, onnx_name=node.name)
+        half = (op == "Mul" and _close(k, 0.5)) or (op == "Div" and _close(k, 2.0) and not left)
+        if v.kind == "x_erf1" and half:
+            return b.add("gelu", {}, node, [v.node])
+        if v.kind == "erf1" and half:
+            return _P("half_erf1", v.node, onnx_name=node.name)
+        if v.kind == "affine":
+            return _P("affine", v.node, _compose(v.data, op, k, left), node.name)
+    src = b.tensor_of(v, node)
+    return _P("affine", src, _compose((1.0, 0.0), op, k, left), node.name)
+
+
 def _binary(b: _Builder, node, ins):
     op = node.op_type
     xs = [b.env.get(n) for n in ins]
@@ -423,38 +478,49 @@ def _binary(b: _Builder, node, ins):
             return _linear_bias(b, node, xs[0], cs[1])
         if cs[0] is not None and isinstance(xs[1], _P) and xs[1].kind == "matmul":
             return _linear_bias(b, node, xs[1], cs[0])
+    for i in (0, 1):
+        k = _scalar(cs[i])
+        if k is not None and cs[1 - i] is None:
+            return _scalar_step(b, node, xs[1 - i], op, k, left=i == 0)
+    if cs[0] is not None or cs[1] is not None:
+        raise _Refuse(f"{op} with a constant tensor")
+    if op == "Mul":
         for i in (0, 1):
-            if _close(_scalar(cs[i]), 3.0) and cs[1 - i] is None:
-                return _P("plus3", b.tensor(ins[1 - i], node), onnx_name=node.name)
-    if op in ("Div", "Mul"):
-        scale = _scalar(cs[1]) if op == "Div" else _scalar(cs[0]) or _scalar(cs[1])
-        other = xs[0] if op == "Div" or cs[0] is None else xs[1]
-        sixth = (op == "Div" and _close(scale, 6.0)) or (op == "Mul" and _close(scale, 1 / 6))
-        if sixth and isinstance(other, _P) and other.kind in ("relu6p3", "x_relu6p3"):
-            t = "hardsigmoid" if other.kind == "relu6p3" else "hardswish"
-            return b.add(t, {}, node, [other.node])
-    if op == "Mul" and cs[0] is None and cs[1] is None:
-        for i in (0, 1):
-            p = xs[i]
-            if isinstance(p, _P) and p.kind == "relu6p3":
+            p, other = xs[i], xs[1 - i]
+            if isinstance(p, _P) and p.kind == "half_erf1":
                 if b.tensor(ins[1 - i], node) == p.node:
-                    return _P("x_relu6p3", p.node, onnx_name=node.name)
+                    return b.add("gelu", {}, node, [p.node])
+            if isinstance(p, _P) and p.kind in ("relu6p3", "erf1"):
+                if isinstance(other, _P) and other.kind == "affine" and p.kind == "erf1":
+                    if other.node == p.node and _close(other.data[0], 0.5) and other.data[1] == 0:
+                        return b.add("gelu", {}, node, [p.node])
+                if b.tensor(ins[1 - i], node) == p.node:
+                    kind = "x_relu6p3" if p.kind == "relu6p3" else "x_erf1"
+                    return _P(kind, p.node, onnx_name=node.name)
         srcs = [b.tensor(n, node) for n in ins]
         for i in (0, 1):
             s, o = srcs[i], srcs[1 - i]
             kind = b.m.node_type(s)
-            if (
-                kind in ("sigmoid", "hardsigmoid")
-                and b.m.inputs(s) == [o]
-                and not b.m.params(s).get("alpha", None)
-                and b.single_use(s)
-            ):
+            default = kind == "sigmoid" or (
+                kind == "hardsigmoid"
+                and _close(b.m.params(s).get("alpha", 1 / 6), 1 / 6)
+                and _close(b.m.params(s).get("beta", 0.5), 0.5)
+            )
+            if default and b.m.inputs(s) == [o] and b.single_use(s):
                 b.m.remove_node(s)
                 return b.add("silu" if kind == "sigmoid" else "hardswish", {}, node, [o])
         return _merge(b, "mul", node, srcs)
-    if op == "Add" and cs[0] is None and cs[1] is None:
+    if op == "Add":
         return _merge(b, "add", node, [b.tensor(n, node) for n in ins])
-    raise _Refuse(f"{op} with a constant")
+    raise _Refuse(f"{op} of two tensors")
+
+
+def _erf(b: _Builder, node, ins):
+    v = b.env.get(ins[0])
+    if isinstance(v, _P) and v.kind == "affine" and _close(v.data[0], 1 / math.sqrt(2)):
+        if v.data[1] == 0:
+            return _P("erf", v.node, onnx_name=node.name)
+    raise _Refuse("Erf (other than inside a GELU)")
 
 
 def _linear_bias(b: _Builder, node, p: _P, bias: np.ndarray):
@@ -513,10 +579,61 @@ def _flatten(b: _Builder, node, ins):
     return _flatten_like(b, node, b.tensor(ins[0], node), None)
 
 
+def _transpose(b: _Builder, node, ins):
+    perm = [int(v) for v in attrs(node).get("perm", [])]
+    v = b.env.get(ins[0])
+    if perm == [0, 2, 3, 1] and not isinstance(v, _P):
+        return _P("nhwc", b.tensor(ins[0], node), onnx_name=node.name)
+    if perm == [0, 3, 1, 2] and isinstance(v, _P) and v.kind == "ln":
+        eps, scale, bias, affine = v.data
+        p = {"eps": _tidy(eps), "elementwise_affine": affine}
+        weights = {"weight": scale, "bias": bias} if affine else {}
+        fake = onnx.helper.make_node("X", [], [], name=v.onnx_name)
+        return b.add("layernorm2d", p, fake, [v.node], weights)
+    if perm == [0, 2, 1, 3, 4] and isinstance(v, _P) and v.kind == "split":
+        return _P("shuffled", v.node, v.data, node.name)
+    raise _Refuse(f"Transpose {perm}")
+
+
+def _tidy(x: float) -> float:
+    """A float32 attribute as the decimal it was written as (1e-05, not 9.99999974e-06)."""
+    for digits in range(1, 10):
+        r = float(f"{x:.{digits}g}")
+        if np.float32(r) == np.float32(x):
+            return r
+    return float(x)
+
+
+def _layer_norm(b: _Builder, node, ins):
+    v = b.env.get(ins[0])
+    a = attrs(node)
+    if not (isinstance(v, _P) and v.kind == "nhwc" and int(a.get("axis", -1)) in (-1, 3)):
+        raise _Refuse("LayerNormalization (other than over the channels of N×C×H×W)")
+    scale = b.const(ins[1])
+    bias = b.const(ins[2]) if len(ins) > 2 and ins[2] else None
+    if scale is None:
+        raise _Refuse("LayerNormalization with a computed scale")
+    bias = np.zeros_like(scale) if bias is None else bias
+    affine = ins[1].endswith(".weight") or not (np.all(scale == 1) and np.all(bias == 0))
+    data = (float(a.get("epsilon", 1e-5)), scale, bias, affine)
+    return _P("ln", v.node, data, node.name)
+
+
 def _reshape(b: _Builder, node, ins):
     target = b.const(ins[1])
     if target is None:
         raise _Refuse("Reshape to a shape computed from tensors it cannot fold")
+    v = b.env.get(ins[0])
+    dims = [int(d) for d in target.reshape(-1)]
+    if isinstance(v, _P) and v.kind == "shuffled":
+        shape = b.shape(v.node)
+        if len(dims) == 4 and dims[1:] == list(shape[1:]):
+            return b.add("channel_shuffle", {"groups": v.data}, node, [v.node])
+    if len(dims) == 5 and not isinstance(v, _P):
+        src = b.tensor(ins[0], node)
+        shape = b.shape(src)
+        if len(shape) == 4 and dims[1] * dims[2] == shape[1] and dims[3:] == list(shape[2:]):
+            return _P("split", src, dims[1], node.name)
     return _flatten_like(b, node, b.tensor(ins[0], node), [int(v) for v in target.reshape(-1)])
 
 
@@ -562,19 +679,36 @@ def _dropout(b: _Builder, node, ins):
     return b.add("dropout", {"p": p}, node, [b.tensor(ins[0], node)])
 
 
+def _pad_folds(b: _Builder, p: _P, conv: onnx.NodeProto) -> bool:
+    """Whether a zero ``Pad`` is the convolution's own padding: in a ConvCanvas file only
+    when both carry the same name (an uneven "same"), in other files always."""
+    if p.data[4] != "constant" or p.data[5] != 0 or b.users.get(p.data[6], 2) != 1:
+        return False
+    return not b.convcanvas or _path_of_text(p.onnx_name) == _path_of(conv)
+
+
+def _path_of_text(name: str) -> str:
+    comps = [c for c in name.split("/") if c]
+    return _path_of(onnx.helper.make_node(comps[-1] if comps else "X", [], [], name=name))
+
+
+_PAD_MODES = {"constant": "constant", "reflect": "reflect", "edge": "replicate"}
+
+
 def _pad(b: _Builder, node, ins):
     a = attrs(node)
     mode = a.get("mode", b"constant")
     mode = mode.decode() if isinstance(mode, bytes) else mode
     pads = b.const(ins[1]) if len(ins) > 1 else None
     pads = np.asarray(a["pads"]) if pads is None and "pads" in a else pads
-    value = b.const(ins[2]) if len(ins) > 2 and ins[2] else None
-    if mode != "constant" or pads is None or (value is not None and np.any(value != 0)):
+    value = b.const(ins[2]) if len(ins) > 2 and ins[2] else np.zeros(1)
+    if mode not in _PAD_MODES or pads is None or value is None or value.size != 1:
         raise _Refuse(f"Pad in {mode} mode or with a computed amount")
     pads = [int(v) for v in pads.reshape(-1)]
     if len(pads) != 8 or any(pads[i] for i in (0, 1, 4, 5)) or min(pads) < 0:
         raise _Refuse(f"Pad of {pads} (only H and W)")
-    return _P("pad", b.tensor(ins[0], node), [pads[2], pads[3], pads[6], pads[7]], node.name)
+    data = (pads[2], pads[3], pads[6], pads[7], _PAD_MODES[mode], float(value.reshape(-1)[0]))
+    return _P("pad", b.tensor(ins[0], node), (*data, node.output[0]), node.name)
 
 
 def _softmax(b: _Builder, node, ins):
@@ -584,11 +718,9 @@ def _softmax(b: _Builder, node, ins):
     rank = len(b.shape(src))
     default = -1 if b.f.opset >= 13 else 1
     axis = int(attrs(node).get("axis", default)) % rank
-    spec = NODE_TYPES["softmax"]
-    if axis == rank - 1 or (rank == 4 and axis == 1 and "dim" in spec.param_index):
-        p = {"dim": 1} if "dim" in spec.param_index and rank == 4 and axis == 1 else {}
-        return b.add("softmax", p, node, [src])
-    raise _Refuse(f"Softmax on axis {axis}")
+    if axis == 1 and (rank == 2 or b.f.opset >= 13):
+        return b.add("softmax", {}, node, [src])  # over channels or features
+    raise _Refuse(f"Softmax on axis {axis} of a rank-{rank} tensor (only the channels)")
 
 
 def _resize(b: _Builder, node, ins):
@@ -617,7 +749,47 @@ def _resize(b: _Builder, node, ins):
 
 
 def _identity(b: _Builder, node, ins):
+    """A design's identity node in ConvCanvas files; elsewhere (and for helpers of
+    another node, ``name/Identity``) the value passes on."""
+    v = b.env.get(ins[0])
+    if isinstance(v, _P) or not b.convcanvas or "/" in (node.name or ""):
+        return v if isinstance(v, _P) else _T(b.tensor(ins[0], node))
     return b.add("identity", {}, node, [b.tensor(ins[0], node)])
+
+
+def _alpha(t: str, param: str, default: float):
+    def rule(b: _Builder, node, ins):
+        value = float(np.float32(attrs(node).get("alpha", default)))
+        value = round(value, 6) if abs(value - round(value, 6)) < 1e-7 else value
+        return b.add(t, {param: value}, node, [b.tensor(ins[0], node)])
+
+    return rule
+
+
+def _gelu(b: _Builder, node, ins):
+    approx = attrs(node).get("approximate", b"none")
+    approx = approx.decode() if isinstance(approx, bytes) else approx
+    return b.add("gelu", {"approximate": approx}, node, [b.tensor(ins[0], node)])
+
+
+def _slice(b: _Builder, node, ins):
+    src = b.tensor(ins[0], node)
+    shape = b.shape(src)
+    starts, ends = b.const(ins[1]), b.const(ins[2]) if len(ins) > 2 else None
+    axes = b.const(ins[3]) if len(ins) > 3 and ins[3] else np.arange(len(shape))
+    steps = b.const(ins[4]) if len(ins) > 4 and ins[4] else np.ones(1, np.int64)
+    if starts is None or ends is None or axes is None or steps is None:
+        raise _Refuse("Slice with computed bounds")
+    axes = [int(v) % len(shape) for v in axes.reshape(-1)]
+    if axes != [1] or int(steps.reshape(-1)[0]) != 1 or len(shape) != 4:
+        raise _Refuse(f"Slice along axes {axes} (only channels, step 1)")
+    c = shape[1]
+    start, stop = int(starts.reshape(-1)[0]), int(ends.reshape(-1)[0])
+    start = max(0, min(c, start + c if start < 0 else start))
+    stop = max(0, min(c, stop + c if stop < 0 else stop))
+    return b.add(
+        "channel_slice", {"start": start, "stop": None if stop >= c else stop}, node, [src]
+    )
 
 
 _FOLDABLE = {"Constant", "Shape", "Cast", "CastLike", "Gather", "Slice", "Unsqueeze", "Sub"}
@@ -645,6 +817,16 @@ RULES = {
     "ReduceMean": _reduce_mean,
     "Concat": _concat,
     "Identity": _identity,
+    "Transpose": _transpose,
+    "LayerNormalization": _layer_norm,
+    "Erf": _erf,
+    "Gelu": _gelu,
+    "Elu": _alpha("elu", "alpha", 1.0),
+    "LeakyRelu": _alpha("leaky_relu", "negative_slope", 0.01),
+    "Mish": _simple("mish"),
+    "Tanh": _simple("tanh"),
+    "Slice": _slice,
+    "Sub": _binary,
     "Dropout": _dropout,
     "Pad": _pad,
     "Softmax": _softmax,
