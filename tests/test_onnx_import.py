@@ -248,8 +248,9 @@ def test_refusal_lists_each_operation_once_with_names(tmp_path):
     """Unsupported ops: one line per distinct operation, naming the first node and the count."""
     nodes = [
         helper.make_node("Transpose", ["x"], ["t1"], name="tr1", perm=[0, 1, 3, 2]),
-        helper.make_node("Transpose", ["t1"], ["t2"], name="tr2", perm=[0, 1, 3, 2]),
-        helper.make_node("Cos", ["t2"], ["y"], name="cos"),
+        helper.make_node("Transpose", ["x"], ["t2"], name="tr2", perm=[0, 1, 3, 2]),
+        helper.make_node("Add", ["t1", "t2"], ["a"], name="add"),
+        helper.make_node("Cos", ["a"], ["y"], name="cos"),
     ]
     with pytest.raises(OnnxUnsupported) as info:
         import_onnx(_save(tmp_path, nodes))
