@@ -46,6 +46,11 @@ def add_onnx_arguments(parser: argparse.ArgumentParser) -> None:
         help="ONNX: weights to carry (.safetensors or .pt state dict); default: the "
         "design's own weights file if it names one, else random weights from --seed",
     )
+    parser.add_argument(
+        "--weights-partial",
+        action="store_true",
+        help="ONNX: layers the --weights file lacks keep their random weights from --seed",
+    )
 
 
 def wants_onnx(args: argparse.Namespace) -> bool:
@@ -106,7 +111,7 @@ def run_onnx(args: argparse.Namespace) -> int:
             state, source = _design_weights(args.file)
         info = export_onnx(
             model, args.output, seed=args.seed, state=state, opset=args.opset, fold=args.fold,
-            strict=state is not None,
+            strict=state is not None and not getattr(args, "weights_partial", False),
         )  # fmt: skip
     except (WeightsError, DesignWeightsError) as exc:
         report("export", exc)

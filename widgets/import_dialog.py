@@ -71,6 +71,8 @@ class ImportedDesign:
     def label(self) -> str:
         """``tiny.py:Tiny`` (file name, not the whole path), ``package.module:Name`` or
         ``timm:resnet18d``."""
+        if self.source.lower().endswith(".onnx"):
+            return Path(self.source).name  # an ONNX file: "imported from model.onnx"
         where, _, name = self.source.rpartition(":")
         return f"{Path(where).name if where.endswith('.py') else where}:{name}"
 
@@ -281,7 +283,10 @@ class ImportDialog(QDialog):
         """Choose a ``.py`` file."""
         start = self.source_edit.text().strip()
         path, _ = QFileDialog.getOpenFileName(
-            self, "Python file with the model", start, "Python files (*.py);;All files (*)"
+            self,
+            "Python or ONNX file with the model",
+            start,
+            "Models (*.py *.onnx);;Python files (*.py);;ONNX files (*.onnx);;All files (*)",
         )
         if path:
             self.source_edit.setText(path)
@@ -343,6 +348,8 @@ class ImportDialog(QDialog):
                 self._show_message(f"timm has no model '{name}'; pick one from the list.")
                 return None
             return f"timm:{name}"
+        if where.lower().endswith(".onnx"):  # an ONNX file needs no name (engine.onnx)
+            return str(Path(where).expanduser().absolute())
         if not name and ":" in where and not Path(where).is_file():
             where, _, name = where.rpartition(":")
         if not where:

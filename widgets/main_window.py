@@ -31,6 +31,7 @@ from widgets import files
 from widgets.export_dialog import ExportDialog, default_file_name, generate_code
 from widgets.help_dialog import help_menu
 from widgets.inside_panel import install_inside
+from widgets.onnx_export import OnnxExportHost
 from widgets.palette import Palette
 from widgets.recovery import AutosaveAndRecovery
 from widgets.tabs import DesignTabs
@@ -269,6 +270,8 @@ class MainWindow(DesignTabs, AutosaveAndRecovery, QMainWindow):
             "Ctrl+E",
             "Show the design as a runnable PyTorch file",
         )
+        # File → Export ONNX…: torch.onnx runs in a process (widgets.onnx_export).
+        self.onnx_export = OnnxExportHost(self)
         self.quit_action = self._action("&Quit", self.close, K.Quit, "Quit ConvCanvas")
         self.undo_action = self.undo_group.createUndoAction(self, "&Undo")
         self.undo_action.setShortcuts([QKeySequence(K.Undo)])
@@ -298,7 +301,7 @@ class MainWindow(DesignTabs, AutosaveAndRecovery, QMainWindow):
         fm.addSeparator()
         fm.addActions([self.save_action, self.save_as_action])
         fm.addSeparator()
-        fm.addAction(self.export_action)
+        fm.addActions([self.export_action, self.onnx_export.action])
         fm.addSeparator()
         fm.addAction(self.quit_action)
 
