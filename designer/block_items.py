@@ -156,21 +156,30 @@ class BlockCard(QGraphicsItem):
         for p in (QPointF(0, BLOCK_H / 2), QPointF(CARD_W, BLOCK_H / 2)):
             painter.drawEllipse(p, th.PORT_RADIUS, th.PORT_RADIUS)
 
-    def _paint_compact(self, painter: QPainter, t, lod: float) -> None:
+    def compact_texts(self, lod: float) -> tuple[int, list[str]]:
+        """Zoomed out: the font size (screen pixels) and the two lines (name, ``→ shape``),
+        the largest size at which both fit the card (elided only below 8 px)."""
+        t = self.layer.scene.theme
         r = self._rect
         shape = self.lines[0].rsplit(" → ", 1)[-1] if self.lines else ""
         lines = [self.title, f"→ {shape}" if " → " in (self.lines or [""])[0] else shape]
-        for px in (11, 10, 9):
-            font, fm = t.label_font(px)
-            size = px / lod  # scene units giving ``px`` screen pixels
-            if size * 2.6 <= r.height():
+        width = r.width() * lod - 8
+        for px in (11, 10, 9, 8):
+            _font, fm = t.label_font(px)
+            fits = all(fm.horizontalAdvance(line) <= width for line in lines)
+            if px / lod * 2.6 <= r.height() and fits:
                 break
+        return px, [fm.elidedText(line, Qt.TextElideMode.ElideRight, width) for line in lines]
+
+    def _paint_compact(self, painter: QPainter, t, lod: float) -> None:
+        r = self._rect
+        px, texts = self.compact_texts(lod)
+        font, _fm = t.label_font(px)
+        size = px / lod  # scene units giving ``px`` screen pixels
         scaled = QFont(font)
         scaled.setPixelSize(max(1, round(size)))
         painter.setFont(scaled)
-        width = r.width() * lod - 8
-        for i, line in enumerate(lines):
-            text = fm.elidedText(line, Qt.TextElideMode.ElideRight, width)
+        for i, text in enumerate(texts):
             painter.setPen(t.text if i == 0 else t.text_muted)
             band = QRectF(r.left(), r.top() + r.height() * (0.18 + 0.36 * i), r.width(), size * 1.3)
             painter.drawText(

@@ -511,3 +511,21 @@ def test_escape_in_an_inspector_field_reverts_the_typing(win, qtbot):
     assert win.doc.model.params("branch1_1x1")["out_channels"] == 64
     assert spin.value() == 64
     assert win.doc.undo_stack.canRedo()
+
+
+# ---------------------------------------------------------------- 11. readability
+def test_collapsed_resnet50_cards_show_their_whole_output_shape(win, qtbot):
+    """ResNet-50 fitted at 1366×768: every collapsed card's '→ C×H×W' line is whole."""
+    from designer.block_items import COMPACT_BELOW
+
+    win.resize(1366, 768)
+    assert win.load_template("resnet50")
+    qtbot.wait(50)
+    win.view.fit_to_view()
+    lod = win.view.transform().m11()
+    assert lod < COMPACT_BELOW  # the cards are drawn compact at this zoom
+    cards = [c for c in win.scene.block_layer.cards.values() if c.isVisible()]
+    assert len(cards) >= 16
+    for card in cards:
+        _px, texts = card.compact_texts(lod)
+        assert "…" not in texts[1] and texts[1].startswith("→ "), texts
