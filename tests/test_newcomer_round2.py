@@ -14,6 +14,7 @@ from canvas_helpers import Canvas, chain_model
 from PySide6.QtCore import QPointF
 from PySide6.QtWidgets import QGraphicsEllipseItem
 
+from engine.templates import build
 from engine.templates.tiny import tiny_cnn
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -529,3 +530,20 @@ def test_collapsed_resnet50_cards_show_their_whole_output_shape(win, qtbot):
     for card in cards:
         _px, texts = card.compact_texts(lod)
         assert "…" not in texts[1] and texts[1].startswith("→ "), texts
+
+
+def test_by_stage_labels_never_overlap(win, qtbot):
+    """ResNet-50 against ResNet-18 by stage in a short chart: the labelled groups fit the
+    chart's height one text line apart."""
+    from PySide6.QtGui import QFontMetrics
+
+    win.set_model(build("resnet18"))
+    win.load_template("resnet50")
+    view = win.show_compare(win.tabs_list()[:2])
+    plot = view.plots["params"]
+    view.resize(900, 420)
+    qtbot.wait(100)
+    axis = plot.getPlotItem().getAxis("left")
+    labels = axis._tickLevels[0]
+    height = plot.getPlotItem().getViewBox().height()
+    assert 1 < len(labels) and len(labels) * QFontMetrics(plot.font()).height() <= height

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QBrush, QColor, QGuiApplication
+from PySide6.QtGui import QBrush, QColor, QFontMetrics, QGuiApplication
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -224,6 +224,8 @@ class CompareView(QWidget):
                 plot.setYLink(self.plots["params"])
             self.plots[key] = plot
             charts.addWidget(plot, 4 if key == "params" else 3)
+        # A chart resized (or first laid out) relabels its groups to fit its height.
+        self.plots["params"].getPlotItem().getViewBox().sigResized.connect(self._apply_ticks)
         self.charts = QWidget()
         cl = QVBoxLayout(self.charts)
         cl.setContentsMargins(0, 0, 0, 0)
@@ -432,9 +434,7 @@ class CompareView(QWidget):
                     for i, d in enumerate(comp.designs)
                 )
             )
-            # At most ~40 labels: a long network labels every k-th group.
-            step = max(1, math.ceil(len(groups) / 40))
-            ticks = [[(float(g), name) for g, name in enumerate(groups) if g % step == 0]]
+            self._tick_groups = list(groups)
         y = np.arange(len(groups), dtype=float)
         height = 0.8 / n
         for key, plot in self.plots.items():
@@ -461,7 +461,7 @@ class CompareView(QWidget):
                 else:
                     self._bars[key][i].setOpts(width=values)
             if rebuild:
-                pi.getAxis("left").setTicks(ticks)
+                self._apply_ticks()
                 pi.setYRange(-0.6, len(groups) - 0.4, padding=0)
                 pi.getViewBox().disableAutoRange()  # new bar widths must not move the axes
             # The x range follows the longest bar, re-set only when it moved by 5 % or more.
@@ -470,6 +470,20 @@ class CompareView(QWidget):
             if rebuild or have is None or abs(want - have) > 0.05 * have:
                 self._xmax[key] = want
                 pi.setXRange(0, want, padding=0)
+
+    def _apply_ticks(self, *_args) -> None:
+        """Label as many groups as fit the chart's height without overlapping (every k-th
+        group of a long network); again on every resize."""
+        groups = getattr(self, "_tick_groups", None)
+        plot = self.plots.get("params")
+        if not groups or plot is None:
+            return
+        axis = plot.getPlotItem().getAxis("left")
+        line = QFontMetrics(axis.style.get("tickFont") or plot.font()).height() * 1.25
+        height = plot.getPlotItem().getViewBox().height()
+        fit = max(1, int(height / line)) if height > 0 else 40
+        step = max(1, math.ceil(len(groups) / min(fit, 40)))
+        axis.setTicks([[(float(g), name) for g, name in enumerate(groups) if g % step == 0]])
 
     def _show_runs(self, entries: list[Entry]) -> None:
         """Held-out accuracy of designs trained on the same data, and their sparsity by depth."""
