@@ -512,9 +512,20 @@ def _wrap_path(p0: QPointF, p1: QPointF) -> QPainterPath:
 
 
 def _levels(path: str, shown: dict) -> int:
-    """How many levels of shown frames lie inside the frame of ``path``."""
-    inner = [p for p in shown if p.startswith(path + ".")]
-    return 1 + max(_levels(p, shown) for p in inner) if inner else 0
+    """How many levels of shown frames lie inside the frame of ``path``.
+
+    The longest chain of shown frames below it: for each shown frame inside, the shown
+    frames on its path (linear in the frames and their depth, not exponential).
+    """
+    prefix = path + "."
+    best = 0
+    for p in shown:
+        if not p.startswith(prefix):
+            continue
+        parts = p[len(prefix) :].split(".")
+        chain = sum(1 for i in range(1, len(parts) + 1) if prefix + ".".join(parts[:i]) in shown)
+        best = max(best, chain)
+    return best
 
 
 def _rows(rects: list[QRectF]) -> list[QRectF]:

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from engine.blocks.hierarchy import block_of, check_blocks, is_under, records, user_type_docs
-from engine.blocks.types import BlockError, type_from_dict, type_to_dict
+from engine.blocks.types import MAX_BLOCK_DEPTH, BlockError, type_from_dict, type_to_dict
 from engine.core.errors import FormatError, ParamError
 from engine.core.graph import GraphModel, check_pos
 
@@ -80,6 +80,13 @@ def read_blocks(model: GraphModel, blocks: Any, types: Any) -> None:
         if not isinstance(path, str) or not path:
             raise FormatError(f"{where}: 'path' must be a dotted name", None, "blocks")
         where = f"block '{path}'"
+        if path.count(".") >= MAX_BLOCK_DEPTH:
+            raise FormatError(
+                f"{where[:80]}…: blocks nest {path.count('.') + 1} levels deep; at most "
+                f"{MAX_BLOCK_DEPTH} are allowed",
+                None,
+                "blocks",
+            )
         extra = set(b) - _RECORD_FIELDS
         if extra:
             raise FormatError(

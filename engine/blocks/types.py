@@ -210,13 +210,23 @@ def type_to_dict(bt: BlockType) -> dict:
     }
 
 
+#: Most nodes one block type may expand to (nested blocks counted in full).
+MAX_EXPANDED_NODES = 1_000_000
+#: Deepest nesting of blocks (a type inside a type inside …, or block paths ``a.b.c``).
+MAX_BLOCK_DEPTH = 32
+
+
 def check_type_cycles(types: dict[str, BlockType]) -> None:
-    """Refuse a type that contains itself through nested blocks, or names an unknown type.
+    """Refuse a type that contains itself, names an unknown type, nests too deep or is huge.
+
+    One pass over the types (iterative, each type visited once): a cycle is named
+    (``a → b → a``); a type nesting more than :data:`MAX_BLOCK_DEPTH` levels, or expanding
+    to more than :data:`MAX_EXPANDED_NODES` nodes, is refused before anything is expanded.
 
     Raises
     ------
     BlockError
-        Naming the cycle (``a → b → a``) or the unknown key.
+        Naming the cycle, the unknown key, or the type and its depth or size.
     """
     for bt in types.values():
         for m in bt.members:
@@ -225,16 +235,44 @@ def check_type_cycles(types: dict[str, BlockType]) -> None:
                     f"block type '{bt.key}', member '{m.id}': unknown block type '{m.block}'"
                 )
 
-    def visit(key: str, path: list[str]) -> None:
-        if key in path:
-            cycle = " → ".join(path[path.index(key) :] + [key])
-            raise BlockError(f"block types contain themselves: {cycle}")
-        for m in types[key].members:
-            if m.block is not None:
-                visit(m.block, path + [key])
+    def children(key: str):
+        return iter(dict.fromkeys(m.block for m in types[key].members if m.block is not None))
 
-    for key in types:
-        visit(key, [])
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    size: dict[str, int] = {}
+    depth: dict[str, int] = {}
+    for root in types:
+        if root in state:
+            continue
+        state[root] = 1
+        path, stack = [root], [children(root)]
+        while stack:
+            child = next(stack[-1], None)
+            if child is None:
+                key = path.pop()
+                stack.pop()
+                state[key] = 2
+                members = types[key].members
+                size[key] = sum(1 if m.block is None else size[m.block] for m in members)
+                depth[key] = 1 + max((depth[m.block] for m in members if m.block), default=0)
+                if depth[key] > MAX_BLOCK_DEPTH:
+                    raise BlockError(
+                        f"block type '{key}' nests {depth[key]} levels of blocks; at most "
+                        f"{MAX_BLOCK_DEPTH} are allowed"
+                    )
+                if size[key] > MAX_EXPANDED_NODES:
+                    raise BlockError(
+                        f"block type '{key}' expands to {size[key]:,} nodes, more than the "
+                        f"limit of {MAX_EXPANDED_NODES:,}; it is refused before expanding"
+                    )
+                continue
+            if state.get(child) == 1:
+                cycle = " → ".join(path[path.index(child) :] + [child])
+                raise BlockError(f"block types contain themselves: {cycle}")
+            if child not in state:
+                state[child] = 1
+                path.append(child)
+                stack.append(children(child))
 
 
 # --------------------------------------------------------------------------- instances
@@ -368,7 +406,7 @@ def instantiate(
                         inst.edges.append((src, nid, port))
                 entries[m.id] = sub.entries
                 where[m.id] = sub.output
-                channels[m.id] = _sub_channels(types[m.block], params, in_ch[0], types)
+                channels[m.id] = _sub_channels(sub, in_ch[0])
         inst.output = _resolve(where, bt.output)
     except ExprError as exc:
         raise BlockError(f"block '{path}' ({bt.title}): {exc.message}") from None
@@ -401,8 +439,8 @@ def _out_channels(ntype: str, params: dict, in_ch: list[int]) -> int:
     return in_ch[0] if in_ch else 0
 
 
-def _sub_channels(bt: BlockType, values: dict, in_ch: int, types: dict) -> int:
-    inst = instantiate(types, bt.key, values, in_ch, "_probe")
+def _sub_channels(inst: Instance, in_ch: int) -> int:
+    """Channels out of a nested block, from its instance (not instantiated again)."""
     chans: dict[str, int] = {}
     ins: dict[str, list[tuple[int, str]]] = {}
     for s, d, p in inst.edges:
