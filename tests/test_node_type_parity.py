@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from random_graphs import MORE_OPS, OPS, seeded_graph
 from test_build_oracle import assert_matches_oracle
 from torch import nn
 from torch.nn import functional as F  # noqa: N812 - torch's usual name
@@ -744,3 +745,30 @@ def test_prelu_slopes_must_match_the_channels():
     assert a["n"].error == (
         "prelu 'n' num_parameters 3 must be 1 or the 4 channels of 'x'; set it to 1 or 4"
     )
+
+
+# --------------------------------------------------------------------------- random graphs
+MORE_SEEDS = range(16)
+
+
+@pytest.mark.parametrize("seed", MORE_SEEDS)
+def test_random_graph_of_the_new_types_matches_the_oracle(seed):
+    """Seeded random graphs drawing the new types too give the oracle's values at every node."""
+    assert_matches_oracle(seeded_graph(seed, 12, MORE_OPS), seed)
+
+
+def test_the_random_graphs_use_every_new_type():
+    """The seeds above place every new type at least once (the check covers them all)."""
+    used = set()
+    for seed in MORE_SEEDS:
+        g = seeded_graph(seed, 12, MORE_OPS)
+        used |= {g.node_type(n) for n in g.nodes}
+    assert set(MORE_OPS) - set(OPS) - used == set()
+
+
+@pytest.mark.parametrize("seed", range(0, 16, 3))
+def test_random_graph_of_the_new_types_exports_readably(seed):
+    """The readable export of those graphs loads the live weights strictly and gives its output."""
+    g = seeded_graph(seed, 12, MORE_OPS)
+    shape = analyze(g)["input"].shape
+    readable_parity(g, torch.randn(1, *shape, generator=torch.Generator().manual_seed(seed)))
