@@ -50,7 +50,7 @@ FAMILIES = {
     "HRNet": ("hrnet_w18_small", S64),
     "ConvNeXt": ("convnext_atto", S64),
     "ConvNeXt V2": ("convnextv2_atto", S64),
-    "ConvNeXt (channels-last MLP)": ("convnext_tiny", S64),
+    "ConvNeXt (channels-last MLP)": ("test_convnext", S64),  # timm's own small test model
     "ResNetV2": ("resnetv2_18", S64),
 }
 
