@@ -1,6 +1,6 @@
 """Receptive fields of the upsampling types (upsample, transposed conv) against gradients.
 
-The rule (``engine.nodes.rules._fit``): output ``o`` reads a range of input pixels; the
+The rule (``engine.nodes.resample_rf``): output ``o`` reads a range of input pixels; the
 field's jump is the input's jump times input pixels per output pixel when that is whole,
 and the window is the smallest regular one covering every output's exact window. Here the
 exact windows are measured with gradients (``tests/helpers_torch.py``): each must lie in
