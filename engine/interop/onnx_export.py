@@ -165,8 +165,12 @@ def export_onnx(
     inputs = tuple(torch.randn(2, *plan.shapes[n]) for n in plan.input_nodes)
     batch = torch.export.Dim("batch", min=1, max=1 << 16)
     dynamic = tuple({0: batch} for _ in inputs)
+    import logging
     import warnings
 
+    quiet = logging.getLogger("torch.onnx")  # "torchvision is not installed" notes
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -185,6 +189,8 @@ def export_onnx(
         except Exception as exc:  # torch.onnx raises many kinds; one clear message
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise OnnxExportError(f"torch.onnx.export failed: {first}") from None
+        finally:
+            quiet.setLevel(level)
     model = program.model
     _optimise(model, fold)
     _drop_zero_biases(model, set(module.state_dict()))
