@@ -14,7 +14,15 @@ import io
 import sys
 from pathlib import Path
 
-from cli.safety import EXIT_OK, EXIT_UNREADABLE, escape, int_range, seed
+from cli.safety import (
+    EXIT_OK,
+    EXIT_UNREADABLE,
+    escape,
+    int_range,
+    mark_output_folder,
+    output_folder_problem,
+    seed,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +36,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--size", type=int_range(16, 1024, "--size"), default=64, help="width = height (64)"
     )
     parser.add_argument("--seed", type=seed, default=0, help="seed of the data set (0)")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into a non-empty folder that data did not make (files may be replaced)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,9 +51,13 @@ def run(args: argparse.Namespace) -> int:
     from engine.training.shapes import CLASSES, shape_image
 
     out = Path(args.out)
+    problem = output_folder_problem(out, "data", args.overwrite)
+    if problem:
+        print(f"data: {problem}", file=sys.stderr)
+        return EXIT_UNREADABLE
     rows = []
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        mark_output_folder(out)
         width = max(5, len(str(args.count - 1)))
         for i in range(args.count):
             img, label, (x0, y0, x1, y1) = shape_image(args.seed, i, (args.size, args.size))

@@ -45,7 +45,17 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from cli import load_graph_arg, tolerant_stdout
-from cli.safety import EXIT_REFUSED, EXIT_UNREADABLE, escape, int_range, limit_mb, report, seed
+from cli.safety import (
+    EXIT_REFUSED,
+    EXIT_UNREADABLE,
+    escape,
+    int_range,
+    limit_mb,
+    mark_output_folder,
+    output_folder_problem,
+    report,
+    seed,
+)
 from engine.core.errors import EngineError, FormatError
 from engine.runtime.feature_types import FeatureResult
 from engine.runtime.images import MAX_PIXELS, MODES, NORMALIZATIONS, ImageError
@@ -269,6 +279,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image", required=True, help="a PNG, JPEG, BMP or WebP image")
     parser.add_argument("--out", required=True, help="folder for the PNGs and sparsity.csv")
     parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into a non-empty folder that features did not make (files may be replaced)",
+    )
+    parser.add_argument(
         "--node",
         help="localise the strongest activation of this node "
         "(default: the last node with a spatial map)",
@@ -390,6 +405,10 @@ def run(args: argparse.Namespace) -> int:
     tolerant_stdout()
     from engine.runtime.features import run_features
 
+    problem = output_folder_problem(args.out, "features", getattr(args, "overwrite", False))
+    if problem:
+        print(f"features: {problem}", file=sys.stderr)
+        return EXIT_UNREADABLE
     try:
         model, _ = load_graph_arg(args)
     except FormatError as exc:
@@ -431,7 +450,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     chosen = grid_nodes(result, None if args.all_grids else args.max_grids)
     try:
-        out.mkdir(parents=True, exist_ok=True)
+        mark_output_folder(out)
         for i in chosen:
             n = result.order[i]
             render_node(result, n).save(out / safe_name(i, n))

@@ -176,3 +176,43 @@ class GuardedStdout:
 
     def __getattr__(self, name: str):
         return getattr(self._stream, name)
+
+
+# --------------------------------------------------------------------------- output folders
+#: The file a command leaves in a folder it made, so that a later run may write there again.
+FOLDER_MARK = ".convcanvas-output"
+
+
+def output_folder_problem(out: str | os.PathLike, command: str, overwrite: bool) -> str | None:
+    """Why ``command`` may not write into ``out`` (``None``: it may).
+
+    A missing or empty folder, or one holding :data:`FOLDER_MARK` (made by an earlier run),
+    may be written; a non-empty folder the commands did not make is refused unless
+    ``overwrite``, so that files of the same names (``labels.csv``, ``sparsity.csv``, PNGs)
+    are never replaced by surprise. A file in the folder's place is refused always.
+    """
+    path = os.fspath(out)
+    if os.path.lexists(path) and not os.path.isdir(path):
+        return f"'{escape(path)}' exists and is not a folder"
+    if not os.path.isdir(path) or overwrite:
+        return None
+    try:
+        names = os.listdir(path)
+    except OSError as exc:
+        return f"cannot read the folder '{escape(path)}': {escape(exc.strerror or exc)}"
+    if not names or FOLDER_MARK in names:
+        return None
+    return (
+        f"'{escape(path)}' is not empty and was not made by {command} ({len(names):,} "
+        f"entries); its files could be replaced: give --overwrite to write into it, or "
+        f"choose a new folder"
+    )
+
+
+def mark_output_folder(out: str | os.PathLike) -> None:
+    """Create ``out`` (and parents) and leave :data:`FOLDER_MARK` in it."""
+    os.makedirs(out, exist_ok=True)
+    mark = os.path.join(os.fspath(out), FOLDER_MARK)
+    if not os.path.exists(mark):
+        with open(mark, "w", encoding="utf-8") as fh:
+            fh.write("written by ConvCanvas; a later run may replace the files here\n")

@@ -62,7 +62,7 @@ def test_writes_one_png_per_node_csv_and_prints_box(ran, capsys):
     ]
     assert sorted(p.name for p in out.iterdir()) == sorted(
         names
-        + ["localisation.json", "localisation.png", "sparsity.csv"]
+        + [".convcanvas-output", "localisation.json", "localisation.png", "sparsity.csv"]
         # one overlay per method; no global average pool here, so no class activation map
         + [f"localisation_{m}.png" for m in ("receptive_field", "effective", "grad_cam")]
     )

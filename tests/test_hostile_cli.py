@@ -340,3 +340,43 @@ def test_bad_numbers_are_usage_errors(tmp_path, capsys, option, value, says):
     err = capsys.readouterr().err
     assert says in err and "Traceback" not in err
     assert not (tmp_path / "o").exists()
+
+
+# --------------------------------------------------------------------------- output folders
+def _folder_with(path: Path, files: dict) -> dict:
+    path.mkdir()
+    for name, data in files.items():
+        (path / name).write_bytes(data)
+    return {p.name: p.read_bytes() for p in path.iterdir()}
+
+
+def test_data_refuses_a_foreign_non_empty_folder(tmp_path, capsys):
+    """``data shapes --out DIR`` with someone's labels.csv in DIR: exit 2, DIR byte-equal."""
+    before = _folder_with(tmp_path / "d", {"labels.csv": b"mine", "00000.png": b"my picture"})
+    assert main(["data", "shapes", "--out", str(tmp_path / "d"), "--count", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"data: '{tmp_path / 'd'}' is not empty and was not made by data")
+    assert "give --overwrite" in err
+    assert {p.name: p.read_bytes() for p in (tmp_path / "d").iterdir()} == before
+
+
+def test_data_writes_again_into_its_own_folder_and_with_overwrite(tmp_path):
+    """A second run into the folder data made, and --overwrite into a foreign one, both work."""
+    assert main(["data", "shapes", "--out", str(tmp_path / "d"), "--count", "2"]) == 0
+    assert main(["data", "shapes", "--out", str(tmp_path / "d"), "--count", "3"]) == 0
+    assert len(list((tmp_path / "d").glob("*.png"))) == 3
+    _folder_with(tmp_path / "e", {"labels.csv": b"mine"})
+    assert (
+        main(["data", "shapes", "--out", str(tmp_path / "e"), "--count", "1", "--overwrite"]) == 0
+    )
+    assert (tmp_path / "e" / "labels.csv").read_bytes() != b"mine"
+
+
+def test_features_refuses_a_foreign_non_empty_folder(tmp_path, capsys):
+    """``features --out DIR`` with a sparsity.csv of the user's: exit 2 before running."""
+    path = write(tmp_path / "g.json", base_doc())
+    before = _folder_with(tmp_path / "o", {"sparsity.csv": b"mine", "localisation.json": b"{}"})
+    sample = ROOT / "resources" / "sample.png"
+    assert main(["features", str(path), "--image", str(sample), "--out", str(tmp_path / "o")]) == 2
+    assert "is not empty and was not made by features" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in (tmp_path / "o").iterdir()} == before
