@@ -146,7 +146,15 @@ def shapes_data(
     return Dataset("shapes", SHAPE_CLASSES, tx, ty, hx, hy, channels)
 
 
+def _inside(path: Path, real_root: str) -> bool:
+    """Whether ``path``, links followed, lies inside the folder ``real_root``."""
+    real = os.path.realpath(path)
+    return real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)
+
+
 def _class_files(root: Path) -> list[tuple[str, list[Path]]]:
+    """Class subfolders and their images; links are followed only inside ``root`` (an
+    image linking outside is left out, a class folder linking outside is refused)."""
     if not root.exists():
         raise DataError(f"the data folder '{root}' does not exist", str(root))
     if not root.is_dir():
@@ -161,10 +169,22 @@ def _class_files(root: Path) -> list[tuple[str, list[Path]]]:
             f"in a subfolder named after the class (e.g. {root}/cat/1.png)",
             str(root),
         )
+    real_root = os.path.realpath(root)
+    outside = [c for c in classes if not _inside(c, real_root)]
+    if outside:
+        c = outside[0]
+        raise DataError(
+            f"class folder '{c.name}' in '{root}' is a link to '{os.path.realpath(c)}', outside "
+            f"the data folder; links are followed only inside it (copy the images in, or "
+            f"link a folder that lies inside)",
+            str(root),
+        )
     out = []
     for c in classes:
         files = sorted(
-            f for f in c.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES
+            f
+            for f in c.rglob("*")
+            if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES and _inside(f, real_root)
         )
         out.append((c.name, files))
     empty = [name for name, files in out if not files]
@@ -225,6 +245,9 @@ def folder_data(
                 img = load_image(f)
             except ImageError as exc:
                 skipped.append((str(f), exc.message))
+                continue
+            except OSError as exc:  # e.g. a link to a file this user may not read
+                skipped.append((str(f), f"cannot read: {exc.strerror or exc}"))
                 continue
             if channels == 1 and img.ndim == 3:
                 raise DataError(
