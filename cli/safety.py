@@ -216,3 +216,56 @@ def mark_output_folder(out: str | os.PathLike) -> None:
     if not os.path.exists(mark):
         with open(mark, "w", encoding="utf-8") as fh:
             fh.write("written by ConvCanvas; a later run may replace the files here\n")
+
+
+def output_file_problem(path: str | os.PathLike) -> str | None:
+    """Why a file could not be written at ``path`` (``None``: it can), found before any work.
+
+    A folder, device or FIFO in its place, or a folder that refuses a new file (probed
+    with a temporary file, removed at once).
+    """
+    import stat
+    import tempfile
+
+    p = os.fspath(path)
+    try:
+        st = os.stat(p)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        return "it is not a regular file (a folder, device or FIFO); it is not replaced"
+    folder = os.path.dirname(os.path.realpath(p)) or "."
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".probe-", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    return None
+
+
+def remove_stale_temporaries(path: str | os.PathLike) -> list[str]:
+    """Remove temporary files an interrupted save of ``path`` left (``.NAME.*.tmp``).
+
+    Returns
+    -------
+    list of str
+        The names removed.
+    """
+    p = os.path.realpath(os.fspath(path))
+    folder, name = os.path.split(p)
+    removed = []
+    try:
+        entries = os.listdir(folder or ".")
+    except OSError:
+        return []
+    for entry in entries:
+        if entry.startswith(f".{name}.") and entry.endswith(".tmp"):
+            try:
+                os.unlink(os.path.join(folder, entry))
+                removed.append(entry)
+            except OSError:
+                pass
+    return sorted(removed)

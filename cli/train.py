@@ -21,7 +21,17 @@ import time
 from pathlib import Path
 
 from cli import load_graph_arg, tolerant_stdout
-from cli.safety import EXIT_OK, EXIT_REFUSED, EXIT_UNREADABLE, escape, int_range, report, seed
+from cli.safety import (
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_UNREADABLE,
+    escape,
+    int_range,
+    output_file_problem,
+    remove_stale_temporaries,
+    report,
+    seed,
+)
 
 BAR = 30
 
@@ -139,6 +149,19 @@ def run(args: argparse.Namespace) -> int:
     if not out.parent.exists():
         print(f"train: the folder of '{escape(out)}' does not exist", file=sys.stderr)
         return EXIT_UNREADABLE
+    if out.suffix.lower() not in (".safetensors", ".pt", ".pth"):
+        print(
+            f"train: -o '{escape(out.name)}' must end in .safetensors, .pt or .pth (the "
+            f"weights file; the design is not written)",
+            file=sys.stderr,
+        )
+        return EXIT_UNREADABLE
+    problem = output_file_problem(out)
+    if problem:  # found before minutes of training, not after
+        print(f"train: cannot write '{escape(out)}': {escape(problem)}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    for stale in remove_stale_temporaries(out):
+        print(f"train: removed a stale temporary file {escape(stale)}", file=sys.stderr)
     if args.data != "shapes" and not Path(args.data).is_dir():
         what = "does not exist" if not Path(args.data).exists() else "is not a folder"
         print(
@@ -200,6 +223,13 @@ def run(args: argparse.Namespace) -> int:
         bar.end()
         print("train: interrupted; no weights written", file=sys.stderr)
         return EXIT_REFUSED
+    if result.steps == 0:
+        print(
+            f"train: no optimiser step fitted in {args.seconds:g} s; no weights written "
+            f"(give more --seconds, or --steps)",
+            file=sys.stderr,
+        )
+        return EXIT_REFUSED
     meta = weights_meta(result, seed=args.seed)
     try:
         save_state(result.state, out, metadata=meta)
@@ -213,5 +243,8 @@ def run(args: argparse.Namespace) -> int:
         f"{result.steps} steps in {result.seconds:.1f} s ({result.samples_per_second:.0f} samples/s); "
         f"weights written to {escape(out)}"
     )
-    print(f"held-out accuracy: {result.accuracy:.3f}")
+    if math.isfinite(result.accuracy):
+        print(f"held-out accuracy: {result.accuracy:.3f}")
+    else:
+        print("held-out accuracy: not measured (no held-out images; --held-out 0)")
     return EXIT_OK
