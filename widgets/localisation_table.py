@@ -21,6 +21,8 @@ from PySide6.QtWidgets import (
 from engine.runtime.heat import METHODS, TITLES
 
 HEADERS = ("method", "random", "trained")
+#: Shorter names than the image view's, so that the three columns fit a narrow dock.
+SHORT = {**TITLES, "class_activation": "class activation"}
 
 
 def cell_text(row: dict | None) -> str:
@@ -43,12 +45,15 @@ class LocalisationTable(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.table.setWordWrap(False)
+        rows = self.table.verticalHeader()
+        rows.setDefaultSectionSize(self.fontMetrics().height() + 6)  # all four rows show
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         for col in (1, 2):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         for r, m in enumerate(METHODS):
-            self.table.setItem(r, 0, QTableWidgetItem(TITLES[m]))
+            self.table.setItem(r, 0, QTableWidgetItem(SHORT[m]))
             for c in (1, 2):
                 self.table.setItem(r, c, QTableWidgetItem("–"))
         self.table.setToolTip(
@@ -80,7 +85,8 @@ class LocalisationTable(QWidget):
             self.title.setText(f"Localisation not measured: {error}.")
         elif n:
             self.title.setText(
-                f"Localisation on {n} held-out shapes: box centre within 20 % of the object's"
+                f"Localisation, {n} held-out shapes: hits (box centre within 20 % of the "
+                f"image size of the object's centre)"
             )
         else:
             self.title.setText("Localisation: train on shapes to measure it")
