@@ -144,7 +144,7 @@ class BlockCard(QGraphicsItem):
         painter.fillPath(tri, t.text_muted)
         painter.setFont(t.body_font)
         y = r.top() + th.HEADER_HEIGHT + 20
-        for i, line in enumerate(self.lines):
+        for i, line in enumerate(self.full_lines()):
             painter.setPen(t.error if self.error and i == 0 else t.text if i == 0 else t.text_muted)
             painter.drawText(QRectF(r.left() + th.TEXT_MARGIN, y, r.width() - 20, th.ROW_HEIGHT),
                              Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
@@ -155,6 +155,15 @@ class BlockCard(QGraphicsItem):
         painter.setBrush(QBrush(t.port_fill))
         for p in (QPointF(0, BLOCK_H / 2), QPointF(CARD_W, BLOCK_H / 2)):
             painter.drawEllipse(p, th.PORT_RADIUS, th.PORT_RADIUS)
+
+    def full_lines(self) -> list[str]:
+        """The card's lines at full size: ``in → out`` shapes, or ``→ out`` alone when both
+        do not fit (the output shape is never cut)."""
+        lines = list(self.lines)
+        fm = self.layer.scene.theme.body_metrics
+        if lines and " → " in lines[0] and fm.horizontalAdvance(lines[0]) > self._rect.width() - 20:
+            lines[0] = "→ " + lines[0].rsplit(" → ", 1)[-1]
+        return lines
 
     def compact_texts(self, lod: float) -> tuple[int, list[str]]:
         """Zoomed out: the font size (screen pixels) and the two lines (name, ``→ shape``),

@@ -530,6 +530,10 @@ def test_collapsed_resnet50_cards_show_their_whole_output_shape(win, qtbot):
     for card in cards:
         _px, texts = card.compact_texts(lod)
         assert "…" not in texts[1] and texts[1].startswith("→ "), texts
+    fm = win.scene.theme.body_metrics
+    for card in cards:  # at full size (zoomed in) too: the shapes line fits the card
+        line = card.full_lines()[0]
+        assert fm.horizontalAdvance(line) <= card.boundingRect().width() - 20, line
 
 
 def test_by_stage_labels_never_overlap(win, qtbot):

@@ -682,6 +682,7 @@ class InsideHost(QWidget):
                 w.doc, scene=w.scene, parent=self, actions=self.actions_, views=views
             )
             self._layout.removeWidget(self._placeholder)
+            self._placeholder.hide()  # (never drawn over the panel before it is deleted)
             self._placeholder.deleteLater()
             self._layout.addWidget(panel)
             panel.status_message.connect(w.statusBar().showMessage)
