@@ -5,6 +5,11 @@
 or only some of them: ``... make_screenshots.py main_inception3a inside_grid``. Each shot
 opens a fresh main window at 1600×1000 exactly as ``python main.py`` does (the sample photo
 runs in the worker process at start), sets the scene up, waits for the run, and grabs.
+
+The same shots on a small laptop screen, saved as ``NAME@1366x768.png``:
+
+    xvfb-run -a -s "-screen 0 1366x768x24" env SHOT_SIZE=1366x768 \
+        .venv/bin/python docs/screenshots/make_screenshots.py
 """
 
 from __future__ import annotations
@@ -18,6 +23,9 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 os.environ["CONVCANVAS_NO_AUTOSAVE_PROMPT"] = "1"
 os.environ.setdefault("CONVCANVAS_DATA_DIR", "/tmp/ccshots")
+#: The window size (and the screen's, under Xvfb): 1600×1000, or e.g. SHOT_SIZE=1366x768.
+SIZE = tuple(int(v) for v in os.environ.get("SHOT_SIZE", "1600x1000").split("x"))
+SUFFIX = "" if SIZE == (1600, 1000) else f"@{SIZE[0]}x{SIZE[1]}"
 
 DARK = {
     "Window": "#2b2b2b",
@@ -79,7 +87,7 @@ def new_window(app, dark: bool = False):
     app.setPalette(dark_palette() if dark else app.style().standardPalette())
     win = create_window([], autorun=True, live=True)
     win.ask_save_changes = lambda *a: "discard"
-    win.resize(1600, 1000)
+    win.resize(*SIZE)
     win.show()
     panel = wait_result(app, win)  # the start-up run on the sample photo
     return win, panel
@@ -100,12 +108,8 @@ def rerun(app, win):
 
 
 def shot_main(app, dark=False):
+    # What python main.py opens: the reduced block, the naive one pinned as its baseline.
     win, panel = new_window(app, dark)
-    win.load_template("inception3a_naive")
-    settle(app)
-    win.totals_bar.pin()
-    win.load_template("inception3a_reduced")
-    rerun(app, win)
     win.scene.select_nodes(["branch2_3x3"])
     settle(app, 0.6)
     return win
@@ -239,7 +243,7 @@ def main(names: list[str]) -> int:
     app.setStyle("Fusion")
     for name in names or list(SHOTS):
         widget = SHOTS[name](app)
-        out = HERE / f"{name}.png"
+        out = HERE / f"{name}{SUFFIX}.png"
         widget.grab().save(str(out))
         print("saved", out.relative_to(HERE.parents[1]), widget.width(), "×", widget.height())
         win = widget.window()
