@@ -20,7 +20,6 @@ from engine.blocks.hierarchy import records
 from engine.core import fileformat
 from engine.runtime.build import build_module
 from engine.runtime.weights import apply_partial, load_weights
-from engine.training.weightset import names_for
 
 HERE = Path(__file__).resolve().parent / "fixtures" / "legacy"
 EXPECTED = json.loads((HERE / "small_resnet_outputs.json").read_text())
@@ -32,10 +31,8 @@ def example_input() -> torch.Tensor:
     return (torch.arange(n, dtype=torch.float32).reshape(2, 3, 16, 16) % 17 - 8) / 8
 
 
-def migration_note(name: str, design) -> list[str]:
-    """The one line a migrated file gives (none while the live model keeps flat names)."""
-    if "layer1_0_conv1" in names_for(design).values():
-        return []
+def migration_note(name: str) -> list[str]:
+    """The one line a migrated file gives."""
     return [
         f"{name}: 30 keys in the flat names of an earlier release (e.g. 'layer1_0_bn1.bias'), "
         "migrated to module targets (e.g. 'layer1.0.bn1.bias')"
@@ -66,7 +63,7 @@ def test_old_weights_load_migrated_and_give_the_same_logits(name):
     design = fileformat.load(HERE / "small_resnet.json")
     module = build_module(design, seed=0)
     notes = load_weights(module, HERE / name, design)
-    assert notes == migration_note(name, design)
+    assert notes == migration_note(name)
     np.testing.assert_allclose(logits(module), np.array(EXPECTED["logits"]), rtol=0, atol=1e-6)
 
 
@@ -75,9 +72,7 @@ def test_old_design_saved_with_weights_reopens_with_them(win):
     assert win.open_file(HERE / "with_weights.json")
     design = win.doc.model
     assert win.doc.weights.kind == "loaded"
-    note = migration_note("with_weights.safetensors", design)
-    if note:
-        assert win.statusBar().currentMessage() == note[0]
+    assert win.statusBar().currentMessage() == migration_note("with_weights.safetensors")[0]
     module = build_module(design, seed=123)
     apply_partial(
         module, {k: torch.from_numpy(v) for k, v in win.doc.weights.state(design).items()}

@@ -53,14 +53,6 @@ def tv_state(name: str, seed: int = 0, dtype=torch.float32) -> dict[str, torch.T
     return out
 
 
-def model_key(own: dict, key: str) -> str:
-    """The model's key of a file key: itself, or its flat name on a flat live model."""
-    if key in own:
-        return key
-    head, _, last = key.rpartition(".")
-    return f"{head.replace('.', '_')}.{last}"
-
-
 # --------------------------------------------------------------------------- header
 def test_header_lists_dtypes_shapes_and_metadata(tmp_path):
     """read_header gives every tensor's dtype and shape and the metadata, from the header."""
@@ -132,10 +124,10 @@ def test_message_lists_ten_keys_of_each_kind_then_and_n_more():
 
 @pytest.mark.parametrize("name", ["resnet18", "resnet50", "googlenet", "vgg16"])
 def test_torchvision_keys_fit_the_template(name):
-    """torchvision's keys and shapes fit the template of the same name; GoogLeNet's aux heads aside."""
+    """The template has exactly torchvision's keys and shapes (GoogLeNet's aux heads aside)."""
     graph = TEMPLATES[name].builder()
     fit = fit_keys(template_shapes()[name], tv_shapes(name), legacy_flat_keys(graph))
-    assert fit.fits
+    assert fit.fits and fit.rename == {}
     assert sorted({k.split(".")[0] for k in fit.set_aside}) == (
         ["aux1", "aux2"] if name == "googlenet" else []
     )
@@ -176,7 +168,7 @@ def test_torchvision_resnet18_file_loads_into_the_template(tmp_path, suffix):
     module = build_module(graph, seed=0)
     assert load_weights(module, path, graph) == []
     own = module.state_dict()
-    assert all(torch.equal(own[model_key(own, k)], v) for k, v in state.items())
+    assert all(torch.equal(own[k], v) for k, v in state.items())
 
 
 def test_features_cli_loads_torchvision_resnet18_weights(tmp_path, capsys):
@@ -207,7 +199,11 @@ def test_features_cli_prints_a_mismatch_on_real_lines(tmp_path, capsys):
         "in the file, not in the model (198):",
         "  layer1.0.conv3.weight  256x64x1x1",
     ]
-    assert lines[13:15] == ["  and 188 more", "of the wrong shape (24):"]
+    assert lines[13:16] == [
+        "  and 188 more",
+        "of the wrong shape (24):",
+        "  layer1.0.conv1.weight: 64x64x1x1 in the file, the model needs 64x64x3x3",
+    ]
     assert lines[25] == "  and 14 more"
 
 
