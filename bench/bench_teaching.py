@@ -22,11 +22,11 @@ IMAGES = 50
 def measure(state: dict | None, size: int = 64, images: int = IMAGES):
     """``(per-ReLU mean sparsity {node: (depth, value)}, hits, rf area, effective area)``."""
     from cli.features_outputs import localise
+    from engine.recipes.defaults import HELD_OUT_START
+    from engine.recipes.shapes import shape_image
     from engine.runtime.features import FeatureRunner
     from engine.runtime.weights import apply_partial
     from engine.templates.tiny import tiny_cnn
-    from engine.training.data import HELD_OUT_START
-    from engine.training.shapes import shape_image
 
     g = tiny_cnn(size=size)
     runner = FeatureRunner(g, seed=0)

@@ -28,9 +28,9 @@ def _reference(graph, data, steps: int, batch: int, lr: float) -> float:
     import torch
     import torch.nn.functional as F
 
+    from engine.recipes.defaults import WEIGHT_DECAY
     from engine.runtime.build import build_module
     from engine.training.data import normalise
-    from engine.training.defaults import WEIGHT_DECAY
 
     model = build_module(graph, seed=0)
     model.train()

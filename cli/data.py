@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     from PIL import Image
 
     from engine.core.fileformat import write_atomic
-    from engine.training.shapes import CLASSES, shape_image
+    from engine.recipes.shapes import CLASSES, shape_image
 
     out = Path(args.out)
     problem = output_folder_problem(out, "data", args.overwrite)

@@ -63,7 +63,7 @@ def wants_onnx(args: argparse.Namespace) -> bool:
 
 def _design_weights(path: str) -> tuple[dict | None, str]:
     from engine.core.fileformat import read_weights_ref
-    from engine.training.files import load_design_weights
+    from engine.weights.files import load_design_weights
 
     try:
         ref = read_weights_ref(path)
@@ -101,7 +101,7 @@ def run_onnx(args: argparse.Namespace) -> int:
     from engine.codegen.emit import InvalidGraphError
     from engine.interop.onnx_export import OnnxExportError, export_onnx
     from engine.runtime.weights import WeightsError, read_state_dict
-    from engine.training.files import DesignWeightsError
+    from engine.weights.files import DesignWeightsError
 
     t0 = time.perf_counter()
     try:

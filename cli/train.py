@@ -179,8 +179,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from engine.runtime.weights import save_state
-    from engine.training.files import weights_meta
     from engine.training.loop import TrainConfig, train
+    from engine.weights.files import weights_meta
 
     if args.threads:
         torch.set_num_threads(args.threads)

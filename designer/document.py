@@ -21,7 +21,7 @@ from PySide6.QtGui import QUndoStack
 from engine.analysis.analyzer import Analysis, Analyzer
 from engine.core.graph import GraphEvent, GraphModel
 from engine.core.layout import place_unplaced
-from engine.training.weightset import WeightSet
+from engine.weights.weightset import WeightSet
 
 
 class Document(QObject):

@@ -13,11 +13,11 @@ import pytest
 import torch
 
 from engine.codegen.emit import export_code
+from engine.recipes.script import model_module_name, training_script
 from engine.runtime.build import build_module
 from engine.runtime.weights import load_weights, read_state_dict
 from engine.templates.tiny import tiny_cnn
 from engine.training.loop import TrainConfig, train
-from engine.training.script import model_module_name, training_script
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -153,7 +153,7 @@ def test_a_missing_head_is_added_as_one_undoable_edit(win):
 
 def test_a_design_saved_with_weights_reopens_with_them(tiny, tmp_path):
     """Save writes d.safetensors beside d.json (named with its hash); reopening restores the tensors."""
-    from engine.training.files import sha256_of
+    from engine.weights.files import sha256_of
 
     state = trained_state()
     tiny.doc.set_weights(state, "trained", "trained on shapes, 97.3%", {"data": "shapes"})

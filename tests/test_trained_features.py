@@ -12,12 +12,12 @@ import torch
 from PIL import Image
 
 from cli.features_outputs import localise
+from engine.recipes.defaults import HELD_OUT_START
+from engine.recipes.shapes import shape_image
 from engine.runtime.features import FeatureRunner
 from engine.runtime.weights import apply_partial, save_state
 from engine.templates.tiny import tiny_cnn
-from engine.training.data import HELD_OUT_START
 from engine.training.loop import TrainConfig, train
-from engine.training.shapes import shape_image
 
 SIZE = 32
 

@@ -12,14 +12,14 @@ import pytest
 import torch
 from PIL import Image
 
+from engine.recipes.schedule import lr_at, warmup_steps
+from engine.recipes.shapes import CLASSES, shape_batch, shape_image
 from engine.runtime.build import build_module
 from engine.runtime.images import preprocess
 from engine.runtime.weights import WeightsError, load_weights, save_state, save_weights
 from engine.templates.tiny import tiny_cnn
 from engine.training.data import DataError, folder_data, normalise, shapes_data
 from engine.training.loop import TrainConfig, TrainError, train
-from engine.training.schedule import lr_at, warmup_steps
-from engine.training.shapes import CLASSES, shape_batch, shape_image
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -510,7 +510,7 @@ def open_imported(window, design: ImportedDesign):
     """
     from engine.core import fileformat
     from engine.core.errors import FormatError
-    from engine.training.weightset import names_for, split_state
+    from engine.weights.weightset import names_for, split_state
 
     try:
         model = fileformat.load(design.json_path)

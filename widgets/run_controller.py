@@ -171,7 +171,7 @@ class RunController(QObject):
         if weights is not None and weights.kind != "random":
             # Trained/loaded tensors (exported-code keys) go through a file written once per
             # version (a big pipe write would block the window); a new key rebuilds the model.
-            from engine.training.files import handover_file
+            from engine.weights.files import handover_file
 
             owner = f"{id(weights):x}"
             options["state_file"] = handover_file(weights.state(model), owner, weights.version)

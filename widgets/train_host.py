@@ -19,9 +19,9 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QFrame, QScrollArea, QWi
 from designer.document import Document
 from engine.codegen.targets import legacy_flat_keys
 from engine.core.fileformat import to_dict
-from engine.training.files import DesignWeightsError, design_weights_data, load_design_weights
-from engine.training.weightset import names_for
+from engine.weights.files import DesignWeightsError, design_weights_data, load_design_weights
 from engine.weights.fit import migrate_flat_names
+from engine.weights.weightset import names_for
 from widgets.train_panel import WEIGHT_FILTER, TrainController, TrainPanel, record_sparsity
 from widgets.train_state import TrainState
 
@@ -337,7 +337,7 @@ def export_training_script(doc: Document, folder: str | Path) -> list[Path]:
     """
     from engine.codegen.emit import export_code
     from engine.core.fileformat import write_atomic
-    from engine.training.script import model_module_name, training_script
+    from engine.recipes.script import model_module_name, training_script
 
     folder = Path(folder)
     model_file = folder / f"{model_module_name(doc.model)}.py"

@@ -40,10 +40,10 @@ from PySide6.QtWidgets import (
 from designer.document import Document
 from designer.head import AddHeadCommand
 from designer.plaintext import plain_label
+from engine.analysis.head import head_plan, head_problem
 from engine.core.fileformat import to_dict
-from engine.training.files import weights_meta
-from engine.training.head import head_plan, head_problem
-from engine.training.shapes import CLASSES as SHAPE_CLASSES
+from engine.recipes.shapes import CLASSES as SHAPE_CLASSES
+from engine.weights.files import weights_meta
 from engine.worker.client import Cancelled, Crashed, Failed, Finished, Progress, WorkerClient
 from widgets.localisation_table import LocalisationTable
 from widgets.plot_theme import theme_plot

@@ -82,8 +82,8 @@ def train_panel_shot(weights: str | None = None) -> None:
 def cli_shots(weights: str) -> None:
     from PIL import Image
 
-    from engine.training.data import HELD_OUT_START
-    from engine.training.shapes import shape_image
+    from engine.recipes.defaults import HELD_OUT_START
+    from engine.recipes.shapes import shape_image
 
     tmp = Path(tempfile.mkdtemp())
     img, _, _ = shape_image(0, HELD_OUT_START + 31, (64, 64))

@@ -24,6 +24,9 @@ from pathlib import Path
 import numpy as np
 
 from engine.core.errors import EngineError
+from engine.recipes.defaults import HELD_OUT_START, SHAPES_HELD_OUT, SHAPES_TRAIN
+from engine.recipes.shapes import CLASSES as SHAPE_CLASSES
+from engine.recipes.shapes import shape_batch
 from engine.runtime.images import (
     IMAGENET_MEAN,
     IMAGENET_MEAN_GRAY,
@@ -33,15 +36,8 @@ from engine.runtime.images import (
     load_image,
     preprocess,
 )
-from engine.training.shapes import CLASSES as SHAPE_CLASSES
-from engine.training.shapes import shape_batch
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
-#: Images of the ``shapes`` training pool and held-out set (by default).
-SHAPES_TRAIN = 6000
-SHAPES_HELD_OUT = 600
-#: Index of the first held-out ``shapes`` image (disjoint from the training indices).
-HELD_OUT_START = 1_000_000_000
 #: Largest folder data set kept in memory (bytes of uint8 images).
 MAX_DATA_BYTES = 2 * 1024**3
 

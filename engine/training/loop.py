@@ -21,12 +21,19 @@ import torch
 import torch.nn.functional as F
 
 from engine.analysis.analyzer import Analysis, analyze
+from engine.analysis.head import head_problem
 from engine.core.errors import EngineError
 from engine.core.graph import GraphLike
-from engine.training.data import SHAPES_HELD_OUT, SHAPES_TRAIN, Dataset, load_data
-from engine.training.defaults import DEFAULT_BATCH, DEFAULT_LR, DEFAULT_SECONDS, WEIGHT_DECAY
-from engine.training.head import head_problem
-from engine.training.schedule import lr_at, lr_at_fraction
+from engine.recipes.defaults import (
+    DEFAULT_BATCH,
+    DEFAULT_LR,
+    DEFAULT_SECONDS,
+    SHAPES_HELD_OUT,
+    SHAPES_TRAIN,
+    WEIGHT_DECAY,
+)
+from engine.recipes.schedule import lr_at, lr_at_fraction
+from engine.training.data import Dataset, load_data
 
 EVAL_BATCH = 256
 #: Held-out images evaluated for the live curve (the final accuracy uses all of them).

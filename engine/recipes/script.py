@@ -1,9 +1,9 @@
 """Export → Training script: a standalone ``train.py`` beside the exported model code.
 
 The script holds the same data pipeline as the app (the ``shapes`` generator's own source,
-:mod:`engine.training.shapes`; folder images loaded, resized and normalised with the same
+:mod:`engine.recipes.shapes`; folder images loaded, resized and normalised with the same
 steps as :func:`engine.runtime.images.preprocess`), the same loss (cross-entropy), optimiser
-(AdamW, weight decay 5e-4) and schedule (:mod:`engine.training.schedule`'s source), and
+(AdamW, weight decay 5e-4) and schedule (:mod:`engine.recipes.schedule`'s source), and
 writes weights in the same format (``.safetensors`` when the package is installed, else a
 ``.pt`` state dict) with the exported module's keys, so ConvCanvas loads them back.
 
@@ -23,9 +23,15 @@ import re
 
 from engine.codegen.naming import class_name
 from engine.core.graph import GraphLike
-from engine.training import schedule, shapes
-from engine.training.data import HELD_OUT_START, SHAPES_HELD_OUT, SHAPES_TRAIN
-from engine.training.defaults import DEFAULT_BATCH, DEFAULT_LR, WEIGHT_DECAY
+from engine.recipes import schedule, shapes
+from engine.recipes.defaults import (
+    DEFAULT_BATCH,
+    DEFAULT_LR,
+    HELD_OUT_START,
+    SHAPES_HELD_OUT,
+    SHAPES_TRAIN,
+    WEIGHT_DECAY,
+)
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
