@@ -11,9 +11,9 @@ from PySide6.QtGui import QColor
 from designer.document import Document
 from designer.scene import GraphScene
 from engine.analysis.analyzer import analyze
+from engine.analysis.rf_boxes import rf_box
 from engine.core.graph import GraphModel
 from engine.runtime.feature_types import FeatureResult, NodeStats, Preprocess
-from engine.runtime.features import rf_box
 from widgets.feature_grid import GAP, PAGE_SIZE, FeatureGrid, grid_shape, mosaic
 from widgets.histograms import Histograms
 from widgets.inside_panel import TINT_MAP, rf_tint, sparsity_tint

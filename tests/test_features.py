@@ -9,18 +9,17 @@ import pytest
 import torch
 
 from engine.analysis.analyzer import analyze
+from engine.analysis.rf_boxes import Preprocess, input_to_original, rf_box
 from engine.core.graph import GraphModel
-from engine.runtime.feature_types import Preprocess
 from engine.runtime.features import (
     FeatureError,
     FeatureRunner,
     localisation_node,
     node_stats,
-    rf_box,
     run_features,
     tune_allocator,
 )
-from engine.runtime.images import ImageError, input_to_original, preprocess
+from engine.runtime.images import ImageError, preprocess
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from engine.analysis.rf_boxes import input_to_original
 from engine.core.errors import EngineError
 from engine.runtime.images import (
     IMAGENET_MEAN,
     IMAGENET_STD,
     MAX_PIXELS,
     ImageError,
-    input_to_original,
     load_image,
     preprocess,
 )

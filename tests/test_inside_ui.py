@@ -446,7 +446,7 @@ def _grid_point(grid, channel, y, x):
 
 def test_hovering_a_map_pixel_reads_it_out_and_boxes_its_field(qtbot, panel):
     """Mouse over a grid pixel: the readout shows it and the image boxes its receptive field."""
-    from engine.runtime.features import rf_box
+    from engine.analysis.rf_boxes import rf_box
 
     result = run_and_wait(qtbot, panel)
     panel.scene.select_nodes(["c1"])

@@ -571,7 +571,7 @@ def test_reflect_pad_wider_than_the_input_is_an_error():
 
 def test_channel_field_follows_shuffles_and_slices():
     """A channel's field is its branch's after shuffle and slice move it (torch's permutation)."""
-    from engine.runtime.features import channel_rf
+    from engine.analysis.rf_boxes import channel_rf
 
     m = GraphModel("mix")
     m.add_node("input", {"channels": 3, "height": 9, "width": 9}, "x")

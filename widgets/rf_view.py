@@ -3,7 +3,7 @@
 The solid red box is the receptive field of the strongest activation of the last spatial
 node (the engine's :attr:`FeatureResult.box`), or of the node and channel the user
 picked. The dashed box follows the mouse over any feature map: the receptive field of the
-hovered pixel, from :func:`engine.runtime.features.rf_box` (no torch is loaded by that
+hovered pixel, from :func:`engine.analysis.rf_boxes.rf_box` (no torch is loaded by that
 import). The dotted outline is the part of the image the network sees (after a centre
 crop).
 
@@ -23,8 +23,8 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QComboBox, QGraphicsRectItem, QLabel, QVBoxLayout, QWidget
 
-from engine.runtime.feature_types import Box
-from engine.runtime.features import FeatureError, rf_box
+from engine.analysis.rf_boxes import Box, rf_box
+from engine.core.errors import FeatureError
 from engine.runtime.heat import METHODS, TITLES
 from widgets.plot_theme import theme_plot
 

@@ -56,3 +56,7 @@ class FormatError(EngineError):
     ):
         super().__init__(message, node, field)
         self.path = path
+
+
+class FeatureError(EngineError):
+    """A feature run is refused: invalid graph, no single input, or too much memory."""

@@ -335,7 +335,7 @@ def training_script(graph: GraphLike, module: str | None = None) -> str:
         identifier.
     """
     from engine.analysis.analyzer import analyze
-    from engine.runtime.images import IMAGENET_MEAN, IMAGENET_STD
+    from engine.recipes.defaults import IMAGENET_MEAN, IMAGENET_STD
 
     module = module or model_module_name(graph)
     if not _IDENT.fullmatch(module):

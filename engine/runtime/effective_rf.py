@@ -18,9 +18,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from engine.analysis.rf_boxes import input_to_original
 from engine.runtime.feature_types import Preprocess
 from engine.runtime.heat import mass_box
-from engine.runtime.images import input_to_original
 
 
 def input_gradient(

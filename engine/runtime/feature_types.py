@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from engine.analysis.rf_boxes import Box, Preprocess
+
 
 @dataclass(frozen=True)
 class NodeStats:
@@ -25,43 +27,6 @@ class NodeStats:
     max: float
     min: float
     argmax: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class Preprocess:
-    """How the original image became the network input.
-
-    ``mode`` is ``"resize"`` or ``"crop"`` (centre crop after scaling the short side).
-    A network-input pixel ``(y, x)`` covers the original image's pixels
-    ``[offset_y + y*scale_y, offset_y + (y+1)*scale_y)`` (likewise x).
-    """
-
-    mode: str
-    normalize: str  # "imagenet" or "unit"
-    original_size: tuple[int, int]  # (h, w) of the loaded image
-    input_size: tuple[int, int]  # (H, W) fed to the network
-    channels: int
-    scale: tuple[float, float]  # original pixels per input pixel (y, x)
-    offset: tuple[float, float]  # original pixel of input pixel (0, 0)'s top-left corner
-
-
-@dataclass(frozen=True)
-class Box:
-    """A receptive-field box in the original image's pixels, clipped to the image.
-
-    ``x0, y0`` inclusive, ``x1, y1`` exclusive. ``node``, ``channel``, ``y``, ``x`` name the
-    activation it belongs to and ``value`` its value.
-    """
-
-    node: str
-    channel: int
-    y: int
-    x: int
-    value: float
-    x0: int
-    y0: int
-    x1: int
-    y1: int
 
 
 @dataclass

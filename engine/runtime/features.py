@@ -33,13 +33,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from engine.analysis.analyzer import Analysis, analyze
-from engine.core.errors import EngineError
+from engine.analysis.rf_boxes import rf_box
+from engine.core.errors import FeatureError
 from engine.core.graph import GraphLike
-from engine.runtime.feature_types import Box, FeatureResult, NodeStats, Preprocess
+from engine.runtime.feature_types import FeatureResult, NodeStats
 from engine.runtime.images import (
     MAX_PIXELS,
     ImageError,
-    input_to_original,
     load_image,
     preprocess,
 )
@@ -55,18 +55,12 @@ __all__ = [
     "FeatureError",
     "FeatureRunner",
     "ImageError",
-    "channel_rf",
     "localisation_node",
     "memory_need",
     "node_stats",
-    "rf_box",
     "run_features",
     "tune_allocator",
 ]
-
-
-class FeatureError(EngineError):
-    """A feature run is refused: invalid graph, no single input, or too much memory."""
 
 
 # --------------------------------------------------------------------------- allocator
@@ -175,111 +169,6 @@ def node_stats(
 
 
 # --------------------------------------------------------------------------- localisation
-# keep each channel where it is and the receptive field
-_CHANNELWISE = frozenset(
-    {"relu", "batchnorm", "dropout", "identity", "relu6", "hardswish", "hardsigmoid", "silu",
-     "sigmoid", "gelu", "leaky_relu", "elu", "mish", "tanh", "scale_shift"}
-)  # fmt: skip
-
-
-def channel_rf(analysis: Analysis, node: str, channel: int) -> tuple:
-    """The receptive field of one channel of ``node``.
-
-    A concatenation's channels each come from one of its inputs, so a channel's field is
-    that input's field, not the union the analysis gives the whole node (for Inception's
-    concat, a channel of the 1×1 branch sees 1×1 of the block's input, not 5×5). Walks
-    back through channel-wise nodes (activations, BatchNorm, Dropout), channel slices and
-    shuffles (which move a channel without changing its field) and concatenations; any
-    other node's field is the analysis' field.
-    """
-    graph = analysis.graph
-    rf = analysis.nodes[node].rf
-    n, c = node, channel
-    while True:
-        t = graph.nodes[n]["type"]
-        ins = analysis.inputs.get(n, [])
-        if t in _CHANNELWISE and len(ins) == 1:
-            n = ins[0]
-        elif t == "channel_slice" and len(ins) == 1:
-            c += graph.nodes[n]["params"]["start"]
-            n = ins[0]
-        elif t == "channel_shuffle" and len(ins) == 1:
-            groups = graph.nodes[n]["params"]["groups"]
-            per_group = analysis.nodes[ins[0]].shape[0] // groups
-            c = (c % groups) * per_group + c // groups  # output i·G + g ← input g·(C/G) + i
-            n = ins[0]
-        elif t == "concat":
-            for src in ins:
-                width = analysis.nodes[src].shape[0]
-                if c < width:
-                    n = src
-                    break
-                c -= width
-            else:
-                return rf  # channel out of range: keep the node's field
-            rf = analysis.nodes[n].rf
-        else:
-            return rf
-
-
-def rf_box(
-    analysis: Analysis,
-    node: str,
-    y: int,
-    x: int,
-    preprocess: Preprocess,
-    channel: int = 0,
-    value: float = 0.0,
-) -> Box:
-    """The receptive field of feature pixel ``(y, x)`` of ``node`` on the original image.
-
-    Parameters
-    ----------
-    analysis : Analysis
-        The graph's analysis (its receptive fields ``(size, jump, start)`` per axis).
-    node : str
-        The node whose map holds the pixel.
-    y, x : int
-        The feature pixel (``0, 0`` for a vector output, whose field is the whole input).
-    preprocess : Preprocess
-        How the original image became the input.
-    channel : int
-        The channel (a concatenation's channel has its own input's field, see
-        :func:`channel_rf`); stored in the box.
-    value : float
-        The activation, stored in the box.
-
-    Returns
-    -------
-    Box
-        Input pixels ``[start + i*jump, start + i*jump + size)`` per axis, clipped to the
-        network input, then mapped to every original pixel they cover, clipped to the image.
-    """
-    if node not in analysis.nodes:
-        raise FeatureError(f"there is no node '{node}'", node)
-    r = analysis.nodes[node]
-    if r.rf is None:
-        raise FeatureError(f"node '{node}' has no receptive field (it has no output)", node)
-    (size_h, jump_h, start_h), (size_w, jump_w, start_w) = channel_rf(analysis, node, channel)
-    in_h, in_w = preprocess.input_size
-    iy0 = min(max(start_h + y * jump_h, 0), in_h)
-    iy1 = min(max(start_h + y * jump_h + size_h, 0), in_h)
-    ix0 = min(max(start_w + x * jump_w, 0), in_w)
-    ix1 = min(max(start_w + x * jump_w + size_w, 0), in_w)
-    x0, y0, x1, y1 = input_to_original(preprocess, iy0, ix0, iy1, ix1)
-    return Box(
-        node=node,
-        channel=int(channel),
-        y=int(y),
-        x=int(x),
-        value=float(value),
-        x0=x0,
-        y0=y0,
-        x1=x1,
-        y1=y1,
-    )
-
-
 def localisation_node(analysis: Analysis) -> str | None:
     """The last node (topological order) with a spatial map larger than 1×1.
 

@@ -40,6 +40,7 @@ from PIL import Image, ImageOps
 
 from engine.core.errors import EngineError
 from engine.core.fileformat import read_limited
+from engine.recipes.defaults import IMAGENET_MEAN, IMAGENET_STD
 from engine.runtime.feature_types import Preprocess
 
 #: Default limit on an image's total pixels: Pillow's decompression-bomb limit
@@ -52,8 +53,6 @@ MAX_FILE_BYTES = 256 * 1024 * 1024
 #: File formats :func:`load_image` accepts (Pillow format names).
 FORMATS = ("PNG", "JPEG", "BMP", "WEBP")
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 #: Grayscale ImageNet normalisation: the mean of the three means and of the three stds.
 IMAGENET_MEAN_GRAY = sum(IMAGENET_MEAN) / 3
 IMAGENET_STD_GRAY = sum(IMAGENET_STD) / 3
@@ -358,24 +357,3 @@ def preprocess(
         offset=offset,
     )
     return out, pre
-
-
-def input_to_original(
-    pre: Preprocess, y0: float, x0: float, y1: float, x1: float
-) -> tuple[int, int, int, int]:
-    """Map an input-pixel rectangle ``[y0, y1) × [x0, x1)`` to original pixels, clipped.
-
-    Returns ``(x0, y0, x1, y1)`` in whole original pixels: every original pixel that the
-    rectangle touches (floor of the start, ceil of the end), clipped to the image.
-    """
-    import math
-
-    h, w = pre.original_size
-    sy, sx = pre.scale
-    oy, ox = pre.offset
-    eps = 1e-9  # keep exact multiples exact despite float rounding
-    oy0 = math.floor(oy + y0 * sy + eps)
-    ox0 = math.floor(ox + x0 * sx + eps)
-    oy1 = math.ceil(oy + y1 * sy - eps)
-    ox1 = math.ceil(ox + x1 * sx - eps)
-    return (min(max(ox0, 0), w), min(max(oy0, 0), h), min(max(ox1, 0), w), min(max(oy1, 0), h))
