@@ -61,6 +61,8 @@ def test_import_contracts_cover_the_layers():
     def forbidden_for(module: str) -> set[str]:
         found: set[str] = set()
         for c in conf["contracts"]:
+            if c["type"] != "forbidden":
+                continue
             if module in c["source_modules"] and not c.get("allow_indirect_imports"):
                 found |= set(c["forbidden_modules"])
         return found
@@ -78,6 +80,24 @@ def test_import_contracts_cover_the_layers():
     assert "widgets" in forbidden_for("designer")
     assert "PySide6" in forbidden_for("engine.runtime")
     assert "PySide6" in forbidden_for("engine.worker")
+
+
+def test_import_contracts_layer_the_engine_and_keep_the_ui_off_the_runtime():
+    """A layers contract orders engine's packages; designer/widgets never import the runtime."""
+    import tomllib
+
+    conf = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    layers = [c for c in conf["contracts"] if c["type"] == "layers"]
+    assert [c["containers"] for c in layers] == [["engine"]]
+    assert layers[0]["layers"][:2] == ["worker | training | interop | onnx", "runtime"]
+    ui = [
+        c
+        for c in conf["contracts"]
+        if c["type"] == "forbidden" and c["source_modules"] == ["designer", "widgets"]
+    ]
+    assert {"engine.runtime", "engine.interop", "engine.training"} <= set(
+        ui[0]["forbidden_modules"]
+    )
 
 
 def test_import_engine_loads_no_torch_or_qt():
