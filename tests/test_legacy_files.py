@@ -95,3 +95,15 @@ def test_old_weights_load_into_the_default_export(name):
         "migrated to module targets (e.g. 'layer1.0.bn1.bias')"
     ]
     np.testing.assert_allclose(logits(module), np.array(EXPECTED["logits"]), rtol=0, atol=1e-6)
+
+
+def test_features_cli_says_in_one_line_that_old_weights_were_migrated(tmp_path, capsys):
+    """features FILE --weights OLD.pt: exit 0, and stderr has the migration line once."""
+    from cli import main
+
+    sample = HERE.parents[1].parent / "resources" / "sample.png"
+    args = ["features", str(HERE / "small_resnet.json"), "--image", str(sample)]
+    code = main([*args, "--out", str(tmp_path), "--weights", str(HERE / "small_resnet_flat.pt")])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 0
+    assert err.count(migration_note("small_resnet_flat.pt")[0]) == 1

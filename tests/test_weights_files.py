@@ -222,3 +222,14 @@ def test_safetensors_whose_header_length_starts_with_0x80_is_read(tmp_path):
     else:
         raise AssertionError("no header length with low byte 0x80 found")
     assert set(read_state_dict(path)) == set(state)
+
+
+def test_run_load_weights_takes_torchvision_resnet18_pth(win, qtbot, tmp_path):
+    """Run → Load weights… with torchvision's resnet18.pth on the ResNet-18 template: loaded."""
+    torch.save(tv_state("resnet18", seed=6), tmp_path / "resnet18.pth")
+    win.load_template("resnet18")
+    host = win.train_host
+    with qtbot.waitSignal(host.controller.loaded, timeout=180_000):
+        assert host.load_weights(str(tmp_path / "resnet18.pth"))
+    assert win.doc.weights.text() == "loaded from resnet18.pth"
+    assert len(win.doc.weights.state(win.doc.model)) == 122
