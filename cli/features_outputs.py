@@ -19,8 +19,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from cli.safety import escape
+from engine.analysis.heat import TITLES
 from engine.runtime.feature_types import FeatureResult, Localised
-from engine.runtime.heat import TITLES
 
 RF_COLOUR = (255, 60, 60)
 EFFECTIVE_COLOUR = (40, 230, 255)

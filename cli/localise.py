@@ -140,7 +140,7 @@ def read_labels(folder: Path, count: int | None, classes=None, n_out: int | None
 
 def table_text(report_: dict) -> list[str]:
     """The measurement as aligned text lines."""
-    from engine.runtime.heat import TITLES
+    from engine.analysis.heat import TITLES
 
     lines = [f"{'method':<24}{'hits':>10}{'rate':>8}{'mean IoU':>10}{'mean area':>11}"]
     for m, r in report_["methods"].items():
@@ -202,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
     n_out = int(runner.analysis.nodes[output_node(runner.analysis)].shape[0])
     classes = class_names(args.weights)
     if folder is None:
-        from engine.training.shapes import CLASSES
+        from engine.recipes.shapes import CLASSES
 
         h, w = runner.size
         count = args.count or DEFAULT_COUNT

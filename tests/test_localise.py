@@ -12,8 +12,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from engine import GraphModel
+from engine.analysis.heat import mass_box, score_box, upsample
 from engine.runtime.features import FeatureRunner
-from engine.runtime.heat import mass_box, score_box, upsample
 from engine.runtime.localise import LocaliseError, localise
 from engine.templates.tiny import tiny_cnn
 

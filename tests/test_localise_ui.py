@@ -87,7 +87,7 @@ def test_choosing_a_method_draws_its_box_and_heat(trained_tiny, qtbot, tmp_path)
     input, and the image fills the view."""
     from PIL import Image
 
-    from engine.training.shapes import shape_image
+    from engine.recipes.shapes import shape_image
 
     win, inside, _ = trained_tiny
     Image.fromarray(shape_image(0, 7, (64, 64))[0]).save(tmp_path / "shape.png")

@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.runtime.heat import METHODS, TITLES
+from engine.analysis.heat import METHODS, TITLES
 
 HEADERS = ("method", "random", "trained")
 #: Shorter names than the image view's, so that the three columns fit a narrow dock.

@@ -23,9 +23,9 @@ from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import QComboBox, QGraphicsRectItem, QLabel, QVBoxLayout, QWidget
 
+from engine.analysis.heat import METHODS, TITLES
 from engine.analysis.rf_boxes import Box, rf_box
 from engine.core.errors import FeatureError
-from engine.runtime.heat import METHODS, TITLES
 from widgets.plot_theme import theme_plot
 
 BOX_COLOR = QColor(255, 40, 40)
@@ -203,7 +203,7 @@ class RFView(QWidget):
         self._effective_grad = grad
 
     def set_method(self, method: str) -> None:
-        """Show ``method``'s heat map and box (one of :data:`engine.runtime.heat.METHODS`)."""
+        """Show ``method``'s heat map and box (one of :data:`engine.analysis.heat.METHODS`)."""
         if method not in METHODS:
             raise ValueError(f"unknown localisation method {method!r}")
         if self.method_box.currentData() != method:

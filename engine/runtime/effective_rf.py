@@ -8,7 +8,7 @@ image, ``|d a / d x|`` summed over the input channels, one value per input pixel
 The box rule
 ------------
 The effective box is the smallest axis-aligned box holding half the ``|gradient|`` mass,
-the rule every localisation method uses (:func:`engine.runtime.heat.mass_box`), mapped to
+the rule every localisation method uses (:func:`engine.analysis.heat.mass_box`), mapped to
 the original image like the theoretical one (every original pixel it touches, x1 and y1
 exclusive).
 """
@@ -18,9 +18,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from engine.analysis.heat import mass_box
 from engine.analysis.rf_boxes import input_to_original
 from engine.runtime.feature_types import Preprocess
-from engine.runtime.heat import mass_box
 
 
 def input_gradient(
@@ -48,7 +48,7 @@ def input_gradient(
 def half_mass_box(grad: np.ndarray, fraction: float = 0.5) -> tuple[int, int, int, int]:
     """Smallest box ``(y0, x0, y1, x1)`` (input pixels, ends exclusive) holding ``fraction`` of
     the mass: the one map → box rule of every localisation method,
-    :func:`engine.runtime.heat.mass_box`."""
+    :func:`engine.analysis.heat.mass_box`."""
     return mass_box(grad, fraction)
 
 

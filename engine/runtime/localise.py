@@ -2,7 +2,7 @@
 
 Each method gives a heat map over the network input and a box on the original image
 (:class:`~engine.runtime.feature_types.Localised`); maps become boxes by one rule,
-:func:`engine.runtime.heat.mass_box`.
+:func:`engine.analysis.heat.mass_box`.
 
 * ``receptive_field``: the theoretical receptive field of the strongest activation of the
   last spatial node (the feature run's :attr:`FeatureResult.box`), the teaching text's
@@ -25,8 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.runtime.feature_types import FeatureResult, Localised
-from engine.runtime.heat import (
+from engine.analysis.heat import (
     METHODS,
     class_activation_map,
     gap_linear_head,
@@ -34,7 +33,8 @@ from engine.runtime.heat import (
     positive,
     upsample,
 )
-from engine.runtime.images import input_to_original
+from engine.analysis.rf_boxes import input_to_original
+from engine.runtime.feature_types import FeatureResult, Localised
 
 
 class LocaliseError(ValueError):
@@ -85,7 +85,7 @@ def resolve_class(cls: int | str | None, classes, n_out: int) -> int | None:
 
 def _rf_heat(analysis, box, pre) -> tuple[np.ndarray, tuple[int, int, int, int]]:
     """1 inside the theoretical field (input pixels), and that field ``(y0, x0, y1, x1)``."""
-    from engine.runtime.features import channel_rf
+    from engine.analysis.rf_boxes import channel_rf
 
     (sh, jh, st_h), (sw, jw, st_w) = channel_rf(analysis, box.node, box.channel)
     ih, iw = pre.input_size
@@ -131,7 +131,7 @@ def localise(
     result : FeatureResult
         The run; ``result.box`` is the strongest activation the first two methods trace.
     methods : sequence of str
-        Names from :data:`engine.runtime.heat.METHODS`.
+        Names from :data:`engine.analysis.heat.METHODS`.
     cls : int, str or None
         The class of ``class_activation`` and ``grad_cam`` (index or name in ``classes``);
         ``None``: the predicted one.
@@ -260,7 +260,7 @@ def evaluate(
         box), plus ``"images": [{"file", "object", "class", "boxes"}]`` with
         ``keep_boxes``. Methods are measured with the predicted class.
     """
-    from engine.runtime.heat import score_box
+    from engine.analysis.heat import score_box
 
     sums = {m: [0, 0, 0.0, 0.0] for m in methods}  # hits, count, iou, area
     skipped: dict[str, str] = {}
@@ -309,8 +309,8 @@ def evaluate(
 
 def shapes_samples(size: tuple[int, int], count: int, seed: int = 0):
     """``count`` held-out ``shapes`` images (never used in training) as evaluation samples."""
-    from engine.training.data import HELD_OUT_START
-    from engine.training.shapes import shape_image
+    from engine.recipes.defaults import HELD_OUT_START
+    from engine.recipes.shapes import shape_image
 
     for i in range(count):
         img, _label, box = shape_image(seed, HELD_OUT_START + i, size)

@@ -22,7 +22,7 @@ first in ``(y0, x0)`` order. The search is exact on inputs up to :data:`GRID` pi
 larger inputs are searched on a grid of at most ``GRID × GRID`` cells (cell boundaries at
 ``round(i * H / cells)``), so the box is exact to a cell. A map without mass gives the
 whole input. The box is then mapped to the original image: every original pixel it touches,
-``x1`` and ``y1`` exclusive (:func:`engine.runtime.images.input_to_original`).
+``x1`` and ``y1`` exclusive (:func:`engine.analysis.rf_boxes.input_to_original`).
 """
 
 from __future__ import annotations
