@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.interop.convert import import_module
     from engine.interop.errors import ImportFailed
     from engine.interop.source import load_source
-    from engine.training.files import check_design_path
+    from engine.weights.files import check_design_path
 
     out = Path(args.output)
     weights = Path(args.weights) if args.weights else None

@@ -12,7 +12,7 @@ import pytest
 from engine.core import fileformat
 from engine.runtime.build import build_module
 from engine.templates.tiny import tiny_cnn
-from engine.training.files import sha256_of
+from engine.weights.files import sha256_of
 
 
 @pytest.fixture

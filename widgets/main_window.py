@@ -26,7 +26,7 @@ from designer.plaintext import tip as plain_tip
 from engine.core import fileformat
 from engine.core.errors import EngineError, FormatError
 from engine.core.graph import GraphModel
-from engine.training.files import check_design_path, save_design_with_weights
+from engine.weights.files import check_design_path, save_design_with_weights
 from widgets import files
 from widgets.export_dialog import ExportDialog, default_file_name, generate_code
 from widgets.help_dialog import help_menu
