@@ -88,7 +88,7 @@ class OnnxExportHost(QObject):
         """Export the current design to ``target``; return whether the command started."""
         from engine.analysis.analyzer import analyze
         from engine.core import fileformat
-        from engine.training.files import save_design_weights
+        from engine.weights.files import save_design_weights
 
         if self.running:
             return False
