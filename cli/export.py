@@ -22,7 +22,7 @@ from pathlib import Path
 from cli.safety import EXIT_REFUSED, EXIT_UNREADABLE, escape, report
 from engine.codegen.emit import InvalidGraphError, export_code
 from engine.codegen.emit_blocks import export_blocks
-from engine.core.errors import FormatError
+from engine.core.errors import EngineError, FormatError
 from engine.core.fileformat import load, write_atomic
 
 
@@ -61,6 +61,15 @@ def run(args: argparse.Namespace) -> int:
         code = export_code(model) if getattr(args, "flat", False) else export_blocks(model)
     except InvalidGraphError as exc:
         report(f"export: {escape(Path(args.file).name)}", exc)
+        return EXIT_REFUSED
+    except EngineError as exc:  # e.g. a block's parameters give a negative channel count
+        report(f"export: {escape(Path(args.file).name)}", exc)
+        return EXIT_REFUSED
+    except RecursionError:
+        print(
+            f"export: {escape(Path(args.file).name)}: the design nests too deeply to export",
+            file=sys.stderr,
+        )
         return EXIT_REFUSED
     if args.output == "-":
         sys.stdout.write(code)

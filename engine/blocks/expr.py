@@ -10,6 +10,7 @@ generated code by :func:`to_code`, so text from a file can only ever be one of t
 from __future__ import annotations
 
 import ast
+import builtins
 import keyword
 import operator
 from typing import Any
@@ -45,6 +46,7 @@ def check_param_name(name: Any) -> str:
         or keyword.iskeyword(name)
         or name.startswith("_")
         or name in RESERVED_PARAMS
+        or hasattr(builtins, name)  # ``super``, ``getattr``: the generated class uses them
     ):
         raise ExprError(f"{name!r:.40} cannot name a block parameter (use letters, digits, _)")
     return name

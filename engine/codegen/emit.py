@@ -23,7 +23,7 @@ import networkx as nx
 from engine.analysis.analyzer import Analysis, Totals, analyze
 from engine.codegen import node_code
 from engine.codegen.layer_text import _same_pads, layer_ctor
-from engine.codegen.naming import class_name, module_names
+from engine.codegen.naming import block_class_names, design_class_name, module_names
 from engine.core.errors import EngineError
 from engine.core.graph import GraphLike
 
@@ -122,7 +122,7 @@ def make_plan(graph: GraphLike, analysis: Analysis | None = None) -> Plan:
         )
     from engine.codegen.targets import module_targets  # it imports this module
 
-    cls = class_name(model_name)
+    cls = design_class_name(model_name, block_class_names(g.graph))
     names = module_names(g, reserved={cls})
     order = list(a.order)
     return Plan(

@@ -174,6 +174,27 @@ def module_names(graph: GraphLike, reserved: frozenset | set = frozenset()) -> d
     return {n: names[n] for n in ids}
 
 
+def design_class_name(model_name: str | None, taken: set[str] | frozenset[str]) -> str:
+    """:func:`class_name`, avoiding the class names in ``taken`` (its block types' classes:
+    a design named like one of them would redefine it): ``Net``, ``Net2``, … appended."""
+    base = class_name(model_name)
+    name, k = base, 2
+    while name in taken:
+        name = f"{base}Net" if k == 2 and not base.endswith("Net") else f"{base}{k}"
+        k += 1
+    return name
+
+
+def block_class_names(graph_attrs: dict) -> frozenset[str]:
+    """The class names block types may use in an export of a design (``graph.graph``):
+    the design's own types' and every built-in type's."""
+    from engine.blocks.library import BUILTIN_TYPES  # blocks import codegen names
+
+    own = {d.get("class") for d in (graph_attrs.get("block_types") or {}).values()
+           if isinstance(d, dict)}  # fmt: skip
+    return frozenset({bt.class_name for bt in BUILTIN_TYPES.values()} | {c for c in own if c})
+
+
 def class_name(model_name: str | None) -> str:
     """A CamelCase class name from the design's name (``'resnet-50 v1'`` → ``Resnet50V1``)."""
     text = _ascii_words(model_name or "")
