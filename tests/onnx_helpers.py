@@ -72,6 +72,7 @@ def same_weights(a: GraphModel, state_a: dict, b: GraphModel, state_b: dict, map
         other = tb[mapping[n]]
         for suffix, v in mine.items():
             theirs = state_b[f"{other}.{suffix}"]
+            assert np.shape(v) == np.shape(theirs), (n, suffix)
             np.testing.assert_array_equal(np.asarray(v), np.asarray(theirs))
             count += 1
     assert count == len(state_b)

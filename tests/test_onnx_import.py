@@ -375,3 +375,23 @@ def test_cli_refusal_exits_1(tmp_path):
     assert out.returncode == 1
     assert "unsupported: Cos in node 'cos1'" in out.stderr
     assert not (tmp_path / "d.json").exists()
+
+
+def test_paddle_conv_bias_as_a_separate_add_and_batchnorm_counter(tmp_path):
+    """Conv without bias + Add of a [1, C, 1, 1] constant is the conv's bias; BatchNorm's
+    num_batches_tracked is a 0-d int64 tensor as torch keeps it."""
+    w, bias = _w(4, 3, 3, 3), _w(4)
+    ones, zeros = np.ones(4, np.float32), np.zeros(4, np.float32)
+    nodes = [
+        _c("bias", bias.reshape(1, 4, 1, 1)),
+        helper.make_node("Conv", ["x", "W"], ["c"], name="conv1", kernel_shape=[3, 3]),
+        helper.make_node("Add", ["c", "bias"], ["a"], name="conv1_add"),
+        helper.make_node("BatchNormalization", ["a", "S", "B", "M", "V"], ["y"], name="bn1"),
+    ]
+    path = _save(tmp_path, nodes, {"W": w, "S": ones, "B": zeros, "M": zeros, "V": ones})
+    imported = import_onnx(path)
+    assert _types(imported) == ["input", "conv", "batchnorm"]
+    np.testing.assert_array_equal(imported.state["conv1.bias"], bias)
+    counter = imported.state["bn1.num_batches_tracked"]
+    assert counter.shape == () and counter.dtype == np.int64
+    _matches_ort(path, imported)

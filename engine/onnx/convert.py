@@ -482,6 +482,12 @@ def _binary(b: _Builder, node, ins):
         k = _scalar(cs[i])
         if k is not None and cs[1 - i] is None:
             return _scalar_step(b, node, xs[1 - i], op, k, left=i == 0)
+    if op == "Add" and (cs[0] is None) != (cs[1] is None):
+        folded = _conv_bias(
+            b, node, xs[1] if cs[0] is not None else xs[0], cs[0] if cs[0] is not None else cs[1]
+        )
+        if folded is not None:
+            return folded
     if cs[0] is not None or cs[1] is not None:
         raise _Refuse(f"{op} with a constant tensor")
     if op == "Mul":
@@ -513,6 +519,26 @@ def _binary(b: _Builder, node, ins):
     if op == "Add":
         return _merge(b, "add", node, [b.tensor(n, node) for n in ins])
     raise _Refuse(f"{op} of two tensors")
+
+
+def _conv_bias(b: _Builder, node, v, c: np.ndarray):
+    """A convolution without bias followed by ``Add`` of a per-channel constant (as
+    PaddlePaddle writes it): the constant becomes the convolution's bias."""
+    if not isinstance(v, _T) or b.m.node_type(v.node) not in ("conv", "conv1x1", "conv_transpose"):
+        return None
+    nid = v.node
+    if b.m.params(nid)["bias"] or not b.single_use(nid):
+        return None
+    channels = b.m.params(nid)["out_channels"]
+    if c.size != channels or c.shape not in ((1, channels, 1, 1), (channels, 1, 1), (channels,)):
+        return None
+    if c.ndim == 1 and b.shape(nid)[-1] != channels:
+        return None  # a 1-D constant broadcasts over W, not over channels
+    b.m.set_param(nid, "bias", True)
+    b.weights.setdefault(nid, {})["bias"] = np.asarray(c, np.float32).reshape(-1)
+    b.out_value[nid] = node.output[0]
+    b._analysis = None
+    return _T(nid)
 
 
 def _erf(b: _Builder, node, ins):
@@ -1019,7 +1045,7 @@ def _finish(b: _Builder, g: onnx.GraphProto) -> ImportedOnnx:
     state = {}
     for nid, w in b.weights.items():
         for k, v in w.items():
-            v = np.ascontiguousarray(v)
+            v = np.array(v, order="C")  # 0-d stays 0-d (num_batches_tracked)
             if v.dtype != np.int64:
                 v = v.astype(np.float32, copy=False)
             state[f"{targets[nid]}.{k}"] = v
