@@ -53,3 +53,20 @@ def test_engine_error_during_export_is_one_line(tmp_path, capsys, monkeypatch):
         "export: d.json: node 'c': 'out_channels' must be at least 1, got -4\n"
     )
     assert not (tmp_path / "m.py").exists()
+
+
+def test_compare_tells_designs_of_one_name_apart(tmp_path, capsys):
+    """The same file twice and a namesake in another file: '(#1)', '(#2)', '(b.json)'."""
+    from engine.analysis.compare import compare
+
+    m = resnet18()
+    comp = compare([m, m, m], [m.name] * 3, ["a.json", "a.json", "b.json"])
+    assert [d.name for d in comp.designs] == [
+        f"{m.name} (#1)",
+        f"{m.name} (#2)",
+        f"{m.name} (b.json)",
+    ]
+    ff.save(m, tmp_path / "a.json")
+    assert main(["compare", str(tmp_path / "a.json"), str(tmp_path / "a.json")]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    assert f"{m.name} (#1)" in header and f"{m.name} (#2)" in header

@@ -160,3 +160,35 @@ def test_second_rename_failing_restores_the_first(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert files_of(tmp_path) == {"a": b"old a", "b": b"old b"}
     assert np.array_equal(len(calls), 3)  # a, b (failed), then a put back
+
+
+def test_export_training_script_asks_before_replacing(tiny, tmp_path):
+    """An existing train.py: Export Training Script asks; 'Cancel' leaves it byte-equal."""
+    (tmp_path / "train.py").write_text("# my own training loop\n", encoding="utf-8")
+    tiny.ask_replace = lambda parent, title, text: tiny.asked.append(text) or False
+    assert tiny.train_host.export_script(str(tmp_path)) == []
+    assert tiny.asked == [
+        f"train.py already exists in {tmp_path}. Replace it with the exported training script?"
+    ]
+    assert files_of(tmp_path) == {"train.py": b"# my own training loop\n"}
+    tiny.ask_replace = lambda parent, title, text: True
+    paths = tiny.train_host.export_script(str(tmp_path))
+    assert [p.name for p in paths][1:] == ["train.py"]
+    assert (tmp_path / "train.py").read_text(encoding="utf-8") != "# my own training loop\n"
+
+
+def test_fifo_weights_in_the_gui_fail_naming_it_and_the_worker_stays_free(tiny, qtbot, tmp_path):
+    """Run → Load weights… on a FIFO: refused naming the file; the next load works."""
+    from engine.runtime.weights import save_weights
+
+    os.mkfifo(tmp_path / "w.safetensors")
+    host = tiny.train_host
+    with qtbot.waitSignal(host.controller.failed, timeout=120_000):
+        assert host.load_weights(str(tmp_path / "w.safetensors"))
+    assert tiny.statusBar().currentMessage() == (
+        "w.safetensors: is a FIFO (named pipe), not a weights file; only regular files are read"
+    )
+    save_weights(build_module(tiny_cnn(size=32), seed=9), tmp_path / "ok.pt")
+    with qtbot.waitSignal(host.controller.loaded, timeout=120_000):
+        assert host.load_weights(str(tmp_path / "ok.pt"))
+    assert tiny.doc.weights.text() == "loaded from ok.pt"

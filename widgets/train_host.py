@@ -210,6 +210,10 @@ class TrainHost(QObject):
 
     def _on_failed(self, message: str) -> None:
         loading, self._loading = self._loading, None
+        if loading is not None:  # every message about a file names it
+            name = Path(str(loading)).name
+            if name and not message.startswith(name):
+                message = f"{name}: {message}"
         if loading is not None and "\n" in message:
             # A file that does not fit: the counts in the status, every listed key in a box.
             self._say(message.split("\n", 1)[0])
@@ -278,6 +282,16 @@ class TrainHost(QObject):
             if not folder:
                 return []
         try:
+            existing = [p for p in training_script_paths(self.doc, folder) if p.exists()]
+            if existing and not self.window_.ask_replace(
+                self.window_,
+                "Replace files?",
+                f"{' and '.join(p.name for p in existing)} already "
+                f"{'exist' if len(existing) > 1 else 'exists'} in {folder}. Replace "
+                f"{'them' if len(existing) > 1 else 'it'} with the exported training script?",
+            ):
+                self._say("Training script not exported: nothing was replaced.")
+                return []
             paths = export_training_script(self.doc, folder)
         except EngineError as exc:
             self._say(f"Cannot export the training script: {exc.message}")
@@ -336,16 +350,27 @@ def export_training_script(doc: Document, folder: str | Path) -> list[Path]:
         When the folder cannot be written.
     """
     from engine.codegen.emit import export_code
-    from engine.core.fileformat import write_atomic
-    from engine.recipes.script import model_module_name, training_script
+    from engine.core.fileformat import write_atomic_many
+    from engine.recipes.script import training_script
 
-    folder = Path(folder)
-    model_file = folder / f"{model_module_name(doc.model)}.py"
+    model_file, train_file = training_script_paths(doc, folder)
     code = export_code(doc.model)
     script = training_script(doc.model)
-    write_atomic(model_file, lambda fh: fh.write(code), mode=0o644)
-    write_atomic(folder / "train.py", lambda fh: fh.write(script), mode=0o644)
-    return [model_file, folder / "train.py"]
+    write_atomic_many(  # both files, or neither
+        [
+            (model_file, lambda fh: fh.write(code), False, 0o644),
+            (train_file, lambda fh: fh.write(script), False, 0o644),
+        ]
+    )
+    return [model_file, train_file]
+
+
+def training_script_paths(doc: Document, folder: str | Path) -> list[Path]:
+    """The model file (``NAME.py``) and ``train.py`` that an export into ``folder`` writes."""
+    from engine.recipes.script import model_module_name
+
+    folder = Path(folder)
+    return [folder / f"{model_module_name(doc.model)}.py", folder / "train.py"]
 
 
 def install_training(window) -> TrainHost:

@@ -328,6 +328,28 @@ def breakdown(analyses: list[Analysis]) -> Breakdown:
     return Breakdown("layers", _union(layers, "layers"), layers)
 
 
+def distinct_names(names: list[str], files: list[str]) -> list[str]:
+    """Names that tell designs apart: a repeated name gains its file's name when that is
+    unique among them, else its position (``resnet (a.json)``, ``resnet (#3)``)."""
+    from collections import Counter
+    from pathlib import PurePath
+
+    counts = Counter(names)
+    out = []
+    for i, (name, file) in enumerate(zip(names, files, strict=True)):
+        if counts[name] == 1:
+            out.append(name)
+            continue
+        same = [
+            PurePath(files[j]).name if files[j] else "" for j, m in enumerate(names) if m == name
+        ]
+        label = PurePath(file).name if file else ""
+        out.append(
+            f"{name} ({label})" if label and same.count(label) == 1 else f"{name} (#{i + 1})"
+        )
+    return out
+
+
 def compare(
     designs: list[GraphLike | Analysis],
     names: list[str] | None = None,
@@ -362,5 +384,6 @@ def compare(
     if names is None:
         names = [getattr(d, "name", "") or f"design {i + 1}" for i, d in enumerate(designs)]
     files = files if files is not None else [""] * len(analyses)
+    names = distinct_names(list(names), list(files))
     summaries = [summarize(a, n, f) for a, n, f in zip(analyses, names, files)]
     return Comparison(summaries, baseline, deltas(summaries, baseline), breakdown(analyses))
