@@ -395,3 +395,10 @@ def test_paddle_conv_bias_as_a_separate_add_and_batchnorm_counter(tmp_path):
     counter = imported.state["bn1.num_batches_tracked"]
     assert counter.shape == () and counter.dtype == np.int64
     _matches_ort(path, imported)
+
+
+def test_exporter_counters_are_not_scopes(tmp_path):
+    """``p2o.Conv.3`` (paddle2onnx's counter) is the id p2o_Conv_3 with no scope."""
+    nodes = [_conv("p2o.Conv.3", "x", "y", "W", kernel_shape=[3, 3])]
+    m = import_onnx(_save(tmp_path, nodes, {"W": _w(4, 3, 3, 3)})).model
+    assert "p2o_Conv_3" in m.nodes and not m.graph.nodes["p2o_Conv_3"].get("scope")

@@ -138,6 +138,9 @@ class _Builder:
         scope = path.rpartition(".")[0] or None if "." in path else None
         if scope is not None and not all(p.isidentifier() or p.isdigit() for p in scope.split(".")):
             scope = None
+        parts = path.split(".")
+        if len(parts) >= 2 and parts[-1].isdigit() and parts[-2] in _OP_NAMES:
+            scope = None  # "p2o.Conv.12": an exporter's counter, not a module hierarchy
         try:
             self.m.add_node(t, params, nid, scope=scope)
         except EngineError as exc:
@@ -817,6 +820,13 @@ def _slice(b: _Builder, node, ins):
         "channel_slice", {"start": start, "stop": None if stop >= c else stop}, node, [src]
     )
 
+
+_OP_NAMES = {
+    "Conv", "ConvTranspose", "BatchNormalization", "Relu", "Add", "Mul", "Div", "Sub", "Clip",
+    "MaxPool", "AveragePool", "GlobalAveragePool", "Concat", "Reshape", "Flatten", "Gemm",
+    "MatMul", "Sigmoid", "HardSigmoid", "HardSwish", "Resize", "Softmax", "Transpose",
+    "Identity", "Dropout", "Pad", "Slice", "Squeeze", "ReduceMean", "Erf", "Tanh",
+}  # fmt: skip
 
 _FOLDABLE = {"Constant", "Shape", "Cast", "CastLike", "Gather", "Slice", "Unsqueeze", "Sub"}
 
