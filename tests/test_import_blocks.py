@@ -176,3 +176,25 @@ def test_numbered_children_keep_their_index_in_the_export():
     x = torch.randn(1, 3, 8, 8, generator=torch.Generator().manual_seed(4))
     with torch.inference_mode():
         assert (mod(x) - net(x)).abs().max().item() <= 1e-6
+
+
+def test_recorded_module_class_survives_save_and_load(tmp_path):
+    """Each imported block records its module's class; the file keeps it; bad ones refused."""
+    import json
+
+    import pytest
+
+    from engine.core import fileformat
+    from engine.core.errors import FormatError
+
+    _, imp = _imported()
+    assert records(imp.model)["layer1.0"]["class"] == "_Block"
+    assert records(imp.model)["layer1"]["class"] == "Sequential"
+    path = tmp_path / "d.json"
+    fileformat.save(imp.model, path)
+    assert records(fileformat.load(path))["layer1.0"]["class"] == "_Block"
+    doc = json.loads(path.read_text())
+    doc["blocks"][0]["class"] = "import os"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(FormatError, match="'class' must be a class name"):
+        fileformat.load(path)
