@@ -123,3 +123,27 @@ def test_thirty_nested_blocks_open_in_the_editor_quickly(win, tmp_path):
     assert win.open_file(write(tmp_path / "d.json", doc))
     assert time.perf_counter() - t0 < 10
     assert "c" in win.doc.model.nodes
+
+
+@pytest.mark.parametrize(
+    ("expr", "says"),
+    [
+        ("planes * -1", "'out_channels' must be at least 1, got -4"),
+        ("*".join(["planes"] * 22), "'out_channels' must be at most 1048576, got 17592186044416"),
+        ("planes > 1", "'out_channels' must be an integer, got True"),
+        ("1 < planes < 3", "'out_channels' must be an integer, got False"),
+    ],
+)
+def test_expressions_out_of_range_are_a_block_error(expr, says):
+    """A negative, 22-fold, bool or chained-comparison channel count: BlockError naming it."""
+    from engine.blocks.library import BUILTIN_TYPES
+    from engine.blocks.types import BlockError, instantiate, type_from_dict
+
+    doc = {"key": "k", "class": "K", "params": {"planes": 4},
+           "nodes": [{"id": "c", "type": "conv",
+                      "params": {"out_channels": {"expr": expr}, "kernel_size": 3}}],
+           "edges": [["in", "c"]], "output": "c"}  # fmt: skip
+    types = {**BUILTIN_TYPES, "k": type_from_dict(doc)}
+    with pytest.raises(BlockError) as info:
+        instantiate(types, "k", {}, 3, "b")
+    assert info.value.message == f"block 'b' (k), member 'c': node 'c': {says}"

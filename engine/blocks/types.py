@@ -378,6 +378,8 @@ def instantiate(
             if m.type is not None:
                 nid = node_id(path, local)
                 ntype = m.type
+                if m.exprs:  # computed values are checked here, naming the block
+                    _check_member(ntype, params, path, bt, m.id)
                 if ntype == "conv" and "kernel_size" in m.exprs and _is_1x1(params):
                     # A parametric conv that comes out 1×1 is a 1×1 conv node (as builders do).
                     ntype = "conv1x1"
@@ -413,6 +415,18 @@ def instantiate(
     if inst.output == IN:
         raise BlockError(f"block '{path}': its output is its input")
     return inst
+
+
+def _check_member(ntype: str, params: dict, path: str, bt: BlockType, member: str) -> None:
+    """Raise :class:`BlockError` when computed parameters are out of range (a negative
+    channel count, a bool, a huge product) for the member's node type."""
+    from engine.core.errors import ParamError
+    from engine.nodes.params import normalize_params
+
+    try:
+        normalize_params(ntype, params, member)
+    except ParamError as exc:
+        raise BlockError(f"block '{path}' ({bt.title}), member '{member}': {exc.message}") from None
 
 
 def _is_1x1(params: dict) -> bool:
