@@ -230,3 +230,32 @@ def test_update_type_from_an_edited_instance_reaches_the_others(qtbot):
     assert doc.model.params("twice2_n2")["kernel_size"] == 5
     assert doc.model.params("twice1_n2")["kernel_size"] == 5
     assert analyze(doc.model.graph).ok
+
+
+def test_saved_type_and_its_placed_instances_export_and_match(qtbot):
+    """A block saved as a type, placed twice: one class for both; strict load, same output."""
+    import torch
+
+    from engine.codegen.emit_blocks import export_blocks
+    from engine.runtime.build import build_module
+
+    doc = Document(_chain())
+    _two_instances(doc)
+    sinks = [n for n in doc.model.nodes if not doc.model.graph.out_degree(n)]
+    assert len(sinks) == 2  # the two placed blocks (both fed by the saved one): summed
+    doc.model.add_node("add", {}, "total")
+    for port, n in enumerate(sinks):
+        doc.model.connect(n, "total", port)
+    code = export_blocks(doc.model)
+    cls = doc.model.graph.graph["block_types"]["twice"]["class"]
+    assert code.count(f"class {cls}(nn.Module):") == 1
+    assert code.count(f"= {cls}(16, c=16)") == 2  # the placed instances (the grouped
+    # original keeps its node ids n0…n3, not the type's, so it is written as it is)
+    ns: dict = {"__name__": "exported"}
+    exec(compile(code, "<exported>", "exec"), ns)  # noqa: S102 - our own export
+    model = ns["Chain"]().eval()
+    live = build_module(doc.model, seed=2)
+    model.load_state_dict(live.state_dict(), strict=True)
+    x = torch.randn(1, 8, 16, 16, generator=torch.Generator().manual_seed(3))
+    with torch.inference_mode():
+        assert (model(x) - live(x)).abs().max().item() <= 1e-6
