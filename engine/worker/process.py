@@ -104,8 +104,10 @@ class FeatureJob:
             progress(96, "tracing the strongest activation back to the image")
             try:
                 done, skipped = localise(self._runner, result)
-            except ValueError as exc:  # (LocaliseError) the design does not allow it
-                done, skipped = {}, {"all": str(exc)}
+            except Aborted:
+                raise
+            except Exception as exc:  # the maps are shown anyway; the view says why not these
+                done, skipped = {}, {"all": str(exc) or type(exc).__name__}
             result.extra["localised"] = done
             result.extra["localise_skipped"] = skipped
             if "effective" in done:
