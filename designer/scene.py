@@ -259,7 +259,8 @@ class GraphScene(QGraphicsScene):
 
     def _mark_detached(self) -> None:
         """Dim and badge the nodes that do not reach the output (designer.detached)."""
-        self.detached = set(not_reaching_output(self.doc.analysis))  # ~0.3 ms for 500 nodes
+        a = self.doc.analysis  # (a node in error is marked by its error, not dimmed)
+        self.detached = {n for n in not_reaching_output(a) if a.nodes[n].shape is not None}
         mark_detached(self.nodes, self.detached)
 
     def _refresh(self, ids) -> None:

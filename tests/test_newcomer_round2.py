@@ -382,6 +382,10 @@ def test_not_reaching_output_lists_the_dangling_branch_only():
     assert not_reaching_output(a) == ["side"]
     c = contribution(a, ["side"])
     assert (c.nodes, c.weights, c.macs) == (1, 8, 8 * 8 * 8)
+    m.add_node("conv", {"out_channels": 2, "kernel_size": 1}, "loose", (0, 300))  # no input
+    a = analyze(m)
+    assert set(not_reaching_output(a)) == {"side", "loose"}
+    assert contribution(a, not_reaching_output(a)).nodes == 1  # the error marks 'loose'
 
 
 # ---------------------------------------------------------------- the stall after an edit

@@ -110,8 +110,10 @@ class TotalsBar(QFrame):
         lay = row
         self.diff = QLabel(self)
         self.diff.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.diff.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        lay.addWidget(self.diff, 2)
+        # Its full text when there is room, shrinking (never widening the window) when not.
+        self.diff.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.diff.setMinimumWidth(1)
+        lay.addWidget(self.diff)
         self.pin_button = QPushButton("Pin baseline", self)
         self.pin_button.setToolTip(
             "Remember the current totals; later designs show the change against them"
@@ -127,9 +129,10 @@ class TotalsBar(QFrame):
         lay.addWidget(self.unpin_button)
         # Nodes that do not reach the output: how much of the totals they make.
         self.detached = QLabel(self)
-        self.detached.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.detached.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.detached.setMinimumWidth(1)
         self.detached.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        lay.addWidget(self.detached, 3)
+        lay.addWidget(self.detached, 1)
         self.errors = QPushButton(self)
         self.errors.setFlat(True)
         self.errors.setCursor(Qt.CursorShape.PointingHandCursor)
@@ -204,11 +207,12 @@ class TotalsBar(QFrame):
         from engine.analysis.reach import contribution, not_reaching_output
 
         nodes = not_reaching_output(a)
-        if not nodes:
+        c = contribution(a, nodes)
+        if not c.nodes:  # none, or only nodes in error (their error marks them already)
             self.detached.setText("")
             self.detached.setToolTip("")
             return
-        c = contribution(a, nodes)
+        nodes = [n for n in nodes if a.nodes[n].shape is not None]
         what = f"{c.nodes} node{'s' if c.nodes != 1 else ''} not connected to the output"
         self.detached.setText(
             f"⚠ {what}: {fmt_int(c.params)} params, {fmt_compact(c.macs)} MACs of the totals"

@@ -53,7 +53,8 @@ def not_reaching_output(analysis: Analysis) -> list[str]:
 
 
 def contribution(analysis: Analysis, nodes: list[str]) -> Contribution:
-    """The parameters, weights and MACs ``nodes`` add to the totals (those with a shape).
+    """What ``nodes`` add to the totals: only those with a shape count (a node in error
+    adds nothing, and its error already marks it).
 
     Parameters
     ----------
@@ -64,11 +65,12 @@ def contribution(analysis: Analysis, nodes: list[str]) -> Contribution:
     -------
     Contribution
     """
-    params = weights = macs = 0
+    params = weights = macs = counted = 0
     for n in nodes:
         r = analysis.nodes.get(n)
         if r is not None and r.shape is not None:
+            counted += 1
             params += r.params
             weights += r.weights
             macs += r.macs
-    return Contribution(len(nodes), params, weights, macs)
+    return Contribution(counted, params, weights, macs)
