@@ -25,7 +25,7 @@ import time; t0 = time.perf_counter()
 from PySide6.QtWidgets import QApplication, QMainWindow
 app = QApplication([]); app.setStyle("Fusion")
 w = QMainWindow(); w.resize(1440, 900); w.show(); app.processEvents()
-print(time.perf_counter() - t0)
+print(time.perf_counter() - t0, time.time())
 """
 
 _EDITOR = """
@@ -33,7 +33,7 @@ import time; t0 = time.perf_counter()
 from widgets.app import start_app
 app, w = start_app([]); app.processEvents()
 import sys
-print(time.perf_counter() - t0, 'torch' in sys.modules)
+print(time.perf_counter() - t0, time.time(), 'torch' in sys.modules)
 """
 
 # The same start with PySide6 imported first (as before start_app preloaded the Qt-free
@@ -44,12 +44,13 @@ from PySide6.QtWidgets import QApplication
 app = QApplication([]); app.setStyle("Fusion")
 from widgets.app import create_window
 w = create_window([]); w.show(); app.processEvents()
-print(time.perf_counter() - t0)
+print(time.perf_counter() - t0, time.time())
 """
 
 
 def _launch(code: str, runs: int) -> tuple[list[float], list[float], str]:
-    """Wall seconds of whole processes, the in-process part, and the last extra output."""
+    """Seconds from starting each process to its window shown, the in-process part of that,
+    and the last extra output."""
     env = dict(
         os.environ,
         QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"),
@@ -60,7 +61,7 @@ def _launch(code: str, runs: int) -> tuple[list[float], list[float], str]:
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True)
     walls, inner, extra = [], [], ""
     for _ in range(runs):
-        t0 = time.perf_counter()
+        start = time.time()
         out = subprocess.run(
             [sys.executable, "-c", code],
             cwd=ROOT,
@@ -69,10 +70,12 @@ def _launch(code: str, runs: int) -> tuple[list[float], list[float], str]:
             text=True,
             check=True,
         )
-        walls.append(time.perf_counter() - t0)
         parts = out.stdout.split()
+        # Launch → window shown: from starting the process to the window's first paint
+        # (the process's exit, tearing the window down, is not part of what a user waits for).
+        walls.append(float(parts[1]) - start)
         inner.append(float(parts[0]))
-        extra = " ".join(parts[1:])
+        extra = " ".join(parts[2:])
     return walls, inner, extra
 
 
@@ -90,7 +93,7 @@ def bench_launch(runs: int = 5) -> None:
         qt_first += _launch(_QT_FIRST, 1)[0]
     bw, ew = statistics.median(bare_wall), statistics.median(ed_wall)
     print(
-        f"launch → window shown (process wall, median of {runs}): editor {ew * 1000:.0f} ms, "
+        f"launch → window shown (process start to first paint, median of {runs}): editor {ew * 1000:.0f} ms, "
         f"bare PySide6 window {bw * 1000:.0f} ms, ratio {ew / bw:.2f}×  "
         f"[target ≤ 5×: {'ok' if ew / bw <= 5 else 'MISSED'}]"
     )
