@@ -233,7 +233,7 @@ def test_update_type_from_an_edited_instance_reaches_the_others(qtbot):
 
 
 def test_saved_type_and_its_placed_instances_export_and_match(qtbot):
-    """A block saved as a type, placed twice: one class for both; strict load, same output."""
+    """A block saved as a type and placed twice: one class for all three; strict load, same output."""
     import torch
 
     from engine.codegen.emit_blocks import export_blocks
@@ -249,8 +249,8 @@ def test_saved_type_and_its_placed_instances_export_and_match(qtbot):
     code = export_blocks(doc.model)
     cls = doc.model.graph.graph["block_types"]["twice"]["class"]
     assert code.count(f"class {cls}(nn.Module):") == 1
-    assert code.count(f"= {cls}(16, c=16)") == 2  # the placed instances (the grouped
-    # original keeps its node ids n0…n3, not the type's, so it is written as it is)
+    assert code.count(f"= {cls}(16, c=16)") == 2  # the placed instances
+    assert f"self.twice = {cls}(8, c=16)" in code  # the original (its nodes keep ids n0…n3)
     ns: dict = {"__name__": "exported"}
     exec(compile(code, "<exported>", "exec"), ns)  # noqa: S102 - our own export
     model = ns["Chain"]().eval()

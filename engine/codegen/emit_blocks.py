@@ -406,21 +406,52 @@ def _matches_type(ctx: _Ctx, path: str) -> BlockType | None:
     except Exception:  # noqa: BLE001 - any failure means: write this block literally
         return None
     inside = {n for n in g.nodes if _under(ctx.held[n], path)}
-    if {n for n, *_ in inst.nodes} != inside or inst.output != b.outputs[0]:
+    ren = {n: n for n, *_ in inst.nodes}
+    if set(ren) != inside:
+        ren = _members_by_name(ctx, path, inst.local, inside)  # e.g. grouped, then saved
+        if ren is None:
+            return None
+    if ren.get(inst.output) != b.outputs[0]:
         return None
     for nid, ntype, params, _ in inst.nodes:
-        if g.nodes[nid]["type"] != ntype or g.nodes[nid]["params"] != normalize_params(
+        node = ren[nid]
+        if g.nodes[node]["type"] != ntype or g.nodes[node]["params"] != normalize_params(
             ntype, params
         ):
             return None
-        if nid in ctx.plan.targets and ctx.plan.targets[nid] != _join(
+        if node in ctx.plan.targets and ctx.plan.targets[node] != _join(
             ctx.scopes.get(path, path), inst.local[nid]
         ):
             return None  # a renamed member: the type's attribute would not be its target
     edges = {(u, v, k) for u, v, k in g.edges(keys=True) if u in inside and v in inside}
-    if edges != set(inst.edges) or {(v, k) for _, v, k in b.entries} != set(inst.entries):
+    if edges != {(ren[u], ren[v], k) for u, v, k in inst.edges}:
+        return None
+    if {(v, k) for _, v, k in b.entries} != {(ren[v], k) for v, k in inst.entries}:
         return None
     return ctx.types[key]
+
+
+def _members_by_name(
+    ctx: _Ctx, path: str, local: dict[str, str], inside: set[str]
+) -> dict[str, str] | None:
+    """Instance node → design node, matched by member name (target, or id without stem)."""
+    stem = path.replace(".", "_") + "_"
+    by_name: dict[str, str] = {}
+    for n in inside:
+        if n in ctx.plan.targets:
+            name = _rel(ctx, path, ctx.plan.targets[n])
+        else:
+            name = n[len(stem) :] if n.startswith(stem) and len(n) > len(stem) else n
+        if name in by_name:
+            return None
+        by_name[name] = n
+    ren = {}
+    for nid, member in local.items():
+        node = by_name.get(member) or by_name.get(member.replace(".", "_"))
+        if node is None:
+            return None
+        ren[nid] = node
+    return ren if set(ren.values()) == inside and len(ren) == len(inside) else None
 
 
 def _join(parent: str, name: str) -> str:
