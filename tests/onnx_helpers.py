@@ -124,6 +124,7 @@ NODE_CASES: dict[str, tuple] = {
     "mish": ({}, []),
     "tanh": ({}, []),
     "clamp": ({"min": -0.5, "max": 0.5}, []),
+    "prelu": ({"num_parameters": 4, "init": 0.1}, []),
     "softmax": ({}, []),
     "conv_transpose": ({"out_channels": 3, "kernel_size": 3, "stride": 2, "padding": 1}, []),
     "upsample": ({"scale_factor": 2.0}, []),
