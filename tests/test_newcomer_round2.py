@@ -555,3 +555,24 @@ def test_by_stage_labels_never_overlap(win, qtbot):
     labels = axis._tickLevels[0]
     height = plot.getPlotItem().getViewBox().height()
     assert 1 < len(labels) and len(labels) * QFontMetrics(plot.font()).height() <= height
+
+
+def test_every_tab_opened_from_compare_is_fitted(win, qtbot):
+    """Templates → Compare → Inception: each of the three tabs, once shown, shows its whole
+    block centred (not only the last one opened)."""
+    from designer.view import nodes_rect
+
+    win.resize(1600, 1000)  # big enough to show a whole block readable
+    qtbot.wait(50)
+    before = set(win.tabs_list())
+    win.open_comparison("inception")
+    qtbot.wait(50)
+    opened = [t for t in win.tabs_list() if t not in before]
+    assert len(opened) == 2
+    for tab in opened:
+        win.design_tabs.setCurrentWidget(tab)
+        qtbot.wait(50)
+        rect = nodes_rect(tab.scene)
+        seen = tab.view.visible_area(0)
+        assert seen.contains(rect), tab.display_name()
+        assert abs(seen.center().x() - rect.center().x()) < 0.1 * seen.width(), tab.display_name()

@@ -226,6 +226,8 @@ class DesignTabs:
         self._activate(tab)
         self._update_title()
         self.current_design_changed.emit(tab)
+        if getattr(tab, "needs_fit", False):
+            self._fit_tab_soon(tab)
 
     def _relabel(self, tab: DesignTab) -> None:
         i = self.design_tabs.indexOf(tab)
@@ -287,9 +289,25 @@ class DesignTabs:
         first = self.tabs_list()[0]
         if getattr(first, "autosaver", None) is not None:
             self._add_autosaver(tab)
+        # Fitted when first shown, at its real size (several tabs opened at once, from
+        # Compare, each get their own fit, not only the last one).
+        tab.needs_fit = True
         self.design_tabs.setCurrentWidget(tab)
-        self._fit_soon()
+        self._fit_tab_soon(tab)
         return tab
+
+    def _fit_tab_soon(self, tab: DesignTab) -> None:
+        from PySide6.QtCore import QTimer
+
+        QTimer.singleShot(0, tab, lambda t=tab: self._fit_tab(t))
+
+    def _fit_tab(self, tab: DesignTab) -> None:
+        """Fit ``tab``'s design to its canvas if it is the one shown (else when it is)."""
+        if tab is not self._active or not getattr(tab, "needs_fit", False):
+            return
+        tab.needs_fit = False
+        if tab is self._active:
+            self._fit_now()
 
     def _add_autosaver(self, tab: DesignTab) -> None:
         """Give ``tab`` an autosaver of the first tab's kind (one autosave per design)."""
