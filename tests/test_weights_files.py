@@ -184,7 +184,15 @@ def test_features_cli_loads_torchvision_resnet18_weights(tmp_path, capsys):
 def test_features_cli_prints_a_mismatch_on_real_lines(tmp_path, capsys):
     """ResNet-50's file into ResNet-18: real lines, counts, 10 keys each, 'and N more', the hint."""
     torch.save(tv_state("resnet50", dtype=torch.float16), tmp_path / "resnet50.pth")
-    args = ["features", "--template", "resnet18", "--image", str(SAMPLE), "--out", str(tmp_path)]
+    args = [
+        "features",
+        "--template",
+        "resnet18",
+        "--image",
+        str(SAMPLE),
+        "--out",
+        str(tmp_path / "o"),
+    ]
     code = main([*args, "--weights", str(tmp_path / "resnet50.pth")])
     err = capsys.readouterr().err
     lines = err.splitlines()
