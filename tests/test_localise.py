@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from engine import GraphModel
-from engine.analysis.heat import mass_box, score_box, upsample
+from engine.analysis.heat import heat_box, mass_box, score_box, upsample
 from engine.runtime.features import FeatureRunner
 from engine.runtime.localise import LocaliseError, localise
 from engine.templates.tiny import tiny_cnn
@@ -119,6 +119,19 @@ def test_mass_box_is_the_smallest_box_holding_half_the_mass():
     p[3, 1] = 2.0
     assert mass_box(p) == (3, 1, 4, 2)
     assert mass_box(np.zeros((4, 6))) == (0, 0, 4, 6)
+
+
+def test_heat_box_centres_the_half_mass_size_on_the_centroid():
+    """Two equal 2×2 blobs centred at (3, 3) and (7, 9): a 2×2 box centred on (5, 6), between
+    them; one corner pixel gives that pixel, an empty map the whole input."""
+    m = np.zeros((10, 12))
+    m[2:4, 2:4] = 1.0
+    m[6:8, 8:10] = 1.0
+    assert heat_box(m) == (4, 5, 6, 7)
+    p = np.zeros((5, 5))
+    p[0, 0] = 1.0
+    assert heat_box(p) == (0, 0, 1, 1)
+    assert heat_box(np.zeros((4, 6))) == (0, 0, 4, 6)
 
 
 def test_upsample_matches_torch_bilinear():

@@ -104,8 +104,8 @@ def test_sparsity_csv_equals_an_independent_count_of_zeros(trained, tmp_path, ca
 
 def test_the_class_activation_map_lands_on_the_object(trained):
     """On 40 held-out shapes images the class activation box's centre is within 20 % of the
-    image size of the object's centre on at least 27 (29 measured, 72 %; the issue asked for
-    85 %, see docs/teaching.md), and on more than 8 images more than with random weights."""
+    image size of the object's centre on at least 34 (85 %, 34 measured; 15 with random
+    weights), and on more than 8 images more than with random weights."""
     from engine.runtime.localise import evaluate, shapes_samples
 
     g, r = trained
@@ -115,7 +115,7 @@ def test_the_class_activation_map_lands_on_the_object(trained):
     apply_partial(runner.module, r.state)
     row = evaluate(runner, samples, ("class_activation",))["methods"]["class_activation"]
     assert row["count"] == 40
-    assert row["hits"] >= 27, row
+    assert row["hits"] >= 34, row
     assert row["hits"] > before["hits"] + 8, (row, before)
 
 

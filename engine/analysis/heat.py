@@ -4,8 +4,8 @@ Every localisation method (:mod:`engine.runtime.localise`) gives a heat map over
 network input (float32 ``(H, W)``, non-negative) and a box. This module holds what does not
 need torch, so the editor, the command line and the tests share it:
 
-* :func:`mass_box`: **the map → box rule**, the smallest axis-aligned box holding half the
-  map's mass (stated once, in docs/teaching.md);
+* :func:`heat_box`: **the map → box rule**, the half-mass box's size centred on the map's
+  centroid (stated once, in docs/teaching.md); :func:`mass_box` gives the size;
 * :func:`upsample`: a last-layer map (``h × w``) onto the input (``H × W``), bilinear with
   pixel centres aligned;
 * :func:`class_activation_map`: the class activation map of one class, ``Σ_k w[c, k] A_k``;
@@ -16,12 +16,16 @@ need torch, so the editor, the command line and the tests share it:
 
 The rule
 --------
-The box is the smallest axis-aligned box (fewest input pixels) whose summed map is at least
-half the total; among equally small boxes the one holding the most mass wins, then the
-first in ``(y0, x0)`` order. The search is exact on inputs up to :data:`GRID` pixels a side;
-larger inputs are searched on a grid of at most ``GRID × GRID`` cells (cell boundaries at
-``round(i * H / cells)``), so the box is exact to a cell. A map without mass gives the
-whole input. The box is then mapped to the original image: every original pixel it touches,
+The box has the size of the *half-mass box* and is centred on the map's *centroid* (its
+mass-weighted mean pixel centre), moved inside the input if it sticks out. The half-mass box
+is the smallest axis-aligned box (fewest input pixels) whose summed map is at least half the
+total; among equally small boxes the one holding the most mass wins, then the first in
+``(y0, x0)`` order. Its search is exact on inputs up to :data:`GRID` pixels a side; larger
+inputs are searched on a grid of at most ``GRID × GRID`` cells (cell boundaries at
+``round(i * H / cells)``), so its size is exact to a cell. A map without mass gives the
+whole input. (The half-mass box alone sits on the densest part of a map and wanders off
+the object when the map is spread out; its centre missed more often, measured in
+docs/teaching.md.) The box is then mapped to the original image: every original pixel it touches,
 ``x1`` and ``y1`` exclusive (:func:`engine.analysis.rf_boxes.input_to_original`).
 """
 
@@ -96,6 +100,32 @@ def mass_box(heat: np.ndarray, fraction: float = 0.5) -> tuple[int, int, int, in
     k = best[np.lexsort((x0[best], y0s[b_idx[best]], -masses))[0]]
     b = b_idx[k]
     return int(ey[y0s[b]]), int(ex[x0[k]]), int(ey[y1s[b]]), int(ex[x1[k]])
+
+
+def heat_box(heat: np.ndarray, fraction: float = 0.5) -> tuple[int, int, int, int]:
+    """The map → box rule: :func:`mass_box`'s size, centred on the map's centroid.
+
+    Returns ``(y0, x0, y1, x1)``, ends exclusive, inside the map.
+
+    Parameters
+    ----------
+    heat : numpy.ndarray
+        A non-negative ``(H, W)`` map.
+    fraction : float
+        The share of the total mass the size is taken from (0.5: half).
+    """
+    y0, x0, y1, x1 = mass_box(heat, fraction)
+    h, w = heat.shape
+    m = heat.astype(np.float64)
+    total = float(m.sum())
+    if not np.isfinite(total) or total <= 0:
+        return y0, x0, y1, x1
+    cy = float(m.sum(1) @ (np.arange(h) + 0.5)) / total
+    cx = float(m.sum(0) @ (np.arange(w) + 0.5)) / total
+    bh, bw = y1 - y0, x1 - x0
+    ny0 = int(min(max(np.floor(cy - bh / 2 + 0.5), 0), h - bh))
+    nx0 = int(min(max(np.floor(cx - bw / 2 + 0.5), 0), w - bw))
+    return ny0, nx0, ny0 + bh, nx0 + bw
 
 
 def upsample(m: np.ndarray, size: tuple[int, int]) -> np.ndarray:

@@ -7,8 +7,9 @@ image, ``|d a / d x|`` summed over the input channels, one value per input pixel
 
 The box rule
 ------------
-The effective box is the smallest axis-aligned box holding half the ``|gradient|`` mass,
-the rule every localisation method uses (:func:`engine.analysis.heat.mass_box`), mapped to
+The effective box is the size of the smallest box holding half the ``|gradient|`` mass,
+centred on the map's centroid: the rule every localisation method uses
+(:func:`engine.analysis.heat.heat_box`), mapped to
 the original image like the theoretical one (every original pixel it touches, x1 and y1
 exclusive).
 """
@@ -18,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from engine.analysis.heat import mass_box
+from engine.analysis.heat import heat_box
 from engine.analysis.rf_boxes import input_to_original
 from engine.runtime.feature_types import Preprocess
 
@@ -46,10 +47,10 @@ def input_gradient(
 
 
 def half_mass_box(grad: np.ndarray, fraction: float = 0.5) -> tuple[int, int, int, int]:
-    """Smallest box ``(y0, x0, y1, x1)`` (input pixels, ends exclusive) holding ``fraction`` of
-    the mass: the one map → box rule of every localisation method,
-    :func:`engine.analysis.heat.mass_box`."""
-    return mass_box(grad, fraction)
+    """The box ``(y0, x0, y1, x1)`` (input pixels, ends exclusive) of the one map → box rule
+    of every localisation method, :func:`engine.analysis.heat.heat_box`: the size of the
+    smallest box holding ``fraction`` of the mass, centred on the map's centroid."""
+    return heat_box(grad, fraction)
 
 
 def effective_box(

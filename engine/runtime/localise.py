@@ -2,7 +2,7 @@
 
 Each method gives a heat map over the network input and a box on the original image
 (:class:`~engine.runtime.feature_types.Localised`); maps become boxes by one rule,
-:func:`engine.analysis.heat.mass_box`.
+:func:`engine.analysis.heat.heat_box`.
 
 * ``receptive_field``: the theoretical receptive field of the strongest activation of the
   last spatial node (the feature run's :attr:`FeatureResult.box`), the teaching text's
@@ -29,7 +29,7 @@ from engine.analysis.heat import (
     METHODS,
     class_activation_map,
     gap_linear_head,
-    mass_box,
+    heat_box,
     positive,
     upsample,
 )
@@ -101,7 +101,7 @@ def _rf_heat(analysis, box, pre) -> tuple[np.ndarray, tuple[int, int, int, int]]
 def _made(method: str, heat: np.ndarray, pre, node: str, cls: int | None, rect=None) -> Localised:
     # Overflowing weights give inf/nan maps: nan counts as 0, inf as the peak.
     heat = np.nan_to_num(heat, nan=0.0, posinf=np.finfo(np.float32).max, neginf=0.0)
-    y0, x0, y1, x1 = rect if rect is not None else mass_box(heat)
+    y0, x0, y1, x1 = rect if rect is not None else heat_box(heat)
     top = float(heat.max()) if heat.size else 0.0
     norm = (heat / top).astype(np.float32) if top > 0 else np.zeros_like(heat, np.float32)
     return Localised(
