@@ -17,7 +17,8 @@ need torch, so the editor, the command line and the tests share it:
 The rule
 --------
 The box has the size of the *half-mass box* and is centred on the map's *centroid* (its
-mass-weighted mean pixel centre), moved inside the input if it sticks out. The half-mass box
+mass-weighted mean pixel centre), moved inside the map's support (the bounding box of its
+non-zero pixels) if it sticks out. The half-mass box
 is the smallest axis-aligned box (fewest input pixels) whose summed map is at least half the
 total; among equally small boxes the one holding the most mass wins, then the first in
 ``(y0, x0)`` order. Its search is exact on inputs up to :data:`GRID` pixels a side; larger
@@ -122,9 +123,13 @@ def heat_box(heat: np.ndarray, fraction: float = 0.5) -> tuple[int, int, int, in
         return y0, x0, y1, x1
     cy = float(m.sum(1) @ (np.arange(h) + 0.5)) / total
     cx = float(m.sum(0) @ (np.arange(w) + 0.5)) / total
+    # Kept inside the map's support (the bounding box of its non-zero pixels), which holds
+    # the half-mass box: a gradient's box stays inside the receptive field.
+    rows, cols = np.flatnonzero(m.any(1)), np.flatnonzero(m.any(0))
+    sy0, sy1, sx0, sx1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     bh, bw = y1 - y0, x1 - x0
-    ny0 = int(min(max(np.floor(cy - bh / 2 + 0.5), 0), h - bh))
-    nx0 = int(min(max(np.floor(cx - bw / 2 + 0.5), 0), w - bw))
+    ny0 = int(min(max(np.floor(cy - bh / 2 + 0.5), sy0), max(sy1 - bh, sy0)))
+    nx0 = int(min(max(np.floor(cx - bw / 2 + 0.5), sx0), max(sx1 - bw, sx0)))
     return ny0, nx0, ny0 + bh, nx0 + bw
 
 
