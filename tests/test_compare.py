@@ -91,12 +91,12 @@ def test_breakdown_stages():
     assert b.values[0]["8×8"]["params"] == 36_992
 
 
-def test_breakdown_of_vgg16_follows_torchvisions_two_sequentials():
-    """VGG-16's blocks features and classifier (torchvision's) are its groups."""
+def test_breakdown_of_vgg16_is_by_stage():
+    """VGG-16's two blocks (features, classifier) are too few: stages of one spatial size."""
     b = compare([build("vgg16"), build("vgg16")]).breakdown
-    assert b.kind == "blocks"
-    assert b.groups == ["stem", "classifier", "features"]
-    assert b.values[0]["classifier"]["params"] == 123_642_856
+    assert b.kind == "stages"
+    assert b.groups == ["224×224", "112×112", "56×56", "28×28", "14×14", "7×7", "flat"]
+    assert b.values[0]["flat"]["params"] == 123_642_856
 
 
 def test_breakdown_layers_for_single_blocks():
