@@ -143,9 +143,8 @@ def test_given_weights_are_carried(tmp_path):
 
 
 # torch.onnx writes an adaptive pool that divides its input evenly as an AveragePool (it
-# comes back as avgpool); GRN's decomposition (ReduceL2 …) and PRelu have no import
-# mapping yet.
-NOT_ROUND_TRIP = {"adaptive_avgpool", "grn", "prelu"}
+# comes back as avgpool); GRN's decomposition (ReduceL2 …) has no import pattern yet.
+NOT_ROUND_TRIP = {"adaptive_avgpool", "grn"}
 
 
 @pytest.mark.parametrize("node_type", sorted(NODE_CASES))

@@ -795,6 +795,18 @@ def _alpha(t: str, param: str, default: float):
     return rule
 
 
+def _prelu(b: _Builder, node, ins):
+    src = b.tensor(ins[0], node)
+    slope = b.const(ins[1])
+    if slope is None or "prelu" not in NODE_TYPES:
+        raise _Refuse("PRelu with a computed slope")
+    n = int(slope.size)
+    if slope.shape not in ((n,), (n, 1, 1), (1, n, 1, 1), ()) or (n > 1 and slope.ndim == 1):
+        raise _Refuse(f"PRelu with a slope of shape {list(slope.shape)}")
+    weights = {"weight": np.asarray(slope, np.float32).reshape(-1)}
+    return b.add("prelu", {"num_parameters": n}, node, [src], weights)
+
+
 def _gelu(b: _Builder, node, ins):
     approx = attrs(node).get("approximate", b"none")
     approx = approx.decode() if isinstance(approx, bytes) else approx
@@ -857,6 +869,7 @@ RULES = {
     "LayerNormalization": _layer_norm,
     "Erf": _erf,
     "Gelu": _gelu,
+    "PRelu": _prelu,
     "Elu": _alpha("elu", "alpha", 1.0),
     "LeakyRelu": _alpha("leaky_relu", "negative_slope", 0.01),
     "Mish": _simple("mish"),
