@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 import pytest
-from PySide6.QtCore import QPointF
+from PySide6.QtCore import QPoint, QPointF
 from PySide6.QtGui import QColor
 
 from designer.document import Document
@@ -383,3 +383,19 @@ def test_plots_take_the_palette_colours(qtbot):
         assert axis.textPen().color() == QColor("#e6e6e6")
     finally:
         app.setPalette(old)
+
+
+def test_rf_view_captions_never_overlap_the_photo_in_a_short_panel(qtbot, result):
+    """In a 210×300 view with long captions, the photo ends above the scrolling captions."""
+    view = RFView()
+    qtbot.addWidget(view)
+    view.resize(210, 300)
+    view.show()
+    view.set_result(result)
+    view.caption.setText("a long caption " * 20)
+    view.method_caption.setText("another long caption " * 10)
+    qtbot.waitExposed(view)
+    qtbot.wait(50)
+    top = view.caption.mapTo(view, QPoint(0, 0)).y()
+    assert view.plot.geometry().bottom() < top
+    assert view.plot.height() >= 140  # the photo keeps its room

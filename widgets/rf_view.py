@@ -21,7 +21,15 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPen
-from PySide6.QtWidgets import QComboBox, QGraphicsRectItem, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QGraphicsRectItem,
+    QLabel,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
 
 from engine.analysis.heat import METHODS, TITLES
 from engine.analysis.rf_boxes import Box, rf_box
@@ -153,9 +161,20 @@ class RFView(QWidget):
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addWidget(self.method_box)
         lay.addWidget(self.plot, 1)
-        lay.addWidget(self.caption)
-        lay.addWidget(self.method_caption)
-        lay.addWidget(self.hover_caption)
+        # The captions scroll below the photo: in a short panel they never overlap it.
+        texts = QWidget()
+        text_lay = QVBoxLayout(texts)
+        text_lay.setContentsMargins(0, 0, 0, 0)
+        for label in (self.caption, self.method_caption, self.hover_caption):
+            text_lay.addWidget(label)
+        text_lay.addStretch(1)
+        self.captions = QScrollArea()
+        self.captions.setWidget(texts)
+        self.captions.setWidgetResizable(True)
+        self.captions.setFrameShape(QFrame.NoFrame)
+        self.captions.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.captions.setMinimumHeight(40)
+        lay.addWidget(self.captions)
 
     # ------------------------------------------------------------------ public
     def box_rect(self) -> tuple[int, int, int, int] | None:
