@@ -104,7 +104,11 @@ class Boundary:
 
 def boundary(model: GraphModel, path: str) -> Boundary:
     """The inputs and outputs of block ``path``."""
-    inside = set(members(model, path))
+    return boundary_of(model, set(members(model, path)))
+
+
+def boundary_of(model: GraphModel, inside: set[str]) -> Boundary:
+    """The inputs and outputs of the node set ``inside``, in graph order."""
     g = model.graph
     entries, outputs = [], []
     for n in g.nodes:

@@ -24,7 +24,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from engine.blocks.expr import to_code
-from engine.blocks.hierarchy import Boundary, all_types, block_of, parent_path, records
+from engine.blocks.hierarchy import (
+    Boundary,
+    all_types,
+    block_of,
+    boundary_of,
+    parent_path,
+    records,
+)
 from engine.blocks.types import IN, BlockType, instantiate
 from engine.codegen import node_code
 from engine.codegen.emit import Plan, _shape, doc_text, example_inputs, make_plan, render
@@ -343,18 +350,7 @@ def _boundary(ctx: _Ctx, path: str) -> Boundary:
 
 
 def _bound(model: GraphModel, path: str, held: dict[str, str]) -> Boundary:
-    g = model.graph
-    inside = {n for n in g.nodes if _under(held[n], path)}
-    entries, outputs = [], []
-    for n in g.nodes:
-        if n not in inside:
-            continue
-        for u, _, k in sorted(g.in_edges(n, keys=True), key=lambda e: e[2]):
-            if u not in inside:
-                entries.append((u, n, k))
-        if not g.out_degree(n) or any(v not in inside for v in g.successors(n)):
-            outputs.append(n)
-    return Boundary(entries, outputs, list(dict.fromkeys(u for u, _, _ in entries)))
+    return boundary_of(model, {n for n in model.graph.nodes if _under(held[n], path)})
 
 
 def _owner(ctx: _Ctx, node: str) -> str:

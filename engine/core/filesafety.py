@@ -38,7 +38,8 @@ LIMIT_FACTOR = 4
 LIMIT_FLOOR = 16 << 20
 
 _FLOAT_DTYPES = {"F16", "BF16", "F32", "F64", "F8_E4M3", "F8_E5M2"}
-_ITEMSIZE = {
+#: Bytes per element of each safetensors dtype (the torch-free header reader uses it too).
+ITEMSIZE = {
     "F64": 8,
     "F32": 4,
     "F16": 2,
@@ -213,7 +214,7 @@ def check_safetensors(path: str | os.PathLike, size: int, limit: int) -> None:
             continue
         ok = (
             isinstance(info, dict)
-            and info.get("dtype") in _ITEMSIZE
+            and info.get("dtype") in ITEMSIZE
             and isinstance(info.get("shape"), list)
             and all(type(d) is int and d >= 0 for d in info["shape"])
             and isinstance(info.get("data_offsets"), list)
@@ -225,7 +226,7 @@ def check_safetensors(path: str | os.PathLike, size: int, limit: int) -> None:
         start, end = info["data_offsets"]
         if not start <= end <= body:
             raise _header_error(name, f"the data of '{key}' lies outside the file", p)
-        if end - start != math.prod(info["shape"]) * _ITEMSIZE[info["dtype"]]:
+        if end - start != math.prod(info["shape"]) * ITEMSIZE[info["dtype"]]:
             raise _header_error(name, f"the data of '{key}' does not match its shape", p)
         spans.append((start, end))
         if info["dtype"] not in _FLOAT_DTYPES and not key.endswith(_INTEGER_OK):
@@ -252,8 +253,12 @@ def check_safetensors(path: str | os.PathLike, size: int, limit: int) -> None:
 
 def refuse_dtypes(items: list[tuple[str, str]], path: str = "") -> None:
     """Raise :class:`FileGuardError` naming tensors (``(key, dtype)``) that are not floating."""
-    if not items:
-        return
+    if items:
+        raise FileGuardError(dtype_refusal(items, path), path)
+
+
+def dtype_refusal(items: list[tuple[str, str]], path: str = "") -> str:
+    """The message refusing tensors (``(key, dtype)``) that are not real numbers."""
     kinds = ", ".join(sorted({d for _, d in items}))
     lines = [
         f"{Path(path or 'weights').name}: {len(items)} tensor(s) hold {kinds} values; weights "
@@ -262,7 +267,7 @@ def refuse_dtypes(items: list[tuple[str, str]], path: str = "") -> None:
     lines += [f"  '{k}' is {d}" for k, d in items[:20]]
     if len(items) > 20:
         lines.append(f"  … and {len(items) - 20} more")
-    raise FileGuardError("\n".join(lines), path)
+    return "\n".join(lines)
 
 
 def _looks_like(path: str | os.PathLike) -> str:

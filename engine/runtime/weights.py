@@ -26,7 +26,13 @@ from torch import nn
 
 from engine.core.errors import EngineError
 from engine.core.fileformat import write_atomic
-from engine.core.filesafety import FileGuardError, guard_state, guard_weights_file, limit_for
+from engine.core.filesafety import (
+    FileGuardError,
+    dtype_refusal,
+    guard_state,
+    guard_weights_file,
+    limit_for,
+)
 from engine.weights.fit import (
     Fit,
     closest_design,
@@ -290,17 +296,8 @@ def check_dtypes(state: dict, path: str = "") -> None:
         for k, v in state.items()
         if isinstance(v, torch.Tensor) and (v.is_complex() or v.dtype == torch.bool)
     ]
-    if not bad:
-        return
-    kinds = ", ".join(sorted({d for _, d in bad}))
-    lines = [
-        f"{Path(path or 'weights').name}: {len(bad)} tensor(s) hold {kinds} values; weights "
-        f"must be real numbers (float), nothing was loaded:"
-    ]
-    lines += [f"  '{k}' is {d}" for k, d in bad[:20]]
-    if len(bad) > 20:
-        lines.append(f"  … and {len(bad) - 20} more")
-    raise WeightsError("\n".join(lines), path)
+    if bad:
+        raise WeightsError(dtype_refusal(bad, path), path)
 
 
 def legacy_keys(graph) -> dict[str, str]:

@@ -13,25 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.core.errors import EngineError
+from engine.core.filesafety import ITEMSIZE
 
-#: Bytes per element of each safetensors dtype.
-DTYPE_SIZES = {
-    "F64": 8,
-    "F32": 4,
-    "F16": 2,
-    "BF16": 2,
-    "F8_E4M3": 1,
-    "F8_E5M2": 1,
-    "I64": 8,
-    "I32": 4,
-    "I16": 2,
-    "I8": 1,
-    "U64": 8,
-    "U32": 4,
-    "U16": 2,
-    "U8": 1,
-    "BOOL": 1,
-}
+#: Bytes per element of each real (and integer) safetensors dtype; complex ones are unknown here.
+DTYPE_SIZES = {k: v for k, v in ITEMSIZE.items() if not k.startswith("C")}
 #: A header larger than this is refused (safetensors' own limit is 100 MB).
 MAX_HEADER = 100 << 20
 
