@@ -25,7 +25,16 @@ import sys
 from pathlib import Path
 
 from cli import load_graph_arg, tolerant_stdout
-from cli.safety import EXIT_OK, EXIT_REFUSED, EXIT_UNREADABLE, escape, int_range, report, seed
+from cli.safety import (
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_UNREADABLE,
+    data_arg_problem,
+    escape,
+    int_range,
+    report,
+    seed,
+)
 
 COLUMNS = ("file", "label", "class", "x0", "y0", "x1", "y1")
 DEFAULT_COUNT = 100
@@ -158,17 +167,11 @@ def run(args: argparse.Namespace) -> int:
     tolerant_stdout()
     from engine.core.errors import EngineError, FormatError
 
-    folder = None
-    if args.data != "shapes":
-        folder = Path(args.data)
-        if not folder.is_dir():
-            what = "does not exist" if not folder.exists() else "is not a folder"
-            print(
-                f"localise: --data '{escape(folder)}' {what}: give 'shapes' or a folder with "
-                f"labels.csv",
-                file=sys.stderr,
-            )
-            return EXIT_UNREADABLE
+    problem = data_arg_problem("localise", args.data, "labels.csv")
+    if problem:
+        print(problem, file=sys.stderr)
+        return EXIT_UNREADABLE
+    folder = None if args.data == "shapes" else Path(args.data)
     try:
         model, source = load_graph_arg(args)
     except FormatError as exc:

@@ -183,6 +183,16 @@ class GuardedStdout:
 FOLDER_MARK = ".convcanvas-output"
 
 
+def data_arg_problem(command: str, data: str, folder_holds: str) -> str | None:
+    """The one-line refusal of a ``--data`` that is neither ``shapes`` nor a folder, or None."""
+    if data == "shapes" or os.path.isdir(data):
+        return None
+    what = "does not exist" if not os.path.exists(data) else "is not a folder"
+    return (
+        f"{command}: --data '{escape(data)}' {what}: give 'shapes' or a folder with {folder_holds}"
+    )
+
+
 def output_folder_problem(out: str | os.PathLike, command: str, overwrite: bool) -> str | None:
     """Why ``command`` may not write into ``out`` (``None``: it may).
 

@@ -25,6 +25,7 @@ from cli.safety import (
     EXIT_OK,
     EXIT_REFUSED,
     EXIT_UNREADABLE,
+    data_arg_problem,
     escape,
     int_range,
     output_file_problem,
@@ -162,13 +163,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_UNREADABLE
     for stale in remove_stale_temporaries(out):
         print(f"train: removed a stale temporary file {escape(stale)}", file=sys.stderr)
-    if args.data != "shapes" and not Path(args.data).is_dir():
-        what = "does not exist" if not Path(args.data).exists() else "is not a folder"
-        print(
-            f"train: --data '{escape(args.data)}' {what}: give 'shapes' or a folder with one "
-            f"subfolder per class",
-            file=sys.stderr,
-        )
+    problem = data_arg_problem("train", args.data, "one subfolder per class")
+    if problem:
+        print(problem, file=sys.stderr)
         return EXIT_UNREADABLE
     try:
         model, source = load_graph_arg(args)
