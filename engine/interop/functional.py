@@ -97,32 +97,32 @@ def _batch_norm(n: fx.Node, root: nn.Module):
     return "batchnorm", params, w
 
 
-def _linear(n: fx.Node, root: nn.Module):
-    what = "F.linear"
+def _weight_bias(n: fx.Node, root: nn.Module, what: str, dims: int):
+    """A call's weight (argument 1, of ``dims`` dimensions), optional bias, and their dict."""
     weight = _tensor(n, 1, "weight", root, what)
     bias = _tensor(n, 2, "bias", root, what, optional=True)
-    if weight[1].dim() != 2:
+    if weight[1].dim() != dims:
         raise Refused(f"{what} with a weight of {weight[1].dim()} dimensions")
     w = {"weight": weight}
     if bias is not None:
         w["bias"] = bias
+    return weight, bias, w
+
+
+def _linear(n: fx.Node, root: nn.Module):
+    what = "F.linear"
+    weight, bias, w = _weight_bias(n, root, what, 2)
     return "linear", {"out_features": int(weight[1].shape[0]), "bias": bias is not None}, w
 
 
 def _conv2d(n: fx.Node, root: nn.Module):
     what = "F.conv2d"
-    weight = _tensor(n, 1, "weight", root, what)
-    bias = _tensor(n, 2, "bias", root, what, optional=True)
-    if weight[1].dim() != 4:
-        raise Refused(f"{what} with a weight of {weight[1].dim()} dimensions")
+    weight, bias, w = _weight_bias(n, root, what, 4)
     stride = _p(_const(n, 3, "stride", 1, what))
     pad = _const(n, 4, "padding", 0, what)
     dil = _p(_const(n, 5, "dilation", 1, what))
     groups = int(_const(n, 6, "groups", 1, what))
     pad = 0 if pad == "valid" else pad
-    w = {"weight": weight}
-    if bias is not None:
-        w["bias"] = bias
     k = _p(tuple(weight[1].shape[2:]))
     p = {"out_channels": int(weight[1].shape[0]), "stride": stride, "groups": groups}
     p["bias"] = bias is not None
@@ -136,14 +136,8 @@ def _conv2d(n: fx.Node, root: nn.Module):
 
 def _conv_transpose2d(n: fx.Node, root: nn.Module):
     what = "F.conv_transpose2d"
-    weight = _tensor(n, 1, "weight", root, what)
-    bias = _tensor(n, 2, "bias", root, what, optional=True)
-    if weight[1].dim() != 4:
-        raise Refused(f"{what} with a weight of {weight[1].dim()} dimensions")
+    weight, bias, w = _weight_bias(n, root, what, 4)
     groups = int(_const(n, 6, "groups", 1, what))
-    w = {"weight": weight}
-    if bias is not None:
-        w["bias"] = bias
     p = {
         "out_channels": int(weight[1].shape[1]) * groups,
         "kernel_size": _p(tuple(weight[1].shape[2:])),
