@@ -11,9 +11,9 @@ from PySide6.QtCore import QObject
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication
 
+from designer.block_commands import relayout_command
 from designer.commands import (
     DisconnectCommand,
-    MoveNodesCommand,
     PasteCommand,
     RemoveNodesCommand,
     copy_to_text,
@@ -222,19 +222,11 @@ class CanvasActions(QObject):
 
     # ------------------------------------------------------------------ view
     def layout_all(self) -> None:
-        """Move every node to the automatic layout (one undo step), then fit the view."""
-        model = self.doc.model
-        if len(model) == 0:
+        """Move every node to the automatic layout, wrapped into rows to fit the canvas
+        (one undo step), then fit the view."""
+        if len(self.doc.model) == 0:
             return
-        new = layered_layout(model)
-        old = {}
-        for n in new:
-            item = self.scene.node_item(n)
-            pos = model.pos(n)
-            old[n] = pos if pos is not None else (item.pos().x(), item.pos().y())
-        moved = {n: p for n, p in new.items() if tuple(old[n]) != tuple(p)}
-        if moved:
-            cmd = MoveNodesCommand(self.doc, {n: old[n] for n in moved}, moved)
-            cmd.setText("Auto-layout")
+        cmd = relayout_command(self.doc, self.scene.block_layer.view_aspect())
+        if cmd.steps:
             self.doc.undo_stack.push(cmd)
         self.view.fit_to_view()

@@ -19,6 +19,7 @@ from engine.blocks.edits import (
     plan_group,
     plan_make_unique,
     plan_place,
+    plan_relayout,
     plan_retype,
     plan_save_type,
     plan_set_collapsed,
@@ -75,6 +76,11 @@ def group_command(
 def ungroup_command(doc: Document, path: str, aspect=(1600.0, 1000.0)) -> BlockCommand:
     """Dissolve block ``path`` (:func:`engine.blocks.edits.plan_ungroup`)."""
     return BlockCommand.of(doc, plan_ungroup(doc.model, path, aspect))
+
+
+def relayout_command(doc: Document, aspect=(1600.0, 1000.0)) -> BlockCommand:
+    """Auto-layout the design (:func:`engine.blocks.edits.plan_relayout`)."""
+    return BlockCommand.of(doc, plan_relayout(doc.model, aspect))
 
 
 def set_collapsed_command(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import shiboken6
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontInfo, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyleOptionGraphicsItem
 
 from designer import theme as th
@@ -31,6 +31,7 @@ CARD_W = th.NODE_WIDTH
 FRAME_PAD = 16.0
 TITLE_H = 24.0
 CHEVRON = 14.0
+FRAME_TITLE_PX = 12.0  # an expanded block's title never reads smaller (if its band allows)
 COMPACT_BELOW = 0.6  # zoomed out further: the card shows its name and shapes only
 
 
@@ -274,10 +275,21 @@ class BlockFrame(QGraphicsItem):
             tri.closeSubpath()
             painter.fillPath(tri, t.text_muted)
             painter.setPen(t.text)
-            painter.setFont(t.title_font)
-            painter.drawText(QRectF(c.right() + 6, r.top(), r.width() - CHEVRON - 24, TITLE_H),
+            lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
+            painter.setFont(self.title_font(lod))
+            band = QRectF(c.right() + 6, r.top(), r.width() - CHEVRON - 24, TITLE_H)
+            painter.drawText(band.adjusted(0, -3, 0, 3),
                              Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                              self.title)  # fmt: skip
+
+    def title_font(self, lod: float) -> QFont:
+        """The title's font at zoom ``lod``: the node titles' size, grown when zoomed out
+        to keep :data:`FRAME_TITLE_PX` screen pixels, as far as its band allows."""
+        base = self.layer.scene.theme.title_font
+        size = QFontInfo(base).pixelSize()
+        font = QFont(base)
+        font.setPixelSize(max(1, round(max(size, min(FRAME_TITLE_PX / lod, TITLE_H + 4)))))
+        return font
 
 
 class BlockLink(QGraphicsPathItem):

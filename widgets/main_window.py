@@ -547,13 +547,12 @@ class MainWindow(DesignTabs, AutosaveAndRecovery, QMainWindow):
 
     def load_template(self, key: str) -> bool:
         """Open the template ``key`` in a new tab (or the current one if it is blank)."""
+        from engine.blocks.layout import apply_block_layout
         from engine.templates import build
 
         model = build(key)
-        if model.graph.graph.get("blocks"):  # collapsed blocks wrapped to this canvas' shape
-            from engine.blocks.layout import apply_block_layout
-
-            apply_block_layout(model, self.current_tab.scene.block_layer.view_aspect())
+        # Wrapped to this canvas' shape: a long chain in rows, blocks as cards.
+        apply_block_layout(model, self.current_tab.scene.block_layer.view_aspect())
         self.open_design(model)
         self.statusBar().showMessage(f"Template: {model.name}", 4000)
         return True

@@ -258,6 +258,15 @@ def plan_ungroup(model: GraphModel, path: str, aspect=(1600.0, 1000.0)) -> Edit:
     return Edit(f"Ungroup '{name}'", plan.steps)
 
 
+def plan_relayout(model: GraphModel, aspect=(1600.0, 1000.0)) -> Edit:
+    """Auto-layout: every visible node and collapsed block where
+    :func:`engine.blocks.layout.block_layout` puts it, wrapped to ``aspect`` (no steps if
+    everything is there already)."""
+    plan = Plan(model)
+    plan.relayout(aspect)
+    return Edit("Auto-layout", plan.steps)
+
+
 def plan_set_collapsed(
     model: GraphModel, path: str, collapsed: bool, aspect=(1600.0, 1000.0)
 ) -> Edit:

@@ -3,18 +3,17 @@
 The *visible graph* has one unit per node outside collapsed blocks and one per outermost
 collapsed block (keyed by its path); edges join the units of their ends. It is laid out
 with :func:`engine.core.layout.layered_layout` and then wrapped: its columns are cut into
-rows so that the whole fits a window of the given shape at the largest zoom. The same
+rows so that the whole fits a window of the given shape at the largest zoom (up to a
+comfortable one), never cutting through an expanded block that fits in a row. The same
 topology always gives the same layout, so expanding a block and collapsing it again
 puts everything back, and expanding moves the rest aside in order without scrambling it.
 """
 
 from __future__ import annotations
 
-import math
-
 import networkx as nx
 
-from engine.blocks.hierarchy import is_under, records
+from engine.blocks.hierarchy import block_of, is_under, records
 from engine.core.graph import GraphModel
 from engine.core.layout import layered_layout
 
@@ -24,6 +23,8 @@ NODE_H = 110.0
 BLOCK_H = 128.0  # a collapsed block's card
 ROW_GAP = 110.0  # between wrapped rows (room for frame titles)
 FRAME_PAD = 36.0  # an expanded block's frame around its members (title above)
+LONG_GROUP = 16  # columns: an expanded block wider than this may wrap
+COMFORT = 1.0  # a zoom at which every label reads well: more rows gain nothing
 
 
 def collapsed_roots(model: GraphModel) -> list[str]:
@@ -52,15 +53,20 @@ def unit_of(model: GraphModel, roots: list[str] | None = None) -> dict[str, str]
 
 
 def visible_graph(model: GraphModel) -> nx.MultiDiGraph:
-    """The units and the edges between different units (ports renumbered per unit)."""
+    """The units and the edges between different units (a node's edges keep their
+    ports; a collapsed block's are numbered in order)."""
     unit = unit_of(model)
     g = nx.MultiDiGraph()
     for n in model.graph.nodes:
         g.add_node(unit[n])
     taken: dict[str, int] = {}
-    for u, v, _ in model.graph.edges(keys=True):
+    for u, v, port in model.graph.edges(keys=True):
         a, b = unit[u], unit[v]
-        if a != b:
+        if a == b:
+            continue
+        if b == v:  # a node keeps its ports (the layout stacks a concat's inputs by them)
+            g.add_edge(a, b, key=port)
+        else:
             k = taken.get(b, 0)
             taken[b] = k + 1
             g.add_edge(a, b, key=k)
@@ -71,8 +77,15 @@ def wrapped_layout(
     g: nx.MultiDiGraph,
     heights: dict[str, float] | None = None,
     aspect: tuple[float, float] = (1600.0, 1000.0),
+    groups: list[list[str]] | None = None,
 ) -> dict[str, tuple[float, float]]:
     """Layered positions of ``g``'s nodes, its columns cut into rows to fit ``aspect``.
+
+    The rows chosen give the largest zoom at which the whole fits the window, counting
+    any zoom above :data:`COMFORT` as equal (then the fewest rows win: fewer wires wrap).
+    A row is never cut inside a group (an expanded block) of at most
+    :data:`LONG_GROUP` columns: the cut moves to the group's edge, or the row runs on
+    past it, so a block keeps its members side by side.
 
     Parameters
     ----------
@@ -82,6 +95,8 @@ def wrapped_layout(
         Item heights that differ from a node's.
     aspect : (float, float)
         The window the whole should fit best (width, height in pixels).
+    groups : list of list of str, optional
+        Units to keep in one row where possible (the members of each expanded block).
 
     Returns
     -------
@@ -94,38 +109,88 @@ def wrapped_layout(
     pos = layered_layout(g, heights=heights, default_height=NODE_H)
     cols = {u: round(x / X_GAP) for u, (x, _) in pos.items()}
     n_cols = max(cols.values()) + 1
-    best, best_pos = -1.0, pos
-    for rows in range(1, n_cols + 1):
-        per_row = math.ceil(n_cols / rows)
-        if rows > 1 and math.ceil(n_cols / (rows - 1)) == per_row:
+    spans = []
+    for members in groups or []:
+        cs = [cols[u] for u in members if u in cols]
+        if cs:
+            spans.append((min(cs), max(cs)))
+    best, best_pos, seen = -1.0, pos, set()
+    for per_row in range(n_cols, 0, -1):
+        starts = _row_starts(n_cols, per_row, spans)
+        if starts in seen:
             continue
-        placed, height = _rows(pos, cols, per_row, heights)
-        width = (per_row - 1) * X_GAP + NODE_W + 2 * FRAME_PAD
-        zoom = min(aspect[0] / width, aspect[1] / (height + 2 * FRAME_PAD))
-        if zoom > best + 1e-9:
-            best, best_pos = zoom, placed
+        seen.add(starts)
+        placed, width, height = _rows(pos, cols, starts, heights)
+        zoom = min(aspect[0] / (width + 2 * FRAME_PAD), aspect[1] / (height + 2 * FRAME_PAD))
+        if min(zoom, COMFORT) > best + 1e-9:
+            best, best_pos = min(zoom, COMFORT), placed
     return best_pos
 
 
+def _row_starts(n_cols: int, per_row: int, spans: list[tuple[int, int]]) -> tuple[int, ...]:
+    """First columns of the rows: about ``per_row`` columns each, never cutting a span
+    at most ``max(per_row, LONG_GROUP)`` wide (its row is cut before it, or runs on past
+    it)."""
+    bad = set()
+    for a, b in spans:
+        if b - a + 1 <= max(per_row, LONG_GROUP):
+            bad.update(range(a + 1, b + 1))  # a cut before column c, for a < c <= b
+    starts, s = [0], 0
+    while s + per_row < n_cols:
+        fits = [c for c in range(s + 1, s + per_row + 1) if c not in bad]
+        if fits:
+            s = fits[-1]
+        else:  # a span from before the row's start runs past its end: cut after it
+            s = next((c for c in range(s + per_row + 1, n_cols) if c not in bad), n_cols)
+            if s == n_cols:
+                break
+        starts.append(s)
+    return tuple(starts)
+
+
 def _rows(
-    pos: dict, cols: dict, per_row: int, heights: dict
-) -> tuple[dict[str, tuple[float, float]], float]:
-    """Columns cut every ``per_row``; each row as tall as its own content."""
+    pos: dict, cols: dict, starts: tuple[int, ...], heights: dict
+) -> tuple[dict[str, tuple[float, float]], float, float]:
+    """Columns cut at ``starts``; each row as tall as its own content. Returns the
+    positions, the width and the height of the whole."""
+    row_of = {}
+    for r, a in enumerate(starts):
+        b = starts[r + 1] if r + 1 < len(starts) else max(cols.values()) + 1
+        for c in range(a, b):
+            row_of[c] = r
     top: dict[int, float] = {}
     bottom: dict[int, float] = {}
     for u, (_, y) in pos.items():
-        r = cols[u] // per_row
+        r = row_of[cols[u]]
         top[r] = min(top.get(r, y), y)
         bottom[r] = max(bottom.get(r, y), y + heights.get(u, NODE_H))
     offset, y0 = {}, 0.0
     for r in sorted(top):
         offset[r] = y0 - top[r]
         y0 += bottom[r] - top[r] + ROW_GAP
-    placed = {
-        u: ((cols[u] % per_row) * X_GAP, y + offset[cols[u] // per_row])
-        for u, (_, y) in pos.items()
-    }
-    return placed, y0 - ROW_GAP
+    placed = {}
+    widest = 0
+    for u, (_, y) in pos.items():
+        r = row_of[cols[u]]
+        k = cols[u] - starts[r]
+        widest = max(widest, k)
+        placed[u] = (k * X_GAP, y + offset[r])
+    return placed, widest * X_GAP + NODE_W, y0 - ROW_GAP
+
+
+def expanded_groups(model: GraphModel) -> list[list[str]]:
+    """The visible units of every expanded block that shows nodes of its own (a stage
+    holding only collapsed blocks may wrap between them; an opened block may not)."""
+    roots = collapsed_roots(model)
+    unit = unit_of(model, roots)
+    scope = {n: model.graph.nodes[n].get("scope") or "" for n in model.graph.nodes}
+    direct = {block_of(model, n) for n in model.graph.nodes if unit[n] == n}
+    groups = []
+    for path, rec in records(model).items():
+        if rec.get("collapsed") or path not in direct:
+            continue
+        groups.append(sorted({unit[n] for n in model.graph.nodes if is_under(scope[n], path)}))
+    return groups
 
 
 def block_layout(
@@ -141,7 +206,9 @@ def block_layout(
     """
     g = visible_graph(model)
     roots = set(collapsed_roots(model))
-    pos = wrapped_layout(g, {u: BLOCK_H for u in g.nodes if u in roots}, aspect)
+    pos = wrapped_layout(
+        g, {u: BLOCK_H for u in g.nodes if u in roots}, aspect, expanded_groups(model)
+    )
     nodes = {u: p for u, p in pos.items() if u not in roots}
     blocks = {u: p for u, p in pos.items() if u in roots}
     return nodes, blocks

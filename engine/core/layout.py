@@ -5,7 +5,9 @@
    walk stalls), so cyclic graphs still get a layout.
 2. Edges spanning several columns get a chain of invisible dummy nodes, one per column,
    so that long skip connections keep a lane of their own.
-3. Order within each column: barycenter sweeps, left to right then right to left.
+3. Order within each column: barycenter sweeps, left to right then right to left. A
+   node feeding a multi-input node (a concat, an add) counts at the height of the port
+   it feeds, so the inputs of a concat end up in port order and their wires never cross.
 4. Rows: each column is placed as close as possible to the mean of its neighbours
    while keeping the order and the minimum gaps (weighted isotonic regression), over a
    few alternating passes. Lanes of long edges weigh as much as nodes, so a ResNet's
@@ -56,6 +58,26 @@ def _layers(nodes: list, pred: Mapping, succ: Mapping) -> tuple[dict, set]:
                 if indeg[v] == 0:
                     ready.append(v)
     return depth, forward
+
+
+def _port_ranks(g: nx.MultiDiGraph, forward: set) -> dict[tuple, float]:
+    """``(u, v) → fraction`` for the forward edges into nodes with several inputs: where
+    ``u``'s port sits among ``v``'s ports, spread over (-0.5, 0.5) (first port on top)."""
+    out: dict[tuple, float] = {}
+    for v in g.nodes:
+        if g.in_degree(v) < 2:
+            continue
+        srcs = [u for u, _, _port in sorted(g.in_edges(v, keys=True), key=_port_key)]
+        n = len(srcs)
+        for k, u in enumerate(srcs):
+            if (u, v) in forward and (u, v) not in out:  # a source on two ports: its first
+                out[(u, v)] = (k + 0.5) / n - 0.5
+    return out
+
+
+def _port_key(edge: tuple) -> tuple:
+    port = edge[2]
+    return (0, port, "") if isinstance(port, int) else (1, 0, str(port))
 
 
 def _isotonic(desired: list[float], weights: list[float], offsets: list[float]) -> list[float]:
@@ -125,8 +147,13 @@ def layered_layout(
     real = [True] * len(nodes)
     up: list[list[int]] = [[] for _ in nodes]  # neighbours in the column to the left
     down: list[list[int]] = [[] for _ in nodes]  # neighbours in the column to the right
+    # Where on its right neighbour a vertex arrives: the port's place among the
+    # neighbour's ports, as a fraction in (-0.5, 0.5) (0 for single-input nodes).
+    at_port: dict[tuple[int, int], float] = {}
+    port_rank = _port_ranks(g, forward)
     for u, v in sorted(forward, key=lambda e: (vid[e[1]], vid[e[0]])):
         a = vid[u]
+        frac = port_rank.get((u, v), 0.0)
         for col in range(depth[u] + 1, depth[v]):
             d = len(layer_of)
             layer_of.append(col)
@@ -134,10 +161,12 @@ def layered_layout(
             up.append([a])
             down.append([])
             down[a].append(d)
+            at_port[(a, d)] = frac
             a = d
         b = vid[v]
         down[a].append(b)
         up[b].append(a)
+        at_port[(a, b)] = frac
 
     n_layers = max(layer_of) + 1
     columns: list[list[int]] = [[] for _ in range(n_layers)]
@@ -149,11 +178,16 @@ def layered_layout(
             rank[i] = k
 
     # Crossing reduction: barycenter sweeps.
-    def order_by(col: list[int], nbrs: list[list[int]]) -> list[int]:
+    def order_by(col: list[int], nbrs: list[list[int]], ports: bool) -> list[int]:
         keys = []
         for i in col:
             ns = nbrs[i]
-            bary = sum(rank[j] for j in ns) / len(ns) if ns else rank[i]
+            if ports:  # right neighbours: the height of the port fed
+                bary = (
+                    sum(rank[j] + at_port.get((i, j), 0.0) for j in ns) / len(ns) if ns else rank[i]
+                )
+            else:
+                bary = sum(rank[j] for j in ns) / len(ns) if ns else rank[i]
             keys.append((bary, rank[i], i))
         keys.sort()
         out = [k[2] for k in keys]
@@ -164,10 +198,10 @@ def layered_layout(
     for s in range(sweeps):
         if s % 2 == 0:
             for c in range(1, n_layers):
-                columns[c] = order_by(columns[c], up)
+                columns[c] = order_by(columns[c], up, False)
         else:
             for c in range(n_layers - 2, -1, -1):
-                columns[c] = order_by(columns[c], down)
+                columns[c] = order_by(columns[c], down, True)
 
     # Coordinates: start stacked, then pull towards neighbours.
     heights = heights or {}

@@ -1,0 +1,114 @@
+"""A newcomer's second round (issue 20, point 11): chains wrap, opened blocks stay in one
+row with readable titles, and a concat's inputs are laid out in port order."""
+
+from __future__ import annotations
+
+from canvas_helpers import Canvas
+
+from engine.core.graph import GraphModel
+from engine.core.layout import layered_layout
+from engine.templates import build
+
+
+def shuffled_inception() -> GraphModel:
+    """input → four 2-node branches added a, b, c, d, wired to the concat's ports as d, b, c, a."""
+    m = GraphModel("hand-built")
+    m.add_node("input", {"channels": 8, "height": 8, "width": 8}, "x", (0, 0))
+    for i, b in enumerate("abcd"):
+        m.add_node("conv1x1", {"out_channels": 4}, b, (260, 150 * i))
+        m.add_node("relu", {}, b + "2", (520, 150 * i))
+        m.connect("x", b)
+        m.connect(b, b + "2")
+    m.add_node("concat", {}, "cat", (780, 0))
+    for port, b in enumerate("dbca"):
+        m.connect(b + "2", "cat", port)
+    return m
+
+
+def test_layout_stacks_a_concats_inputs_in_port_order():
+    """The branch feeding port 0 of a concat is laid out on top, port 3 at the bottom."""
+    pos = layered_layout(shuffled_inception())
+    ys = [pos[b + "2"][1] for b in "dbca"]
+    assert ys == sorted(ys) and len(set(ys)) == 4
+
+
+def test_auto_layout_puts_a_hand_built_concats_inputs_in_port_order(qtbot):
+    """Layout → Auto-layout on a hand-built Inception: the wires into the concat do not
+    cross (sources top to bottom in port order); one undo puts every node back."""
+    c = Canvas(qtbot, shuffled_inception())
+    before = {n: c.model.pos(n) for n in c.model.nodes}
+    c.actions.layout_all()
+    ys = [c.item(b + "2").input_anchor(0).y() for b in "dbca"]
+    ends = [c.item("cat").input_anchor(p).y() for p in range(4)]
+    assert ys == sorted(ys) and ends == sorted(ends)
+    c.doc.undo_stack.undo()
+    assert {n: c.model.pos(n) for n in c.model.nodes} == before
+
+
+def chain_of_19() -> GraphModel:
+    """The Tiny CNN's 19 nodes in one row, as its old layout put them."""
+    m = build("tiny_cnn")
+    assert len(m) == 19
+    m.set_positions(layered_layout(m))
+    return m
+
+
+def test_auto_layout_wraps_a_19_node_chain_so_fit_shows_all_of_it(qtbot):
+    """Auto-layout on a 19-node chain in a 1000×600 canvas: rows, and Fit then shows every
+    node at a readable zoom (it was one row: 35 % with 7 nodes off-screen)."""
+    c = Canvas(qtbot, chain_of_19())
+    c.actions.layout_all()
+    rows = {round(c.model.pos(n)[1]) for n in c.model.nodes}
+    assert len(rows) >= 3
+    c.view.fit_to_view()
+    seen = c.view.mapToScene(c.view.viewport().rect()).boundingRect()
+    assert c.view.zoom() >= 0.5
+    for n in c.model.nodes:
+        assert seen.contains(c.item(n).sceneBoundingRect()), n
+
+
+def test_a_chain_template_opens_wrapped_to_the_canvas(win):
+    """Templates → Tiny CNN opens in rows fitted to the canvas' shape, not in one row."""
+    from engine.blocks.layout import block_layout
+
+    assert win.load_template("tiny_cnn")
+    model = win.doc.model
+    nodes, _ = block_layout(model, win.scene.block_layer.view_aspect())
+    assert {n: model.pos(n) for n in model.nodes} == nodes
+    assert len({round(y) for _, y in nodes.values()}) >= 3
+
+
+def expanded_resnet50(qtbot) -> Canvas:
+    """ResNet-50 in a 1000×600 canvas with layer2.0 expanded by its gesture."""
+    from designer.block_commands import set_collapsed_command
+
+    c = Canvas(qtbot, build("resnet50"))
+    aspect = c.scene.block_layer.view_aspect()
+    c.doc.undo_stack.push(set_collapsed_command(c.doc, "layer2.0", False, aspect))
+    return c
+
+
+def test_an_expanded_block_stays_in_one_row(qtbot):
+    """Expanding layer2.0 of ResNet-50: its frame is one piece (its 12 nodes are side by
+    side, its wires short), not cut across two rows."""
+    from engine.blocks import members
+
+    c = expanded_resnet50(qtbot)
+    frame = c.scene.block_layer.frames["layer2.0"]
+    assert len(frame.rects) == 1
+    xs = sorted(c.model.pos(n)[0] for n in members(c.model, "layer2.0"))
+    assert len(xs) == 12 and xs[-1] - xs[0] == 9 * 260
+
+
+def test_an_expanded_blocks_title_reads_when_zoomed_out(qtbot):
+    """At 42 % (the whole of ResNet-50 with a block open) a frame's title is drawn at
+    least 12 px high on screen (it was the node titles' size: 5 px)."""
+    from PySide6.QtGui import QFontInfo
+
+    c = expanded_resnet50(qtbot)
+    frame = c.scene.block_layer.frames["layer2.0"]
+    assert QFontInfo(frame.title_font(0.42)).pixelSize() * 0.42 >= 11.5
+    assert (
+        QFontInfo(frame.title_font(1.0)).pixelSize()
+        == QFontInfo(c.scene.theme.title_font).pixelSize()
+    )
