@@ -27,6 +27,7 @@ def main() -> None:
 
     win = create_window([], autorun=False, live=False)
     win.show()
+    win.inside_host.ensure_panel()  # (built 0.5 s after launch: measure the window with it)
     settle()
     avail = win.screen().availableGeometry()
     out = {"screen": [avail.width(), avail.height()]}

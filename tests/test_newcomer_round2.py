@@ -367,6 +367,26 @@ def test_quick_add_from_a_dropped_wire_does_not_pan_the_view(qtbot, win):
     assert view.mapFromScene(anchor) == before
 
 
+def test_the_stale_notice_after_an_edit_never_resizes_the_canvas(qtbot, win):
+    """The notice that follows an edit ("Stale: …", a refusal) comes and goes without
+    changing the Inside panel's minimum height, so the canvas above keeps its height
+    (it grew the panel by a line or more: the canvas shrank and the view jumped)."""
+    win.resize(1366, 768)
+    panel = win.inside_host.ensure_panel()
+    win.layout().activate()  # the window laid out around the built panel
+    qtbot.wait(50)
+    before = (panel.minimumSizeHint().height(), win.view.viewport().height())
+    panel.refused = "Cannot run: 'relu' needs an input. " * 4  # long: wraps
+    panel.update_notice()
+    qtbot.wait(50)
+    assert panel.notice.isVisible()
+    assert (panel.minimumSizeHint().height(), win.view.viewport().height()) == before
+    panel.refused = None
+    panel.update_notice()
+    qtbot.wait(50)
+    assert (panel.minimumSizeHint().height(), win.view.viewport().height()) == before
+
+
 def test_not_reaching_output_lists_the_dangling_branch_only():
     """A relu hanging off the conv of a chain is the one node not reaching the output."""
     from engine.analysis.analyzer import analyze
@@ -563,6 +583,7 @@ def test_every_tab_opened_from_compare_is_fitted(win, qtbot):
     from designer.view import nodes_rect
 
     win.resize(1600, 1000)  # big enough to show a whole block readable
+    win.inside_host.ensure_panel()  # (built 0.5 s after launch; not during the test)
     qtbot.wait(50)
     before = set(win.tabs_list())
     win.open_comparison("inception")

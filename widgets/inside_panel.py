@@ -5,9 +5,10 @@ The main window adds :class:`InsidePanel` as a dock and puts :attr:`InsidePanel.
 lets image files be dropped anywhere on the window, and :attr:`InsidePanel.status_message`
 goes to the status bar (failures, crashes, timings).
 
-Under the run controls a wrapped notice line says what the user must know about the maps
-shown: that they are stale (dimmed, naming the edit since the run), which nodes a partial
-run left out and why, or why a run was refused. The weights in use are named above the
+Under the run controls a notice band of two wrapped lines (always held, so it never
+resizes the panel) says what the user must know about the maps shown: that they are
+stale (dimmed, naming the edit since the run), which nodes a partial run left out and
+why, or why a run was refused. The weights in use are named above the
 maps (:meth:`InsidePanel.set_weights_text`).
 """
 
@@ -183,7 +184,14 @@ class InsidePanel(QWidget):
         self.notice = plain_label(QLabel())
         self.notice.setWordWrap(True)
         self.notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.notice.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
+        self.notice.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        # Two lines, always held (shown or not): a notice coming or going never resizes
+        # the panel, so the canvas above never jumps (the full text is in its tooltip).
+        self.notice.setFixedHeight(round(2 * self.notice.fontMetrics().lineSpacing()) + 2)
+        keep = self.notice.sizePolicy()
+        keep.setRetainSizeWhenHidden(True)
+        self.notice.setSizePolicy(keep)
+        self.notice.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         self.notice.hide()
         self.refused: str | None = None  # the last refusal, until a run is sent
         self.stale = False  # whether the views show maps of an older graph
@@ -685,6 +693,12 @@ class InsideHost(QWidget):
             self._placeholder.hide()  # (never drawn over the panel before it is deleted)
             self._placeholder.deleteLater()
             self._layout.addWidget(panel)
+            # The dock takes the panel's minimum height now, not at the first notice
+            # (which then moved the canvas): every container up to it re-reads its hints.
+            up = panel
+            while up is not None and up is not w:
+                up.updateGeometry()
+                up = up.parentWidget()
             panel.status_message.connect(w.statusBar().showMessage)
             self.panel = panel
             self.panel_built.emit(panel)
