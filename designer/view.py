@@ -231,6 +231,14 @@ class GraphView(QGraphicsView):
         super().resizeEvent(event)
         self._place_overlays()
 
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        # Qt re-centres a view being shown on the scene point the mouse last moved over
+        # (its transformation anchor): switching back to a tab would undo a fit or a pan.
+        anchor = self.transformationAnchor()
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        super().showEvent(event)
+        self.setTransformationAnchor(anchor)
+
     # ------------------------------------------------------------------ adding nodes
     def visible_area(self, margin: float = 24.0) -> QRectF:
         """The visible part of the canvas in scene units, ``margin`` pixels in from its edges."""

@@ -4,6 +4,7 @@ row with readable titles, and a concat's inputs are laid out in port order."""
 from __future__ import annotations
 
 from canvas_helpers import Canvas
+from PySide6.QtCore import QPoint
 
 from engine.core.graph import GraphModel
 from engine.core.layout import layered_layout
@@ -112,3 +113,24 @@ def test_an_expanded_blocks_title_reads_when_zoomed_out(qtbot):
         QFontInfo(frame.title_font(1.0)).pixelSize()
         == QFontInfo(c.scene.theme.title_font).pixelSize()
     )
+
+
+def test_tabs_opened_under_a_resting_mouse_stay_fitted(win, qtbot):
+    """The mouse resting on the canvas, Compare opens two tabs: each, when shown, shows
+    its whole design centred (Qt re-centred a shown view on the mouse instead)."""
+    from designer.view import nodes_rect
+
+    win.resize(1600, 1000)
+    win.inside_host.ensure_panel()
+    qtbot.wait(50)
+    qtbot.mouseMove(win.view.viewport(), win.view.viewport().rect().center() + QPoint(90, 60))
+    before = set(win.tabs_list())
+    win.open_comparison("inception")
+    qtbot.wait(50)
+    opened = [t for t in win.tabs_list() if t not in before]
+    for tab in opened * 2:  # shown, then shown again
+        win.design_tabs.setCurrentWidget(tab)
+        qtbot.wait(50)
+        rect, seen = nodes_rect(tab.scene), tab.view.visible_area(0)
+        assert seen.contains(rect), tab.display_name()
+        assert abs(seen.center().x() - rect.center().x()) < 0.1 * seen.width(), tab.display_name()
