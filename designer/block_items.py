@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsPathItem, QStyleOptionGrap
 
 from designer import theme as th
 from designer.block_commands import BlockCommand, set_collapsed_command
-from designer.edge_item import curve
+from designer.edge_item import curve, wrap_path
 from designer.plaintext import tip as plain_tip
 from engine.blocks.hierarchy import all_types, block_of, block_totals, is_under, records
 from engine.blocks.layout import BLOCK_H, collapsed_roots, unit_of
@@ -467,7 +467,7 @@ class BlockLayer:
             p0 = src.output_anchor()
             p1 = dst.input_anchor(k) if b == v else dst.input_anchor(0)
             link = BlockLink(scene.theme.edge)
-            link.setPath(curve(p0, p1) if p1.x() > p0.x() else _wrap_path(p0, p1))
+            link.setPath(curve(p0, p1) if p1.x() > p0.x() else wrap_path(p0, p1))
             scene.addItem(link)
             self.links.append(link)
 
@@ -517,19 +517,6 @@ class BlockLayer:
             steps.append(("pos", old_pos, new_pos))
         if steps:
             self.doc.undo_stack.push(BlockCommand(self.doc, "Move", steps))
-
-
-def _wrap_path(p0: QPointF, p1: QPointF) -> QPainterPath:
-    """A link from the end of one row to the start of the next: out, down the gap, back."""
-    mid = p0.y() + (p1.y() - p0.y()) * 0.5 if p1.y() > p0.y() else p0.y() - 80.0
-    path = QPainterPath(p0)
-    r = 24.0
-    path.cubicTo(
-        QPointF(p0.x() + 2 * r, p0.y()), QPointF(p0.x() + 2 * r, mid), QPointF(p0.x(), mid)
-    )
-    path.lineTo(QPointF(p1.x(), mid))
-    path.cubicTo(QPointF(p1.x() - 2 * r, mid), QPointF(p1.x() - 2 * r, p1.y()), p1)
-    return path
 
 
 def _levels(path: str, shown: dict) -> int:

@@ -15,6 +15,7 @@ from designer.theme import Theme
 
 LABEL_NONE, LABEL_MID, LABEL_SOURCE = 0, 1, 2
 _PLAIN = Qt.TextFormat.PlainText
+X_WRAP = 400.0  # a wire going this far back and down joins two rows of a wrapped layout
 PORT_CLEARANCE = 12.0  # room a label on the line leaves to a port (radius 5) on either side
 
 
@@ -23,6 +24,20 @@ def curve(p0: QPointF, p1: QPointF) -> QPainterPath:
     dx = max(abs(p1.x() - p0.x()) * 0.5, 40.0)
     path = QPainterPath(p0)
     path.cubicTo(QPointF(p0.x() + dx, p0.y()), QPointF(p1.x() - dx, p1.y()), p1)
+    return path
+
+
+def wrap_path(p0: QPointF, p1: QPointF) -> QPainterPath:
+    """A wire from the end of one row to the start of the next (the layout wraps long
+    chains): out, down the gap between the rows, back along it, and in."""
+    mid = p0.y() + (p1.y() - p0.y()) * 0.5 if p1.y() > p0.y() else p0.y() - 80.0
+    path = QPainterPath(p0)
+    r = 24.0
+    path.cubicTo(
+        QPointF(p0.x() + 2 * r, p0.y()), QPointF(p0.x() + 2 * r, mid), QPointF(p0.x(), mid)
+    )
+    path.lineTo(QPointF(p1.x(), mid))
+    path.cubicTo(QPointF(p1.x() - 2 * r, mid), QPointF(p1.x() - 2 * r, p1.y()), p1)
     return path
 
 
@@ -37,8 +52,10 @@ def _hits(path: QPainterPath, rects: list[QRectF], samples: int = 32) -> bool:
 def route(p0: QPointF, p1: QPointF, obstacles: list[QRectF]) -> QPainterPath:
     """The S-curve, or, when it would pass behind other nodes, a path that bends into a
     free horizontal lane right after the source and out of it just before the target."""
-    plain = curve(p0, p1)
     span = p1.x() - p0.x()
+    if span < -X_WRAP and p1.y() - p0.y() > 60:  # into the next row: along the gap
+        return wrap_path(p0, p1)
+    plain = curve(p0, p1)
     if span < 160 or not obstacles:
         return plain
     pad = 10.0

@@ -134,3 +134,16 @@ def test_tabs_opened_under_a_resting_mouse_stay_fitted(win, qtbot):
         rect, seen = nodes_rect(tab.scene), tab.view.visible_area(0)
         assert seen.contains(rect), tab.display_name()
         assert abs(seen.center().x() - rect.center().x()) < 0.1 * seen.width(), tab.display_name()
+
+
+def test_a_wire_into_the_next_row_runs_along_the_gap(qtbot):
+    """A wrapped chain's row-to-row wires leave the row's end, run back level along the
+    gap between the rows, and enter the next row's start (not a diagonal across both)."""
+    c = Canvas(qtbot, chain_of_19())
+    c.actions.layout_all()
+    wraps = [e for e in c.scene.edges.values() if e.p1.x() < e.p0.x()]
+    assert len(wraps) >= 2
+    for edge in wraps:
+        src, dst = edge.src_item.sceneBoundingRect(), edge.dst_item.sceneBoundingRect()
+        ys = {round(edge.path().pointAtPercent(t / 10).y()) for t in range(3, 8)}
+        assert len(ys) == 1 and src.bottom() < ys.pop() < dst.top()
