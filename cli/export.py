@@ -1,5 +1,8 @@
 """``python main.py export FILE -o OUT [--flat]``: write a graph as a runnable PyTorch file.
 
+``--template NAME`` exports a built-in template instead of a file (as ``summary``,
+``features``, ``train`` and ``localise`` take it).
+
 ``-o model.onnx`` (or ``--format onnx``) writes an ONNX file instead (:mod:`cli.export_onnx`:
 torch.onnx on the built model with its weights; ``--opset``, ``--fold``, ``--seed``,
 ``--weights``).
@@ -19,16 +22,22 @@ import argparse
 import sys
 from pathlib import Path
 
+from cli import load_graph_arg
 from cli.safety import EXIT_REFUSED, EXIT_UNREADABLE, escape, report
-from engine.codegen.emit import InvalidGraphError, export_code
+from engine.codegen.emit import export_code
 from engine.codegen.emit_blocks import export_blocks
 from engine.core.errors import EngineError, FormatError
-from engine.core.fileformat import load, write_atomic
+from engine.core.fileformat import write_atomic
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the ``export`` command's arguments."""
-    parser.add_argument("file", help="a .convcanvas graph file")
+    parser.add_argument("file", nargs="?", help="a .convcanvas graph file")
+    parser.add_argument(
+        "--template",
+        metavar="NAME",
+        help="export a built-in template instead of a file (e.g. resnet18)",
+    )
     parser.add_argument(
         "-o",
         "--output",
@@ -53,23 +62,18 @@ def run(args: argparse.Namespace) -> int:
     if wants_onnx(args):
         return run_onnx(args)
     try:
-        model = load(args.file)
+        model, source = load_graph_arg(args)
     except FormatError as exc:
         report("export", exc)
         return EXIT_UNREADABLE
+    name = escape(Path(source).name if args.template is None else source)
     try:
         code = export_code(model) if getattr(args, "flat", False) else export_blocks(model)
-    except InvalidGraphError as exc:
-        report(f"export: {escape(Path(args.file).name)}", exc)
-        return EXIT_REFUSED
-    except EngineError as exc:  # e.g. a block's parameters give a negative channel count
-        report(f"export: {escape(Path(args.file).name)}", exc)
+    except EngineError as exc:  # analysis errors; a block's parameters give a negative width
+        report(f"export: {name}", exc)
         return EXIT_REFUSED
     except RecursionError:
-        print(
-            f"export: {escape(Path(args.file).name)}: the design nests too deeply to export",
-            file=sys.stderr,
-        )
+        print(f"export: {name}: the design nests too deeply to export", file=sys.stderr)
         return EXIT_REFUSED
     if args.output == "-":
         sys.stdout.write(code)

@@ -77,17 +77,18 @@ def _design_weights(path: str) -> tuple[dict | None, str]:
 
 def run_onnx(args: argparse.Namespace) -> int:
     """Export ``args.file`` as ONNX to ``args.output``; return the exit status."""
+    from cli import load_graph_arg
     from engine.core.errors import FormatError
-    from engine.core.fileformat import load
 
     if args.output == "-":
         print("export: ONNX is binary; give the file with -o model.onnx", file=sys.stderr)
         return EXIT_UNREADABLE
     try:
-        model = load(args.file)
+        model, source_name = load_graph_arg(args)
     except FormatError as exc:
         report("export", exc)
         return EXIT_UNREADABLE
+    name = escape(Path(source_name).name if args.template is None else source_name)
     from engine.interop.onnx_export import INSTALL_HINT, missing_packages
 
     missing = missing_packages()
@@ -107,8 +108,10 @@ def run_onnx(args: argparse.Namespace) -> int:
     try:
         if args.weights:
             state, source = read_state_dict(args.weights), f"weights {Path(args.weights).name}"
-        else:
+        elif args.file is not None:
             state, source = _design_weights(args.file)
+        else:  # a template: random weights
+            state, source = None, ""
         info = export_onnx(
             model, args.output, seed=args.seed, state=state, opset=args.opset, fold=args.fold,
             strict=state is not None and not getattr(args, "weights_partial", False),
@@ -117,7 +120,7 @@ def run_onnx(args: argparse.Namespace) -> int:
         report("export", exc)
         return EXIT_UNREADABLE if isinstance(exc, DesignWeightsError) else EXIT_REFUSED
     except InvalidGraphError as exc:
-        report(f"export: {escape(Path(args.file).name)}", exc)
+        report(f"export: {name}", exc)
         return EXIT_REFUSED
     except OnnxExportError as exc:
         report("export", exc)

@@ -522,6 +522,30 @@ def test_cli_export_flat_keeps_del_lines(tmp_path, capsys):
     assert capsys.readouterr().out == export_code(g)
 
 
+def test_cli_export_template_writes_its_blocks_code(tmp_path, capsys):
+    """`export --template resnet18 -o OUT` writes the template's default export, which
+    builds ResNet-18's 11,689,512 parameters."""
+    from engine.templates import build
+
+    out = tmp_path / "resnet18.py"
+    assert cli_main(["export", "--template", "resnet18", "-o", str(out)]) == 0
+    code = out.read_text(encoding="utf-8")
+    assert code == export_blocks(build("resnet18"))
+    space: dict = {}
+    exec(compile(code, str(out), "exec"), space)  # noqa: S102 - our own generated file
+    model = space["ResNet18"]()
+    assert sum(p.numel() for p in model.parameters()) == 11_689_512
+
+
+def test_cli_export_template_and_file_together_exit_2(tmp_path, capsys):
+    """A FILE and --template together, or an unknown template: exit 2 saying why."""
+    save(small_template("resnet_basic_64"), tmp_path / "g.convcanvas")
+    assert cli_main(["export", str(tmp_path / "g.convcanvas"), "--template", "resnet18"]) == 2
+    assert "either a FILE or --template" in capsys.readouterr().err
+    assert cli_main(["export", "--template", "resnet19"]) == 2
+    assert "unknown template 'resnet19'" in capsys.readouterr().err
+
+
 def test_input_named_in_forward_signature():
     """forward takes the input node's tensor under its sanitised name."""
     g = small_template("resnet_basic_64")
