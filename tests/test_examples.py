@@ -29,3 +29,14 @@ def test_example_weights(name, weights):
 def test_resnet18_example_params():
     """The ResNet-18 example has torchvision's 11,689,512 parameters."""
     assert analyze(fileformat.load(EXAMPLES / "resnet18.json")).totals.params == 11_689_512
+
+
+def test_resnet18_example_uses_torchvisions_module_paths():
+    """The ResNet-18 example's modules sit at torchvision's paths (layer2.0.downsample.0,
+    …), the same as the template's, so torchvision's resnet18 weights load into it."""
+    from engine.codegen.targets import module_targets
+    from engine.templates import build
+
+    targets = module_targets(fileformat.load(EXAMPLES / "resnet18.json"))
+    assert "layer2.0.downsample.0" in targets.values()
+    assert targets == module_targets(build("resnet18"))
