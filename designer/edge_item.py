@@ -98,7 +98,7 @@ class EdgeItem(QGraphicsItem):
         self.theme = theme
         self.label = ""
         self.label_mode = LABEL_MID
-        self._static = QStaticText()
+        self._static: QStaticText | None = None  # made on the first paint of a label
         self._label_w = 0.0
         self._path = QPainterPath()
         self._shape = QPainterPath()
@@ -120,17 +120,27 @@ class EdgeItem(QGraphicsItem):
         """Show ``text`` in the middle (LABEL_MID), after the source (LABEL_SOURCE) or not."""
         if text == self.label and mode == self.label_mode:
             return
+        width = self.theme.small_metrics.horizontalAdvance(text)
+        same_box = (
+            mode == self.label_mode and width == self._label_w and bool(text) == bool(self.label)
+        )
         self.label = text
         self.label_mode = mode
-        self._static = QStaticText(text)
-        self._static.setTextFormat(_PLAIN)
-        self._label_w = self.theme.small_metrics.horizontalAdvance(text)
+        self._static = None  # laid out when painted (most edges of a big design are off screen)
+        if same_box:
+            # Same size (e.g. 64×40×40 → 64×32×32, digits are equally wide): the label box
+            # and the bounds stay; only the text is drawn anew.
+            if not self._label_rect.isNull():  # (a hidden label has nothing to repaint)
+                self.update(self._label_rect)
+            return
+        self._label_w = width
         self.prepareGeometryChange()
         self._place_label()
 
     def set_theme(self, theme: Theme) -> None:
         """Repaint with another theme."""
         self.theme = theme
+        self._static = None
         self._label_w = theme.small_metrics.horizontalAdvance(self.label)
         self.prepareGeometryChange()
         self._place_label()
@@ -238,6 +248,9 @@ class EdgeItem(QGraphicsItem):
         painter.drawRoundedRect(self._label_rect, 4, 4)
         painter.setPen(t.text_muted)
         painter.setFont(t.small_font)
+        if self._static is None:
+            self._static = QStaticText(self.label)
+            self._static.setTextFormat(_PLAIN)
         painter.drawStaticText(
             QPointF(self._label_rect.x() + 3, self._label_rect.y() + 1), self._static
         )

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import shiboken6
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QElapsedTimer, QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QColor, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -53,6 +53,7 @@ TINT_NONE, TINT_SPARSITY, TINT_RF = "none", "sparsity", "rf"
 TINT_MAP = "viridis"
 STAGE_MS = 2  # pause between the stages of showing a result
 STAGE_POLL_MS = 20  # how often the staged build looks whether pyqtgraph is imported
+QUIET_MS = 400  # the staged build waits until the design has not changed for this long
 STALE_OPACITY = 0.35  # of the views while they show maps of an older graph
 
 
@@ -646,7 +647,12 @@ class InsideHost(QWidget):
         window.installEventFilter(self._drop_filter)
         self._views: dict = {}  # views made so far by the staged build
         self._importer: threading.Thread | None = None
+        self._edited = QElapsedTimer()  # since the last edit (invalid: none yet)
+        self._watched: list = []  # documents whose edits postpone the staged build
         if delay_ms >= 0:
+            self._watch_edits(getattr(window, "doc", None))
+            if hasattr(window, "current_design_changed"):
+                window.current_design_changed.connect(self._on_design_changed)
             QTimer.singleShot(delay_ms, self, self.build_in_stages)
 
     def build_in_stages(self) -> None:
@@ -655,6 +661,10 @@ class InsideHost(QWidget):
         then each view is made in its own turn of the event loop, then the panel (an edit
         in between waits for one piece, never for the whole ~0.3 s build)."""
         if self.panel is not None:
+            return
+        wait = self.quiet_left()
+        if wait > 0:  # the user is editing: build in the next pause, not in between edits
+            QTimer.singleShot(wait, self, self.build_in_stages)
             return
         if self._importer is None and "pyqtgraph" not in sys.modules:
             self._importer = threading.Thread(
@@ -671,6 +681,30 @@ class InsideHost(QWidget):
                 QTimer.singleShot(0, self, self.build_in_stages)
                 return
         self.ensure_panel()
+
+    def quiet_left(self) -> int:
+        """Milliseconds until the design has been left alone for :data:`QUIET_MS` (0: now).
+
+        Importing pyqtgraph in its thread slows the window's thread (both want the
+        interpreter), and each view takes tens of milliseconds to make: an edit that came
+        in meanwhile would wait for them. So the staged build runs in pauses between edits.
+        """
+        if not self._edited.isValid():
+            return 0
+        return max(0, QUIET_MS - int(self._edited.elapsed()))
+
+    def _watch_edits(self, doc) -> None:
+        if doc is None or self.panel is not None or any(d is doc for d in self._watched):
+            return
+        self._watched.append(doc)
+        for sig in (doc.analysis_changed, doc.nodes_moved, doc.graph_reset):
+            sig.connect(self._on_edited)
+
+    def _on_design_changed(self, tab) -> None:
+        self._watch_edits(getattr(tab, "doc", None))  # (an edit in another tab counts too)
+
+    def _on_edited(self, *_args) -> None:
+        self._edited.start()
 
     def _open_dropped(self, path: str) -> None:
         """An image dropped on the window: open it in the panel (built if need be)."""
