@@ -18,7 +18,7 @@ from designer.document import Document
 from designer.scene import GraphScene
 from engine.runtime.features import run_features
 from engine.templates import build
-from widgets.inside_panel import InsidePanel, install_inside
+from widgets.inside_panel import QUIET_MS, InsidePanel, install_inside
 from widgets.rf_view import strongest_box
 from widgets.run_controller import RunController
 
@@ -339,6 +339,19 @@ def test_install_adds_actions_without_building_panel(hosted):
     menus = [m.title() for m in window.menuBar().findChildren(QMenu)]
     assert "&Run" in menus
     assert host.panel is None and window.tabs.count() == 1
+
+
+def test_feature_views_wait_for_a_pause_in_editing(qtbot, hosted):
+    """A build stage due just after an edit makes nothing (no import thread, no view): the
+    views come once the design has been left alone, so their build never lands in an edit."""
+    window, host = hosted
+    doc = window.doc
+    doc.undo_stack.push(SetParamCommand(doc, "input", "height", 40))
+    host.build_in_stages()
+    assert host._importer is None and host._views == {} and host.panel is None
+    assert 0 < host.quiet_left() <= QUIET_MS
+    qtbot.waitUntil(lambda: host.panel is not None, timeout=TIMEOUT)
+    assert host.quiet_left() == 0
 
 
 def test_run_action_builds_panel_and_runs_once(qtbot, hosted):

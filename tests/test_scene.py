@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from canvas_helpers import chain_model
-from PySide6.QtCore import QPointF
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QPointF, QRectF
+from PySide6.QtGui import QColor, QImage, QPainter
 
 from designer.commands import AddNodeCommand, ConnectCommand, RemoveNodesCommand, SetParamCommand
 from designer.document import Document
-from designer.edge_item import LABEL_MID, LABEL_NONE
+from designer.edge_item import LABEL_MID, LABEL_NONE, EdgeItem
 from designer.node_item import NodeItem
 from designer.scene import GraphScene
 from designer.theme import Theme
@@ -100,6 +100,53 @@ def test_edge_label_is_source_shape_once_per_fan_out(qtbot):
     assert sorted(e.label_mode for e in fan) == [LABEL_NONE] * 3 + [LABEL_MID]
     shown = next(e for e in fan if e.label_mode == LABEL_MID)
     assert abs(shown.p1.y() - shown.p0.y()) == min(abs(e.p1.y() - e.p0.y()) for e in fan)
+
+
+def _resnet_scene(blocks: int) -> tuple[Document, GraphScene]:
+    doc = Document(templates.deep_resnet(blocks))
+    return doc, GraphScene(doc)
+
+
+def test_input_size_edit_lays_out_no_edge_label_that_keeps_its_size(qtbot, monkeypatch):
+    """32×32 → 40×40 input on a 501-node ResNet: every label reads ×40×40, none is placed
+    again (same digit count, same box), so the edit costs no label geometry."""
+    doc, scene = _resnet_scene(100)
+    placed = []
+    original = EdgeItem._place_label
+    monkeypatch.setattr(EdgeItem, "_place_label", lambda e: (placed.append(e), original(e)))
+    doc.undo_stack.push(SetParamCommand(doc, "input", "height", 40))
+    doc.undo_stack.push(SetParamCommand(doc, "input", "width", 40))
+    assert {e.label for e in scene.edges.values()} == {"16×40×40"}
+    assert len(scene.edges) == 600 and placed == []
+
+
+def test_edge_label_shorter_after_an_edit_gets_a_narrower_box(qtbot):
+    """16×32×32 → 16×8×8: the label's box shrinks to the new text (and back on undo)."""
+    doc, scene = _resnet_scene(2)
+    e = scene.edge_item("block0_conv1", "block0_relu1", 0)
+    wide = e._label_rect.width()
+    doc.undo_stack.push(SetParamCommand(doc, "input", "height", 8))
+    doc.undo_stack.push(SetParamCommand(doc, "input", "width", 8))
+    assert e.label == "16×8×8"
+    fm = scene.theme.small_metrics
+    assert e._label_rect.width() == fm.horizontalAdvance("16×8×8") + 6 < wide
+    doc.undo_stack.undo()
+    doc.undo_stack.undo()
+    assert e._label_rect.width() == wide
+
+
+def test_edge_label_changed_in_place_paints_its_new_text(qtbot):
+    """After 32 → 40 (same box) the label drawn is 16×40×40, not the old text."""
+    doc, scene = _resnet_scene(2)
+    e = scene.edge_item("block0_conv1", "block0_relu1", 0)
+    image = QImage(200, 200, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    scene.render(painter, QRectF(0, 0, 200, 200), e.sceneBoundingRect())
+    doc.undo_stack.push(SetParamCommand(doc, "input", "height", 40))
+    doc.undo_stack.push(SetParamCommand(doc, "input", "width", 40))
+    scene.render(painter, QRectF(0, 0, 200, 200), e.sceneBoundingRect())
+    painter.end()
+    assert e._static.text() == e.label == "16×40×40"
 
 
 def test_error_node_gets_badge_and_waiting_nodes_are_dimmed(qtbot):

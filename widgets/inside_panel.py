@@ -649,10 +649,10 @@ class InsideHost(QWidget):
         self._importer: threading.Thread | None = None
         self._edited = QElapsedTimer()  # since the last edit (invalid: none yet)
         self._watched: list = []  # documents whose edits postpone the staged build
+        self._watch_edits(getattr(window, "doc", None))
+        if hasattr(window, "current_design_changed"):
+            window.current_design_changed.connect(self._on_design_changed)
         if delay_ms >= 0:
-            self._watch_edits(getattr(window, "doc", None))
-            if hasattr(window, "current_design_changed"):
-                window.current_design_changed.connect(self._on_design_changed)
             QTimer.singleShot(delay_ms, self, self.build_in_stages)
 
     def build_in_stages(self) -> None:
