@@ -54,9 +54,8 @@ def _text_color() -> str:
 
 
 def _plot(title: str, xlabel: str) -> pg.PlotWidget:
-    w = pg.PlotWidget()
+    w = pg.PlotWidget(enableMenu=False)  # (no menus made to be disabled)
     w.setMinimumHeight(70)
-    w.setMenuEnabled(False)
     pi = w.getPlotItem()
     pi.setTitle(title, size="9pt")
     theme_plot(w)

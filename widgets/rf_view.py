@@ -105,9 +105,8 @@ class RFView(QWidget):
         self.analysis = None
         self.box: Box | None = None
         self.hover_box: Box | None = None
-        self.plot = pg.PlotWidget()
+        self.plot = pg.PlotWidget(enableMenu=False)  # (no menus made to be disabled)
         theme_plot(self.plot)
-        self.plot.setMenuEnabled(False)
         self.plot.hideAxis("left")
         self.plot.hideAxis("bottom")
         self.view = self.plot.getViewBox()

@@ -37,9 +37,8 @@ class SparsityPlot(QWidget):
         self.scene = scene
         self.result = None
         self._nodes: list[str] = []
-        self.plot = pg.PlotWidget()
+        self.plot = pg.PlotWidget(enableMenu=False)  # (no menus made to be disabled)
         theme_plot(self.plot)
-        self.plot.setMenuEnabled(False)
         pi = self.plot.getPlotItem()
         pi.setLabel("bottom", "depth (layers from the input)")
         pi.setLabel("left", "zeros in the output (%)")

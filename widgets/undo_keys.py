@@ -13,6 +13,10 @@ from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QLineEdit, QWidget
 
+# Looked up once: the filter sees every event of the application (building a panel sends
+# thousands), and attribute access on PySide enums is slow.
+_SHORTCUT_OVERRIDE = QEvent.Type.ShortcutOverride
+
 
 def _in_window(widget: QWidget, window: QWidget) -> bool:
     """Whether ``widget`` belongs to ``window`` (also in a floating dock of it)."""
@@ -63,7 +67,7 @@ class DocumentUndoKeys(QObject):
         return None
 
     def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt's name
-        if event.type() != QEvent.Type.ShortcutOverride:
+        if event.type() != _SHORTCUT_OVERRIDE:
             return False
         if not isinstance(obj, (QLineEdit, QAbstractSpinBox)):
             return False
