@@ -120,7 +120,7 @@ class EdgeItem(QGraphicsItem):
         """Show ``text`` in the middle (LABEL_MID), after the source (LABEL_SOURCE) or not."""
         if text == self.label and mode == self.label_mode:
             return
-        width = self.theme.small_metrics.horizontalAdvance(text)
+        width = self.theme.small_width(text)
         same_box = (
             mode == self.label_mode and width == self._label_w and bool(text) == bool(self.label)
         )
@@ -141,7 +141,7 @@ class EdgeItem(QGraphicsItem):
         """Repaint with another theme."""
         self.theme = theme
         self._static = None
-        self._label_w = theme.small_metrics.horizontalAdvance(self.label)
+        self._label_w = theme.small_width(self.label)
         self.prepareGeometryChange()
         self._place_label()
 

@@ -275,10 +275,12 @@ class GraphScene(QGraphicsScene):
             params, result = graph.nodes[n]["params"], results.get(n)
             if item.params is params and item.result is result:
                 continue  # shown already (a node's own signal came first)
+            was_bad = item.in_error or item.waiting
             item.set_content(params, result)
             self._relabel(item)
-            for e in item.in_edges.values():
-                e.update()
+            if was_bad or item.in_error or item.waiting:  # its input wires are drawn dashed
+                for e in item.in_edges.values():
+                    e.update()
 
     def _update_rect(self, reset: bool = False) -> None:
         rect = self.items_bounding_rect()

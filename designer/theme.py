@@ -97,6 +97,17 @@ class Theme:
         self.shape_metrics = QFontMetricsF(self.shape_font)
         self.small_metrics = QFontMetricsF(self.small_font)
         self._labels: dict[int, tuple[QFont, QFontMetricsF]] = {}
+        self._small_widths: dict[str, float] = {}
+
+    def small_width(self, text: str) -> float:
+        """The advance of ``text`` in the small font, cached (edge labels repeat a few
+        shapes: an input-size edit relabels hundreds of edges with the same text)."""
+        width = self._small_widths.get(text)
+        if width is None:
+            if len(self._small_widths) > 4096:
+                self._small_widths.clear()
+            width = self._small_widths[text] = self.small_metrics.horizontalAdvance(text)
+        return width
 
     def label_font(self, px: int) -> tuple[QFont, QFontMetricsF]:
         """The zoomed-out label font at ``px`` screen pixels, cached."""
