@@ -170,6 +170,24 @@ def test_error_node_gets_badge_and_waiting_nodes_are_dimmed(qtbot):
     assert conv.shown_text.splitlines()[2] == "4×8×8 108 w"
 
 
+def test_wires_into_a_node_are_repainted_when_it_goes_into_error_and_back(qtbot, monkeypatch):
+    """Kernel 11 puts conv in error: its input wire and the wire into relu (now waiting)
+    are repainted dashed; undo repaints them solid; a fine edit repaints neither."""
+    doc = Document(chain_model())
+    scene = GraphScene(doc)
+    repainted = []
+    monkeypatch.setattr(EdgeItem, "update", lambda e, *a: repainted.append(e.key))
+    doc.undo_stack.push(SetParamCommand(doc, "conv", "kernel_size", 11))
+    assert scene.node_item("conv").in_error and scene.node_item("relu").waiting
+    assert sorted(set(repainted)) == [("conv", "relu", 0), ("input", "conv", 0)]
+    repainted.clear()
+    doc.undo_stack.undo()
+    assert sorted(set(repainted)) == [("conv", "relu", 0), ("input", "conv", 0)]
+    repainted.clear()
+    doc.undo_stack.push(SetParamCommand(doc, "conv", "out_channels", 8))
+    assert ("input", "conv", 0) not in repainted
+
+
 def test_multi_input_node_grows_a_slot_per_connection(qtbot):
     """A concat shows connected slots in port order plus one free slot."""
     m = chain_model()
