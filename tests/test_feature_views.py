@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pyqtgraph as pg
 import pytest
@@ -18,7 +20,7 @@ from widgets.feature_grid import GAP, PAGE_SIZE, FeatureGrid, grid_shape, mosaic
 from widgets.histograms import Histograms
 from widgets.inside_panel import TINT_MAP, rf_tint, sparsity_tint
 from widgets.rf_view import RFView, strongest_box
-from widgets.sparsity_plot import RELU_BRUSH, SparsityPlot
+from widgets.sparsity_plot import MIN_DEPTH_SPAN, RELU_BRUSH, SparsityPlot
 
 
 def model() -> GraphModel:
@@ -251,6 +253,19 @@ def test_sparsity_curves_follow_relu_outputs(qtbot, result):
     lx, ly = plot.line.getData()
     assert list(lx) == [result.depth["r1"]]
     assert ly[0] == pytest.approx(100 * result.stats["r1"].sparsity)
+
+
+def test_sparsity_of_one_node_spans_whole_layers(qtbot, result):
+    """A lone input (File → New) is plotted on a depth axis of whole layers, "1 node"."""
+    one = dataclasses.replace(
+        result, order=["input"], stats={"input": result.stats["input"]}, depth={"input": 0}
+    )
+    plot = SparsityPlot()
+    qtbot.addWidget(plot)
+    plot.set_result(one)
+    lo, hi = plot.plot.getPlotItem().viewRange()[0]
+    assert (lo, hi) == pytest.approx((-0.5, MIN_DEPTH_SPAN + 0.5))
+    assert plot.info.text().startswith("1 node; no ReLU outputs")
 
 
 # --------------------------------------------------------------------------- receptive field

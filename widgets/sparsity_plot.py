@@ -20,6 +20,8 @@ RELU_BRUSH = QColor(214, 39, 40)
 OTHER_BRUSH = QColor(120, 120, 120, 170)
 MEAN_PEN = QColor(31, 119, 180)
 SELECTED_PEN = QColor(255, 160, 0)
+#: The narrowest depth axis (layers): a design of one or two depths is not zoomed onto them.
+MIN_DEPTH_SPAN = 4
 
 
 class SparsityPlot(QWidget):
@@ -133,7 +135,12 @@ class SparsityPlot(QWidget):
         self.line.setData(depth[line_idx], sparsity[line_idx])
         self.mean_curve.setData(depth[line_idx], mean[line_idx])
         self.plot.getPlotItem().setYRange(0, 112, padding=0.02)
-        self.plot.getPlotItem().enableAutoRange(axis="x")
+        item = self.plot.getPlotItem()
+        lo, hi = (float(depth.min()), float(depth.max())) if len(depth) else (0.0, 0.0)
+        if hi - lo < MIN_DEPTH_SPAN:  # one or two depths: whole layers, not a zoom on one
+            item.setXRange(lo - 0.5, lo + MIN_DEPTH_SPAN + 0.5, padding=0)
+        else:
+            item.enableAutoRange(axis="x")
         if len(line_idx):
             lo, hi = float(min(0.0, mean[line_idx].min())), float(mean[line_idx].max())
             self.mean_view.setYRange(lo, hi + 0.15 * (hi - lo if hi > lo else 1.0), padding=0.02)
@@ -141,7 +148,8 @@ class SparsityPlot(QWidget):
             summary = f"ReLU outputs are {avg_relu:.0f}% zeros on average"
         else:
             summary = "no ReLU outputs (no mean curve)"
-        self.info.setText(f"{len(nodes)} nodes; {summary}. Click a point to select its node.")
+        count = f"{len(nodes)} node{'' if len(nodes) == 1 else 's'}"
+        self.info.setText(f"{count}; {summary}. Click a point to select its node.")
         self._sync_views()
 
     def select(self, node: str | None) -> None:

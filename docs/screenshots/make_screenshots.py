@@ -14,18 +14,20 @@ The same shots on a small laptop screen, saved as ``NAME@1366x768.png``:
 
 from __future__ import annotations
 
-import os
 import sys
-import time
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parents[1]))
-os.environ["CONVCANVAS_NO_AUTOSAVE_PROMPT"] = "1"
-os.environ.setdefault("CONVCANVAS_DATA_DIR", "/tmp/ccshots")
-#: The window size (and the screen's, under Xvfb): 1600×1000, or e.g. SHOT_SIZE=1366x768.
-SIZE = tuple(int(v) for v in os.environ.get("SHOT_SIZE", "1600x1000").split("x"))
-SUFFIX = "" if SIZE == (1600, 1000) else f"@{SIZE[0]}x{SIZE[1]}"
+from shots import (
+    app,
+    close,
+    expand_all,
+    expand_to,
+    rerun,
+    save,
+    settle,
+    wait_for,
+    wait_result,
+    window,
+)
 
 DARK = {
     "Window": "#2b2b2b",
@@ -57,54 +59,12 @@ def dark_palette():
     return p
 
 
-def settle(app, seconds: float = 0.3) -> None:
-    """Let timers and paints run for ``seconds``."""
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        app.processEvents()
-        time.sleep(0.01)
-
-
-def wait_result(app, win, timeout: float = 60.0):
-    """Wait until the window's feature views show a run started after this call."""
-    host = win.inside_host
-    panel = host.ensure_panel()
-    seen = []
-    panel.result_shown.connect(seen.append)
-    end = time.monotonic() + timeout
-    while not seen and time.monotonic() < end:
-        app.processEvents()
-        time.sleep(0.01)
-    if not seen:
-        raise RuntimeError("no result: " + panel.status.text())
-    settle(app, 0.4)
-    return panel
-
-
-def new_window(app, dark: bool = False):
-    from widgets.app import create_window
-
-    app.setPalette(dark_palette() if dark else app.style().standardPalette())
-    win = create_window([], autorun=True, live=True)
-    win.ask_save_changes = lambda *a: "discard"
-    win.resize(*SIZE)
-    win.show()
-    panel = wait_result(app, win)  # the start-up run on the sample photo
+def new_window(qapp, dark: bool = False):
+    """A main window at the shot size, its start-up run on the sample photo shown."""
+    qapp.setPalette(dark_palette() if dark else qapp.style().standardPalette())
+    win = window(qapp, autorun=True)
+    panel = wait_result(qapp, win)  # the start-up run on the sample photo
     return win, panel
-
-
-def rerun(app, win):
-    """Run the current design and wait for its maps."""
-    panel = win.inside_host.ensure_panel()
-    seen = []
-    panel.result_shown.connect(seen.append)
-    panel.run()
-    end = time.monotonic() + 60
-    while not seen and time.monotonic() < end:
-        app.processEvents()
-        time.sleep(0.01)
-    settle(app, 0.4)
-    return panel
 
 
 def shot_main(app, dark=False):
@@ -130,18 +90,35 @@ def shot_error(app):
 
 
 def shot_big(app, template="googlenet", node="inception4a_branch2_1_conv", detail=False):
+    from engine.blocks import block_of, members
+
     win, panel = new_window(app)
     win.load_template(template)
     rerun(app, win)
+    # Templates open with their blocks collapsed: open the one holding ``node`` (all of
+    # its inner blocks too, for the whole module).
+    block = block_of(win.doc.model, node)
+    if detail:
+        expand_to(app, win, [node])
+    else:
+        block = block.split(".")[0]
+        expand_all(app, win, under=block)
     win.inside_host.panel.tint_box.setCurrentIndex(1)  # nodes coloured by sparsity
     win.scene.select_nodes([node])
     settle(app, 0.3)
-    # Fit to view shows its start at 35 % (the overview the rest); at 30 % the modules
-    # and their branches read as a network, at 90 % every label reads.
+    # At 50 % the opened module's four branches read among the collapsed ones; at 90 %
+    # every label reads.
     win.view.fit_to_view()
     settle(app, 0.2)
-    win.view.zoom_by((0.9 if detail else 0.3) / win.view.zoom(), anchor_under_mouse=False)
-    win.view.centerOn(win.scene.node_item(node))
+    win.view.zoom_by((0.9 if detail else 0.5) / win.view.zoom(), anchor_under_mouse=False)
+    # The opened block in the middle (its frame title shows); the node in the middle of
+    # its row.
+    rect = None
+    for n in members(win.doc.model, block):
+        r = win.scene.node_item(n).sceneBoundingRect()
+        rect = r if rect is None else rect.united(r)
+    x = win.scene.node_item(node).sceneBoundingRect().center().x()
+    win.view.centerOn(x if detail else rect.center().x(), rect.center().y())
     settle(app, 0.5)
     return win
 
@@ -149,6 +126,8 @@ def shot_big(app, template="googlenet", node="inception4a_branch2_1_conv", detai
 def shot_first_steps(app):
     win, panel = new_window(app)
     win.new_design()
+    panel = win.inside_host.ensure_panel()  # the new tab's views: wait for its first run
+    wait_for(app, lambda: panel.result is not None and not panel.controller.busy, 90)
     settle(app, 0.5)
     return win
 
@@ -193,6 +172,7 @@ def _resnet18(app):
     win, panel = new_window(app)
     win.load_template("resnet18")
     panel = rerun(app, win)
+    expand_to(app, win, ["layer1_0_relu"])
     win.scene.select_nodes(["layer1_0_relu"])
     settle(app, 0.5)
     return win, panel
@@ -237,22 +217,14 @@ SHOTS = {
 
 
 def main(names: list[str]) -> int:
-    from PySide6.QtWidgets import QApplication
-
-    app = QApplication([sys.argv[0]])
-    app.setStyle("Fusion")
+    qapp = app()
     for name in names or list(SHOTS):
-        widget = SHOTS[name](app)
-        out = HERE / f"{name}{SUFFIX}.png"
-        widget.grab().save(str(out))
-        print("saved", out.relative_to(HERE.parents[1]), widget.width(), "×", widget.height())
+        widget = SHOTS[name](qapp)
+        save(widget, name)
         win = widget.window()
         if not hasattr(win, "inside_host"):  # a dialog: its main window is its parent
             win = win.parent()
-        win.inside_host.ensure_panel().controller.close()
-        win.close()
-        win.deleteLater()
-        settle(app, 0.1)
+        close(qapp, win)
     return 0
 
 
