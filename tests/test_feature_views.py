@@ -137,6 +137,23 @@ def test_grid_shows_localised_node_with_its_value_range(grid, result):
     assert grid.levels == (float(result.maps["r1"].min()), float(result.maps["r1"].max()))
 
 
+def test_grid_smaller_than_its_pixels_shows_their_mean(grid, result, qtbot):
+    """A mosaic shown smaller than its pixels averages them (no aliasing into stripes)."""
+    stripes = np.zeros((10, 120, 120), np.float32)
+    stripes[:, :, ::2] = 1.0  # every other column: mid-level on average
+    grid.set_result(dataclasses.replace(result, maps={**result.maps, "r1": stripes}))
+    grid.resize(260, 260)  # each 120-pixel tile is ~40 screen pixels wide
+    qtbot.wait(50)
+    img = grid.plot.grab().toImage()
+    centre = grid.plot.mapFromScene(grid.image.mapToScene(QPointF(60, 60)))  # tile 0's
+    greens = [
+        img.pixelColor(centre.x() + dx, centre.y() + dy).green()
+        for dx in range(-5, 6)
+        for dy in range(-5, 6)
+    ]
+    assert np.std(greens) < 60  # one column in two sampled: about 115
+
+
 def test_grid_per_channel_levels_are_unit(grid, result):
     """With per-channel scaling the colour scale runs 0 to 1."""
     grid.set_result(result)

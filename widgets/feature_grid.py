@@ -145,7 +145,7 @@ class FeatureGrid(QWidget):
         self.view.invertY(True)
         self.plot.hideAxis("left")
         self.plot.hideAxis("bottom")
-        self.image = pg.ImageItem(axisOrder="row-major")
+        self.image = pg.ImageItem(axisOrder="row-major", autoDownsample=True)
         self.plot.addItem(self.image)
         self.cmap = pg.colormap.get(COLORMAP)
         self.image.setColorMap(self.cmap)
