@@ -49,6 +49,9 @@ def main() -> None:
         for p in (panel.loss_plot, panel.acc_plot, panel.sparsity_plot)
     ]
     out["train_dock"] = [win.train_host.dock.width(), win.train_host.dock.height()]
+    scroll = win.train_host.dock.widget()
+    out["train_scroll"] = [panel.height(), scroll.viewport().height()]
+    out["train_min"] = panel.minimumSizeHint().height()
     win.inside_dock.raise_()
     settle()
     measure("inside_raised")

@@ -210,10 +210,8 @@ def test_a_click_on_a_connected_input_port_keeps_the_wire(qtbot):
 
 
 # ---------------------------------------------------------------- 4. docks and the screen
-@pytest.mark.parametrize("size", [(1366, 768), (1600, 1000)])
-def test_the_train_dock_fits_the_screen_and_closes_cleanly(size, tmp_path):
-    """Train dock on a 1366×768 / 1600×1000 screen: the window stays on screen, the feature
-    views keep their size, the plot titles fit, and closing restores the layout."""
+def probe_layout(size: tuple[int, int], tmp_path) -> dict:
+    """tests/layout_probe.py's sizes on an offscreen screen of ``size``."""
     w, h = size
     conf = tmp_path / "screen.json"
     conf.write_text(
@@ -228,7 +226,15 @@ def test_the_train_dock_fits_the_screen_and_closes_cleanly(size, tmp_path):
         env=env,
         timeout=120,
     )
-    out = json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1600, 1000)])
+def test_the_train_dock_fits_the_screen_and_closes_cleanly(size, tmp_path):
+    """Train dock on a 1366×768 / 1600×1000 screen: the window stays on screen, the feature
+    views keep their size, the plot titles fit, and closing restores the layout."""
+    w, h = size
+    out = probe_layout(size, tmp_path)
     assert out["screen"] == [w, h]
     for key in ("before", "train", "inside_raised", "closed"):
         fw, fh = out[key]["window"]
@@ -240,6 +246,16 @@ def test_the_train_dock_fits_the_screen_and_closes_cleanly(size, tmp_path):
     assert out["closed"]["window"] == out["before"]["window"]
     (cw, ch), (bw, bh) = out["closed"]["inside"], out["before"]["inside"]
     assert cw == bw and abs(ch - bh) <= 2  # the layout comes back (Qt may round a pixel)
+
+
+@pytest.mark.parametrize("size", [(1366, 768), (1600, 1000)])
+def test_the_train_panel_fits_its_dock_without_scrolling(size, tmp_path):
+    """Run → Train… on a 1366×768 / 1600×1000 screen: the dock is taller than the panel's
+    minimum, so the panel takes the dock's height and its plots show whole (no scroll)."""
+    out = probe_layout(size, tmp_path)
+    panel_h, viewport_h = out["train_scroll"]
+    assert viewport_h >= out["train_min"]
+    assert panel_h == viewport_h
 
 
 # ---------------------------------------------------------------- 7. training in the window

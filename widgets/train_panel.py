@@ -237,6 +237,12 @@ class TrainPanel(QWidget):
         c.cancelled.connect(self._on_cancelled)
 
     # ------------------------------------------------------------------ layout
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt's name
+        """None: the wrapped status line would make the dock's scroll area size the panel
+        to its preferred height (plots cut off below a scroll bar); it takes the dock's
+        height instead, down to its minimum."""
+        return -1
+
     def _build(self) -> None:
         import pyqtgraph as pg
 

@@ -9,8 +9,9 @@ and the same shots on a small laptop screen, saved as ``NAME@1366x768.png``:
         .venv/bin/python docs/screenshots/make_block_screenshots.py
 
 or only some of them: ``... make_block_screenshots.py blocks_expanded``. Each shot opens a
-main window the size of the screen (no worker run), loads a template, arranges its blocks
-and grabs the window: ``blocks_resnet50`` and ``blocks_googlenet`` (collapsed, fit to
+main window the size of the screen as ``python main.py`` does (the sample photo runs at
+start), loads a template, waits for its feature maps, arranges its blocks and grabs the
+window: ``blocks_resnet50`` and ``blocks_googlenet`` (collapsed, fit to
 view), ``blocks_expanded`` (one bottleneck of ResNet-50 expanded and selected in its frame)
 and ``blocks_palette`` (the palette's Blocks group and the parameters asked when placing a
 bottleneck).
@@ -20,14 +21,16 @@ from __future__ import annotations
 
 import sys
 
-from shots import app, close, save, settle, window
+from shots import app, close, rerun, save, settle, wait_result, window
 
 
-def template_window(qapp, template: str):
-    """A window on ``template``, fit to view."""
-    win = window(qapp)
-    win.load_template(template)
-    settle(qapp)
+def template_window(qapp, template: str | None):
+    """A window on ``template`` (``None``: the start design), its maps shown, fit to view."""
+    win = window(qapp, autorun=True)
+    wait_result(qapp, win)  # the start-up run
+    if template is not None:
+        win.load_template(template)  # in a new tab
+        rerun(qapp, win)
     win.view.fit_to_view()
     settle(qapp, 0.5)
     return win
@@ -54,7 +57,7 @@ def shot_palette(qapp):
     from engine.blocks import BUILTIN_TYPES
     from widgets.block_dialogs import PlaceBlockDialog
 
-    win = template_window(qapp, "inception3a_reduced")
+    win = template_window(qapp, None)  # Inception 3a with 1×1 reductions
     p = win.palette_panel
     item = p.block_item_for("bottleneck")
     p.tree.scrollToItem(item)

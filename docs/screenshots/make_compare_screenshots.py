@@ -12,29 +12,31 @@ and the same shots on a small laptop screen, saved as ``NAME@1366x768.png``:
 GoogLeNet's: the totals with their change against the naive block, per-branch bars),
 ``compare_resnet`` (the basic block at 256 channels against the bottleneck, per-layer
 bars) and ``tabs_variant`` (the main window with the three ResNet blocks in tabs and a
-variant of the bottleneck being edited). Each opens a main window the size of the screen
-without a worker run; the compare view is grabbed at the size it opens at.
+variant of the bottleneck being edited). Each opens a main window the size of the screen as
+``python main.py`` does; the compare view is grabbed at the size it opens at.
 """
 
 from __future__ import annotations
 
 import sys
 
-from shots import app, close, save, settle, window
+from shots import app, close, rerun, save, settle, wait_result, window
 
 
 def main() -> int:
     from designer.commands import SetParamCommand
 
     qapp = app()
-    win = window(qapp)
+    win = window(qapp, autorun=True)
+    wait_result(qapp, win)  # the start-up run
     view = win.open_comparison("inception")
     settle(qapp, 0.8)
     save(view, "compare_inception")
     view.close()
     close(qapp, win)
 
-    win = window(qapp)
+    win = window(qapp, autorun=True)
+    wait_result(qapp, win)
     win.open_comparison("resnet")
     tabs = win.tabs_list()
     basic256 = next(t for t in tabs if t.doc.model.name.startswith("ResNet basic block (256"))
@@ -48,7 +50,7 @@ def main() -> int:
     doc = variant.doc
     doc.undo_stack.push(SetParamCommand(doc, "conv1", "out_channels", 32))
     doc.undo_stack.push(SetParamCommand(doc, "conv2", "out_channels", 32))
-    settle(qapp, 0.3)
+    rerun(qapp, win)  # the variant's own feature maps
     win.view.fit_to_view()
     view.hide()
     settle(qapp, 0.5)
