@@ -11,6 +11,8 @@ puts everything back, and expanding moves the rest aside in order without scramb
 
 from __future__ import annotations
 
+import math
+
 import networkx as nx
 
 from engine.blocks.hierarchy import block_of, is_under, records
@@ -24,6 +26,7 @@ BLOCK_H = 128.0  # a collapsed block's card
 ROW_GAP = 110.0  # between wrapped rows (room for frame titles)
 FRAME_PAD = 36.0  # an expanded block's frame around its members (title above)
 LONG_GROUP = 16  # columns: an expanded block wider than this may wrap
+EVERY_WIDTH = 400  # columns: up to this many, every row width is tried
 COMFORT = 1.0  # a zoom at which every label reads well: more rows gain nothing
 
 
@@ -114,17 +117,35 @@ def wrapped_layout(
         cs = [cols[u] for u in members if u in cols]
         if cs:
             spans.append((min(cs), max(cs)))
-    best, best_pos, seen = -1.0, pos, set()
-    for per_row in range(n_cols, 0, -1):
+    top = [math.inf] * n_cols  # each column's extent: a row's is its columns' union
+    bottom = [-math.inf] * n_cols
+    for u, (_, y) in pos.items():
+        c = cols[u]
+        top[c] = min(top[c], y)
+        bottom[c] = max(bottom[c], y + heights.get(u, NODE_H))
+    best, best_starts, seen = -1.0, (0,), set()
+    if n_cols <= EVERY_WIDTH:  # every row width: a short last row may gain most
+        widths = list(range(n_cols, 0, -1))
+    else:  # each row count once (about 2·√columns widths; linear time per width)
+        widths = sorted({math.ceil(n_cols / r) for r in range(1, n_cols + 1)}, reverse=True)
+    for per_row in widths:
         starts = _row_starts(n_cols, per_row, spans)
         if starts in seen:
             continue
         seen.add(starts)
-        placed, width, height = _rows(pos, cols, starts, heights)
+        width, height, _ = _extent(starts, n_cols, top, bottom)
         zoom = min(aspect[0] / (width + 2 * FRAME_PAD), aspect[1] / (height + 2 * FRAME_PAD))
         if min(zoom, COMFORT) > best + 1e-9:
-            best, best_pos = min(zoom, COMFORT), placed
-    return best_pos
+            best, best_starts = min(zoom, COMFORT), starts
+    _, _, offsets = _extent(best_starts, n_cols, top, bottom)
+    row_of = [0] * n_cols
+    for r, a in enumerate(best_starts):
+        for c in range(a, best_starts[r + 1] if r + 1 < len(best_starts) else n_cols):
+            row_of[c] = r
+    return {
+        u: ((cols[u] - best_starts[row_of[cols[u]]]) * X_GAP, y + offsets[row_of[cols[u]]])
+        for u, (_, y) in pos.items()
+    }
 
 
 def _row_starts(n_cols: int, per_row: int, spans: list[tuple[int, int]]) -> tuple[int, ...]:
@@ -148,34 +169,19 @@ def _row_starts(n_cols: int, per_row: int, spans: list[tuple[int, int]]) -> tupl
     return tuple(starts)
 
 
-def _rows(
-    pos: dict, cols: dict, starts: tuple[int, ...], heights: dict
-) -> tuple[dict[str, tuple[float, float]], float, float]:
-    """Columns cut at ``starts``; each row as tall as its own content. Returns the
-    positions, the width and the height of the whole."""
-    row_of = {}
+def _extent(
+    starts: tuple[int, ...], n_cols: int, top: list[float], bottom: list[float]
+) -> tuple[float, float, list[float]]:
+    """The width and height of the columns cut into rows at ``starts`` (each row as
+    tall as its own columns), and each row's vertical offset."""
+    offsets, y0, widest = [], 0.0, 0
     for r, a in enumerate(starts):
-        b = starts[r + 1] if r + 1 < len(starts) else max(cols.values()) + 1
-        for c in range(a, b):
-            row_of[c] = r
-    top: dict[int, float] = {}
-    bottom: dict[int, float] = {}
-    for u, (_, y) in pos.items():
-        r = row_of[cols[u]]
-        top[r] = min(top.get(r, y), y)
-        bottom[r] = max(bottom.get(r, y), y + heights.get(u, NODE_H))
-    offset, y0 = {}, 0.0
-    for r in sorted(top):
-        offset[r] = y0 - top[r]
-        y0 += bottom[r] - top[r] + ROW_GAP
-    placed = {}
-    widest = 0
-    for u, (_, y) in pos.items():
-        r = row_of[cols[u]]
-        k = cols[u] - starts[r]
-        widest = max(widest, k)
-        placed[u] = (k * X_GAP, y + offset[r])
-    return placed, widest * X_GAP + NODE_W, y0 - ROW_GAP
+        b = starts[r + 1] if r + 1 < len(starts) else n_cols
+        widest = max(widest, b - a)
+        t, bt = min(top[a:b]), max(bottom[a:b])
+        offsets.append(y0 - t)
+        y0 += bt - t + ROW_GAP
+    return (widest - 1) * X_GAP + NODE_W, y0 - ROW_GAP, offsets
 
 
 def expanded_groups(model: GraphModel) -> list[list[str]]:
