@@ -128,3 +128,34 @@ def test_feature_grid_and_image_panel_show_file_names_as_text(qtbot, tmp_path):
     panel.set_image(image, emit=False)
     assert leaks(grid) == [] and leaks(panel) == []
     assert "&lt;img src=zz.png&gt;" in grid.weights_label.text()
+
+
+def test_train_panel_shows_names_as_text(win, tmp_path, qtbot):
+    """Train on a design and a data folder named with HTML: the panel's refusal, its
+    status and every tooltip show the names as typed."""
+    hostile(win, tmp_path)
+    panel = win.train_host.show_panel()
+    folder = tmp_path / PAYLOAD.replace("/", "_")
+    folder.mkdir()
+    panel.folder_edit.setText(str(folder))
+    panel.data_box.setCurrentIndex(1)
+    assert not panel.start()  # no class subfolders: refused, naming the folder
+    assert PAYLOAD.replace("/", "_") in panel.status.text()
+    found = leaks(panel)
+    assert found == [], "\n".join(found)
+
+
+def test_import_dialog_shows_names_as_text(qtbot, tmp_path):
+    """The Import dialog with a source file named with HTML that cannot be read: its
+    message and labels show the name as typed."""
+    from widgets.import_dialog import ImportDialog
+
+    dlg = ImportDialog()
+    qtbot.addWidget(dlg)
+    source = tmp_path / f"{PAYLOAD.replace('/', '_')}.py"
+    dlg.set_source(str(source), "Net")
+    dlg.start()
+    qtbot.waitUntil(lambda: not dlg.running, timeout=60_000)
+    assert not dlg.message.isHidden() and "zz.png" in dlg.message.text()
+    found = leaks(dlg)
+    assert found == [], "\n".join(found)
