@@ -113,6 +113,26 @@ def test_thousand_nested_block_paths_are_refused(tmp_path, capsys, command):
     assert not (tmp_path / "m.py").exists()
 
 
+def test_thousand_nested_block_paths_are_refused_by_the_editor(win, tmp_path):
+    """File → Open on 1,000 nested block records: a message naming the depth; the open
+    design, its tab and its undo history stay as they were."""
+    doc = base_doc()
+    paths = [".".join(["a"] * (i + 1)) for i in range(1000)]
+    doc["blocks"] = [{"path": p, "name": "a"} for p in paths]
+    doc["nodes"][1]["scope"] = paths[-1]
+    shown = []
+    win.show_error = lambda _parent, title, text: shown.append((title, text))
+    before = (win.tabs_list(), win.doc.model.name, len(win.doc.model), win.doc.undo_stack.count())
+    assert not win.open_file(write(tmp_path / "deep.json", doc))
+    assert len(shown) == 1 and shown[0][0] == "Cannot open design"
+    assert (
+        f"blocks nest {MAX_BLOCK_DEPTH + 1} levels deep; at most {MAX_BLOCK_DEPTH}" in shown[0][1]
+    )
+    assert "deep.json" in shown[0][1]
+    after = (win.tabs_list(), win.doc.model.name, len(win.doc.model), win.doc.undo_stack.count())
+    assert after == before
+
+
 def test_thirty_nested_blocks_open_in_the_editor_quickly(win, tmp_path):
     """30 nested blocks (2**30 work before): the editor opens the file in < 10 s."""
     doc = base_doc()
