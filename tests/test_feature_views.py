@@ -285,6 +285,19 @@ def test_sparsity_of_one_node_spans_whole_layers(qtbot, result):
     assert plot.info.text().startswith("1 node; no ReLU outputs")
 
 
+def test_sparsity_axis_titles_fit_a_small_plot(qtbot, result):
+    """At 1366×768 (a 280×230 plot) both axis titles fit their axes' height whole."""
+    plot = SparsityPlot()
+    qtbot.addWidget(plot)
+    plot.resize(280, 230)
+    plot.show()
+    plot.set_result(result)
+    qtbot.wait(50)
+    for side in ("left", "right"):
+        axis = plot.plot.getPlotItem().getAxis(side)
+        assert axis.label.boundingRect().width() <= axis.height(), side
+
+
 # --------------------------------------------------------------------------- receptive field
 def test_rf_view_box_equals_result_box(qtbot, result):
     """The solid box is the engine's box, in original-image pixels."""

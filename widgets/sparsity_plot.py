@@ -43,7 +43,7 @@ class SparsityPlot(QWidget):
         theme_plot(self.plot)
         pi = self.plot.getPlotItem()
         pi.setLabel("bottom", "depth (layers from the input)")
-        pi.setLabel("left", "zeros in the output (%)")
+        pi.setLabel("left", "zeros (%)")  # short: whole on a 1366×768 screen
         pi.showGrid(x=True, y=True, alpha=0.2)
         self.line = pi.plot([], [], pen=pg.mkPen((214, 39, 40, 110), width=1.5))
         self._relu_brush = pg.mkBrush(RELU_BRUSH)

@@ -10,7 +10,8 @@ and the same shots on a small laptop screen, saved as ``NAME@1366x768.png``:
 
 ``import_dialog``: File → Import PyTorch Model… importing ``examples/small_net.py``
 (busy bar and Cancel while ``main.py import`` runs in its process). ``import_smallnet``:
-the imported design in a new tab, its maps computed with the imported weights.
+the imported design in a new tab (its last block opened at its last ReLU), its maps
+computed with the imported weights.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import sys
 
 from make_screenshots import new_window
-from shots import ROOT, app, close, rerun, save, settle, wait_for
+from shots import ROOT, app, close, expand_to, rerun, save, settle, wait_for
 
 
 def main() -> int:
@@ -38,8 +39,12 @@ def main() -> int:
         return 1
     settle(qapp, 0.5)
     rerun(qapp, win)
+    # Its submodules came in as blocks: open the last one at its last ReLU.
+    model = win.doc.model
+    relu = [n for n in win.doc.analysis.order if model.node_type(n) == "relu"][-1]
+    expand_to(qapp, win, [relu])
     win.view.fit_to_view()
-    win.scene.select_nodes(["relu_3"])
+    win.scene.select_nodes([relu])
     settle(qapp, 0.6)
     save(win, "import_smallnet")
     close(qapp, win)

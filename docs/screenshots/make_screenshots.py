@@ -104,21 +104,22 @@ def shot_big(app, template="googlenet", node="inception4a_branch2_1_conv", detai
         block = block.split(".")[0]
         expand_all(app, win, under=block)
     win.inside_host.panel.tint_box.setCurrentIndex(1)  # nodes coloured by sparsity
-    win.scene.select_nodes([node])
-    settle(app, 0.3)
-    # At 50 % the opened module's four branches read among the collapsed ones; at 90 %
-    # every label reads.
-    win.view.fit_to_view()
-    settle(app, 0.2)
-    win.view.zoom_by((0.9 if detail else 0.5) / win.view.zoom(), anchor_under_mouse=False)
-    # The opened block in the middle (its frame title shows); the node in the middle of
-    # its row.
-    rect = None
-    for n in members(win.doc.model, block):
-        r = win.scene.node_item(n).sceneBoundingRect()
-        rect = r if rect is None else rect.united(r)
-    x = win.scene.node_item(node).sceneBoundingRect().center().x()
-    win.view.centerOn(x if detail else rect.center().x(), rect.center().y())
+    if detail:  # at 90 % every label reads: the node in the middle, its block's rows shown
+        win.scene.select_nodes([node])
+        settle(app, 0.3)
+        win.view.fit_to_view()
+        settle(app, 0.2)
+        win.view.zoom_by(0.9 / win.view.zoom(), anchor_under_mouse=False)
+        rect = None
+        for n in members(win.doc.model, block):
+            r = win.scene.node_item(n).sceneBoundingRect()
+            rect = r if rect is None else rect.united(r)
+        x = win.scene.node_item(node).sceneBoundingRect().center().x()
+        win.view.centerOn(x, rect.center().y())
+    else:  # the opened module fit to the view (Shift+F on its nodes), then the node
+        win.scene.select_nodes(members(win.doc.model, block))
+        win.view.fit_selection()
+        win.scene.select_nodes([node])
     settle(app, 0.5)
     return win
 
