@@ -21,6 +21,7 @@ from pathlib import Path
 from PySide6.QtCore import QProcess, QStringListModel, Qt, QTimer, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QCompleter,
     QDialog,
@@ -161,6 +162,7 @@ class ImportDialog(QDialog):
         self._source = ""
         self._cancelling = False
         self._build()
+        self._update_size_fields()
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
@@ -193,6 +195,7 @@ class ImportDialog(QDialog):
         self.name_combo.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.name_combo.lineEdit().setPlaceholderText("class or zero-argument function")
         self.size_boxes = []
+        self._size_marks: list[QLabel] = []
         size_row = QHBoxLayout()
         size_row.setContentsMargins(0, 0, 0, 0)
         fields = (("C", 3, 1 << 20), ("H", 224, 1 << 16), ("W", 224, 1 << 16))
@@ -204,8 +207,20 @@ class ImportDialog(QDialog):
             box.setToolTip({"C": "channels", "H": "height", "W": "width"}[label])
             self.size_boxes.append(box)
             if i:
-                size_row.addWidget(QLabel("×", self))
+                mark = QLabel("×", self)
+                self._size_marks.append(mark)
+                size_row.addWidget(mark)
             size_row.addWidget(box)
+        # An ONNX file declares its input size: taken from it unless the user gives one
+        # (needed when the file leaves C, H or W open).
+        self.size_from_file = QCheckBox("from the file", self)
+        self.size_from_file.setChecked(True)
+        self.size_from_file.setToolTip(
+            "Use the input size the ONNX file declares; untick to give it (the file may "
+            "leave it open)"
+        )
+        self.size_from_file.toggled.connect(self._update_size_fields)
+        size_row.addWidget(self.size_from_file)
         size_row.addStretch(1)
         self.completer = QCompleter(QStringListModel([], self), self)
         self.completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
@@ -297,6 +312,31 @@ class ImportDialog(QDialog):
         self.name_combo.clear()
         self.name_combo.addItems(names)
         self.name_combo.setCurrentText(names[0] if names else "")
+        self._update_size_fields()
+
+    @property
+    def is_onnx(self) -> bool:
+        """Whether the source is an ONNX file."""
+        return not self.from_timm and self.source_edit.text().strip().lower().endswith(".onnx")
+
+    def size_given(self) -> bool:
+        """Whether the import passes the size fields as ``--input`` (not for an ONNX file
+        whose own input size is used)."""
+        return not (self.is_onnx and self.size_from_file.isChecked())
+
+    def _update_size_fields(self, *_args) -> None:
+        self.size_from_file.setVisible(self.is_onnx)
+        if not self.from_timm:  # an ONNX file holds one model: no name to give
+            self.name_combo.setEnabled(not self.is_onnx)
+            self.name_combo.lineEdit().setPlaceholderText(
+                "not needed for an ONNX file" if self.is_onnx else "class or zero-argument function"
+            )
+        busy = getattr(self, "process", None) is not None and self.running
+        for box in self.size_boxes:  # hidden while the file's own size is used
+            box.setEnabled(self.size_given() and not busy)
+            box.setVisible(self.size_given())
+        for mark in self._size_marks:
+            mark.setVisible(self.size_given())
 
     @property
     def from_timm(self) -> bool:
@@ -310,6 +350,7 @@ class ImportDialog(QDialog):
     def _from_changed(self, kind: str) -> None:
         timm = kind == FROM_TIMM
         self.form.setRowVisible(self._src_row, not timm)
+        self._update_size_fields()
         self.name_combo.clear()
         self.name_combo.setCurrentText("")
         self.message.hide()
@@ -371,12 +412,12 @@ class ImportDialog(QDialog):
     def arguments(self, source: str, folder: Path) -> list[str]:
         """The ``main.py import`` command line for ``source``, writing into ``folder``."""
         c, h, w = self.input_size()
+        size = ["--input", f"{c}x{h}x{w}"] if self.size_given() else []
         return [
             str(MAIN),
             "import",
             source,
-            "--input",
-            f"{c}x{h}x{w}",
+            *size,
             "-o",
             str(folder / "design.json"),
             "--weights",
@@ -425,12 +466,13 @@ class ImportDialog(QDialog):
         self.cancel_button.setEnabled(busy)
         self.import_button.setEnabled(not busy)
         widgets = (self.from_combo, self.source_edit, self.browse_button, self.name_combo)
-        for w in (*widgets, *self.size_boxes):
+        for w in (*widgets, self.size_from_file, *self.size_boxes):
             w.setEnabled(not busy)
         if busy:
             self._ticker.start()
         else:
             self._ticker.stop()
+            self._update_size_fields()  # (the name and the size as the source wants)
 
     def _read(self, channel: str) -> str:
         proc = self.process
