@@ -18,7 +18,8 @@ from designer.document import Document
 from designer.scene import GraphScene
 from engine.runtime.features import run_features
 from engine.templates import build
-from widgets.inside_panel import QUIET_MS, InsidePanel, install_inside
+from widgets.inside_host import QUIET_MS, install_inside
+from widgets.inside_panel import InsidePanel
 from widgets.rf_view import strongest_box
 from widgets.run_controller import RunController
 
@@ -357,7 +358,7 @@ def test_feature_views_wait_for_a_pause_in_editing(qtbot, hosted):
 def test_staged_build_freezes_what_start_up_made_once_per_process(qtbot, hosted, monkeypatch):
     """Before each view and after the panel the staged build freezes the objects made so
     far (kept out of full GC collections, ~40 ms that landed in an edit); then never again."""
-    import widgets.inside_panel as ip
+    import widgets.inside_host as ip
 
     window, host = hosted
     frozen = []

@@ -468,7 +468,7 @@ def test_the_feature_views_are_built_in_pieces_after_start(qtbot, tmp_path, monk
     """After start each view is made in its own event-loop turn, then the panel: five
     short steps instead of one ~0.3 s build that stalled an edit made meanwhile."""
     from widgets.app import create_window
-    from widgets.inside_panel import InsideHost
+    from widgets.inside_host import InsideHost
 
     made = []
     original = InsideHost.build_in_stages

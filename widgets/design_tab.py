@@ -5,7 +5,7 @@ path), the scene and view, the canvas actions, the totals bar, an inspector and 
 table (the window shows the current tab's in its docks), and, from the second tab on,
 its own feature-map host with its own run controller (worker, image, result).
 
-The tab widget is also what a per-tab :class:`~widgets.inside_panel.InsideHost` takes
+The tab widget is also what a per-tab :class:`~widgets.inside_host.InsideHost` takes
 as its "window": it provides ``doc``, ``scene`` and ``statusBar()``.
 """
 

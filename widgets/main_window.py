@@ -30,7 +30,7 @@ from engine.weights.files import check_design_path, save_design_with_weights
 from widgets import files
 from widgets.export_dialog import ExportDialog, default_file_name, generate_code
 from widgets.help_dialog import help_menu
-from widgets.inside_panel import install_inside
+from widgets.inside_host import install_inside
 from widgets.onnx_export import OnnxExportHost
 from widgets.palette import Palette
 from widgets.recovery import AutosaveAndRecovery

@@ -190,7 +190,7 @@ class DesignTabs:
         self._active.autosaver = saver
 
     def _build_host(self, tab: DesignTab) -> None:
-        from widgets.inside_panel import InsideHost
+        from widgets.inside_host import InsideHost
 
         first = self.tabs_list()[0].inside_host if self.tabs_list() else None
         host = InsideHost(tab, delay_ms=-1)
