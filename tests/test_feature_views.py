@@ -154,6 +154,26 @@ def test_grid_smaller_than_its_pixels_shows_their_mean(grid, result, qtbot):
     assert np.std(greens) < 60  # one column in two sampled: about 115
 
 
+def test_grid_shown_small_keeps_every_gap_between_tiles(grid, result, qtbot):
+    """128 tiles of 28×28 in a small grid (1366×768): every gap between columns shows."""
+    ones = np.ones((128, 28, 28), np.float32)
+    ones[0, 0, 0] = 0.0  # a level range: the tiles are yellow, the gaps background
+    grid.set_result(dataclasses.replace(result, maps={**result.maps, "r1": ones}))
+    grid.resize(180, 180)  # 11 columns of 29 pixels in ~150: a third of a pixel each
+    qtbot.wait(50)
+    img = grid.plot.grab().toImage()
+    bg = grid.plot.backgroundBrush().color()
+    row = grid.plot.mapFromScene(grid.image.mapToScene(QPointF(0, 14))).y()  # tile row 0
+    left = grid.plot.mapFromScene(grid.image.mapToScene(QPointF(0, 0))).x()
+    right = grid.plot.mapFromScene(grid.image.mapToScene(QPointF(grid._cols * 29 - 1, 0))).x()
+    gap_runs, in_gap = 0, False
+    for x in range(left + 1, right - 1):
+        gap = img.pixelColor(x, row).rgb() == bg.rgb()
+        gap_runs += gap and not in_gap
+        in_gap = gap
+    assert gap_runs == grid._cols - 1
+
+
 def test_grid_per_channel_levels_are_unit(grid, result):
     """With per-channel scaling the colour scale runs 0 to 1."""
     grid.set_result(result)

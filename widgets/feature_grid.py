@@ -20,8 +20,10 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QPainterPath, QPen
 from PySide6.QtWidgets import (
     QCheckBox,
+    QGraphicsPathItem,
     QLabel,
     QPushButton,
     QSpinBox,
@@ -147,6 +149,14 @@ class FeatureGrid(QWidget):
         self.plot.hideAxis("bottom")
         self.image = pg.ImageItem(axisOrder="row-major", autoDownsample=True)
         self.plot.addItem(self.image)
+        # The gaps between tiles, drawn again as 1-px screen lines: a mosaic shown smaller
+        # than its pixels would lose some of its 1-pixel gaps, merging tiles.
+        self.gaps = QGraphicsPathItem()
+        pen = QPen(self.plot.backgroundBrush().color())
+        pen.setCosmetic(True)
+        self.gaps.setPen(pen)
+        self.gaps.setZValue(1)
+        self.plot.addItem(self.gaps)
         self.cmap = pg.colormap.get(COLORMAP)
         self.image.setColorMap(self.cmap)
         self.colorbar = pg.ColorBarItem(colorMap=self.cmap, interactive=False, width=14)
@@ -343,6 +353,7 @@ class FeatureGrid(QWidget):
             if hi <= lo:
                 hi = lo + 1e-6
         self.image.setImage(img, autoLevels=False, levels=(lo, hi))
+        self.gaps.setPath(self._gap_path(h, w))
         self.colorbar.setLevels((lo, hi))
         self.colorbar.axis.setLabel("per channel: min → max" if per else "activation")
         shape = "×".join(str(d) for d in self.result.maps[self.node].shape)
@@ -357,6 +368,23 @@ class FeatureGrid(QWidget):
         self.back.setVisible(self.enlarged is not None)
         if reset_view:
             self.view.autoRange(padding=0.02)
+
+    def _gap_path(self, h: int, w: int) -> QPainterPath:
+        """Lines along the gaps between the tiles of the shown page (none when enlarged)."""
+        path = QPainterPath()
+        if self.enlarged is not None:
+            return path
+        width = self._cols * (w + GAP) - GAP
+        height = self._rows * (h + GAP) - GAP
+        for c in range(1, self._cols):
+            x = c * (w + GAP) - GAP / 2
+            path.moveTo(x, 0)
+            path.lineTo(x, height)
+        for r in range(1, self._rows):
+            y = r * (h + GAP) - GAP / 2
+            path.moveTo(0, y)
+            path.lineTo(width, y)
+        return path
 
     def _image_pos(self, scene_pos) -> QPointF | None:
         if self._maps is None or not self.plot.sceneBoundingRect().contains(scene_pos):
