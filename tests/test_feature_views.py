@@ -384,6 +384,8 @@ def test_histograms_relu_shows_weights_of_conv_feeding_it(qtbot, result):
     h.set_result(result)
     h.set_node("r1")
     assert h.weight_node == "c1" and h.act_counts.sum() == 360
+    title = h.weight_plot.getPlotItem().titleLabel.text
+    assert "weights of c1<br>feeds r1 · 9 values" in title  # two short lines
     h.set_node("input")
     assert h.weight_node is None and h.weight_counts is None
 

@@ -155,9 +155,10 @@ class Histograms(QWidget):
         self.weight_node = owner
         self.weight_counts = np.asarray(wc)
         self.weight_curve.setData(np.asarray(we), self.weight_counts)
-        via = "" if owner == node else f" (feeds {node})"
+        # Two short lines: a long "weights of X (feeds Y)" was cut in a narrow panel.
+        via = "" if owner == node else f"feeds {node} · "
         self.weight_plot.getPlotItem().setTitle(
-            f"weights of {owner}{via}<br>{int(self.weight_counts.sum()):,} values",
+            f"weights of {owner}<br>{via}{int(self.weight_counts.sum()):,} values",
             color=_text_color(),
             size="9pt",
         )
