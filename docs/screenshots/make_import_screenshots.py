@@ -16,7 +16,9 @@ computed with the imported weights.
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
 from make_screenshots import new_window
 from shots import ROOT, app, close, expand_to, rerun, save, settle, wait_for
@@ -27,7 +29,10 @@ def main() -> int:
     qapp = app()
     win, _panel = new_window(qapp)
     dlg = win.import_host.show_dialog()
-    dlg.set_source(str(ROOT / "examples" / "small_net.py"), "SmallNet")
+    source = ROOT / "examples" / "small_net.py"
+    # As a user in the repository types it (no machine-specific path in the shot).
+    shown = os.path.relpath(source) if Path.cwd() == ROOT else str(source)
+    dlg.set_source(shown, "SmallNet")
     dlg.set_input_size(3, 64, 64)
     done = []
     dlg.imported.connect(done.append)
