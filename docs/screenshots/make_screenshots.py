@@ -1,10 +1,12 @@
-"""Re-create every screenshot in this folder (from the repository root, under Xvfb):
+"""Re-create the main window's screenshots (from the repository root, under Xvfb):
 
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python docs/screenshots/make_screenshots.py
 
 or only some of them: ``... make_screenshots.py main_inception3a inside_grid``. Each shot
-opens a fresh main window at 1600×1000 exactly as ``python main.py`` does (the sample photo
-runs in the worker process at start), sets the scene up, waits for the run, and grabs.
+opens a fresh main window the size of the screen exactly as ``python main.py`` does (the
+sample photo runs in the worker process at start), sets the scene up, waits for the run,
+and grabs. The blocks, compare, import and training shots have their own scripts beside
+this one (``make_*_screenshots.py``), run the same way; they share ``shots.py``.
 
 The same shots on a small laptop screen, saved as ``NAME@1366x768.png``:
 
