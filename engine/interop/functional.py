@@ -15,15 +15,11 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
+from engine.interop.fx_args import call_arg, int_or_pair
+
 
 class Refused(Exception):
     """A functional call that has no node type as written (the text says why)."""
-
-
-def _arg(node: fx.Node, i: int, name: str, default=None):
-    if len(node.args) > i:
-        return node.args[i]
-    return node.kwargs.get(name, default)
 
 
 def fetch(root: nn.Module, target: str):
@@ -36,7 +32,7 @@ def fetch(root: nn.Module, target: str):
 
 def _tensor(n: fx.Node, i: int, name: str, root: nn.Module, what: str, optional: bool = False):
     """``(target, tensor)`` of a ``get_attr`` argument; ``None`` if absent and optional."""
-    v = _arg(n, i, name)
+    v = call_arg(n, i, name)
     if v is None:
         if optional:
             return None
@@ -50,19 +46,10 @@ def _tensor(n: fx.Node, i: int, name: str, root: nn.Module, what: str, optional:
 
 
 def _const(n: fx.Node, i: int, name: str, default, what: str):
-    v = _arg(n, i, name, default)
+    v = call_arg(n, i, name, default)
     if isinstance(v, fx.Node):
         raise Refused(f"{what} with {name} computed from a tensor")
     return v
-
-
-def _p(v) -> int | list[int]:
-    if isinstance(v, (tuple, list)):
-        if len(v) == 1:
-            return int(v[0])
-        h, w = int(v[0]), int(v[1])
-        return h if h == w else [h, w]
-    return int(v)
 
 
 def _batch_norm(n: fx.Node, root: nn.Module):
@@ -118,18 +105,18 @@ def _linear(n: fx.Node, root: nn.Module):
 def _conv2d(n: fx.Node, root: nn.Module):
     what = "F.conv2d"
     weight, bias, w = _weight_bias(n, root, what, 4)
-    stride = _p(_const(n, 3, "stride", 1, what))
+    stride = int_or_pair(_const(n, 3, "stride", 1, what))
     pad = _const(n, 4, "padding", 0, what)
-    dil = _p(_const(n, 5, "dilation", 1, what))
+    dil = int_or_pair(_const(n, 5, "dilation", 1, what))
     groups = int(_const(n, 6, "groups", 1, what))
     pad = 0 if pad == "valid" else pad
-    k = _p(tuple(weight[1].shape[2:]))
+    k = int_or_pair(tuple(weight[1].shape[2:]))
     p = {"out_channels": int(weight[1].shape[0]), "stride": stride, "groups": groups}
     p["bias"] = bias is not None
-    if k == 1 and pad != "same" and _p(pad) == 0 and dil == 1:
+    if k == 1 and pad != "same" and int_or_pair(pad) == 0 and dil == 1:
         return "conv1x1", p, w
     p["kernel_size"] = k
-    p["padding"] = "same" if pad == "same" else _p(pad)
+    p["padding"] = "same" if pad == "same" else int_or_pair(pad)
     p["dilation"] = dil
     return "conv", p, w
 
@@ -140,13 +127,13 @@ def _conv_transpose2d(n: fx.Node, root: nn.Module):
     groups = int(_const(n, 6, "groups", 1, what))
     p = {
         "out_channels": int(weight[1].shape[1]) * groups,
-        "kernel_size": _p(tuple(weight[1].shape[2:])),
-        "stride": _p(_const(n, 3, "stride", 1, what)),
-        "padding": _p(_const(n, 4, "padding", 0, what)),
-        "output_padding": _p(_const(n, 5, "output_padding", 0, what)),
+        "kernel_size": int_or_pair(tuple(weight[1].shape[2:])),
+        "stride": int_or_pair(_const(n, 3, "stride", 1, what)),
+        "padding": int_or_pair(_const(n, 4, "padding", 0, what)),
+        "output_padding": int_or_pair(_const(n, 5, "output_padding", 0, what)),
         "groups": groups,
         "bias": bias is not None,
-        "dilation": _p(_const(n, 7, "dilation", 1, what)),
+        "dilation": int_or_pair(_const(n, 7, "dilation", 1, what)),
     }
     return "conv_transpose", p, w
 

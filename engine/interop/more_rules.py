@@ -3,7 +3,7 @@
 Each table maps a ``torch.nn`` class, a function or a ``Tensor`` method to a rule giving
 ``(node type, params)`` (module rules take the module, the others the fx node). A rule
 raises :class:`Unsupported` with the operation in words when the call has no node type
-as written. :mod:`engine.interop.convert` merges these tables into its own.
+as written. :mod:`engine.interop.rules` merges these tables into its own.
 """
 
 from __future__ import annotations
@@ -14,19 +14,15 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
+from engine.interop.fx_args import call_arg, int_or_pair
+
 
 class Unsupported(Exception):
     """The operation (as in the message) has no node type as written."""
 
 
-def _arg(node: fx.Node, i: int, name: str, default=None):
-    if len(node.args) > i:
-        return node.args[i]
-    return node.kwargs.get(name, default)
-
-
 def _const(node: fx.Node, i: int, name: str, default, what: str):
-    v = _arg(node, i, name, default)
+    v = call_arg(node, i, name, default)
     if isinstance(v, fx.Node):
         raise Unsupported(f"{what} with {name} computed from a tensor")
     return v
@@ -48,13 +44,6 @@ def _softmax(dim, what: str) -> tuple[str, dict]:
 
 
 # --------------------------------------------------------------------------- resizing
-def _pair_of(v):
-    if isinstance(v, (tuple, list)):
-        h, w = int(v[0]), int(v[1]) if len(v) > 1 else int(v[0])
-        return h if h == w else [h, w]
-    return int(v)
-
-
 def _upsample(size, scale, mode, align, recompute, what: str) -> tuple[str, dict]:
     if mode not in ("nearest", "bilinear"):
         raise Unsupported(f"{what} with mode '{mode}' (the Upsample node: nearest, bilinear)")
@@ -67,7 +56,7 @@ def _upsample(size, scale, mode, align, recompute, what: str) -> tuple[str, dict
     if scale is not None and recompute and float(scale) != int(scale):
         raise Unsupported(f"{what} with recompute_scale_factor and a fractional scale")
     p = {
-        "size": None if size is None else _pair_of(size),
+        "size": None if size is None else int_or_pair(size),
         "scale_factor": None if scale is None or size is not None else float(scale),
         "mode": mode,
         "align_corners": bool(align) if mode == "bilinear" else False,
@@ -97,13 +86,13 @@ def _conv_transpose(m: nn.ConvTranspose2d) -> tuple[str, dict]:
         raise Unsupported(f"nn.ConvTranspose2d with padding_mode='{m.padding_mode}'")
     return "conv_transpose", {
         "out_channels": m.out_channels,
-        "kernel_size": _pair_of(m.kernel_size),
-        "stride": _pair_of(m.stride),
-        "padding": _pair_of(m.padding),
-        "output_padding": _pair_of(m.output_padding),
+        "kernel_size": int_or_pair(m.kernel_size),
+        "stride": int_or_pair(m.stride),
+        "padding": int_or_pair(m.padding),
+        "output_padding": int_or_pair(m.output_padding),
         "groups": m.groups,
         "bias": m.bias is not None,
-        "dilation": _pair_of(m.dilation),
+        "dilation": int_or_pair(m.dilation),
     }
 
 
@@ -257,4 +246,4 @@ def softmax_on_last(n: fx.Node) -> bool:
     """Whether a softmax node's dim is -1 (valid only on a feature vector)."""
     if n.op == "call_module":
         return False
-    return _arg(n, 1, "dim", None) == -1
+    return call_arg(n, 1, "dim", None) == -1

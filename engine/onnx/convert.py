@@ -20,6 +20,7 @@ import numpy as np
 import onnx
 
 from engine.analysis.analyzer import analyze
+from engine.analysis.outputs import outputs_problem
 from engine.core.graph import GraphModel
 from engine.onnx import layers, patterns
 from engine.onnx.builder import BAD, Builder, Computed, Pending, Refuse, Skip, named
@@ -217,14 +218,9 @@ def _finish(b: Builder, g: onnx.GraphProto) -> ImportedOnnx:
             raise OnnxImportError(f"output '{o.name}' is a constant, not computed from the input")
         out_ids.append(v.node)
     m = b.m
-    sinks = [v for v in m.nodes if not m.graph.out_degree(v)]
-    if len(set(out_ids)) != len(out_ids) or set(out_ids) != set(sinks):
-        extra = [v for v in out_ids if m.graph.out_degree(v)]
-        raise OnnxImportError(
-            "the file returns "
-            + (f"'{extra[0]}', which also feeds other layers" if extra else "the same value twice")
-            + ": a design returns exactly its last layers (the nodes nothing else reads)"
-        )
+    problem = outputs_problem(m, out_ids, "the file")
+    if problem:
+        raise OnnxImportError(problem)
     a = analyze(m)
     if not a.ok:
         lines = "\n".join(f"  - {msg}" for _, msg in a.errors[:20])
