@@ -96,25 +96,12 @@ def module_rule(m: nn.Module) -> tuple[str, dict]:
     if t is nn.Linear:
         return "linear", {"out_features": m.out_features, "bias": m.bias is not None}
     if t is nn.MaxPool2d:
-        return "maxpool", _pool_args(
-            "nn.MaxPool2d",
-            m.kernel_size,
-            m.stride,
-            m.padding,
-            m.dilation,
-            m.ceil_mode,
-            m.return_indices,
-        )
+        window = (m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode, m.return_indices)
+        return "maxpool", _pool_args("nn.MaxPool2d", *window)
     if t is nn.AvgPool2d:
-        return "avgpool", _pool_args(
-            "nn.AvgPool2d",
-            m.kernel_size,
-            m.stride,
-            m.padding,
-            ceil=m.ceil_mode,
-            cip=m.count_include_pad,
-            div=m.divisor_override,
-        )
+        window = (m.kernel_size, m.stride, m.padding)
+        cip, div = m.count_include_pad, m.divisor_override
+        return "avgpool", _pool_args("nn.AvgPool2d", *window, ceil=m.ceil_mode, cip=cip, div=div)
     if t is nn.AdaptiveAvgPool2d:
         return _adaptive(m.output_size)
     if t is nn.Flatten:

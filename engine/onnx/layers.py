@@ -63,6 +63,14 @@ def _padding(node, pads: list[int], kernel, strides, dil):
     raise Refuse(f"{node.op_type} with uneven padding {pads}")
 
 
+def _node_type(t: str, op: str):
+    """The spec of node type ``t``; without that type, ``op`` is refused."""
+    spec = NODE_TYPES.get(t)
+    if spec is None:
+        raise Refuse(op)
+    return spec
+
+
 # --------------------------------------------------------------------------- rules
 def _conv(b: Builder, node, ins):
     a = attrs(node)
@@ -95,9 +103,7 @@ def _conv(b: Builder, node, ins):
 
 
 def _conv_transpose(b: Builder, node, ins):
-    spec = NODE_TYPES.get("conv_transpose")
-    if spec is None:
-        raise Refuse("ConvTranspose")
+    spec = _node_type("conv_transpose", "ConvTranspose")
     a = attrs(node)
     src = b.tensor(ins[0], node)
     w = b.const(ins[1])
@@ -327,9 +333,7 @@ def _softmax(b: Builder, node, ins):
 
 
 def _resize(b: Builder, node, ins):
-    spec = NODE_TYPES.get("upsample")
-    if spec is None:
-        raise Refuse("Resize")
+    spec = _node_type("upsample", "Resize")
     a = attrs(node)
     src = b.tensor(ins[0], node)
     mode = decoded(a.get("mode", b"nearest"))
