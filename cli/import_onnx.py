@@ -72,6 +72,8 @@ def run_onnx(args: argparse.Namespace) -> int:
         for k, v in imported.state.items()
         if not k.endswith(("running_mean", "running_var", "num_batches_tracked"))
     )
+    for note in imported.notes:
+        print(f"note: {note}")
     print(
         f"imported {src.name}: {len(imported.model)} nodes, {params:,} parameters, ONNX opset "
         f"{imported.opset} ({time.perf_counter() - t0:.2f} s) -> {out}"

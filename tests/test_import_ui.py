@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pytest
+from onnx_helpers import fixed_size_onnx
 
 import widgets.import_dialog as import_dialog
 from engine.core.packages import pip_command, timm_model_names
@@ -320,33 +320,11 @@ def test_timm_name_field_completes_and_builds_the_timm_source(qtbot, win, fake_t
     dlg.grab().save("/tmp/import_dialog_timm.png")
 
 
-def _fixed_size_onnx(path: Path) -> Path:
-    """An ONNX file of a 3×3 conv (4 channels) and a ReLU on a fixed 1×3×32×32 input."""
-    import numpy as np
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    w = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")
-    nodes = [
-        helper.make_node("Conv", ["x", "w"], ["c"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
-        helper.make_node("Relu", ["c"], ["y"]),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "fixed",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 32, 32])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 32, 32])],
-        [w],
-    )
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
-    return path
-
-
 def test_an_onnx_file_imports_at_its_own_input_size(qtbot, win, tmp_path):
     """Import an ONNX file of a fixed 3×32×32 input with the dialog's defaults: the size is
     taken from the file (the 3×224×224 fields were passed and refused before)."""
     dlg = win.import_host.show_dialog()
-    dlg.set_source(str(_fixed_size_onnx(tmp_path / "fixed.onnx")))
+    dlg.set_source(str(fixed_size_onnx(tmp_path / "fixed.onnx")))
     assert dlg.size_from_file.isVisibleTo(dlg) and dlg.size_from_file.isChecked()
     assert not any(box.isVisibleTo(dlg) for box in dlg.size_boxes)
     assert "--input" not in dlg.arguments(dlg.command_source(), tmp_path)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-from onnx_helpers import run_onnx
+from onnx_helpers import fixed_size_onnx, run_onnx
 from small_graphs import conv_chain
 
 import cli
@@ -46,3 +46,16 @@ def test_format_onnx_and_missing_packages_message(tmp_path, monkeypatch, capsys)
     err = capsys.readouterr().err
     assert "needs the onnxscript package(s)" in err and "pip install" in err
     assert not out.exists()
+
+
+def test_import_at_another_size_than_declared_says_so(tmp_path, capsys):
+    """`import fixed.onnx --input 3x224x224` on a file declaring 3×32×32 imports at the
+    given size and says that the file declared another; the declared size needs no note."""
+    src = fixed_size_onnx(tmp_path / "fixed.onnx")
+    assert (
+        cli.main(["import", str(src), "--input", "3x224x224", "-o", str(tmp_path / "a.json")]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "note: input 'x' is declared 3×32×32 in the file; imported at the given 3×224×224" in out
+    assert cli.main(["import", str(src), "--input", "3x32x32", "-o", str(tmp_path / "b.json")]) == 0
+    assert "note:" not in capsys.readouterr().out

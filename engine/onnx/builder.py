@@ -99,6 +99,7 @@ class Builder:
         self.users: dict[str, int] = {}  # ONNX value → how many nodes (and outputs) read it
         self.out_value: dict[str, str] = {}  # design node → the ONNX value it computes
         self.input_size = input_size
+        self.notes: list[str] = []
         props = {p.key for p in f.model.metadata_props}
         self.convcanvas = "convcanvas.design" in props  # a file ConvCanvas exported
         self._analysis = None

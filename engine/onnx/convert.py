@@ -41,6 +41,11 @@ class ImportedOnnx:
         ``{target.suffix: numpy array}`` (float32; ``num_batches_tracked`` int64).
     opset : int
         The file's opset.
+    producer : str
+        The program that wrote the file.
+    notes : list of str
+        What the user should know about the import (an input size that differs from
+        the one the file declares).
     """
 
     model: GraphModel
@@ -76,7 +81,7 @@ def _input_size(f: OnnxFile, vi: onnx.ValueInfoProto, given) -> tuple[int, int, 
             f"input '{vi.name}' has {len(dims)} dimensions; ConvCanvas inputs are N×C×H×W"
         )
     if given is not None:
-        return tuple(int(v) for v in given)
+        return tuple(int(v) for v in given)  # (a size that differs is noted by the caller)
     if any(d is None for d in dims[1:]):
         shown = "×".join("?" if d is None else str(d) for d in dims[1:])
         raise OnnxImportError(
@@ -84,6 +89,15 @@ def _input_size(f: OnnxFile, vi: onnx.ValueInfoProto, given) -> tuple[int, int, 
             "--input CxHxW (e.g. --input 3x224x224)"
         )
     return int(dims[1]), int(dims[2]), int(dims[3])
+
+
+def _declared(vi: onnx.ValueInfoProto) -> tuple:
+    """The C, H, W an input declares (``None`` where open)."""
+    dims = [
+        d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
+        for d in vi.type.tensor_type.shape.dim
+    ]
+    return tuple(dims[1:4])
 
 
 def _live(g: onnx.GraphProto) -> list[onnx.NodeProto]:
@@ -145,6 +159,12 @@ def import_onnx(
         if vi.name in f.tensors:
             continue
         c, h, w = _input_size(f, vi, input_size)
+        declared = _declared(vi)
+        if input_size is not None and None not in declared and declared != (c, h, w):
+            b.notes.append(
+                f"input '{vi.name}' is declared {'×'.join(map(str, declared))} in the file; "
+                f"imported at the given {c}×{h}×{w}"
+            )
         nid = b.m.unique_id(re.sub(r"\W", "_", vi.name) or "input")
         b.m.add_node("input", {"channels": c, "height": h, "width": w}, nid)
         b.env[vi.name] = Computed(nid)
@@ -241,7 +261,7 @@ def _finish(b: Builder, g: onnx.GraphProto) -> ImportedOnnx:
     m.set_positions(layered_layout(m))
     if blocks_from_scopes(m):
         apply_block_layout(m)
-    return ImportedOnnx(m, state, b.f.opset, b.f.model.producer_name)
+    return ImportedOnnx(m, state, b.f.opset, b.f.model.producer_name, list(b.notes))
 
 
 def _check_weights(m: GraphModel, a, nid: str, w: dict) -> None:
