@@ -143,8 +143,8 @@ def test_given_weights_are_carried(tmp_path):
 
 
 # torch.onnx writes an adaptive pool that divides its input evenly as an AveragePool (it
-# comes back as avgpool); GRN's decomposition (ReduceL2 …) has no import pattern yet.
-NOT_ROUND_TRIP = {"adaptive_avgpool", "grn"}
+# comes back as avgpool, the same computation).
+NOT_ROUND_TRIP = {"adaptive_avgpool"}
 
 
 @pytest.mark.parametrize("node_type", sorted(NODE_CASES))
@@ -169,3 +169,28 @@ def test_node_cases_cover_every_node_type():
     from engine.nodes.specs import NODE_TYPES
 
     assert set(NODE_CASES) == set(NODE_TYPES) - {"input"}
+
+
+def test_a_trained_grn_round_trips_with_its_weights(tmp_path):
+    """A GRN with non-zero weight and bias (ConvNeXt V2's, eps 1e-5) exported, then
+    imported: one grn node with that eps and those weights, and the imported design run
+    in torch equals onnxruntime on the file within 1e-5."""
+    from engine.runtime.weights import apply_partial
+
+    g = node_case("grn")
+    g.set_param(next(n for n in g.nodes if g.node_type(n) == "grn"), "eps", 1e-5)
+    rng = np.random.default_rng(3)
+    state = {k: rng.standard_normal(v.shape).astype(np.float32) for k, v in _state(g).items()}
+    path = tmp_path / "grn.onnx"
+    export_onnx(g, path, state=state, strict=True)
+    imported = import_onnx(path)
+    (grn,) = [n for n in imported.model.nodes if imported.model.node_type(n) == "grn"]
+    assert imported.model.params(grn)["eps"] == 1e-5
+    mapping = same_design(g, imported.model)
+    assert same_weights(g, state, imported.model, imported.state, mapping) == 2
+    inputs = _inputs(g, 2)
+    module, _plan = build_with_plan(imported.model, 0)
+    apply_partial(module, imported.state)
+    with torch.no_grad():
+        got = module(torch.from_numpy(inputs[0])).numpy()
+    assert_close(got, run_onnx(path, inputs)[0])

@@ -189,9 +189,8 @@ class Builder:
             params = {"left": left, "right": right, "top": top, "bottom": bottom}
             params |= {"mode": mode, "value": value}
             return self.add("pad", params, named("Pad", p.onnx_name), [p.node])
-        raise Refuse(
-            f"part of a {'GELU' if 'erf' in p.kind else 'hardswish'} pattern used elsewhere"
-        )
+        what = "GELU" if "erf" in p.kind else "GRN" if p.kind.startswith("grn") else "hardswish"
+        raise Refuse(f"part of a {what} pattern used elsewhere")
 
 
 # --------------------------------------------------------------------------- numbers

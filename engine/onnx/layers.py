@@ -260,14 +260,24 @@ def _squeeze(b: Builder, node, ins):
     raise Refuse(f"Squeeze of a {'×'.join(map(str, shape[1:]))} tensor")
 
 
-def _reduce_mean(b: Builder, node, ins):
-    a = attrs(node)
-    axes = a.get("axes")
+def reduce_axes(b: Builder, node, ins) -> set[int] | None:
+    """The axes (of N×C×H×W) a ``Reduce*`` node reduces: its attribute (before opset
+    18) or its constant second input; ``None`` when they are computed."""
+    axes = attrs(node).get("axes")
     if len(ins) > 1 and ins[1]:
         c = b.const(ins[1])
         axes = None if c is None else [int(v) for v in c.reshape(-1)]
-    if axes is None or {int(v) % 4 for v in axes} != {2, 3}:
-        raise Refuse(f"ReduceMean over axes {axes} (only H and W)")
+    return None if axes is None else {int(v) % 4 for v in axes}
+
+
+def _reduce_mean(b: Builder, node, ins):
+    a = attrs(node)
+    axes = reduce_axes(b, node, ins)
+    v = b.env.get(ins[0])
+    if isinstance(v, Pending) and v.kind == "grn_g" and axes == {1} and int(a.get("keepdims", 1)):
+        return Pending("grn_mean", v.node, onnx_name=node.name)  # a GRN (patterns.py)
+    if axes != {2, 3}:
+        raise Refuse(f"ReduceMean over axes {sorted(axes) if axes else axes} (only H and W)")
     src = b.tensor(ins[0], node)
     if int(a.get("keepdims", 1)):
         return b.add("global_avgpool", {}, node, [src])

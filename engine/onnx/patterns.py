@@ -11,7 +11,8 @@ completes it, or it is settled alone (:meth:`~engine.onnx.builder.Builder.settle
   convolution without bias is that bias; scalar arithmetic is a ``scale_shift``;
 - ``Transpose`` to NHWC → ``LayerNormalization`` → ``Transpose`` back is a
   ``layernorm2d``; ``Reshape`` to 5-D → ``Transpose`` → ``Reshape`` a channel shuffle;
-- ``a + b + c`` from one ONNX name is one ``add`` of three inputs (and ``*`` one ``mul``).
+- ``a + b + c`` from one ONNX name is one ``add`` of three inputs (and ``*`` one ``mul``);
+- ``x + b + w·x·g/(mean_C(g) + eps)``, ``g = ReduceL2(x)`` over H and W, is a ``grn``.
 
 :data:`RULES` maps the operator names. No torch import.
 """
@@ -34,7 +35,7 @@ from engine.onnx.builder import (
     tidy,
 )
 from engine.onnx.fold import attrs
-from engine.onnx.layers import flatten_like
+from engine.onnx.layers import flatten_like, reduce_axes
 
 
 def _clip_bounds(b: Builder, node, ins) -> tuple[float, float]:
@@ -119,6 +120,9 @@ def _binary(b: Builder, node, ins):
     op = node.op_type
     xs = [b.env.get(n) for n in ins]
     cs = [v if isinstance(v, np.ndarray) else None for v in xs]
+    grn = _grn_step(b, node, op, xs, cs, ins)
+    if grn is not None:
+        return grn
     if op == "Add":
         if cs[1] is not None and isinstance(xs[0], Pending) and xs[0].kind == "matmul":
             return _linear_bias(b, node, xs[0], cs[1])
@@ -165,6 +169,47 @@ def _binary(b: Builder, node, ins):
     if op == "Add":
         return _merge(b, "add", node, [b.tensor(n, node) for n in ins])
     raise Refuse(f"{op} of two tensors")
+
+
+def _reduce_l2(b: Builder, node, ins):
+    """``ReduceL2`` over H and W (kept): the first step of a GRN."""
+    axes = reduce_axes(b, node, ins)
+    if axes != {2, 3} or not int(attrs(node).get("keepdims", 1)):
+        raise Refuse("ReduceL2 (other than over H and W inside a GRN)")
+    return Pending("grn_g", b.tensor(ins[0], node), onnx_name=node.name)
+
+
+def _grn_step(b: Builder, node, op: str, xs: list, cs: list, ins: list):
+    """The steps of a GRN after its norm ``g`` (``grn_g``, over the design node ``x``):
+    ``mean_C(g) + eps``, ``g / ·``, ``x · ·``, ``w · ·``, ``b + ·``, ``x + ·`` (either
+    operand order); ``None`` when ``node`` is not one of them."""
+    for i in (0, 1):
+        p, other, c = xs[i], xs[1 - i], cs[1 - i]
+        if not (isinstance(p, Pending) and p.kind.startswith("grn_")):
+            continue
+        k = scalar(c)
+        if op == "Add" and p.kind == "grn_mean" and k is not None:
+            return Pending("grn_den", p.node, k, node.name)
+        if op == "Div" and i == 1 and p.kind == "grn_den":
+            if isinstance(other, Pending) and other.kind == "grn_g" and other.node == p.node:
+                return Pending("grn_n", p.node, p.data, node.name)
+        if op == "Mul" and p.kind == "grn_n" and c is None and b.tensor(ins[1 - i], node) == p.node:
+            return Pending("grn_xn", p.node, p.data, node.name)
+        channels = b.shape(p.node)[1]
+        per_channel = c is not None and c.shape in ((1, channels, 1, 1), (channels, 1, 1))
+        if op == "Mul" and p.kind == "grn_xn" and per_channel:
+            return Pending("grn_wxn", p.node, (p.data, c.reshape(-1)), node.name)
+        if op == "Add" and p.kind == "grn_wxn" and per_channel:
+            return Pending("grn_affine", p.node, (*p.data, c.reshape(-1)), node.name)
+        if op == "Add" and p.kind == "grn_affine" and c is None:
+            if b.tensor(ins[1 - i], node) == p.node:
+                eps, w, bias = p.data
+                weights = {
+                    "weight": np.asarray(w, np.float32),
+                    "bias": np.asarray(bias, np.float32),
+                }
+                return b.add("grn", {"eps": tidy(eps)}, node, [p.node], weights)
+    return None
 
 
 def _conv_bias(b: Builder, node, v, c: np.ndarray):
@@ -274,4 +319,5 @@ RULES = {
     "LayerNormalization": _layer_norm,
     "Erf": _erf,
     "Reshape": _reshape,
+    "ReduceL2": _reduce_l2,
 }
