@@ -233,7 +233,7 @@ def test_inspector_and_table_texts_fit_at_laptop_and_desktop_sizes(qtbot, win, s
     for key in ("macs", "rf", "weights", "activation"):
         label = win.inspector.readouts[key]
         assert _fits(label), (key, label.text(), label.width())
-    assert "(10.0 M)" in win.inspector.readout("macs")
+    assert "(10.0\u00a0M)" in win.inspector.readout("macs")
     from designer.commands import SetParamCommand
 
     win.doc.undo_stack.push(SetParamCommand(win.doc, NODE, "padding", 0))

@@ -78,7 +78,7 @@ def test_transposed_conv_readouts_show_their_factors(open_inspector):
         "conv_transpose", {"out_channels": 8, "kernel_size": 4, "stride": 2, "padding": 1}
     )
     assert w.readout("weights") == "4·4·4·8 = 512"
-    assert w.readout("macs") == "512·8·8 = 32,768 (32.8 k)"
+    assert w.readout("macs") == "512·8·8 = 32,768 (32.8\u00a0k)"
     assert w.readout("bias") == "8"
 
 

@@ -147,7 +147,7 @@ def test_inspector_shows_weight_formula_and_costs(inspector):
     assert inspector.readout("shape") == "128×28×28"
     assert inspector.readout("weights") == "3·3·96·128 = 110,592"
     assert inspector.readout("bias") == "0 (bias off)"
-    assert inspector.readout("macs") == "110,592·28·28 = 86,704,128 (86.7 M)"
+    assert inspector.readout("macs") == "110,592·28·28 = 86,704,128 (86.7\u00a0M)"  # one word
     assert inspector.readout("activation") == "128×28×28 · 4 B = 392 KiB"
     assert inspector.readout("rf") == "size 3×3 · jump 1 · start −1"
 

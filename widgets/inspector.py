@@ -75,21 +75,27 @@ def weight_formula(doc: Document, node: str) -> str:
 
 
 def macs_formula(doc: Document, node: str) -> str:
-    """MACs with their factors for conv (weights · H · W) and linear."""
+    """MACs with their factors for conv (weights · H · W) and linear; the short form in
+    brackets keeps its unit (a no-break space: a narrow inspector never leaves "M)" alone)."""
     r = doc.analysis.nodes.get(node)
     if r is None or r.shape is None:
         return "?"
     t = doc.model.node_type(node)
     if t in ("conv", "conv1x1") and r.macs:
         _, h, w = r.shape
-        return f"{fmt_int(r.weights)}·{h}·{w} = {fmt_int(r.macs)} ({fmt_compact(r.macs)})"
+        return f"{fmt_int(r.weights)}·{h}·{w} = {fmt_int(r.macs)} ({_nbsp(fmt_compact(r.macs))})"
     if t == "conv_transpose" and r.macs:
         # every weight meets every input pixel once
         _, h, w = doc.analysis.nodes[doc.analysis.inputs[node][0]].shape
-        return f"{fmt_int(r.weights)}·{h}·{w} = {fmt_int(r.macs)} ({fmt_compact(r.macs)})"
+        return f"{fmt_int(r.weights)}·{h}·{w} = {fmt_int(r.macs)} ({_nbsp(fmt_compact(r.macs))})"
     if r.macs:
-        return f"{fmt_int(r.macs)} ({fmt_compact(r.macs)})"
+        return f"{fmt_int(r.macs)} ({_nbsp(fmt_compact(r.macs))})"
     return "0"
+
+
+def _nbsp(text: str) -> str:
+    """``text`` with no-break spaces (it wraps as one word)."""
+    return text.replace(" ", "\u00a0")
 
 
 class Inspector(QWidget):
