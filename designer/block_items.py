@@ -168,18 +168,30 @@ class BlockCard(QGraphicsItem):
 
     def compact_texts(self, lod: float) -> tuple[int, list[str]]:
         """Zoomed out: the font size (screen pixels) and the two lines (name, ``→ shape``),
-        the largest size at which both fit the card (elided only below 8 px)."""
+        the largest size at which both fit the card, a square map written ``C×H²`` when
+        ``C×H×W`` does not fit (elided only below 8 px)."""
         t = self.layer.scene.theme
         r = self._rect
         shape = self.lines[0].rsplit(" → ", 1)[-1] if self.lines else ""
-        lines = [self.title, f"→ {shape}" if " → " in (self.lines or [""])[0] else shape]
+        arrow = "→ " if " → " in (self.lines or [""])[0] else ""
+        forms = [f"{arrow}{shape}"]
+        dims = shape.split("×")
+        if len(dims) == 3 and dims[1] == dims[2]:  # 1024×14×14 → 1024×14² (as nodes show it)
+            forms += [f"{arrow}{dims[0]}×{dims[1]}²", f"{dims[0]}×{dims[1]}²"]
         width = r.width() * lod - 8
-        for px in (11, 10, 9, 8):
-            _font, fm = t.label_font(px)
-            fits = all(fm.horizontalAdvance(line) <= width for line in lines)
-            if px / lod * 2.6 <= r.height() and fits:
-                break
-        return px, [fm.elidedText(line, Qt.TextElideMode.ElideRight, width) for line in lines]
+        sizes = [px for px in (11, 10, 9, 8) if px / lod * 2.6 <= r.height()] or [8]
+        for floor in (9, 8):  # the fullest form that fits at 9 px or more, else at 8 px
+            for line in forms:
+                for px in (px for px in sizes if px >= floor):
+                    _font, fm = t.label_font(px)
+                    if fm.horizontalAdvance(line) <= width:
+                        title = fm.elidedText(self.title, Qt.TextElideMode.ElideRight, width)
+                        return px, [title, line]
+        _font, fm = t.label_font(sizes[-1])
+        texts = [
+            fm.elidedText(x, Qt.TextElideMode.ElideRight, width) for x in (self.title, forms[-1])
+        ]
+        return sizes[-1], texts
 
     def _paint_compact(self, painter: QPainter, t, lod: float) -> None:
         r = self._rect

@@ -147,3 +147,15 @@ def test_a_wire_into_the_next_row_runs_along_the_gap(qtbot):
         src, dst = edge.src_item.sceneBoundingRect(), edge.dst_item.sceneBoundingRect()
         ys = {round(edge.path().pointAtPercent(t / 10).y()) for t in range(3, 8)}
         assert len(ys) == 1 and src.bottom() < ys.pop() < dst.top()
+
+
+def test_cards_keep_their_whole_shape_when_a_block_is_open(qtbot):
+    """ResNet-50 with layer2.0 opened, zoomed out to 30 %: every collapsed card still shows
+    its whole output shape, a square map as C×H² ("1024×14²") when C×H×W does not fit."""
+    c = expanded_resnet50(qtbot)
+    cards = c.scene.block_layer.cards
+    assert len(cards) >= 15
+    for card in cards.values():
+        _px, (_title, shape) = card.compact_texts(0.30)
+        assert "…" not in shape, shape
+    assert cards["layer3.0"].compact_texts(0.30)[1][1] == "1024×14²"
