@@ -509,6 +509,31 @@ class BlockLayer:
             return
         self.doc.undo_stack.push(cmd)
 
+    def open_to_show(self, nodes) -> bool:
+        """Open the collapsed blocks (and blocks inside them) that hide any of ``nodes``,
+        as one undo step, so that a node chosen elsewhere (the layer table, a plot) shows
+        on the canvas. Returns whether a block was opened."""
+        self.sync_if_pending()
+        hidden = [n for n in nodes if self.unit.get(n, n) != n]
+        if not hidden:
+            return False
+        stack = self.doc.undo_stack
+        stack.beginMacro(f"Open the block holding '{hidden[0]}'")
+        try:
+            for _level in range(64):  # each pass opens one more level of nesting
+                self.sync_if_pending()
+                shut = sorted({self.unit.get(n, n) for n in hidden} - set(hidden))
+                if not shut:
+                    break
+                for path in shut:
+                    stack.push(set_collapsed_command(self.doc, path, False, self.view_aspect()))
+                self.sync()
+        except BlockError as exc:
+            self.scene.show_message(exc.message, QPointF())
+        finally:
+            stack.endMacro()
+        return True
+
     def commit_moves(self) -> None:
         """Cards (and nodes dragged with them) that moved become one undoable move."""
         model = self.doc.model

@@ -159,3 +159,33 @@ def test_cards_keep_their_whole_shape_when_a_block_is_open(qtbot):
         _px, (_title, shape) = card.compact_texts(0.30)
         assert "…" not in shape, shape
     assert cards["layer3.0"].compact_texts(0.30)[1][1] == "1024×14²"
+
+
+def test_choosing_a_hidden_node_in_the_layer_table_opens_its_block(win, qtbot):
+    """ResNet-50 (blocks collapsed): choosing layer1_0_relu in the Layers table opens
+    layer1.0 (one undo step), selects the node on the canvas and shows it in the inspector;
+    it selected nothing before. Undo closes the block again."""
+    assert win.load_template("resnet50")
+    tab = win.current_tab
+    assert tab.scene.node_item("layer1_0_relu").isVisible() is False
+    steps = win.doc.undo_stack.count()
+    tab.layer_table.nodes_selected.emit(["layer1_0_relu"])
+    qtbot.wait(20)
+    assert tab.scene.selected_nodes() == ["layer1_0_relu"]
+    assert tab.scene.node_item("layer1_0_relu").isVisible()
+    assert tab.inspector.node == "layer1_0_relu"
+    assert win.doc.undo_stack.count() == steps + 1
+    win.doc.undo_stack.undo()
+    qtbot.wait(20)
+    assert "layer1.0" in tab.scene.block_layer.cards
+
+
+def test_clicking_a_hidden_nodes_sparsity_point_opens_its_block(win, qtbot):
+    """ResNet-50: a click on layer1_0_relu's point in "sparsity by depth" opens layer1.0
+    and selects the node on the canvas."""
+    assert win.load_template("resnet50")
+    panel = win.inside_host.ensure_panel()
+    panel.sparsity.click_node("layer1_0_relu")
+    qtbot.wait(20)
+    assert win.scene.selected_nodes() == ["layer1_0_relu"]
+    assert win.scene.node_item("layer1_0_relu").isVisible()

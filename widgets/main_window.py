@@ -414,19 +414,8 @@ class MainWindow(DesignTabs, AutosaveAndRecovery, QMainWindow):
         return index
 
     # ------------------------------------------------------------------ selection
-    def _on_canvas_selection(self, nodes: list) -> None:
-        self.inspector.set_selection(nodes)
-        self.layer_table.select_nodes(nodes)
-
-    def _on_table_selection(self, nodes: list) -> None:
-        self.scene.select_nodes(nodes)
-        self.inspector.set_selection(nodes)
-        if len(nodes) == 1:
-            item = self.scene.node_item(nodes[0])
-            if item is not None:
-                self.view.ensureVisible(item, 40, 40)
-
     def _focus_node(self, node: str) -> None:
+        self.scene.block_layer.open_to_show([node])
         self.scene.select_nodes([node])
         item = self.scene.node_item(node)
         if item is not None:

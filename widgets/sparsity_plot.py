@@ -179,5 +179,8 @@ class SparsityPlot(QWidget):
         """What a click on ``node``'s point does: select it on the canvas and tell listeners."""
         self.select(node)
         if self.scene is not None and hasattr(self.scene, "select_nodes"):
+            layer = getattr(self.scene, "block_layer", None)
+            if layer is not None:  # a point of a node inside a collapsed block opens it
+                layer.open_to_show([node])
             self.scene.select_nodes([node])
         self.node_clicked.emit(node)

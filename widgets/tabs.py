@@ -243,6 +243,8 @@ class DesignTabs:
         tab.layer_table.select_nodes(nodes)
 
     def _tab_table(self, tab: DesignTab, nodes: list) -> None:
+        if len(nodes) == 1:  # a row of a node inside a collapsed block opens the block
+            tab.scene.block_layer.open_to_show(nodes)
         tab.scene.select_nodes(nodes)
         tab.inspector.set_selection(nodes)
         if len(nodes) == 1:
