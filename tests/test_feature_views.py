@@ -9,6 +9,7 @@ import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QPoint, QPointF
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QLabel
 
 from designer.document import Document
 from designer.scene import GraphScene
@@ -466,3 +467,28 @@ def test_rf_view_captions_never_overlap_the_photo_in_a_short_panel(qtbot, result
     top = view.caption.mapTo(view, QPoint(0, 0)).y()
     assert view.plot.geometry().bottom() < top
     assert view.plot.height() >= 140  # the photo keeps its room
+
+
+def test_grid_colour_scale_text_shows_whole_in_a_short_grid(grid, result, qtbot):
+    """Tiny activations in a short grid (1366×768): the colour bar's name and scale show whole."""
+    tiny = result.maps["r1"] * 1e-5 / max(1e-12, float(np.abs(result.maps["r1"]).max()))
+    grid.set_result(dataclasses.replace(result, maps={**result.maps, "r1": tiny}))
+    grid.resize(350, 230)
+    qtbot.wait(50)
+    label = grid.colorbar.axis.label  # a name turned along a short bar is cut at its top
+    if label.isVisible():
+        assert grid.plot.sceneRect().contains(label.sceneBoundingRect())
+    shown = [w for w in grid.findChildren(QLabel) if "activation" in w.text() and w.isVisible()]
+    assert [w.text() for w in shown] == ["colour: activation (×1e-06)"]
+    caption = shown[0]
+    assert grid.rect().contains(caption.geometry())
+    assert caption.width() >= caption.sizeHint().width()
+
+
+def test_grid_colour_bar_ticks_are_scaled_into_the_caption_unit(grid, result, qtbot):
+    """Levels 0..2e-5 tick as 0..20 on the bar, the ×1e-06 being said in the caption."""
+    maps = np.linspace(0, 2e-5, 10 * 16).reshape(10, 4, 4).astype(np.float32)
+    grid.set_result(dataclasses.replace(result, maps={**result.maps, "r1": maps}))
+    qtbot.wait(50)
+    axis = grid.colorbar.axis
+    assert axis.tickStrings([0.0, 1e-5, 2e-5], axis.scale, 5e-6) == ["0", "10", "20"]

@@ -79,6 +79,17 @@ def mosaic(maps: np.ndarray, per_channel: bool = False) -> tuple[np.ndarray, int
     return img[: -GAP or None, : -GAP or None], rows, cols
 
 
+def colour_scale(lo: float, hi: float) -> float:
+    """The factor (a power of 1000) that brings tick values of ``lo..hi`` near 1..1000.
+
+    Values up to 1000 and down to 0.01 are left as they are (factor 1).
+    """
+    peak = max(abs(lo), abs(hi))
+    if peak == 0 or 0.01 <= peak < 1000:
+        return 1.0
+    return 1000.0 ** -math.floor(math.log10(peak) / 3)
+
+
 def as_maps(arr: np.ndarray) -> np.ndarray:
     """A node output as ``(C, H, W)``: vectors ``(F,)`` become ``F`` maps of 1×1."""
     if arr.ndim == 1:
@@ -161,6 +172,12 @@ class FeatureGrid(QWidget):
         self.image.setColorMap(self.cmap)
         self.colorbar = pg.ColorBarItem(colorMap=self.cmap, interactive=False, width=14)
         self.colorbar.setImageItem(self.image, insert_in=self.plot.getPlotItem())
+        # The colour bar's name and scale go in a line of text (scale_label), not in a
+        # label turned along the bar: a bar shorter than its label would cut it.
+        self.colorbar.axis.showLabel(False)
+        self.colorbar.axis.enableAutoSIPrefix(False)
+        self.scale_label = QLabel()
+        self.scale_label.setToolTip("What the colours of the maps and of the colour bar mean")
         self.plot.scene().sigMouseMoved.connect(self._on_move)
         self.plot.scene().sigMouseClicked.connect(self._on_click)
 
@@ -171,6 +188,7 @@ class FeatureGrid(QWidget):
         top.addWidget(self.page_box)
         top.addWidget(self.page_label)
         top.addWidget(self.per_channel)
+        top.addWidget(self.scale_label)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(2, 2, 2, 2)
         lay.addWidget(self.title)
@@ -355,7 +373,7 @@ class FeatureGrid(QWidget):
         self.image.setImage(img, autoLevels=False, levels=(lo, hi))
         self.gaps.setPath(self._gap_path(h, w))
         self.colorbar.setLevels((lo, hi))
-        self.colorbar.axis.setLabel("per channel: min → max" if per else "activation")
+        self._set_scale_text(lo, hi, per)
         shape = "×".join(str(d) for d in self.result.maps[self.node].shape)
         what = (
             f"channel {self.enlarged} (click it to go back)"
@@ -368,6 +386,16 @@ class FeatureGrid(QWidget):
         self.back.setVisible(self.enlarged is not None)
         if reset_view:
             self.view.autoRange(padding=0.02)
+
+    def _set_scale_text(self, lo: float, hi: float, per: bool) -> None:
+        """Scale the colour bar's tick values into a short range and say what they show."""
+        if per:
+            scale, text = 1.0, "colour: each channel, min → max"
+        else:
+            scale = colour_scale(lo, hi)
+            text = "colour: activation" + ("" if scale == 1.0 else f" (×{1.0 / scale:g})")
+        self.colorbar.axis.setScale(scale)
+        self.scale_label.setText(text)
 
     def _gap_path(self, h: int, w: int) -> QPainterPath:
         """Lines along the gaps between the tiles of the shown page (none when enlarged)."""
