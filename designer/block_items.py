@@ -31,6 +31,7 @@ CARD_W = th.NODE_WIDTH
 FRAME_PAD = 16.0
 TITLE_H = 24.0
 CHEVRON = 14.0
+BAND_GAP = 100.0  # members closer than this are one piece of a frame (engine.blocks.layout)
 FRAME_TITLE_PX = 12.0  # an expanded block's title never reads smaller (if its band allows)
 COMPACT_BELOW = 0.6  # zoomed out further: the card shows its name and shapes only
 
@@ -574,11 +575,12 @@ def _levels(path: str, shown: dict) -> int:
 
 
 def _rows(rects: list[QRectF]) -> list[QRectF]:
-    """Rectangles grouped into bands that overlap vertically, one union per band."""
+    """Rectangles grouped into bands (a frame's members in one row of the layout, which
+    stacks them at most 98 px apart and rows 110 apart), one union per band."""
     bands: list[QRectF] = []
     for r in sorted(rects, key=lambda r: r.top()):
         for i, b in enumerate(bands):
-            if r.top() <= b.bottom() + 40 and r.bottom() >= b.top() - 40:
+            if r.top() <= b.bottom() + BAND_GAP and r.bottom() >= b.top() - BAND_GAP:
                 bands[i] = b.united(r)
                 break
         else:

@@ -189,3 +189,27 @@ def test_clicking_a_hidden_nodes_sparsity_point_opens_its_block(win, qtbot):
     qtbot.wait(20)
     assert win.scene.selected_nodes() == ["layer1_0_relu"]
     assert win.scene.node_item("layer1_0_relu").isVisible()
+
+
+def test_an_opened_module_keeps_its_nested_frames_apart(qtbot):
+    """GoogLeNet with inception4a and every block inside it opened: no two sibling frames
+    overlap (branch1's frame ran into branch2's, their titles squeezed between them)."""
+    from designer.block_commands import set_collapsed_command
+    from engine.blocks.hierarchy import is_under, records
+
+    c = Canvas(qtbot, build("googlenet"))
+    aspect = c.scene.block_layer.view_aspect()
+    for path, rec in list(records(c.model).items()):
+        if is_under(path, "inception4a") and rec.get("collapsed"):
+            c.doc.undo_stack.push(set_collapsed_command(c.doc, path, False, aspect))
+    layer = c.scene.block_layer
+    layer.sync()
+    frames = layer.frames
+    assert len(frames) == 10
+    paths = sorted(frames)
+    for i, a in enumerate(paths):
+        for b in paths[i + 1 :]:
+            if is_under(a, b) or is_under(b, a):
+                continue
+            for ra in frames[a].rects:
+                assert not any(ra.intersects(rb) for rb in frames[b].rects), (a, b)

@@ -27,6 +27,9 @@ ROW_GAP = 110.0  # between wrapped rows (room for frame titles)
 FRAME_PAD = 36.0  # an expanded block's frame around its members (title above)
 LONG_GROUP = 16  # columns: an expanded block wider than this may wrap
 EVERY_WIDTH = 400  # columns: up to this many, every row width is tried
+FRAME_TOP = 44.0  # room above a unit for each frame's title band (designer.block_items)
+FRAME_BOTTOM = 22.0  # and below it for the frame's edge
+MAX_FRAME_GAP = 58.0  # stacked units of a row stay < ROW_GAP apart (frames span one row)
 COMFORT = 1.0  # a zoom at which every label reads well: more rows gain nothing
 
 
@@ -81,6 +84,7 @@ def wrapped_layout(
     heights: dict[str, float] | None = None,
     aspect: tuple[float, float] = (1600.0, 1000.0),
     groups: list[list[str]] | None = None,
+    extra_gap=None,
 ) -> dict[str, tuple[float, float]]:
     """Layered positions of ``g``'s nodes, its columns cut into rows to fit ``aspect``.
 
@@ -100,6 +104,9 @@ def wrapped_layout(
         The window the whole should fit best (width, height in pixels).
     groups : list of list of str, optional
         Units to keep in one row where possible (the members of each expanded block).
+    extra_gap : callable, optional
+        More room between two units stacked in a column
+        (:func:`engine.core.layout.layered_layout`).
 
     Returns
     -------
@@ -109,7 +116,7 @@ def wrapped_layout(
     if not len(g):
         return {}
     heights = heights or {}
-    pos = layered_layout(g, heights=heights, default_height=NODE_H)
+    pos = layered_layout(g, heights=heights, default_height=NODE_H, extra_gap=extra_gap)
     cols = {u: round(x / X_GAP) for u, (x, _) in pos.items()}
     n_cols = max(cols.values()) + 1
     spans = []
@@ -212,12 +219,41 @@ def block_layout(
     """
     g = visible_graph(model)
     roots = set(collapsed_roots(model))
+    frames = frames_of(model)
+
+    def extra(a: str, b: str) -> float:  # room for the frames closing under a, opening over b
+        fa, fb = frames[a], frames[b]
+        return min(FRAME_BOTTOM * len(fa - fb) + FRAME_TOP * len(fb - fa), MAX_FRAME_GAP)
+
     pos = wrapped_layout(
-        g, {u: BLOCK_H for u in g.nodes if u in roots}, aspect, expanded_groups(model)
+        g, {u: BLOCK_H for u in g.nodes if u in roots}, aspect, expanded_groups(model), extra
     )
     nodes = {u: p for u, p in pos.items() if u not in roots}
     blocks = {u: p for u, p in pos.items() if u in roots}
     return nodes, blocks
+
+
+def frames_of(model: GraphModel) -> dict[str, frozenset[str]]:
+    """``unit → the opened blocks whose frames hold it``: the frames of expanded blocks
+    that show nodes (a stage holding only collapsed cards needs no room between stacked
+    units). The layout leaves room between two units stacked in a column for the frames
+    that close under the upper one and open above the lower one."""
+    roots = collapsed_roots(model)
+    unit = unit_of(model, roots)
+    scope = {n: model.graph.nodes[n].get("scope") or "" for n in model.graph.nodes}
+    shown = [n for n in model.graph.nodes if unit[n] == n]
+    framed = [
+        p
+        for p, rec in records(model).items()
+        if not rec.get("collapsed")
+        and not any(is_under(p, r) for r in roots)
+        and any(is_under(scope[n], p) for n in shown)
+    ]
+    out = {}
+    for u in set(unit.values()):
+        where = scope[u] if u in scope else u  # a card: the frames around its block
+        out[u] = frozenset(p for p in framed if p != u and is_under(where, p))
+    return out
 
 
 def apply_block_layout(model: GraphModel, aspect: tuple[float, float] = (1600.0, 1000.0)) -> None:

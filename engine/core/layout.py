@@ -18,7 +18,7 @@ Everything is deterministic: ties are broken by insertion order.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import networkx as nx
@@ -105,6 +105,7 @@ def layered_layout(
     sweeps: int = 4,
     heights: Mapping[str, float] | None = None,
     default_height: float = 110.0,
+    extra_gap: Callable[[Any, Any], float] | None = None,
 ) -> dict[str, Position]:
     """Positions for every node, flowing left to right.
 
@@ -126,6 +127,9 @@ def layered_layout(
         apart.
     default_height : float
         The height of the other items.
+    extra_gap : callable, optional
+        ``extra_gap(a, b)``: more room between node ``a`` and the node ``b`` below it in
+        a column (e.g. for the frames that close under ``a`` and open above ``b``).
 
     Returns
     -------
@@ -213,10 +217,14 @@ def layered_layout(
     offsets: list[list[float]] = []
     y = [0.0] * len(layer_of)
     for col in columns:
-        off, acc, prev = [], 0.0, None
+        off, acc, prev, above = [], 0.0, None, None
         for i in col:
             if prev is not None:
                 acc += half[prev] + half[i]
+            if extra_gap is not None and i < len(nodes):
+                if above is not None:
+                    acc += extra_gap(nodes[above], nodes[i])
+                above = i  # the real node above the next one (lanes between them aside)
             off.append(acc)
             prev = i
         offsets.append(off)
