@@ -46,7 +46,7 @@ from engine.recipes.shapes import CLASSES as SHAPE_CLASSES
 from engine.weights.files import weights_meta
 from engine.worker.client import Cancelled, Crashed, Failed, Finished, Progress, WorkerClient
 from widgets.localisation_table import LocalisationTable
-from widgets.plot_theme import theme_plot
+from widgets.plot_theme import legend_label, theme_plot
 from widgets.train_state import IDLE_TEXT, TrainState
 
 # pyqtgraph (~0.25 s to import) is imported when the panel is first shown, not at start-up.
@@ -61,6 +61,7 @@ DEFAULT_STEPS = 800
 DEFAULT_SECONDS = 120
 PLOT_MIN_WIDTH = 180
 PLOT_MIN_HEIGHT = 120
+BLUE = (31, 119, 180)
 POLL_MS = 50
 #: Niceness added to the training worker: the window wins the CPU whenever it needs it.
 NICE = 10
@@ -342,44 +343,34 @@ class TrainPanel(QWidget):
         self.acc_plot.setYRange(0, 1)
         self.sparsity_plot.setYRange(0, 100)
         self.loss_raw = self.loss_plot.plot([], [], pen=pg.mkPen((150, 150, 150, 90)))
-        self.loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen((31, 119, 180), width=2))
-        legend = self.acc_plot.addLegend(offset=(-5, 5))
-        self.acc_curve = self.acc_plot.plot(
-            [], [], pen=pg.mkPen((31, 119, 180), width=2), name="training batches"
-        )
+        self.loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen(BLUE, width=2))
+        self.acc_curve = self.acc_plot.plot([], [], pen=pg.mkPen(BLUE, width=2))
+        orange, grey, red = (255, 127, 14), (150, 150, 150), (214, 39, 40)
+        dots = {"symbol": "o", "symbolSize": 6}
         self.held_curve = self.acc_plot.plot(
-            [],
-            [],
-            pen=pg.mkPen((255, 127, 14), width=2),
-            symbol="o",
-            symbolSize=5,
-            symbolBrush=(255, 127, 14),
-            name="held-out",
+            [], [], pen=pg.mkPen(orange, width=2), symbol="o", symbolSize=5, symbolBrush=orange
         )
-        legend.setLabelTextColor(self.palette().color(self.foregroundRole()))
-        slegend = self.sparsity_plot.addLegend(offset=(-5, 5))
-        slegend.setLabelTextColor(self.palette().color(self.foregroundRole()))
         self.random_curve = self.sparsity_plot.plot(
-            [],
-            [],
-            pen=pg.mkPen((150, 150, 150), width=2),
-            symbol="o",
-            symbolSize=6,
-            symbolBrush=(150, 150, 150),
-            name="random",
+            [], [], pen=pg.mkPen(grey, width=2), symbolBrush=grey, **dots
         )
         self.trained_curve = self.sparsity_plot.plot(
-            [],
-            [],
-            pen=pg.mkPen((214, 39, 40), width=2),
-            symbol="o",
-            symbolSize=6,
-            symbolBrush=(214, 39, 40),
-            name="trained",
+            [], [], pen=pg.mkPen(red, width=2), symbolBrush=red, **dots
         )
+        # Each legend is a line of text under its plot: inside the plot it covered curves.
+        self.legends = {
+            "loss": legend_label([("━", (150, 150, 150), "each batch"), ("━", BLUE, "mean of 20")]),
+            "accuracy": legend_label([("━", BLUE, "training"), ("━●━", orange, "held-out")]),
+            "sparsity": legend_label([("━●━", grey, "random"), ("━●━", red, "trained")]),
+        }
         plots = QHBoxLayout()
-        for plot in (self.loss_plot, self.acc_plot, self.sparsity_plot):
-            plots.addWidget(plot, 3)
+        for plot, legend in zip(
+            (self.loss_plot, self.acc_plot, self.sparsity_plot), self.legends.values()
+        ):
+            column = QVBoxLayout()
+            column.setSpacing(0)
+            column.addWidget(plot, 1)
+            column.addWidget(legend)
+            plots.addLayout(column, 3)
         self.localisation = LocalisationTable()  # filled after training on shapes
         plots.addWidget(self.localisation)
 
