@@ -172,3 +172,54 @@ def test_repin_updates_the_baseline(win):
     assert cell(view, "weights", 3) == "\u00b10"
     win.totals_bar.unpin()
     assert [e.name for e in view.entries] == ["ResNet bottleneck block"]
+
+
+def _text_room(box) -> int:
+    """Pixels the style gives a combo box's text."""
+    from PySide6.QtWidgets import QStyle, QStyleOptionComboBox
+
+    opt = QStyleOptionComboBox()
+    box.initStyleOption(opt)
+    rect = box.style().subControlRect(
+        QStyle.ComplexControl.CC_ComboBox, opt, QStyle.SubControl.SC_ComboBoxEditField, box
+    )
+    return rect.width()
+
+
+def test_design_combos_show_whole_names_in_a_laptop_wide_view(win, qtbot):
+    """Inception comparison 1300 px wide (a 1366×768 screen): every design name fits whole."""
+    view = win.open_comparison("inception")
+    view.resize(1300, 728)
+    qtbot.wait(50)
+    names = [box.currentText() for box in view.slots]
+    assert names[:3] == [
+        "2. Inception 3a (naive)",
+        "1. Inception 3a (1×1 reductions)",
+        "3. Inception 3a (GoogLeNet)",
+    ]
+    for box in view.slots:
+        assert box.fontMetrics().horizontalAdvance(box.currentText()) <= _text_room(box)
+
+
+def test_design_combos_elide_long_names_in_the_middle_with_the_full_name_as_tip(win, qtbot):
+    """A narrow view elides '1. Inception 3a (1×1 reductions)' in its middle; tips are whole."""
+    from PySide6.QtCore import QEvent, QPoint, Qt
+    from PySide6.QtGui import QHelpEvent
+    from PySide6.QtWidgets import QApplication, QToolTip
+
+    view = win.open_comparison("inception")
+    view.resize(760, 600)
+    qtbot.wait(50)
+    box = view.slots[1]
+    full = "1. Inception 3a (1×1 reductions)"
+    assert box.currentText() == full
+    assert box.fontMetrics().horizontalAdvance(full) > _text_room(box)  # it must be elided
+    shown = box.shown_text()
+    assert "…" in shown and shown.startswith("1. In") and shown.endswith("ns)")
+    assert box.fontMetrics().horizontalAdvance(shown) <= _text_room(box)
+    QApplication.sendEvent(
+        box, QHelpEvent(QEvent.Type.ToolTip, QPoint(5, 5), box.mapToGlobal(QPoint(5, 5)))
+    )
+    assert QToolTip.text() == full
+    tips = [box.itemData(i, Qt.ItemDataRole.ToolTipRole) for i in range(1, box.count())]
+    assert tips == [box.itemText(i) for i in range(1, box.count())] and full in tips

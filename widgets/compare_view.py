@@ -23,7 +23,6 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor, QFontMetrics, QGuiApplication
 from PySide6.QtWidgets import (
-    QComboBox,
     QFileDialog,
     QGraphicsItem,
     QHBoxLayout,
@@ -42,6 +41,7 @@ from engine.analysis.analyzer import analyze
 from engine.analysis.compare import Comparison, compare
 from engine.analysis.compare_text import cells, markdown
 from engine.formatting import fmt_bytes, fmt_compact
+from widgets.eliding_combo import ElidingComboBox
 from widgets.plot_theme import status_colors, theme_plot
 
 SLOTS = 4
@@ -170,18 +170,14 @@ class CompareView(QWidget):
         self._xmax: dict[str, float] = {}
         self.ask_save_path = self._ask_save_path  # tests replace this
 
-        self.slots: list[QComboBox] = []
+        self.slots: list[ElidingComboBox] = []
         top = QHBoxLayout()
         for i in range(SLOTS):
             top.addWidget(QLabel("Baseline:" if i == 0 else "vs"))
-            box = QComboBox()
-            box.setMinimumContentsLength(18)
-            box.setSizeAdjustPolicy(
-                QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
-            )
+            box = ElidingComboBox()  # as wide as its names allow; elided in the middle
             box.activated.connect(lambda _i: self._on_slots_changed())
             self.slots.append(box)
-            top.addWidget(box, 1)
+            top.addWidget(box)
         self.copy_button = QPushButton("Copy Markdown")
         self.copy_button.setToolTip("Copy the table as Markdown, for a report")
         self.copy_button.clicked.connect(self.copy_markdown)
@@ -190,6 +186,7 @@ class CompareView(QWidget):
         self.png_button = QPushButton("Save PNG…")
         self.png_button.setToolTip("Save the table and the bar charts as a picture")
         self.png_button.clicked.connect(lambda: self.save_png())
+        top.addStretch(1)
         for b in (self.copy_button, self.md_button, self.png_button):
             top.addWidget(b)
 
@@ -265,7 +262,9 @@ class CompareView(QWidget):
         lay = QVBoxLayout(self)
         lay.addLayout(top)
         lay.addWidget(split, 1)
-        self.resize(1180, 760)
+        # Wide enough for three designs' full names in the top row, within the screen.
+        screen = self.screen().availableGeometry()
+        self.resize(min(1300, screen.width() - 40), min(760, screen.height() - 40))
 
         window.design_closed.connect(self._on_design_closed)
         window.current_design_changed.connect(lambda _t: self._fill_slots())
@@ -306,6 +305,7 @@ class CompareView(QWidget):
             idx = next((k + 1 for k, e in enumerate(options) if e.key() == want), 0)
             box.setCurrentIndex(idx)
             box.blockSignals(False)
+            box.updateGeometry()  # its width follows its name
 
     def _on_slots_changed(self) -> None:
         entries = [box.currentData() for box in self.slots]
