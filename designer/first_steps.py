@@ -7,7 +7,7 @@ itself once there is something to wire, or when closed (until the next new desig
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QVBoxLayout
 
@@ -71,13 +71,31 @@ class FirstSteps(QFrame):
         self.setVisible(on)
 
     def place(self) -> None:
-        """Top centre of the view, at most 520 px wide."""
+        """Top centre of the view, at most 520 px wide; at the bottom instead when it
+        would hide the design's node there (a short canvas, the input in the middle)."""
         vp = self.view.viewport().geometry()
         w = min(520, max(200, vp.width() - 40))
+        h = self.layout().heightForWidth(w)
         self.setFixedWidth(w)
-        self.setFixedHeight(self.layout().heightForWidth(w))
-        self.move(vp.left() + (vp.width() - w) // 2, vp.top() + 16)
+        self.setFixedHeight(h)
+        x = vp.left() + (vp.width() - w) // 2
+        top = QRect(x, vp.top() + 16, w, h)
+        bottom = QRect(x, vp.bottom() - 16 - h, w, h)
+        nodes = self._node_rects()
+        if any(top.intersects(r) for r in nodes) and not any(bottom.intersects(r) for r in nodes):
+            top = bottom
+        self.move(top.topLeft())
         self.raise_()
+
+    def _node_rects(self) -> list[QRect]:
+        """Where the design's nodes are, in the view's coordinates."""
+        view = self.view
+        vp = view.viewport().geometry()
+        out = []
+        for item in view.graph_scene.nodes.values():
+            r = view.mapFromScene(item.sceneBoundingRect()).boundingRect()
+            out.append(r.translated(vp.topLeft()))
+        return out
 
     def dismiss(self) -> None:
         """Hide the card until the next new design."""

@@ -175,12 +175,18 @@ class GraphView(QGraphicsView):
     def fit_rect(self, rect: QRectF, starts=()) -> None:
         """Show ``rect`` at 120 % at most; below a readable zoom, its start (``starts``)."""
         vp = self.viewport().rect()
+        card = self.first_steps
+        reserve = 0  # the first-steps card's band at the top is not room for the design
+        if card.wanted():
+            card.place()
+            reserve = card.height() + 24
+            vp = vp.adjusted(0, reserve, 0, 0)
         padded = rect.adjusted(-30, -30, 30, 30)
-        fit = min(vp.width() / padded.width(), vp.height() / padded.height())
+        fit = min(vp.width() / padded.width(), max(vp.height(), 1) / padded.height())
         scale = min(max(fit, READABLE_SCALE), FIT_MAX_SCALE)
         self.zoom_by(scale / self.zoom(), anchor_under_mouse=False)
         if fit >= READABLE_SCALE or not starts:
-            self.centerOn(rect.center())
+            self.centerOn(rect.center() - QPointF(0, reserve / 2 / scale))
         else:
             # Too big to read whole: its left end (where the inputs are), at a readable
             # zoom; vertically the start's middle, or the whole height if it fits.

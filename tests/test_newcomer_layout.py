@@ -213,3 +213,21 @@ def test_an_opened_module_keeps_its_nested_frames_apart(qtbot):
                 continue
             for ra in frames[a].rects:
                 assert not any(ra.intersects(rb) for rb in frames[b].rects), (a, b)
+
+
+def test_the_first_steps_card_leaves_the_input_in_sight(qtbot):
+    """A new design in a short canvas (1366×768's 860×300): the first-steps card sits
+    where it does not cover the input node (it hid it, at the top centre)."""
+    m = GraphModel("Untitled")
+    m.add_node("input", {"channels": 3, "height": 224, "width": 224}, "input", (0, 0))
+    c = Canvas(qtbot, m)
+    c.view.resize(860, 300)
+    qtbot.wait(20)
+    c.view.fit_to_view()
+    card = c.view.first_steps
+    card.refresh()
+    assert card.isVisible()
+    node = c.view.mapFromScene(c.item("input").sceneBoundingRect()).boundingRect()
+    node.translate(c.view.viewport().geometry().topLeft())
+    assert not card.geometry().intersects(node)
+    assert c.view.viewport().geometry().contains(card.geometry())
