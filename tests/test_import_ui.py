@@ -349,3 +349,19 @@ def test_an_onnx_files_size_can_be_given(qtbot, win, tmp_path):
     dlg.set_source(str(tmp_path / "net.py"), "Net")
     assert not dlg.size_from_file.isVisibleTo(dlg)
     assert "--input" in dlg.arguments(dlg.command_source(), tmp_path)
+
+
+def test_an_onnx_file_imported_at_another_size_says_so(qtbot, win, tmp_path):
+    """Unticking "from the file" and giving 3×64×64 for a file declaring 3×32×32: the
+    design is 64×64 and the status bar names both sizes on one line."""
+    dlg = win.import_host.show_dialog()
+    dlg.set_source(str(fixed_size_onnx(tmp_path / "fixed.onnx")))
+    dlg.size_from_file.setChecked(False)
+    dlg.set_input_size(3, 64, 64)
+    with qtbot.waitSignal(dlg.imported, timeout=TIMEOUT):
+        assert dlg.start()
+    model = win.current_tab.doc.model
+    assert model.graph.nodes["x"]["params"] == {"channels": 3, "height": 64, "width": 64}
+    message = win.statusBar().currentMessage()
+    assert message.startswith("imported fixed.onnx: 3 nodes") and "\n" not in message
+    assert "input 'x' is declared 3×32×32 in the file; imported at the given 3×64×64" in message

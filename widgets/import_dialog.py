@@ -570,8 +570,12 @@ def open_imported(window, design: ImportedDesign):
     train = getattr(window, "train_host", None)
     if train is not None and hasattr(train, "follow_tab"):
         train.follow_tab(tab)
-    note = f"; {len(unmatched)} tensor(s) matched no node" if unmatched else ""
-    window.statusBar().showMessage(design.summary.split(" -> ")[0] + note, 8000)
+    lines = design.summary.splitlines()
+    notes = [line.removeprefix("note: ") for line in lines if line.startswith("note: ")]
+    head = next((line for line in lines if not line.startswith("note: ")), "")
+    if unmatched:
+        notes.append(f"{len(unmatched)} tensor(s) matched no node")
+    window.statusBar().showMessage("; ".join([head.split(" -> ")[0], *notes]), 8000)
     return tab
 
 
