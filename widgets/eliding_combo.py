@@ -20,12 +20,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from designer.plaintext import tip
+
 MIN_CHARS = 10
 MAX_CHARS = 48
 
 
 class ElidingComboBox(QComboBox):
-    """A non-editable combo box sized from its items that elides its text in the middle."""
+    """A non-editable combo box sized from its current text that elides it in the middle."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -80,10 +82,10 @@ class ElidingComboBox(QComboBox):
     def event(self, event: QEvent) -> bool:
         """A tooltip shows the full current text (whatever set the index)."""
         if event.type() == QEvent.Type.ToolTip and not self.toolTip() and self.currentText():
-            QToolTip.showText(event.globalPos(), self.currentText(), self)
+            QToolTip.showText(event.globalPos(), tip(self.currentText()), self)
             return True
         return super().event(event)
 
     def _item_tooltips(self, _parent, first: int, last: int) -> None:
         for i in range(first, last + 1):
-            self.setItemData(i, self.itemText(i), Qt.ItemDataRole.ToolTipRole)
+            self.setItemData(i, tip(self.itemText(i)), Qt.ItemDataRole.ToolTipRole)
