@@ -223,3 +223,7 @@ def test_design_combos_elide_long_names_in_the_middle_with_the_full_name_as_tip(
     assert QToolTip.text() == full
     tips = [box.itemData(i, Qt.ItemDataRole.ToolTipRole) for i in range(1, box.count())]
     assert tips == [box.itemText(i) for i in range(1, box.count())] and full in tips
+    box.showPopup()  # the list is wide enough for every full name
+    qtbot.wait(20)
+    assert box.view().viewport().width() >= box.view().sizeHintForColumn(0)
+    box.hidePopup()

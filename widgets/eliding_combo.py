@@ -5,7 +5,7 @@ part that told two designs apart. :class:`ElidingComboBox` asks for the width of
 current text (at least :data:`MIN_CHARS`, at most :data:`MAX_CHARS` average characters:
 a row of them leaves "(none)" small), can shrink to :data:`MIN_CHARS`, and when narrower
 than its text shows it elided in the middle ("1. Inception…reductions)"). The full text
-is its tooltip, and the popup list is wide enough for every full item.
+is its tooltip and each item's (Qt's popup list is as wide as its longest item).
 """
 
 from __future__ import annotations
@@ -64,12 +64,6 @@ class ElidingComboBox(QComboBox):
             QStyle.ComplexControl.CC_ComboBox, opt, QStyle.SubControl.SC_ComboBoxEditField, self
         )
         return rect.width()
-
-    def showPopup(self) -> None:  # noqa: N802 - Qt's name
-        """Open the list wide enough for every full name."""
-        view = self.view()
-        view.setMinimumWidth(view.sizeHintForColumn(0) + 2 * view.frameWidth() + 8)
-        super().showPopup()
 
     def paintEvent(self, _event) -> None:  # noqa: N802 - Qt's name
         painter = QStylePainter(self)
