@@ -492,3 +492,17 @@ def test_grid_colour_bar_ticks_are_scaled_into_the_caption_unit(grid, result, qt
     qtbot.wait(50)
     axis = grid.colorbar.axis
     assert axis.tickStrings([0.0, 1e-5, 2e-5], axis.scale, 5e-6) == ["0", "10", "20"]
+
+
+def test_sparsity_mean_axis_label_stays_short_for_small_means(qtbot, result):
+    """Small ReLU means: the right axis reads plain numbers under the label "mean", whole
+    in a 260 px tall plot (an SI factor made it "mean (x1e-06)", cut at its top)."""
+    small = {n: dataclasses.replace(s, mean=s.mean * 1e-3) for n, s in result.stats.items()}
+    plot = SparsityPlot()
+    qtbot.addWidget(plot)
+    plot.resize(300, 260)
+    plot.set_result(dataclasses.replace(result, stats=small))
+    qtbot.wait(20)
+    axis = plot.plot.getPlotItem().getAxis("right")
+    assert "(x" not in axis.labelString() and "mean" in axis.labelString()
+    assert axis.label.boundingRect().width() <= plot.plot.getPlotItem().getViewBox().height()

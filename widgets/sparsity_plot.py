@@ -61,6 +61,9 @@ class SparsityPlot(QWidget):
         pi.scene().addItem(self.mean_view)
         pi.getAxis("right").linkToView(self.mean_view)
         pi.getAxis("right").setLabel("mean", color=MEAN_PEN.name())
+        # Plain numbers on the ticks: an SI factor made the turned label "mean (x0.001)",
+        # longer than the plot is tall at 1366×768 (its top was cut).
+        pi.getAxis("right").enableAutoSIPrefix(False)
         self.mean_view.setXLink(pi)
         self.mean_curve = pg.PlotDataItem(
             [],
