@@ -517,3 +517,15 @@ def test_live_mode_reruns_after_an_edit_but_not_after_a_move(qtbot, panel):
     doc.undo_stack.push(SetParamCommand(doc, "c1", "out_channels", 6))
     assert c._live_timer.isActive()
     c.set_live(False)
+
+
+def test_a_notice_after_the_controllers_timer_is_gone_raises_nothing(qtbot, panel):
+    """The document talks to a panel whose controller's timer went with its window (at
+    exit): the notice is worked out without a RuntimeError ("QTimer already deleted")."""
+    import shiboken6
+
+    panel.refused = "Cannot run: testing"
+    shiboken6.delete(panel.controller._live_timer)
+    assert panel.controller.live_pending is False
+    panel.update_notice()
+    assert "Cannot run: testing" in panel.notice.text()

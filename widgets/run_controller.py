@@ -197,8 +197,9 @@ class RunController(QObject):
 
     def close(self, stop_worker: bool = True) -> None:
         """Stop listening and (unless ``stop_worker`` is false) stop the worker process."""
-        self._live_timer.stop()
-        self._poll_timer.stop()
+        for timer in (self._live_timer, self._poll_timer):
+            if shiboken6.isValid(timer):  # (at exit it may have gone with its window)
+                timer.stop()
         self._unwatch()
         if stop_worker:
             self.client.close()
@@ -206,8 +207,8 @@ class RunController(QObject):
     # ------------------------------------------------------------------ internals
     @property
     def live_pending(self) -> bool:
-        """Whether a live rerun is scheduled."""
-        return self._live_timer.isActive()
+        """Whether a live rerun is scheduled (never, once the timer is gone with its window)."""
+        return shiboken6.isValid(self._live_timer) and self._live_timer.isActive()
 
     def is_stale(self, result) -> bool:
         """Whether the graph changed since ``result`` was sent."""
