@@ -36,7 +36,7 @@ COMFORT = 1.0  # a zoom at which every label reads well: more rows gain nothing
 def collapsed_roots(model: GraphModel) -> list[str]:
     """Paths of the collapsed blocks not inside another collapsed block."""
     recs = records(model)
-    held = {model.graph.nodes[n].get("scope") or "" for n in model.graph.nodes}
+    held = set(_scopes(model).values())
     shut = sorted(
         (p for p, r in recs.items() if r.get("collapsed") and any(is_under(h, p) for h in held)),
         key=lambda p: p.count("."),
@@ -48,20 +48,24 @@ def collapsed_roots(model: GraphModel) -> list[str]:
     return roots
 
 
+def _scopes(model: GraphModel) -> dict[str, str]:
+    """``node → its scope`` (``""`` at the top level)."""
+    return {n: model.graph.nodes[n].get("scope") or "" for n in model.graph.nodes}
+
+
 def unit_of(model: GraphModel, roots: list[str] | None = None) -> dict[str, str]:
     """``node → unit``: the outermost collapsed block holding it, or the node itself."""
     roots = collapsed_roots(model) if roots is None else roots
-    out = {}
-    for n in model.graph.nodes:
-        scope = model.graph.nodes[n].get("scope") or ""
-        out[n] = next((r for r in roots if is_under(scope, r)), n)
-    return out
+    return {
+        n: next((r for r in roots if is_under(scope, r)), n) for n, scope in _scopes(model).items()
+    }
 
 
-def visible_graph(model: GraphModel) -> nx.MultiDiGraph:
+def visible_graph(model: GraphModel, unit: dict[str, str] | None = None) -> nx.MultiDiGraph:
     """The units and the edges between different units (a node's edges keep their
-    ports; a collapsed block's are numbered in order)."""
-    unit = unit_of(model)
+    ports; a collapsed block's are numbered in order). ``unit``: :func:`unit_of`'s
+    answer when the caller has it."""
+    unit = unit_of(model) if unit is None else unit
     g = nx.MultiDiGraph()
     for n in model.graph.nodes:
         g.add_node(unit[n])
@@ -191,12 +195,12 @@ def _extent(
     return (widest - 1) * X_GAP + NODE_W, y0 - ROW_GAP, offsets
 
 
-def expanded_groups(model: GraphModel) -> list[list[str]]:
+def expanded_groups(model: GraphModel, unit: dict[str, str] | None = None) -> list[list[str]]:
     """The visible units of every expanded block that shows nodes of its own (a stage
-    holding only collapsed blocks may wrap between them; an opened block may not)."""
-    roots = collapsed_roots(model)
-    unit = unit_of(model, roots)
-    scope = {n: model.graph.nodes[n].get("scope") or "" for n in model.graph.nodes}
+    holding only collapsed blocks may wrap between them; an opened block may not).
+    ``unit``: :func:`unit_of`'s answer when the caller has it."""
+    unit = unit_of(model) if unit is None else unit
+    scope = _scopes(model)
     direct = {block_of(model, n) for n in model.graph.nodes if unit[n] == n}
     groups = []
     for path, rec in records(model).items():
@@ -217,37 +221,36 @@ def block_layout(
         ``node → (x, y)`` for nodes outside collapsed blocks, ``path → (x, y)`` for the
         outermost collapsed blocks.
     """
-    g = visible_graph(model)
-    roots = set(collapsed_roots(model))
-    frames = frames_of(model)
+    unit = unit_of(model)
+    roots = {u for n, u in unit.items() if u != n}
+    g = visible_graph(model, unit)
+    frames = frames_of(model, unit)
 
     def extra(a: str, b: str) -> float:  # room for the frames closing under a, opening over b
         fa, fb = frames[a], frames[b]
         return min(FRAME_BOTTOM * len(fa - fb) + FRAME_TOP * len(fb - fa), MAX_FRAME_GAP)
 
     pos = wrapped_layout(
-        g, {u: BLOCK_H for u in g.nodes if u in roots}, aspect, expanded_groups(model), extra
+        g, {u: BLOCK_H for u in g.nodes if u in roots}, aspect, expanded_groups(model, unit), extra
     )
     nodes = {u: p for u, p in pos.items() if u not in roots}
     blocks = {u: p for u, p in pos.items() if u in roots}
     return nodes, blocks
 
 
-def frames_of(model: GraphModel) -> dict[str, frozenset[str]]:
+def frames_of(model: GraphModel, unit: dict[str, str] | None = None) -> dict[str, frozenset[str]]:
     """``unit → the opened blocks whose frames hold it``: the frames of expanded blocks
     that show nodes (a stage holding only collapsed cards needs no room between stacked
     units). The layout leaves room between two units stacked in a column for the frames
-    that close under the upper one and open above the lower one."""
-    roots = collapsed_roots(model)
-    unit = unit_of(model, roots)
-    scope = {n: model.graph.nodes[n].get("scope") or "" for n in model.graph.nodes}
+    that close under the upper one and open above the lower one. ``unit``:
+    :func:`unit_of`'s answer when the caller has it."""
+    unit = unit_of(model) if unit is None else unit
+    scope = _scopes(model)
     shown = [n for n in model.graph.nodes if unit[n] == n]
-    framed = [
+    framed = [  # (a block inside a collapsed one shows no node: it has no frame)
         p
         for p, rec in records(model).items()
-        if not rec.get("collapsed")
-        and not any(is_under(p, r) for r in roots)
-        and any(is_under(scope[n], p) for n in shown)
+        if not rec.get("collapsed") and any(is_under(scope[n], p) for n in shown)
     ]
     out = {}
     for u in set(unit.values()):
