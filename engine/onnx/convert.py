@@ -71,11 +71,16 @@ def _constant(f: OnnxFile, node: onnx.NodeProto, folder) -> np.ndarray:
     raise Refuse("Constant of a kind other than a tensor or numbers")
 
 
-def _input_size(f: OnnxFile, vi: onnx.ValueInfoProto, given) -> tuple[int, int, int]:
-    t = vi.type.tensor_type
-    dims = [
-        d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None for d in t.shape.dim
+def _dims(vi: onnx.ValueInfoProto) -> list[int | None]:
+    """The sizes an input declares (``None`` where open)."""
+    return [
+        d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
+        for d in vi.type.tensor_type.shape.dim
     ]
+
+
+def _input_size(f: OnnxFile, vi: onnx.ValueInfoProto, given) -> tuple[int, int, int]:
+    dims = _dims(vi)
     if len(dims) != 4:
         raise OnnxImportError(
             f"input '{vi.name}' has {len(dims)} dimensions; ConvCanvas inputs are N×C×H×W"
@@ -89,15 +94,6 @@ def _input_size(f: OnnxFile, vi: onnx.ValueInfoProto, given) -> tuple[int, int, 
             "--input CxHxW (e.g. --input 3x224x224)"
         )
     return int(dims[1]), int(dims[2]), int(dims[3])
-
-
-def _declared(vi: onnx.ValueInfoProto) -> tuple:
-    """The C, H, W an input declares (``None`` where open)."""
-    dims = [
-        d.dim_value if d.HasField("dim_value") and d.dim_value > 0 else None
-        for d in vi.type.tensor_type.shape.dim
-    ]
-    return tuple(dims[1:4])
 
 
 def _live(g: onnx.GraphProto) -> list[onnx.NodeProto]:
@@ -159,7 +155,7 @@ def import_onnx(
         if vi.name in f.tensors:
             continue
         c, h, w = _input_size(f, vi, input_size)
-        declared = _declared(vi)
+        declared = tuple(_dims(vi)[1:4])  # the C, H, W the file declares
         if input_size is not None and None not in declared and declared != (c, h, w):
             b.notes.append(
                 f"input '{vi.name}' is declared {'×'.join(map(str, declared))} in the file; "
