@@ -175,13 +175,7 @@ def _layer_norms(graph: fx.Graph, root: nn.Module, concrete, out: Fused) -> None
             params = {"eps": float(m.eps), "elementwise_affine": bool(m.elementwise_affine)}
             out.modules[p2] = str(ln.target)
         elif ln.op == "call_function" and ln.target in (F.layer_norm, torch.layer_norm):
-            args = list(ln.args) + [None] * (5 - len(ln.args))
-            norm_shape = args[1] if args[1] is not None else ln.kwargs.get("normalized_shape")
-            weight = args[2] if args[2] is not None else ln.kwargs.get("weight")
-            bias = args[3] if args[3] is not None else ln.kwargs.get("bias")
-            eps = args[4] if args[4] is not None else ln.kwargs.get("eps", 1e-5)
-            if isinstance(norm_shape, int):
-                norm_shape = (norm_shape,)
+            norm_shape, weight, bias, eps = _layer_norm_args(ln)
             if not isinstance(norm_shape, (tuple, list)) or tuple(norm_shape) != (c,):
                 continue
             w, b = _get_attr(weight, root), _get_attr(bias, root)
@@ -233,12 +227,7 @@ def _ln_last(n: fx.Node, root, c: int):
             None,
         )
     if n.op == "call_function" and n.target in (F.layer_norm, torch.layer_norm):
-        args = list(n.args) + [None] * (5 - len(n.args))
-        shape = args[1] if args[1] is not None else n.kwargs.get("normalized_shape")
-        weight = args[2] if args[2] is not None else n.kwargs.get("weight")
-        bias = args[3] if args[3] is not None else n.kwargs.get("bias")
-        eps = args[4] if args[4] is not None else n.kwargs.get("eps", 1e-5)
-        shape = (shape,) if isinstance(shape, int) else shape
+        shape, weight, bias, eps = _layer_norm_args(n)
         if not isinstance(shape, (tuple, list)) or tuple(shape) != (c,):
             return None
         w, b = _get_attr(weight, root), _get_attr(bias, root)
@@ -246,6 +235,17 @@ def _ln_last(n: fx.Node, root, c: int):
             return None
         return {"eps": float(eps), "elementwise_affine": True}, None, {"weight": w, "bias": b}
     return None
+
+
+def _layer_norm_args(n: fx.Node) -> tuple:
+    """``(normalized_shape, weight, bias, eps)`` of an ``F.layer_norm`` call, positional
+    or keyword (an int shape as a 1-tuple; eps 1e-5 when not given)."""
+    args = list(n.args) + [None] * (5 - len(n.args))
+    shape = args[1] if args[1] is not None else n.kwargs.get("normalized_shape")
+    weight = args[2] if args[2] is not None else n.kwargs.get("weight")
+    bias = args[3] if args[3] is not None else n.kwargs.get("bias")
+    eps = args[4] if args[4] is not None else n.kwargs.get("eps", 1e-5)
+    return ((shape,) if isinstance(shape, int) else shape), weight, bias, eps
 
 
 def _linear_last(n: fx.Node, root):
